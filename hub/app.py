@@ -1,0 +1,148 @@
+"""The running hub: settings, plugins, databases and every registration they made."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hub import ratelimit
+from hub.config import Settings, plugin_settings
+from hub.credentials import CredentialStore, CredentialType, load_admin_token, m001_credentials
+from hub.plugins import CORE, PluginInfo, hookimpls, invoke, load_plugins
+from hub.registry import GraphQLPart, GrpcService, HealthProbe, PeriodicJob, RestApi
+from hub.storage import Database
+from hub.metrics import HubMetrics
+from hub.timers import TimerRegistry
+
+log = logging.getLogger("hub")
+S = TypeVar("S")
+
+PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Hub:
+    """Everything a plugin may reach: ``hub.database(name)``, ``hub.settings_for(name)``,
+    ``hub.credentials``, ``hub.rate_limiter``, ``hub.timers`` and ``hub.service(cls)``."""
+
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.pm, self.plugins = load_plugins(settings.plugins_dir, env)
+        for name in self.plugins:
+            if not PLUGIN_NAME.match(name):
+                raise RuntimeError(f"plugin name {name!r} must match {PLUGIN_NAME.pattern}")
+        unknown = set(settings.plugins) - set(self.plugins)
+        if unknown:
+            from hub.config import ConfigError
+
+            raise ConfigError(f"plugins.{sorted(unknown)[0]}: no such plugin is loaded")
+        self._databases: dict[str, Database] = {}
+        self._services: dict[type, Any] = {}
+        self.admin_token, self.admin_token_created = load_admin_token(
+            self.data_dir, settings.admin_token or None
+        )
+        core_db = self.database(CORE)
+        core_db.migrate(CORE, [m001_credentials, ratelimit.m001_rate_limits])
+        self.credentials = CredentialStore(core_db, self.admin_token)
+        self.rate_limiter = ratelimit.RateLimiter(core_db)
+        self.timers = TimerRegistry()
+        self.metrics = HubMetrics(self.timers)
+        self.options: dict[str, Any] = {}
+        self._collect_settings(env)
+        self._migrate()
+        self._collect("register_credential_types", CredentialType, self.credentials.register_type)
+        self.rest: dict[str, RestApi] = {}
+        self.graphql_parts: dict[str, GraphQLPart] = {}
+        self.grpc_services: list[tuple[str, GrpcService]] = []
+        self.probes: list[tuple[str, HealthProbe]] = []
+        self._collect("register_rest", RestApi, self._add_rest)
+        self._collect("register_graphql", GraphQLPart, self._add_graphql)
+        self._collect("register_grpc", GrpcService, lambda p, s: self.grpc_services.append((p, s)))
+        self._collect("register_health_probes", HealthProbe, lambda p, h: self.probes.append((p, h)))
+        self._collect(
+            "register_jobs",
+            PeriodicJob,
+            lambda p, j: self.timers.add(p, j.name, j.interval, j.job),
+        )
+
+    # -- registrations -------------------------------------------------------------------
+    @staticmethod
+    def _register(plugin: str, kind: type, add: Callable[[str, Any], None]) -> Callable[[Any], None]:
+        def register(item: Any) -> None:
+            if not isinstance(item, kind):
+                raise TypeError(f"plugin {plugin} registered {item!r}, expected {kind.__name__}")
+            add(plugin, item)
+
+        return register
+
+    def _collect(self, hook: str, kind: type, add: Callable[[str, Any], None]) -> None:
+        for impl in hookimpls(self.pm, hook):
+            invoke(impl, hub=self, register=self._register(impl.plugin_name, kind, add))
+
+    def _collect_settings(self, env: dict[str, str] | None) -> None:
+        for impl in hookimpls(self.pm, "register_settings"):
+
+            def add(cls: type, plugin: str = impl.plugin_name) -> None:
+                self.options[plugin] = plugin_settings(self.settings, plugin, cls, env)
+
+            invoke(impl, register=add)
+        for plugin, table in self.settings.plugins.items():
+            if plugin not in self.options and set(table) - {"listen"}:
+                from hub.config import ConfigError
+
+                key = sorted(set(table) - {"listen"})[0]
+                raise ConfigError(f"plugins.{plugin}.{key}: plugin {plugin} takes no settings")
+
+    def _migrate(self) -> None:
+        per_plugin: dict[str, list[Any]] = {}
+        for impl in hookimpls(self.pm, "register_migrations"):
+            invoke(impl, register=per_plugin.setdefault(impl.plugin_name, []).append)
+        for plugin, migrations in per_plugin.items():
+            applied = self.database(plugin).migrate(plugin, migrations)
+            if applied:
+                log.info("plugin %s: applied migrations %s", plugin, ", ".join(applied))
+
+    def _add_rest(self, plugin: str, api: RestApi) -> None:
+        if plugin in self.rest:
+            raise RuntimeError(f"plugin {plugin} registers two REST surfaces")
+        self.rest[plugin] = api
+
+    def _add_graphql(self, plugin: str, part: GraphQLPart) -> None:
+        if plugin in self.graphql_parts:
+            raise RuntimeError(f"plugin {plugin} registers GraphQL twice")
+        self.graphql_parts[plugin] = part
+
+    # -- what plugins use ----------------------------------------------------------------
+    def database(self, plugin: str) -> Database:
+        """The plugin's own SQLite file, ``<data-dir>/<plugin>.db``."""
+        if plugin not in self._databases:
+            self._databases[plugin] = Database(self.data_dir / f"{plugin}.db")
+        return self._databases[plugin]
+
+    def settings_for(self, plugin: str) -> Any:
+        return self.options.get(plugin)
+
+    def service(self, cls: type[S]) -> S:
+        """One instance per hub of a plugin's service layer, built as ``cls(hub)`` on first use,
+        so the REST, GraphQL and gRPC adapters share it."""
+        if cls not in self._services:
+            self._services[cls] = cls(self)  # type: ignore[call-arg]
+        return self._services[cls]  # type: ignore[no-any-return]
+
+    def plugin_info(self) -> list[PluginInfo]:
+        return list(self.plugins.values())
+
+    async def health(self) -> list[dict[str, Any]]:
+        from hub.health import run_probes
+
+        return await run_probes(self.probes)
+
+    def close(self) -> None:
+        for db in self._databases.values():
+            db.close()
+        self._databases.clear()
+

@@ -1,0 +1,134 @@
+"""The ``hub`` command: serve, plugins, creds add, schema export, protogen; plugins add more."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from hub.config import ConfigError, Settings, load_settings
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config"), {**ctx.obj.get("overrides", {}), **overrides})
+    except ConfigError as exc:
+        raise click.ClickException(f"bad config: {exc}") from None
+
+
+def _hub(ctx: click.Context) -> Any:
+    from hub.app import Hub
+
+    try:
+        return Hub(_settings(ctx))
+    except ConfigError as exc:
+        raise click.ClickException(f"bad config: {exc}") from None
+
+
+@click.group()
+@click.option("--config", "config", envvar="HUB_CONFIG", help="TOML config file.")
+@click.option("--data-dir", help="Where the SQLite files live (default ./hub-data).")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
+    """hub: one GraphQL API and gRPC over several outside systems, each brought in by a plugin."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+    ctx.obj["overrides"] = {"data_dir": data_dir}
+
+
+@cli.command()
+@click.option("--http", help="HOST:PORT for HTTP (default 127.0.0.1:8080; port 0 picks one).")
+@click.option("--grpc", "grpc_address", help="HOST:PORT for gRPC (default 127.0.0.1:50051).")
+@click.pass_context
+def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> None:
+    """Run the hub until SIGINT or SIGTERM."""
+    from hub.serve import serve as run
+
+    settings = _settings(ctx, http=http, grpc=grpc_address)
+    logging.basicConfig(
+        level=settings.log_level.upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(run(settings))
+    except ConfigError as exc:
+        raise click.ClickException(f"bad config: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.pass_context
+def plugins(ctx: click.Context) -> None:
+    """Print the loaded plugins, their versions and hooks, as JSON."""
+    hub = _hub(ctx)
+    click.echo(json.dumps([info.as_dict() for info in hub.plugin_info()], indent=2))
+
+
+@cli.group()
+def creds() -> None:
+    """Plugin credentials."""
+
+
+@creds.command("add")
+@click.argument("plugin")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
+@click.pass_context
+def creds_add(ctx: click.Context, plugin: str, params: tuple[str, ...]) -> None:
+    """Create a credential for PLUGIN and print it, once, as JSON."""
+    from hub.errors import HubError
+
+    pairs: dict[str, str] = {}
+    for param in params:
+        key, sep, value = param.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {param!r}", param_hint="--param")
+        pairs[key] = value
+    hub = _hub(ctx)
+    try:
+        click.echo(json.dumps(hub.credentials.issue(plugin, pairs)))
+    except HubError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@cli.group()
+def schema() -> None:
+    """The GraphQL schema."""
+
+
+@schema.command("export")
+@click.pass_context
+def schema_export(ctx: click.Context) -> None:
+    """Print the GraphQL SDL of the loaded plugins."""
+    from hub.graphql.schema import build_schema
+
+    click.echo(build_schema(_hub(ctx).graphql_parts).as_str())
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Fail if the committed stubs are out of date.")
+@click.argument("project", default=".")
+def protogen(check: bool, project: str) -> None:
+    """Regenerate gRPC stubs from PROJECT/protos per [tool.hub.protos]."""
+    from hub.protogen import run
+
+    sys.exit(run(__import__("pathlib").Path(project), check))
+
+
+def main() -> None:
+    from hub.plugins import load_plugins
+
+    try:
+        pm, _ = load_plugins(env=None)
+        pm.hook.register_commands(cli=cli)
+    except Exception as exc:  # a broken plugin must not hide `hub --help`
+        click.echo(f"warning: plugins could not be loaded: {exc}", err=True)
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Settings: defaults, then a TOML file, then ``HUB_*`` environment variables, then flags.
+One loader serves the hub's own settings and every plugin's ``[plugins.<name>]`` table, so a
+bad value fails at start with a message naming its key."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A bad setting; the message names the key."""
+
+
+@dataclass
+class GraphQLLimits:
+    max_depth: int = 15
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    document_cache_size: int = 512
+
+
+@dataclass
+class Settings:
+    http: str = "127.0.0.1:8080"
+    grpc: str = "127.0.0.1:50051"
+    data_dir: str = "./hub-data"
+    admin_token: str = ""
+    max_body: int = 1024 * 1024
+    shutdown_timeout: float = 10.0
+    log_level: str = "INFO"
+    plugins_dir: str = ""
+    graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
+    # per-plugin tables, checked against each plugin's registered settings class later
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+
+def parse_address(value: str, key: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{key}: expected HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None or value == "":
+            return None
+        return _coerce(value, options[0], key)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{key}: expected a boolean, got {value!r}")
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected {kind.__name__}, got {value!r}") from None
+    if kind is str:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(kind) or (str,)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return build(kind, value, prefix=key + ".")  # type: ignore[type-var]
+    return value
+
+
+def build(cls: type[T], values: dict[str, Any], prefix: str = "") -> T:
+    """Make the dataclass ``cls`` from ``values``, naming the key of any bad or unknown value."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in values:
+        if key not in names:
+            raise ConfigError(f"{prefix}{key}: unknown setting")
+    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
+    """``HUB_HTTP`` → ``http``; ``HUB_GRAPHQL_MAX_DEPTH`` → ``graphql.max_depth``.
+    Plugin options are read later, once plugins are known (``HUB_<PLUGIN>_<KEY>``)."""
+    out: dict[str, Any] = {}
+    top = {f.name for f in dataclasses.fields(Settings)} - {"plugins", "graphql"}
+    gql = {f.name for f in dataclasses.fields(GraphQLLimits)}
+    for name in top:
+        if f"HUB_{name.upper()}" in env:
+            out[name] = env[f"HUB_{name.upper()}"]
+    for name in gql:
+        if f"HUB_GRAPHQL_{name.upper()}" in env:
+            out.setdefault("graphql", {})[name] = env[f"HUB_GRAPHQL_{name.upper()}"]
+    return out
+
+
+def load_settings(
+    config_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Settings:
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    path = config_file or env.get("HUB_CONFIG")
+    if path:
+        try:
+            values = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path}: not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+    for key, value in _env_overrides(env).items():
+        if key == "graphql":
+            values.setdefault("graphql", {}).update(value)
+        else:
+            values[key] = value
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    settings = build(Settings, values)
+    for key in ("http", "grpc"):
+        parse_address(getattr(settings, key), key)
+    return settings
+
+
+def plugin_settings(
+    settings: Settings, plugin: str, cls: type[T], env: dict[str, str] | None = None
+) -> T:
+    env = dict(os.environ if env is None else env)
+    values = dict(settings.plugins.get(plugin, {}))
+    values.pop("listen", None)  # the host's own per-plugin key
+    prefix = f"HUB_{plugin.upper()}_"
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if prefix + f.name.upper() in env:
+            values[f.name] = env[prefix + f.name.upper()]
+    return build(cls, values, prefix=f"plugins.{plugin}.")

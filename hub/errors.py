@@ -1,0 +1,88 @@
+"""The one error type every protocol adapter understands, and the spec's error table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+GRAPHQL_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "BAD_REQUEST",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMITED",
+    500: "INTERNAL",
+    502: "UPSTREAM_UNAVAILABLE",
+    503: "UPSTREAM_UNAVAILABLE",
+    504: "UPSTREAM_UNAVAILABLE",
+}
+
+GRPC_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    405: grpc.StatusCode.UNIMPLEMENTED,
+    409: grpc.StatusCode.ALREADY_EXISTS,
+    413: grpc.StatusCode.INVALID_ARGUMENT,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    500: grpc.StatusCode.INTERNAL,
+    502: grpc.StatusCode.UNAVAILABLE,
+    503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+
+class HubError(Exception):
+    """A failure with an HTTP status: REST renders it in the plugin's shape, GraphQL puts it in
+    ``extensions``, gRPC maps it to a status code. Raised by service layers, never by adapters
+    inventing their own errors."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        reason: str | int | None = None,
+        plugin: str | None = None,
+        retry_after: int | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = reason
+        self.plugin = plugin
+        self.retry_after = retry_after
+        self.body = body  # the plugin's exact REST body, when it documents one
+
+    @property
+    def code(self) -> str:
+        return GRAPHQL_CODES.get(self.status, "INTERNAL" if self.status >= 500 else "BAD_REQUEST")
+
+    @property
+    def grpc_code(self) -> grpc.StatusCode:
+        return GRPC_CODES.get(
+            self.status,
+            grpc.StatusCode.INTERNAL if self.status >= 500 else grpc.StatusCode.INVALID_ARGUMENT,
+        )
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Read by graphql-core when it wraps this error, so GraphQL errors follow the table."""
+        ext: dict[str, Any] = {
+            "code": self.code,
+            "plugin": self.plugin,
+            "status": self.status,
+            "reason": self.reason,
+        }
+        if self.retry_after is not None:
+            ext["retryAfter"] = self.retry_after
+        return ext
+
+    def __repr__(self) -> str:
+        return f"HubError({self.status}, {self.message!r}, reason={self.reason!r})"

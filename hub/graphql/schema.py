@@ -1,0 +1,118 @@
+"""One strawberry schema from every plugin's :class:`~hub.registry.GraphQLPart`.
+
+strawberry's ``merge_types`` only warns on a duplicate field, so the host checks names itself and
+refuses to start, naming both plugins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import strawberry
+from strawberry.tools import create_type
+from strawberry.types.base import get_object_definition
+from strawberry.types.field import StrawberryField
+from strawberry.utils.str_converters import to_camel_case
+
+from hub.graphql.types import SHARED_TYPES
+from hub.registry import GraphQLPart
+
+BUILTIN = {"String", "Int", "Float", "Boolean", "ID", "Query", "Mutation", "Subscription"}
+
+
+class SchemaConflict(RuntimeError):
+    """Two plugins (or one plugin and the host's conventions) disagree about a name."""
+
+
+def pascal(plugin: str) -> str:
+    return "".join(part.capitalize() for part in plugin.split("_"))
+
+
+def _graphql_name(field: StrawberryField) -> str:
+    return field.graphql_name or to_camel_case(field.python_name)
+
+
+def _root_field(plugin: str, query_type: type) -> StrawberryField:
+    def resolve() -> Any:
+        return query_type()
+
+    resolve.__name__ = f"resolve_{plugin}"
+    resolve.__annotations__["return"] = query_type
+    return strawberry.field(resolver=resolve, name=to_camel_case(plugin))  # type: ignore[return-value]
+
+
+def _type_names(plugin: str, part: GraphQLPart) -> set[str]:
+    """The names of the types one plugin's part brings, found by building it alone."""
+
+    @strawberry.type
+    class Query:
+        placeholder: int = 0
+
+    query = create_type("Query", [_root_field(plugin, part.query)]) if part.query else Query
+    schema = strawberry.Schema(
+        query=query, mutation=part.mutation, subscription=part.subscription, types=list(part.types)
+    )
+    return {
+        name
+        for name in schema._schema.type_map
+        if not name.startswith("__") and name not in BUILTIN and name not in SHARED_TYPES
+    }
+
+
+def _fields(kind: str, plugin: str, cls: type) -> Iterable[StrawberryField]:
+    definition = get_object_definition(cls, strict=True)
+    prefix = to_camel_case(plugin)
+    for field in definition.fields:
+        name = _graphql_name(field)
+        if not name.startswith(prefix) or name == prefix:
+            raise SchemaConflict(
+                f"plugin {plugin}: {kind} field {name!r} must be prefixed with {prefix!r}"
+            )
+        yield field
+
+
+def build_schema(parts: dict[str, GraphQLPart]) -> strawberry.Schema:
+    owners: dict[str, str] = {}
+    for plugin, part in parts.items():
+        for name in _type_names(plugin, part):
+            if not name.startswith(pascal(plugin)):
+                raise SchemaConflict(
+                    f"plugin {plugin}: type {name!r} must be prefixed with {pascal(plugin)!r}"
+                )
+            if name in owners and owners[name] != plugin:
+                raise SchemaConflict(f"type {name!r} is registered by both {owners[name]} and {plugin}")
+            owners[name] = plugin
+
+    roots: dict[str, dict[str, tuple[str, StrawberryField]]] = {
+        "Query": {}, "Mutation": {}, "Subscription": {}
+    }
+
+    def add(root: str, plugin: str, field: StrawberryField) -> None:
+        name = _graphql_name(field)
+        if name in roots[root]:
+            other = roots[root][name][0]
+            raise SchemaConflict(f"{root}.{name} is registered by both {other} and {plugin}")
+        roots[root][name] = (plugin, field)
+
+    extra_types: list[type] = []
+    for plugin, part in parts.items():
+        if part.query is not None:
+            add("Query", plugin, _root_field(plugin, part.query))
+        if part.mutation is not None:
+            for field in _fields("mutation", plugin, part.mutation):
+                add("Mutation", plugin, field)
+        if part.subscription is not None:
+            for field in _fields("subscription", plugin, part.subscription):
+                add("Subscription", plugin, field)
+        extra_types.extend(part.types)
+
+    def root_type(name: str) -> type | None:
+        fields = [f for _, f in sorted(roots[name].values(), key=lambda pf: _graphql_name(pf[1]))]
+        return create_type(name, fields) if fields else None
+
+    return strawberry.Schema(
+        query=root_type("Query"),  # type: ignore[arg-type]
+        mutation=root_type("Mutation"),
+        subscription=root_type("Subscription"),
+        types=extra_types,
+    )

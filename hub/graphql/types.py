@@ -1,0 +1,81 @@
+"""Types the host shares with every plugin: Relay connections and their cursors, JSON."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+from strawberry.scalars import JSON
+
+from hub.errors import HubError
+
+T = TypeVar("T")
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    nodes: list[T]
+    page_info: PageInfo
+    total_count: int
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind == "offset" and value.isdigit():
+            return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise HubError(400, f"after: not a cursor from this API: {cursor!r}", reason="bad_cursor")
+
+
+def page_window(first: int | None, after: str | None) -> tuple[int, int]:
+    """``(offset, limit)`` for ``first``/``after``; bad values are a 400 naming the argument."""
+    offset = decode_cursor(after) + 1 if after else 0
+    limit = DEFAULT_PAGE if first is None else first
+    if not 0 <= limit <= MAX_PAGE:
+        raise HubError(400, f"first: must be between 0 and {MAX_PAGE}", reason="bad_first")
+    return offset, limit
+
+
+def connection(items: Sequence[T], total: int, offset: int) -> Connection[T]:
+    edges = [Edge(cursor=encode_cursor(offset + i), node=item) for i, item in enumerate(items)]
+    return Connection(
+        edges=edges,
+        nodes=list(items),
+        page_info=PageInfo(
+            has_next_page=offset + len(items) < total,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )
+
+
+SHARED_TYPES = {"PageInfo", "JSON"}
+__all__ = ["JSON", "SHARED_TYPES", "Connection", "Edge", "PageInfo", "connection", "page_window"]

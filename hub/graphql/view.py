@@ -1,0 +1,244 @@
+"""GraphQL over HTTP, following the graphql-over-http spec (``application/graphql-response+json``
+included), with parsed and validated documents cached so a repeated query only executes.
+Websockets (graphql-transport-ws) and GraphiQL are served by strawberry's own aiohttp view."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+import strawberry
+from aiohttp import web
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+)
+from strawberry.aiohttp.views import GraphQLView as StrawberryView
+
+from hub.config import GraphQLLimits
+from hub.errors import HubError
+from hub.graphql.context import HubContext
+from hub.graphql.limits import alias_limit, depth_limit
+
+log = logging.getLogger("hub.graphql")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+class RequestError(Exception):
+    """The HTTP request is not a GraphQL request at all: always a 4xx, never any data."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def _request_error_extensions(reason: str, status: int = 400) -> dict[str, Any]:
+    return {"code": "BAD_REQUEST", "plugin": "hub", "status": status, "reason": reason}
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    """The spec's error shape; anything that is not a HubError or a GraphQL request error is an
+    internal error whose details go to the log, not to the client."""
+    formatted = error.formatted
+    original = error.original_error
+    if isinstance(original, HubError):
+        formatted["extensions"] = original.extensions
+    elif original is not None and not isinstance(original, GraphQLError):
+        log.error("resolver failed at %s", error.path, exc_info=original)
+        formatted["message"] = "internal error"
+        formatted["extensions"] = {"code": "INTERNAL", "plugin": None, "status": 500, "reason": "internal"}
+    elif "extensions" not in formatted or "code" not in formatted.get("extensions", {}):
+        formatted["extensions"] = _request_error_extensions("graphql_invalid")
+    return formatted
+
+
+def _media_type(accept: str | None) -> str:
+    """Pick the response type from ``Accept``; the newer GraphQL type wins a tie."""
+    if not accept:
+        return JSON
+    best, best_q = None, 0.0
+    for item in accept.split(","):
+        media, *params = (p.strip() for p in item.split(";"))
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        candidate = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "*/*": JSON, "application/*": JSON}.get(media)
+        if candidate and (q > best_q or (q == best_q and candidate == GRAPHQL_RESPONSE)):
+            best, best_q = candidate, q
+    if best is None:
+        raise RequestError(406, f"cannot answer with any of: {accept}; use {GRAPHQL_RESPONSE} or {JSON}")
+    return best
+
+
+def _params_from(data: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+    if not isinstance(data, dict):
+        raise RequestError(400, "the request body must be a JSON object")
+    query = data.get("query")
+    if not isinstance(query, str):
+        raise RequestError(400, "query: expected a string holding a GraphQL document")
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestError(400, "variables: expected a JSON object")
+    operation = data.get("operationName")
+    if operation is not None and not isinstance(operation, str):
+        raise RequestError(400, "operationName: expected a string")
+    extensions = data.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise RequestError(400, "extensions: expected a JSON object")
+    return query, variables, operation
+
+
+class DocumentCache:
+    """Parsed and validated documents by query text, least recently used dropped first."""
+
+    def __init__(self, schema: strawberry.Schema, limits: GraphQLLimits) -> None:
+        self.schema = schema._schema
+        self.limits = limits
+        self.rules = [*specified_rules, depth_limit(limits.max_depth), alias_limit(limits.max_aliases)]
+        self.entries: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = OrderedDict()
+
+    def get(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
+        entry = self.entries.get(query)
+        if entry is not None:
+            self.entries.move_to_end(query)
+            return entry
+        try:
+            document: DocumentNode | None = parse(query, max_tokens=self.limits.max_tokens)
+            errors = validate(self.schema, document, self.rules)  # type: ignore[arg-type]
+        except GraphQLError as error:
+            document, errors = None, [error]
+        entry = (document if not errors else None, list(errors))
+        self.entries[query] = entry
+        if len(self.entries) > self.limits.document_cache_size:
+            self.entries.popitem(last=False)
+        return entry
+
+
+class HubStrawberryView(StrawberryView):
+    """strawberry's view, for websockets and GraphiQL, with the hub's context."""
+
+    def __init__(self, hub: Any, schema: strawberry.Schema) -> None:
+        super().__init__(schema=schema, subscription_protocols=["graphql-transport-ws"])
+        self.hub = hub
+
+    async def get_context(self, request: web.Request, response: Any) -> HubContext:  # type: ignore[override]
+        return HubContext(self.hub, request.headers.get("Authorization"), request)
+
+
+class GraphQLEndpoint:
+    def __init__(self, hub: Any, schema: strawberry.Schema, limits: GraphQLLimits) -> None:
+        self.hub = hub
+        self.schema = schema
+        self.documents = DocumentCache(schema, limits)
+        self.strawberry_view = HubStrawberryView(hub, schema)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.route("*", "/graphql", self.handle)]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "GET" and (
+            request.headers.get("Upgrade", "").lower() == "websocket"
+            or ("text/html" in request.headers.get("Accept", "") and "query" not in request.query)
+        ):
+            return await self.strawberry_view(request)
+        try:
+            media = _media_type(request.headers.get("Accept"))
+            query, variables, operation = await self._read_params(request)
+            return await self._run(request, media, query, variables, operation)
+        except RequestError as exc:
+            body = {"errors": [{"message": exc.message, "extensions": _request_error_extensions("bad_request", exc.status)}]}
+            return self._respond(body, exc.status, JSON, exc.headers)
+        except HubError as exc:
+            return self._respond({"errors": [{"message": exc.message, "extensions": exc.extensions}]}, exc.status, JSON)
+
+    async def _read_params(self, request: web.Request) -> tuple[str, dict[str, Any] | None, str | None]:
+        if request.method == "GET":
+            data: dict[str, Any] = dict(request.query)
+            if "variables" in data:
+                try:
+                    data["variables"] = orjson.loads(data["variables"]) if data["variables"] else None
+                except orjson.JSONDecodeError:
+                    raise RequestError(400, "variables: not valid JSON") from None
+            if "extensions" in data:
+                try:
+                    data["extensions"] = orjson.loads(data["extensions"]) if data["extensions"] else None
+                except orjson.JSONDecodeError:
+                    raise RequestError(400, "extensions: not valid JSON") from None
+            return _params_from(data)
+        if request.method != "POST":
+            raise RequestError(405, f"{request.method} is not supported; use GET or POST", {"Allow": "GET, POST"})
+        content_type = request.headers.get("Content-Type")
+        if not content_type:
+            raise RequestError(415, "Content-Type is required: use application/json")
+        if request.content_type not in (JSON, GRAPHQL_RESPONSE) or (
+            request.charset and request.charset.lower() not in ("utf-8", "utf8")
+        ):
+            raise RequestError(415, f"unsupported Content-Type {content_type}: use application/json")
+        from hub.http.body import read_body
+
+        raw = await read_body(request)
+        if not raw:
+            raise RequestError(400, "the request body is empty: expected a JSON object")
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise RequestError(400, f"the request body is not valid JSON: {exc}") from None
+        return _params_from(data)
+
+    async def _run(
+        self, request: web.Request, media: str, query: str, variables: dict[str, Any] | None,
+        operation: str | None,
+    ) -> web.Response:
+        document, errors = self.documents.get(query)
+        failure_status = 400 if media == GRAPHQL_RESPONSE else 200
+        if document is None:
+            return self._respond({"errors": [format_error(e) for e in errors]}, failure_status, media)
+        op = get_operation_ast(document, operation)
+        if op is None:
+            message = f"unknown operation {operation!r}" if operation else "operationName is required"
+            return self._respond({"errors": [{"message": message, "extensions": _request_error_extensions("bad_operation")}]}, failure_status, media)
+        if request.method == "GET" and op.operation is not OperationType.QUERY:
+            raise RequestError(405, f"{op.operation.value} operations need POST", {"Allow": "POST"})
+        if isinstance(op, OperationDefinitionNode) and op.operation is OperationType.SUBSCRIPTION:
+            raise RequestError(400, "subscriptions are served over websockets (graphql-transport-ws)")
+        context = HubContext(self.hub, request.headers.get("Authorization"), request)
+        result = execute(
+            self.schema._schema, document, context_value=context,
+            variable_values=variables, operation_name=operation,
+        )
+        if inspect.isawaitable(result):
+            result = await result
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [format_error(e) for e in result.errors]
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            # variables could not be coerced: the request never executed
+            return self._respond(body, failure_status, media)
+        body["data"] = result.data
+        return self._respond(body, 200, media)
+
+    @staticmethod
+    def _respond(body: Any, status: int, media: str, headers: dict[str, str] | None = None) -> web.Response:
+        response = web.Response(body=orjson.dumps(body), status=status, headers=headers)
+        response.content_type = media
+        response.charset = "utf-8"
+        return response

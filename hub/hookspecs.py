@@ -1,0 +1,68 @@
+"""The hooks a plugin implements. Registration hooks get a ``register`` callback, so the host
+checks each registration when it is made and knows which plugin made it. ``hub`` is the running
+:class:`hub.app.Hub` (data directory, settings, credentials, rate limiter, timers, services)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("hub")
+hookimpl = pluggy.HookimplMarker("hub")
+
+
+@hookspec
+def register_settings(register: Callable[[type], None]) -> None:
+    """Register a dataclass of the plugin's options, read from ``[plugins.<name>]``."""
+
+
+@hookspec
+def register_migrations(register: Callable[[Callable[[Any], None]], None]) -> None:
+    """Register migration functions ``mNNN_name(db)`` in order; each runs once per database."""
+
+
+@hookspec
+def register_credential_types(register: Callable[[Any], None]) -> None:
+    """Register the plugin's :class:`hub.credentials.CredentialType` for ``hub creds add``."""
+
+
+@hookspec
+def register_rest(hub: Any, register: Callable[[Any], None]) -> None:
+    """Register a :class:`hub.registry.RestApi`, mounted under ``/<plugin>`` or its own listener."""
+
+
+@hookspec
+def register_graphql(hub: Any, register: Callable[[Any], None]) -> None:
+    """Register a :class:`hub.registry.GraphQLPart` into the one GraphQL schema."""
+
+
+@hookspec
+def register_grpc(hub: Any, register: Callable[[Any], None]) -> None:
+    """Register a :class:`hub.registry.GrpcService` on the hub's gRPC server."""
+
+
+@hookspec
+def register_health_probes(hub: Any, register: Callable[[Any], None]) -> None:
+    """Register :class:`hub.registry.HealthProbe` checks for ``/readyz`` and the health services."""
+
+
+@hookspec
+def register_jobs(hub: Any, register: Callable[[Any], None]) -> None:
+    """Register :class:`hub.registry.PeriodicJob` work, run by the host's timer registry."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands to the ``hub`` command group."""
+
+
+@hookspec
+def startup(hub: Any) -> Any:
+    """Called once the hub is assembled, before it serves; may return an awaitable."""
+
+
+@hookspec
+def shutdown(hub: Any) -> Any:
+    """Called after serving stops and requests have drained; may return an awaitable."""

@@ -1,0 +1,137 @@
+"""The aiohttp side: plugin REST surfaces, the hub's own endpoints, one error path."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hub.app import Hub
+from hub.errors import HubError
+from hub.health import plugin_status
+from hub.http.body import MAX_BODY_KEY, PLUGIN_KEY, too_large
+from hub.metrics import HubMetrics
+from hub.registry import ErrorRenderer, RestApi, default_error_renderer
+
+log = logging.getLogger("hub.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+HUB_KEY = web.AppKey("hub", Hub)
+
+
+def _as_hub_error(exc: web.HTTPException) -> HubError:
+    reasons = {404: "Not found", 405: "Method not allowed", 413: "Request entity too large"}
+    message = reasons.get(exc.status, exc.reason)
+    return HubError(exc.status, message, reason=exc.reason.lower().replace(" ", "_"))
+
+
+def error_middleware(
+    surfaces: dict[str, tuple[ErrorRenderer, int]], default_limit: int, metrics: HubMetrics,
+    fixed_plugin: str | None = None,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """Find the plugin that owns the path, enforce its body limit, render every failure in its
+    documented error shape, and never let a traceback reach the client."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        plugin = fixed_plugin or request.path.split("/", 2)[1]
+        render, limit = surfaces.get(plugin, (default_error_renderer, default_limit))
+        if plugin not in surfaces:
+            plugin = "hub"
+        request[PLUGIN_KEY] = plugin
+        request[MAX_BODY_KEY] = limit
+        started = time.perf_counter()
+        try:
+            if request.content_length is not None and request.content_length > limit:
+                raise too_large(limit)
+            response = await handler(request)
+        except HubError as exc:
+            exc.plugin = exc.plugin or plugin
+            response = render(exc)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            error = _as_hub_error(exc)
+            error.plugin = plugin
+            response = render(error)
+            if exc.status == 405 and "Allow" in exc.headers:
+                response.headers["Allow"] = exc.headers["Allow"]
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            response = render(HubError(500, "internal error", plugin=plugin, reason="internal"))
+        metrics.observe_request(plugin, request.method, response.status, time.perf_counter() - started)
+        return response
+
+    return middleware
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def hub_routes(hub: Hub, metrics: HubMetrics) -> list[web.RouteDef]:
+    async def healthz(request: web.Request) -> web.Response:
+        return _json({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        results = await hub.health()
+        ready = not any(r["status"] == "down" and r["critical"] for r in results)
+        plugins = {name: plugin_status(results, name) for name in hub.plugins}
+        return _json(
+            {"status": "ready" if ready else "not ready", "plugins": plugins, "probes": results},
+            200 if ready else 503,
+        )
+
+    async def prometheus(request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    return [web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", prometheus)]
+
+
+def own_listener(plugin: str, hub: Hub) -> str | None:
+    listen = hub.settings.plugins.get(plugin, {}).get("listen")
+    return str(listen) if listen else None
+
+
+def build_apps(
+    hub: Hub, graphql_routes: list[web.RouteDef]
+) -> tuple[web.Application, dict[str, web.Application]]:
+    """The main application, plus one application per plugin served on a listener of its own."""
+    metrics = hub.metrics
+    limit = hub.settings.max_body
+    surfaces: dict[str, tuple[ErrorRenderer, int]] = {
+        name: (api.render_error, api.max_body or limit) for name, api in hub.rest.items()
+    }
+    biggest = max([limit, *(lim for _, lim in surfaces.values())])
+    main = web.Application(
+        middlewares=[error_middleware(surfaces, limit, metrics)], client_max_size=biggest
+    )
+    main[HUB_KEY] = hub
+    main.add_routes(hub_routes(hub, metrics))
+    main.add_routes(graphql_routes)
+    separate: dict[str, web.Application] = {}
+    for name, api in hub.rest.items():
+        if own_listener(name, hub):
+            app = web.Application(
+                middlewares=[error_middleware(surfaces, limit, metrics, fixed_plugin=name)],
+                client_max_size=biggest,
+            )
+            app[HUB_KEY] = hub
+            app.add_routes(api.routes)
+            separate[name] = app
+        else:
+            sub = web.Application(client_max_size=biggest)
+            sub[HUB_KEY] = hub
+            sub.add_routes(api.routes)
+            main.add_subapp(f"/{name}", sub)
+    return main, separate
+
+
+def rest_api_of(request: web.Request) -> RestApi | None:
+    hub = request.config_dict[HUB_KEY]
+    return hub.rest.get(request[PLUGIN_KEY])

@@ -1,0 +1,51 @@
+"""The hub's Prometheus metrics, one registry per hub so plugins add theirs beside the host's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from hub.timers import TimerRegistry
+
+
+class TimerCollector(Collector):
+    def __init__(self, timers: TimerRegistry) -> None:
+        self.timers = timers
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        runs = CounterMetricFamily("hub_timer_runs", "Runs of each periodic job", labels=["timer"])
+        fails = CounterMetricFamily("hub_timer_failures", "Failed runs of each periodic job", labels=["timer"])
+        last = GaugeMetricFamily("hub_timer_last_duration_seconds", "Duration of the last run", labels=["timer"])
+        for timer in self.timers.timers.values():
+            runs.add_metric([timer.key], timer.runs)
+            fails.add_metric([timer.key], timer.failures)
+            last.add_metric([timer.key], timer.last_duration or 0.0)
+        yield runs
+        yield fails
+        yield last
+
+
+class HubMetrics:
+    def __init__(self, timers: TimerRegistry) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "hub_http_requests", "HTTP requests served", ["plugin", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "hub_http_request_duration_seconds", "HTTP request latency", ["plugin"],
+            registry=self.registry,
+        )
+        self.grpc_calls = Counter(
+            "hub_grpc_calls", "gRPC calls served", ["method", "code"], registry=self.registry
+        )
+        self.registry.register(TimerCollector(timers))
+
+    def observe_request(self, plugin: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(plugin, method, str(status)).inc()
+        self.latency.labels(plugin).observe(seconds)

@@ -1,0 +1,106 @@
+"""The one plugin manager: entry points in the group ``hub`` (built-in plugins too),
+single-file plugins from a directory, ``HUB_PLUGINS`` to limit what loads."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import inspect
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from hub import hookspecs
+
+CORE = "hub"  # the host's own features, registered through the same hooks as any plugin
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str
+    source: str
+    module: ModuleType
+    hooks: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "source": self.source, "hooks": self.hooks}
+
+
+def _wanted(env: dict[str, str]) -> set[str] | None:
+    raw = env.get("HUB_PLUGINS")
+    if raw is None:
+        return None
+    return {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def _load_file(path: Path) -> ModuleType:
+    name = f"hub_local_plugin_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load plugin file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_plugins(plugins_dir: str = "", env: dict[str, str] | None = None) -> tuple[pluggy.PluginManager, dict[str, PluginInfo]]:
+    env = dict(os.environ if env is None else env)
+    pm = pluggy.PluginManager("hub")
+    pm.add_hookspecs(hookspecs)
+    wanted = _wanted(env)
+    infos: dict[str, PluginInfo] = {}
+
+    def add(name: str, module: ModuleType, version: str, source: str) -> None:
+        if name in infos:
+            raise RuntimeError(f"two plugins are named {name!r}: {infos[name].source} and {source}")
+        pm.register(module, name=name)
+        infos[name] = PluginInfo(name, version, source, module)
+
+    from hub import core, __version__
+
+    add(CORE, core, __version__, "hub.core")
+    for ep in importlib.metadata.entry_points(group="hub"):
+        if wanted is not None and ep.name not in wanted:
+            continue
+        version = ep.dist.version if ep.dist else "0"
+        add(ep.name, ep.load(), version, f"entry point {ep.value}")
+    if plugins_dir:
+        for path in sorted(Path(plugins_dir).glob("*.py")):
+            if wanted is not None and path.stem not in wanted:
+                continue
+            add(path.stem, _load_file(path), "0", str(path))
+    if wanted is not None and (missing := wanted - set(infos)):
+        raise RuntimeError(f"HUB_PLUGINS names plugins that are not installed: {sorted(missing)}")
+    pm.check_pending()
+    for name, info in infos.items():
+        info.hooks = sorted(
+            impl_name
+            for impl_name, caller in vars(pm.hook).items()
+            if isinstance(caller, pluggy.HookCaller)
+            and any(i.plugin_name == name for i in caller.get_hookimpls())
+        )
+    return pm, infos
+
+
+def hookimpls(pm: pluggy.PluginManager, hook: str) -> list[Any]:
+    """The implementations of ``hook`` in load order, so that each registration can be
+    attributed to the plugin (``impl.plugin_name``) that made it."""
+    return list(reversed(getattr(pm.hook, hook).get_hookimpls()))
+
+
+def invoke(impl: Any, **kwargs: Any) -> Any:
+    """Call one hook implementation with just the arguments it declares, as pluggy would."""
+    return impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+
+
+async def call_lifecycle(pm: pluggy.PluginManager, hook: str, hub: Any) -> None:
+    for result in getattr(pm.hook, hook)(hub=hub):
+        if inspect.isawaitable(result):
+            await result

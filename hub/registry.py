@@ -1,0 +1,70 @@
+"""What a plugin hands the host through the ``register`` callbacks of its hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from hub.errors import HubError
+
+ErrorRenderer = Callable[[HubError], web.Response]
+
+
+def default_error_renderer(error: HubError) -> web.Response:
+    body = {"error": {"status": error.status, "reason": error.reason, "message": error.message}}
+    return web.json_response(body, status=error.status)
+
+
+@dataclass
+class RestApi:
+    """A plugin's REST surface. ``render_error`` turns every failure under the plugin's prefix
+    (the host's own 404/405/413/malformed-body errors included) into the system's documented
+    error shape. ``max_body`` overrides the hub's request size limit for this surface."""
+
+    routes: Sequence[web.AbstractRouteDef]
+    render_error: ErrorRenderer = default_error_renderer
+    max_body: int | None = None
+
+
+@dataclass
+class GraphQLPart:
+    """``query`` is a strawberry type mounted at the plugin's root field (``{ era { ... } }``);
+    the fields of ``mutation`` and ``subscription`` become top-level fields, each of whose names
+    must start with the plugin's name. ``types`` adds types reachable only through interfaces."""
+
+    query: type | None = None
+    mutation: type | None = None
+    subscription: type | None = None
+    types: Sequence[type] = ()
+
+
+@dataclass
+class GrpcService:
+    """A servicer and the generated ``add_XServicer_to_server``; ``name`` is the full service name
+    (``hub.era.v1.Era``), used for reflection and the standard health service."""
+
+    name: str
+    servicer: Any
+    add_to_server: Callable[[Any, Any], None]
+
+
+ProbeResult = tuple[str, str]  # (status "ok" | "degraded" | "down", detail)
+Probe = Callable[[], Awaitable[ProbeResult] | ProbeResult]
+
+
+@dataclass
+class HealthProbe:
+    name: str
+    probe: Probe
+    critical: bool = True  # a critical probe that is down makes /readyz fail
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    interval: float
+    job: Callable[[], Any]
+    options: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,87 @@
+"""SQLite through sqlite-utils: one file per plugin, WAL, a busy timeout, ``BEGIN IMMEDIATE``
+writes and migrations recorded by name."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class Database:
+    """A plugin's SQLite file. Reads run on the caller's thread; every write goes through
+    :meth:`write` so that it takes the write lock up front instead of failing half-way."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        conn = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._depth = 0
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A ``BEGIN IMMEDIATE`` transaction: all or nothing, re-entrant (inner blocks join)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.db
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.db
+        except BaseException:
+            self._depth = 0
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: tuple | list | dict = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def migrate(self, plugin: str, migrations: list[Migration]) -> list[str]:
+        """Apply the plugin's migrations not yet recorded, each in its own transaction."""
+        with self.write() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS _hub_migrations ("
+                " plugin TEXT NOT NULL, name TEXT NOT NULL, applied_at REAL NOT NULL,"
+                " PRIMARY KEY (plugin, name))"
+            )
+        done = {
+            row[0]
+            for row in self.execute("SELECT name FROM _hub_migrations WHERE plugin = ?", (plugin,))
+        }
+        applied = []
+        for migration in migrations:
+            if migration.__name__ in done:
+                continue
+            with self.write() as db:
+                migration(db)
+                db.execute(
+                    "INSERT INTO _hub_migrations (plugin, name, applied_at) VALUES (?, ?, ?)",
+                    (plugin, migration.__name__, time.time()),
+                )
+            applied.append(migration.__name__)
+        return applied
+
+    def close(self) -> None:
+        self.conn.close()

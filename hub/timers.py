@@ -1,0 +1,106 @@
+"""Every periodic job of every plugin runs through here, so the hub can report them all
+(webim's ``timer-stats``, ``/metrics``) and stop them cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger("hub.timers")
+
+Job = Callable[[], Awaitable[None] | None]
+
+
+@dataclass
+class Timer:
+    plugin: str
+    name: str
+    interval: float
+    job: Job
+    runs: int = 0
+    failures: int = 0
+    last_started: float | None = None
+    last_duration: float | None = None
+    last_error: str | None = None
+    total_duration: float = 0.0
+    running: bool = False
+    _task: asyncio.Task | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.plugin}.{self.name}"
+
+    def stats(self) -> dict:
+        return {
+            "plugin": self.plugin,
+            "name": self.name,
+            "interval": self.interval,
+            "runs": self.runs,
+            "failures": self.failures,
+            "running": self.running,
+            "last_started": self.last_started,
+            "last_duration": self.last_duration,
+            "average_duration": self.total_duration / self.runs if self.runs else None,
+            "last_error": self.last_error,
+        }
+
+
+class TimerRegistry:
+    def __init__(self) -> None:
+        self.timers: dict[str, Timer] = {}
+
+    def add(self, plugin: str, name: str, interval: float, job: Job) -> Timer:
+        if interval <= 0:
+            raise ValueError(f"timer {plugin}.{name}: interval must be positive")
+        timer = Timer(plugin, name, interval, job)
+        if timer.key in self.timers:
+            raise ValueError(f"timer {timer.key} is registered twice")
+        self.timers[timer.key] = timer
+        return timer
+
+    async def run_once(self, timer: Timer) -> None:
+        timer.running = True
+        timer.last_started = time.time()
+        started = time.perf_counter()
+        try:
+            result = timer.job()
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one failing run must not stop the timer
+            timer.failures += 1
+            timer.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("timer %s failed", timer.key)
+        finally:
+            timer.running = False
+            timer.runs += 1
+            timer.last_duration = time.perf_counter() - started
+            timer.total_duration += timer.last_duration
+
+    async def _loop(self, timer: Timer) -> None:
+        while True:
+            await self.run_once(timer)
+            await asyncio.sleep(timer.interval)
+
+    def start(self) -> None:
+        for timer in self.timers.values():
+            if timer._task is None:
+                timer._task = asyncio.get_running_loop().create_task(
+                    self._loop(timer), name=f"timer:{timer.key}"
+                )
+
+    async def stop(self) -> None:
+        tasks = [t._task for t in self.timers.values() if t._task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for timer in self.timers.values():
+            timer._task = None
+
+    def stats(self) -> list[dict]:
+        return [t.stats() for t in self.timers.values()]

@@ -1,0 +1,1 @@
+"""ERA platform integration channels (``integration_points``) for the hub."""

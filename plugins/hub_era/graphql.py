@@ -1,0 +1,142 @@
+"""ERA in the hub's GraphQL schema: ``{ era { ... } }`` and the ``era*`` mutations."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from hub.graphql.types import JSON, Connection, connection, page_window
+from hub_era.service import EraService, Order
+
+
+@strawberry.type(name="EraOpts")
+class Opts:
+    title: str
+    comment: str
+    allow_files_api: bool
+    issync: bool
+
+
+@strawberry.type(name="EraExt", description="Server-set times, UTC: created and last written.")
+class Ext:
+    ct: str
+    lwt: str
+
+
+@strawberry.type(name="EraIntegrationPoint")
+class IntegrationPoint:
+    id: strawberry.ID
+    code: str
+    type: str
+    token_local: str
+    token_remote: str
+    token_remote2: str
+    url: str
+    recv_svcscriptcode: str
+    recv_svcscriptcode_ws: str
+    send_svcscriptcode: str
+    send_svcscriptcode_ws: str
+    opts: Opts
+    ext: Ext
+
+    @classmethod
+    def of(cls, entity: dict[str, Any]) -> IntegrationPoint:
+        fields = dict(entity)
+        fields["opts"] = Opts(**entity["opts"])
+        fields["ext"] = Ext(**entity["ext"])
+        return cls(**fields)
+
+
+@strawberry.input(name="EraOptsInput")
+class OptsInput:
+    title: str | None = strawberry.UNSET
+    comment: str | None = strawberry.UNSET
+    allow_files_api: bool | None = strawberry.UNSET
+    issync: bool | None = strawberry.UNSET
+
+
+@strawberry.input(
+    name="EraIntegrationPointInput",
+    description="Fields left out keep their value (update) or take their default (create).",
+)
+class IntegrationPointInput:
+    code: str | None = strawberry.UNSET
+    type: str | None = strawberry.UNSET
+    token_remote: str | None = strawberry.UNSET
+    token_remote2: str | None = strawberry.UNSET
+    url: str | None = strawberry.UNSET
+    recv_svcscriptcode: str | None = strawberry.UNSET
+    recv_svcscriptcode_ws: str | None = strawberry.UNSET
+    send_svcscriptcode: str | None = strawberry.UNSET
+    send_svcscriptcode_ws: str | None = strawberry.UNSET
+    opts: OptsInput | None = strawberry.UNSET
+
+
+def _changes(value: Any) -> Any:
+    """An input object as the dict of the fields that were sent, like a REST body."""
+    if value is None or not hasattr(value, "__dataclass_fields__"):
+        return value
+    return {k: _changes(v) for k, v in vars(value).items() if v is not strawberry.UNSET}
+
+
+@strawberry.enum(name="EraOrderDirection")
+class Direction(Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input(name="EraOrderInput")
+class OrderInput:
+    field: str = strawberry.field(description='A field name, dotted for nested ones: "ext.ct".')
+    direction: Direction = Direction.ASC
+
+
+def _service(info: strawberry.Info) -> EraService:
+    service = info.context.hub.service(EraService)
+    service.authorize(info.context.authorization)
+    return service  # type: ignore[no-any-return]
+
+
+@strawberry.type(name="EraQuery")
+class EraQuery:
+    @strawberry.field(description="Channels matching `filter` (field -> value or list of values).")
+    def integration_points(
+        self, info: strawberry.Info, filter: JSON | None = None,
+        order: list[OrderInput] | None = None, first: int | None = None, after: str | None = None,
+    ) -> Connection[IntegrationPoint]:
+        service = _service(info)
+        offset, limit = page_window(first, after)
+        orders = [Order(o.field, o.direction is Direction.DESC) for o in order or []]
+        page = service.list(filter=filter, order=orders, offset=offset, limit=limit)
+        return connection([IntegrationPoint.of(e) for e in page.entities()], page.total, offset)
+
+    @strawberry.field
+    def integration_point(self, info: strawberry.Info, id: strawberry.ID) -> IntegrationPoint:
+        return IntegrationPoint.of(_service(info).get(id))
+
+    @strawberry.field(description="Ids whose id, code or token_local equals `key` (or only `field`).")
+    def lookup(self, info: strawberry.Info, key: str, field: str | None = None) -> list[strawberry.ID]:
+        ids = _service(info).lookup({field: key} if field else key)
+        return [strawberry.ID(i) for i in ids]
+
+
+@strawberry.type(name="EraMutation")
+class EraMutation:
+    @strawberry.mutation
+    def era_create_integration_point(
+        self, info: strawberry.Info, input: IntegrationPointInput
+    ) -> IntegrationPoint:
+        return IntegrationPoint.of(_service(info).create(_changes(input)))
+
+    @strawberry.mutation
+    def era_update_integration_point(
+        self, info: strawberry.Info, id: strawberry.ID, input: IntegrationPointInput
+    ) -> IntegrationPoint:
+        return IntegrationPoint.of(_service(info).update(id, _changes(input)))
+
+    @strawberry.mutation(description="Returns the id of the deleted channel.")
+    def era_delete_integration_point(self, info: strawberry.Info, id: strawberry.ID) -> strawberry.ID:
+        _service(info).delete(id)
+        return id

@@ -1,0 +1,72 @@
+"""ERA's gRPC service ``hub.era.v1.Era``, a thin adapter over :class:`EraService`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from hub.grpc.server import authorization
+from hub_era.service import EraService, Order
+from hub_era.v1 import era_pb2, era_pb2_grpc
+
+INPUT_STRINGS = (
+    "code", "type", "token_remote", "token_remote2", "url", "recv_svcscriptcode",
+    "recv_svcscriptcode_ws", "send_svcscriptcode", "send_svcscriptcode_ws",
+)
+OPTS_FIELDS = ("title", "comment", "allow_files_api", "issync")
+
+
+def to_message(entity: dict[str, Any]) -> era_pb2.IntegrationPoint:
+    fields = {k: v for k, v in entity.items() if k not in ("opts", "ext")}
+    return era_pb2.IntegrationPoint(
+        **fields, opts=era_pb2.Opts(**entity["opts"]), ext=era_pb2.Ext(**entity["ext"])
+    )
+
+
+def to_changes(message: era_pb2.IntegrationPointInput) -> dict[str, Any]:
+    """Only the fields that were set, like a REST body."""
+    changes: dict[str, Any] = {f: getattr(message, f) for f in INPUT_STRINGS if message.HasField(f)}
+    if message.HasField("opts"):
+        changes["opts"] = {f: getattr(message.opts, f) for f in OPTS_FIELDS if message.opts.HasField(f)}
+    return changes
+
+
+class EraServicer(era_pb2_grpc.EraServicer):
+    def __init__(self, hub: Any) -> None:
+        self.service = hub.service(EraService)
+
+    def _authorized(self, context: grpc.aio.ServicerContext) -> EraService:
+        self.service.authorize(authorization(context))
+        return self.service
+
+    async def Create(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return to_message(self._authorized(context).create(to_changes(request.integration_point)))
+
+    async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        service = self._authorized(context)
+        page = service.list(
+            filter=json_format.MessageToDict(request.filter) if request.HasField("filter") else None,
+            order=[Order(o.field, o.desc) for o in request.order],
+            offset=request.offset,
+            limit=request.limit if request.HasField("limit") else None,
+        )
+        return era_pb2.ListResponse(
+            integration_points=[to_message(e) for e in page.entities()], total_count=page.total
+        )
+
+    async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return to_message(self._authorized(context).get(request.id))
+
+    async def Update(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        service = self._authorized(context)
+        return to_message(service.update(request.id, to_changes(request.integration_point)))
+
+    async def Delete(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self._authorized(context).delete(request.id)
+        return era_pb2.DeleteResponse()
+
+    async def Lookup(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        key = {request.field: request.key} if request.field else request.key
+        return era_pb2.LookupResponse(ids=self._authorized(context).lookup(key))

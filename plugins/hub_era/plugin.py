@@ -1,0 +1,52 @@
+"""The ``era`` plugin's hooks: the entry point ``era = "hub_era.plugin"`` in the group ``hub``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.credentials import CredentialType
+from hub.hookspecs import hookimpl
+from hub.registry import GraphQLPart, GrpcService, HealthProbe
+from hub_era import service
+
+
+@hookimpl
+def register_migrations(register: Any) -> None:
+    for migration in service.MIGRATIONS:
+        register(migration)
+
+
+@hookimpl
+def register_credential_types(register: Any) -> None:
+    register(CredentialType())  # no parameters; prints {"token": "..."}
+
+
+@hookimpl
+def register_rest(hub: Any, register: Any) -> None:
+    from hub_era.rest import rest_api
+
+    register(rest_api(hub))
+
+
+@hookimpl
+def register_graphql(hub: Any, register: Any) -> None:
+    from hub_era.graphql import EraMutation, EraQuery
+
+    register(GraphQLPart(query=EraQuery, mutation=EraMutation))
+
+
+@hookimpl
+def register_grpc(hub: Any, register: Any) -> None:
+    from hub_era.grpc import EraServicer
+    from hub_era.v1 import era_pb2_grpc
+
+    register(GrpcService("hub.era.v1.Era", EraServicer(hub), era_pb2_grpc.add_EraServicer_to_server))
+
+
+@hookimpl
+def register_health_probes(hub: Any, register: Any) -> None:
+    def database() -> tuple[str, str]:
+        count = hub.database(service.PLUGIN).execute(f"SELECT count(*) FROM {service.TABLE}").fetchone()[0]
+        return "ok", f"{count} integration points"
+
+    register(HealthProbe("database", database))

@@ -1,0 +1,152 @@
+"""ERA's REST surface, a thin adapter over :class:`EraService`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from hub.errors import HubError
+from hub.http.body import read_json
+from hub.registry import RestApi
+from hub_era.service import (
+    PLUGIN,
+    EraService,
+    apply_mask,
+    bad_request,
+    field_path,
+    orders_from_json,
+)
+
+BASE = "/rest/v1/service/integration_points"
+CONTENT_TYPE = "application/json; charset=utf-8"
+LIST_PARAMS = {"offset", "limit", "mask", "filter", "order", "flat"}
+ONE_PARAMS = {"mask", "flat"}
+
+
+def render_error(exc: HubError) -> web.Response:
+    status = exc.status
+    body = {"error_code": 1000 + status, "error_message": exc.message}
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+    return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json", charset="utf-8")
+
+
+def _ok(body: bytes | str, status: int = 200) -> web.Response:
+    return web.Response(body=body.encode() if isinstance(body, str) else body, status=status, headers={"Content-Type": CONTENT_TYPE})
+
+
+def _int(query: Any, name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise bad_request(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def _json_param(query: Any, name: str) -> Any:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request(f"{name}: not valid JSON") from None
+
+
+def _flat(query: Any) -> bool:
+    raw = query.get("flat")
+    if raw is None or raw.lower() in ("false", "0", ""):
+        return False
+    if raw.lower() in ("true", "1"):
+        return True
+    raise bad_request(f"flat: expected true or false, got {raw!r}")
+
+
+def _mask(query: Any) -> list[str] | None:
+    raw = query.get("mask")
+    if raw is None:
+        return None
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    if not names:
+        raise bad_request("mask: name at least one field")
+    return [field_path(n, what="mask") for n in names]
+
+
+def _check_params(query: Any, allowed: set[str]) -> None:
+    for name in query:
+        if name not in allowed:
+            raise bad_request(f"{name}: unknown query parameter")
+
+
+def routes(hub: Any) -> list[web.RouteDef]:
+    service = hub.service(EraService)
+
+    def auth(request: web.Request) -> None:
+        service.authorize(request.headers.get("Authorization"))
+
+    async def create(request: web.Request) -> web.Response:
+        auth(request)
+        return _ok(orjson.dumps(service.create(await read_json(request))))
+
+    async def list_points(request: web.Request) -> web.Response:
+        auth(request)
+        query = request.query
+        _check_params(query, LIST_PARAMS)
+        filter_ = _json_param(query, "filter")
+        order = _json_param(query, "order")
+        page = service.list(
+            filter=filter_, order=orders_from_json(order) if order is not None else (),
+            offset=_int(query, "offset") or 0, limit=_int(query, "limit"),
+        )
+        mask, flat = _mask(query), _flat(query)
+        if mask is None and not flat:
+            return _ok("[" + ",".join(page.items) + "]")
+        return _ok(orjson.dumps([apply_mask(e, mask, flat) for e in page.entities()]))
+
+    async def lookup(request: web.Request) -> web.Response:
+        auth(request)
+        return _ok(orjson.dumps(service.lookup(await read_json(request))))
+
+    async def get_one(request: web.Request) -> web.Response:
+        auth(request)
+        query = request.query
+        _check_params(query, ONE_PARAMS)
+        mask, flat = _mask(query), _flat(query)
+        if mask is None and not flat:
+            return _ok(service.get_text(request.match_info["id"]))
+        return _ok(orjson.dumps(apply_mask(service.get(request.match_info["id"]), mask, flat)))
+
+    async def update(request: web.Request) -> web.Response:
+        auth(request)
+        return _ok(orjson.dumps(service.update(request.match_info["id"], await read_json(request))))
+
+    async def delete(request: web.Request) -> web.Response:
+        auth(request)
+        service.delete(request.match_info["id"])
+        return web.Response(status=204)
+
+    async def by_token(request: web.Request) -> web.Response:
+        auth(request)
+        ident = service.by_token(request.match_info["token"])
+        href = f"{BASE}/{ident}"
+        return _ok(orjson.dumps({"integration_point": {"id": ident, "_links": {"self": {"href": href}}}}))
+
+    return [
+        web.post(BASE, create),
+        web.get(BASE, list_points, allow_head=False),
+        web.route("LOOKUP", BASE, lookup),
+        web.get(BASE + "/{id}", get_one, allow_head=False),
+        web.patch(BASE + "/{id}", update),
+        web.delete(BASE + "/{id}", delete),
+        web.get("/rest/v1/service/integration_tokens/{token}", by_token, allow_head=False),
+    ]
+
+
+def rest_api(hub: Any) -> RestApi:
+    return RestApi(routes=routes(hub), render_error=render_error)
+
+
+__all__ = ["PLUGIN", "rest_api"]
