@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 from hub import ratelimit
 from hub.config import Settings, plugin_settings
 from hub.credentials import CredentialStore, CredentialType, load_admin_token, m001_credentials
+from hub.metrics import HubMetrics
 from hub.plugins import CORE, PluginInfo, hookimpls, invoke, load_plugins
 from hub.registry import GraphQLPart, GrpcService, HealthProbe, PeriodicJob, RestApi
 from hub.storage import Database
-from hub.metrics import HubMetrics
 from hub.timers import TimerRegistry
 
 log = logging.getLogger("hub")
@@ -62,16 +62,20 @@ class Hub:
         self._collect("register_rest", RestApi, self._add_rest)
         self._collect("register_graphql", GraphQLPart, self._add_graphql)
         self._collect("register_grpc", GrpcService, lambda p, s: self.grpc_services.append((p, s)))
-        self._collect("register_health_probes", HealthProbe, lambda p, h: self.probes.append((p, h)))
+        self._collect(
+            "register_health_probes", HealthProbe, lambda p, h: self.probes.append((p, h))
+        )
         self._collect(
             "register_jobs",
             PeriodicJob,
-            lambda p, j: self.timers.add(p, j.name, j.interval, j.job),
+            self._add_job,
         )
 
     # -- registrations -------------------------------------------------------------------
     @staticmethod
-    def _register(plugin: str, kind: type, add: Callable[[str, Any], None]) -> Callable[[Any], None]:
+    def _register(
+        plugin: str, kind: type, add: Callable[[str, Any], None]
+    ) -> Callable[[Any], None]:
         def register(item: Any) -> None:
             if not isinstance(item, kind):
                 raise TypeError(f"plugin {plugin} registered {item!r}, expected {kind.__name__}")
@@ -116,6 +120,9 @@ class Hub:
             raise RuntimeError(f"plugin {plugin} registers GraphQL twice")
         self.graphql_parts[plugin] = part
 
+    def _add_job(self, plugin: str, job: PeriodicJob) -> None:
+        self.timers.add(plugin, job.name, job.interval, job.job)
+
     # -- what plugins use ----------------------------------------------------------------
     def database(self, plugin: str) -> Database:
         """The plugin's own SQLite file, ``<data-dir>/<plugin>.db``."""
@@ -145,4 +152,3 @@ class Hub:
         for db in self._databases.values():
             db.close()
         self._databases.clear()
-

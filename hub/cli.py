@@ -50,7 +50,8 @@ def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> Non
 
     settings = _settings(ctx, http=http, grpc=grpc_address)
     logging.basicConfig(
-        level=settings.log_level.upper(), stream=sys.stderr,
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

@@ -64,7 +64,16 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
     if kind is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        if isinstance(value, str) and value.lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{key}: expected a boolean, got {value!r}")
     if kind in (int, float):
@@ -92,7 +101,7 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table, got {value!r}")
-        return build(kind, value, prefix=key + ".")  # type: ignore[type-var]
+        return build(typing.cast(type, kind), value, prefix=key + ".")
     return value
 
 

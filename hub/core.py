@@ -34,10 +34,14 @@ class HubService:
         for name in self.hub.plugins:
             mine = [r for r in results if r["plugin"] == name]
             detail = "; ".join(f"{r['name']}: {r['detail']}" for r in mine if r["detail"])
-            plugins.append({"plugin": name, "status": plugin_status(results, name), "detail": detail})
+            plugins.append(
+                {"plugin": name, "status": plugin_status(results, name), "detail": detail}
+            )
         return {"status": "ready" if ready else "not ready", "plugins": plugins, "probes": results}
 
-    def add_credential(self, authorization: str | None, plugin: str, params: dict[str, str]) -> dict[str, Any]:
+    def add_credential(
+        self, authorization: str | None, plugin: str, params: dict[str, str]
+    ) -> dict[str, Any]:
         self.hub.credentials.require_admin(authorization)
         return self.hub.credentials.issue(plugin, params)  # type: ignore[no-any-return]
 
@@ -93,7 +97,9 @@ class HubServicer(hub_pb2_grpc.HubServicer):
         self.service = hub.service(HubService)
 
     async def ListPlugins(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return hub_pb2.ListPluginsResponse(plugins=[hub_pb2.Plugin(**p) for p in self.service.plugins()])
+        return hub_pb2.ListPluginsResponse(
+            plugins=[hub_pb2.Plugin(**p) for p in self.service.plugins()]
+        )
 
     async def Health(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         report = await self.service.health()
@@ -104,7 +110,9 @@ class HubServicer(hub_pb2_grpc.HubServicer):
         )
 
     async def AddCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        issued = self.service.add_credential(authorization(context), request.plugin, dict(request.params))
+        issued = self.service.add_credential(
+            authorization(context), request.plugin, dict(request.params)
+        )
         credential = struct_pb2.Struct()
         json_format.ParseDict(issued, credential)
         return hub_pb2.AddCredentialResponse(credential=credential)

@@ -19,8 +19,12 @@ class TimerCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         runs = CounterMetricFamily("hub_timer_runs", "Runs of each periodic job", labels=["timer"])
-        fails = CounterMetricFamily("hub_timer_failures", "Failed runs of each periodic job", labels=["timer"])
-        last = GaugeMetricFamily("hub_timer_last_duration_seconds", "Duration of the last run", labels=["timer"])
+        fails = CounterMetricFamily(
+            "hub_timer_failures", "Failed runs of each periodic job", labels=["timer"]
+        )
+        last = GaugeMetricFamily(
+            "hub_timer_last_duration_seconds", "Duration of the last run", labels=["timer"]
+        )
         for timer in self.timers.timers.values():
             runs.add_metric([timer.key], timer.runs)
             fails.add_metric([timer.key], timer.failures)
@@ -34,11 +38,15 @@ class HubMetrics:
     def __init__(self, timers: TimerRegistry) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "hub_http_requests", "HTTP requests served", ["plugin", "method", "status"],
+            "hub_http_requests",
+            "HTTP requests served",
+            ["plugin", "method", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "hub_http_request_duration_seconds", "HTTP request latency", ["plugin"],
+            "hub_http_request_duration_seconds",
+            "HTTP request latency",
+            ["plugin"],
             registry=self.registry,
         )
         self.grpc_calls = Counter(

@@ -29,7 +29,12 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "source": self.source, "hooks": self.hooks}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "hooks": self.hooks,
+        }
 
 
 def _wanted(env: dict[str, str]) -> set[str] | None:
@@ -50,7 +55,9 @@ def _load_file(path: Path) -> ModuleType:
     return module
 
 
-def load_plugins(plugins_dir: str = "", env: dict[str, str] | None = None) -> tuple[pluggy.PluginManager, dict[str, PluginInfo]]:
+def load_plugins(
+    plugins_dir: str = "", env: dict[str, str] | None = None
+) -> tuple[pluggy.PluginManager, dict[str, PluginInfo]]:
     env = dict(os.environ if env is None else env)
     pm = pluggy.PluginManager("hub")
     pm.add_hookspecs(hookspecs)
@@ -63,7 +70,7 @@ def load_plugins(plugins_dir: str = "", env: dict[str, str] | None = None) -> tu
         pm.register(module, name=name)
         infos[name] = PluginInfo(name, version, source, module)
 
-    from hub import core, __version__
+    from hub import __version__, core
 
     add(CORE, core, __version__, "hub.core")
     for ep in importlib.metadata.entry_points(group="hub"):

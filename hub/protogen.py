@@ -26,8 +26,13 @@ def _generate(project: Path, proto: str, out: Path) -> dict[str, str]:
     """Generated files for one proto, by file name, with imports made relative."""
     include = str(Path(protoc.__file__).parent / "_proto")
     args = [
-        "protoc", f"-I{project / 'protos'}", f"-I{include}",
-        f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}", proto,
+        "protoc",
+        f"-I{project / 'protos'}",
+        f"-I{include}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        proto,
     ]
     if protoc.main(args) != 0:
         raise SystemExit(f"protoc failed on {proto}")

@@ -15,9 +15,7 @@ from hub.storage import Database
 
 
 def m001_rate_limits(db) -> None:  # type: ignore[no-untyped-def]
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY, tat REAL NOT NULL)"
-    )
+    db.execute("CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY, tat REAL NOT NULL)")
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,17 @@ class Server:
     async def _serve_http(self, name: str, app: web.Application, address: str, key: str) -> None:
         host, port = parse_address(address, key)
         runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=self.hub.settings.shutdown_timeout,
+            app,
+            access_log=None,
+            shutdown_timeout=self.hub.settings.shutdown_timeout,
             handle_signals=False,
         )
         await runner.setup()
-        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET, reuse_port=False)
+        sock = socket.create_server(
+            (host, port),
+            family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+            reuse_port=False,
+        )
         site = web.SockSite(runner, sock)
         await site.start()
         self.runners.append(runner)
@@ -82,7 +88,10 @@ def announce(server: Server, echo: Any = print) -> None:
 async def serve(settings: Settings) -> None:
     hub = Hub(settings)
     if hub.admin_token_created:
-        print(f"admin token (shown once, also in {hub.data_dir / 'admin-token'}): {hub.admin_token}", flush=True)
+        print(
+            f"admin token (shown once, also in {hub.data_dir / 'admin-token'}): {hub.admin_token}",
+            flush=True,
+        )
     server = Server(hub)
     await server.start()
     announce(server)

@@ -80,11 +80,15 @@ def build_schema(parts: dict[str, GraphQLPart]) -> strawberry.Schema:
                     f"plugin {plugin}: type {name!r} must be prefixed with {pascal(plugin)!r}"
                 )
             if name in owners and owners[name] != plugin:
-                raise SchemaConflict(f"type {name!r} is registered by both {owners[name]} and {plugin}")
+                raise SchemaConflict(
+                    f"type {name!r} is registered by both {owners[name]} and {plugin}"
+                )
             owners[name] = plugin
 
     roots: dict[str, dict[str, tuple[str, StrawberryField]]] = {
-        "Query": {}, "Mutation": {}, "Subscription": {}
+        "Query": {},
+        "Mutation": {},
+        "Subscription": {},
     }
 
     def add(root: str, plugin: str, field: StrawberryField) -> None:

@@ -94,7 +94,9 @@ class GrpcServer:
         )
 
     def bind(self, host: str, port: int) -> int:
-        bound = self.server.add_insecure_port(f"{host}:{port}" if ":" not in host else f"[{host}]:{port}")
+        bound = self.server.add_insecure_port(
+            f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+        )
         if bound == 0:
             raise OSError(f"cannot listen for gRPC on {host}:{port}")
         return bound

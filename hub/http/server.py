@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -19,6 +20,7 @@ from hub.registry import ErrorRenderer, RestApi, default_error_renderer
 
 log = logging.getLogger("hub.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Any  # aiohttp's middleware protocol; its own alias is not public
 HUB_KEY = web.AppKey("hub", Hub)
 
 
@@ -29,9 +31,11 @@ def _as_hub_error(exc: web.HTTPException) -> HubError:
 
 
 def error_middleware(
-    surfaces: dict[str, tuple[ErrorRenderer, int]], default_limit: int, metrics: HubMetrics,
+    surfaces: dict[str, tuple[ErrorRenderer, int]],
+    default_limit: int,
+    metrics: HubMetrics,
     fixed_plugin: str | None = None,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     """Find the plugin that owns the path, enforce its body limit, render every failure in its
     documented error shape, and never let a traceback reach the client."""
 
@@ -62,7 +66,9 @@ def error_middleware(
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = render(HubError(500, "internal error", plugin=plugin, reason="internal"))
-        metrics.observe_request(plugin, request.method, response.status, time.perf_counter() - started)
+        metrics.observe_request(
+            plugin, request.method, response.status, time.perf_counter() - started
+        )
         return response
 
     return middleware
@@ -90,7 +96,11 @@ def hub_routes(hub: Hub, metrics: HubMetrics) -> list[web.RouteDef]:
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
-    return [web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", prometheus)]
+    return [
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", prometheus),
+    ]
 
 
 def own_listener(plugin: str, hub: Hub) -> str | None:

@@ -103,8 +103,12 @@ def _service(info: strawberry.Info) -> EraService:
 class EraQuery:
     @strawberry.field(description="Channels matching `filter` (field -> value or list of values).")
     def integration_points(
-        self, info: strawberry.Info, filter: JSON | None = None,
-        order: list[OrderInput] | None = None, first: int | None = None, after: str | None = None,
+        self,
+        info: strawberry.Info,
+        filter: JSON | None = None,
+        order: list[OrderInput] | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[IntegrationPoint]:
         service = _service(info)
         offset, limit = page_window(first, after)
@@ -116,8 +120,12 @@ class EraQuery:
     def integration_point(self, info: strawberry.Info, id: strawberry.ID) -> IntegrationPoint:
         return IntegrationPoint.of(_service(info).get(id))
 
-    @strawberry.field(description="Ids whose id, code or token_local equals `key` (or only `field`).")
-    def lookup(self, info: strawberry.Info, key: str, field: str | None = None) -> list[strawberry.ID]:
+    @strawberry.field(
+        description="Ids whose id, code or token_local equals `key` (or only `field`)."
+    )
+    def lookup(
+        self, info: strawberry.Info, key: str, field: str | None = None
+    ) -> list[strawberry.ID]:
         ids = _service(info).lookup({field: key} if field else key)
         return [strawberry.ID(i) for i in ids]
 
@@ -137,6 +145,8 @@ class EraMutation:
         return IntegrationPoint.of(_service(info).update(id, _changes(input)))
 
     @strawberry.mutation(description="Returns the id of the deleted channel.")
-    def era_delete_integration_point(self, info: strawberry.Info, id: strawberry.ID) -> strawberry.ID:
+    def era_delete_integration_point(
+        self, info: strawberry.Info, id: strawberry.ID
+    ) -> strawberry.ID:
         _service(info).delete(id)
         return id

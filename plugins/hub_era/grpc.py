@@ -12,8 +12,15 @@ from hub_era.service import EraService, Order
 from hub_era.v1 import era_pb2, era_pb2_grpc
 
 INPUT_STRINGS = (
-    "code", "type", "token_remote", "token_remote2", "url", "recv_svcscriptcode",
-    "recv_svcscriptcode_ws", "send_svcscriptcode", "send_svcscriptcode_ws",
+    "code",
+    "type",
+    "token_remote",
+    "token_remote2",
+    "url",
+    "recv_svcscriptcode",
+    "recv_svcscriptcode_ws",
+    "send_svcscriptcode",
+    "send_svcscriptcode_ws",
 )
 OPTS_FIELDS = ("title", "comment", "allow_files_api", "issync")
 
@@ -29,7 +36,9 @@ def to_changes(message: era_pb2.IntegrationPointInput) -> dict[str, Any]:
     """Only the fields that were set, like a REST body."""
     changes: dict[str, Any] = {f: getattr(message, f) for f in INPUT_STRINGS if message.HasField(f)}
     if message.HasField("opts"):
-        changes["opts"] = {f: getattr(message.opts, f) for f in OPTS_FIELDS if message.opts.HasField(f)}
+        changes["opts"] = {
+            f: getattr(message.opts, f) for f in OPTS_FIELDS if message.opts.HasField(f)
+        }
     return changes
 
 
@@ -47,7 +56,9 @@ class EraServicer(era_pb2_grpc.EraServicer):
     async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         service = self._authorized(context)
         page = service.list(
-            filter=json_format.MessageToDict(request.filter) if request.HasField("filter") else None,
+            filter=json_format.MessageToDict(request.filter)
+            if request.HasField("filter")
+            else None,
             order=[Order(o.field, o.desc) for o in request.order],
             offset=request.offset,
             limit=request.limit if request.HasField("limit") else None,

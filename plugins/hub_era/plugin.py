@@ -40,13 +40,19 @@ def register_grpc(hub: Any, register: Any) -> None:
     from hub_era.grpc import EraServicer
     from hub_era.v1 import era_pb2_grpc
 
-    register(GrpcService("hub.era.v1.Era", EraServicer(hub), era_pb2_grpc.add_EraServicer_to_server))
+    register(
+        GrpcService("hub.era.v1.Era", EraServicer(hub), era_pb2_grpc.add_EraServicer_to_server)
+    )
 
 
 @hookimpl
 def register_health_probes(hub: Any, register: Any) -> None:
     def database() -> tuple[str, str]:
-        count = hub.database(service.PLUGIN).execute(f"SELECT count(*) FROM {service.TABLE}").fetchone()[0]
+        count = (
+            hub.database(service.PLUGIN)
+            .execute(f"SELECT count(*) FROM {service.TABLE}")
+            .fetchone()[0]
+        )
         return "ok", f"{count} integration points"
 
     register(HealthProbe("database", database))

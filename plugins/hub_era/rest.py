@@ -29,11 +29,21 @@ def render_error(exc: HubError) -> web.Response:
     status = exc.status
     body = {"error_code": 1000 + status, "error_message": exc.message}
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-    return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json", charset="utf-8")
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
 
 
 def _ok(body: bytes | str, status: int = 200) -> web.Response:
-    return web.Response(body=body.encode() if isinstance(body, str) else body, status=status, headers={"Content-Type": CONTENT_TYPE})
+    return web.Response(
+        body=body.encode() if isinstance(body, str) else body,
+        status=status,
+        headers={"Content-Type": CONTENT_TYPE},
+    )
 
 
 def _int(query: Any, name: str) -> int | None:
@@ -98,8 +108,10 @@ def routes(hub: Any) -> list[web.RouteDef]:
         filter_ = _json_param(query, "filter")
         order = _json_param(query, "order")
         page = service.list(
-            filter=filter_, order=orders_from_json(order) if order is not None else (),
-            offset=_int(query, "offset") or 0, limit=_int(query, "limit"),
+            filter=filter_,
+            order=orders_from_json(order) if order is not None else (),
+            offset=_int(query, "offset") or 0,
+            limit=_int(query, "limit"),
         )
         mask, flat = _mask(query), _flat(query)
         if mask is None and not flat:
@@ -132,7 +144,9 @@ def routes(hub: Any) -> list[web.RouteDef]:
         auth(request)
         ident = service.by_token(request.match_info["token"])
         href = f"{BASE}/{ident}"
-        return _ok(orjson.dumps({"integration_point": {"id": ident, "_links": {"self": {"href": href}}}}))
+        return _ok(
+            orjson.dumps({"integration_point": {"id": ident, "_links": {"self": {"href": href}}}})
+        )
 
     return [
         web.post(BASE, create),

@@ -20,17 +20,30 @@ from hub.errors import HubError
 PLUGIN = "era"
 TABLE = "integration_points"
 STRING_FIELDS = (
-    "code", "type", "token_remote", "token_remote2", "url", "recv_svcscriptcode",
-    "recv_svcscriptcode_ws", "send_svcscriptcode", "send_svcscriptcode_ws",
+    "code",
+    "type",
+    "token_remote",
+    "token_remote2",
+    "url",
+    "recv_svcscriptcode",
+    "recv_svcscriptcode_ws",
+    "send_svcscriptcode",
+    "send_svcscriptcode_ws",
 )
 OPTS = {"title": str, "comment": str, "allow_files_api": bool, "issync": bool}
 SERVER_SET = ("id", "token_local", "ext")
 FIELDS = ("id", "code", "type", "token_local", *STRING_FIELDS[2:], "opts", "ext")
 LEAVES = (
     *(f for f in FIELDS if f not in ("opts", "ext")),
-    *(f"opts.{k}" for k in OPTS), "ext.ct", "ext.lwt",
+    *(f"opts.{k}" for k in OPTS),
+    "ext.ct",
+    "ext.lwt",
 )
-ALIASES = {"tokenlocal": "token_local", "tokenremote": "token_remote", "tokenremote2": "token_remote2"}
+ALIASES = {
+    "tokenlocal": "token_local",
+    "tokenremote": "token_remote",
+    "tokenremote2": "token_remote2",
+}
 KEY_FIELDS = ("id", "code", "token_local")
 MAX_STRING = 2048
 MAX_CODE = 255
@@ -116,7 +129,9 @@ def _validate_changes(changes: Any, *, creating: bool) -> dict[str, Any]:
             if kind is None:
                 raise bad_request(f"opts.{key}: unknown field")
             if type(value) is not kind:
-                raise bad_request(f"opts.{key}: expected a {'boolean' if kind is bool else 'string'}")
+                raise bad_request(
+                    f"opts.{key}: expected a {'boolean' if kind is bool else 'string'}"
+                )
             if kind is str and len(value) > MAX_STRING:
                 raise bad_request(f"opts.{key}: longer than {MAX_STRING} characters")
     elif "opts" in changes:
@@ -179,8 +194,12 @@ class EraService:
         return self._row(ident)
 
     def list(
-        self, *, filter: dict[str, Any] | None = None, order: Sequence[Order] = (),
-        offset: int = 0, limit: int | None = None,
+        self,
+        *,
+        filter: dict[str, Any] | None = None,
+        order: Sequence[Order] = (),
+        offset: int = 0,
+        limit: int | None = None,
     ) -> Page:
         limit = DEFAULT_LIMIT if limit is None else limit
         if not 0 <= limit <= MAX_LIMIT:
@@ -188,9 +207,7 @@ class EraService:
         if offset < 0:
             raise bad_request("offset: must not be negative")
         where, params = self._where(filter or {})
-        order_sql = ", ".join(
-            f"json_extract(data, ?) {'DESC' if o.desc else 'ASC'}" for o in order
-        )
+        order_sql = ", ".join(f"json_extract(data, ?) {'DESC' if o.desc else 'ASC'}" for o in order)
         order_params = [_json_path(field_path(o.field, what="order")) for o in order]
         if any(field_path(o.field, what="order") in ("opts", "ext") for o in order):
             raise bad_request("order: sort by a leaf field such as opts.title or ext.ct")
@@ -213,7 +230,9 @@ class EraService:
             values = value if isinstance(value, list) else [value]
             for v in values:
                 if isinstance(v, dict | list) or v is None:
-                    raise bad_request(f"filter.{name}: expected a string, boolean or a list of them")
+                    raise bad_request(
+                        f"filter.{name}: expected a string, boolean or a list of them"
+                    )
             if not values:
                 clauses.append("0")
                 continue
@@ -235,7 +254,10 @@ class EraService:
                 raise bad_request(f"{name}: expected a string")
             fields = (field,)
         else:
-            raise bad_request('body: expected a JSON string or an object naming one key field, e.g. {"code": "ABCDE"}')
+            raise bad_request(
+                "body: expected a JSON string or an object naming one key field,"
+                ' e.g. {"code": "ABCDE"}'
+            )
         where = " OR ".join(f"{f} = ?" for f in fields)
         rows = self.database.execute(
             f"SELECT id FROM {TABLE} WHERE {where} ORDER BY seq", [value] * len(fields)
@@ -245,7 +267,9 @@ class EraService:
         return [r[0] for r in rows]
 
     def by_token(self, token: str) -> str:
-        row = self.database.execute(f"SELECT id FROM {TABLE} WHERE token_local = ?", (token,)).fetchone()
+        row = self.database.execute(
+            f"SELECT id FROM {TABLE} WHERE token_local = ?", (token,)
+        ).fetchone()
         if row is None:
             raise error(404, "Token not found")
         return str(row[0])
@@ -266,10 +290,17 @@ class EraService:
             with self.database.write() as db:
                 db.execute(
                     f"INSERT INTO {TABLE} (id, code, token_local, data) VALUES (?, ?, ?, ?)",
-                    (entity["id"], entity["code"], entity["token_local"], orjson.dumps(entity).decode()),
+                    (
+                        entity["id"],
+                        entity["code"],
+                        entity["token_local"],
+                        orjson.dumps(entity).decode(),
+                    ),
                 )
         except sqlite3.IntegrityError:
-            raise error(409, f"code: an integration point with code {entity['code']!r} already exists") from None
+            raise error(
+                409, f"code: an integration point with code {entity['code']!r} already exists"
+            ) from None
         return entity
 
     def update(self, ident: str, changes: Any) -> dict[str, Any]:
@@ -288,7 +319,9 @@ class EraService:
                     (entity["code"], orjson.dumps(entity).decode(), ident),
                 )
         except sqlite3.IntegrityError:
-            raise error(409, f"code: an integration point with code {changes.get('code')!r} already exists") from None
+            raise error(
+                409, f"code: an integration point with code {changes.get('code')!r} already exists"
+            ) from None
         return entity  # type: ignore[no-any-return]
 
     def delete(self, ident: str) -> None:
@@ -308,8 +341,8 @@ def orders_from_json(data: Any) -> list[Order]:
         elif isinstance(item, dict) and len(item) == 1:
             name, direction = next(iter(item.items()))
             if not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
-                raise bad_request(f"order.{name}: direction must be \"asc\" or \"desc\"")
+                raise bad_request(f'order.{name}: direction must be "asc" or "desc"')
             orders.append(Order(name, direction.lower() == "desc"))
         else:
-            raise bad_request("order: each item is a field name or {\"field\": \"asc\"|\"desc\"}")
+            raise bad_request('order: each item is a field name or {"field": "asc"|"desc"}')
     return orders

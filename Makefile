@@ -1,0 +1,29 @@
+# The few commands a contributor needs; each is also in the README.
+PY ?= .venv/bin/python
+BUILTINS := era
+
+.PHONY: install test lint protos schema bench audit ci serve
+
+install:
+	python3 -m venv .venv && .venv/bin/pip install -e ".[test]" -e ./examples/hub-notes
+
+serve:
+	$(PY) -m hub serve
+
+test:
+	$(PY) -m pytest
+
+lint:
+	$(PY) -m ruff check . && $(PY) -m mypy hub
+
+protos:
+	$(PY) -m hub protogen . && $(PY) -m hub protogen examples/hub-notes
+
+schema:
+	HUB_PLUGINS=$(BUILTINS) $(PY) -m hub --data-dir "$$(mktemp -d)" schema export > schema.graphql
+
+bench:
+	$(PY) bench/bench.py
+
+ci:
+	.ci/run
