@@ -1,0 +1,195 @@
+"""Completing plain subtrees without graphql-core's per-field machinery.
+
+graphql-core spends about 10 µs per field (resolve info, awaitable checks, path objects). Most
+of a typical hub response is *plain*: strawberry fields without a resolver, arguments or
+directives, read straight off a dataclass. For those subtrees we compile, once per document,
+a function that builds the response with attribute reads and scalar serialisation. Anything
+unusual (a null where the schema forbids one, a value a scalar rejects, an abstract type, a
+resolver) falls back to graphql-core, so errors and null propagation stay exactly its own."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from operator import attrgetter
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    InlineFragmentNode,
+    is_leaf_type,
+)
+from graphql.execution.incremental.incremental_executor import IncrementalExecutor
+
+Completer = Callable[[Any], Any]
+PLAN_CACHE_SIZE = 4096
+
+
+class _Fallback(Exception):
+    """The fast path met something only graphql-core should judge."""
+
+
+def _collect(
+    object_type: GraphQLObjectType, nodes: Sequence[FieldNode], fragments: dict[str, Any]
+) -> dict[str, list[FieldNode]] | None:
+    """Response key -> field nodes for the sub-selection, or None if it is not plain."""
+    grouped: dict[str, list[FieldNode]] = {}
+
+    def walk(selections: Sequence[Any]) -> bool:
+        for selection in selections:
+            if selection.directives:
+                return False
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                grouped.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
+                fragment = (
+                    selection if isinstance(selection, InlineFragmentNode)
+                    # graphql-core 3.3 keeps FragmentDetails(definition, ...) by name
+                    else getattr(fragments.get(selection.name.value), "definition", None)
+                )
+                if fragment is None:
+                    return False
+                condition = fragment.type_condition
+                if condition is not None and condition.name.value != object_type.name:
+                    return False
+                if not walk(fragment.selection_set.selections):
+                    return False
+            else:
+                return False
+        return True
+
+    for node in nodes:
+        if node.selection_set is None or not walk(node.selection_set.selections):
+            return None
+    return grouped
+
+
+def _leaf(serialize: Callable[[Any], Any]) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return serialize(value)
+        except Exception:
+            raise _Fallback from None
+
+    return complete
+
+
+def _non_null(inner: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        result = inner(value)
+        if result is None:
+            raise _Fallback
+        return result
+
+    return complete
+
+
+def _list(inner: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, list | tuple):
+            raise _Fallback
+        return [inner(item) for item in value]
+
+    return complete
+
+
+def _plain_field_name(field: Any) -> str | None:
+    """The Python attribute behind a field that strawberry would just read, else None."""
+    definition = field.extensions.get("strawberry-definition") if field.extensions else None
+    if definition is None or field.args:
+        return None
+    if definition.base_resolver is not None or definition.extensions or definition.permission_classes:
+        return None
+    return str(definition.python_name)
+
+
+def compile_completer(
+    return_type: GraphQLOutputType, nodes: Sequence[FieldNode], fragments: dict[str, Any]
+) -> Completer | None:
+    if isinstance(return_type, GraphQLNonNull):
+        inner = compile_completer(return_type.of_type, nodes, fragments)
+        return _non_null(inner) if inner else None
+    if isinstance(return_type, GraphQLList):
+        inner = compile_completer(return_type.of_type, nodes, fragments)
+        return _list(inner) if inner else None
+    if is_leaf_type(return_type):
+        return _leaf(return_type.serialize)  # type: ignore[union-attr]
+    if not isinstance(return_type, GraphQLObjectType) or return_type.is_type_of is not None:
+        return None
+    grouped = _collect(return_type, nodes, fragments)
+    if grouped is None:
+        return None
+    entries: list[tuple[str, Callable[[Any], Any], Completer]] = []
+    for key, field_nodes in grouped.items():
+        name = field_nodes[0].name.value
+        if name == "__typename":
+            typename = return_type.name
+            entries.append((key, lambda _v, t=typename: t, lambda v: v))
+            continue
+        field = return_type.fields.get(name)
+        attribute = _plain_field_name(field) if field is not None else None
+        if attribute is None or any(n.arguments for n in field_nodes):
+            return None
+        sub = compile_completer(field.type, field_nodes, fragments)  # type: ignore[union-attr]
+        if sub is None:
+            return None
+        entries.append((key, attrgetter(attribute), sub))
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return {key: sub(read(value)) for key, read, sub in entries}
+        except AttributeError:
+            raise _Fallback from None
+
+    return complete
+
+
+_plans: OrderedDict[tuple[str, tuple[int, ...]], tuple[list[FieldNode], Completer | None]] = OrderedDict()
+
+
+def plan_for(
+    return_type: GraphQLOutputType, nodes: list[FieldNode], fragments: dict[str, Any]
+) -> Completer | None:
+    """Plans are cached by the identity of the field nodes, which belong to one cached document;
+    the plan keeps the nodes alive so an id is never reused while its plan exists."""
+    key = (str(return_type), tuple(map(id, nodes)))
+    cached = _plans.get(key)
+    if cached is not None:
+        return cached[1]
+    try:
+        plan = compile_completer(return_type, nodes, fragments)
+    except Exception:  # a shape this compiler does not know: graphql-core handles it
+        plan = None
+    _plans[key] = (nodes, plan)
+    if len(_plans) > PLAN_CACHE_SIZE:
+        _plans.popitem(last=False)
+    return plan
+
+
+class PlainSubtreeExecutor(IncrementalExecutor):
+    def complete_value(  # type: ignore[override]
+        self, return_type: Any, field_details_list: Any, info: Any, path: Any, result: Any,
+        position_context: Any,
+    ) -> Any:
+        if not isinstance(result, Exception):
+            plan = plan_for(return_type, [d.node for d in field_details_list], self.fragments)
+            if plan is not None:
+                try:
+                    return plan(result)
+                except _Fallback:
+                    pass
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
