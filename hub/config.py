@@ -24,7 +24,7 @@ class ConfigError(Exception):
 class GraphQLLimits:
     max_depth: int = 15
     max_aliases: int = 30
-    max_tokens: int = 5000
+    max_tokens: int = 2000
     document_cache_size: int = 512
 
 

@@ -51,8 +51,9 @@ schema = strawberry.Schema(query=Query)
 
 QUERIES = [
     "{ items { id title tags { name weight } note } }",
-    "{ items { __typename a: title b: title ...F tags { ... on Tag { name } } } } fragment F on Item { id }",
-    "{ items { title shout(suffix: \"?\") } }",
+    "{ items { __typename a: title b: title ...F tags { ... on Tag { name } } } }"
+    " fragment F on Item { id }",
+    '{ items { title shout(suffix: "?") } }',
     "query($s: Boolean!) { items { title note @include(if: $s) } }",
     "{ items(broken: true) { id title } }",
 ]

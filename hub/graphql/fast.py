@@ -49,7 +49,8 @@ def _collect(
                 grouped.setdefault(key, []).append(selection)
             elif isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
                 fragment = (
-                    selection if isinstance(selection, InlineFragmentNode)
+                    selection
+                    if isinstance(selection, InlineFragmentNode)
                     # graphql-core 3.3 keeps FragmentDetails(definition, ...) by name
                     else getattr(fragments.get(selection.name.value), "definition", None)
                 )
@@ -68,6 +69,14 @@ def _collect(
         if node.selection_set is None or not walk(node.selection_set.selections):
             return None
     return grouped
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _constant(value: str) -> Callable[[Any], str]:
+    return lambda _source: value
 
 
 def _leaf(serialize: Callable[[Any], Any]) -> Completer:
@@ -108,7 +117,11 @@ def _plain_field_name(field: Any) -> str | None:
     definition = field.extensions.get("strawberry-definition") if field.extensions else None
     if definition is None or field.args:
         return None
-    if definition.base_resolver is not None or definition.extensions or definition.permission_classes:
+    if (
+        definition.base_resolver is not None
+        or definition.extensions
+        or definition.permission_classes
+    ):
         return None
     return str(definition.python_name)
 
@@ -133,8 +146,7 @@ def compile_completer(
     for key, field_nodes in grouped.items():
         name = field_nodes[0].name.value
         if name == "__typename":
-            typename = return_type.name
-            entries.append((key, lambda _v, t=typename: t, lambda v: v))
+            entries.append((key, _constant(return_type.name), _identity))
             continue
         field = return_type.fields.get(name)
         attribute = _plain_field_name(field) if field is not None else None
@@ -156,7 +168,9 @@ def compile_completer(
     return complete
 
 
-_plans: OrderedDict[tuple[str, tuple[int, ...]], tuple[list[FieldNode], Completer | None]] = OrderedDict()
+_plans: OrderedDict[tuple[str, tuple[int, ...]], tuple[list[FieldNode], Completer | None]] = (
+    OrderedDict()
+)
 
 
 def plan_for(
@@ -180,7 +194,12 @@ def plan_for(
 
 class PlainSubtreeExecutor(IncrementalExecutor):
     def complete_value(  # type: ignore[override]
-        self, return_type: Any, field_details_list: Any, info: Any, path: Any, result: Any,
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
         position_context: Any,
     ) -> Any:
         if not isinstance(result, Exception):

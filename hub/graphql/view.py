@@ -13,9 +13,9 @@ import orjson
 import strawberry
 from aiohttp import web
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     GraphQLError,
-    OperationDefinitionNode,
     OperationType,
     execute,
     get_operation_ast,
@@ -23,12 +23,15 @@ from graphql import (
     specified_rules,
     validate,
 )
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.aiohttp.views import GraphQLView as StrawberryView
 
 from hub.config import GraphQLLimits
 from hub.errors import HubError
 from hub.graphql.context import HubContext
+from hub.graphql.fast import PlainSubtreeExecutor
 from hub.graphql.limits import alias_limit, depth_limit
+from hub.http.body import read_body
 
 log = logging.getLogger("hub.graphql")
 
@@ -39,10 +42,14 @@ JSON = "application/json"
 class RequestError(Exception):
     """The HTTP request is not a GraphQL request at all: always a 4xx, never any data."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, reason: str = "bad_request",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason
         self.headers = headers or {}
 
 
@@ -50,20 +57,41 @@ def _request_error_extensions(reason: str, status: int = 400) -> dict[str, Any]:
     return {"code": "BAD_REQUEST", "plugin": "hub", "status": status, "reason": reason}
 
 
-def format_error(error: GraphQLError) -> dict[str, Any]:
+INTERNAL = {"code": "INTERNAL", "plugin": None, "status": 500, "reason": "internal"}
+TOO_MANY_TOKENS = "Syntax Error: Document contains more than"
+
+
+def format_error(error: GraphQLError, reason: str = "graphql_invalid") -> dict[str, Any]:
     """The spec's error shape; anything that is not a HubError or a GraphQL request error is an
-    internal error whose details go to the log, not to the client."""
-    formatted = error.formatted
+    internal error whose details go to the log, not to the client. ``reason`` is given to a
+    GraphQL error that carries no code of its own."""
+    formatted: dict[str, Any] = error.formatted  # type: ignore[assignment]  # a fresh dict
     original = error.original_error
     if isinstance(original, HubError):
         formatted["extensions"] = original.extensions
     elif original is not None and not isinstance(original, GraphQLError):
         log.error("resolver failed at %s", error.path, exc_info=original)
         formatted["message"] = "internal error"
-        formatted["extensions"] = {"code": "INTERNAL", "plugin": None, "status": 500, "reason": "internal"}
-    elif "extensions" not in formatted or "code" not in formatted.get("extensions", {}):
-        formatted["extensions"] = _request_error_extensions("graphql_invalid")
+        formatted["extensions"] = dict(INTERNAL)
+    elif "code" not in (formatted.get("extensions") or {}):
+        formatted["extensions"] = _request_error_extensions(reason)
     return formatted
+
+
+def _with_reason(rule: type[ASTValidationRule], reason: str) -> type[ASTValidationRule]:
+    """``rule`` with its errors tagged by ``reason``, so a client can tell a cost limit from an
+    ordinary validation error."""
+
+    class Tagged(rule):  # type: ignore[valid-type,misc]
+        def report_error(self, error: GraphQLError) -> None:
+            error.extensions = _request_error_extensions(reason)
+            super().report_error(error)
+
+    Tagged.__name__ = rule.__name__
+    return Tagged
+
+
+_ACCEPTABLE = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "*/*": JSON, "application/*": JSON}
 
 
 def _media_type(accept: str | None) -> str:
@@ -81,30 +109,49 @@ def _media_type(accept: str | None) -> str:
                 except ValueError:
                     q = 0.0
         media = media.lower()
-        candidate = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "*/*": JSON, "application/*": JSON}.get(media)
+        candidate = _ACCEPTABLE.get(media)
         if candidate and (q > best_q or (q == best_q and candidate == GRAPHQL_RESPONSE)):
             best, best_q = candidate, q
     if best is None:
-        raise RequestError(406, f"cannot answer with any of: {accept}; use {GRAPHQL_RESPONSE} or {JSON}")
+        raise RequestError(
+            406, f"cannot answer with any of: {accept}; use {GRAPHQL_RESPONSE} or {JSON}",
+            "not_acceptable",
+        )
     return best
 
 
-def _params_from(data: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+Params = tuple[str, dict[str, Any] | None, str | None]
+
+
+def _params_from(data: Any) -> Params:
     if not isinstance(data, dict):
-        raise RequestError(400, "the request body must be a JSON object")
+        raise RequestError(400, "the request body must be a JSON object", "bad_params")
     query = data.get("query")
     if not isinstance(query, str):
-        raise RequestError(400, "query: expected a string holding a GraphQL document")
+        raise RequestError(400, "query: expected a string holding a GraphQL document", "bad_params")
     variables = data.get("variables")
     if variables is not None and not isinstance(variables, dict):
-        raise RequestError(400, "variables: expected a JSON object")
+        raise RequestError(400, "variables: expected a JSON object", "bad_params")
     operation = data.get("operationName")
     if operation is not None and not isinstance(operation, str):
-        raise RequestError(400, "operationName: expected a string")
+        raise RequestError(400, "operationName: expected a string", "bad_params")
     extensions = data.get("extensions")
     if extensions is not None and not isinstance(extensions, dict):
-        raise RequestError(400, "extensions: expected a JSON object")
-    return query, variables, operation
+        raise RequestError(400, "extensions: expected a JSON object", "bad_params")
+    # "" is what a form or a client with no name to give sends: it means "no operationName"
+    return query, variables, operation or None
+
+
+def _json_param(data: dict[str, Any], name: str) -> None:
+    """A GET parameter that holds JSON, decoded in place (empty means absent)."""
+    if name in data:
+        try:
+            data[name] = orjson.loads(data[name]) if data[name] else None
+        except orjson.JSONDecodeError:
+            raise RequestError(400, f"{name}: not valid JSON", "bad_params") from None
+
+
+Entry = tuple[DocumentNode | None, list[GraphQLError]]
 
 
 class DocumentCache:
@@ -113,19 +160,31 @@ class DocumentCache:
     def __init__(self, schema: strawberry.Schema, limits: GraphQLLimits) -> None:
         self.schema = schema._schema
         self.limits = limits
-        self.rules = [*specified_rules, depth_limit(limits.max_depth), alias_limit(limits.max_aliases)]
-        self.entries: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = OrderedDict()
+        self.rules = [
+            *specified_rules,
+            _with_reason(depth_limit(limits.max_depth), "depth_limit"),
+            _with_reason(alias_limit(limits.max_aliases), "alias_limit"),
+        ]
+        self.entries: OrderedDict[str, Entry] = OrderedDict()
 
-    def get(self, query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
+    def get(self, query: str) -> Entry:
         entry = self.entries.get(query)
         if entry is not None:
             self.entries.move_to_end(query)
             return entry
         try:
             document: DocumentNode | None = parse(query, max_tokens=self.limits.max_tokens)
-            errors = validate(self.schema, document, self.rules)  # type: ignore[arg-type]
         except GraphQLError as error:
+            too_long = error.message.startswith(TOO_MANY_TOKENS)
+            reason = "token_limit" if too_long else "graphql_syntax"
+            error.extensions = _request_error_extensions(reason)
             document, errors = None, [error]
+        else:
+            errors = validate(self.schema, document, self.rules)  # type: ignore[arg-type]
+            for problem in errors:
+                if isinstance(problem, ValidationAbortedError):
+                    # too many errors, or graphql-core's budget for comparing fields spent
+                    problem.extensions = _request_error_extensions("validation_aborted")
         entry = (document if not errors else None, list(errors))
         self.entries[query] = entry
         if len(self.entries) > self.limits.document_cache_size:
@@ -160,48 +219,53 @@ class GraphQLEndpoint:
             or ("text/html" in request.headers.get("Accept", "") and "query" not in request.query)
         ):
             return await self.strawberry_view(request)
+        media = JSON  # what a request error is answered with until Accept is understood
         try:
             media = _media_type(request.headers.get("Accept"))
             query, variables, operation = await self._read_params(request)
             return await self._run(request, media, query, variables, operation)
         except RequestError as exc:
-            body = {"errors": [{"message": exc.message, "extensions": _request_error_extensions("bad_request", exc.status)}]}
-            return self._respond(body, exc.status, JSON, exc.headers)
+            extensions = _request_error_extensions(exc.reason, exc.status)
+            body = {"errors": [{"message": exc.message, "extensions": extensions}]}
+            return self._respond(body, exc.status, media, exc.headers)
         except HubError as exc:
-            return self._respond({"errors": [{"message": exc.message, "extensions": exc.extensions}]}, exc.status, JSON)
+            exc.plugin = exc.plugin or "hub"
+            body = {"errors": [{"message": exc.message, "extensions": exc.extensions}]}
+            return self._respond(body, exc.status, media)
 
-    async def _read_params(self, request: web.Request) -> tuple[str, dict[str, Any] | None, str | None]:
+    async def _read_params(self, request: web.Request) -> Params:
         if request.method == "GET":
             data: dict[str, Any] = dict(request.query)
-            if "variables" in data:
-                try:
-                    data["variables"] = orjson.loads(data["variables"]) if data["variables"] else None
-                except orjson.JSONDecodeError:
-                    raise RequestError(400, "variables: not valid JSON") from None
-            if "extensions" in data:
-                try:
-                    data["extensions"] = orjson.loads(data["extensions"]) if data["extensions"] else None
-                except orjson.JSONDecodeError:
-                    raise RequestError(400, "extensions: not valid JSON") from None
+            _json_param(data, "variables")
+            _json_param(data, "extensions")
             return _params_from(data)
         if request.method != "POST":
-            raise RequestError(405, f"{request.method} is not supported; use GET or POST", {"Allow": "GET, POST"})
+            raise RequestError(
+                405, f"{request.method} is not supported; use GET or POST", "method_not_allowed",
+                {"Allow": "GET, POST"},
+            )
         content_type = request.headers.get("Content-Type")
         if not content_type:
-            raise RequestError(415, "Content-Type is required: use application/json")
+            raise RequestError(
+                415, "Content-Type is required: use application/json", "unsupported_media_type"
+            )
         if request.content_type not in (JSON, GRAPHQL_RESPONSE) or (
             request.charset and request.charset.lower() not in ("utf-8", "utf8")
         ):
-            raise RequestError(415, f"unsupported Content-Type {content_type}: use application/json")
-        from hub.http.body import read_body
-
+            raise RequestError(
+                415, f"unsupported Content-Type {content_type}: use application/json",
+                "unsupported_media_type",
+            )
         raw = await read_body(request)
-        if not raw:
-            raise RequestError(400, "the request body is empty: expected a JSON object")
+        if not raw.strip():
+            raise RequestError(
+                400, "the request body is empty: expected a JSON object", "bad_json"
+            )
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise RequestError(400, f"the request body is not valid JSON: {exc}") from None
+            message = f"the request body is not valid JSON: {exc}"
+            raise RequestError(400, message, "bad_json") from None
         return _params_from(data)
 
     async def _run(
@@ -209,35 +273,55 @@ class GraphQLEndpoint:
         operation: str | None,
     ) -> web.Response:
         document, errors = self.documents.get(query)
+        # graphql-response+json says "this request never executed" with a 4xx; plain JSON
+        # clients of old expect 200 and look at "errors"
         failure_status = 400 if media == GRAPHQL_RESPONSE else 200
         if document is None:
-            return self._respond({"errors": [format_error(e) for e in errors]}, failure_status, media)
+            return self._respond(
+                {"errors": [format_error(e) for e in errors]}, failure_status, media
+            )
         op = get_operation_ast(document, operation)
         if op is None:
-            message = f"unknown operation {operation!r}" if operation else "operationName is required"
-            return self._respond({"errors": [{"message": message, "extensions": _request_error_extensions("bad_operation")}]}, failure_status, media)
+            message = (
+                f"unknown operation {operation!r}" if operation
+                else "operationName is required: the document has more than one operation"
+            )
+            extensions = _request_error_extensions("bad_operation")
+            return self._respond(
+                {"errors": [{"message": message, "extensions": extensions}]}, failure_status, media
+            )
         if request.method == "GET" and op.operation is not OperationType.QUERY:
-            raise RequestError(405, f"{op.operation.value} operations need POST", {"Allow": "POST"})
-        if isinstance(op, OperationDefinitionNode) and op.operation is OperationType.SUBSCRIPTION:
-            raise RequestError(400, "subscriptions are served over websockets (graphql-transport-ws)")
+            raise RequestError(
+                405, f"{op.operation.value} operations need POST", "method_not_allowed",
+                {"Allow": "POST"},
+            )
+        if op.operation is OperationType.SUBSCRIPTION:
+            raise RequestError(
+                400, "subscriptions are served over websockets (graphql-transport-ws)",
+                "subscription_over_http",
+            )
         context = HubContext(self.hub, request.headers.get("Authorization"), request)
         result = execute(
             self.schema._schema, document, context_value=context,
             variable_values=variables, operation_name=operation,
+            executor_class=PlainSubtreeExecutor,
         )
         if inspect.isawaitable(result):
             result = await result
         body: dict[str, Any] = {}
-        if result.errors:
-            body["errors"] = [format_error(e) for e in result.errors]
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             # variables could not be coerced: the request never executed
+            body["errors"] = [format_error(e, "bad_variables") for e in result.errors]
             return self._respond(body, failure_status, media)
+        if result.errors:
+            body["errors"] = [format_error(e) for e in result.errors]
         body["data"] = result.data
         return self._respond(body, 200, media)
 
     @staticmethod
-    def _respond(body: Any, status: int, media: str, headers: dict[str, str] | None = None) -> web.Response:
+    def _respond(
+        body: Any, status: int, media: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
         response = web.Response(body=orjson.dumps(body), status=status, headers=headers)
         response.content_type = media
         response.charset = "utf-8"

@@ -49,8 +49,12 @@ def error_middleware(
         request[MAX_BODY_KEY] = limit
         started = time.perf_counter()
         try:
-            if request.content_length is not None and request.content_length > limit:
-                raise too_large(limit)
+            if (
+                plugin != "hub"
+                and request.content_length is not None
+                and request.content_length > limit
+            ):
+                raise too_large(limit)  # host endpoints (GraphQL) answer in their own shape
             response = await handler(request)
         except HubError as exc:
             exc.plugin = exc.plugin or plugin
