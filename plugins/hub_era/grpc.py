@@ -8,21 +8,8 @@ import grpc
 from google.protobuf import json_format
 
 from hub.grpc.server import authorization
-from hub_era.service import EraService, Order
+from hub_era.service import OPTS, STRING_FIELDS, EraService, Order
 from hub_era.v1 import era_pb2, era_pb2_grpc
-
-INPUT_STRINGS = (
-    "code",
-    "type",
-    "token_remote",
-    "token_remote2",
-    "url",
-    "recv_svcscriptcode",
-    "recv_svcscriptcode_ws",
-    "send_svcscriptcode",
-    "send_svcscriptcode_ws",
-)
-OPTS_FIELDS = ("title", "comment", "allow_files_api", "issync")
 
 
 def to_message(entity: dict[str, Any]) -> era_pb2.IntegrationPoint:
@@ -34,10 +21,10 @@ def to_message(entity: dict[str, Any]) -> era_pb2.IntegrationPoint:
 
 def to_changes(message: era_pb2.IntegrationPointInput) -> dict[str, Any]:
     """Only the fields that were set, like a REST body."""
-    changes: dict[str, Any] = {f: getattr(message, f) for f in INPUT_STRINGS if message.HasField(f)}
+    changes: dict[str, Any] = {f: getattr(message, f) for f in STRING_FIELDS if message.HasField(f)}
     if message.HasField("opts"):
         changes["opts"] = {
-            f: getattr(message.opts, f) for f in OPTS_FIELDS if message.opts.HasField(f)
+            f: getattr(message.opts, f) for f in OPTS if message.opts.HasField(f)
         }
     return changes
 
