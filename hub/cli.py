@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -20,13 +22,21 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
         raise click.ClickException(f"bad config: {exc}") from None
 
 
-def _hub(ctx: click.Context) -> Any:
+@contextlib.contextmanager
+def open_hub(ctx: click.Context) -> Iterator[Any]:
+    """The hub described by the command line's ``--config``/``--data-dir``, for commands (the
+    host's and plugins') that work on its data without serving; closed afterwards."""
     from hub.app import Hub
 
+    root = ctx.find_root()
     try:
-        return Hub(_settings(ctx))
+        hub = Hub(_settings(root))
     except ConfigError as exc:
         raise click.ClickException(f"bad config: {exc}") from None
+    try:
+        yield hub
+    finally:
+        hub.close()
 
 
 @click.group()
@@ -46,6 +56,7 @@ def cli(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> None:
     """Run the hub until SIGINT or SIGTERM."""
+    from hub.graphql.schema import SchemaConflict
     from hub.serve import serve as run
 
     settings = _settings(ctx, http=http, grpc=grpc_address)
@@ -58,6 +69,8 @@ def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> Non
         asyncio.run(run(settings))
     except ConfigError as exc:
         raise click.ClickException(f"bad config: {exc}") from None
+    except SchemaConflict as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -66,8 +79,8 @@ def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> Non
 @click.pass_context
 def plugins(ctx: click.Context) -> None:
     """Print the loaded plugins, their versions and hooks, as JSON."""
-    hub = _hub(ctx)
-    click.echo(json.dumps([info.as_dict() for info in hub.plugin_info()], indent=2))
+    with open_hub(ctx) as hub:
+        click.echo(json.dumps([info.as_dict() for info in hub.plugin_info()], indent=2))
 
 
 @cli.group()
@@ -89,11 +102,11 @@ def creds_add(ctx: click.Context, plugin: str, params: tuple[str, ...]) -> None:
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {param!r}", param_hint="--param")
         pairs[key] = value
-    hub = _hub(ctx)
-    try:
-        click.echo(json.dumps(hub.credentials.issue(plugin, pairs)))
-    except HubError as exc:
-        raise click.ClickException(exc.message) from None
+    with open_hub(ctx) as hub:
+        try:
+            click.echo(json.dumps(hub.credentials.issue(plugin, pairs)))
+        except HubError as exc:
+            raise click.ClickException(exc.message) from None
 
 
 @cli.group()
@@ -107,7 +120,8 @@ def schema_export(ctx: click.Context) -> None:
     """Print the GraphQL SDL of the loaded plugins."""
     from hub.graphql.schema import build_schema
 
-    click.echo(build_schema(_hub(ctx).graphql_parts).as_str())
+    with open_hub(ctx) as hub:
+        click.echo(build_schema(hub.graphql_parts).as_str())
 
 
 @cli.command()
@@ -125,7 +139,14 @@ def main() -> None:
 
     try:
         pm, _ = load_plugins(env=None)
+        own = dict(cli.commands)
         pm.hook.register_commands(cli=cli)
+        for name, command in own.items():
+            if cli.commands[name] is not command:
+                cli.commands[name] = command
+                click.echo(
+                    f"warning: a plugin tried to replace `hub {name}`; kept the host's", err=True
+                )
     except Exception as exc:  # a broken plugin must not hide `hub --help`
         click.echo(f"warning: plugins could not be loaded: {exc}", err=True)
     cli(obj={})

@@ -16,6 +16,7 @@ from typing import Any
 import pluggy
 
 from hub import hookspecs
+from hub.config import ConfigError
 
 CORE = "hub"  # the host's own features, registered through the same hooks as any plugin
 
@@ -84,7 +85,7 @@ def load_plugins(
                 continue
             add(path.stem, _load_file(path), "0", str(path))
     if wanted is not None and (missing := wanted - set(infos)):
-        raise RuntimeError(f"HUB_PLUGINS names plugins that are not installed: {sorted(missing)}")
+        raise ConfigError(f"HUB_PLUGINS: names plugins that are not installed: {sorted(missing)}")
     pm.check_pending()
     for name, info in infos.items():
         info.hooks = sorted(

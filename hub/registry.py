@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -67,4 +67,3 @@ class PeriodicJob:
     name: str
     interval: float
     job: Callable[[], Any]
-    options: dict[str, Any] = field(default_factory=dict)

@@ -30,9 +30,13 @@ class Server:
         self.schema = build_schema(hub.graphql_parts)
         self.graphql = GraphQLEndpoint(hub, self.schema, hub.settings.graphql)
         self.main_app, self.own_apps = build_apps(hub, self.graphql.routes())
+        self.main_app.on_shutdown.append(self._close_websockets)
         self.grpc = GrpcServer(hub)
         self.runners: list[web.AppRunner] = []
         self.addresses: dict[str, tuple[str, int]] = {}
+
+    async def _close_websockets(self, app: web.Application) -> None:
+        await self.graphql.strawberry_view.close_websockets()
 
     async def _serve_http(self, name: str, app: web.Application, address: str, key: str) -> None:
         host, port = parse_address(address, key)

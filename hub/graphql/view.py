@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -198,6 +199,19 @@ class HubStrawberryView(StrawberryView):
     def __init__(self, hub: Any, schema: strawberry.Schema) -> None:
         super().__init__(schema=schema, subscription_protocols=["graphql-transport-ws"])
         self.hub = hub
+        self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+
+    async def create_websocket_response(
+        self, request: web.Request, subprotocol: str | None
+    ) -> web.WebSocketResponse:
+        socket = await super().create_websocket_response(request, subprotocol)
+        self.sockets.add(socket)
+        return socket
+
+    async def close_websockets(self) -> None:
+        """Subscriptions never finish on their own: close them so shutdown can drain."""
+        for socket in list(self.sockets):
+            await socket.close(code=1001, message=b"server shutting down")
 
     async def get_context(self, request: web.Request, response: Any) -> HubContext:  # type: ignore[override]
         return HubContext(self.hub, request.headers.get("Authorization"), request)

@@ -38,40 +38,61 @@ class ErrorMapping(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
-        inner = handler.unary_unary
         method = details.method
-        calls = self.metrics.grpc_calls
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
 
-        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                response = await inner(request, context)
-            except HubError as exc:
-                trailers: list[tuple[str, str]] = [("hub-status", str(exc.status))]
-                if exc.reason is not None:
-                    trailers.append(("hub-reason", str(exc.reason)))
-                if exc.plugin:
-                    trailers.append(("hub-plugin", exc.plugin))
-                if exc.retry_after is not None:
-                    trailers.append(("retry-after", str(exc.retry_after)))
-                context.set_trailing_metadata(tuple(trailers))
-                calls.labels(method, exc.grpc_code.name).inc()
-                await context.abort(exc.grpc_code, exc.message)
-            except grpc.aio.AbortError:
-                raise
-            except Exception:
-                log.exception("unhandled error in %s", method)
-                calls.labels(method, "INTERNAL").inc()
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-            calls.labels(method, "OK").inc()
-            return response
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                try:
+                    response = await inner(request, context)
+                except Exception as exc:
+                    await self._abort(method, exc, context)
+                self.metrics.grpc_calls.labels(method, "OK").inc()
+                return response
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            stream = handler.unary_stream
+
+            async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                try:
+                    async for item in stream(request, context):
+                        yield item
+                except Exception as exc:
+                    await self._abort(method, exc, context)
+                self.metrics.grpc_calls.labels(method, "OK").inc()
+
+            return grpc.unary_stream_rpc_method_handler(
+                streaming,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    async def _abort(self, method: str, exc: Exception, context: grpc.aio.ServicerContext) -> None:
+        if isinstance(exc, grpc.aio.AbortError):
+            raise exc
+        if not isinstance(exc, HubError):
+            log.error("unhandled error in %s", method, exc_info=exc)
+            self.metrics.grpc_calls.labels(method, "INTERNAL").inc()
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            return
+        trailers: list[tuple[str, str]] = [("hub-status", str(exc.status))]
+        if exc.reason is not None:
+            trailers.append(("hub-reason", str(exc.reason)))
+        if exc.plugin:
+            trailers.append(("hub-plugin", exc.plugin))
+        if exc.retry_after is not None:
+            trailers.append(("retry-after", str(exc.retry_after)))
+        context.set_trailing_metadata(tuple(trailers))
+        self.metrics.grpc_calls.labels(method, exc.grpc_code.name).inc()
+        await context.abort(exc.grpc_code, exc.message)
 
 
 class GrpcServer:

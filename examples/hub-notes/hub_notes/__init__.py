@@ -1,0 +1,1 @@
+"""hub-notes: an example third-party hub plugin, packaged as its own distribution."""

@@ -1,0 +1,97 @@
+"""The ``notes`` plugin's hooks, found through the entry point ``notes = "hub_notes.plugin"`` in
+the group ``hub``. Each hook hands the host its parts through ``register``; the adapters are
+imported inside the hooks so that loading the plugin (``hub --help``) stays cheap."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from hub.hookspecs import hookimpl
+from hub.registry import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub_notes import service
+from hub_notes.service import NotesService, NotesSettings
+
+log = logging.getLogger("hub_notes")
+
+
+@hookimpl
+def register_settings(register: Any) -> None:
+    register(NotesSettings)
+
+
+@hookimpl
+def register_migrations(register: Any) -> None:
+    for migration in service.MIGRATIONS:
+        register(migration)
+
+
+@hookimpl
+def register_credential_types(register: Any) -> None:
+    register(service.CREDENTIAL_TYPE)
+
+
+@hookimpl
+def register_rest(hub: Any, register: Any) -> None:
+    from hub_notes.rest import rest_api
+
+    register(rest_api(hub))
+
+
+@hookimpl
+def register_graphql(hub: Any, register: Any) -> None:
+    from hub_notes.graphql import NotesMutation, NotesQuery, NotesSubscription
+
+    register(GraphQLPart(query=NotesQuery, mutation=NotesMutation, subscription=NotesSubscription))
+
+
+@hookimpl
+def register_grpc(hub: Any, register: Any) -> None:
+    from hub_notes.grpc import NotesServicer
+    from hub_notes.v1 import notes_pb2_grpc
+
+    register(GrpcService(
+        "hub.notes.v1.Notes", NotesServicer(hub), notes_pb2_grpc.add_NotesServicer_to_server
+    ))
+
+
+@hookimpl
+def register_health_probes(hub: Any, register: Any) -> None:
+    notes = hub.service(NotesService)
+
+    def database() -> tuple[str, str]:
+        return "ok", f"stored notes: {notes.count()}, subscribers: {notes.subscribers}"
+
+    register(HealthProbe("database", database))
+
+
+@hookimpl
+def register_jobs(hub: Any, register: Any) -> None:
+    notes = hub.service(NotesService)
+    register(PeriodicJob("purge_expired", notes.settings.purge_interval, notes.purge_expired))
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    @cli.command(name="notes-count")
+    @click.pass_context
+    def notes_count(ctx: click.Context) -> None:
+        """Print how many notes are stored (expired ones not yet purged included)."""
+        from hub.cli import open_hub
+
+        with open_hub(ctx) as hub:
+            click.echo(hub.service(NotesService).count())
+
+
+@hookimpl
+async def startup(hub: Any) -> None:
+    notes = hub.service(NotesService)
+    log.info("notes: %d notes stored; purging expired ones every %gs",
+             notes.count(), notes.settings.purge_interval)
+
+
+@hookimpl
+def shutdown(hub: Any) -> None:
+    hub.service(NotesService).close()
