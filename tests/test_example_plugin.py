@@ -224,7 +224,7 @@ async def test_rest_create_list_get(hub: HubProcess, writer: str, reader: str) -
         ("POST", "/notes/api/notes", "writer", {"title": "x", "ttl_seconds": -1}, 400,
          "bad_request", "ttl_seconds:"),
         ("POST", "/notes/api/notes", "writer", [1], 400, "bad_request", "body:"),
-        ("GET", "/notes/api/notes?limit=x", "reader", None, 400, "bad_request", "limit:"),
+        ("GET", "/notes/api/notes?limit=x", "reader", None, 400, "bad_query_parameter", "limit:"),
         ("GET", "/notes/api/notes?limit=5000", "reader", None, 400, "bad_request", "limit:"),
         ("GET", "/notes/api/notes?sort=1", "reader", None, 400, "bad_request", "sort:"),
         ("GET", "/notes/api/notes/nope", "reader", None, 404, "note_not_found", "nope"),

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from hub.errors import HubError
 from hub.http.body import read_json
+from hub.http.params import bool_param, int_param, json_param, reject_unknown
 from hub.registry import RestApi
 from hub_era.service import (
     PLUGIN,
@@ -46,35 +47,6 @@ def _ok(body: bytes | str, status: int = 200) -> web.Response:
     )
 
 
-def _int(query: Any, name: str) -> int | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise bad_request(f"{name}: expected an integer, got {raw!r}") from None
-
-
-def _json_param(query: Any, name: str) -> Any:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise bad_request(f"{name}: not valid JSON") from None
-
-
-def _flat(query: Any) -> bool:
-    raw = query.get("flat")
-    if raw is None or raw.lower() in ("false", "0", ""):
-        return False
-    if raw.lower() in ("true", "1"):
-        return True
-    raise bad_request(f"flat: expected true or false, got {raw!r}")
-
-
 def _mask(query: Any) -> list[str] | None:
     raw = query.get("mask")
     if raw is None:
@@ -83,12 +55,6 @@ def _mask(query: Any) -> list[str] | None:
     if not names:
         raise bad_request("mask: name at least one field")
     return [field_path(n, what="mask") for n in names]
-
-
-def _check_params(query: Any, allowed: set[str]) -> None:
-    for name in query:
-        if name not in allowed:
-            raise bad_request(f"{name}: unknown query parameter")
 
 
 def routes(hub: Any) -> list[web.RouteDef]:
@@ -104,16 +70,16 @@ def routes(hub: Any) -> list[web.RouteDef]:
     async def list_points(request: web.Request) -> web.Response:
         auth(request)
         query = request.query
-        _check_params(query, LIST_PARAMS)
-        filter_ = _json_param(query, "filter")
-        order = _json_param(query, "order")
+        reject_unknown(query, LIST_PARAMS)
+        filter_ = json_param(query, "filter")
+        order = json_param(query, "order")
         page = service.list(
             filter=filter_,
             order=orders_from_json(order) if order is not None else (),
-            offset=_int(query, "offset") or 0,
-            limit=_int(query, "limit"),
+            offset=int_param(query, "offset") or 0,
+            limit=int_param(query, "limit"),
         )
-        mask, flat = _mask(query), _flat(query)
+        mask, flat = _mask(query), bool_param(query, "flat")
         if mask is None and not flat:
             return _ok("[" + ",".join(page.items) + "]")
         return _ok(orjson.dumps([apply_mask(e, mask, flat) for e in page.entities()]))
@@ -125,8 +91,8 @@ def routes(hub: Any) -> list[web.RouteDef]:
     async def get_one(request: web.Request) -> web.Response:
         auth(request)
         query = request.query
-        _check_params(query, ONE_PARAMS)
-        mask, flat = _mask(query), _flat(query)
+        reject_unknown(query, ONE_PARAMS)
+        mask, flat = _mask(query), bool_param(query, "flat")
         if mask is None and not flat:
             return _ok(service.get_text(request.match_info["id"]))
         return _ok(orjson.dumps(apply_mask(service.get(request.match_info["id"]), mask, flat)))

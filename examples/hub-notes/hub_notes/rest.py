@@ -12,8 +12,9 @@ from aiohttp import web
 
 from hub.errors import HubError
 from hub.http.body import read_json
+from hub.http.params import int_param, reject_unknown
 from hub.registry import RestApi
-from hub_notes.service import NotesService, bad_request
+from hub_notes.service import NotesService
 
 NOTES = "/api/notes"
 LIST_PARAMS = ("offset", "limit")
@@ -36,16 +37,6 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
                         content_type="application/json")
 
 
-def _int(query: Any, name: str) -> int | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise bad_request(f"{name}: expected an integer, got {raw!r}") from None
-
-
 def routes(hub: Any) -> list[web.RouteDef]:
     service = hub.service(NotesService)
 
@@ -56,12 +47,10 @@ def routes(hub: Any) -> list[web.RouteDef]:
         return _json(note.as_dict(), 201, {"Location": f"{request.path}/{note.id}"})
 
     async def list_notes(request: web.Request) -> web.Response:
-        for name in request.query:
-            if name not in LIST_PARAMS:
-                raise bad_request(f"{name}: unknown query parameter; use offset and limit")
+        reject_unknown(request.query, LIST_PARAMS)
         notes, total = service.list(
             request.headers.get("Authorization"),
-            offset=_int(request.query, "offset") or 0, limit=_int(request.query, "limit"),
+            offset=int_param(request.query, "offset") or 0, limit=int_param(request.query, "limit"),
         )
         return _json({"notes": [n.as_dict() for n in notes], "total": total})
 
