@@ -226,7 +226,7 @@ async def test_rest_create_list_get(hub: HubProcess, writer: str, reader: str) -
         ("POST", "/notes/api/notes", "writer", [1], 400, "bad_request", "body:"),
         ("GET", "/notes/api/notes?limit=x", "reader", None, 400, "bad_query_parameter", "limit:"),
         ("GET", "/notes/api/notes?limit=5000", "reader", None, 400, "bad_request", "limit:"),
-        ("GET", "/notes/api/notes?sort=1", "reader", None, 400, "bad_request", "sort:"),
+        ("GET", "/notes/api/notes?sort=1", "reader", None, 400, "bad_query_parameter", "sort:"),
         ("GET", "/notes/api/notes/nope", "reader", None, 404, "note_not_found", "nope"),
         # the host's own errors under /notes come out in the plugin's shape too
         ("GET", "/notes/api/nothing-here", "reader", None, 404, "not_found", "Not found"),
