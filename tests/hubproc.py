@@ -18,9 +18,13 @@ LISTENING = re.compile(r"^(?:(\w+) )?(http|grpc) listening on (.+):(\d+)$")
 
 
 class HubProcess:
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
-        self.env = {**os.environ, "HUB_ADMIN_TOKEN": ADMIN_TOKEN, "HUB_LOG_LEVEL": "WARNING", **(env or {})}
+        self.env = {
+            **os.environ, "HUB_ADMIN_TOKEN": ADMIN_TOKEN, "HUB_LOG_LEVEL": "WARNING", **(env or {})
+        }
         self.args = args or []
         self.proc: subprocess.Popen[str] | None = None
         self.http = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
@@ -43,22 +43,32 @@ def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
 
 
-def decode_cursor(cursor: str) -> int:
+MAX_OFFSET = 2**63 - 2  # SQLite's largest integer, less the one added to step past a cursor
+
+
+def _bad_argument(message: str) -> HubError:
+    return HubError(400, message, reason="bad_argument")
+
+
+def decode_cursor(cursor: str, error: Callable[[str], HubError] = _bad_argument) -> int:
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind == "offset" and value.isdigit():
+        if kind == "offset" and value.isdigit() and int(value) <= MAX_OFFSET:
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
-    raise HubError(400, f"after: not a cursor from this API: {cursor!r}", reason="bad_cursor")
+    raise error(f"after: not a cursor from this API: {cursor!r}")
 
 
-def page_window(first: int | None, after: str | None) -> tuple[int, int]:
-    """``(offset, limit)`` for ``first``/``after``; bad values are a 400 naming the argument."""
-    offset = decode_cursor(after) + 1 if after else 0
+def page_window(
+    first: int | None, after: str | None, error: Callable[[str], HubError] = _bad_argument
+) -> tuple[int, int]:
+    """``(offset, limit)`` for ``first``/``after``. A bad value is a 400 naming the argument,
+    made by ``error`` so that it carries the plugin's own error code."""
+    offset = decode_cursor(after, error) + 1 if after else 0
     limit = DEFAULT_PAGE if first is None else first
     if not 0 <= limit <= MAX_PAGE:
-        raise HubError(400, f"first: must be between 0 and {MAX_PAGE}", reason="bad_first")
+        raise error(f"first: must be between 0 and {MAX_PAGE}")
     return offset, limit
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from hub.graphql.types import JSON, Connection, connection, page_window
-from hub_era.service import EraService, Order
+from hub_era.service import EraService, Order, bad_request
 
 
 @strawberry.type(name="EraOpts")
@@ -111,7 +111,7 @@ class EraQuery:
         after: str | None = None,
     ) -> Connection[IntegrationPoint]:
         service = _service(info)
-        offset, limit = page_window(first, after)
+        offset, limit = page_window(first, after, bad_request)
         orders = [Order(o.field, o.direction is Direction.DESC) for o in order or []]
         page = service.list(filter=filter, order=orders, offset=offset, limit=limit)
         return connection([IntegrationPoint.of(e) for e in page.entities()], page.total, offset)

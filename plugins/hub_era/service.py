@@ -49,6 +49,7 @@ MAX_STRING = 2048
 MAX_CODE = 255
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**63 - 1  # SQLite's largest integer
 
 
 def bad_request(message: str) -> HubError:
@@ -204,8 +205,8 @@ class EraService:
         limit = DEFAULT_LIMIT if limit is None else limit
         if not 0 <= limit <= MAX_LIMIT:
             raise bad_request(f"limit: must be between 0 and {MAX_LIMIT}")
-        if offset < 0:
-            raise bad_request("offset: must not be negative")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise bad_request(f"offset: must be between 0 and {MAX_OFFSET}")
         where, params = self._where(filter or {})
         order_sql = ", ".join(f"json_extract(data, ?) {'DESC' if o.desc else 'ASC'}" for o in order)
         order_params = [_json_path(field_path(o.field, what="order")) for o in order]
@@ -229,7 +230,7 @@ class EraService:
                 raise bad_request(f"filter: {name!r} is an object; filter on {name}.<field>")
             values = value if isinstance(value, list) else [value]
             for v in values:
-                if isinstance(v, dict | list) or v is None:
+                if not isinstance(v, str | bool):  # every field is one of these
                     raise bad_request(
                         f"filter.{name}: expected a string, boolean or a list of them"
                     )

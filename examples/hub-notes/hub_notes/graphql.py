@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from hub.graphql.types import Connection, connection, page_window
-from hub_notes.service import Note, NotesService
+from hub_notes.service import Note, NotesService, bad_request
 
 
 @strawberry.type(name="NotesNote")
@@ -52,7 +52,7 @@ class NotesQuery:
     def notes(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[NoteType]:
-        offset, limit = page_window(first, after)
+        offset, limit = page_window(first, after, bad_request)
         notes, total = _service(info).list(info.context.authorization, offset=offset, limit=limit)
         return connection([NoteType.of(n) for n in notes], total, offset)
 
