@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from hub import ratelimit
 from hub.config import Settings, plugin_settings
 from hub.credentials import CredentialStore, CredentialType, load_admin_token, m001_credentials
+from hub.errors import StartupError
 from hub.metrics import HubMetrics
 from hub.plugins import CORE, PluginInfo, hookimpls, invoke, load_plugins
 from hub.registry import GraphQLPart, GrpcService, HealthProbe, PeriodicJob, RestApi
@@ -34,7 +35,7 @@ class Hub:
         self.pm, self.plugins = load_plugins(settings.plugins_dir, env)
         for name in self.plugins:
             if not PLUGIN_NAME.match(name):
-                raise RuntimeError(f"plugin name {name!r} must match {PLUGIN_NAME.pattern}")
+                raise StartupError(f"plugin name {name!r} must match {PLUGIN_NAME.pattern}")
         unknown = set(settings.plugins) - set(self.plugins)
         if unknown:
             from hub.config import ConfigError
@@ -112,12 +113,12 @@ class Hub:
 
     def _add_rest(self, plugin: str, api: RestApi) -> None:
         if plugin in self.rest:
-            raise RuntimeError(f"plugin {plugin} registers two REST surfaces")
+            raise StartupError(f"plugin {plugin} registers two REST surfaces")
         self.rest[plugin] = api
 
     def _add_graphql(self, plugin: str, part: GraphQLPart) -> None:
         if plugin in self.graphql_parts:
-            raise RuntimeError(f"plugin {plugin} registers GraphQL twice")
+            raise StartupError(f"plugin {plugin} registers GraphQL twice")
         self.graphql_parts[plugin] = part
 
     def _add_job(self, plugin: str, job: PeriodicJob) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from hub.config import ConfigError, Settings, load_settings
+from hub.errors import StartupError
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
@@ -33,8 +34,12 @@ def open_hub(ctx: click.Context) -> Iterator[Any]:
         hub = Hub(_settings(root))
     except ConfigError as exc:
         raise click.ClickException(f"bad config: {exc}") from None
+    except StartupError as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
     try:
         yield hub
+    except StartupError as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
     finally:
         hub.close()
 
@@ -56,7 +61,6 @@ def cli(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> None:
     """Run the hub until SIGINT or SIGTERM."""
-    from hub.graphql.schema import SchemaConflict
     from hub.serve import serve as run
 
     settings = _settings(ctx, http=http, grpc=grpc_address)
@@ -69,7 +73,7 @@ def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> Non
         asyncio.run(run(settings))
     except ConfigError as exc:
         raise click.ClickException(f"bad config: {exc}") from None
-    except SchemaConflict as exc:
+    except StartupError as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
     except OSError as exc:
         raise click.ClickException(str(exc)) from None

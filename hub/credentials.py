@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from hub.errors import HubError
+from hub.errors import HubError, StartupError
 from hub.storage import Database
 
 
@@ -117,7 +117,7 @@ class CredentialStore:
 
     def register_type(self, plugin: str, ctype: CredentialType) -> None:
         if plugin in self.types:
-            raise ValueError(f"plugin {plugin} registers credential types twice")
+            raise StartupError(f"plugin {plugin} registers credential types twice")
         self.types[plugin] = ctype
 
     def is_admin(self, token: str) -> bool:

@@ -37,6 +37,11 @@ GRPC_CODES = {
 }
 
 
+class StartupError(Exception):
+    """The plugins cannot be assembled into one hub (a name two plugins claim, a plugin that
+    fails to import, a registration that breaks the rules); the message names the plugins."""
+
+
 class HubError(Exception):
     """A failure with an HTTP status: REST renders it in the plugin's shape, GraphQL puts it in
     ``extensions``, gRPC maps it to a status code. Raised by service layers, never by adapters

@@ -17,6 +17,7 @@ import pluggy
 
 from hub import hookspecs
 from hub.config import ConfigError
+from hub.errors import StartupError
 
 CORE = "hub"  # the host's own features, registered through the same hooks as any plugin
 
@@ -67,7 +68,7 @@ def load_plugins(
 
     def add(name: str, module: ModuleType, version: str, source: str) -> None:
         if name in infos:
-            raise RuntimeError(f"two plugins are named {name!r}: {infos[name].source} and {source}")
+            raise StartupError(f"two plugins are named {name!r}: {infos[name].source} and {source}")
         pm.register(module, name=name)
         infos[name] = PluginInfo(name, version, source, module)
 
@@ -78,12 +79,20 @@ def load_plugins(
         if wanted is not None and ep.name not in wanted:
             continue
         version = ep.dist.version if ep.dist else "0"
-        add(ep.name, ep.load(), version, f"entry point {ep.value}")
+        try:
+            module = ep.load()
+        except Exception as exc:
+            raise StartupError(f"plugin {ep.name}: cannot import {ep.value}: {exc}") from exc
+        add(ep.name, module, version, f"entry point {ep.value}")
     if plugins_dir:
         for path in sorted(Path(plugins_dir).glob("*.py")):
             if wanted is not None and path.stem not in wanted:
                 continue
-            add(path.stem, _load_file(path), "0", str(path))
+            try:
+                module = _load_file(path)
+            except Exception as exc:
+                raise StartupError(f"plugin {path.stem}: cannot load {path}: {exc}") from exc
+            add(path.stem, module, "0", str(path))
     if wanted is not None and (missing := wanted - set(infos)):
         raise ConfigError(f"HUB_PLUGINS: names plugins that are not installed: {sorted(missing)}")
     pm.check_pending()

@@ -733,6 +733,17 @@ def test_duplicate_graphql_names_from_two_plugins_stop_the_start(
     assert "Traceback" not in err
 
 
+def test_a_plugin_that_fails_to_import_stops_the_start_with_its_name(tmp_path: Path) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "broken.py").write_text("import no_such_module_anywhere\n")
+    for args in (serve_args(), ["plugins"], ["schema", "export"]):
+        code, out, err = finish(cli(tmp_path / "data", *args, env={"HUB_PLUGINS_DIR": str(folder)}))
+        assert code != 0, args
+        assert "plugin broken" in err and "no_such_module_anywhere" in err, err
+        assert "Traceback" not in err and "listening" not in out
+
+
 # == rate limiter ==================================================================================
 def test_rate_limiter_allows_limit_then_refuses(tmp_path: Path) -> None:
     now = [1_000_000.0]

@@ -14,13 +14,14 @@ from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
+from hub.errors import StartupError
 from hub.graphql.types import SHARED_TYPES
 from hub.registry import GraphQLPart
 
 BUILTIN = {"String", "Int", "Float", "Boolean", "ID", "Query", "Mutation", "Subscription"}
 
 
-class SchemaConflict(RuntimeError):
+class SchemaConflict(StartupError):
     """Two plugins (or one plugin and the host's conventions) disagree about a name."""
 
 

@@ -11,7 +11,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from hub.errors import HubError
+from hub.errors import HubError, StartupError
 from hub.health import plugin_status
 
 log = logging.getLogger("hub.grpc")
@@ -104,7 +104,7 @@ class GrpcServer:
         self.services: dict[str, str] = {}  # service name -> plugin
         for plugin, service in hub.grpc_services:
             if service.name in self.services:
-                raise RuntimeError(
+                raise StartupError(
                     f"gRPC service {service.name} is registered by both "
                     f"{self.services[service.name]} and {plugin}"
                 )

@@ -3,6 +3,7 @@ the parameter, rendered in the plugin's own error shape by the host's middleware
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 
 from hub.errors import HubError
 
+INTEGER = re.compile(r"-?[0-9]{1,19}")  # no "+5", " 5", "1_000"; 19 digits fit SQLite
 TRUE = ("true", "1")
 FALSE = ("false", "0", "")
 
@@ -30,10 +32,9 @@ def int_param(query: Mapping[str, str], name: str) -> int | None:
     raw = query.get(name)
     if raw is None:
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise bad_param(f"{name}: expected an integer, got {raw!r}") from None
+    if not INTEGER.fullmatch(raw):
+        raise bad_param(f"{name}: expected an integer, got {raw!r}")
+    return int(raw)
 
 
 def bool_param(query: Mapping[str, str], name: str) -> bool:
