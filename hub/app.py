@@ -47,9 +47,12 @@ class Hub:
             self.data_dir, settings.admin_token or None
         )
         core_db = self.database(CORE)
-        core_db.migrate(CORE, [m001_credentials, ratelimit.m001_rate_limits])
+        core_db.migrate(CORE, [m001_credentials])
         self.credentials = CredentialStore(core_db, self.admin_token)
-        self.rate_limiter = ratelimit.RateLimiter(core_db)
+        # its own file: its frequent writes must not invalidate the credential cache
+        limits_db = self.database(ratelimit.DATABASE)
+        limits_db.migrate(CORE, [ratelimit.m001_rate_limits])
+        self.rate_limiter = ratelimit.RateLimiter(limits_db)
         self.timers = TimerRegistry()
         self.metrics = HubMetrics(self.timers)
         self.options: dict[str, Any] = {}

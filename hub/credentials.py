@@ -114,6 +114,18 @@ class CredentialStore:
         self._admin_hash = sha256(admin_token)
         self.types: dict[str, CredentialType] = {}
         self._basic_cache: dict[tuple[str, str, str], Credential] = {}
+        self._token_cache: dict[tuple[str, str], Credential | None] = {}
+        self._seen_version = -1
+
+    def _cache_is_current(self) -> None:
+        """Look-ups are cached until the credentials file changes: ``PRAGMA data_version`` moves
+        when any other connection (another worker, ``hub creds add``) commits, and our own
+        writes clear the caches themselves. So a revoked token stops working at once."""
+        version = self.database.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._seen_version or len(self._token_cache) > 10_000:
+            self._token_cache.clear()
+            self._basic_cache.clear()
+            self._seen_version = version
 
     def register_type(self, plugin: str, ctype: CredentialType) -> None:
         if plugin in self.types:
@@ -159,19 +171,28 @@ class CredentialStore:
                 (cred.id, plugin, login, secret_hash, orjson.dumps(attrs).decode(), now),
             )
         self._basic_cache.clear()
+        self._token_cache.clear()
         return ctype.present(secret, cred)
 
     def by_token(self, plugin: str, token: str) -> Credential | None:
-        if self.is_admin(token):
+        digest = sha256(token)
+        if hmac.compare_digest(digest, self._admin_hash):
             return ADMIN
+        self._cache_is_current()
+        key = (plugin, digest)
+        if key in self._token_cache:
+            return self._token_cache[key]
         row = self.database.execute(
             "SELECT id, attrs FROM credentials WHERE secret_hash = ? AND plugin = ?"
             " AND revoked_at IS NULL",
-            (sha256(token), plugin),
+            (digest, plugin),
         ).fetchone()
-        return Credential(row[0], plugin, orjson.loads(row[1])) if row else None
+        credential = Credential(row[0], plugin, orjson.loads(row[1])) if row else None
+        self._token_cache[key] = credential
+        return credential
 
     def by_login(self, plugin: str, login: str, password: str) -> Credential | None:
+        self._cache_is_current()
         key = (plugin, login, sha256(password))
         if key in self._basic_cache:  # scrypt is slow on purpose; pay it once per password
             return self._basic_cache[key]

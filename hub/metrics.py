@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -53,7 +53,17 @@ class HubMetrics:
             "hub_grpc_calls", "gRPC calls served", ["method", "code"], registry=self.registry
         )
         self.registry.register(TimerCollector(timers))
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_request(self, plugin: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(plugin, method, str(status)).inc()
-        self.latency.labels(plugin).observe(seconds)
+        key = (plugin, method, status)
+        children = self._children.get(key)
+        if children is None:  # labels() costs more than the increment: keep the children
+            children = (
+                self.requests.labels(plugin, method, str(status)),
+                self.latency.labels(plugin),
+            )
+            if len(self._children) < 10_000:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)

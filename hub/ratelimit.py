@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from hub.storage import Database
 
+DATABASE = "_ratelimits"  # <data-dir>/_ratelimits.db; no plugin name starts with "_"
+
 
 def m001_rate_limits(db) -> None:  # type: ignore[no-untyped-def]
     db.execute("CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY, tat REAL NOT NULL)")

@@ -3,16 +3,20 @@ entry per plugin service, server reflection, and the error table applied to ever
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hub.errors import HubError, StartupError
 from hub.health import plugin_status
+from hub.registry import GrpcService
 
 log = logging.getLogger("hub.grpc")
 
@@ -25,62 +29,69 @@ def authorization(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
-class ErrorMapping(grpc.aio.ServerInterceptor):
-    """Turns a :class:`HubError` into the status of the spec's table (``retry-after`` and the
-    plugin's own ``reason`` as trailers) and any other exception into a bare INTERNAL."""
+class ErrorMapping:
+    """Wraps each RPC method of a plugin's servicer once, at registration, so that a
+    :class:`HubError` becomes the status of the spec's table (with ``hub-status``,
+    ``hub-reason``, ``hub-plugin`` and ``retry-after`` trailers) and any other exception a bare
+    INTERNAL. (A grpc.aio interceptor would do the same at a cost on every call.)"""
 
     def __init__(self, metrics: Any) -> None:
-        self.metrics = metrics
+        self.calls = metrics.grpc_calls
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-        method = details.method
-        if handler.unary_unary is not None:
-            inner = handler.unary_unary
+    def servicer(self, service: GrpcService) -> Any:
+        """A stand-in for ``service.servicer`` whose methods map errors."""
+        try:
+            descriptor = descriptor_pool.Default().FindServiceByName(service.name)
+        except KeyError:
+            raise StartupError(
+                f"gRPC service {service.name}: no such service in the loaded protos"
+            ) from None
+        methods: dict[str, Any] = {}
+        for method in descriptor.methods:
+            impl = getattr(service.servicer, method.name)
+            full_name = f"/{service.name}/{method.name}"
+            if method.client_streaming:
+                methods[method.name] = impl
+            elif method.server_streaming:
+                methods[method.name] = self._streaming(full_name, impl)
+            else:
+                methods[method.name] = self._unary(full_name, impl)
+        return SimpleNamespace(**methods)
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                try:
-                    response = await inner(request, context)
-                except Exception as exc:
-                    await self._abort(method, exc, context)
-                self.metrics.grpc_calls.labels(method, "OK").inc()
-                return response
+    def _unary(self, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+        ok = self.calls.labels(name, "OK")
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            stream = handler.unary_stream
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                response = impl(request, context)
+                if inspect.isawaitable(response):
+                    response = await response
+            except Exception as exc:
+                await self._abort(name, exc, context)
+            ok.inc()
+            return response
 
-            async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                try:
-                    async for item in stream(request, context):
-                        yield item
-                except Exception as exc:
-                    await self._abort(method, exc, context)
-                self.metrics.grpc_calls.labels(method, "OK").inc()
+        return call
 
-            return grpc.unary_stream_rpc_method_handler(
-                streaming,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+    def _streaming(self, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+        ok = self.calls.labels(name, "OK")
 
-    async def _abort(self, method: str, exc: Exception, context: grpc.aio.ServicerContext) -> None:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                async for item in impl(request, context):
+                    yield item
+            except Exception as exc:
+                await self._abort(name, exc, context)
+            ok.inc()
+
+        return call
+
+    async def _abort(self, name: str, exc: Exception, context: grpc.aio.ServicerContext) -> None:
         if isinstance(exc, grpc.aio.AbortError):
             raise exc
         if not isinstance(exc, HubError):
-            log.error("unhandled error in %s", method, exc_info=exc)
-            self.metrics.grpc_calls.labels(method, "INTERNAL").inc()
+            log.error("unhandled error in %s", name, exc_info=exc)
+            self.calls.labels(name, "INTERNAL").inc()
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             return
         trailers: list[tuple[str, str]] = [("hub-status", str(exc.status))]
@@ -91,14 +102,15 @@ class ErrorMapping(grpc.aio.ServerInterceptor):
         if exc.retry_after is not None:
             trailers.append(("retry-after", str(exc.retry_after)))
         context.set_trailing_metadata(tuple(trailers))
-        self.metrics.grpc_calls.labels(method, exc.grpc_code.name).inc()
+        self.calls.labels(name, exc.grpc_code.name).inc()
         await context.abort(exc.grpc_code, exc.message)
 
 
 class GrpcServer:
     def __init__(self, hub: Any) -> None:
         self.hub = hub
-        self.server = grpc.aio.server(interceptors=[ErrorMapping(hub.metrics)])
+        self.server = grpc.aio.server()
+        errors = ErrorMapping(hub.metrics)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.services: dict[str, str] = {}  # service name -> plugin
@@ -108,7 +120,7 @@ class GrpcServer:
                     f"gRPC service {service.name} is registered by both "
                     f"{self.services[service.name]} and {plugin}"
                 )
-            service.add_to_server(service.servicer, self.server)
+            service.add_to_server(errors.servicer(service), self.server)
             self.services[service.name] = plugin
         reflection.enable_server_reflection(
             [*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server

@@ -114,7 +114,9 @@ class EraQuery:
         offset, limit = page_window(first, after, bad_request)
         orders = [Order(o.field, o.direction is Direction.DESC) for o in order or []]
         page = service.list(filter=filter, order=orders, offset=offset, limit=limit)
-        return connection([IntegrationPoint.of(e) for e in page.entities()], page.total, offset)
+        return connection(
+            [IntegrationPoint.of(e) for e in page.entities()], page.total or 0, offset
+        )
 
     @strawberry.field
     def integration_point(self, info: strawberry.Info, id: strawberry.ID) -> IntegrationPoint:

@@ -23,9 +23,7 @@ def to_changes(message: era_pb2.IntegrationPointInput) -> dict[str, Any]:
     """Only the fields that were set, like a REST body."""
     changes: dict[str, Any] = {f: getattr(message, f) for f in STRING_FIELDS if message.HasField(f)}
     if message.HasField("opts"):
-        changes["opts"] = {
-            f: getattr(message.opts, f) for f in OPTS if message.opts.HasField(f)
-        }
+        changes["opts"] = {f: getattr(message.opts, f) for f in OPTS if message.opts.HasField(f)}
     return changes
 
 
@@ -51,7 +49,7 @@ class EraServicer(era_pb2_grpc.EraServicer):
             limit=request.limit if request.HasField("limit") else None,
         )
         return era_pb2.ListResponse(
-            integration_points=[to_message(e) for e in page.entities()], total_count=page.total
+            integration_points=[to_message(e) for e in page.entities()], total_count=page.total or 0
         )
 
     async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

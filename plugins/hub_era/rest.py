@@ -39,9 +39,9 @@ def render_error(exc: HubError) -> web.Response:
     )
 
 
-def _ok(body: bytes | str, status: int = 200) -> web.Response:
+def _ok(body: bytes, status: int = 200) -> web.Response:
     return web.Response(
-        body=body.encode() if isinstance(body, str) else body,
+        body=body,
         status=status,
         headers={"Content-Type": CONTENT_TYPE},
     )
@@ -78,10 +78,11 @@ def routes(hub: Any) -> list[web.RouteDef]:
             order=orders_from_json(order) if order is not None else (),
             offset=int_param(query, "offset") or 0,
             limit=int_param(query, "limit"),
+            count=False,  # REST answers a bare array
         )
         mask, flat = _mask(query), bool_param(query, "flat")
         if mask is None and not flat:
-            return _ok("[" + ",".join(page.items) + "]")
+            return _ok(b"[" + b",".join(page.items) + b"]")
         return _ok(orjson.dumps([apply_mask(e, mask, flat) for e in page.entities()]))
 
     async def lookup(request: web.Request) -> web.Response:
@@ -94,7 +95,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
         reject_unknown(query, ONE_PARAMS)
         mask, flat = _mask(query), bool_param(query, "flat")
         if mask is None and not flat:
-            return _ok(service.get_text(request.match_info["id"]))
+            return _ok(service.get_json(request.match_info["id"]))
         return _ok(orjson.dumps(apply_mask(service.get(request.match_info["id"]), mask, flat)))
 
     async def update(request: web.Request) -> web.Response:

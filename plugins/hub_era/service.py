@@ -84,8 +84,8 @@ class Order:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[str]  # canonical JSON text of each channel
-    total: int
+    items: list[bytes]  # canonical JSON of each channel, as stored
+    total: int | None  # None unless counted
 
     def entities(self) -> list[dict[str, Any]]:
         return [orjson.loads(item) for item in self.items]
@@ -182,17 +182,17 @@ class EraService:
             raise error(401, "Unauthorized: send Authorization: Bearer <token>")
 
     # -- reads ---------------------------------------------------------------------------
-    def _row(self, ident: str) -> str:
-        row = self.database.execute(f"SELECT data FROM {TABLE} WHERE id = ?", (ident,)).fetchone()
+    def get_json(self, ident: str) -> bytes:
+        """The stored JSON as bytes (read as a BLOB: no decoding to ``str`` and back)."""
+        row = self.database.execute(
+            f"SELECT CAST(data AS BLOB) FROM {TABLE} WHERE id = ?", (ident,)
+        ).fetchone()
         if row is None:
             raise error(404, "Not found")
-        return str(row[0])
+        return bytes(row[0])
 
     def get(self, ident: str) -> dict[str, Any]:
-        return orjson.loads(self._row(ident))  # type: ignore[no-any-return]
-
-    def get_text(self, ident: str) -> str:
-        return self._row(ident)
+        return orjson.loads(self.get_json(ident))  # type: ignore[no-any-return]
 
     def list(
         self,
@@ -201,20 +201,26 @@ class EraService:
         order: Sequence[Order] = (),
         offset: int = 0,
         limit: int | None = None,
+        count: bool = True,
     ) -> Page:
+        """One page in ``order`` (then creation order); ``count`` also counts all matches."""
         limit = DEFAULT_LIMIT if limit is None else limit
         if not 0 <= limit <= MAX_LIMIT:
             raise bad_request(f"limit: must be between 0 and {MAX_LIMIT}")
         if not 0 <= offset <= MAX_OFFSET:
             raise bad_request(f"offset: must be between 0 and {MAX_OFFSET}")
         where, params = self._where(filter or {})
-        order_sql = ", ".join(f"json_extract(data, ?) {'DESC' if o.desc else 'ASC'}" for o in order)
+        order_sql = "".join(f"json_extract(data, ?) {'DESC' if o.desc else 'ASC'}, " for o in order)
         order_params = [_json_path(field_path(o.field, what="order")) for o in order]
         if any(field_path(o.field, what="order") in ("opts", "ext") for o in order):
             raise bad_request("order: sort by a leaf field such as opts.title or ext.ct")
-        total = self.database.execute(f"SELECT count(*) FROM {TABLE}{where}", params).fetchone()[0]
+        total = None
+        if count:
+            total = self.database.execute(
+                f"SELECT count(*) FROM {TABLE}{where}", params
+            ).fetchone()[0]
         rows = self.database.execute(
-            f"SELECT data FROM {TABLE}{where} ORDER BY {order_sql + ', ' if order_sql else ''}seq"
+            f"SELECT CAST(data AS BLOB) FROM {TABLE}{where} ORDER BY {order_sql}seq"
             " LIMIT ? OFFSET ?",
             [*params, *order_params, limit, offset],
         ).fetchall()
