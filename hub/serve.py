@@ -27,7 +27,7 @@ class Server:
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.schema = build_schema(hub.graphql_parts)
+        self.schema = build_schema(hub.graphql_parts, hub.settings.graphql)
         self.graphql = GraphQLEndpoint(hub, self.schema, hub.settings.graphql)
         self.main_app, self.own_apps = build_apps(hub, self.graphql.routes())
         self.main_app.on_shutdown.append(self._close_websockets)

@@ -1,9 +1,9 @@
-"""Validation rules that bound the cost of a query: nesting depth and aliases. (Token count is
-bounded by the parser itself.)"""
+"""Validation rules that bound the cost of a query: nesting depth and aliases (the token count is
+bounded by the parser). The HTTP view and the websocket path use the same rules."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     ASTValidationRule,
@@ -15,6 +15,14 @@ from graphql import (
     OperationDefinitionNode,
     ValidationContext,
 )
+
+if TYPE_CHECKING:
+    from hub.config import GraphQLLimits
+
+
+def request_error_extensions(reason: str, status: int = 400) -> dict[str, Any]:
+    """The error table's extensions for a request the hub refuses before executing it."""
+    return {"code": "BAD_REQUEST", "plugin": "hub", "status": status, "reason": reason}
 
 
 def _depth(node: Any, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str]) -> int:
@@ -68,3 +76,23 @@ def alias_limit(max_aliases: int) -> type[ASTValidationRule]:
                     )
 
     return AliasLimit
+
+
+def _with_reason(rule: type[ASTValidationRule], reason: str) -> type[ASTValidationRule]:
+    """``rule`` with its errors tagged by ``reason``, so a client can tell a cost limit from an
+    ordinary validation error."""
+
+    class Tagged(rule):  # type: ignore[valid-type,misc]
+        def report_error(self, error: GraphQLError) -> None:
+            error.extensions = request_error_extensions(reason)
+            super().report_error(error)
+
+    Tagged.__name__ = rule.__name__
+    return Tagged
+
+
+def cost_rules(limits: GraphQLLimits) -> list[type[ASTValidationRule]]:
+    return [
+        _with_reason(depth_limit(limits.max_depth), "depth_limit"),
+        _with_reason(alias_limit(limits.max_aliases), "alias_limit"),
+    ]

@@ -6,15 +6,19 @@ refuses to start, naming both plugins."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import strawberry
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.tools import create_type
 from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
+from hub.config import GraphQLLimits
 from hub.errors import StartupError
+from hub.graphql.limits import cost_rules
 from hub.graphql.types import SHARED_TYPES
 from hub.registry import GraphQLPart
 
@@ -72,7 +76,11 @@ def _fields(kind: str, plugin: str, cls: type) -> Iterable[StrawberryField]:
         yield field
 
 
-def build_schema(parts: dict[str, GraphQLPart]) -> strawberry.Schema:
+def build_schema(
+    parts: dict[str, GraphQLPart], limits: GraphQLLimits | None = None
+) -> strawberry.Schema:
+    """The schema; with ``limits``, strawberry's own execution (websockets) enforces the same
+    cost limits as the HTTP view."""
     owners: dict[str, str] = {}
     for plugin, part in parts.items():
         for name in _type_names(plugin, part):
@@ -120,4 +128,10 @@ def build_schema(parts: dict[str, GraphQLPart]) -> strawberry.Schema:
         mutation=root_type("Mutation"),
         subscription=root_type("Subscription"),
         types=extra_types,
+        extensions=[
+            partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+            partial(AddValidationRules, cost_rules(limits)),
+        ]
+        if limits
+        else [],
     )

@@ -14,7 +14,6 @@ import orjson
 import strawberry
 from aiohttp import web
 from graphql import (
-    ASTValidationRule,
     DocumentNode,
     GraphQLError,
     OperationType,
@@ -31,7 +30,7 @@ from hub.config import GraphQLLimits
 from hub.errors import HubError
 from hub.graphql.context import HubContext
 from hub.graphql.fast import PlainSubtreeExecutor
-from hub.graphql.limits import alias_limit, depth_limit
+from hub.graphql.limits import cost_rules, request_error_extensions
 from hub.http.body import read_body
 
 log = logging.getLogger("hub.graphql")
@@ -44,7 +43,10 @@ class RequestError(Exception):
     """The HTTP request is not a GraphQL request at all: always a 4xx, never any data."""
 
     def __init__(
-        self, status: int, message: str, reason: str = "bad_request",
+        self,
+        status: int,
+        message: str,
+        reason: str = "bad_request",
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -52,10 +54,6 @@ class RequestError(Exception):
         self.message = message
         self.reason = reason
         self.headers = headers or {}
-
-
-def _request_error_extensions(reason: str, status: int = 400) -> dict[str, Any]:
-    return {"code": "BAD_REQUEST", "plugin": "hub", "status": status, "reason": reason}
 
 
 INTERNAL = {"code": "INTERNAL", "plugin": None, "status": 500, "reason": "internal"}
@@ -75,21 +73,8 @@ def format_error(error: GraphQLError, reason: str = "graphql_invalid") -> dict[s
         formatted["message"] = "internal error"
         formatted["extensions"] = dict(INTERNAL)
     elif "code" not in (formatted.get("extensions") or {}):
-        formatted["extensions"] = _request_error_extensions(reason)
+        formatted["extensions"] = request_error_extensions(reason)
     return formatted
-
-
-def _with_reason(rule: type[ASTValidationRule], reason: str) -> type[ASTValidationRule]:
-    """``rule`` with its errors tagged by ``reason``, so a client can tell a cost limit from an
-    ordinary validation error."""
-
-    class Tagged(rule):  # type: ignore[valid-type,misc]
-        def report_error(self, error: GraphQLError) -> None:
-            error.extensions = _request_error_extensions(reason)
-            super().report_error(error)
-
-    Tagged.__name__ = rule.__name__
-    return Tagged
 
 
 _ACCEPTABLE = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "*/*": JSON, "application/*": JSON}
@@ -115,7 +100,8 @@ def _media_type(accept: str | None) -> str:
             best, best_q = candidate, q
     if best is None:
         raise RequestError(
-            406, f"cannot answer with any of: {accept}; use {GRAPHQL_RESPONSE} or {JSON}",
+            406,
+            f"cannot answer with any of: {accept}; use {GRAPHQL_RESPONSE} or {JSON}",
             "not_acceptable",
         )
     return best
@@ -161,11 +147,7 @@ class DocumentCache:
     def __init__(self, schema: strawberry.Schema, limits: GraphQLLimits) -> None:
         self.schema = schema._schema
         self.limits = limits
-        self.rules = [
-            *specified_rules,
-            _with_reason(depth_limit(limits.max_depth), "depth_limit"),
-            _with_reason(alias_limit(limits.max_aliases), "alias_limit"),
-        ]
+        self.rules = [*specified_rules, *cost_rules(limits)]
         self.entries: OrderedDict[str, Entry] = OrderedDict()
 
     def get(self, query: str) -> Entry:
@@ -178,14 +160,14 @@ class DocumentCache:
         except GraphQLError as error:
             too_long = error.message.startswith(TOO_MANY_TOKENS)
             reason = "token_limit" if too_long else "graphql_syntax"
-            error.extensions = _request_error_extensions(reason)
+            error.extensions = request_error_extensions(reason)
             document, errors = None, [error]
         else:
             errors = validate(self.schema, document, self.rules)  # type: ignore[arg-type]
             for problem in errors:
                 if isinstance(problem, ValidationAbortedError):
                     # too many errors, or graphql-core's budget for comparing fields spent
-                    problem.extensions = _request_error_extensions("validation_aborted")
+                    problem.extensions = request_error_extensions("validation_aborted")
         entry = (document if not errors else None, list(errors))
         self.entries[query] = entry
         if len(self.entries) > self.limits.document_cache_size:
@@ -239,7 +221,7 @@ class GraphQLEndpoint:
             query, variables, operation = await self._read_params(request)
             return await self._run(request, media, query, variables, operation)
         except RequestError as exc:
-            extensions = _request_error_extensions(exc.reason, exc.status)
+            extensions = request_error_extensions(exc.reason, exc.status)
             body = {"errors": [{"message": exc.message, "extensions": extensions}]}
             return self._respond(body, exc.status, media, exc.headers)
         except HubError as exc:
@@ -255,7 +237,9 @@ class GraphQLEndpoint:
             return _params_from(data)
         if request.method != "POST":
             raise RequestError(
-                405, f"{request.method} is not supported; use GET or POST", "method_not_allowed",
+                405,
+                f"{request.method} is not supported; use GET or POST",
+                "method_not_allowed",
                 {"Allow": "GET, POST"},
             )
         content_type = request.headers.get("Content-Type")
@@ -267,14 +251,13 @@ class GraphQLEndpoint:
             request.charset and request.charset.lower() not in ("utf-8", "utf8")
         ):
             raise RequestError(
-                415, f"unsupported Content-Type {content_type}: use application/json",
+                415,
+                f"unsupported Content-Type {content_type}: use application/json",
                 "unsupported_media_type",
             )
         raw = await read_body(request)
         if not raw.strip():
-            raise RequestError(
-                400, "the request body is empty: expected a JSON object", "bad_json"
-            )
+            raise RequestError(400, "the request body is empty: expected a JSON object", "bad_json")
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -283,7 +266,11 @@ class GraphQLEndpoint:
         return _params_from(data)
 
     async def _run(
-        self, request: web.Request, media: str, query: str, variables: dict[str, Any] | None,
+        self,
+        request: web.Request,
+        media: str,
+        query: str,
+        variables: dict[str, Any] | None,
         operation: str | None,
     ) -> web.Response:
         document, errors = self.documents.get(query)
@@ -297,27 +284,34 @@ class GraphQLEndpoint:
         op = get_operation_ast(document, operation)
         if op is None:
             message = (
-                f"unknown operation {operation!r}" if operation
+                f"unknown operation {operation!r}"
+                if operation
                 else "operationName is required: the document has more than one operation"
             )
-            extensions = _request_error_extensions("bad_operation")
+            extensions = request_error_extensions("bad_operation")
             return self._respond(
                 {"errors": [{"message": message, "extensions": extensions}]}, failure_status, media
             )
         if request.method == "GET" and op.operation is not OperationType.QUERY:
             raise RequestError(
-                405, f"{op.operation.value} operations need POST", "method_not_allowed",
+                405,
+                f"{op.operation.value} operations need POST",
+                "method_not_allowed",
                 {"Allow": "POST"},
             )
         if op.operation is OperationType.SUBSCRIPTION:
             raise RequestError(
-                400, "subscriptions are served over websockets (graphql-transport-ws)",
+                400,
+                "subscriptions are served over websockets (graphql-transport-ws)",
                 "subscription_over_http",
             )
         context = HubContext(self.hub, request.headers.get("Authorization"), request)
         result = execute(
-            self.schema._schema, document, context_value=context,
-            variable_values=variables, operation_name=operation,
+            self.schema._schema,
+            document,
+            context_value=context,
+            variable_values=variables,
+            operation_name=operation,
             executor_class=PlainSubtreeExecutor,
         )
         if inspect.isawaitable(result):
