@@ -97,7 +97,11 @@ async def serve(settings: Settings) -> None:
             flush=True,
         )
     server = Server(hub)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:  # e.g. a port in use: undo what did start, tell plugins, then report
+        await server.stop()
+        raise
     announce(server)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -744,6 +744,21 @@ def test_a_plugin_that_fails_to_import_stops_the_start_with_its_name(tmp_path: P
         assert "Traceback" not in err and "listening" not in out
 
 
+@pytest.mark.parametrize("taken", ["http", "grpc"])
+def test_a_port_in_use_stops_the_start_cleanly(
+    tmp_path: Path, hub_process: HubProcess, taken: str
+) -> None:
+    """Even against another hub's gRPC port (grpc would share it with SO_REUSEPORT)."""
+    address = hub_process.http if taken == "http" else hub_process.grpc
+    other = "--grpc" if taken == "http" else "--http"
+    code, out, err = finish(
+        cli(tmp_path / "data", "serve", f"--{taken}", address, other, "127.0.0.1:0")
+    )
+    assert code != 0
+    assert "listening" not in out
+    assert address.rsplit(":", 1)[1] in err and "Traceback" not in err, err
+
+
 # == rate limiter ==================================================================================
 def test_rate_limiter_allows_limit_then_refuses(tmp_path: Path) -> None:
     now = [1_000_000.0]

@@ -109,7 +109,8 @@ class ErrorMapping:
 class GrpcServer:
     def __init__(self, hub: Any) -> None:
         self.hub = hub
-        self.server = grpc.aio.server()
+        # no SO_REUSEPORT: a second hub on the same port must fail, not silently share it
+        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         errors = ErrorMapping(hub.metrics)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -127,11 +128,13 @@ class GrpcServer:
         )
 
     def bind(self, host: str, port: int) -> int:
-        bound = self.server.add_insecure_port(
-            f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
-        )
+        address = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+        try:
+            bound = self.server.add_insecure_port(address)
+        except RuntimeError:
+            bound = 0
         if bound == 0:
-            raise OSError(f"cannot listen for gRPC on {host}:{port}")
+            raise OSError(f"cannot listen for gRPC on {address}: in use or not available")
         return bound
 
     async def refresh_health(self) -> None:
