@@ -4,7 +4,6 @@ pairs (scrypt). Secrets are shown once, at creation, and compared in constant ti
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -74,7 +73,8 @@ ADMIN = Credential(id="admin", plugin="*", is_admin=True)
 
 
 def sha256(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    # surrogateescape: a header value that is not UTF-8 reaches us with its bytes escaped
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _scrypt(password: str, salt: bytes) -> bytes:
@@ -218,7 +218,7 @@ class CredentialStore:
         if scheme.lower() == "basic" and value:
             try:
                 login, _, password = base64.b64decode(value, validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 inside
                 return None
             return self.by_login(plugin, login, password)
         return None

@@ -77,6 +77,12 @@ def format_error(error: GraphQLError, reason: str = "graphql_invalid") -> dict[s
     return formatted
 
 
+def _shown(header: str) -> str:
+    """A header value fit for an error message: aiohttp hands bytes that are not UTF-8 over as
+    lone surrogates, which no JSON encoder takes; show them as U+FFFD, as yarl does in URLs."""
+    return header.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 _ACCEPTABLE = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "*/*": JSON, "application/*": JSON}
 
 
@@ -101,7 +107,7 @@ def _media_type(accept: str | None) -> str:
     if best is None:
         raise RequestError(
             406,
-            f"cannot answer with any of: {accept}; use {GRAPHQL_RESPONSE} or {JSON}",
+            f"cannot answer with any of: {_shown(accept)}; use {GRAPHQL_RESPONSE} or {JSON}",
             "not_acceptable",
         )
     return best
@@ -252,7 +258,7 @@ class GraphQLEndpoint:
         ):
             raise RequestError(
                 415,
-                f"unsupported Content-Type {content_type}: use application/json",
+                f"unsupported Content-Type {_shown(content_type)}: use application/json",
                 "unsupported_media_type",
             )
         raw = await read_body(request)

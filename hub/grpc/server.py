@@ -29,6 +29,61 @@ def authorization(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
+class Undecodable:
+    """What a method gets instead of its request when the bytes are not that message."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _lenient(handler: Any) -> Any:
+    """``handler`` with a request deserializer that returns :class:`Undecodable` rather than
+    raise: grpc would answer UNKNOWN with the exception's class and text."""
+    if handler is None or handler.request_streaming or handler.request_deserializer is None:
+        return handler
+    decode = handler.request_deserializer
+
+    def deserialize(raw: bytes) -> Any:
+        try:
+            return decode(raw)
+        except Exception as exc:
+            return Undecodable(exc)
+
+    return handler._replace(request_deserializer=deserialize)
+
+
+class _LenientHandlers(grpc.GenericRpcHandler):
+    def __init__(self, inner: grpc.GenericRpcHandler) -> None:
+        self.inner = inner
+
+    def service(self, handler_call_details: Any) -> Any:
+        return _lenient(self.inner.service(handler_call_details))
+
+
+class _Registrar:
+    """The server as a generated ``add_XServicer_to_server`` sees it: every handler it adds gets
+    a request deserializer from :func:`_lenient`."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self.server = server
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        self.server.add_generic_rpc_handlers(tuple(_LenientHandlers(h) for h in handlers))
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        self.server.add_registered_method_handlers(
+            service, {name: _lenient(h) for name, h in handlers.items()}
+        )
+
+
+def _decoded(request: Any) -> Any:
+    if isinstance(request, Undecodable):
+        raise HubError(
+            400, f"the request is not a valid message: {request.error}", reason="bad_message"
+        )
+    return request
+
+
 class ErrorMapping:
     """Wraps each RPC method of a plugin's servicer once, at registration, so that a
     :class:`HubError` becomes the status of the spec's table (with ``hub-status``,
@@ -63,7 +118,7 @@ class ErrorMapping:
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                response = impl(request, context)
+                response = impl(_decoded(request), context)
                 if inspect.isawaitable(response):
                     response = await response
             except Exception as exc:
@@ -78,7 +133,7 @@ class ErrorMapping:
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                async for item in impl(request, context):
+                async for item in impl(_decoded(request), context):
                     yield item
             except Exception as exc:
                 await self._abort(name, exc, context)
@@ -121,7 +176,7 @@ class GrpcServer:
                     f"gRPC service {service.name} is registered by both "
                     f"{self.services[service.name]} and {plugin}"
                 )
-            service.add_to_server(errors.servicer(service), self.server)
+            service.add_to_server(errors.servicer(service), _Registrar(self.server))
             self.services[service.name] = plugin
         reflection.enable_server_reflection(
             [*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from hub.errors import HubError
 
@@ -23,11 +24,18 @@ async def read_body(request: web.Request) -> bytes:
         raise too_large(limit)
     chunks = []
     size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+    except RequestPayloadError as exc:  # a Content-Encoding or chunked framing that is broken
+        detail = getattr(exc.__cause__, "message", None) or str(exc)
+        raise HubError(400, f"request body cannot be read: {detail}", reason="bad_body") from None
+    except ConnectionResetError:  # the client left before sending all it announced
+        message = "request body is incomplete: the connection closed"
+        raise HubError(400, message, reason="bad_body") from None
     return b"".join(chunks)
 
 

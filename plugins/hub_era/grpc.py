@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 
 from hub.grpc.server import authorization
 from hub_era.service import OPTS, STRING_FIELDS, EraService, Order
@@ -17,6 +16,17 @@ def to_message(entity: dict[str, Any]) -> era_pb2.IntegrationPoint:
     return era_pb2.IntegrationPoint(
         **fields, opts=era_pb2.Opts(**entity["opts"]), ext=era_pb2.Ext(**entity["ext"])
     )
+
+
+def plain(value: Any) -> Any:
+    """A ``google.protobuf.Value`` as plain Python, so that the service judges it: json_format
+    raises on the infinities and NaN a ``number_value`` can hold."""
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return {k: plain(v) for k, v in value.struct_value.fields.items()}
+    if kind == "list_value":
+        return [plain(v) for v in value.list_value.values]
+    return None if kind in (None, "null_value") else getattr(value, kind)
 
 
 def to_changes(message: era_pb2.IntegrationPointInput) -> dict[str, Any]:
@@ -41,7 +51,7 @@ class EraServicer(era_pb2_grpc.EraServicer):
     async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         service = self._authorized(context)
         page = service.list(
-            filter=json_format.MessageToDict(request.filter)
+            filter={k: plain(v) for k, v in request.filter.fields.items()}
             if request.HasField("filter")
             else None,
             order=[Order(o.field, o.desc) for o in request.order],

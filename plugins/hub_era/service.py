@@ -210,10 +210,16 @@ class EraService:
         if not 0 <= offset <= MAX_OFFSET:
             raise bad_request(f"offset: must be between 0 and {MAX_OFFSET}")
         where, params = self._where(filter or {})
-        order_sql = "".join(f"json_extract(data, ?) {'DESC' if o.desc else 'ASC'}, " for o in order)
-        order_params = [_json_path(field_path(o.field, what="order")) for o in order]
-        if any(field_path(o.field, what="order") in ("opts", "ext") for o in order):
-            raise bad_request("order: sort by a leaf field such as opts.title or ext.ct")
+        terms: dict[str, bool] = {}  # path -> descending; a repeated field cannot change the order
+        for o in order:
+            path = field_path(o.field, what="order")
+            if path in ("opts", "ext"):
+                raise bad_request("order: sort by a leaf field such as opts.title or ext.ct")
+            terms.setdefault(path, o.desc)
+        order_sql = "".join(
+            f"json_extract(data, ?) {'DESC' if desc else 'ASC'}, " for desc in terms.values()
+        )
+        order_params = [_json_path(path) for path in terms]
         total = None
         if count:
             total = self.database.execute(
@@ -243,9 +249,9 @@ class EraService:
             if not values:
                 clauses.append("0")
                 continue
-            placeholders = ", ".join("?" for _ in values)
-            clauses.append(f"json_extract(data, ?) IN ({placeholders})")
-            params.extend([_json_path(path), *values])
+            # one parameter however long the list: SQLite caps the number of parameters
+            clauses.append("json_extract(data, ?) IN (SELECT value FROM json_each(?))")
+            params.extend([_json_path(path), orjson.dumps(values).decode()])
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def lookup(self, key: Any) -> list[str]:
