@@ -113,7 +113,7 @@ class EraQuery:
         service = _service(info)
         offset, limit = page_window(first, after, bad_request)
         orders = [Order(o.field, o.direction is Direction.DESC) for o in order or []]
-        page = service.list(filter=filter, order=orders, offset=offset, limit=limit)
+        page = service.page(filter=filter, order=orders, offset=offset, limit=limit)
         return connection(
             [IntegrationPoint.of(e) for e in page.entities()], page.total or 0, offset
         )

@@ -50,7 +50,7 @@ class EraServicer(era_pb2_grpc.EraServicer):
 
     async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         service = self._authorized(context)
-        page = service.list(
+        page = service.page(
             filter={k: plain(v) for k, v in request.filter.fields.items()}
             if request.HasField("filter")
             else None,

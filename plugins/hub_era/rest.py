@@ -73,7 +73,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
         reject_unknown(query, LIST_PARAMS)
         filter_ = json_param(query, "filter")
         order = json_param(query, "order")
-        page = service.list(
+        page = service.page(
             filter=filter_,
             order=orders_from_json(order) if order is not None else (),
             offset=int_param(query, "offset") or 0,

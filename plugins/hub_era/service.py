@@ -30,7 +30,7 @@ STRING_FIELDS = (
     "send_svcscriptcode",
     "send_svcscriptcode_ws",
 )
-OPTS = {"title": str, "comment": str, "allow_files_api": bool, "issync": bool}
+OPTS: dict[str, type] = {"title": str, "comment": str, "allow_files_api": bool, "issync": bool}
 SERVER_SET = ("id", "token_local", "ext")
 FIELDS = ("id", "code", "type", "token_local", *STRING_FIELDS[2:], "opts", "ext")
 LEAVES = (
@@ -133,7 +133,7 @@ def _validate_changes(changes: Any, *, creating: bool) -> dict[str, Any]:
                 raise bad_request(
                     f"opts.{key}: expected a {'boolean' if kind is bool else 'string'}"
                 )
-            if kind is str and len(value) > MAX_STRING:
+            if isinstance(value, str) and len(value) > MAX_STRING:
                 raise bad_request(f"opts.{key}: longer than {MAX_STRING} characters")
     elif "opts" in changes:
         raise bad_request("opts: expected an object")
@@ -194,10 +194,10 @@ class EraService:
     def get(self, ident: str) -> dict[str, Any]:
         return orjson.loads(self.get_json(ident))  # type: ignore[no-any-return]
 
-    def list(
+    def page(
         self,
         *,
-        filter: dict[str, Any] | None = None,
+        filter: Any = None,  # checked here: a JSON object of field -> value(s)
         order: Sequence[Order] = (),
         offset: int = 0,
         limit: int | None = None,
@@ -256,6 +256,7 @@ class EraService:
 
     def lookup(self, key: Any) -> list[str]:
         """Ids of channels whose key field equals ``key`` (a string, or ``{"code": "..."}``)."""
+        fields: tuple[str, ...]
         if isinstance(key, str):
             fields, value = KEY_FIELDS, key
         elif isinstance(key, dict) and len(key) == 1:
