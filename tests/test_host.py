@@ -628,6 +628,34 @@ def test_grpc_server_reflection(hub_process: HubProcess) -> None:
         )
 
 
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_grpc_reflection_answers_both_protocol_versions(
+    hub_process: HubProcess, version: str
+) -> None:
+    """grpcurl and newer clients ask for grpc.reflection.v1 first; older ones for v1alpha."""
+    from google.protobuf import descriptor_pb2
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    with grpc.insecure_channel(hub_process.grpc) as chan:
+        call = chan.stream_stream(
+            f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        requests = [
+            reflection_pb2.ServerReflectionRequest(list_services=""),
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol="hub.era.v1.Era"),
+        ]
+        listed, described = list(call(iter(requests), timeout=10))
+    names = {service.name for service in listed.list_services_response.service}
+    assert {"hub.era.v1.Era", "hub.v1.Hub", f"grpc.reflection.{version}.ServerReflection"} <= names
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for raw in described.file_descriptor_response.file_descriptor_proto
+    ]
+    assert "hub/era/v1/era.proto" in {f.name for f in files}
+
+
 # == graceful shutdown =============================================================================
 async def test_sigterm_lets_the_in_flight_request_finish(tmp_path: Path, plugins_dir: Path) -> None:
     hub = HubProcess(

@@ -12,13 +12,14 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from hub.errors import HubError, StartupError
 from hub.health import plugin_status
 from hub.registry import GrpcService
 
 log = logging.getLogger("hub.grpc")
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
 
 def authorization(context: grpc.aio.ServicerContext) -> str | None:
@@ -178,8 +179,22 @@ class GrpcServer:
                 )
             service.add_to_server(errors.servicer(service), _Registrar(self.server))
             self.services[service.name] = plugin
-        reflection.enable_server_reflection(
-            [*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+        self._enable_reflection()
+
+    def _enable_reflection(self) -> None:
+        """Server reflection under both names clients use: grpcio-reflection implements only
+        ``v1alpha``, whose messages are wire-identical to ``v1`` (grpcurl and newer clients ask
+        for ``v1`` first), so one servicer answers both."""
+        names = [*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME, REFLECTION_V1]
+        servicer = reflection.aio.ReflectionServicer(names)
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, self.server)
+        v1 = grpc.stream_stream_rpc_method_handler(
+            servicer.ServerReflectionInfo,
+            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+        )
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(REFLECTION_V1, {"ServerReflectionInfo": v1}),)
         )
 
     def bind(self, host: str, port: int) -> int:
