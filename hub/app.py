@@ -144,6 +144,11 @@ class Hub:
             self._services[cls] = cls(self)  # type: ignore[call-arg]
         return self._services[cls]  # type: ignore[no-any-return]
 
+    def admin_token_notice(self) -> str:
+        """Shown once, by whichever command generated the token."""
+        stored = self.data_dir / "admin-token"
+        return f"admin token (shown once, also in {stored}): {self.admin_token}"
+
     def plugin_info(self) -> list[PluginInfo]:
         return list(self.plugins.values())
 

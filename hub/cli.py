@@ -36,6 +36,8 @@ def open_hub(ctx: click.Context) -> Iterator[Any]:
         raise click.ClickException(f"bad config: {exc}") from None
     except StartupError as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
+    if hub.admin_token_created:  # whichever command makes it shows it, once (stdout stays data)
+        click.echo(hub.admin_token_notice(), err=True)
     try:
         yield hub
     except StartupError as exc:

@@ -92,10 +92,7 @@ def announce(server: Server, echo: Any = print) -> None:
 async def serve(settings: Settings) -> None:
     hub = Hub(settings)
     if hub.admin_token_created:
-        print(
-            f"admin token (shown once, also in {hub.data_dir / 'admin-token'}): {hub.admin_token}",
-            flush=True,
-        )
+        print(hub.admin_token_notice(), flush=True)
     server = Server(hub)
     try:
         await server.start()

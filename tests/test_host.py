@@ -391,6 +391,19 @@ def test_admin_token_generated_once_into_the_data_dir(tmp_path: Path) -> None:
         second.stop()
 
 
+def test_creds_add_before_the_first_start_shows_the_new_admin_token(tmp_path: Path) -> None:
+    """Whichever command generates the admin token shows it once, on stderr for a command whose
+    stdout is data; `hub serve` later does not repeat it."""
+    env = {k: v for k, v in os.environ.items() if k != "HUB_ADMIN_TOKEN"}
+    command = [sys.executable, "-m", "hub.cli", "--data-dir", str(tmp_path), "creds", "add", "era"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=True)
+    token = (tmp_path / "admin-token").read_text().strip()
+    assert list(json.loads(first.stdout)) == ["token"]
+    assert token in first.stderr and token not in first.stdout
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert token not in again.stderr + again.stdout
+
+
 def adds_credential(url: str, token: str) -> bool:
     """Whether ``token`` may add an era credential, over GraphQL (urllib: no event loop here)."""
     import urllib.request
