@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hub import ratelimit
-from hub.config import Settings, plugin_settings
+from hub.config import ConfigError, Settings, plugin_settings
 from hub.credentials import CredentialStore, CredentialType, load_admin_token, m001_credentials
 from hub.errors import StartupError
 from hub.metrics import HubMetrics
@@ -38,8 +38,6 @@ class Hub:
                 raise StartupError(f"plugin name {name!r} must match {PLUGIN_NAME.pattern}")
         unknown = set(settings.plugins) - set(self.plugins)
         if unknown:
-            from hub.config import ConfigError
-
             raise ConfigError(f"plugins.{sorted(unknown)[0]}: no such plugin is loaded")
         self._databases: dict[str, Database] = {}
         self._services: dict[type, Any] = {}
@@ -100,8 +98,6 @@ class Hub:
             invoke(impl, register=add)
         for plugin, table in self.settings.plugins.items():
             if plugin not in self.options and set(table) - {"listen"}:
-                from hub.config import ConfigError
-
                 key = sorted(set(table) - {"listen"})[0]
                 raise ConfigError(f"plugins.{plugin}.{key}: plugin {plugin} takes no settings")
 

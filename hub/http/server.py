@@ -16,7 +16,7 @@ from hub.errors import HubError
 from hub.health import plugin_status
 from hub.http.body import MAX_BODY_KEY, PLUGIN_KEY, too_large
 from hub.metrics import HubMetrics
-from hub.registry import ErrorRenderer, RestApi, default_error_renderer
+from hub.registry import ErrorRenderer, default_error_renderer
 
 log = logging.getLogger("hub.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -145,7 +145,3 @@ def build_apps(
             main.add_subapp(f"/{name}", sub)
     return main, separate
 
-
-def rest_api_of(request: web.Request) -> RestApi | None:
-    hub = request.config_dict[HUB_KEY]
-    return hub.rest.get(request[PLUGIN_KEY])
