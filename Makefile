@@ -1,6 +1,6 @@
 # The few commands a contributor needs; each is also in the README.
 PY ?= .venv/bin/python
-BUILTINS := era
+BUILTINS := era,monitorozas,unspot,webim,rop
 
 .PHONY: install test lint protos schema bench audit ci serve
 

@@ -12,9 +12,17 @@ from hub import ratelimit
 from hub.config import ConfigError, Settings, plugin_settings
 from hub.credentials import CredentialStore, CredentialType, load_admin_token, m001_credentials
 from hub.errors import StartupError
+from hub.events import EventBus
 from hub.metrics import HubMetrics
 from hub.plugins import CORE, PluginInfo, hookimpls, invoke, load_plugins
-from hub.registry import GraphQLPart, GrpcService, HealthProbe, PeriodicJob, RestApi
+from hub.registry import (
+    BackgroundQueue,
+    GraphQLPart,
+    GrpcService,
+    HealthProbe,
+    PeriodicJob,
+    RestApi,
+)
 from hub.storage import Database
 from hub.timers import TimerRegistry
 
@@ -26,7 +34,8 @@ PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 class Hub:
     """Everything a plugin may reach: ``hub.database(name)``, ``hub.settings_for(name)``,
-    ``hub.credentials``, ``hub.rate_limiter``, ``hub.timers`` and ``hub.service(cls)``."""
+    ``hub.credentials``, ``hub.rate_limiter``, ``hub.timers``, ``hub.events``,
+    ``hub.queue_depths()`` and ``hub.service(cls)``."""
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         self.settings = settings
@@ -52,7 +61,9 @@ class Hub:
         limits_db.migrate(CORE, [ratelimit.m001_rate_limits])
         self.rate_limiter = ratelimit.RateLimiter(limits_db)
         self.timers = TimerRegistry()
-        self.metrics = HubMetrics(self.timers)
+        self.events = EventBus()
+        self.queues: list[tuple[str, BackgroundQueue]] = []
+        self.metrics = HubMetrics(self.timers, self.queue_depths)
         self.options: dict[str, Any] = {}
         self._collect_settings(env)
         self._migrate()
@@ -67,11 +78,8 @@ class Hub:
         self._collect(
             "register_health_probes", HealthProbe, lambda p, h: self.probes.append((p, h))
         )
-        self._collect(
-            "register_jobs",
-            PeriodicJob,
-            self._add_job,
-        )
+        self._collect("register_jobs", PeriodicJob, self._add_job)
+        self._collect("register_queues", BackgroundQueue, self._add_queue)
 
     # -- registrations -------------------------------------------------------------------
     @staticmethod
@@ -123,6 +131,12 @@ class Hub:
     def _add_job(self, plugin: str, job: PeriodicJob) -> None:
         self.timers.add(plugin, job.name, job.interval, job.job)
 
+    def _add_queue(self, plugin: str, queue: BackgroundQueue) -> None:
+        name = f"{plugin}.{queue.name}"
+        if any(f"{p}.{q.name}" == name for p, q in self.queues):
+            raise StartupError(f"plugin {plugin} registers the queue {queue.name} twice")
+        self.queues.append((plugin, queue))
+
     # -- what plugins use ----------------------------------------------------------------
     def database(self, plugin: str) -> Database:
         """The plugin's own SQLite file, ``<data-dir>/<plugin>.db``."""
@@ -139,6 +153,19 @@ class Hub:
         if cls not in self._services:
             self._services[cls] = cls(self)  # type: ignore[call-arg]
         return self._services[cls]  # type: ignore[no-any-return]
+
+    def queue_depths(self) -> list[tuple[str, int]]:
+        """``(plugin.queue, pending)`` for every registered background queue; a queue whose
+        count fails reports -1 rather than hiding the others."""
+        depths = []
+        for plugin, queue in self.queues:
+            try:
+                depth = int(queue.depth())
+            except Exception:
+                log.exception("queue %s.%s: depth failed", plugin, queue.name)
+                depth = -1
+            depths.append((f"{plugin}.{queue.name}", depth))
+        return depths
 
     def admin_token_notice(self) -> str:
         """Shown once, by whichever command generated the token."""

@@ -54,6 +54,12 @@ def register_jobs(hub: Any, register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def register_queues(hub: Any, register: Callable[[Any], None]) -> None:
+    """Register :class:`hub.registry.BackgroundQueue` depths, reported by ``/metrics`` and
+    plugins that report on the deployment (unspot's ``system``)."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``hub`` command group."""
 

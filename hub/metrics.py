@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -11,6 +11,8 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from hub.timers import TimerRegistry
+
+QueueDepths = Callable[[], list[tuple[str, int]]]
 
 
 class TimerCollector(Collector):
@@ -34,8 +36,21 @@ class TimerCollector(Collector):
         yield last
 
 
+class QueueCollector(Collector):
+    def __init__(self, depths: QueueDepths) -> None:
+        self.depths = depths
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "hub_queue_depth", "Pending items of each background queue", labels=["queue"]
+        )
+        for name, depth in self.depths():
+            gauge.add_metric([name], depth)
+        yield gauge
+
+
 class HubMetrics:
-    def __init__(self, timers: TimerRegistry) -> None:
+    def __init__(self, timers: TimerRegistry, queue_depths: QueueDepths) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "hub_http_requests",
@@ -53,6 +68,7 @@ class HubMetrics:
             "hub_grpc_calls", "gRPC calls served", ["method", "code"], registry=self.registry
         )
         self.registry.register(TimerCollector(timers))
+        self.registry.register(QueueCollector(queue_depths))
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_request(self, plugin: str, method: str, status: int, seconds: float) -> None:

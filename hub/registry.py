@@ -67,3 +67,12 @@ class PeriodicJob:
     name: str
     interval: float
     job: Callable[[], Any]
+
+
+@dataclass
+class BackgroundQueue:
+    """Work the hub has accepted and not finished (a webhook outbox, due checks). ``depth``
+    counts it now; unspot's ``system`` category and ``/metrics`` report every queue."""
+
+    name: str
+    depth: Callable[[], int]

@@ -36,6 +36,7 @@ class Server:
         self.addresses: dict[str, tuple[str, int]] = {}
 
     async def _close_websockets(self, app: web.Application) -> None:
+        self.hub.events.close()
         await self.graphql.strawberry_view.close_websockets()
 
     async def _serve_http(self, name: str, app: web.Application, address: str, key: str) -> None:

@@ -7,12 +7,23 @@ import asyncio
 import inspect
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("hub.timers")
 
 Job = Callable[[], Awaitable[None] | None]
+WINDOW = 60.0  # seconds of executions kept per timer (webim's "last_min")
+FAILURES_KEPT = 100
+
+
+def func_name(job: Job) -> str:
+    """``module.qualname`` of the job, unwrapping bound methods and partials."""
+    target = getattr(job, "func", job)
+    module = getattr(target, "__module__", "") or ""
+    name = getattr(target, "__qualname__", None) or type(target).__qualname__
+    return f"{module}.{name}" if module else name
 
 
 @dataclass
@@ -28,14 +39,26 @@ class Timer:
     last_error: str | None = None
     total_duration: float = 0.0
     running: bool = False
+    recent: deque[tuple[float, float]] = field(default_factory=deque, repr=False)
+    failed: deque[tuple[float, float, str]] = field(
+        default_factory=lambda: deque(maxlen=FAILURES_KEPT), repr=False
+    )
     _task: asyncio.Task | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
         return f"{self.plugin}.{self.name}"
 
+    def last_minute(self, now: float | None = None) -> list[tuple[float, float]]:
+        """``(started, seconds)`` of every run that started in the last minute."""
+        cutoff = (time.time() if now is None else now) - WINDOW
+        while self.recent and self.recent[0][0] < cutoff:
+            self.recent.popleft()
+        return list(self.recent)
+
     def stats(self) -> dict:
         return {
+            "func_name": func_name(self.job),
             "plugin": self.plugin,
             "name": self.name,
             "interval": self.interval,
@@ -46,6 +69,8 @@ class Timer:
             "last_duration": self.last_duration,
             "average_duration": self.total_duration / self.runs if self.runs else None,
             "last_error": self.last_error,
+            "last_min": [{"ts": ts, "duration": d} for ts, d in self.last_minute()],
+            "failed": [{"ts": ts, "duration": d, "error": e} for ts, d, e in self.failed],
         }
 
 
@@ -66,6 +91,7 @@ class TimerRegistry:
         timer.running = True
         timer.last_started = time.time()
         started = time.perf_counter()
+        error: str | None = None
         try:
             result = timer.job()
             if inspect.isawaitable(result):
@@ -74,13 +100,17 @@ class TimerRegistry:
             raise
         except Exception as exc:  # one failing run must not stop the timer
             timer.failures += 1
-            timer.last_error = f"{type(exc).__name__}: {exc}"
+            timer.last_error = error = f"{type(exc).__name__}: {exc}"
             log.exception("timer %s failed", timer.key)
         finally:
             timer.running = False
             timer.runs += 1
             timer.last_duration = time.perf_counter() - started
             timer.total_duration += timer.last_duration
+            timer.recent.append((timer.last_started, timer.last_duration))
+            timer.last_minute()
+            if error is not None:
+                timer.failed.append((timer.last_started, timer.last_duration, error))
 
     async def _loop(self, timer: Timer) -> None:
         while True:

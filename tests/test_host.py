@@ -878,6 +878,12 @@ async def test_timer_registry_runs_jobs_and_records_failures() -> None:
     runs = good.runs
     await asyncio.sleep(0.1)
     assert good.runs == runs  # stopped means stopped
-    text = generate_latest(HubMetrics(timers).registry).decode()
+    text = generate_latest(HubMetrics(timers, lambda: [("x.q", 3)]).registry).decode()
     assert f'hub_timer_runs_total{{timer="p.ok"}} {float(runs)}' in text
     assert f'hub_timer_failures_total{{timer="p.broken"}} {float(bad.failures)}' in text
+    assert 'hub_queue_depth{queue="x.q"} 3.0' in text
+    minute = {s["name"]: s for s in timers.stats()}
+    assert len(minute["ok"]["last_min"]) == runs
+    assert minute["ok"]["func_name"].endswith("<locals>.ok")
+    failed = minute["broken"]["failed"]
+    assert len(failed) == bad.failures and failed[-1]["error"] == "ValueError: boom"

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registry import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
 from hub_notes import service
 from hub_notes.service import NotesService, NotesSettings
 
@@ -74,6 +74,11 @@ def register_jobs(hub: Any, register: Any) -> None:
 
 
 @hookimpl
+def register_queues(hub: Any, register: Any) -> None:
+    register(BackgroundQueue("purge", hub.service(NotesService).expired_pending))
+
+
+@hookimpl
 def register_commands(cli: Any) -> None:
     @cli.command(name="notes-count")
     @click.pass_context
@@ -94,4 +99,4 @@ async def startup(hub: Any) -> None:
 
 @hookimpl
 def shutdown(hub: Any) -> None:
-    hub.service(NotesService).close()
+    log.info("notes: stopped with %d notes stored", hub.service(NotesService).count())

@@ -3,7 +3,6 @@ nothing else, so the same operation gives the same data and the same error every
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -20,7 +19,7 @@ PLUGIN = "notes"
 MAX_TITLE = 200
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
-BACKLOG = 100  # notes a subscriber may fall behind by before its stream is ended
+TOPIC = "notes.added"
 SCOPES = ("read", "write")
 
 log = logging.getLogger("hub_notes")
@@ -115,7 +114,6 @@ class NotesService:
         self.hub = hub
         self.settings: NotesSettings = hub.settings_for(PLUGIN)
         self.database = hub.database(PLUGIN)
-        self._subscribers: set[asyncio.Queue[Note | None]] = set()
 
     # -- auth ----------------------------------------------------------------------------
     def authorize(self, authorization: str | None, *, write: bool = False) -> Credential:
@@ -185,7 +183,7 @@ class NotesService:
                 (note_id, title, body, now, expires_at),
             )
         note = _note((note_id, title, body, now, expires_at))
-        self._publish(note)
+        self.hub.events.publish(TOPIC, note)
         return note
 
     def _validate(self, data: Any) -> tuple[str, str, float]:
@@ -221,35 +219,20 @@ class NotesService:
         return int(purged)
 
     # -- the subscription ----------------------------------------------------------------
-    async def added(self, authorization: str | None) -> AsyncIterator[Note]:
-        """Each note created from now on, as it is created, until the hub shuts down."""
+    def added(self, authorization: str | None) -> AsyncIterator[Note]:
+        """Each note created from now on, as it is created, until the hub shuts down (the
+        host's event bus ends the stream then, or when the subscriber lags too far)."""
         self.authorize(authorization)
-        queue: asyncio.Queue[Note | None] = asyncio.Queue(BACKLOG)
-        self._subscribers.add(queue)
-        try:
-            while (note := await queue.get()) is not None:
-                yield note
-        finally:
-            self._subscribers.discard(queue)
+        return self.hub.events.subscribe(TOPIC)
 
     @property
     def subscribers(self) -> int:
-        return len(self._subscribers)
+        return self.hub.events.subscribers(TOPIC)
 
-    def _publish(self, note: Note) -> None:
-        for queue in list(self._subscribers):
-            try:
-                queue.put_nowait(note)
-            except asyncio.QueueFull:  # dropped, rather than buffering for it without bound
-                self._end(queue)
-
-    def _end(self, queue: asyncio.Queue[Note | None]) -> None:
-        self._subscribers.discard(queue)
-        if queue.full():
-            queue.get_nowait()
-        queue.put_nowait(None)
-
-    def close(self) -> None:
-        """End every subscription stream (the ``shutdown`` hook)."""
-        for queue in list(self._subscribers):
-            self._end(queue)
+    def expired_pending(self) -> int:
+        """Expired notes the next purge will remove (the ``purge`` background queue)."""
+        row = self.database.execute(
+            "SELECT count(*) FROM notes WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            (time.time(),),
+        ).fetchone()
+        return int(row[0])
