@@ -65,6 +65,8 @@ class Hub:
         self.queues: list[tuple[str, BackgroundQueue]] = []
         self.metrics = HubMetrics(self.timers, self.queue_depths)
         self.options: dict[str, Any] = {}
+        # filled by ``hub serve`` once bound: "http", "grpc", "http:<plugin>" -> (host, port)
+        self.listening: dict[str, tuple[str, int]] = {}
         self._collect_settings(env)
         self._migrate()
         self._collect("register_credential_types", CredentialType, self.credentials.register_type)

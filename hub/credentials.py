@@ -52,12 +52,16 @@ class CredentialType:
     (raise ``HubError(400)`` naming the bad parameter). ``present`` builds the JSON shown once.
     ``login_param`` makes it a login/password credential (HTTP Basic) instead of a bearer token.
     ``one_per`` names an attribute: issuing a credential revokes the others with the same value.
+    ``login_for`` decides per credential instead of ``login_param``, for plugins with both kinds:
+    it returns the login (a login/password credential) or ``None`` (a bearer token), and may
+    raise ``HubError(400)``.
     """
 
     validate: Callable[[dict[str, str]], dict[str, Any]] = _no_params
     present: Callable[[str, Credential], dict[str, Any]] = _token_only
     login_param: str | None = None
     one_per: str | None = None
+    login_for: Callable[[dict[str, str]], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +146,13 @@ class CredentialStore:
         params = dict(params)
         login = None
         password = None
-        if ctype.login_param:
+        if ctype.login_for is not None:
+            login = ctype.login_for(params)
+        elif ctype.login_param:
             login = params.get(ctype.login_param, "")
             if not login:
                 raise HubError(400, f"missing parameter: {ctype.login_param}", plugin=plugin)
+        if login is not None:
             password = params.pop("password", None) or secrets.token_urlsafe(18)
         attrs = ctype.validate(params)
         secret = password if password is not None else secrets.token_hex(32)

@@ -70,6 +70,9 @@ def load_plugins(
         if name in infos:
             raise StartupError(f"two plugins are named {name!r}: {infos[name].source} and {source}")
         pm.register(module, name=name)
+        specs = getattr(module, "hub_hookspecs", None)
+        if specs is not None:  # hooks this plugin defines for other plugins to implement
+            pm.add_hookspecs(specs)
         infos[name] = PluginInfo(name, version, source, module)
 
     from hub import __version__, core

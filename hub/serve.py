@@ -33,7 +33,7 @@ class Server:
         self.main_app.on_shutdown.append(self._close_websockets)
         self.grpc = GrpcServer(hub)
         self.runners: list[web.AppRunner] = []
-        self.addresses: dict[str, tuple[str, int]] = {}
+        self.addresses: dict[str, tuple[str, int]] = hub.listening  # plugins read them there
 
     async def _close_websockets(self, app: web.Application) -> None:
         self.hub.events.close()

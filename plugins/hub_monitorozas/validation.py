@@ -1,0 +1,241 @@
+"""Input rules of devices and blacklist monitors (the seed's field table): every value is
+checked and normalised here, once, whichever protocol it came from. Each error names its field
+and carries the seed's code (``missing_field``, ``invalid_field``, ``unknown_field``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from hub.errors import HubError
+from hub_monitorozas.settings import PLUGIN
+
+TARGET_TYPES = ("domain", "ip")
+SCHEMES = ("http", "https")
+SERVICE_PORTS: dict[str, int | None] = {
+    "web": None,  # from the scheme
+    "ssh": 22,
+    "smtp": 25,
+    "smtps": 465,
+    "submission": 587,
+    "imap": 143,
+    "imaps": 993,
+    "pop3": 110,
+    "pop3s": 995,
+    "ftp": 21,
+    "dns": 53,
+    "mysql": 3306,
+    "postgresql": 5432,
+    "rdp": 3389,
+    "tcp": None,  # no well-known port: the caller names it
+}
+SCHEME_PORTS = {"http": 80, "https": 443}
+WEB_CHECKS = ("check_public_http", "check_public_https", "check_public_tls")
+ORIGIN_CHECKS = ("check_origin_http", "check_origin_tls")
+ORIGIN_FIELDS = ("origin_host", "origin_scheme", "origin_port")
+DEVICE_FIELDS = (
+    "target_type", "target_value", "service_type", "scheme", "port", "host_header",
+    "proxy_enabled", *ORIGIN_FIELDS, *WEB_CHECKS, *ORIGIN_CHECKS, "expect_status", "location",
+    "is_enabled",
+)
+MONITOR_FIELDS = ("target_type", "target_value", "is_enabled")
+ADMIN_FIELDS = ("user_id",)  # the owner, named by the admin token only
+MAX_LOCATION = 255
+LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def field_error(code: str, message: str) -> HubError:
+    return HubError(400, message, reason=code, plugin=PLUGIN)
+
+
+def invalid(name: str, message: str) -> HubError:
+    return field_error("invalid_field", f"{name}: {message}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def as_bool(name: str, value: Any) -> int:
+    """0/1/true/false (JSON booleans, integers or those strings) as 0 or 1."""
+    if isinstance(value, bool):
+        return int(value)
+    if _is_int(value) and value in (0, 1):
+        return int(value)
+    if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
+        return int(value.strip().lower() in ("1", "true"))
+    raise invalid(name, f"expected 0, 1, true or false, got {value!r}")
+
+
+def as_int(name: str, value: Any, low: int, high: int) -> int:
+    if not _is_int(value):
+        raise invalid(name, f"expected an integer between {low} and {high}, got {value!r}")
+    if not low <= value <= high:
+        raise invalid(name, f"must be between {low} and {high}, got {value}")
+    return int(value)
+
+
+def as_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in choices:
+        raise invalid(name, f"expected one of {', '.join(choices)}, got {value!r}")
+    return value.strip().lower()
+
+
+def hostname(name: str, value: Any) -> str:
+    """An IDNA host name in its ASCII (punycode) form, lower case, without a trailing dot."""
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(name, "expected a host name such as example.hu")
+    text = value.strip().rstrip(".")
+    try:
+        ascii_name = text.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise invalid(name, f"not a valid host name: {value!r}") from None
+    labels = ascii_name.split(".")
+    if len(ascii_name) > 253 or not all(LABEL.match(label) for label in labels):
+        raise invalid(name, f"not a valid host name: {value!r}")
+    if all(label.isdigit() for label in labels):
+        raise invalid(name, f"looks like an IP address, not a host name: {value!r}")
+    return ascii_name
+
+
+def ip_text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise invalid(name, f"expected an IPv4 or IPv6 address, got {value!r}")
+    try:
+        return ipaddress.ip_address(value.strip().strip("[]")).compressed
+    except ValueError:
+        raise invalid(name, f"not an IPv4 or IPv6 address: {value!r}") from None
+
+
+def host_or_ip(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            return ipaddress.ip_address(value.strip().strip("[]")).compressed
+        except ValueError:
+            pass
+    return hostname(name, value)
+
+
+def target(target_type: str, value: Any) -> str:
+    if target_type == "ip":
+        return ip_text("target_value", value)
+    return hostname("target_value", value)
+
+
+def _check_keys(data: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise field_error("invalid_json", "body: expected a JSON object")
+    for key in data:
+        if key not in allowed:
+            raise field_error("unknown_field", f"{key}: unknown field")
+    return data
+
+
+def _required(data: dict[str, Any], name: str) -> Any:
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise field_error("missing_field", f"{name}: required")
+    return value
+
+
+def owner(data: dict[str, Any], is_admin: bool) -> int | None:
+    """The admin names the owner with ``user_id``; for a key that field does not exist."""
+    if not is_admin:
+        return None
+    if data.get("user_id") is None:
+        raise field_error("missing_field", "user_id: required when the admin token creates")
+    return as_int("user_id", data["user_id"], 1, 2**63 - 1)
+
+
+def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
+    """A create body as the normalised row: every field present, defaults filled in."""
+    data = _check_keys(data, DEVICE_FIELDS + (ADMIN_FIELDS if is_admin else ()))
+    out: dict[str, Any] = {}
+    out["target_type"] = as_choice("target_type", _required(data, "target_type"), TARGET_TYPES)
+    out["target_value"] = target(out["target_type"], _required(data, "target_value"))
+    service = as_choice("service_type", _required(data, "service_type"), list(SERVICE_PORTS))
+    out["service_type"] = service
+    web = service == "web"
+
+    def given(name: str) -> bool:
+        return data.get(name) is not None
+
+    def web_only(name: str) -> None:
+        if not web and given(name):
+            raise invalid(name, "only for service_type web")
+
+    for name in ("scheme", "host_header", "proxy_enabled", *ORIGIN_FIELDS, "expect_status"):
+        web_only(name)
+    out["scheme"] = as_choice("scheme", data["scheme"], SCHEMES) if given("scheme") else (
+        "https" if web else None
+    )
+    if given("port"):
+        out["port"] = as_int("port", data["port"], 1, 65535)
+    elif web:
+        out["port"] = SCHEME_PORTS[out["scheme"]]
+    elif SERVICE_PORTS[service] is None:
+        raise field_error("missing_field", f"port: required for service_type {service}")
+    else:
+        out["port"] = SERVICE_PORTS[service]
+    out["host_header"] = hostname("host_header", data["host_header"]) if (
+        given("host_header") and str(data["host_header"]).strip()
+    ) else None
+    out["proxy_enabled"] = as_bool("proxy_enabled", data["proxy_enabled"]) if given(
+        "proxy_enabled"
+    ) else 0
+    for name in (*WEB_CHECKS, *ORIGIN_CHECKS):
+        value = as_bool(name, data[name]) if given(name) else None
+        if value and not web:
+            raise invalid(name, "only for service_type web")
+        out[name] = value
+    if web and all(out[name] is None for name in WEB_CHECKS):
+        # nothing chosen: check the device's own scheme
+        out["check_public_http"] = int(out["scheme"] == "http")
+        out["check_public_https"] = int(out["scheme"] == "https")
+    for name in (*WEB_CHECKS, *ORIGIN_CHECKS):
+        out[name] = out[name] or 0
+    for name in ORIGIN_CHECKS:
+        if out[name] and not out["proxy_enabled"]:
+            raise invalid(name, "needs proxy_enabled = 1")
+    out["origin_host"] = host_or_ip("origin_host", data["origin_host"]) if given(
+        "origin_host"
+    ) else None
+    out["origin_scheme"] = as_choice("origin_scheme", data["origin_scheme"], SCHEMES) if given(
+        "origin_scheme"
+    ) else None
+    out["origin_port"] = as_int("origin_port", data["origin_port"], 1, 65535) if given(
+        "origin_port"
+    ) else None
+    if out["proxy_enabled"]:
+        if out["check_origin_http"] or out["check_origin_tls"]:
+            if out["origin_host"] is None:
+                raise field_error("missing_field", "origin_host: required for origin checks")
+        if out["origin_host"] is not None:
+            out["origin_scheme"] = out["origin_scheme"] or out["scheme"]
+            out["origin_port"] = out["origin_port"] or SCHEME_PORTS[out["origin_scheme"]]
+    out["expect_status"] = as_int("expect_status", data["expect_status"], 100, 599) if given(
+        "expect_status"
+    ) else 200
+    location = data.get("location")
+    if location is None:
+        location = ""
+    if not isinstance(location, str):
+        raise invalid("location", f"expected a string, got {location!r}")
+    if len(location) > MAX_LOCATION:
+        raise invalid("location", f"longer than {MAX_LOCATION} characters")
+    out["location"] = location.strip()
+    out["is_enabled"] = as_bool("is_enabled", data["is_enabled"]) if given("is_enabled") else 1
+    return out
+
+
+def blacklist_monitor(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
+    data = _check_keys(data, MONITOR_FIELDS + (ADMIN_FIELDS if is_admin else ()))
+    target_type = as_choice("target_type", _required(data, "target_type"), TARGET_TYPES)
+    return {
+        "target_type": target_type,
+        "target_value": target(target_type, _required(data, "target_value")),
+        "is_enabled": as_bool("is_enabled", data["is_enabled"])
+        if data.get("is_enabled") is not None
+        else 1,
+    }

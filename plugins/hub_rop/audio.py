@@ -1,0 +1,149 @@
+"""Real audio intake: what the first bytes say the file is, a bounded streaming download, and
+the duration as the audio metadata library (mutagen) reads it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import aiohttp
+
+HEAD_BYTES = 16  # enough for every signature below
+CHUNK = 64 * 1024
+FORMATS = ("mp3", "wav", "ogg")
+
+
+class IntakeFailure(Exception):
+    """A recording the hub will not take; ``reason`` is kept with the call."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _mpeg_frame(head: bytes) -> bool:
+    """An MPEG audio frame header: 11 sync bits, then no reserved version, layer, bitrate or
+    sample rate (the checks that keep random 0xFF bytes from passing as audio)."""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
+    return version != 1 and layer != 0 and bitrate != 0xF and rate != 3
+
+
+def sniff(head: bytes) -> str | None:
+    """``mp3``, ``wav``, ``ogg`` by magic bytes, or ``None``; names and types are not proof."""
+    if head.startswith(b"ID3") or _mpeg_frame(head):
+        return "mp3"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    return None
+
+
+async def fetch_head(session: aiohttp.ClientSession, url: str, timeout: float) -> bytes:
+    """The first bytes of ``url`` by a ranged GET; servers that ignore ``Range`` answer 200 and
+    are cut off after those bytes."""
+    try:
+        async with session.get(
+            url,
+            headers={"Range": f"bytes=0-{HEAD_BYTES - 1}"},
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as response:
+            if response.status not in (200, 206):
+                raise IntakeFailure("fetch_failed", f"audio_url: answered HTTP {response.status}")
+            head = b""
+            while len(head) < HEAD_BYTES:
+                chunk = await response.content.read(HEAD_BYTES - len(head))
+                if not chunk:
+                    break
+                head += chunk
+            response.close()  # do not drain the rest of a server that ignored Range
+            return head
+    except TimeoutError:
+        raise IntakeFailure(
+            "fetch_failed", f"audio_url: no answer within {timeout:g}s"
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise IntakeFailure("fetch_failed", f"audio_url: cannot be fetched: {exc}") from None
+
+
+async def download(
+    session: aiohttp.ClientSession,
+    url: str,
+    target: Path,
+    *,
+    max_bytes: int,
+    timeout: float,
+    progress: object = None,
+) -> int:
+    """Stream ``url`` into ``target`` (via ``target.part``); stop past ``max_bytes``."""
+    part = target.with_name(target.name + ".part")
+    size = 0
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+            if response.status != 200:
+                raise IntakeFailure("download_failed", f"audio_url: answered HTTP {response.status}")
+            if response.content_length is not None and response.content_length > max_bytes:
+                raise IntakeFailure("too_large", f"audio: {response.content_length} bytes, over "
+                                    f"the limit of {max_bytes}")
+            with part.open("wb") as out:
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        response.close()
+                        raise IntakeFailure(
+                            "too_large", f"audio: more than {max_bytes} bytes, download stopped"
+                        )
+                    out.write(chunk)
+                    if callable(progress):
+                        progress()
+        os.replace(part, target)
+        return size
+    except TimeoutError:
+        raise IntakeFailure(
+            "download_failed", f"audio_url: download took longer than {timeout:g}s"
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise IntakeFailure("download_failed", f"audio_url: download failed: {exc}") from None
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def read_duration(path: Path, fmt: str) -> float:
+    """Seconds of audio as mutagen reads them from the file itself."""
+    from mutagen import MutagenError
+    from mutagen.mp3 import MP3
+    from mutagen.oggflac import OggFLAC
+    from mutagen.oggopus import OggOpus
+    from mutagen.oggspeex import OggSpeex
+    from mutagen.oggvorbis import OggVorbis
+    from mutagen.wave import WAVE
+
+    try:
+        if fmt == "mp3":
+            info = MP3(path).info
+        elif fmt == "wav":
+            info = WAVE(path).info
+        else:
+            for kind in (OggVorbis, OggOpus, OggFLAC, OggSpeex):
+                try:
+                    info = kind(path).info
+                    break
+                except MutagenError:
+                    continue
+            else:
+                raise IntakeFailure("unreadable", "audio: an Ogg stream of no known audio codec")
+    except MutagenError as exc:
+        raise IntakeFailure("unreadable", f"audio: not a readable {fmt.upper()} file: {exc}") from None
+    length = float(getattr(info, "length", 0.0) or 0.0)
+    if length <= 0:
+        raise IntakeFailure("unreadable", f"audio: {fmt.upper()} file of no measurable duration")
+    return length
+
+
+async def duration_of(path: Path, fmt: str) -> float:
+    return await asyncio.to_thread(read_duration, path, fmt)

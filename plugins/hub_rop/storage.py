@@ -1,0 +1,74 @@
+"""``<data-dir>/rop.db``: calls, the office structure, managers, checklists, tables, results
+and the webhook outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def m001_calls(db: Any) -> None:
+    db.execute(
+        "CREATE TABLE calls (seq INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL UNIQUE,"
+        " manager_id TEXT NOT NULL, deal_id TEXT NOT NULL, deal_stage_id TEXT NOT NULL,"
+        " audio_url TEXT NOT NULL, declared_duration REAL, status TEXT NOT NULL,"
+        " reason TEXT, detail TEXT, format TEXT, size_bytes INTEGER, duration REAL,"
+        " audio_path TEXT, claimed_until REAL, created_at REAL NOT NULL, updated_at REAL NOT NULL,"
+        " analyzed_at REAL)"
+    )
+    db.execute("CREATE INDEX calls_status ON calls (status, seq)")
+
+
+def m002_structure(db: Any) -> None:
+    db.execute(
+        "CREATE TABLE offices (position INTEGER NOT NULL, office_id TEXT PRIMARY KEY,"
+        " office_title TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE office_members (office_id TEXT NOT NULL REFERENCES offices ON DELETE"
+        " CASCADE, role TEXT NOT NULL, member_id TEXT NOT NULL, position INTEGER NOT NULL,"
+        " PRIMARY KEY (office_id, role, member_id))"
+    )
+    db.execute(
+        "CREATE TABLE managers (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " manager_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, surname TEXT NOT NULL,"
+        " middlename TEXT NOT NULL, updated_at REAL NOT NULL)"
+    )
+
+
+def m003_analysis(db: Any) -> None:
+    db.execute(
+        "CREATE TABLE checklists (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+        " name TEXT NOT NULL, stages TEXT NOT NULL, webhook_url TEXT, webhook_secret TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE analytic_tables (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, fields TEXT NOT NULL, webhook_url TEXT,"
+        " webhook_secret TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE checklist_results (call_id TEXT NOT NULL, checklist_id TEXT NOT NULL,"
+        " result TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (call_id, checklist_id))"
+    )
+    db.execute(
+        "CREATE TABLE table_results (call_id TEXT NOT NULL, table_id TEXT NOT NULL,"
+        " result TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (call_id, table_id))"
+    )
+
+
+def m004_webhooks(db: Any) -> None:
+    db.execute(
+        "CREATE TABLE webhook_deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " id TEXT NOT NULL UNIQUE, event TEXT NOT NULL, call_id TEXT NOT NULL,"
+        " target_kind TEXT NOT NULL, target_id TEXT NOT NULL, url TEXT NOT NULL,"
+        " secret TEXT NOT NULL, body BLOB NOT NULL, status TEXT NOT NULL,"
+        " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,"
+        " claimed_until REAL, last_status INTEGER, last_error TEXT, created_at REAL NOT NULL,"
+        " delivered_at REAL, dead_at REAL)"
+    )
+    db.execute(
+        "CREATE INDEX webhook_due ON webhook_deliveries (status, next_attempt_at)"
+        " WHERE status = 'pending'"
+    )
+
+
+MIGRATIONS = [m001_calls, m002_structure, m003_analysis, m004_webhooks]
