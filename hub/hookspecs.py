@@ -24,8 +24,9 @@ def register_migrations(register: Callable[[Callable[[Any], None]], None]) -> No
 
 
 @hookspec
-def register_credential_types(register: Callable[[Any], None]) -> None:
-    """Register the plugin's :class:`hub.credentials.CredentialType` for ``hub creds add``."""
+def register_credential_types(hub: Any, register: Callable[[Any], None]) -> None:
+    """Register the plugin's :class:`hub.credentials.CredentialType` for ``hub creds add``;
+    ``hub`` lets ``validate`` reach the plugin's own state (unspot creates a user there)."""
 
 
 @hookspec

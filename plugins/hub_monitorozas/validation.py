@@ -8,6 +8,8 @@ import ipaddress
 import re
 from typing import Any
 
+import idna
+
 from hub.errors import HubError
 from hub_monitorozas.settings import PLUGIN
 
@@ -35,8 +37,18 @@ WEB_CHECKS = ("check_public_http", "check_public_https", "check_public_tls")
 ORIGIN_CHECKS = ("check_origin_http", "check_origin_tls")
 ORIGIN_FIELDS = ("origin_host", "origin_scheme", "origin_port")
 DEVICE_FIELDS = (
-    "target_type", "target_value", "service_type", "scheme", "port", "host_header",
-    "proxy_enabled", *ORIGIN_FIELDS, *WEB_CHECKS, *ORIGIN_CHECKS, "expect_status", "location",
+    "target_type",
+    "target_value",
+    "service_type",
+    "scheme",
+    "port",
+    "host_header",
+    "proxy_enabled",
+    *ORIGIN_FIELDS,
+    *WEB_CHECKS,
+    *ORIGIN_CHECKS,
+    "expect_status",
+    "location",
     "is_enabled",
 )
 MONITOR_FIELDS = ("target_type", "target_value", "is_enabled")
@@ -83,13 +95,14 @@ def as_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) -> st
 
 
 def hostname(name: str, value: Any) -> str:
-    """An IDNA host name in its ASCII (punycode) form, lower case, without a trailing dot."""
+    """An IDNA 2008 (UTS 46) host name in its ASCII (punycode) form, lower case, without a
+    trailing dot."""
     if not isinstance(value, str) or not value.strip():
         raise invalid(name, "expected a host name such as example.hu")
     text = value.strip().rstrip(".")
     try:
-        ascii_name = text.encode("idna").decode("ascii").lower()
-    except UnicodeError:
+        ascii_name = idna.encode(text, uts46=True).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError):
         raise invalid(name, f"not a valid host name: {value!r}") from None
     labels = ascii_name.split(".")
     if len(ascii_name) > 253 or not all(LABEL.match(label) for label in labels):
@@ -167,8 +180,10 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
 
     for name in ("scheme", "host_header", "proxy_enabled", *ORIGIN_FIELDS, "expect_status"):
         web_only(name)
-    out["scheme"] = as_choice("scheme", data["scheme"], SCHEMES) if given("scheme") else (
-        "https" if web else None
+    out["scheme"] = (
+        as_choice("scheme", data["scheme"], SCHEMES)
+        if given("scheme")
+        else ("https" if web else None)
     )
     if given("port"):
         out["port"] = as_int("port", data["port"], 1, 65535)
@@ -178,12 +193,14 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
         raise field_error("missing_field", f"port: required for service_type {service}")
     else:
         out["port"] = SERVICE_PORTS[service]
-    out["host_header"] = hostname("host_header", data["host_header"]) if (
-        given("host_header") and str(data["host_header"]).strip()
-    ) else None
-    out["proxy_enabled"] = as_bool("proxy_enabled", data["proxy_enabled"]) if given(
-        "proxy_enabled"
-    ) else 0
+    out["host_header"] = (
+        hostname("host_header", data["host_header"])
+        if (given("host_header") and str(data["host_header"]).strip())
+        else None
+    )
+    out["proxy_enabled"] = (
+        as_bool("proxy_enabled", data["proxy_enabled"]) if given("proxy_enabled") else 0
+    )
     for name in (*WEB_CHECKS, *ORIGIN_CHECKS):
         value = as_bool(name, data[name]) if given(name) else None
         if value and not web:
@@ -198,25 +215,27 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
     for name in ORIGIN_CHECKS:
         if out[name] and not out["proxy_enabled"]:
             raise invalid(name, "needs proxy_enabled = 1")
-    out["origin_host"] = host_or_ip("origin_host", data["origin_host"]) if given(
-        "origin_host"
-    ) else None
-    out["origin_scheme"] = as_choice("origin_scheme", data["origin_scheme"], SCHEMES) if given(
-        "origin_scheme"
-    ) else None
-    out["origin_port"] = as_int("origin_port", data["origin_port"], 1, 65535) if given(
-        "origin_port"
-    ) else None
+    out["origin_host"] = (
+        host_or_ip("origin_host", data["origin_host"]) if given("origin_host") else None
+    )
+    out["origin_scheme"] = (
+        as_choice("origin_scheme", data["origin_scheme"], SCHEMES)
+        if given("origin_scheme")
+        else None
+    )
+    out["origin_port"] = (
+        as_int("origin_port", data["origin_port"], 1, 65535) if given("origin_port") else None
+    )
     if out["proxy_enabled"]:
-        if out["check_origin_http"] or out["check_origin_tls"]:
-            if out["origin_host"] is None:
-                raise field_error("missing_field", "origin_host: required for origin checks")
+        wants_origin = out["check_origin_http"] or out["check_origin_tls"]
+        if wants_origin and out["origin_host"] is None:
+            raise field_error("missing_field", "origin_host: required for origin checks")
         if out["origin_host"] is not None:
             out["origin_scheme"] = out["origin_scheme"] or out["scheme"]
             out["origin_port"] = out["origin_port"] or SCHEME_PORTS[out["origin_scheme"]]
-    out["expect_status"] = as_int("expect_status", data["expect_status"], 100, 599) if given(
-        "expect_status"
-    ) else 200
+    out["expect_status"] = (
+        as_int("expect_status", data["expect_status"], 100, 599) if given("expect_status") else 200
+    )
     location = data.get("location")
     if location is None:
         location = ""

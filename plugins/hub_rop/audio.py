@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -61,7 +62,10 @@ async def fetch_head(session: aiohttp.ClientSession, url: str, timeout: float) -
                 if not chunk:
                     break
                 head += chunk
-            response.close()  # do not drain the rest of a server that ignored Range
+            if response.status == 206 and (response.content_length or 0) <= HEAD_BYTES:
+                await response.read()  # the whole ranged answer: the connection can be reused
+            else:
+                response.close()  # do not drain the rest of a server that ignored Range
             return head
     except TimeoutError:
         raise IntakeFailure(
@@ -78,7 +82,7 @@ async def download(
     *,
     max_bytes: int,
     timeout: float,
-    progress: object = None,
+    progress: Callable[[], None] | None = None,
 ) -> int:
     """Stream ``url`` into ``target`` (via ``target.part``); stop past ``max_bytes``."""
     part = target.with_name(target.name + ".part")
@@ -86,7 +90,9 @@ async def download(
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             if response.status != 200:
-                raise IntakeFailure("download_failed", f"audio_url: answered HTTP {response.status}")
+                raise IntakeFailure(
+                    "download_failed", f"audio_url: answered HTTP {response.status}"
+                )
             if response.content_length is not None and response.content_length > max_bytes:
                 raise IntakeFailure("too_large", f"audio: {response.content_length} bytes, over "
                                     f"the limit of {max_bytes}")
@@ -99,7 +105,7 @@ async def download(
                             "too_large", f"audio: more than {max_bytes} bytes, download stopped"
                         )
                     out.write(chunk)
-                    if callable(progress):
+                    if progress is not None:
                         progress()
         os.replace(part, target)
         return size
@@ -138,7 +144,9 @@ def read_duration(path: Path, fmt: str) -> float:
             else:
                 raise IntakeFailure("unreadable", "audio: an Ogg stream of no known audio codec")
     except MutagenError as exc:
-        raise IntakeFailure("unreadable", f"audio: not a readable {fmt.upper()} file: {exc}") from None
+        raise IntakeFailure(
+            "unreadable", f"audio: not a readable {fmt.upper()} file: {exc}"
+        ) from None
     length = float(getattr(info, "length", 0.0) or 0.0)
     if length <= 0:
         raise IntakeFailure("unreadable", f"audio: {fmt.upper()} file of no measurable duration")

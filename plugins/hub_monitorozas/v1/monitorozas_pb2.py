@@ -24,13 +24,47 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$hub/monitorozas/v1/monitorozas.proto\x12\x12hub.monitorozas.v12\r\n\x0bMonitorozasb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$hub/monitorozas/v1/monitorozas.proto\x12\x12hub.monitorozas.v1\"\x0b\n\tMeRequest\"^\n\nMeResponse\x12\x14\n\x07user_id\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x06key_id\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x0e\n\x06scopes\x18\x03 \x03(\tB\n\n\x08_user_idB\t\n\x07_key_id\";\n\x0bListRequest\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12\x12\n\x05limit\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x08\n\x06_limit\"\x17\n\tIdRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"-\n\x0e\x44\x65leteResponse\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"\x91\x06\n\x06\x44\x65vice\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\x13\n\x0btarget_type\x18\x03 \x01(\t\x12\x14\n\x0ctarget_value\x18\x04 \x01(\t\x12\x14\n\x0cservice_type\x18\x05 \x01(\t\x12\x13\n\x06scheme\x18\x06 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04port\x18\x07 \x01(\x03\x12\x18\n\x0bhost_header\x18\x08 \x01(\tH\x01\x88\x01\x01\x12\x15\n\rproxy_enabled\x18\t \x01(\x08\x12\x18\n\x0borigin_host\x18\n \x01(\tH\x02\x88\x01\x01\x12\x1a\n\rorigin_scheme\x18\x0b \x01(\tH\x03\x88\x01\x01\x12\x18\n\x0borigin_port\x18\x0c \x01(\x03H\x04\x88\x01\x01\x12\x19\n\x11\x63heck_public_http\x18\r \x01(\x08\x12\x1a\n\x12\x63heck_public_https\x18\x0e \x01(\x08\x12\x18\n\x10\x63heck_public_tls\x18\x0f \x01(\x08\x12\x19\n\x11\x63heck_origin_http\x18\x10 \x01(\x08\x12\x18\n\x10\x63heck_origin_tls\x18\x11 \x01(\x08\x12\x15\n\rexpect_status\x18\x12 \x01(\x03\x12\x10\n\x08location\x18\x13 \x01(\t\x12\x12\n\nis_enabled\x18\x14 \x01(\x08\x12\x13\n\x0blast_status\x18\x15 \x01(\t\x12\x1a\n\rlast_check_at\x18\x16 \x01(\tH\x05\x88\x01\x01\x12\x1d\n\x10last_response_ms\x18\x17 \x01(\x03H\x06\x88\x01\x01\x12\x17\n\nlast_error\x18\x18 \x01(\tH\x07\x88\x01\x01\x12\x1b\n\x0etls_expires_at\x18\x19 \x01(\tH\x08\x88\x01\x01\x12\x12\n\ncreated_at\x18\x1a \x01(\t\x12\x12\n\nupdated_at\x18\x1b \x01(\tB\t\n\x07_schemeB\x0e\n\x0c_host_headerB\x0e\n\x0c_origin_hostB\x10\n\x0e_origin_schemeB\x0e\n\x0c_origin_portB\x10\n\x0e_last_check_atB\x13\n\x11_last_response_msB\r\n\x0b_last_errorB\x11\n\x0f_tls_expires_at\"\xcd\x06\n\x0b\x44\x65viceInput\x12\x18\n\x0btarget_type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0ctarget_value\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x19\n\x0cservice_type\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x13\n\x06scheme\x18\x04 \x01(\tH\x03\x88\x01\x01\x12\x11\n\x04port\x18\x05 \x01(\x03H\x04\x88\x01\x01\x12\x18\n\x0bhost_header\x18\x06 \x01(\tH\x05\x88\x01\x01\x12\x1a\n\rproxy_enabled\x18\x07 \x01(\x08H\x06\x88\x01\x01\x12\x18\n\x0borigin_host\x18\x08 \x01(\tH\x07\x88\x01\x01\x12\x1a\n\rorigin_scheme\x18\t \x01(\tH\x08\x88\x01\x01\x12\x18\n\x0borigin_port\x18\n \x01(\x03H\t\x88\x01\x01\x12\x1e\n\x11\x63heck_public_http\x18\x0b \x01(\x08H\n\x88\x01\x01\x12\x1f\n\x12\x63heck_public_https\x18\x0c \x01(\x08H\x0b\x88\x01\x01\x12\x1d\n\x10\x63heck_public_tls\x18\r \x01(\x08H\x0c\x88\x01\x01\x12\x1e\n\x11\x63heck_origin_http\x18\x0e \x01(\x08H\r\x88\x01\x01\x12\x1d\n\x10\x63heck_origin_tls\x18\x0f \x01(\x08H\x0e\x88\x01\x01\x12\x1a\n\rexpect_status\x18\x10 \x01(\x03H\x0f\x88\x01\x01\x12\x15\n\x08location\x18\x11 \x01(\tH\x10\x88\x01\x01\x12\x17\n\nis_enabled\x18\x12 \x01(\x08H\x11\x88\x01\x01\x12\x14\n\x07user_id\x18\x13 \x01(\x03H\x12\x88\x01\x01\x42\x0e\n\x0c_target_typeB\x0f\n\r_target_valueB\x0f\n\r_service_typeB\t\n\x07_schemeB\x07\n\x05_portB\x0e\n\x0c_host_headerB\x10\n\x0e_proxy_enabledB\x0e\n\x0c_origin_hostB\x10\n\x0e_origin_schemeB\x0e\n\x0c_origin_portB\x14\n\x12_check_public_httpB\x15\n\x13_check_public_httpsB\x13\n\x11_check_public_tlsB\x14\n\x12_check_origin_httpB\x13\n\x11_check_origin_tlsB\x10\n\x0e_expect_statusB\x0b\n\t_locationB\r\n\x0b_is_enabledB\n\n\x08_user_id\"W\n\x13ListDevicesResponse\x12+\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x1a.hub.monitorozas.v1.Device\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\":\n\x0eHistoryRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x12\n\x05limit\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x08\n\x06_limit\"C\n\x08SubCheck\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x12\n\x05\x65rror\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x08\n\x06_error\"\xd7\x01\n\x0b\x43heckResult\x12\x12\n\nchecked_at\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x18\n\x0bresponse_ms\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\x05\x65rror\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1b\n\x0etls_expires_at\x18\x05 \x01(\tH\x02\x88\x01\x01\x12,\n\x06\x63hecks\x18\x06 \x03(\x0b\x32\x1c.hub.monitorozas.v1.SubCheckB\x0e\n\x0c_response_msB\x08\n\x06_errorB\x11\n\x0f_tls_expires_at\"C\n\x0fHistoryResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.hub.monitorozas.v1.CheckResult\"\x94\x02\n\x10\x42lacklistMonitor\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\x13\n\x0btarget_type\x18\x03 \x01(\t\x12\x14\n\x0ctarget_value\x18\x04 \x01(\t\x12\x12\n\nis_enabled\x18\x05 \x01(\x08\x12\x13\n\x0blast_status\x18\x06 \x01(\t\x12\x1a\n\rlast_check_at\x18\x07 \x01(\tH\x00\x88\x01\x01\x12\x11\n\tlisted_on\x18\x08 \x03(\t\x12\x17\n\nlast_error\x18\t \x01(\tH\x01\x88\x01\x01\x12\x12\n\ncreated_at\x18\n \x01(\t\x12\x12\n\nupdated_at\x18\x0b \x01(\tB\x10\n\x0e_last_check_atB\r\n\x0b_last_error\"\xb7\x01\n\x15\x42lacklistMonitorInput\x12\x18\n\x0btarget_type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0ctarget_value\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nis_enabled\x18\x03 \x01(\x08H\x02\x88\x01\x01\x12\x14\n\x07user_id\x18\x04 \x01(\x03H\x03\x88\x01\x01\x42\x0e\n\x0c_target_typeB\x0f\n\r_target_valueB\r\n\x0b_is_enabledB\n\n\x08_user_id\"v\n\x1dListBlacklistMonitorsResponse\x12@\n\x12\x62lacklist_monitors\x18\x01 \x03(\x0b\x32$.hub.monitorozas.v1.BlacklistMonitor\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\"\x0e\n\x0cWatchRequest\"S\n\x0cStatusChange\x12*\n\x06\x64\x65vice\x18\x01 \x01(\x0b\x32\x1a.hub.monitorozas.v1.Device\x12\x17\n\x0fprevious_status\x18\x02 \x01(\t2\xa3\x08\n\x0bMonitorozas\x12\x43\n\x02Me\x12\x1d.hub.monitorozas.v1.MeRequest\x1a\x1e.hub.monitorozas.v1.MeResponse\x12W\n\x0bListDevices\x12\x1f.hub.monitorozas.v1.ListRequest\x1a\'.hub.monitorozas.v1.ListDevicesResponse\x12\x46\n\tGetDevice\x12\x1d.hub.monitorozas.v1.IdRequest\x1a\x1a.hub.monitorozas.v1.Device\x12[\n\x10GetDeviceHistory\x12\".hub.monitorozas.v1.HistoryRequest\x1a#.hub.monitorozas.v1.HistoryResponse\x12K\n\x0c\x43reateDevice\x12\x1f.hub.monitorozas.v1.DeviceInput\x1a\x1a.hub.monitorozas.v1.Device\x12Q\n\x0c\x44\x65leteDevice\x12\x1d.hub.monitorozas.v1.IdRequest\x1a\".hub.monitorozas.v1.DeleteResponse\x12\x45\n\x08\x43heckNow\x12\x1d.hub.monitorozas.v1.IdRequest\x1a\x1a.hub.monitorozas.v1.Device\x12k\n\x15ListBlacklistMonitors\x12\x1f.hub.monitorozas.v1.ListRequest\x1a\x31.hub.monitorozas.v1.ListBlacklistMonitorsResponse\x12Z\n\x13GetBlacklistMonitor\x12\x1d.hub.monitorozas.v1.IdRequest\x1a$.hub.monitorozas.v1.BlacklistMonitor\x12i\n\x16\x43reateBlacklistMonitor\x12).hub.monitorozas.v1.BlacklistMonitorInput\x1a$.hub.monitorozas.v1.BlacklistMonitor\x12[\n\x16\x44\x65leteBlacklistMonitor\x12\x1d.hub.monitorozas.v1.IdRequest\x1a\".hub.monitorozas.v1.DeleteResponse\x12Y\n\x11WatchDeviceStatus\x12 .hub.monitorozas.v1.WatchRequest\x1a .hub.monitorozas.v1.StatusChange0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hub.monitorozas.v1.monitorozas_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MONITOROZAS']._serialized_start=60
-  _globals['_MONITOROZAS']._serialized_end=73
+  _globals['_MEREQUEST']._serialized_start=60
+  _globals['_MEREQUEST']._serialized_end=71
+  _globals['_MERESPONSE']._serialized_start=73
+  _globals['_MERESPONSE']._serialized_end=167
+  _globals['_LISTREQUEST']._serialized_start=169
+  _globals['_LISTREQUEST']._serialized_end=228
+  _globals['_IDREQUEST']._serialized_start=230
+  _globals['_IDREQUEST']._serialized_end=253
+  _globals['_DELETERESPONSE']._serialized_start=255
+  _globals['_DELETERESPONSE']._serialized_end=300
+  _globals['_DEVICE']._serialized_start=303
+  _globals['_DEVICE']._serialized_end=1088
+  _globals['_DEVICEINPUT']._serialized_start=1091
+  _globals['_DEVICEINPUT']._serialized_end=1936
+  _globals['_LISTDEVICESRESPONSE']._serialized_start=1938
+  _globals['_LISTDEVICESRESPONSE']._serialized_end=2025
+  _globals['_HISTORYREQUEST']._serialized_start=2027
+  _globals['_HISTORYREQUEST']._serialized_end=2085
+  _globals['_SUBCHECK']._serialized_start=2087
+  _globals['_SUBCHECK']._serialized_end=2154
+  _globals['_CHECKRESULT']._serialized_start=2157
+  _globals['_CHECKRESULT']._serialized_end=2372
+  _globals['_HISTORYRESPONSE']._serialized_start=2374
+  _globals['_HISTORYRESPONSE']._serialized_end=2441
+  _globals['_BLACKLISTMONITOR']._serialized_start=2444
+  _globals['_BLACKLISTMONITOR']._serialized_end=2720
+  _globals['_BLACKLISTMONITORINPUT']._serialized_start=2723
+  _globals['_BLACKLISTMONITORINPUT']._serialized_end=2906
+  _globals['_LISTBLACKLISTMONITORSRESPONSE']._serialized_start=2908
+  _globals['_LISTBLACKLISTMONITORSRESPONSE']._serialized_end=3026
+  _globals['_WATCHREQUEST']._serialized_start=3028
+  _globals['_WATCHREQUEST']._serialized_end=3042
+  _globals['_STATUSCHANGE']._serialized_start=3044
+  _globals['_STATUSCHANGE']._serialized_end=3127
+  _globals['_MONITOROZAS']._serialized_start=3130
+  _globals['_MONITOROZAS']._serialized_end=4189
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from . import monitorozas_pb2 as hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -33,14 +34,207 @@ class MonitorozasStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.Me = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/Me',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.MeRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.MeResponse.FromString,
+                _registered_method=True)
+        self.ListDevices = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/ListDevices',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListDevicesResponse.FromString,
+                _registered_method=True)
+        self.GetDevice = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/GetDevice',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.Device.FromString,
+                _registered_method=True)
+        self.GetDeviceHistory = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/GetDeviceHistory',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.HistoryRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.HistoryResponse.FromString,
+                _registered_method=True)
+        self.CreateDevice = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/CreateDevice',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.DeviceInput.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.Device.FromString,
+                _registered_method=True)
+        self.DeleteDevice = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/DeleteDevice',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.CheckNow = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/CheckNow',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.Device.FromString,
+                _registered_method=True)
+        self.ListBlacklistMonitors = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/ListBlacklistMonitors',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListBlacklistMonitorsResponse.FromString,
+                _registered_method=True)
+        self.GetBlacklistMonitor = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/GetBlacklistMonitor',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.BlacklistMonitor.FromString,
+                _registered_method=True)
+        self.CreateBlacklistMonitor = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/CreateBlacklistMonitor',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.BlacklistMonitorInput.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.BlacklistMonitor.FromString,
+                _registered_method=True)
+        self.DeleteBlacklistMonitor = channel.unary_unary(
+                '/hub.monitorozas.v1.Monitorozas/DeleteBlacklistMonitor',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.WatchDeviceStatus = channel.unary_stream(
+                '/hub.monitorozas.v1.Monitorozas/WatchDeviceStatus',
+                request_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.WatchRequest.SerializeToString,
+                response_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.StatusChange.FromString,
+                _registered_method=True)
 
 
 class MonitorozasServicer:
     """Missing associated documentation comment in .proto file."""
 
+    def Me(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDevices(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDevice(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDeviceHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateDevice(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDevice(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckNow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBlacklistMonitors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBlacklistMonitor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBlacklistMonitor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBlacklistMonitor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchDeviceStatus(self, request, context):
+        """Each change of a device's status from now on (the caller's devices; all for the admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MonitorozasServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'Me': grpc.unary_unary_rpc_method_handler(
+                    servicer.Me,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.MeRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.MeResponse.SerializeToString,
+            ),
+            'ListDevices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDevices,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListDevicesResponse.SerializeToString,
+            ),
+            'GetDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDevice,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.Device.SerializeToString,
+            ),
+            'GetDeviceHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeviceHistory,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.HistoryRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.HistoryResponse.SerializeToString,
+            ),
+            'CreateDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDevice,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.DeviceInput.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.Device.SerializeToString,
+            ),
+            'DeleteDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDevice,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.DeleteResponse.SerializeToString,
+            ),
+            'CheckNow': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckNow,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.Device.SerializeToString,
+            ),
+            'ListBlacklistMonitors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBlacklistMonitors,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListBlacklistMonitorsResponse.SerializeToString,
+            ),
+            'GetBlacklistMonitor': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBlacklistMonitor,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.BlacklistMonitor.SerializeToString,
+            ),
+            'CreateBlacklistMonitor': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBlacklistMonitor,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.BlacklistMonitorInput.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.BlacklistMonitor.SerializeToString,
+            ),
+            'DeleteBlacklistMonitor': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBlacklistMonitor,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.DeleteResponse.SerializeToString,
+            ),
+            'WatchDeviceStatus': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchDeviceStatus,
+                    request_deserializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.WatchRequest.FromString,
+                    response_serializer=hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.StatusChange.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'hub.monitorozas.v1.Monitorozas', rpc_method_handlers)
@@ -51,3 +245,327 @@ def add_MonitorozasServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class Monitorozas:
     """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Me(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/Me',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.MeRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.MeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDevices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/ListDevices',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListDevicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/GetDevice',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.Device.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeviceHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/GetDeviceHistory',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.HistoryRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.HistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/CreateDevice',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.DeviceInput.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.Device.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/DeleteDevice',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckNow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/CheckNow',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.Device.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBlacklistMonitors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/ListBlacklistMonitors',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.ListBlacklistMonitorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBlacklistMonitor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/GetBlacklistMonitor',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.BlacklistMonitor.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBlacklistMonitor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/CreateBlacklistMonitor',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.BlacklistMonitorInput.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.BlacklistMonitor.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBlacklistMonitor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/DeleteBlacklistMonitor',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.IdRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchDeviceStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hub.monitorozas.v1.Monitorozas/WatchDeviceStatus',
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.WatchRequest.SerializeToString,
+            hub_dot_monitorozas_dot_v1_dot_monitorozas__pb2.StatusChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

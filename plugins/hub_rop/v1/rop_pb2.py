@@ -22,15 +22,100 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14hub/rop/v1/rop.proto\x12\nhub.rop.v12\x05\n\x03Ropb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14hub/rop/v1/rop.proto\x12\nhub.rop.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x97\x01\n\x11UploadCallRequest\x12\x12\n\nmanager_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65\x61l_id\x18\x03 \x01(\t\x12\x15\n\rdeal_stage_id\x18\x04 \x01(\t\x12\x11\n\taudio_url\x18\x05 \x01(\t\x12\x15\n\x08\x64uration\x18\x06 \x01(\x01H\x00\x88\x01\x01\x42\x0b\n\t_duration\"5\n\x12UploadCallResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\"[\n\x06Office\x12\x14\n\x0coffice_title\x18\x01 \x01(\t\x12\x11\n\toffice_id\x18\x02 \x01(\t\x12\x12\n\nleader_ids\x18\x03 \x03(\t\x12\x14\n\x0cmanagers_ids\x18\x04 \x03(\t\";\n\x14UpdateOfficesRequest\x12#\n\x07offices\x18\x01 \x03(\x0b\x32\x12.hub.rop.v1.Office\"[\n\x15UpdateOfficesResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07offices\x18\x02 \x01(\x03\x12\x0f\n\x07leaders\x18\x03 \x01(\x03\x12\x10\n\x08managers\x18\x04 \x01(\x03\"P\n\x07Manager\x12\x12\n\nmanager_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07surname\x18\x03 \x01(\t\x12\x12\n\nmiddlename\x18\x04 \x01(\t\">\n\x15UpdateManagersRequest\x12%\n\x08managers\x18\x01 \x03(\x0b\x32\x13.hub.rop.v1.Manager\"\\\n\x16UpdateManagersResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x10\n\x08received\x18\x02 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x03\x12\x0f\n\x07updated\x18\x04 \x01(\x03\"-\n\x10\x43\x61llReadyRequest\x12\x0b\n\x03tab\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61ll\x18\x02 \x01(\t\"I\n\x11\x43\x61llReadyResponse\x12\r\n\x05ready\x18\x01 \x01(\x08\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x99\x01\n\x0bStageResult\x12\x10\n\x08stage_id\x18\x01 \x01(\t\x12\x12\n\nstage_name\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x03\x12\x12\n\npercentage\x18\x04 \x01(\x01\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\x12\r\n\x05quote\x18\x07 \x01(\t\x12\x11\n\ttimestamp\x18\x08 \x01(\t\"\xd1\x01\n\x0f\x43hecklistResult\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x12\n\nmanager_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63hecklist_name\x18\x03 \x01(\t\x12\x13\n\x0btotal_score\x18\x04 \x01(\x03\x12\x11\n\tmax_score\x18\x05 \x01(\x03\x12\x1d\n\x15\x63ompletion_percentage\x18\x06 \x01(\x01\x12\'\n\x06stages\x18\x07 \x03(\x0b\x32\x17.hub.rop.v1.StageResult\x12\x11\n\ttimestamp\x18\x08 \x01(\t\"\xa1\x01\n\x0bTableResult\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x10\n\x08table_id\x18\x02 \x01(\t\x12\x12\n\ntable_name\x18\x03 \x01(\t\x12/\n\x0e\x65xtracted_data\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fprocessing_time\x18\x05 \x01(\x01\x12\x11\n\ttimestamp\x18\x06 \x01(\t\"\x92\x04\n\x04\x43\x61ll\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x12\n\nmanager_id\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65\x61l_id\x18\x03 \x01(\t\x12\x15\n\rdeal_stage_id\x18\x04 \x01(\t\x12\x11\n\taudio_url\x18\x05 \x01(\t\x12\x1e\n\x11\x64\x65\x63lared_duration\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x13\n\x06reason\x18\x08 \x01(\tH\x01\x88\x01\x01\x12\x13\n\x06\x64\x65tail\x18\t \x01(\tH\x02\x88\x01\x01\x12\x13\n\x06\x66ormat\x18\n \x01(\tH\x03\x88\x01\x01\x12\x17\n\nsize_bytes\x18\x0b \x01(\x03H\x04\x88\x01\x01\x12\x15\n\x08\x64uration\x18\x0c \x01(\x01H\x05\x88\x01\x01\x12\x12\n\ncreated_at\x18\r \x01(\t\x12\x12\n\nupdated_at\x18\x0e \x01(\t\x12\x18\n\x0b\x61nalyzed_at\x18\x0f \x01(\tH\x06\x88\x01\x01\x12\x36\n\x11\x63hecklist_results\x18\x10 \x03(\x0b\x32\x1b.hub.rop.v1.ChecklistResult\x12.\n\rtable_results\x18\x11 \x03(\x0b\x32\x17.hub.rop.v1.TableResultB\x14\n\x12_declared_durationB\t\n\x07_reasonB\t\n\x07_detailB\t\n\x07_formatB\r\n\x0b_size_bytesB\x0b\n\t_durationB\x0e\n\x0c_analyzed_at\"`\n\x10ListCallsRequest\x12\x13\n\x06status\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\x05limit\x18\x03 \x01(\x03H\x01\x88\x01\x01\x42\t\n\x07_statusB\x08\n\x06_limit\"I\n\x11ListCallsResponse\x12\x1f\n\x05\x63\x61lls\x18\x01 \x03(\x0b\x32\x10.hub.rop.v1.Call\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\"!\n\x0eGetCallRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\"\x14\n\x12ListOfficesRequest\":\n\x13ListOfficesResponse\x12#\n\x07offices\x18\x01 \x03(\x0b\x32\x12.hub.rop.v1.Office\"C\n\x13ListManagersRequest\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12\x12\n\x05limit\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x08\n\x06_limit\"R\n\x14ListManagersResponse\x12%\n\x08managers\x18\x01 \x03(\x0b\x32\x13.hub.rop.v1.Manager\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\"3\n\x05Stage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63riteria\x18\x03 \x01(\t\"u\n\tChecklist\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12!\n\x06stages\x18\x03 \x03(\x0b\x32\x11.hub.rop.v1.Stage\x12\x13\n\x0bwebhook_url\x18\x04 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x05 \x01(\t\"\x17\n\x15ListChecklistsRequest\"C\n\x16ListChecklistsResponse\x12)\n\nchecklists\x18\x01 \x03(\x0b\x32\x15.hub.rop.v1.Checklist\"/\n\nTableField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"v\n\x05Table\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12&\n\x06\x66ields\x18\x03 \x03(\x0b\x32\x16.hub.rop.v1.TableField\x12\x13\n\x0bwebhook_url\x18\x04 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x05 \x01(\t\"\x13\n\x11ListTablesRequest\"7\n\x12ListTablesResponse\x12!\n\x06tables\x18\x01 \x03(\x0b\x32\x11.hub.rop.v1.Table\"\x1b\n\rDeleteRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1c\n\x0e\x44\x65leteResponse\x12\n\n\x02id\x18\x01 \x01(\t\"O\n\x0bStageAnswer\x12\x10\n\x08stage_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\x12\r\n\x05quote\x18\x04 \x01(\t\"P\n\x0f\x43hecklistAnswer\x12\x14\n\x0c\x63hecklist_id\x18\x01 \x01(\t\x12\'\n\x06stages\x18\x02 \x03(\x0b\x32\x17.hub.rop.v1.StageAnswer\"P\n\x0bTableAnswer\x12\x10\n\x08table_id\x18\x01 \x01(\t\x12/\n\x0e\x65xtracted_data\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"u\n\x08\x41nalysis\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12/\n\nchecklists\x18\x02 \x03(\x0b\x32\x1b.hub.rop.v1.ChecklistAnswer\x12\'\n\x06tables\x18\x03 \x03(\x0b\x32\x17.hub.rop.v1.TableAnswer\"\xfa\x02\n\x0fWebhookDelivery\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x03 \x01(\t\x12\x13\n\x0btarget_kind\x18\x04 \x01(\t\x12\x11\n\ttarget_id\x18\x05 \x01(\t\x12\x0b\n\x03url\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x03\x12\x1c\n\x0fnext_attempt_at\x18\t \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0blast_status\x18\n \x01(\x03H\x01\x88\x01\x01\x12\x17\n\nlast_error\x18\x0b \x01(\tH\x02\x88\x01\x01\x12\x12\n\ncreated_at\x18\x0c \x01(\t\x12\x19\n\x0c\x64\x65livered_at\x18\r \x01(\tH\x03\x88\x01\x01\x12\x14\n\x07\x64\x65\x61\x64_at\x18\x0e \x01(\tH\x04\x88\x01\x01\x42\x12\n\x10_next_attempt_atB\x0e\n\x0c_last_statusB\r\n\x0b_last_errorB\x0f\n\r_delivered_atB\n\n\x08_dead_at\"l\n\x1cListWebhookDeliveriesRequest\x12\x13\n\x06status\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\x05limit\x18\x03 \x01(\x03H\x01\x88\x01\x01\x42\t\n\x07_statusB\x08\n\x06_limit\"e\n\x1dListWebhookDeliveriesResponse\x12/\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1b.hub.rop.v1.WebhookDelivery\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\"%\n\x17RedeliverWebhookRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14WebhookCountsRequest\"Y\n\x15WebhookCountsResponse\x12\x0f\n\x07pending\x18\x01 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x65\x61\x64\x18\x03 \x01(\x03\x12\x11\n\tdelivered\x18\x04 \x01(\x03\"\x1a\n\x18WatchCallAnalyzedRequest2\xba\x0b\n\x03Rop\x12K\n\nUploadCall\x12\x1d.hub.rop.v1.UploadCallRequest\x1a\x1e.hub.rop.v1.UploadCallResponse\x12T\n\rUpdateOffices\x12 .hub.rop.v1.UpdateOfficesRequest\x1a!.hub.rop.v1.UpdateOfficesResponse\x12W\n\x0eUpdateManagers\x12!.hub.rop.v1.UpdateManagersRequest\x1a\".hub.rop.v1.UpdateManagersResponse\x12H\n\tCallReady\x12\x1c.hub.rop.v1.CallReadyRequest\x1a\x1d.hub.rop.v1.CallReadyResponse\x12H\n\tListCalls\x12\x1c.hub.rop.v1.ListCallsRequest\x1a\x1d.hub.rop.v1.ListCallsResponse\x12\x37\n\x07GetCall\x12\x1a.hub.rop.v1.GetCallRequest\x1a\x10.hub.rop.v1.Call\x12N\n\x0bListOffices\x12\x1e.hub.rop.v1.ListOfficesRequest\x1a\x1f.hub.rop.v1.ListOfficesResponse\x12Q\n\x0cListManagers\x12\x1f.hub.rop.v1.ListManagersRequest\x1a .hub.rop.v1.ListManagersResponse\x12W\n\x0eListChecklists\x12!.hub.rop.v1.ListChecklistsRequest\x1a\".hub.rop.v1.ListChecklistsResponse\x12<\n\x0cPutChecklist\x12\x15.hub.rop.v1.Checklist\x1a\x15.hub.rop.v1.Checklist\x12H\n\x0f\x44\x65leteChecklist\x12\x19.hub.rop.v1.DeleteRequest\x1a\x1a.hub.rop.v1.DeleteResponse\x12K\n\nListTables\x12\x1d.hub.rop.v1.ListTablesRequest\x1a\x1e.hub.rop.v1.ListTablesResponse\x12\x30\n\x08PutTable\x12\x11.hub.rop.v1.Table\x1a\x11.hub.rop.v1.Table\x12\x44\n\x0b\x44\x65leteTable\x12\x19.hub.rop.v1.DeleteRequest\x1a\x1a.hub.rop.v1.DeleteResponse\x12\x38\n\x0eSubmitAnalysis\x12\x14.hub.rop.v1.Analysis\x1a\x10.hub.rop.v1.Call\x12l\n\x15ListWebhookDeliveries\x12(.hub.rop.v1.ListWebhookDeliveriesRequest\x1a).hub.rop.v1.ListWebhookDeliveriesResponse\x12T\n\x10RedeliverWebhook\x12#.hub.rop.v1.RedeliverWebhookRequest\x1a\x1b.hub.rop.v1.WebhookDelivery\x12T\n\rWebhookCounts\x12 .hub.rop.v1.WebhookCountsRequest\x1a!.hub.rop.v1.WebhookCountsResponse\x12M\n\x11WatchCallAnalyzed\x12$.hub.rop.v1.WatchCallAnalyzedRequest\x1a\x10.hub.rop.v1.Call0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hub.rop.v1.rop_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROP']._serialized_start=36
-  _globals['_ROP']._serialized_end=41
+  _globals['_UPLOADCALLREQUEST']._serialized_start=67
+  _globals['_UPLOADCALLREQUEST']._serialized_end=218
+  _globals['_UPLOADCALLRESPONSE']._serialized_start=220
+  _globals['_UPLOADCALLRESPONSE']._serialized_end=273
+  _globals['_OFFICE']._serialized_start=275
+  _globals['_OFFICE']._serialized_end=366
+  _globals['_UPDATEOFFICESREQUEST']._serialized_start=368
+  _globals['_UPDATEOFFICESREQUEST']._serialized_end=427
+  _globals['_UPDATEOFFICESRESPONSE']._serialized_start=429
+  _globals['_UPDATEOFFICESRESPONSE']._serialized_end=520
+  _globals['_MANAGER']._serialized_start=522
+  _globals['_MANAGER']._serialized_end=602
+  _globals['_UPDATEMANAGERSREQUEST']._serialized_start=604
+  _globals['_UPDATEMANAGERSREQUEST']._serialized_end=666
+  _globals['_UPDATEMANAGERSRESPONSE']._serialized_start=668
+  _globals['_UPDATEMANAGERSRESPONSE']._serialized_end=760
+  _globals['_CALLREADYREQUEST']._serialized_start=762
+  _globals['_CALLREADYREQUEST']._serialized_end=807
+  _globals['_CALLREADYRESPONSE']._serialized_start=809
+  _globals['_CALLREADYRESPONSE']._serialized_end=882
+  _globals['_STAGERESULT']._serialized_start=885
+  _globals['_STAGERESULT']._serialized_end=1038
+  _globals['_CHECKLISTRESULT']._serialized_start=1041
+  _globals['_CHECKLISTRESULT']._serialized_end=1250
+  _globals['_TABLERESULT']._serialized_start=1253
+  _globals['_TABLERESULT']._serialized_end=1414
+  _globals['_CALL']._serialized_start=1417
+  _globals['_CALL']._serialized_end=1947
+  _globals['_LISTCALLSREQUEST']._serialized_start=1949
+  _globals['_LISTCALLSREQUEST']._serialized_end=2045
+  _globals['_LISTCALLSRESPONSE']._serialized_start=2047
+  _globals['_LISTCALLSRESPONSE']._serialized_end=2120
+  _globals['_GETCALLREQUEST']._serialized_start=2122
+  _globals['_GETCALLREQUEST']._serialized_end=2155
+  _globals['_LISTOFFICESREQUEST']._serialized_start=2157
+  _globals['_LISTOFFICESREQUEST']._serialized_end=2177
+  _globals['_LISTOFFICESRESPONSE']._serialized_start=2179
+  _globals['_LISTOFFICESRESPONSE']._serialized_end=2237
+  _globals['_LISTMANAGERSREQUEST']._serialized_start=2239
+  _globals['_LISTMANAGERSREQUEST']._serialized_end=2306
+  _globals['_LISTMANAGERSRESPONSE']._serialized_start=2308
+  _globals['_LISTMANAGERSRESPONSE']._serialized_end=2390
+  _globals['_STAGE']._serialized_start=2392
+  _globals['_STAGE']._serialized_end=2443
+  _globals['_CHECKLIST']._serialized_start=2445
+  _globals['_CHECKLIST']._serialized_end=2562
+  _globals['_LISTCHECKLISTSREQUEST']._serialized_start=2564
+  _globals['_LISTCHECKLISTSREQUEST']._serialized_end=2587
+  _globals['_LISTCHECKLISTSRESPONSE']._serialized_start=2589
+  _globals['_LISTCHECKLISTSRESPONSE']._serialized_end=2656
+  _globals['_TABLEFIELD']._serialized_start=2658
+  _globals['_TABLEFIELD']._serialized_end=2705
+  _globals['_TABLE']._serialized_start=2707
+  _globals['_TABLE']._serialized_end=2825
+  _globals['_LISTTABLESREQUEST']._serialized_start=2827
+  _globals['_LISTTABLESREQUEST']._serialized_end=2846
+  _globals['_LISTTABLESRESPONSE']._serialized_start=2848
+  _globals['_LISTTABLESRESPONSE']._serialized_end=2903
+  _globals['_DELETEREQUEST']._serialized_start=2905
+  _globals['_DELETEREQUEST']._serialized_end=2932
+  _globals['_DELETERESPONSE']._serialized_start=2934
+  _globals['_DELETERESPONSE']._serialized_end=2962
+  _globals['_STAGEANSWER']._serialized_start=2964
+  _globals['_STAGEANSWER']._serialized_end=3043
+  _globals['_CHECKLISTANSWER']._serialized_start=3045
+  _globals['_CHECKLISTANSWER']._serialized_end=3125
+  _globals['_TABLEANSWER']._serialized_start=3127
+  _globals['_TABLEANSWER']._serialized_end=3207
+  _globals['_ANALYSIS']._serialized_start=3209
+  _globals['_ANALYSIS']._serialized_end=3326
+  _globals['_WEBHOOKDELIVERY']._serialized_start=3329
+  _globals['_WEBHOOKDELIVERY']._serialized_end=3707
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=3709
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=3817
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=3819
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=3920
+  _globals['_REDELIVERWEBHOOKREQUEST']._serialized_start=3922
+  _globals['_REDELIVERWEBHOOKREQUEST']._serialized_end=3959
+  _globals['_WEBHOOKCOUNTSREQUEST']._serialized_start=3961
+  _globals['_WEBHOOKCOUNTSREQUEST']._serialized_end=3983
+  _globals['_WEBHOOKCOUNTSRESPONSE']._serialized_start=3985
+  _globals['_WEBHOOKCOUNTSRESPONSE']._serialized_end=4074
+  _globals['_WATCHCALLANALYZEDREQUEST']._serialized_start=4076
+  _globals['_WATCHCALLANALYZEDREQUEST']._serialized_end=4102
+  _globals['_ROP']._serialized_start=4105
+  _globals['_ROP']._serialized_end=5571
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from . import rop_pb2 as hub_dot_rop_dot_v1_dot_rop__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,7 +26,9 @@ if _version_not_supported:
 
 
 class RopStub:
-    """Missing associated documentation comment in .proto file."""
+    """"Цифровой РОП": calls from a CRM, analysis against checklists and tables, durable webhooks.
+    Authorization: metadata `authorization: Bearer <api_key>` (or the hub admin token).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -33,14 +36,320 @@ class RopStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.UploadCall = channel.unary_unary(
+                '/hub.rop.v1.Rop/UploadCall',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.UploadCallRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.UploadCallResponse.FromString,
+                _registered_method=True)
+        self.UpdateOffices = channel.unary_unary(
+                '/hub.rop.v1.Rop/UpdateOffices',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.UpdateOfficesRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.UpdateOfficesResponse.FromString,
+                _registered_method=True)
+        self.UpdateManagers = channel.unary_unary(
+                '/hub.rop.v1.Rop/UpdateManagers',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.UpdateManagersRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.UpdateManagersResponse.FromString,
+                _registered_method=True)
+        self.CallReady = channel.unary_unary(
+                '/hub.rop.v1.Rop/CallReady',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.CallReadyRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.CallReadyResponse.FromString,
+                _registered_method=True)
+        self.ListCalls = channel.unary_unary(
+                '/hub.rop.v1.Rop/ListCalls',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListCallsRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListCallsResponse.FromString,
+                _registered_method=True)
+        self.GetCall = channel.unary_unary(
+                '/hub.rop.v1.Rop/GetCall',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.GetCallRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Call.FromString,
+                _registered_method=True)
+        self.ListOffices = channel.unary_unary(
+                '/hub.rop.v1.Rop/ListOffices',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListOfficesRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListOfficesResponse.FromString,
+                _registered_method=True)
+        self.ListManagers = channel.unary_unary(
+                '/hub.rop.v1.Rop/ListManagers',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListManagersRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListManagersResponse.FromString,
+                _registered_method=True)
+        self.ListChecklists = channel.unary_unary(
+                '/hub.rop.v1.Rop/ListChecklists',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListChecklistsRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListChecklistsResponse.FromString,
+                _registered_method=True)
+        self.PutChecklist = channel.unary_unary(
+                '/hub.rop.v1.Rop/PutChecklist',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Checklist.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Checklist.FromString,
+                _registered_method=True)
+        self.DeleteChecklist = channel.unary_unary(
+                '/hub.rop.v1.Rop/DeleteChecklist',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.ListTables = channel.unary_unary(
+                '/hub.rop.v1.Rop/ListTables',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListTablesRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListTablesResponse.FromString,
+                _registered_method=True)
+        self.PutTable = channel.unary_unary(
+                '/hub.rop.v1.Rop/PutTable',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Table.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Table.FromString,
+                _registered_method=True)
+        self.DeleteTable = channel.unary_unary(
+                '/hub.rop.v1.Rop/DeleteTable',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.SubmitAnalysis = channel.unary_unary(
+                '/hub.rop.v1.Rop/SubmitAnalysis',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Analysis.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Call.FromString,
+                _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/hub.rop.v1.Rop/ListWebhookDeliveries',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.RedeliverWebhook = channel.unary_unary(
+                '/hub.rop.v1.Rop/RedeliverWebhook',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.RedeliverWebhookRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.WebhookDelivery.FromString,
+                _registered_method=True)
+        self.WebhookCounts = channel.unary_unary(
+                '/hub.rop.v1.Rop/WebhookCounts',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.WebhookCountsRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.WebhookCountsResponse.FromString,
+                _registered_method=True)
+        self.WatchCallAnalyzed = channel.unary_stream(
+                '/hub.rop.v1.Rop/WatchCallAnalyzed',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.WatchCallAnalyzedRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Call.FromString,
+                _registered_method=True)
 
 
 class RopServicer:
-    """Missing associated documentation comment in .proto file."""
+    """"Цифровой РОП": calls from a CRM, analysis against checklists and tables, durable webhooks.
+    Authorization: metadata `authorization: Bearer <api_key>` (or the hub admin token).
+    """
+
+    def UploadCall(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateOffices(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateManagers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CallReady(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCalls(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCall(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOffices(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListManagers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChecklists(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutChecklist(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteChecklist(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTables(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutTable(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTable(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitAnalysis(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeliveries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeliverWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WebhookCounts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchCallAnalyzed(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_RopServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'UploadCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadCall,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.UploadCallRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.UploadCallResponse.SerializeToString,
+            ),
+            'UpdateOffices': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateOffices,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.UpdateOfficesRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.UpdateOfficesResponse.SerializeToString,
+            ),
+            'UpdateManagers': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateManagers,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.UpdateManagersRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.UpdateManagersResponse.SerializeToString,
+            ),
+            'CallReady': grpc.unary_unary_rpc_method_handler(
+                    servicer.CallReady,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.CallReadyRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.CallReadyResponse.SerializeToString,
+            ),
+            'ListCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCalls,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListCallsRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListCallsResponse.SerializeToString,
+            ),
+            'GetCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCall,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.GetCallRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Call.SerializeToString,
+            ),
+            'ListOffices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOffices,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListOfficesRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListOfficesResponse.SerializeToString,
+            ),
+            'ListManagers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListManagers,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListManagersRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListManagersResponse.SerializeToString,
+            ),
+            'ListChecklists': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChecklists,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListChecklistsRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListChecklistsResponse.SerializeToString,
+            ),
+            'PutChecklist': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutChecklist,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Checklist.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Checklist.SerializeToString,
+            ),
+            'DeleteChecklist': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteChecklist,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListTables': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTables,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListTablesRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListTablesResponse.SerializeToString,
+            ),
+            'PutTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutTable,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Table.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Table.SerializeToString,
+            ),
+            'DeleteTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTable,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteResponse.SerializeToString,
+            ),
+            'SubmitAnalysis': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitAnalysis,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Analysis.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Call.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+            'RedeliverWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeliverWebhook,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.RedeliverWebhookRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.WebhookDelivery.SerializeToString,
+            ),
+            'WebhookCounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.WebhookCounts,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.WebhookCountsRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.WebhookCountsResponse.SerializeToString,
+            ),
+            'WatchCallAnalyzed': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCallAnalyzed,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.WatchCallAnalyzedRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Call.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'hub.rop.v1.Rop', rpc_method_handlers)
@@ -50,4 +359,519 @@ def add_RopServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Rop:
-    """Missing associated documentation comment in .proto file."""
+    """"Цифровой РОП": calls from a CRM, analysis against checklists and tables, durable webhooks.
+    Authorization: metadata `authorization: Bearer <api_key>` (or the hub admin token).
+    """
+
+    @staticmethod
+    def UploadCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/UploadCall',
+            hub_dot_rop_dot_v1_dot_rop__pb2.UploadCallRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.UploadCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateOffices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/UpdateOffices',
+            hub_dot_rop_dot_v1_dot_rop__pb2.UpdateOfficesRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.UpdateOfficesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateManagers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/UpdateManagers',
+            hub_dot_rop_dot_v1_dot_rop__pb2.UpdateManagersRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.UpdateManagersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CallReady(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/CallReady',
+            hub_dot_rop_dot_v1_dot_rop__pb2.CallReadyRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.CallReadyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/ListCalls',
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListCallsRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListCallsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/GetCall',
+            hub_dot_rop_dot_v1_dot_rop__pb2.GetCallRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.Call.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOffices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/ListOffices',
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListOfficesRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListOfficesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListManagers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/ListManagers',
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListManagersRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListManagersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChecklists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/ListChecklists',
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListChecklistsRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListChecklistsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutChecklist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/PutChecklist',
+            hub_dot_rop_dot_v1_dot_rop__pb2.Checklist.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.Checklist.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteChecklist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/DeleteChecklist',
+            hub_dot_rop_dot_v1_dot_rop__pb2.DeleteRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTables(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/ListTables',
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListTablesRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListTablesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/PutTable',
+            hub_dot_rop_dot_v1_dot_rop__pb2.Table.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.Table.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/DeleteTable',
+            hub_dot_rop_dot_v1_dot_rop__pb2.DeleteRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitAnalysis(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/SubmitAnalysis',
+            hub_dot_rop_dot_v1_dot_rop__pb2.Analysis.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.Call.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/ListWebhookDeliveries',
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeliverWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/RedeliverWebhook',
+            hub_dot_rop_dot_v1_dot_rop__pb2.RedeliverWebhookRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.WebhookDelivery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WebhookCounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/WebhookCounts',
+            hub_dot_rop_dot_v1_dot_rop__pb2.WebhookCountsRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.WebhookCountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCallAnalyzed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hub.rop.v1.Rop/WatchCallAnalyzed',
+            hub_dot_rop_dot_v1_dot_rop__pb2.WatchCallAnalyzedRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.Call.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -24,13 +24,65 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahub/unspot/v1/unspot.proto\x12\rhub.unspot.v12\x08\n\x06Unspotb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahub/unspot/v1/unspot.proto\x12\rhub.unspot.v1\"*\n\x14GetMonitoringRequest\x12\x12\n\ncategories\x18\x01 \x03(\t\"3\n\x07\x44isplay\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\"4\n\x0b\x44isplayList\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.hub.unspot.v1.Display\"@\n\x0e\x43\x61lendarCounts\x12\r\n\x05total\x18\x01 \x01(\x03\x12\x0e\n\x06online\x18\x02 \x01(\x03\x12\x0f\n\x07offline\x18\x03 \x01(\x03\"P\n\rWebhookCounts\x12\r\n\x05total\x18\x01 \x01(\x03\x12\x0e\n\x06online\x18\x02 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x03\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x03\":\n\x08UserSync\x12\x1b\n\x0elast_sync_date\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\x11\n\x0f_last_sync_date\",\n\nQueueDepth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08messages\x18\x02 \x01(\x03\"g\n\x06System\x12\r\n\x05redis\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\x12\n\nfilesystem\x18\x03 \x01(\t\x12(\n\x05queue\x18\x04 \x03(\x0b\x32\x19.hub.unspot.v1.QueueDepth\"\xef\x01\n\nMonitoring\x12,\n\x08\x64isplays\x18\x01 \x01(\x0b\x32\x1a.hub.unspot.v1.DisplayList\x12\x30\n\tcalendars\x18\x02 \x01(\x0b\x32\x1d.hub.unspot.v1.CalendarCounts\x12.\n\x08webhooks\x18\x03 \x01(\x0b\x32\x1c.hub.unspot.v1.WebhookCounts\x12*\n\tuser_sync\x18\x04 \x01(\x0b\x32\x17.hub.unspot.v1.UserSync\x12%\n\x06system\x18\x05 \x01(\x0b\x32\x15.hub.unspot.v1.System\"/\n\x11\x43reateUserRequest\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"$\n\x11IssueTokenRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\";\n\x0bIssuedToken\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\"$\n\x11\x44\x65leteUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"@\n\x10ListUsersRequest\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12\x12\n\x05limit\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x08\n\x06_limit\".\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\"L\n\x11ListUsersResponse\x12\"\n\x05users\x18\x01 \x03(\x0b\x32\x13.hub.unspot.v1.User\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\"\\\n\x14UpsertDisplayRequest\x12\x0f\n\x02id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x06status\x18\x03 \x01(\tH\x01\x88\x01\x01\x42\x05\n\x03_idB\t\n\x07_status\"]\n\x15UpsertCalendarRequest\x12\x0f\n\x02id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x06status\x18\x03 \x01(\tH\x01\x88\x01\x01\x42\x05\n\x03_idB\t\n\x07_status\"[\n\x14UpsertWebhookRequest\x12\x0f\n\x02id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x06status\x18\x03 \x01(\tH\x01\x88\x01\x01\x42\x05\n\x03_idB\t\n\x07_status\"4\n\x08\x43\x61lendar\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\"2\n\x07Webhook\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\".\n\x10SetStatusRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"\x1b\n\rDeleteRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x10\n\x0e\x44\x65leteResponse\"/\n\x15RecordUserSyncRequest\x12\x0f\n\x02\x61t\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\x05\n\x03_at\"\x18\n\x16\x44isableUserSyncRequest2\xf5\t\n\x06Unspot\x12O\n\rGetMonitoring\x12#.hub.unspot.v1.GetMonitoringRequest\x1a\x19.hub.unspot.v1.Monitoring\x12J\n\nCreateUser\x12 .hub.unspot.v1.CreateUserRequest\x1a\x1a.hub.unspot.v1.IssuedToken\x12J\n\nIssueToken\x12 .hub.unspot.v1.IssueTokenRequest\x1a\x1a.hub.unspot.v1.IssuedToken\x12M\n\nDeleteUser\x12 .hub.unspot.v1.DeleteUserRequest\x1a\x1d.hub.unspot.v1.DeleteResponse\x12N\n\tListUsers\x12\x1f.hub.unspot.v1.ListUsersRequest\x1a .hub.unspot.v1.ListUsersResponse\x12L\n\rUpsertDisplay\x12#.hub.unspot.v1.UpsertDisplayRequest\x1a\x16.hub.unspot.v1.Display\x12K\n\x10SetDisplayStatus\x12\x1f.hub.unspot.v1.SetStatusRequest\x1a\x16.hub.unspot.v1.Display\x12L\n\rDeleteDisplay\x12\x1c.hub.unspot.v1.DeleteRequest\x1a\x1d.hub.unspot.v1.DeleteResponse\x12O\n\x0eUpsertCalendar\x12$.hub.unspot.v1.UpsertCalendarRequest\x1a\x17.hub.unspot.v1.Calendar\x12M\n\x11SetCalendarStatus\x12\x1f.hub.unspot.v1.SetStatusRequest\x1a\x17.hub.unspot.v1.Calendar\x12M\n\x0e\x44\x65leteCalendar\x12\x1c.hub.unspot.v1.DeleteRequest\x1a\x1d.hub.unspot.v1.DeleteResponse\x12L\n\rUpsertWebhook\x12#.hub.unspot.v1.UpsertWebhookRequest\x1a\x16.hub.unspot.v1.Webhook\x12K\n\x10SetWebhookStatus\x12\x1f.hub.unspot.v1.SetStatusRequest\x1a\x16.hub.unspot.v1.Webhook\x12L\n\rDeleteWebhook\x12\x1c.hub.unspot.v1.DeleteRequest\x1a\x1d.hub.unspot.v1.DeleteResponse\x12O\n\x0eRecordUserSync\x12$.hub.unspot.v1.RecordUserSyncRequest\x1a\x17.hub.unspot.v1.UserSync\x12Q\n\x0f\x44isableUserSync\x12%.hub.unspot.v1.DisableUserSyncRequest\x1a\x17.hub.unspot.v1.UserSyncb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hub.unspot.v1.unspot_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_UNSPOT']._serialized_start=45
-  _globals['_UNSPOT']._serialized_end=53
+  _globals['_GETMONITORINGREQUEST']._serialized_start=45
+  _globals['_GETMONITORINGREQUEST']._serialized_end=87
+  _globals['_DISPLAY']._serialized_start=89
+  _globals['_DISPLAY']._serialized_end=140
+  _globals['_DISPLAYLIST']._serialized_start=142
+  _globals['_DISPLAYLIST']._serialized_end=194
+  _globals['_CALENDARCOUNTS']._serialized_start=196
+  _globals['_CALENDARCOUNTS']._serialized_end=260
+  _globals['_WEBHOOKCOUNTS']._serialized_start=262
+  _globals['_WEBHOOKCOUNTS']._serialized_end=342
+  _globals['_USERSYNC']._serialized_start=344
+  _globals['_USERSYNC']._serialized_end=402
+  _globals['_QUEUEDEPTH']._serialized_start=404
+  _globals['_QUEUEDEPTH']._serialized_end=448
+  _globals['_SYSTEM']._serialized_start=450
+  _globals['_SYSTEM']._serialized_end=553
+  _globals['_MONITORING']._serialized_start=556
+  _globals['_MONITORING']._serialized_end=795
+  _globals['_CREATEUSERREQUEST']._serialized_start=797
+  _globals['_CREATEUSERREQUEST']._serialized_end=844
+  _globals['_ISSUETOKENREQUEST']._serialized_start=846
+  _globals['_ISSUETOKENREQUEST']._serialized_end=882
+  _globals['_ISSUEDTOKEN']._serialized_start=884
+  _globals['_ISSUEDTOKEN']._serialized_end=943
+  _globals['_DELETEUSERREQUEST']._serialized_start=945
+  _globals['_DELETEUSERREQUEST']._serialized_end=981
+  _globals['_LISTUSERSREQUEST']._serialized_start=983
+  _globals['_LISTUSERSREQUEST']._serialized_end=1047
+  _globals['_USER']._serialized_start=1049
+  _globals['_USER']._serialized_end=1095
+  _globals['_LISTUSERSRESPONSE']._serialized_start=1097
+  _globals['_LISTUSERSRESPONSE']._serialized_end=1173
+  _globals['_UPSERTDISPLAYREQUEST']._serialized_start=1175
+  _globals['_UPSERTDISPLAYREQUEST']._serialized_end=1267
+  _globals['_UPSERTCALENDARREQUEST']._serialized_start=1269
+  _globals['_UPSERTCALENDARREQUEST']._serialized_end=1362
+  _globals['_UPSERTWEBHOOKREQUEST']._serialized_start=1364
+  _globals['_UPSERTWEBHOOKREQUEST']._serialized_end=1455
+  _globals['_CALENDAR']._serialized_start=1457
+  _globals['_CALENDAR']._serialized_end=1509
+  _globals['_WEBHOOK']._serialized_start=1511
+  _globals['_WEBHOOK']._serialized_end=1561
+  _globals['_SETSTATUSREQUEST']._serialized_start=1563
+  _globals['_SETSTATUSREQUEST']._serialized_end=1609
+  _globals['_DELETEREQUEST']._serialized_start=1611
+  _globals['_DELETEREQUEST']._serialized_end=1638
+  _globals['_DELETERESPONSE']._serialized_start=1640
+  _globals['_DELETERESPONSE']._serialized_end=1656
+  _globals['_RECORDUSERSYNCREQUEST']._serialized_start=1658
+  _globals['_RECORDUSERSYNCREQUEST']._serialized_end=1705
+  _globals['_DISABLEUSERSYNCREQUEST']._serialized_start=1707
+  _globals['_DISABLEUSERSYNCREQUEST']._serialized_end=1731
+  _globals['_UNSPOT']._serialized_start=1734
+  _globals['_UNSPOT']._serialized_end=3003
 # @@protoc_insertion_point(module_scope)

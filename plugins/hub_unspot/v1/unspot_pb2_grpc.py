@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from . import unspot_pb2 as hub_dot_unspot_dot_v1_dot_unspot__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -33,14 +34,270 @@ class UnspotStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetMonitoring = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/GetMonitoring',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.GetMonitoringRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Monitoring.FromString,
+                _registered_method=True)
+        self.CreateUser = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/CreateUser',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.CreateUserRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.IssuedToken.FromString,
+                _registered_method=True)
+        self.IssueToken = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/IssueToken',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.IssueTokenRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.IssuedToken.FromString,
+                _registered_method=True)
+        self.DeleteUser = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/DeleteUser',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteUserRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/ListUsers',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
+        self.UpsertDisplay = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/UpsertDisplay',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UpsertDisplayRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Display.FromString,
+                _registered_method=True)
+        self.SetDisplayStatus = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/SetDisplayStatus',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.SetStatusRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Display.FromString,
+                _registered_method=True)
+        self.DeleteDisplay = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/DeleteDisplay',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.UpsertCalendar = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/UpsertCalendar',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UpsertCalendarRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Calendar.FromString,
+                _registered_method=True)
+        self.SetCalendarStatus = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/SetCalendarStatus',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.SetStatusRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Calendar.FromString,
+                _registered_method=True)
+        self.DeleteCalendar = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/DeleteCalendar',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.UpsertWebhook = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/UpsertWebhook',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UpsertWebhookRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.SetWebhookStatus = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/SetWebhookStatus',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.SetStatusRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/DeleteWebhook',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.RecordUserSync = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/RecordUserSync',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.RecordUserSyncRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UserSync.FromString,
+                _registered_method=True)
+        self.DisableUserSync = channel.unary_unary(
+                '/hub.unspot.v1.Unspot/DisableUserSync',
+                request_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DisableUserSyncRequest.SerializeToString,
+                response_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UserSync.FromString,
+                _registered_method=True)
 
 
 class UnspotServicer:
     """Missing associated documentation comment in .proto file."""
 
+    def GetMonitoring(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertDisplay(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDisplayStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDisplay(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertCalendar(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCalendarStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCalendar(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetWebhookStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordUserSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableUserSync(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UnspotServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetMonitoring': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMonitoring,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.GetMonitoringRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Monitoring.SerializeToString,
+            ),
+            'CreateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUser,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.CreateUserRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.IssuedToken.SerializeToString,
+            ),
+            'IssueToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueToken,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.IssueTokenRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.IssuedToken.SerializeToString,
+            ),
+            'DeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUser,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteUserRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.ListUsersRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.ListUsersResponse.SerializeToString,
+            ),
+            'UpsertDisplay': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertDisplay,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UpsertDisplayRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Display.SerializeToString,
+            ),
+            'SetDisplayStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDisplayStatus,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.SetStatusRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Display.SerializeToString,
+            ),
+            'DeleteDisplay': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDisplay,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.SerializeToString,
+            ),
+            'UpsertCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertCalendar,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UpsertCalendarRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Calendar.SerializeToString,
+            ),
+            'SetCalendarStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCalendarStatus,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.SetStatusRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Calendar.SerializeToString,
+            ),
+            'DeleteCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCalendar,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.SerializeToString,
+            ),
+            'UpsertWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertWebhook,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UpsertWebhookRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Webhook.SerializeToString,
+            ),
+            'SetWebhookStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetWebhookStatus,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.SetStatusRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.Webhook.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.SerializeToString,
+            ),
+            'RecordUserSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordUserSync,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.RecordUserSyncRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UserSync.SerializeToString,
+            ),
+            'DisableUserSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableUserSync,
+                    request_deserializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.DisableUserSyncRequest.FromString,
+                    response_serializer=hub_dot_unspot_dot_v1_dot_unspot__pb2.UserSync.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'hub.unspot.v1.Unspot', rpc_method_handlers)
@@ -51,3 +308,435 @@ def add_UnspotServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class Unspot:
     """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def GetMonitoring(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/GetMonitoring',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.GetMonitoringRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.Monitoring.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/CreateUser',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.CreateUserRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.IssuedToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/IssueToken',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.IssueTokenRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.IssuedToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/DeleteUser',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteUserRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/ListUsers',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.ListUsersRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.ListUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertDisplay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/UpsertDisplay',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.UpsertDisplayRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.Display.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDisplayStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/SetDisplayStatus',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.SetStatusRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.Display.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDisplay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/DeleteDisplay',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/UpsertCalendar',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.UpsertCalendarRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.Calendar.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCalendarStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/SetCalendarStatus',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.SetStatusRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.Calendar.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/DeleteCalendar',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/UpsertWebhook',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.UpsertWebhookRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetWebhookStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/SetWebhookStatus',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.SetStatusRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/DeleteWebhook',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordUserSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/RecordUserSync',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.RecordUserSyncRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.UserSync.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableUserSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.unspot.v1.Unspot/DisableUserSync',
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.DisableUserSyncRequest.SerializeToString,
+            hub_dot_unspot_dot_v1_dot_unspot__pb2.UserSync.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -24,13 +24,91 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hub/webim/v1/webim.proto\x12\x0chub.webim.v12\x07\n\x05Webimb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hub/webim/v1/webim.proto\x12\x0chub.webim.v1\"\x07\n\x05\x45mpty\"\x18\n\x06Result\x12\x0e\n\x06result\x18\x01 \x01(\t\"@\n\x0bPingRequest\x12\x12\n\nauth_token\x18\x01 \x01(\t\x12\x11\n\tpinger_id\x18\x02 \x01(\t\x12\n\n\x02ts\x18\x03 \x01(\t\"\xac\x02\n\x08MainInfo\x12\x0b\n\x03\x65nv\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\x03\x12\x16\n\x0emultinode_mode\x18\x03 \x01(\t\x12\x11\n\tnode_name\x18\x04 \x01(\t\x12\x10\n\x08start_ts\x18\x05 \x01(\x01\x12\x12\n\nstart_time\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x0f\n\x07os_name\x18\x08 \x01(\t\x12\x12\n\nos_version\x18\t \x01(\t\x12\x16\n\x0eubuntu_version\x18\n \x01(\t\x12\x0e\n\x06\x62ranch\x18\x0b \x01(\t\x12\x10\n\x08revision\x18\x0c \x01(\t\x12\x0b\n\x03tag\x18\r \x01(\t\x12\x13\n\x0b\x61vg_n_tries\x18\x0e \x01(\x01\x12\t\n\x01n\x18\x0f \x01(\x03\x12\x17\n\x0fstoring_enabled\x18\x10 \x01(\x08\"B\n\x07Monitor\x12)\n\tmain_info\x18\x01 \x01(\x0b\x32\x16.hub.webim.v1.MainInfo\x12\x0c\n\x04host\x18\x02 \x01(\t\"X\n\x0cTimerLastMin\x12\r\n\x05timer\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x17\n\x0f\x65xecution_times\x18\x03 \x03(\x01\x12\x11\n\tfunc_name\x18\x04 \x01(\t\"Y\n\x0cTimerFailure\x12\x12\n\ntimer_name\x18\x01 \x01(\t\x12\x11\n\tfunc_name\x18\x02 \x01(\t\x12\x16\n\x0e\x65xecution_time\x18\x03 \x01(\x01\x12\n\n\x02ts\x18\x04 \x01(\x01\"f\n\nTimerStats\x12,\n\x08last_min\x18\x01 \x03(\x0b\x32\x1a.hub.webim.v1.TimerLastMin\x12*\n\x06\x66\x61iled\x18\x02 \x03(\x0b\x32\x1a.hub.webim.v1.TimerFailure\"\xd5\x04\n\x08\x43ounters\x12\x14\n\x0csessions_cnt\x18\x01 \x01(\x03\x12\x1c\n\x14visible_sessions_cnt\x18\x02 \x01(\x03\x12\x1a\n\x12\x61live_sessions_cnt\x18\x03 \x01(\x03\x12\x11\n\tpages_cnt\x18\x04 \x01(\x03\x12\x17\n\x0f\x61live_pages_cnt\x18\x05 \x01(\x03\x12\x1c\n\x14online_operators_cnt\x18\x06 \x01(\x03\x12\x1d\n\x15working_operators_cnt\x18\x07 \x01(\x03\x12\x11\n\tchats_cnt\x18\x08 \x01(\x03\x12\x19\n\x11offline_chats_cnt\x18\t \x01(\x03\x12\x14\n\x0cin_queue_cnt\x18\n \x01(\x03\x12#\n\x1b\x66\x61iled_to_store_objects_cnt\x18\x0b \x01(\x03\x12&\n\x1e\x63ollected_to_store_objects_cnt\x18\x0c \x01(\x03\x12$\n\x1c\x62\x65ing_stored_now_objects_cnt\x18\r \x01(\x03\x12.\n&being_stored_now_processed_objects_cnt\x18\x0e \x01(\x03\x12%\n\x1d\x66\x61iled_to_store_objects_cnt_1\x18\x0f \x01(\x03\x12(\n collected_to_store_objects_cnt_1\x18\x10 \x01(\x03\x12&\n\x1e\x62\x65ing_stored_now_objects_cnt_1\x18\x11 \x01(\x03\x12\x30\n(being_stored_now_processed_objects_cnt_1\x18\x12 \x01(\x03\"\xbb\x01\n\x07\x41\x63\x63ount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12(\n\x08\x63ounters\x18\x03 \x01(\x0b\x32\x16.hub.webim.v1.Counters\x12\'\n\x1fnot_belongs_to_tornado_instance\x18\x04 \x01(\x08\x12.\n&ignore_not_belongs_to_tornado_instance\x18\x05 \x01(\x08\x12\x0f\n\x07\x62locked\x18\x06 \x01(\x08\"p\n\rAccountsTotal\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x08\x63ounters\x18\x02 \x01(\x0b\x32\x16.hub.webim.v1.Counters\x12\'\n\x1fnot_belongs_to_tornado_instance\x18\x03 \x01(\x03\"c\n\x0c\x41\x63\x63ountsStat\x12*\n\x05total\x18\x01 \x01(\x0b\x32\x1b.hub.webim.v1.AccountsTotal\x12\'\n\x08\x61\x63\x63ounts\x18\x02 \x03(\x0b\x32\x15.hub.webim.v1.Account\"\xba\x01\n\rZabbixTornado\x12\x14\n\x0csessions_cnt\x18\x01 \x01(\x03\x12\x1d\n\x15working_operators_cnt\x18\x02 \x01(\x03\x12\x11\n\tchats_cnt\x18\x03 \x01(\x03\x12\x14\n\x0c\x61\x63\x63ounts_cnt\x18\x04 \x01(\x03\x12#\n\x1b\x66\x61iled_to_store_objects_cnt\x18\x05 \x01(\x03\x12&\n\x1e\x63ollected_to_store_objects_cnt\x18\x06 \x01(\x03\"3\n\rChannelErrors\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x11\n\terror_cnt\x18\x02 \x01(\x03\"?\n\x0eZabbixChannels\x12-\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x1b.hub.webim.v1.ChannelErrors\"[\n\x10\x43ollectedRequest\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_name\x18\x02 \x01(\t\x12\x16\n\x0e\x63ollector_name\x18\x03 \x01(\t\x12\x0b\n\x03num\x18\x04 \x01(\t\"0\n\x0bObjectCount\x12\x12\n\nclass_name\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\":\n\x0cObjectCounts\x12*\n\x07objects\x18\x01 \x03(\x0b\x32\x19.hub.webim.v1.ObjectCount\"!\n\nInstanceId\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\"D\n\x13\x41\x63\x63ountStateRequest\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0c\n\x04host\x18\x03 \x01(\t\"\x1f\n\x0c\x41\x63\x63ountState\x12\x0f\n\x07\x62locked\x18\x01 \x01(\x08\"\x1d\n\x0cTornadoPorts\x12\r\n\x05ports\x18\x01 \x03(\t\"4\n\x0b\x45nvironment\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x0b\n\x03\x65nv\x18\x02 \x01(\t\x12\n\n\x02ip\x18\x03 \x01(\t\"?\n\x0c\x45nvironments\x12/\n\x0c\x65nvironments\x18\x01 \x03(\x0b\x32\x19.hub.webim.v1.Environment\"\x1b\n\x0bInfoRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\"6\n\tInfoEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\x05value\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x08\n\x06_value\"0\n\x04Info\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.hub.webim.v1.InfoEntry\"g\n\x12SetLogLevelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\x1e\n\x11\x63urrent_node_only\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\x14\n\x12_current_node_only\"\"\n\x12GetLogLevelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x08LogLevel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06logger\x18\x02 \x01(\t\x12\r\n\x05level\x18\x03 \x01(\t\x12\x17\n\x0f\x65\x66\x66\x65\x63tive_level\x18\x04 \x01(\t\"\x90\x02\n\x0c\x41\x63\x63ountInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x06\x64omain\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07\x62locked\x18\x03 \x01(\x08H\x01\x88\x01\x01\x12,\n\x1fnot_belongs_to_tornado_instance\x18\x04 \x01(\x08H\x02\x88\x01\x01\x12\x33\n&ignore_not_belongs_to_tornado_instance\x18\x05 \x01(\x08H\x03\x88\x01\x01\x42\t\n\x07_domainB\n\n\x08_blockedB\"\n _not_belongs_to_tornado_instanceB)\n\'_ignore_not_belongs_to_tornado_instance\"$\n\x14\x44\x65leteAccountRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\".\n\x0c\x43ounterValue\x12\x0f\n\x07\x63ounter\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03\"W\n\x19SetAccountCountersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x08\x63ounters\x18\x02 \x03(\x0b\x32\x1a.hub.webim.v1.CounterValue\"h\n\x16SetStoreObjectsRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x11\n\tcollector\x18\x02 \x01(\t\x12*\n\x07objects\x18\x03 \x03(\x0b\x32\x19.hub.webim.v1.ObjectCount\"=\n\x17SetChannelErrorsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x11\n\terror_cnt\x18\x02 \x01(\x03\"5\n\x18\x44\x65leteEnvironmentRequest\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x0b\n\x03\x65nv\x18\x02 \x01(\t\")\n\x18RecordLongPollingRequest\x12\r\n\x05tries\x18\x01 \x01(\x01\"-\n\x0bLongPolling\x12\x13\n\x0b\x61vg_n_tries\x18\x01 \x01(\x01\x12\t\n\x01n\x18\x02 \x01(\x03\x32\xd1\r\n\x05Webim\x12\x38\n\nGetMonitor\x12\x13.hub.webim.v1.Empty\x1a\x15.hub.webim.v1.Monitor\x12\x38\n\x0b\x43onnectToDb\x12\x13.hub.webim.v1.Empty\x1a\x14.hub.webim.v1.Result\x12\x37\n\x04Ping\x12\x19.hub.webim.v1.PingRequest\x1a\x14.hub.webim.v1.Result\x12>\n\rGetTimerStats\x12\x13.hub.webim.v1.Empty\x1a\x18.hub.webim.v1.TimerStats\x12\x42\n\x0fGetAccountsStat\x12\x13.hub.webim.v1.Empty\x1a\x1a.hub.webim.v1.AccountsStat\x12\x44\n\x10GetZabbixTornado\x12\x13.hub.webim.v1.Empty\x1a\x1b.hub.webim.v1.ZabbixTornado\x12\x46\n\x11GetZabbixChannels\x12\x13.hub.webim.v1.Empty\x1a\x1c.hub.webim.v1.ZabbixChannels\x12X\n\x1aGetCollectedToStoreObjects\x12\x1e.hub.webim.v1.CollectedRequest\x1a\x1a.hub.webim.v1.ObjectCounts\x12\x41\n\x0eGetObjectStats\x12\x13.hub.webim.v1.Empty\x1a\x1a.hub.webim.v1.ObjectCounts\x12>\n\rGetInstanceId\x12\x13.hub.webim.v1.Empty\x1a\x18.hub.webim.v1.InstanceId\x12P\n\x0fGetAccountState\x12!.hub.webim.v1.AccountStateRequest\x1a\x1a.hub.webim.v1.AccountState\x12\x42\n\x0fGetTornadoPorts\x12\x13.hub.webim.v1.Empty\x1a\x1a.hub.webim.v1.TornadoPorts\x12\x43\n\x10ListEnvironments\x12\x13.hub.webim.v1.Empty\x1a\x1a.hub.webim.v1.Environments\x12\x38\n\x07GetInfo\x12\x19.hub.webim.v1.InfoRequest\x1a\x12.hub.webim.v1.Info\x12G\n\x0bSetLogLevel\x12 .hub.webim.v1.SetLogLevelRequest\x1a\x16.hub.webim.v1.LogLevel\x12G\n\x0bGetLogLevel\x12 .hub.webim.v1.GetLogLevelRequest\x1a\x16.hub.webim.v1.LogLevel\x12\x42\n\rUpsertAccount\x12\x1a.hub.webim.v1.AccountInput\x1a\x15.hub.webim.v1.Account\x12H\n\rDeleteAccount\x12\".hub.webim.v1.DeleteAccountRequest\x1a\x13.hub.webim.v1.Empty\x12T\n\x12SetAccountCounters\x12\'.hub.webim.v1.SetAccountCountersRequest\x1a\x15.hub.webim.v1.Account\x12S\n\x0fSetStoreObjects\x12$.hub.webim.v1.SetStoreObjectsRequest\x1a\x1a.hub.webim.v1.ObjectCounts\x12W\n\x10SetChannelErrors\x12%.hub.webim.v1.SetChannelErrorsRequest\x1a\x1c.hub.webim.v1.ZabbixChannels\x12I\n\x11UpsertEnvironment\x12\x19.hub.webim.v1.Environment\x1a\x19.hub.webim.v1.Environment\x12P\n\x11\x44\x65leteEnvironment\x12&.hub.webim.v1.DeleteEnvironmentRequest\x1a\x13.hub.webim.v1.Empty\x12V\n\x11RecordLongPolling\x12&.hub.webim.v1.RecordLongPollingRequest\x1a\x19.hub.webim.v1.LongPollingb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hub.webim.v1.webim_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WEBIM']._serialized_start=42
-  _globals['_WEBIM']._serialized_end=49
+  _globals['_EMPTY']._serialized_start=42
+  _globals['_EMPTY']._serialized_end=49
+  _globals['_RESULT']._serialized_start=51
+  _globals['_RESULT']._serialized_end=75
+  _globals['_PINGREQUEST']._serialized_start=77
+  _globals['_PINGREQUEST']._serialized_end=141
+  _globals['_MAININFO']._serialized_start=144
+  _globals['_MAININFO']._serialized_end=444
+  _globals['_MONITOR']._serialized_start=446
+  _globals['_MONITOR']._serialized_end=512
+  _globals['_TIMERLASTMIN']._serialized_start=514
+  _globals['_TIMERLASTMIN']._serialized_end=602
+  _globals['_TIMERFAILURE']._serialized_start=604
+  _globals['_TIMERFAILURE']._serialized_end=693
+  _globals['_TIMERSTATS']._serialized_start=695
+  _globals['_TIMERSTATS']._serialized_end=797
+  _globals['_COUNTERS']._serialized_start=800
+  _globals['_COUNTERS']._serialized_end=1397
+  _globals['_ACCOUNT']._serialized_start=1400
+  _globals['_ACCOUNT']._serialized_end=1587
+  _globals['_ACCOUNTSTOTAL']._serialized_start=1589
+  _globals['_ACCOUNTSTOTAL']._serialized_end=1701
+  _globals['_ACCOUNTSSTAT']._serialized_start=1703
+  _globals['_ACCOUNTSSTAT']._serialized_end=1802
+  _globals['_ZABBIXTORNADO']._serialized_start=1805
+  _globals['_ZABBIXTORNADO']._serialized_end=1991
+  _globals['_CHANNELERRORS']._serialized_start=1993
+  _globals['_CHANNELERRORS']._serialized_end=2044
+  _globals['_ZABBIXCHANNELS']._serialized_start=2046
+  _globals['_ZABBIXCHANNELS']._serialized_end=2109
+  _globals['_COLLECTEDREQUEST']._serialized_start=2111
+  _globals['_COLLECTEDREQUEST']._serialized_end=2202
+  _globals['_OBJECTCOUNT']._serialized_start=2204
+  _globals['_OBJECTCOUNT']._serialized_end=2252
+  _globals['_OBJECTCOUNTS']._serialized_start=2254
+  _globals['_OBJECTCOUNTS']._serialized_end=2312
+  _globals['_INSTANCEID']._serialized_start=2314
+  _globals['_INSTANCEID']._serialized_end=2347
+  _globals['_ACCOUNTSTATEREQUEST']._serialized_start=2349
+  _globals['_ACCOUNTSTATEREQUEST']._serialized_end=2417
+  _globals['_ACCOUNTSTATE']._serialized_start=2419
+  _globals['_ACCOUNTSTATE']._serialized_end=2450
+  _globals['_TORNADOPORTS']._serialized_start=2452
+  _globals['_TORNADOPORTS']._serialized_end=2481
+  _globals['_ENVIRONMENT']._serialized_start=2483
+  _globals['_ENVIRONMENT']._serialized_end=2535
+  _globals['_ENVIRONMENTS']._serialized_start=2537
+  _globals['_ENVIRONMENTS']._serialized_end=2600
+  _globals['_INFOREQUEST']._serialized_start=2602
+  _globals['_INFOREQUEST']._serialized_end=2629
+  _globals['_INFOENTRY']._serialized_start=2631
+  _globals['_INFOENTRY']._serialized_end=2685
+  _globals['_INFO']._serialized_start=2687
+  _globals['_INFO']._serialized_end=2735
+  _globals['_SETLOGLEVELREQUEST']._serialized_start=2737
+  _globals['_SETLOGLEVELREQUEST']._serialized_end=2840
+  _globals['_GETLOGLEVELREQUEST']._serialized_start=2842
+  _globals['_GETLOGLEVELREQUEST']._serialized_end=2876
+  _globals['_LOGLEVEL']._serialized_start=2878
+  _globals['_LOGLEVEL']._serialized_end=2958
+  _globals['_ACCOUNTINPUT']._serialized_start=2961
+  _globals['_ACCOUNTINPUT']._serialized_end=3233
+  _globals['_DELETEACCOUNTREQUEST']._serialized_start=3235
+  _globals['_DELETEACCOUNTREQUEST']._serialized_end=3271
+  _globals['_COUNTERVALUE']._serialized_start=3273
+  _globals['_COUNTERVALUE']._serialized_end=3319
+  _globals['_SETACCOUNTCOUNTERSREQUEST']._serialized_start=3321
+  _globals['_SETACCOUNTCOUNTERSREQUEST']._serialized_end=3408
+  _globals['_SETSTOREOBJECTSREQUEST']._serialized_start=3410
+  _globals['_SETSTOREOBJECTSREQUEST']._serialized_end=3514
+  _globals['_SETCHANNELERRORSREQUEST']._serialized_start=3516
+  _globals['_SETCHANNELERRORSREQUEST']._serialized_end=3577
+  _globals['_DELETEENVIRONMENTREQUEST']._serialized_start=3579
+  _globals['_DELETEENVIRONMENTREQUEST']._serialized_end=3632
+  _globals['_RECORDLONGPOLLINGREQUEST']._serialized_start=3634
+  _globals['_RECORDLONGPOLLINGREQUEST']._serialized_end=3675
+  _globals['_LONGPOLLING']._serialized_start=3677
+  _globals['_LONGPOLLING']._serialized_end=3722
+  _globals['_WEBIM']._serialized_start=3725
+  _globals['_WEBIM']._serialized_end=5470
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from . import webim_pb2 as hub_dot_webim_dot_v1_dot_webim__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,7 +26,10 @@ if _version_not_supported:
 
 
 class WebimStub:
-    """Missing associated documentation comment in .proto file."""
+    """Webim 10.7 monitoring endpoints. Reads need a service login (Basic) or the admin token in
+    the `authorization` metadata; Ping takes an operator token; the Upsert/Set/Delete/Record
+    methods need the admin token. Field names and values are the REST ones.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -33,14 +37,401 @@ class WebimStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetMonitor = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetMonitor',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Monitor.FromString,
+                _registered_method=True)
+        self.ConnectToDb = channel.unary_unary(
+                '/hub.webim.v1.Webim/ConnectToDb',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Result.FromString,
+                _registered_method=True)
+        self.Ping = channel.unary_unary(
+                '/hub.webim.v1.Webim/Ping',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.PingRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Result.FromString,
+                _registered_method=True)
+        self.GetTimerStats = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetTimerStats',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.TimerStats.FromString,
+                _registered_method=True)
+        self.GetAccountsStat = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetAccountsStat',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.AccountsStat.FromString,
+                _registered_method=True)
+        self.GetZabbixTornado = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetZabbixTornado',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.ZabbixTornado.FromString,
+                _registered_method=True)
+        self.GetZabbixChannels = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetZabbixChannels',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.ZabbixChannels.FromString,
+                _registered_method=True)
+        self.GetCollectedToStoreObjects = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetCollectedToStoreObjects',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.CollectedRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.ObjectCounts.FromString,
+                _registered_method=True)
+        self.GetObjectStats = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetObjectStats',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.ObjectCounts.FromString,
+                _registered_method=True)
+        self.GetInstanceId = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetInstanceId',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.InstanceId.FromString,
+                _registered_method=True)
+        self.GetAccountState = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetAccountState',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.AccountStateRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.AccountState.FromString,
+                _registered_method=True)
+        self.GetTornadoPorts = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetTornadoPorts',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.TornadoPorts.FromString,
+                _registered_method=True)
+        self.ListEnvironments = channel.unary_unary(
+                '/hub.webim.v1.Webim/ListEnvironments',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Environments.FromString,
+                _registered_method=True)
+        self.GetInfo = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetInfo',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.InfoRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Info.FromString,
+                _registered_method=True)
+        self.SetLogLevel = channel.unary_unary(
+                '/hub.webim.v1.Webim/SetLogLevel',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.SetLogLevelRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.LogLevel.FromString,
+                _registered_method=True)
+        self.GetLogLevel = channel.unary_unary(
+                '/hub.webim.v1.Webim/GetLogLevel',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.GetLogLevelRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.LogLevel.FromString,
+                _registered_method=True)
+        self.UpsertAccount = channel.unary_unary(
+                '/hub.webim.v1.Webim/UpsertAccount',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.AccountInput.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Account.FromString,
+                _registered_method=True)
+        self.DeleteAccount = channel.unary_unary(
+                '/hub.webim.v1.Webim/DeleteAccount',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.DeleteAccountRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                _registered_method=True)
+        self.SetAccountCounters = channel.unary_unary(
+                '/hub.webim.v1.Webim/SetAccountCounters',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.SetAccountCountersRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Account.FromString,
+                _registered_method=True)
+        self.SetStoreObjects = channel.unary_unary(
+                '/hub.webim.v1.Webim/SetStoreObjects',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.SetStoreObjectsRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.ObjectCounts.FromString,
+                _registered_method=True)
+        self.SetChannelErrors = channel.unary_unary(
+                '/hub.webim.v1.Webim/SetChannelErrors',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.SetChannelErrorsRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.ZabbixChannels.FromString,
+                _registered_method=True)
+        self.UpsertEnvironment = channel.unary_unary(
+                '/hub.webim.v1.Webim/UpsertEnvironment',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Environment.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Environment.FromString,
+                _registered_method=True)
+        self.DeleteEnvironment = channel.unary_unary(
+                '/hub.webim.v1.Webim/DeleteEnvironment',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.DeleteEnvironmentRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RecordLongPolling = channel.unary_unary(
+                '/hub.webim.v1.Webim/RecordLongPolling',
+                request_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.RecordLongPollingRequest.SerializeToString,
+                response_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.LongPolling.FromString,
+                _registered_method=True)
 
 
 class WebimServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Webim 10.7 monitoring endpoints. Reads need a service login (Basic) or the admin token in
+    the `authorization` metadata; Ping takes an operator token; the Upsert/Set/Delete/Record
+    methods need the admin token. Field names and values are the REST ones.
+    """
+
+    def GetMonitor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConnectToDb(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Ping(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTimerStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccountsStat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetZabbixTornado(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetZabbixChannels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCollectedToStoreObjects(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetObjectStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInstanceId(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccountState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTornadoPorts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEnvironments(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInfo(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLogLevel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLogLevel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertAccount(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAccount(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAccountCounters(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetStoreObjects(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetChannelErrors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertEnvironment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteEnvironment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordLongPolling(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_WebimServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetMonitor': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMonitor,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Monitor.SerializeToString,
+            ),
+            'ConnectToDb': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConnectToDb,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Result.SerializeToString,
+            ),
+            'Ping': grpc.unary_unary_rpc_method_handler(
+                    servicer.Ping,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.PingRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Result.SerializeToString,
+            ),
+            'GetTimerStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTimerStats,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.TimerStats.SerializeToString,
+            ),
+            'GetAccountsStat': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccountsStat,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.AccountsStat.SerializeToString,
+            ),
+            'GetZabbixTornado': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetZabbixTornado,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.ZabbixTornado.SerializeToString,
+            ),
+            'GetZabbixChannels': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetZabbixChannels,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.ZabbixChannels.SerializeToString,
+            ),
+            'GetCollectedToStoreObjects': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCollectedToStoreObjects,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.CollectedRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.ObjectCounts.SerializeToString,
+            ),
+            'GetObjectStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetObjectStats,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.ObjectCounts.SerializeToString,
+            ),
+            'GetInstanceId': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInstanceId,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.InstanceId.SerializeToString,
+            ),
+            'GetAccountState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccountState,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.AccountStateRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.AccountState.SerializeToString,
+            ),
+            'GetTornadoPorts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTornadoPorts,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.TornadoPorts.SerializeToString,
+            ),
+            'ListEnvironments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEnvironments,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Environments.SerializeToString,
+            ),
+            'GetInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInfo,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.InfoRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Info.SerializeToString,
+            ),
+            'SetLogLevel': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLogLevel,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.SetLogLevelRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.LogLevel.SerializeToString,
+            ),
+            'GetLogLevel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLogLevel,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.GetLogLevelRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.LogLevel.SerializeToString,
+            ),
+            'UpsertAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertAccount,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.AccountInput.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Account.SerializeToString,
+            ),
+            'DeleteAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAccount,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.DeleteAccountRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            ),
+            'SetAccountCounters': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAccountCounters,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.SetAccountCountersRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Account.SerializeToString,
+            ),
+            'SetStoreObjects': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetStoreObjects,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.SetStoreObjectsRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.ObjectCounts.SerializeToString,
+            ),
+            'SetChannelErrors': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetChannelErrors,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.SetChannelErrorsRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.ZabbixChannels.SerializeToString,
+            ),
+            'UpsertEnvironment': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertEnvironment,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.Environment.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Environment.SerializeToString,
+            ),
+            'DeleteEnvironment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteEnvironment,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.DeleteEnvironmentRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            ),
+            'RecordLongPolling': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordLongPolling,
+                    request_deserializer=hub_dot_webim_dot_v1_dot_webim__pb2.RecordLongPollingRequest.FromString,
+                    response_serializer=hub_dot_webim_dot_v1_dot_webim__pb2.LongPolling.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'hub.webim.v1.Webim', rpc_method_handlers)
@@ -50,4 +441,655 @@ def add_WebimServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Webim:
-    """Missing associated documentation comment in .proto file."""
+    """Webim 10.7 monitoring endpoints. Reads need a service login (Basic) or the admin token in
+    the `authorization` metadata; Ping takes an operator token; the Upsert/Set/Delete/Record
+    methods need the admin token. Field names and values are the REST ones.
+    """
+
+    @staticmethod
+    def GetMonitor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetMonitor',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Monitor.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConnectToDb(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/ConnectToDb',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Result.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Ping(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/Ping',
+            hub_dot_webim_dot_v1_dot_webim__pb2.PingRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Result.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTimerStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetTimerStats',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.TimerStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccountsStat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetAccountsStat',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.AccountsStat.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetZabbixTornado(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetZabbixTornado',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.ZabbixTornado.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetZabbixChannels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetZabbixChannels',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.ZabbixChannels.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCollectedToStoreObjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetCollectedToStoreObjects',
+            hub_dot_webim_dot_v1_dot_webim__pb2.CollectedRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.ObjectCounts.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetObjectStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetObjectStats',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.ObjectCounts.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInstanceId(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetInstanceId',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.InstanceId.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccountState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetAccountState',
+            hub_dot_webim_dot_v1_dot_webim__pb2.AccountStateRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.AccountState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTornadoPorts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetTornadoPorts',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.TornadoPorts.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEnvironments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/ListEnvironments',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Environments.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetInfo',
+            hub_dot_webim_dot_v1_dot_webim__pb2.InfoRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Info.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLogLevel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/SetLogLevel',
+            hub_dot_webim_dot_v1_dot_webim__pb2.SetLogLevelRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.LogLevel.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLogLevel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/GetLogLevel',
+            hub_dot_webim_dot_v1_dot_webim__pb2.GetLogLevelRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.LogLevel.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/UpsertAccount',
+            hub_dot_webim_dot_v1_dot_webim__pb2.AccountInput.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/DeleteAccount',
+            hub_dot_webim_dot_v1_dot_webim__pb2.DeleteAccountRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAccountCounters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/SetAccountCounters',
+            hub_dot_webim_dot_v1_dot_webim__pb2.SetAccountCountersRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetStoreObjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/SetStoreObjects',
+            hub_dot_webim_dot_v1_dot_webim__pb2.SetStoreObjectsRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.ObjectCounts.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetChannelErrors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/SetChannelErrors',
+            hub_dot_webim_dot_v1_dot_webim__pb2.SetChannelErrorsRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.ZabbixChannels.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertEnvironment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/UpsertEnvironment',
+            hub_dot_webim_dot_v1_dot_webim__pb2.Environment.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Environment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteEnvironment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/DeleteEnvironment',
+            hub_dot_webim_dot_v1_dot_webim__pb2.DeleteEnvironmentRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordLongPolling(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.webim.v1.Webim/RecordLongPolling',
+            hub_dot_webim_dot_v1_dot_webim__pb2.RecordLongPollingRequest.SerializeToString,
+            hub_dot_webim_dot_v1_dot_webim__pb2.LongPolling.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -1,0 +1,132 @@
+"""gRPC service ``hub.monitorozas.v1.Monitorozas``, a thin adapter over
+:class:`MonitorozasService`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from hub.grpc.server import authorization
+from hub_monitorozas.service import Caller, Client, MonitorozasService
+from hub_monitorozas.v1 import monitorozas_pb2 as pb
+from hub_monitorozas.v1 import monitorozas_pb2_grpc
+
+
+def to_message(cls: type[Message], data: dict[str, Any]) -> Any:
+    """A REST dict as ``cls``: nulls stay unset, 0/1 flags become booleans."""
+    fields: dict[str, Any] = {}
+    for field in cls.DESCRIPTOR.fields:
+        value = data.get(field.name)
+        if value is None:
+            continue
+        if field.type == FieldDescriptor.TYPE_BOOL:
+            value = bool(value)
+        elif field.message_type is not None and field.label != FieldDescriptor.LABEL_REPEATED:
+            continue
+        fields[field.name] = value
+    return cls(**fields)
+
+
+def to_input(message: Message) -> dict[str, Any]:
+    """Only the fields that were set, like a REST body."""
+    return {
+        f.name: getattr(message, f.name)
+        for f in message.DESCRIPTOR.fields
+        if message.HasField(f.name)
+    }
+
+
+def peer_client(context: grpc.aio.ServicerContext) -> Client:
+    """``ipv4:127.0.0.1:5000`` / ``ipv6:[::1]:5000`` and any x-forwarded-for metadata."""
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    address = rest.rpartition(":")[0].strip("[]") if kind in ("ipv4", "ipv6") else None
+    forwarded = tuple(
+        v if isinstance(v, str) else v.decode()
+        for k, v in (context.invocation_metadata() or ())
+        if k == "x-forwarded-for"
+    )
+    return Client(address, forwarded)
+
+
+def history_message(entry: dict[str, Any]) -> Any:
+    result = to_message(pb.CheckResult, entry)
+    result.checks.extend(to_message(pb.SubCheck, c) for c in entry["checks"])
+    return result
+
+
+class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
+    def __init__(self, hub: Any) -> None:
+        self.service = hub.service(MonitorozasService)
+
+    def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
+        return self.service.authorize(authorization(context), peer_client(context))
+
+    @staticmethod
+    def _window(request: Any) -> dict[str, Any]:
+        limit = request.limit if request.HasField("limit") else None
+        return {"offset": max(0, request.offset), "limit": limit}
+
+    async def Me(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return to_message(pb.MeResponse, self.service.me(self._caller(context)))
+
+    async def ListDevices(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = self._caller(context)
+        devices, total = self.service.list_devices(caller, **self._window(request))
+        return pb.ListDevicesResponse(
+            devices=[to_message(pb.Device, d) for d in devices], total_count=total
+        )
+
+    async def GetDevice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return to_message(pb.Device, self.service.get_device(self._caller(context), request.id))
+
+    async def GetDeviceHistory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        limit = request.limit if request.HasField("limit") else None
+        entries = self.service.history(self._caller(context), request.id, limit)
+        return pb.HistoryResponse(results=[history_message(e) for e in entries])
+
+    async def CreateDevice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = self._caller(context)
+        return to_message(pb.Device, self.service.create_device(caller, to_input(request)))
+
+    async def DeleteDevice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        result = self.service.delete_device(self._caller(context), request.id)
+        return to_message(pb.DeleteResponse, result)
+
+    async def CheckNow(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        device = await self.service.check_now(self._caller(context), request.id)
+        return to_message(pb.Device, device)
+
+    async def ListBlacklistMonitors(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = self._caller(context)
+        monitors, total = self.service.list_monitors(caller, **self._window(request))
+        return pb.ListBlacklistMonitorsResponse(
+            blacklist_monitors=[to_message(pb.BlacklistMonitor, m) for m in monitors],
+            total_count=total,
+        )
+
+    async def GetBlacklistMonitor(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        monitor = self.service.get_monitor(self._caller(context), request.id)
+        return to_message(pb.BlacklistMonitor, monitor)
+
+    async def CreateBlacklistMonitor(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = self._caller(context)
+        monitor = self.service.create_monitor(caller, to_input(request))
+        return to_message(pb.BlacklistMonitor, monitor)
+
+    async def DeleteBlacklistMonitor(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        result = self.service.delete_monitor(self._caller(context), request.id)
+        return to_message(pb.DeleteResponse, result)
+
+    async def WatchDeviceStatus(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        async for event in self.service.status_changes(self._caller(context)):
+            yield pb.StatusChange(
+                device=to_message(pb.Device, event["device"]),
+                previous_status=event["previous_status"],
+            )

@@ -1,0 +1,162 @@
+"""The seed's REST surface under ``/monitorozas/api/v1``: the ``{"success": ...}`` envelope,
+its error codes, and 404/405 answers that name the resource, over the service layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from hub.errors import HubError
+from hub.http.body import read_json
+from hub.registry import RestApi
+from hub_monitorozas.service import Caller, Client, MonitorozasService
+from hub_monitorozas.settings import PLUGIN, MonitorozasSettings
+
+API = "/api/v1"
+DEVICES = f"{API}/devices"
+MONITORS = f"{API}/blacklist-monitors"
+# the host's own failures (unknown path, body too large, bad JSON, a crash) in the seed's codes
+HOST_REASONS = {
+    "not_found": "unknown_route",
+    "method_not_allowed": "method_not_allowed",
+    "payload_too_large": "payload_too_large",
+    "request_entity_too_large": "payload_too_large",
+    "bad_json": "invalid_json",
+    "bad_body": "invalid_json",
+    "internal": "server_error",
+}
+STATUS_CODES = {
+    400: "bad_request",
+    401: "invalid_api_key",
+    403: "forbidden",
+    404: "unknown_route",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "rate_limit_exceeded",
+}
+
+
+def error_code(exc: HubError) -> str:
+    if isinstance(exc.reason, str) and exc.reason:
+        return HOST_REASONS.get(exc.reason, exc.reason)
+    return STATUS_CODES.get(exc.status, "server_error")
+
+
+def render_error(exc: HubError) -> web.Response:
+    body = {"success": False, "error": error_code(exc), "message": exc.message}
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return web.Response(
+        body=orjson.dumps(body),
+        status=exc.status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def ok(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=orjson.dumps({"success": True, "data": data}),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def client(request: web.Request) -> Client:
+    return Client(request.remote, tuple(request.headers.getall("X-Forwarded-For", ())))
+
+
+def routes(hub: Any) -> list[web.RouteDef]:
+    service = hub.service(MonitorozasService)
+
+    def caller(request: web.Request) -> Caller:
+        return service.authorize(request.headers.get("Authorization"), client(request))
+
+    def ident(request: web.Request) -> str | None:
+        return request.query.get("id")
+
+    async def me(request: web.Request) -> web.Response:
+        return ok(service.me(caller(request)))
+
+    async def list_devices(request: web.Request) -> web.Response:
+        return ok(service.list_devices(caller(request))[0])
+
+    async def create_device(request: web.Request) -> web.Response:
+        who = caller(request)  # before the body: a stranger learns nothing from a 400
+        return ok(service.create_device(who, await read_json(request)), 201)
+
+    async def delete_device(request: web.Request) -> web.Response:
+        return ok(service.delete_device(caller(request), ident(request)))
+
+    async def check_device(request: web.Request) -> web.Response:
+        return ok(await service.check_now(caller(request), ident(request)))
+
+    async def device_history(request: web.Request) -> web.Response:
+        return ok(service.history(caller(request), ident(request)))
+
+    async def list_monitors(request: web.Request) -> web.Response:
+        return ok(service.list_monitors(caller(request))[0])
+
+    async def create_monitor(request: web.Request) -> web.Response:
+        who = caller(request)
+        return ok(service.create_monitor(who, await read_json(request)), 201)
+
+    async def delete_monitor(request: web.Request) -> web.Response:
+        return ok(service.delete_monitor(caller(request), ident(request)))
+
+    table: list[tuple[str, str, Any]] = [
+        ("GET", f"{API}/me", me),
+        ("GET", DEVICES, list_devices),
+        ("POST", f"{DEVICES}/create", create_device),
+        ("DELETE", f"{DEVICES}/delete", delete_device),
+        ("POST", f"{DEVICES}/check-now", check_device),
+        ("GET", f"{DEVICES}/history", device_history),
+        ("GET", MONITORS, list_monitors),
+        ("POST", f"{MONITORS}/create", create_monitor),
+        ("DELETE", f"{MONITORS}/delete", delete_monitor),
+    ]
+    allowed: dict[str, list[str]] = {}
+    for method, path, _ in table:
+        allowed.setdefault(path, []).append(method)
+
+    async def unknown(request: web.Request) -> web.Response:
+        """Every other path or method under the prefix, answered with the seed's codes."""
+        path = "/" + request.match_info["tail"]
+        if path in allowed:
+            raise HubError(
+                405,
+                f"{request.method} is not allowed on {path}; use {', '.join(allowed[path])}",
+                reason="method_not_allowed",
+                plugin=PLUGIN,
+            )
+        if path.startswith(DEVICES + "/"):
+            code, what = "unknown_devices_route", "devices"
+        elif path.startswith(MONITORS + "/"):
+            code, what = "unknown_blacklist_monitors_route", "blacklist-monitors"
+        else:
+            code, what = "unknown_route", "API"
+        raise HubError(404, f"no {what} route {path}", reason=code, plugin=PLUGIN)
+
+    async def unknown_with_allow(request: web.Request) -> web.StreamResponse:
+        try:
+            return await unknown(request)
+        except HubError as exc:
+            response = render_error(exc)
+            path = "/" + request.match_info["tail"]
+            if exc.status == 405:
+                response.headers["Allow"] = ", ".join(allowed[path])
+            return response
+
+    return [
+        *(web.route(method, path, handler) for method, path, handler in table),
+        web.route("*", "/{tail:.*}", unknown_with_allow),
+    ]
+
+
+def rest_api(hub: Any) -> RestApi:
+    settings: MonitorozasSettings = hub.settings_for(PLUGIN) or MonitorozasSettings()
+    return RestApi(routes=routes(hub), render_error=render_error, max_body=settings.max_body)

@@ -1,0 +1,685 @@
+"""The one service layer of ``monitorozas``: keys, scopes, IP allow-lists and the rate limit;
+devices and blacklist monitors per user; and the monitor itself, which checks every enabled
+device and blacklist monitor on its interval. REST, GraphQL and gRPC call this and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+
+from hub.errors import HubError
+from hub_monitorozas import checks, dnsbl, keys, validation
+from hub_monitorozas.settings import PLUGIN, MonitorozasSettings
+
+log = logging.getLogger("hub_monitorozas")
+F = TypeVar("F", bound=Callable[..., Any])
+STATUS_TOPIC = "monitorozas.device_status"
+MAX_ID = 2**63 - 1
+GOLDEN = 0.6180339887498949  # spreads first checks evenly over the interval, id by id
+
+# what a device and a monitor look like to callers, in this order
+DEVICE_COLUMNS = (
+    "id", "user_id", *validation.DEVICE_FIELDS, "last_status", "last_check_at",
+    "last_response_ms", "last_error", "tls_expires_at", "created_at", "updated_at",
+)
+MONITOR_COLUMNS = (
+    "id", "user_id", *validation.MONITOR_FIELDS, "last_status", "last_check_at", "listed_on",
+    "last_error", "created_at", "updated_at",
+)
+
+
+def error(status: int, code: str, message: str, retry_after: int | None = None) -> HubError:
+    return HubError(status, message, reason=code, plugin=PLUGIN, retry_after=retry_after)
+
+
+def stamp(epoch: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if epoch is None else epoch, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+# -- storage -----------------------------------------------------------------------------------
+def m001_monitorozas(db: Any) -> None:
+    db.execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+        " created_at REAL NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE api_keys (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " user_id INTEGER NOT NULL REFERENCES users(id), created_at REAL NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE devices (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " user_id INTEGER NOT NULL REFERENCES users(id),"
+        " target_type TEXT NOT NULL, target_value TEXT NOT NULL, service_type TEXT NOT NULL,"
+        " scheme TEXT, port INTEGER NOT NULL, host_header TEXT, proxy_enabled INTEGER NOT NULL,"
+        " origin_host TEXT, origin_scheme TEXT, origin_port INTEGER,"
+        " check_public_http INTEGER NOT NULL, check_public_https INTEGER NOT NULL,"
+        " check_public_tls INTEGER NOT NULL, check_origin_http INTEGER NOT NULL,"
+        " check_origin_tls INTEGER NOT NULL, expect_status INTEGER NOT NULL,"
+        " location TEXT NOT NULL, is_enabled INTEGER NOT NULL,"
+        " last_status TEXT NOT NULL DEFAULT 'unknown', last_check_at TEXT,"
+        " last_response_ms INTEGER, last_error TEXT, tls_expires_at TEXT,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, next_check_at REAL NOT NULL)"
+    )
+    # the seed's duplicate rule; a non-web device has no scheme, hence the coalesce
+    db.execute(
+        "CREATE UNIQUE INDEX devices_identity ON devices (user_id, target_type, target_value,"
+        " service_type, coalesce(scheme, ''), port)"
+    )
+    db.execute("CREATE INDEX devices_due ON devices (next_check_at) WHERE is_enabled = 1")
+    db.execute(
+        "CREATE TABLE device_checks (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+        " checked_at TEXT NOT NULL, status TEXT NOT NULL, response_ms INTEGER,"
+        " error TEXT, tls_expires_at TEXT, checks TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX device_checks_device ON device_checks (device_id, id)")
+    db.execute(
+        "CREATE TABLE blacklist_monitors (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " user_id INTEGER NOT NULL REFERENCES users(id),"
+        " target_type TEXT NOT NULL, target_value TEXT NOT NULL, is_enabled INTEGER NOT NULL,"
+        " last_status TEXT NOT NULL DEFAULT 'unknown', last_check_at TEXT,"
+        " listed_on TEXT NOT NULL DEFAULT '[]', last_error TEXT,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, next_check_at REAL NOT NULL,"
+        " UNIQUE (user_id, target_type, target_value))"
+    )
+    db.execute(
+        "CREATE INDEX blacklist_monitors_due ON blacklist_monitors (next_check_at)"
+        " WHERE is_enabled = 1"
+    )
+
+
+MIGRATIONS = [m001_monitorozas]
+
+
+def storage_errors(method: F) -> F:
+    """SQLite failures as the seed's 500s: ``missing_table`` when a table is gone,
+    ``server_error`` otherwise (the details go to the log only)."""
+
+    def translate(exc: sqlite3.Error) -> HubError:
+        log.error("monitorozas storage error: %s", exc)
+        if "no such table" in str(exc):
+            return error(500, "missing_table", "a table of the monitor is missing")
+        return error(500, "server_error", "the monitor's storage failed")
+
+    if asyncio.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def wrapped_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(*args, **kwargs)
+            except sqlite3.Error as exc:
+                raise translate(exc) from None
+
+        return wrapped_async  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise translate(exc) from None
+
+    return wrapped  # type: ignore[return-value]
+
+
+# -- callers -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from: the peer address and any X-Forwarded-For it carried."""
+
+    peer: str | None
+    forwarded_for: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int | None  # None: the admin token, which acts across users
+    key_id: int | None
+    scopes: tuple[str, ...]
+    is_admin: bool = False
+
+    def me(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "key_id": self.key_id, "scopes": list(self.scopes)}
+
+    def require(self, scope: str) -> Caller:
+        if scope not in self.scopes:
+            raise error(403, "insufficient_scope", f"this key lacks the {scope} scope")
+        return self
+
+
+def parse_id(raw: Any, name: str = "id") -> int:
+    """A positive integer id from a query string, GraphQL or gRPC; else 400 ``invalid_id``."""
+    if isinstance(raw, bool):
+        raw = None
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 19:
+        value = int(raw.strip())
+    else:
+        raise error(400, "invalid_id", f"{name}: required, a positive integer")
+    if not 1 <= value <= MAX_ID:
+        raise error(400, "invalid_id", f"{name}: required, a positive integer")
+    return value
+
+
+def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(raw.strip().strip("[]").split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+class MonitorozasService:
+    """Built once per hub by ``hub.service(MonitorozasService)``."""
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self.settings: MonitorozasSettings = hub.settings_for(PLUGIN) or MonitorozasSettings()
+        self.database = hub.database(PLUGIN)
+        issuer = keys.of(hub)
+        if issuer is not None:
+            issuer.bind(self.database)
+        self.proxies = self.settings.proxy_networks()
+        self._tls: Any = None
+        self._resolver: Any = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.completed = 0  # checks finished since start, for the throughput figure
+
+    # -- auth --------------------------------------------------------------------------------
+    def client_address(
+        self, client: Client
+    ) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        """The peer, or, when the peer is a trusted proxy, the first address from the right of
+        X-Forwarded-For that is not one (``None`` if that entry is not an address)."""
+        address = _address(client.peer or "")
+        if address is None or not any(address in net for net in self.proxies):
+            return address
+        hops = [h for value in client.forwarded_for for h in value.split(",") if h.strip()]
+        for hop in reversed(hops):
+            address = _address(hop)
+            if address is None or not any(address in net for net in self.proxies):
+                return address
+        return address
+
+    def authorize(self, authorization: str | None, client: Client) -> Caller:
+        """The caller, once per request: 401 without a valid key, 403 from outside its
+        allow-list, 429 over its rate (the admin token passes all three). Each operation then
+        asks for its scope with :meth:`Caller.require`."""
+        scheme, _, value = (authorization or "").strip().partition(" ")
+        if not scheme or (scheme.lower() == "bearer" and not value.strip()):
+            raise error(401, "missing_api_key", "send Authorization: Bearer <API key>")
+        credential = self.hub.credentials.authenticate(PLUGIN, authorization)
+        if credential is None:
+            raise error(401, "invalid_api_key", "the API key is not valid")
+        if credential.is_admin:
+            return Caller(None, None, keys.SCOPES, is_admin=True)
+        attrs = credential.attrs
+        allow = attrs.get("allow_ips") or []
+        if allow:
+            address = self.client_address(client)
+            if address is None or not any(address in ipaddress.ip_network(net) for net in allow):
+                shown = address.compressed if address else "unknown"
+                raise error(403, "ip_not_allowed", f"requests from {shown} are not allowed")
+        decision = self.hub.rate_limiter.hit(
+            f"{PLUGIN}:key:{credential.id}", self.settings.rate_limit, self.settings.rate_window
+        )
+        if not decision.allowed:
+            raise error(
+                429,
+                "rate_limit_exceeded",
+                f"at most {self.settings.rate_limit} requests per {self.settings.rate_window:g}s"
+                " per key",
+                retry_after=decision.retry_after,
+            )
+        return Caller(int(attrs["user_id"]), int(attrs["key_id"]), tuple(attrs["scopes"]))
+
+    def me(self, caller: Caller) -> dict[str, Any]:
+        return caller.require("read").me()
+
+    # -- devices -----------------------------------------------------------------------------
+    def _owner(self, caller: Caller, data: Any) -> int:
+        if not caller.is_admin:
+            assert caller.user_id is not None
+            return caller.user_id
+        user_id = validation.owner(data, True)
+        assert user_id is not None
+        if self.database.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+            raise validation.invalid("user_id", f"no user {user_id}")
+        return user_id
+
+    def _scope_sql(self, caller: Caller) -> tuple[str, tuple[Any, ...]]:
+        return ("", ()) if caller.is_admin else (" AND user_id = ?", (caller.user_id,))
+
+    def _select_devices(
+        self, where: str, params: tuple[Any, ...], tail: str = ""
+    ) -> list[dict[str, Any]]:
+        rows = self.database.execute(
+            f"SELECT {', '.join(DEVICE_COLUMNS)} FROM devices WHERE 1{where} ORDER BY id{tail}",
+            params,
+        ).fetchall()
+        return [dict(zip(DEVICE_COLUMNS, row, strict=True)) for row in rows]
+
+    @storage_errors
+    def list_devices(
+        self,
+        caller: Caller,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        caller.require("read")
+        where, params = self._scope_sql(caller)
+        total = self.database.execute(
+            f"SELECT count(*) FROM devices WHERE 1{where}", params
+        ).fetchone()[0]
+        if limit is None:
+            return self._select_devices(where, params), total
+        return self._select_devices(where, (*params, limit, offset), " LIMIT ? OFFSET ?"), total
+
+    def _device_of(self, caller: Caller, device_id: int) -> dict[str, Any]:
+        where, params = self._scope_sql(caller)
+        found = self._select_devices(" AND id = ?" + where, (device_id, *params))
+        if not found:
+            raise error(404, "device_not_found", f"id: no device {device_id}")
+        return found[0]
+
+    @storage_errors
+    def get_device(self, caller: Caller, device_id: Any) -> dict[str, Any]:
+        caller.require("read")
+        return self._device_of(caller, parse_id(device_id))
+
+    @storage_errors
+    def history(
+        self, caller: Caller, device_id: Any, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        caller.require("read")
+        device = self._device_of(caller, parse_id(device_id))
+        return self.device_history(device["id"], limit)
+
+    def device_history(self, device_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+        """Newest first."""
+        size = self.settings.history_size if limit is None else max(0, limit)
+        rows = self.database.execute(
+            "SELECT checked_at, status, response_ms, error, tls_expires_at, checks"
+            " FROM device_checks WHERE device_id = ? ORDER BY id DESC LIMIT ?",
+            (device_id, size),
+        ).fetchall()
+        return [
+            {
+                "checked_at": r[0],
+                "status": r[1],
+                "response_ms": r[2],
+                "error": r[3],
+                "tls_expires_at": r[4],
+                "checks": orjson.loads(r[5]),
+            }
+            for r in rows
+        ]
+
+    def _first_check_at(self, row_id: int, interval: float) -> float:
+        return time.time() + ((row_id * GOLDEN) % 1.0) * interval
+
+    @storage_errors
+    def create_device(self, caller: Caller, data: Any) -> dict[str, Any]:
+        caller.require("write")
+        fields = validation.device(data, is_admin=caller.is_admin)
+        owner = self._owner(caller, data)
+        now = stamp()
+        columns = (
+            "user_id",
+            *validation.DEVICE_FIELDS,
+            "created_at",
+            "updated_at",
+            "next_check_at",
+        )
+        values = (owner, *(fields[f] for f in validation.DEVICE_FIELDS), now, now, 0.0)
+        try:
+            with self.database.write() as db:
+                device_id = db.execute(
+                    f"INSERT INTO devices ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' * len(columns))})",
+                    values,
+                ).lastrowid
+                db.execute(
+                    "UPDATE devices SET next_check_at = ? WHERE id = ?",
+                    (self._first_check_at(device_id, self.settings.interval), device_id),
+                )
+        except sqlite3.IntegrityError:
+            raise error(
+                409,
+                "duplicate_device",
+                "a device with this target_type, target_value, service_type, scheme and port"
+                " already exists",
+            ) from None
+        return self._device_of(Caller(owner, None, ()), device_id)
+
+    @storage_errors
+    def delete_device(self, caller: Caller, device_id: Any) -> dict[str, Any]:
+        caller.require("write")
+        ident = parse_id(device_id)
+        where, params = self._scope_sql(caller)
+        with self.database.write() as db:
+            if (
+                db.execute(f"DELETE FROM devices WHERE id = ?{where}", (ident, *params)).rowcount
+                == 0
+            ):
+                raise error(404, "device_not_found", f"id: no device {ident}")
+        return {"id": ident, "deleted": True}
+
+    @storage_errors
+    async def check_now(self, caller: Caller, device_id: Any) -> dict[str, Any]:
+        """Check the device at once (within the concurrency bound) and return it updated."""
+        caller.require("write")
+        device = self._device_of(caller, parse_id(device_id))
+        await self._check_device(device)
+        return self._device_of(caller, device["id"])
+
+    # -- blacklist monitors -------------------------------------------------------------------
+    def _select_monitors(
+        self, where: str, params: tuple[Any, ...], tail: str = ""
+    ) -> list[dict[str, Any]]:
+        rows = self.database.execute(
+            f"SELECT {', '.join(MONITOR_COLUMNS)} FROM blacklist_monitors WHERE 1{where}"
+            f" ORDER BY id{tail}",
+            params,
+        ).fetchall()
+        monitors = [dict(zip(MONITOR_COLUMNS, row, strict=True)) for row in rows]
+        for monitor in monitors:
+            monitor["listed_on"] = orjson.loads(monitor["listed_on"])
+        return monitors
+
+    @storage_errors
+    def list_monitors(
+        self,
+        caller: Caller,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        caller.require("read")
+        where, params = self._scope_sql(caller)
+        total = self.database.execute(
+            f"SELECT count(*) FROM blacklist_monitors WHERE 1{where}", params
+        ).fetchone()[0]
+        if limit is None:
+            return self._select_monitors(where, params), total
+        return self._select_monitors(where, (*params, limit, offset), " LIMIT ? OFFSET ?"), total
+
+    def _monitor_of(self, caller: Caller, monitor_id: int) -> dict[str, Any]:
+        where, params = self._scope_sql(caller)
+        found = self._select_monitors(" AND id = ?" + where, (monitor_id, *params))
+        if not found:
+            raise error(
+                404, "blacklist_monitor_not_found", f"id: no blacklist monitor {monitor_id}"
+            )
+        return found[0]
+
+    @storage_errors
+    def get_monitor(self, caller: Caller, monitor_id: Any) -> dict[str, Any]:
+        caller.require("read")
+        return self._monitor_of(caller, parse_id(monitor_id))
+
+    @storage_errors
+    def create_monitor(self, caller: Caller, data: Any) -> dict[str, Any]:
+        caller.require("write")
+        fields = validation.blacklist_monitor(data, is_admin=caller.is_admin)
+        owner = self._owner(caller, data)
+        now = stamp()
+        try:
+            with self.database.write() as db:
+                monitor_id = db.execute(
+                    "INSERT INTO blacklist_monitors (user_id, target_type, target_value,"
+                    " is_enabled, created_at, updated_at, next_check_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 0)",
+                    (
+                        owner,
+                        fields["target_type"],
+                        fields["target_value"],
+                        fields["is_enabled"],
+                        now,
+                        now,
+                    ),
+                ).lastrowid
+                db.execute(
+                    "UPDATE blacklist_monitors SET next_check_at = ? WHERE id = ?",
+                    (
+                        self._first_check_at(monitor_id, self.settings.blacklist_interval),
+                        monitor_id,
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise error(
+                409,
+                "duplicate_blacklist_monitor",
+                "a blacklist monitor with this target_type and target_value already exists",
+            ) from None
+        return self._monitor_of(Caller(owner, None, ()), monitor_id)
+
+    @storage_errors
+    def delete_monitor(self, caller: Caller, monitor_id: Any) -> dict[str, Any]:
+        caller.require("write")
+        ident = parse_id(monitor_id)
+        where, params = self._scope_sql(caller)
+        with self.database.write() as db:
+            if (
+                db.execute(
+                    f"DELETE FROM blacklist_monitors WHERE id = ?{where}", (ident, *params)
+                ).rowcount
+                == 0
+            ):
+                raise error(404, "blacklist_monitor_not_found", f"id: no blacklist monitor {ident}")
+        return {"id": ident, "deleted": True}
+
+    # -- status events ------------------------------------------------------------------------
+    async def status_changes(self, caller: Caller) -> AsyncIterator[dict[str, Any]]:
+        """Each change of a device's status from now on: the caller's devices (all for the
+        admin)."""
+        caller.require("read")
+        async for event in self.hub.events.subscribe(STATUS_TOPIC):
+            if caller.is_admin or event["device"]["user_id"] == caller.user_id:
+                yield event
+
+    @property
+    def subscribers(self) -> int:
+        return int(self.hub.events.subscribers(STATUS_TOPIC))
+
+    # -- the monitor --------------------------------------------------------------------------
+    @property
+    def tls(self) -> Any:
+        if self._tls is None:
+            self._tls = checks.trust_store(self.settings.ca_file)
+        return self._tls
+
+    @property
+    def resolver(self) -> Any:
+        if self._resolver is None:
+            s = self.settings
+            self._resolver = dnsbl.make_resolver(s.resolver, s.resolver_port, s.timeout)
+        return self._resolver
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        return self._semaphore
+
+    def pending(self) -> int:
+        """Checks due or in flight (the ``monitorozas.checks`` background queue)."""
+        now = time.time()
+        due = self.database.execute(
+            "SELECT (SELECT count(*) FROM devices WHERE is_enabled = 1 AND next_check_at <= ?)"
+            " + (SELECT count(*) FROM blacklist_monitors WHERE is_enabled = 1"
+            " AND next_check_at <= ?)",
+            (now, now),
+        ).fetchone()[0]
+        return int(due) + len(self._tasks)
+
+    def _claim(self, table: str, interval: float, room: int) -> list[int]:
+        """Take up to ``room`` due rows, moving their next check one interval on."""
+        now = time.time()
+        with self.database.write() as db:
+            ids = [
+                r[0]
+                for r in db.execute(
+                    f"SELECT id FROM {table} WHERE is_enabled = 1 AND next_check_at <= ?"
+                    " ORDER BY next_check_at LIMIT ?",
+                    (now, room),
+                ).fetchall()
+            ]
+            if ids:
+                db.execute(
+                    f"UPDATE {table} SET next_check_at = ? WHERE id IN"
+                    " (SELECT value FROM json_each(?))",
+                    (now + interval, orjson.dumps(ids).decode()),
+                )
+        return ids
+
+    async def run_due(self) -> int:
+        """The scheduler's job (run by the host's timer): start the checks that are due, at
+        most twice the concurrency waiting at once; each runs as its own task so a hanging
+        target holds up only itself. Returns how many it started."""
+        room = 2 * self.settings.concurrency - len(self._tasks)
+        started = 0
+        if room > 0:
+            for device_id in self._claim("devices", self.settings.interval, room):
+                self._spawn(self._check_device_id(device_id))
+                started += 1
+        room -= started
+        if room > 0:
+            ids = self._claim("blacklist_monitors", self.settings.blacklist_interval, room)
+            for monitor_id in ids:
+                self._spawn(self._check_monitor_id(monitor_id))
+                started += 1
+        return started
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Cancel the checks in flight (at shutdown)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _check_device_id(self, device_id: int) -> None:
+        found = self._select_devices(" AND id = ?", (device_id,))
+        if found:
+            await self._check_device(found[0])
+
+    async def _check_device(self, device: dict[str, Any]) -> None:
+        async with self.semaphore:
+            try:
+                outcome = await checks.run_device(
+                    device,
+                    tls=self.tls,
+                    timeout=self.settings.timeout,
+                    user_agent=self.settings.user_agent,
+                )
+            except Exception as exc:  # a bug in a check must not stop the monitor
+                log.exception("check of device %s failed", device["id"])
+                outcome = checks.Outcome("down", f"check failed: {type(exc).__name__}", 0)
+        self._record_device(device, outcome)
+
+    def _record_device(self, device: dict[str, Any], outcome: checks.Outcome) -> None:
+        now = stamp()
+        with self.database.write() as db:
+            row = db.execute(
+                "SELECT last_status FROM devices WHERE id = ?", (device["id"],)
+            ).fetchone()
+            if row is None:  # deleted while it was being checked
+                return
+            previous = row[0]
+            db.execute(
+                "UPDATE devices SET last_status = ?, last_check_at = ?, last_response_ms = ?,"
+                " last_error = ?, tls_expires_at = coalesce(?, tls_expires_at) WHERE id = ?",
+                (
+                    outcome.status,
+                    now,
+                    outcome.response_ms,
+                    outcome.error,
+                    outcome.tls_expires_at,
+                    device["id"],
+                ),
+            )
+            db.execute(
+                "INSERT INTO device_checks (device_id, checked_at, status, response_ms, error,"
+                " tls_expires_at, checks) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    device["id"],
+                    now,
+                    outcome.status,
+                    outcome.response_ms,
+                    outcome.error,
+                    outcome.tls_expires_at,
+                    orjson.dumps(outcome.checks).decode(),
+                ),
+            )
+            db.execute(
+                "DELETE FROM device_checks WHERE device_id = ? AND id <= (SELECT id FROM"
+                " device_checks WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (device["id"], device["id"], self.settings.history_size),
+            )
+        self.completed += 1
+        if previous != outcome.status:
+            updated = self._select_devices(" AND id = ?", (device["id"],))
+            if updated:
+                self.hub.events.publish(
+                    STATUS_TOPIC, {"device": updated[0], "previous_status": previous}
+                )
+
+    async def _check_monitor_id(self, monitor_id: int) -> None:
+        found = self._select_monitors(" AND id = ?", (monitor_id,))
+        if not found:
+            return
+        monitor = found[0]
+        zones = (
+            self.settings.ip_zones
+            if monitor["target_type"] == "ip"
+            else (self.settings.domain_zones)
+        )
+        async with self.semaphore:
+            try:
+                verdict = await dnsbl.look_up(
+                    self.resolver, monitor["target_type"], monitor["target_value"], zones
+                )
+            except Exception as exc:
+                log.exception("DNSBL look-up of monitor %s failed", monitor_id)
+                verdict = dnsbl.Verdict("error", [], f"look-up failed: {type(exc).__name__}")
+        with self.database.write() as db:
+            db.execute(
+                "UPDATE blacklist_monitors SET last_status = ?, last_check_at = ?,"
+                " listed_on = ?, last_error = ? WHERE id = ?",
+                (
+                    verdict.status,
+                    stamp(),
+                    orjson.dumps(verdict.listed_on).decode(),
+                    verdict.error,
+                    monitor_id,
+                ),
+            )
+        self.completed += 1
+
+    def counts(self) -> tuple[int, int]:
+        row = self.database.execute(
+            "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM blacklist_monitors)"
+        ).fetchone()
+        return int(row[0]), int(row[1])

@@ -1,0 +1,421 @@
+"""rop in the hub's GraphQL schema: ``{ rop { ... } }``, the ``rop*`` mutations and the
+``ropCallAnalyzed`` subscription."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import strawberry
+
+from hub.graphql.types import JSON, Connection, connection, page_window
+from hub_rop.errors import bad_request
+from hub_rop.service import RopService, iso
+
+
+def _service(info: strawberry.Info) -> RopService:
+    return info.context.hub.service(RopService)  # type: ignore[no-any-return]
+
+
+def _auth(info: strawberry.Info) -> str | None:
+    return info.context.authorization  # type: ignore[no-any-return]
+
+
+def _sent(value: Any) -> Any:
+    """An input object as the dict of the fields that were sent, like a REST body."""
+    if isinstance(value, list):
+        return [_sent(v) for v in value]
+    if value is None or not hasattr(value, "__dataclass_fields__"):
+        return value
+    return {k: _sent(v) for k, v in vars(value).items() if v is not strawberry.UNSET}
+
+
+@strawberry.type(name="RopStageResult")
+class StageResult:
+    stage_id: str
+    stage_name: str
+    score: int
+    percentage: float
+    status: str
+    comment: str
+    quote: str
+    timestamp: str
+
+
+@strawberry.type(name="RopChecklistResult")
+class ChecklistResult:
+    call_id: str
+    manager_id: str
+    checklist_name: str
+    total_score: int
+    max_score: int
+    completion_percentage: float
+    stages: list[StageResult]
+    timestamp: str
+
+    @classmethod
+    def of(cls, r: dict[str, Any]) -> ChecklistResult:
+        return cls(**{**r, "stages": [StageResult(**s) for s in r["stages"]]})
+
+
+@strawberry.type(name="RopTableResult")
+class TableResult:
+    call_id: str
+    table_id: str
+    table_name: str
+    extracted_data: JSON
+    processing_time: float
+    timestamp: str
+
+
+@strawberry.type(name="RopCall")
+class Call:
+    call_id: str
+    manager_id: str
+    deal_id: str
+    deal_stage_id: str
+    audio_url: str
+    declared_duration: float | None
+    status: str = strawberry.field(description="downloading, awaiting_analysis, analyzed, rejected")
+    reason: str | None = strawberry.field(
+        description="Why the call was rejected: not_audio, fetch_failed, download_failed,"
+        " too_large, too_long, unreadable"
+    )
+    detail: str | None
+    format: str | None
+    size_bytes: int | None
+    duration: float | None = strawberry.field(description="Seconds, as read from the file.")
+    created_at: str
+    updated_at: str
+    analyzed_at: str | None
+    checklist_results: list[ChecklistResult]
+    table_results: list[TableResult]
+
+    @classmethod
+    def of(cls, c: dict[str, Any]) -> Call:
+        return cls(
+            **{k: v for k, v in c.items() if not k.endswith("_at") and not k.endswith("_results")},
+            created_at=iso(c["created_at"]) or "", updated_at=iso(c["updated_at"]) or "",
+            analyzed_at=iso(c["analyzed_at"]),
+            checklist_results=[ChecklistResult.of(r) for r in c["checklist_results"]],
+            table_results=[TableResult(**r) for r in c["table_results"]],
+        )
+
+
+@strawberry.type(name="RopOffice")
+class Office:
+    office_id: str
+    office_title: str
+    leader_ids: list[str]
+    managers_ids: list[str]
+
+
+@strawberry.type(name="RopManager")
+class Manager:
+    manager_id: str
+    name: str
+    surname: str
+    middlename: str
+
+
+@strawberry.type(name="RopStage")
+class Stage:
+    id: str
+    name: str
+    criteria: str
+
+
+@strawberry.type(name="RopChecklist")
+class Checklist:
+    id: str
+    name: str
+    stages: list[Stage]
+    webhook_url: str | None
+
+    @classmethod
+    def of(cls, c: dict[str, Any]) -> Checklist:
+        return cls(id=c["id"], name=c["name"], webhook_url=c["webhook_url"],
+                   stages=[Stage(**s) for s in c["stages"]])
+
+
+@strawberry.type(name="RopTableField")
+class TableField:
+    name: str
+    description: str
+
+
+@strawberry.type(name="RopTable")
+class Table:
+    id: str
+    name: str
+    fields: list[TableField]
+    webhook_url: str | None
+
+    @classmethod
+    def of(cls, t: dict[str, Any]) -> Table:
+        return cls(id=t["id"], name=t["name"], webhook_url=t["webhook_url"],
+                   fields=[TableField(**f) for f in t["fields"]])
+
+
+@strawberry.type(name="RopCallReady")
+class CallReady:
+    ready: bool
+    data: JSON | None
+
+
+@strawberry.type(name="RopWebhookDelivery")
+class WebhookDelivery:
+    id: str
+    event: str
+    call_id: str
+    target_kind: str
+    target_id: str
+    url: str
+    status: str = strawberry.field(description="pending, failed (will retry), dead, delivered")
+    attempts: int
+    next_attempt_at: str | None
+    last_status: int | None
+    last_error: str | None
+    created_at: str
+    delivered_at: str | None
+    dead_at: str | None
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> WebhookDelivery:
+        times = ("next_attempt_at", "created_at", "delivered_at", "dead_at")
+        fields: dict[str, Any] = {k: (iso(v) if k in times else v) for k, v in d.items()}
+        return cls(**fields)
+
+
+@strawberry.type(name="RopWebhookCounts")
+class WebhookCounts:
+    pending: int
+    failed: int
+    dead: int
+    delivered: int
+
+
+@strawberry.type(name="RopUploadResult")
+class UploadResult:
+    status: str
+    call_id: str
+
+
+@strawberry.type(name="RopOfficesUpdate")
+class OfficesUpdate:
+    status: str
+    offices: int
+    leaders: int
+    managers: int
+
+
+@strawberry.type(name="RopManagersUpdate")
+class ManagersUpdate:
+    status: str
+    received: int
+    created: int
+    updated: int
+
+
+# -- inputs: field names as in REST bodies, so the service checks one shape ----------------
+@strawberry.input(name="RopUploadInput")
+class UploadInput:
+    manager_id: str | None = strawberry.UNSET
+    call_id: str | None = strawberry.UNSET
+    deal_id: str | None = strawberry.UNSET
+    deal_stage_id: str | None = strawberry.UNSET
+    audio_url: str | None = strawberry.UNSET
+    duration: float | None = strawberry.UNSET
+
+
+@strawberry.input(name="RopOfficeInput")
+class OfficeInput:
+    office_title: str | None = strawberry.UNSET
+    office_id: str | None = strawberry.UNSET
+    leader_ids: list[str] | None = strawberry.UNSET
+    managers_ids: list[str] | None = strawberry.UNSET
+
+
+@strawberry.input(name="RopManagerInput")
+class ManagerInput:
+    manager_id: str | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    surname: str | None = strawberry.UNSET
+    middlename: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="RopStageInput")
+class StageInput:
+    id: str | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    criteria: str | None = strawberry.UNSET
+
+
+@strawberry.input(
+    name="RopChecklistInput",
+    description="No id: a new checklist (CHK_<unix time>). A known id: replaced."
+    " webhookSecret left out keeps the stored one.",
+)
+class ChecklistInput:
+    id: str | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    stages: list[StageInput] | None = strawberry.UNSET
+    webhook_url: str | None = strawberry.UNSET
+    webhook_secret: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="RopTableFieldInput")
+class TableFieldInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+
+
+@strawberry.input(
+    name="RopTableInput",
+    description="No id: a new table (TBL_<unix time>). A known id: replaced."
+    " webhookSecret left out keeps the stored one.",
+)
+class TableInput:
+    id: str | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    fields: list[TableFieldInput] | None = strawberry.UNSET
+    webhook_url: str | None = strawberry.UNSET
+    webhook_secret: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="RopStageAnswerInput")
+class StageAnswerInput:
+    stage_id: str | None = strawberry.UNSET
+    status: str | None = strawberry.field(default=strawberry.UNSET,
+                                          description="completed or failed")
+    comment: str | None = strawberry.UNSET
+    quote: str | None = strawberry.UNSET
+
+
+@strawberry.input(name="RopChecklistAnswerInput")
+class ChecklistAnswerInput:
+    checklist_id: str | None = strawberry.UNSET
+    stages: list[StageAnswerInput] | None = strawberry.UNSET
+
+
+@strawberry.input(name="RopTableAnswerInput")
+class TableAnswerInput:
+    table_id: str | None = strawberry.UNSET
+    extracted_data: JSON | None = strawberry.UNSET
+
+
+@strawberry.input(
+    name="RopAnalysisInput",
+    description="Stage statuses only: scores and percentages are computed by the hub.",
+)
+class AnalysisInput:
+    call_id: str | None = strawberry.UNSET
+    checklists: list[ChecklistAnswerInput] | None = strawberry.UNSET
+    tables: list[TableAnswerInput] | None = strawberry.UNSET
+
+
+@strawberry.type(name="RopQuery")
+class RopQuery:
+    @strawberry.field(description="Calls in upload order; `status` filters.")
+    def calls(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        status: str | None = None,
+    ) -> Connection[Call]:
+        offset, limit = page_window(first, after, bad_request)
+        calls, total = _service(info).calls(_auth(info), status, offset, limit)
+        return connection([Call.of(c) for c in calls], total, offset)
+
+    @strawberry.field
+    def call(self, info: strawberry.Info, call_id: str) -> Call:
+        return Call.of(_service(info).call(_auth(info), call_id))
+
+    @strawberry.field
+    def offices(self, info: strawberry.Info) -> list[Office]:
+        return [Office(**o) for o in _service(info).offices(_auth(info))]
+
+    @strawberry.field
+    def managers(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Manager]:
+        offset, limit = page_window(first, after, bad_request)
+        managers, total = _service(info).managers(_auth(info), offset, limit)
+        return connection([Manager(**m) for m in managers], total, offset)
+
+    @strawberry.field
+    def checklists(self, info: strawberry.Info) -> list[Checklist]:
+        return [Checklist.of(c) for c in _service(info).checklists(_auth(info))]
+
+    @strawberry.field
+    def tables(self, info: strawberry.Info) -> list[Table]:
+        return [Table.of(t) for t in _service(info).tables(_auth(info))]
+
+    @strawberry.field(description="REST's call-ready: the table's result for the call, if made.")
+    def call_ready(self, info: strawberry.Info, tab: str, call: str) -> CallReady:
+        answer = _service(info).call_ready(_auth(info), tab, call)
+        return CallReady(ready=answer["ready"], data=answer.get("data"))
+
+    @strawberry.field(description="Admin only: the webhook outbox; `status` filters.")
+    def webhook_deliveries(
+        self, info: strawberry.Info, status: str | None = None, first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[WebhookDelivery]:
+        offset, limit = page_window(first, after, bad_request)
+        items, total = _service(info).deliveries(_auth(info), status, offset, limit)
+        return connection([WebhookDelivery.of(d) for d in items], total, offset)
+
+    @strawberry.field
+    def webhook_counts(self, info: strawberry.Info) -> WebhookCounts:
+        return WebhookCounts(**_service(info).delivery_counts(_auth(info)))
+
+
+@strawberry.type(name="RopMutation")
+class RopMutation:
+    @strawberry.mutation(description="REST's audio-upload.")
+    async def rop_upload_call(self, info: strawberry.Info, input: UploadInput) -> UploadResult:
+        return UploadResult(**await _service(info).upload(_auth(info), _sent(input)))
+
+    @strawberry.mutation(description="REST's offices-update: replaces the office structure.")
+    def rop_update_offices(
+        self, info: strawberry.Info, offices: list[OfficeInput]
+    ) -> OfficesUpdate:
+        data = {"offices": _sent(offices)}
+        return OfficesUpdate(**_service(info).update_offices(_auth(info), data))
+
+    @strawberry.mutation(description="REST's managers-update: upserts managers.")
+    def rop_update_managers(
+        self, info: strawberry.Info, managers: list[ManagerInput]
+    ) -> ManagersUpdate:
+        data = {"managers": _sent(managers)}
+        return ManagersUpdate(**_service(info).update_managers(_auth(info), data))
+
+    @strawberry.mutation(description="Admin only: create or replace a checklist.")
+    def rop_put_checklist(self, info: strawberry.Info, input: ChecklistInput) -> Checklist:
+        return Checklist.of(_service(info).put_checklist(_auth(info), _sent(input)))
+
+    @strawberry.mutation(description="Admin only; returns the id.")
+    def rop_delete_checklist(self, info: strawberry.Info, id: str) -> str:
+        return _service(info).delete_checklist(_auth(info), id)
+
+    @strawberry.mutation(description="Admin only: create or replace an analytic table.")
+    def rop_put_table(self, info: strawberry.Info, input: TableInput) -> Table:
+        return Table.of(_service(info).put_table(_auth(info), _sent(input)))
+
+    @strawberry.mutation(description="Admin only; returns the id.")
+    def rop_delete_table(self, info: strawberry.Info, id: str) -> str:
+        return _service(info).delete_table(_auth(info), id)
+
+    @strawberry.mutation(description="An analyser key or the admin token: store a result.")
+    def rop_submit_analysis(self, info: strawberry.Info, input: AnalysisInput) -> Call:
+        return Call.of(_service(info).submit_analysis(_auth(info), _sent(input)))
+
+    @strawberry.mutation(description="Admin only: send a dead delivery again.")
+    def rop_redeliver_webhook(self, info: strawberry.Info, id: str) -> WebhookDelivery:
+        return WebhookDelivery.of(_service(info).redeliver(_auth(info), id))
+
+
+@strawberry.type(name="RopSubscription")
+class RopSubscription:
+    @strawberry.subscription(description="Each call as its analysis is stored.")
+    async def rop_call_analyzed(self, info: strawberry.Info) -> AsyncIterator[Call]:
+        async for call in _service(info).analyzed(_auth(info)):
+            yield Call.of(call)

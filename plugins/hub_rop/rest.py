@@ -1,0 +1,105 @@
+"""The seed's REST surface under ``/rop``, a thin adapter over :class:`RopService`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from hub.errors import HubError
+from hub.http.body import read_json
+from hub.http.params import reject_unknown
+from hub.registry import RestApi
+from hub_rop.errors import bad_request, code_of
+from hub_rop.service import RopService
+
+BASE = "/api/v1"
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def render_error(exc: HubError) -> web.Response:
+    body = {"error": code_of(exc), "message": exc.message}
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return web.Response(
+        body=orjson.dumps(body), status=exc.status, headers=headers,
+        content_type="application/json", charset="utf-8",
+    )
+
+
+def _ok(body: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(body), content_type="application/json", charset="utf-8")
+
+
+def _authorization(request: web.Request, allowed: set[str]) -> str | None:
+    """``apiKey`` from the query string, as the header the service reads."""
+    reject_unknown(request.query, allowed)
+    key = request.query.get("apiKey")
+    return f"Bearer {key}" if key else None
+
+
+def _form(form: MultiDictProxy[Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name in form:
+        values = form.getall(name)
+        if len(values) > 1:
+            raise bad_request(f"{name}: given more than once")
+        if not isinstance(values[0], str):
+            raise bad_request(f"{name}: expected a text field, not a file")
+        fields[name] = values[0]
+    return fields
+
+
+async def _upload_body(request: web.Request) -> Any:
+    """multipart/form-data (the seed's curl), urlencoded or JSON."""
+    if request.content_type == "application/json":
+        return await read_json(request)
+    if request.content_type in FORM_TYPES:
+        try:
+            return _form(await request.post())
+        except (ValueError, AssertionError, UnicodeDecodeError) as exc:
+            raise bad_request(f"body: malformed form data: {exc}") from None
+    if not request.body_exists:
+        return {}
+    raise bad_request(
+        "Content-Type: expected multipart/form-data, application/x-www-form-urlencoded or"
+        f" application/json, got {request.content_type!r}"
+    )
+
+
+def routes(hub: Any) -> list[web.RouteDef]:
+    service = hub.service(RopService)
+    only_key = {"apiKey"}
+
+    async def audio_upload(request: web.Request) -> web.Response:
+        authorization = _authorization(request, only_key)
+        service.credential(authorization)  # 401 before the body is read
+        return _ok(await service.upload(authorization, await _upload_body(request)))
+
+    async def offices_update(request: web.Request) -> web.Response:
+        authorization = _authorization(request, only_key)
+        service.credential(authorization)
+        return _ok(service.update_offices(authorization, await read_json(request)))
+
+    async def managers_update(request: web.Request) -> web.Response:
+        authorization = _authorization(request, only_key)
+        service.credential(authorization)
+        return _ok(service.update_managers(authorization, await read_json(request)))
+
+    async def call_ready(request: web.Request) -> web.Response:
+        authorization = _authorization(request, {"apiKey", "tab", "call"})
+        query = request.query
+        return _ok(service.call_ready(authorization, query.get("tab"), query.get("call")))
+
+    return [
+        web.post(f"{BASE}/calls/audio-upload", audio_upload),
+        web.post(f"{BASE}/settings/offices-update", offices_update),
+        web.post(f"{BASE}/settings/managers-update", managers_update),
+        web.get(f"{BASE}/tables/call-ready", call_ready, allow_head=False),
+    ]
+
+
+def rest_api(hub: Any) -> RestApi:
+    return RestApi(routes=routes(hub), render_error=render_error, max_body=hub.settings_for(
+        "rop").max_body)

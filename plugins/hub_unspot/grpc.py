@@ -1,0 +1,133 @@
+"""UnSpot's gRPC service ``hub.unspot.v1.Unspot``, a thin adapter over :class:`UnspotService`.
+The host turns a HubError into the status of the error table."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import grpc
+
+from hub.grpc.server import authorization
+from hub_unspot.service import CALENDARS, DISPLAYS, WEBHOOKS, UnspotService
+from hub_unspot.storage import Kind
+from hub_unspot.v1 import unspot_pb2 as pb
+from hub_unspot.v1 import unspot_pb2_grpc
+
+Context: TypeAlias = grpc.aio.ServicerContext
+
+
+def to_monitoring(body: dict[str, Any]) -> pb.Monitoring:
+    message = pb.Monitoring()
+    if "displays" in body:
+        message.displays.SetInParent()
+        message.displays.items.extend(pb.Display(**d) for d in body["displays"])
+    if "calendars" in body:
+        message.calendars.CopyFrom(pb.CalendarCounts(**body["calendars"]))
+    if "webhooks" in body:
+        message.webhooks.CopyFrom(pb.WebhookCounts(**body["webhooks"]))
+    if "userSync" in body:
+        message.user_sync.CopyFrom(to_user_sync(body["userSync"]))
+    if "system" in body:
+        system = body["system"]
+        message.system.CopyFrom(
+            pb.System(
+                redis=system["redis"],
+                database=system["database"],
+                filesystem=system["filesystem"],
+                queue=[pb.QueueDepth(**q) for q in system["queue"]],
+            )
+        )
+    return message
+
+
+def to_user_sync(value: dict[str, Any]) -> pb.UserSync:
+    date = value["lastSyncDate"]
+    return pb.UserSync() if date is None else pb.UserSync(last_sync_date=date)
+
+
+def to_issued(issued: dict[str, Any]) -> pb.IssuedToken:
+    return pb.IssuedToken(user_id=issued["user_id"], role=issued["role"], token=issued["token"])
+
+
+def upsert_data(request: Any, label: str) -> dict[str, Any]:
+    """Only what was set, like a REST body; an empty label counts as left out on update."""
+    data: dict[str, Any] = {}
+    if request.HasField("id"):
+        data["id"] = request.id
+    if getattr(request, label) or not request.HasField("id"):
+        data[label] = getattr(request, label)
+    if request.HasField("status"):
+        data["status"] = request.status
+    return data
+
+
+class UnspotServicer(unspot_pb2_grpc.UnspotServicer):
+    def __init__(self, hub: Any) -> None:
+        self.service = hub.service(UnspotService)
+
+    async def GetMonitoring(self, request: Any, context: Context) -> Any:
+        body = await self.service.monitoring(authorization(context), list(request.categories))
+        return to_monitoring(body)
+
+    async def CreateUser(self, request: Any, context: Context) -> Any:
+        issued = self.service.create_user(authorization(context), request.role, request.name)
+        return to_issued(issued)
+
+    async def IssueToken(self, request: Any, context: Context) -> Any:
+        return to_issued(self.service.issue_token(authorization(context), request.user_id))
+
+    async def DeleteUser(self, request: Any, context: Context) -> Any:
+        self.service.delete_user(authorization(context), request.user_id)
+        return pb.DeleteResponse()
+
+    async def ListUsers(self, request: Any, context: Context) -> Any:
+        users, total = self.service.list_users(
+            authorization(context),
+            offset=request.offset,
+            limit=request.limit if request.HasField("limit") else None,
+        )
+        return pb.ListUsersResponse(users=[pb.User(**u) for u in users], total_count=total)
+
+    def _upsert(self, request: Any, context: Context, kind: Kind) -> dict[str, str]:
+        return self.service.upsert(authorization(context), kind, upsert_data(request, kind.label))
+
+    def _set_status(self, request: Any, context: Context, kind: Kind) -> dict[str, str]:
+        return self.service.set_status(authorization(context), kind, request.id, request.status)
+
+    def _delete(self, request: Any, context: Context, kind: Kind) -> pb.DeleteResponse:
+        self.service.delete(authorization(context), kind, request.id)
+        return pb.DeleteResponse()
+
+    async def UpsertDisplay(self, request: Any, context: Context) -> Any:
+        return pb.Display(**self._upsert(request, context, DISPLAYS))
+
+    async def SetDisplayStatus(self, request: Any, context: Context) -> Any:
+        return pb.Display(**self._set_status(request, context, DISPLAYS))
+
+    async def DeleteDisplay(self, request: Any, context: Context) -> Any:
+        return self._delete(request, context, DISPLAYS)
+
+    async def UpsertCalendar(self, request: Any, context: Context) -> Any:
+        return pb.Calendar(**self._upsert(request, context, CALENDARS))
+
+    async def SetCalendarStatus(self, request: Any, context: Context) -> Any:
+        return pb.Calendar(**self._set_status(request, context, CALENDARS))
+
+    async def DeleteCalendar(self, request: Any, context: Context) -> Any:
+        return self._delete(request, context, CALENDARS)
+
+    async def UpsertWebhook(self, request: Any, context: Context) -> Any:
+        return pb.Webhook(**self._upsert(request, context, WEBHOOKS))
+
+    async def SetWebhookStatus(self, request: Any, context: Context) -> Any:
+        return pb.Webhook(**self._set_status(request, context, WEBHOOKS))
+
+    async def DeleteWebhook(self, request: Any, context: Context) -> Any:
+        return self._delete(request, context, WEBHOOKS)
+
+    async def RecordUserSync(self, request: Any, context: Context) -> Any:
+        at = request.at if request.HasField("at") else None
+        return to_user_sync(self.service.record_user_sync(authorization(context), at))
+
+    async def DisableUserSync(self, request: Any, context: Context) -> Any:
+        return to_user_sync(self.service.disable_user_sync(authorization(context)))

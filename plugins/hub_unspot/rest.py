@@ -1,0 +1,74 @@
+"""UnSpot's REST surface under ``/unspot``, a thin adapter over :class:`UnspotService`.
+
+Bodies are JSON indented by two spaces, no trailing newline: the seed's examples byte for byte.
+Every failure, the host's own 404/405/500 included, is ``{"message": ..., "errors": []}``."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from hub.errors import HubError
+from hub.registry import RestApi
+from hub_unspot.service import CATEGORIES, FULL_REQUEST, UnspotService
+
+BASE = "/api/external/v1/monitoring"
+CONTENT_TYPE = "application/json"
+# the service's own errors keep their message; the host's get the status phrase ("Not Found")
+OWN_REASONS = {
+    "invalid_token",
+    "access_denied",
+    "unknown_category",
+    "rate_limited",
+    "not_on_premise",
+}
+
+
+def render(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data, option=orjson.OPT_INDENT_2),
+        status=status,
+        headers=headers,
+        content_type=CONTENT_TYPE,
+    )
+
+
+def render_error(exc: HubError) -> web.Response:
+    if exc.reason in OWN_REASONS:
+        message = exc.message
+    else:
+        try:
+            message = HTTPStatus(exc.status).phrase
+        except ValueError:
+            message = "Error"
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return render({"message": message, "errors": []}, exc.status, headers)
+
+
+def routes(hub: Any) -> list[web.RouteDef]:
+    service = hub.service(UnspotService)
+
+    def handler(category: str | None) -> Any:
+        requested = [category] if category else None
+
+        async def monitoring(request: web.Request) -> web.Response:
+            body = await service.monitoring(
+                request.headers.get("Authorization"),
+                requested,
+                rate_limit_category=category or FULL_REQUEST,
+            )
+            return render({"message": "OK", "body": body})
+
+        return monitoring
+
+    return [
+        web.get(BASE, handler(None), allow_head=False),
+        *(web.get(f"{BASE}/{c}", handler(c), allow_head=False) for c in CATEGORIES),
+    ]
+
+
+def rest_api(hub: Any) -> RestApi:
+    return RestApi(routes=routes(hub), render_error=render_error)

@@ -1,0 +1,319 @@
+"""The monitor really checks: a real hub on loopback checks real servers the test starts
+(HTTP, HTTPS with a test CA, bad certificates, an origin behind a proxy, banners, a hanging
+server, a closed port) and a real DNS server for the DNSBL look-ups. Interval 1 s; each status
+must appear within two intervals (plus the check timeout for the ones that time out)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.monitorozas_support import (
+    LISTED_IPV6,
+    ORIGIN_NAME,
+    Api,
+    Targets,
+    hub_env,
+    wait_for,
+)
+
+INTERVAL = 1.0
+TIMEOUT = 1.5
+DEADLINE = 2 * INTERVAL + TIMEOUT + 1.0  # two intervals, the check's own timeout, slack
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
+    servers = Targets(tmp_path_factory.mktemp("targets")).start()
+    SERVERS[:] = [servers]
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="module")
+def hub(targets: Targets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    env = hub_env(
+        targets, HUB_MONITOROZAS_HISTORY_SIZE="3", HUB_MONITOROZAS_RATE_LIMIT="100000",
+        HUB_MONITOROZAS_CONCURRENCY="4",
+    )
+    process = HubProcess(tmp_path_factory.mktemp("checks-hub"), env=env).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def api(hub: HubProcess) -> Api:
+    return Api(hub.http)
+
+
+@pytest.fixture(scope="module")
+def key(hub: HubProcess) -> str:
+    return str(hub.creds("monitorozas", user="checker", scopes="read,write")["key"])
+
+
+def create(api: Api, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    status, _, answer = api.call("POST", "/devices/create", key, body)
+    assert status == 201, answer
+    return answer["data"]  # type: ignore[no-any-return]
+
+
+def device(api: Api, key: str, ident: int) -> dict[str, Any]:
+    status, _, answer = api.call("GET", "/devices", key)
+    assert status == 200
+    return next(d for d in answer["data"] if d["id"] == ident)
+
+
+def settle(api: Api, key: str, ident: int, status: str) -> dict[str, Any]:
+    """The device once its last check gave ``status``."""
+    return wait_for(  # type: ignore[no-any-return]
+        lambda: (d := device(api, key, ident))["last_status"] == status and d,
+        DEADLINE, f"device {ident} did not become {status}",
+    )
+
+
+SERVERS: list[Targets] = []
+
+
+def at(port: int) -> str:
+    """A loopback address of ``port``'s server not yet used by a device (the duplicate rule)."""
+    return SERVERS[0].address(port)
+
+
+def web(port: int, **fields: Any) -> dict[str, Any]:
+    body = {"target_type": "ip", "target_value": at(port), "service_type": "web",
+            "scheme": "http", "port": port}
+    body.update(fields)
+    return body
+
+
+def test_http_status_with_host_header(api: Api, key: str, targets: Targets) -> None:
+    up = create(api, key, web(targets.ports["http"], host_header="status.example.hu"))
+    assert up["last_status"] == "unknown" and up["check_public_http"] == 1
+    wrong = create(api, key, web(targets.ports["http_503"]))
+    expected = create(api, key, web(targets.ports["http_503"], expect_status=503,
+                                    host_header="other.example.hu"))
+    checked = settle(api, key, up["id"], "up")
+    assert checked["last_error"] is None and isinstance(checked["last_response_ms"], int)
+    assert checked["last_check_at"] is not None
+    assert "status.example.hu" in targets.hosts_seen["http"]
+    assert settle(api, key, wrong["id"], "down")["last_error"] == (
+        "public_http: HTTP 503, expected 200"
+    )
+    settle(api, key, expected["id"], "up")
+
+
+def test_https_and_tls_with_the_test_ca(api: Api, key: str, targets: Targets) -> None:
+    good = create(api, key, {
+        "target_type": "domain", "target_value": "localhost", "service_type": "web",
+        "scheme": "https", "port": targets.ports["https"], "check_public_https": 1,
+        "check_public_tls": 1,
+    })
+    checked = settle(api, key, good["id"], "up")
+    expires = datetime.strptime(checked["tls_expires_at"], "%Y-%m-%dT%H:%M:%SZ")
+    assert expires.replace(tzinfo=UTC) > datetime.now(UTC)
+
+
+@pytest.mark.parametrize(("server", "complaint"), [
+    ("https_wrong_name", "certificate verification failed: Hostname mismatch"),
+    ("https_expired", "certificate verification failed: certificate has expired"),
+])
+def test_bad_certificates_are_down(
+    api: Api, key: str, targets: Targets, server: str, complaint: str
+) -> None:
+    bad = create(api, key, {
+        "target_type": "domain", "target_value": "localhost", "service_type": "web",
+        "scheme": "https", "port": targets.ports[server], "check_public_tls": 1,
+        "check_public_https": 1,
+    })
+    checked = settle(api, key, bad["id"], "down")
+    assert f"public_https: {complaint}" in checked["last_error"]
+    assert f"public_tls: {complaint}" in checked["last_error"]
+
+
+def test_origin_behind_a_proxy_gets_the_public_name(
+    api: Api, key: str, targets: Targets
+) -> None:
+    behind = {
+        "target_type": "domain", "target_value": "localhost", "service_type": "web",
+        "scheme": "http", "port": targets.ports["proxy"], "check_public_http": 1,
+        "proxy_enabled": 1, "origin_host": "127.0.0.1", "origin_scheme": "https",
+        "origin_port": targets.ports["origin"], "check_origin_http": 1, "check_origin_tls": 1,
+    }
+    good = create(api, key, {**behind, "host_header": ORIGIN_NAME})
+    checked = settle(api, key, good["id"], "up")
+    assert checked["tls_expires_at"] is not None  # the origin's certificate
+    assert ORIGIN_NAME in targets.hosts_seen["origin"]
+    assert ORIGIN_NAME in targets.hosts_seen["proxy"]
+    # a public name the origin's certificate does not cover: the origin checks fail, not the proxy
+    stranger = create(api, key, {**behind, "host_header": "other.site.test",
+                                 "target_type": "ip", "target_value": at(targets.ports["proxy"])})
+    error = settle(api, key, stranger["id"], "down")["last_error"]
+    assert "origin_tls: certificate verification failed" in error
+    assert "origin_http: certificate verification failed" in error
+    assert "public_http" not in error
+
+
+def test_services_that_greet(api: Api, key: str, targets: Targets) -> None:
+    ssh = create(api, key, {"target_type": "ip", "target_value": "127.0.0.1",
+                            "service_type": "ssh", "port": targets.ports["ssh"]})
+    smtp = create(api, key, {"target_type": "domain", "target_value": "localhost",
+                             "service_type": "smtp", "port": targets.ports["smtp"]})
+    impostor = create(api, key, {"target_type": "ip", "target_value": at(targets.ports["not_ssh"]),
+                                 "service_type": "ssh", "port": targets.ports["not_ssh"]})
+    plain = create(api, key, {"target_type": "ip", "target_value": at(targets.ports["not_ssh"]),
+                              "service_type": "tcp", "port": targets.ports["not_ssh"]})
+    settle(api, key, ssh["id"], "up")
+    settle(api, key, smtp["id"], "up")
+    settle(api, key, plain["id"], "up")
+    error = settle(api, key, impostor["id"], "down")["last_error"]
+    assert error.startswith("ssh: unexpected greeting") and "expected SSH-" in error
+
+
+def test_hanging_and_closed_targets_do_not_hold_up_the_others(
+    api: Api, key: str, targets: Targets
+) -> None:
+    # more hanging devices than the hub's concurrency (4): the good one still gets its turn
+    hanging = [
+        create(api, key, {"target_type": "ip", "target_value": at(targets.ports["hang"]),
+                          "service_type": "tcp" if i else "ssh", "port": targets.ports["hang"],
+                          "location": f"hang {i}"})
+        for i in range(5)
+    ]
+    closed = create(api, key, web(targets.ports["closed"]))
+    good = create(api, key, web(targets.ports["http"], host_header="after.example.hu"))
+    settle(api, key, good["id"], "up")
+    assert settle(api, key, closed["id"], "down")["last_error"] == (
+        "public_http: connection refused"
+    )
+    # ssh waits for a greeting that never comes; a bare tcp check only needs the connect
+    assert settle(api, key, hanging[0]["id"], "down")["last_error"] == "ssh: timed out"
+    assert settle(api, key, hanging[1]["id"], "up")["last_error"] is None
+    for item in hanging:
+        assert api.call("DELETE", f"/devices/delete?id={item['id']}", key)[0] == 200
+
+
+def test_history_is_bounded_and_newest_first(api: Api, key: str, targets: Targets) -> None:
+    item = create(api, key, web(targets.ports["http"]))
+    disabled = create(api, key, web(targets.ports["http"], host_header="off.example.hu",
+                                    is_enabled=0))
+
+    def full() -> Any:
+        status, _, answer = api.call("GET", f"/devices/history?id={item['id']}", key)
+        assert status == 200
+        return len(answer["data"]) == 3 and answer["data"]
+
+    history = wait_for(full, 3 * INTERVAL + DEADLINE, "the history never held 3 results")
+    assert [h["status"] for h in history] == ["up"] * 3
+    assert history[0]["checked_at"] >= history[-1]["checked_at"]
+    assert history[0]["checks"] == [{"check": "public_http", "ok": True, "error": None}]
+    assert device(api, key, disabled["id"])["last_status"] == "unknown"  # never checked
+    _status, _, again = api.call("GET", f"/devices/history?id={item['id']}", key)
+    assert len(again["data"]) == 3
+
+
+def test_check_now_over_rest_graphql_and_grpc(api: Api, key: str, targets: Targets) -> None:
+    item = create(api, key, web(targets.ports["http_503"], is_enabled=0))
+    status, _, answer = api.call("POST", f"/devices/check-now?id={item['id']}", key)
+    assert status == 200 and answer["data"]["last_status"] == "down"
+    assert answer["data"]["last_error"] == "public_http: HTTP 503, expected 200"
+    result = api.graphql(
+        "mutation($id: Int!) { monitorozasCheckNow(deviceId: $id) { lastStatus lastCheckAt"
+        " history { status } } }", key, {"id": item["id"]},
+    )
+    checked = result["data"]["monitorozasCheckNow"]
+    assert checked["lastStatus"] == "down" and len(checked["history"]) == 2
+
+
+@pytest.mark.parametrize(("target_type", "value", "status", "zones"), [
+    ("ip", "127.0.0.2", "listed", ["bl.test"]),
+    ("ip", LISTED_IPV6, "listed", ["bl2.test"]),
+    ("domain", "spam.example.hu", "listed", ["dbl.test"]),
+    ("ip", "1.2.3.4", "clean", []),
+    ("domain", "tiszta.example.hu", "clean", []),
+    ("ip", "192.0.2.99", "error", []),
+])
+def test_dnsbl_look_ups(
+    api: Api, key: str, targets: Targets, target_type: str, value: str, status: str,
+    zones: list[str],
+) -> None:
+    code, _, answer = api.call("POST", "/blacklist-monitors/create", key,
+                               {"target_type": target_type, "target_value": value})
+    assert code == 201 and answer["data"]["last_status"] == "unknown"
+    ident = answer["data"]["id"]
+
+    def verdict() -> Any:
+        monitors = api.call("GET", "/blacklist-monitors", key)[2]["data"]
+        found = next(m for m in monitors if m["id"] == ident)
+        return found["last_status"] != "unknown" and found
+
+    found = wait_for(verdict, DEADLINE, f"{value} was never looked up")
+    assert (found["last_status"], found["listed_on"]) == (status, zones)
+    if status == "error":
+        assert "bl.test: no name server answered" in found["last_error"]
+    if target_type == "ip" and ":" in value:
+        nibbles = ".".join(reversed(ipaddress.ip_address(value).exploded.replace(":", "")))
+        assert f"{nibbles}.bl.test" in targets.dns_queries
+    elif target_type == "ip":
+        assert ".".join(reversed(value.split("."))) + ".bl2.test" in targets.dns_queries
+    else:
+        assert f"{value}.dbl.test" in targets.dns_queries
+
+
+def test_scheduler_runs_through_the_hosts_timers_and_queue(hub: HubProcess) -> None:
+    with urllib.request.urlopen(hub.url + "/metrics", timeout=10) as resp:
+        metrics = resp.read().decode()
+    assert 'hub_queue_depth{queue="monitorozas.checks"}' in metrics
+    runs = [line for line in metrics.splitlines()
+            if line.startswith("hub_timer_runs_total") and "monitorozas.scheduler" in line]
+    assert runs and float(runs[0].split()[-1]) > 1
+
+
+async def test_status_change_subscription(hub: HubProcess, key: str, targets: Targets) -> None:
+    api = Api(hub.http)
+    other = hub.creds("monitorozas", user="someone-else", scopes="read,write")["key"]
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+        hub.url + "/graphql", protocols=["graphql-transport-ws"]
+    ) as ws:
+        await ws.send_json(
+            {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
+        )
+        assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": (
+            "subscription { monitorozasDeviceStatusChanged { previousStatus"
+            " device { id lastStatus userId } } }"
+        )}})
+        await asyncio.to_thread(
+            wait_for, lambda: "status subscribers: 1" in _readiness(hub), 10,
+            "the subscription never registered",
+        )
+        # another user's device changes first: this subscriber must not see it
+        await asyncio.to_thread(create, api, other, web(targets.ports["http"],
+                                                        host_header="theirs.example.hu"))
+        mine = await asyncio.to_thread(create, api, key, web(targets.ports["http"],
+                                                             host_header="mine.example.hu"))
+        message = await ws.receive_json(timeout=DEADLINE + 5)
+        assert message["type"] == "next", message
+        change = message["payload"]["data"]["monitorozasDeviceStatusChanged"]
+        assert change == {"previousStatus": "unknown",
+                          "device": {"id": mine["id"], "lastStatus": "up",
+                                     "userId": mine["user_id"]}}
+
+
+def _readiness(hub: HubProcess) -> str:
+    with urllib.request.urlopen(hub.url + "/readyz", timeout=10) as resp:
+        return json.dumps(json.loads(resp.read()))
+
+
+def test_admin_sees_every_users_devices(api: Api, hub: HubProcess) -> None:
+    status, _, answer = api.call("GET", "/devices", ADMIN_TOKEN)
+    assert status == 200
+    assert len({d["user_id"] for d in answer["data"]}) >= 1
