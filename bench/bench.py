@@ -226,7 +226,10 @@ def era_setup(hub: HubHandle) -> list[Scenario]:
     ]
 
 
-SUITES: list[Suite] = [Suite("era", era_setup)]
+SUITES: list[Suite] = [
+    Suite("era", era_setup),
+    Suite("monitorozas", importlib.import_module("monitorozas_bench").setup),
+]
 
 # "module:coroutine" of each baseline server, the module next to this script. The coroutine
 # gets (data, host, options), serves on a free port of host and returns "host:port".
@@ -234,6 +237,7 @@ BASELINE_SERVERS: dict[str, str] = {
     "era-rest": "era_baselines:serve_rest",
     "era-graphql": "era_baselines:serve_graphql",
     "era-grpc": "era_baselines:serve_grpc",
+    "monitorozas-rest": "monitorozas_bench:serve_rest",
 }
 
 

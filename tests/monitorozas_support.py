@@ -100,7 +100,7 @@ def issue(api: Api, **params: str) -> dict[str, Any]:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, message: str) -> Any:
-    """Poll until ``predicate()`` is truthy (its value), failing with ``message`` at the deadline."""
+    """Poll until ``predicate()`` is truthy (its value); fail with ``message`` at the deadline."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

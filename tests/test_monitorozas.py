@@ -619,9 +619,10 @@ def test_configured_rate_limit(tmp_path: Any) -> None:
         status, headers, _ = api.call("POST", "/devices/create", key, SEED_SSH)
         assert status == 429 and 1 <= int(headers["Retry-After"]) <= 10
         assert api.call("GET", "/devices", ADMIN_TOKEN)[2]["data"] == []  # nothing was created
-        with grpc.insecure_channel(process.grpc) as channel:
-            with pytest.raises(grpc.RpcError) as caught:
-                monitorozas_pb2_grpc.MonitorozasStub(channel).Me(pb.MeRequest(), metadata=md(key))
+        with grpc.insecure_channel(process.grpc) as channel, pytest.raises(
+            grpc.RpcError
+        ) as caught:
+            monitorozas_pb2_grpc.MonitorozasStub(channel).Me(pb.MeRequest(), metadata=md(key))
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "retry-after" in dict(caught.value.trailing_metadata())
     finally:

@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import grpc
 import pytest
+from hub_monitorozas.v1 import monitorozas_pb2 as pb
+from hub_monitorozas.v1 import monitorozas_pb2_grpc
 
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.monitorozas_support import (
@@ -306,6 +309,23 @@ async def test_status_change_subscription(hub: HubProcess, key: str, targets: Ta
         assert change == {"previousStatus": "unknown",
                           "device": {"id": mine["id"], "lastStatus": "up",
                                      "userId": mine["user_id"]}}
+
+
+def test_status_change_stream_over_grpc(hub: HubProcess, key: str, targets: Targets) -> None:
+    api = Api(hub.http)
+    with grpc.insecure_channel(hub.grpc) as channel:
+        stub = monitorozas_pb2_grpc.MonitorozasStub(channel)
+        stream = stub.WatchDeviceStatus(
+            pb.WatchRequest(), metadata=(("authorization", f"Bearer {key}"),), timeout=30
+        )
+        wait_for(lambda: "status subscribers: 1" in _readiness(hub), 10,
+                 "the gRPC stream never subscribed")
+        mine = create(api, key, web(targets.ports["http_503"], location="grpc stream"))
+        change = next(stream)
+        stream.cancel()
+    assert (change.device.id, change.previous_status) == (mine["id"], "unknown")
+    assert change.device.last_status == "down"
+    assert change.device.last_error == "public_http: HTTP 503, expected 200"
 
 
 def _readiness(hub: HubProcess) -> str:

@@ -770,3 +770,23 @@ async def test_cli_manages_checklists_beside_a_running_hub(
     bad = cli("put-checklist", str(source))
     assert bad.returncode != 0 and "stages: a checklist needs at least one stage" in bad.stderr
     assert cli("delete", "checklist", "CHK_cli").stdout.strip() == "CHK_cli"
+
+
+@pytest.mark.parametrize(
+    ("head", "fmt"),
+    [
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00", "mp3"),
+        (bytes([0xFF, 0xFB, 0x90, 0x64]), "mp3"),
+        (bytes([0xFF, 0xFF, 0xFF, 0xFF]), None),  # sync bits, but a reserved bitrate
+        (bytes([0xFF, 0xE9, 0x90, 0x64]), None),  # reserved layer
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "wav"),
+        (b"RIFF\x24\x00\x00\x00AVI LIST", None),
+        (b"OggS\x00\x02", "ogg"),
+        (b"fLaC\x00\x00\x00\x22", None),
+        (b"", None),
+    ],
+)
+def test_magic_bytes(head: bytes, fmt: str | None) -> None:
+    from hub_rop.audio import sniff
+
+    assert sniff(head) == fmt

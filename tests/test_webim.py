@@ -549,6 +549,7 @@ async def test_metrics_pass_promtool(hub: HubProcess, auth: str) -> None:
     assert 'webim_account_sessions_cnt{account="wmtest107"} 13.0' in text
     assert 'webim_channel_errors_total{channel="telegram"} 1.0' in text
     assert "webim_long_polling_cycles_total 2.0" in text
+    assert "\nwebim_database_up 1.0\n" in text
     assert "process_resident_memory_bytes" in text and "hub_timer_runs_total" in text
     names = re.findall(r"^# TYPE (\S+) ", text, re.M)
     assert len(names) == len(set(names))
@@ -559,6 +560,12 @@ async def test_metrics_pass_promtool(hub: HubProcess, auth: str) -> None:
         pytest.skip("promtool is not installed")
     check = subprocess.run(
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    status, hub_text, _ = await rest(f"{hub.url}/metrics")  # the hub's own: webim is there too
+    assert status == 200 and "\nwebim_accounts 2.0\n" in hub_text
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=hub_text, capture_output=True, text=True, timeout=30
     )
     assert check.returncode == 0, check.stdout + check.stderr
     broken = subprocess.run(

@@ -153,6 +153,8 @@ async def test_a_broken_database_is_reported(hub: HubProcess, auth: str, root: P
     assert (error["code"], error["status"], error["reason"]) == ("INTERNAL", 500, "database")
     code, trailers = await rpc_error(hub, "ConnectToDb", webim_pb2.Empty(), ADMIN)
     assert code == grpc.StatusCode.INTERNAL and trailers["hub-status"] == "500"
+    status, metrics, _ = await rest(own(hub, "/metrics"), auth)
+    assert status == 200 and "\nwebim_database_up 0.0\n" in metrics
     status, ready, _ = await rest(f"{hub.url}/readyz")
     assert status == 503 and ready["plugins"]["webim"] == "down"
     # the storager's writes now fail: timer-stats lists the failed runs, monitor says so

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
+from prometheus_client import Counter
 
 from hub.errors import HubError
 from hub_monitorozas import checks, dnsbl, keys, validation
@@ -199,7 +200,12 @@ class MonitorozasService:
         self._resolver: Any = None
         self._semaphore: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.completed = 0  # checks finished since start, for the throughput figure
+        self.checks_done = Counter(
+            "hub_monitorozas_checks",
+            "Device checks and DNSBL look-ups finished, by kind and result",
+            ["kind", "status"],
+            registry=hub.metrics.registry,
+        )
 
     # -- auth --------------------------------------------------------------------------------
     def client_address(
@@ -638,7 +644,7 @@ class MonitorozasService:
                 " device_checks WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
                 (device["id"], device["id"], self.settings.history_size),
             )
-        self.completed += 1
+        self.checks_done.labels("device", outcome.status).inc()
         if previous != outcome.status:
             updated = self._select_devices(" AND id = ?", (device["id"],))
             if updated:
@@ -676,7 +682,7 @@ class MonitorozasService:
                     monitor_id,
                 ),
             )
-        self.completed += 1
+        self.checks_done.labels("blacklist", verdict.status).inc()
 
     def counts(self) -> tuple[int, int]:
         row = self.database.execute(

@@ -36,7 +36,7 @@ async def database_status(database: Database, identity: tuple[int, int] | None) 
     where nobody will find it), starts with SQLite's header, and a fresh connection (never
     creating the file) finds the plugin's tables."""
     try:
-        database.execute("SELECT 1").fetchone()
+        database.execute("SELECT 1").fetchall()
     except sqlite3.Error:
         return OFFLINE
     return await asyncio.to_thread(_file_status, database.path, identity)

@@ -123,6 +123,13 @@ class UnspotService:
             lambda: asyncio.to_thread(probes.filesystem_status, hub.data_dir), ttl, timeout
         )
 
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row, or None. Read with ``fetchall`` so the statement runs to its end and
+        lets go of its read snapshot at once: a half-read statement pins the connection to an
+        old snapshot, hiding users that ``hub creds add`` (another process) commits later."""
+        rows = self.database.execute(sql, params).fetchall()
+        return rows[0] if rows else None
+
     # -- credentials: `hub creds add unspot --param role=owner [--param name=...]` --------
     def credential_type(self) -> CredentialType:
         """A new user per credential, or with ``user_id`` a new token for an existing user;
@@ -165,11 +172,13 @@ class UnspotService:
             raise invalid_token()
         if credential.is_admin:
             return credential  # type: ignore[no-any-return]
-        row = self.database.execute(
-            "SELECT role FROM users WHERE id = ?", (credential.attrs.get("user_id"),)
-        ).fetchone()
+        row = self._one("SELECT role FROM users WHERE id = ?", (credential.attrs.get("user_id"),))
         if row is None:  # the user was deleted: its token died with it
-            raise invalid_token()
+            n = self.database.execute("SELECT count(*) FROM users").fetchall()
+            import sqlite3, os
+            o = sqlite3.connect(str(self.database.path)).execute("SELECT count(*) FROM users").fetchall()
+            v = self.database.execute("PRAGMA data_version").fetchall()
+            raise unspot_error(401, f"DEBUG {self.database.conn.in_transaction} {n} {o} {v}", "invalid_token")
         if row[0] not in READ_ROLES:
             raise unspot_error(403, "Access denied", "access_denied")
         return credential  # type: ignore[no-any-return]
@@ -249,9 +258,7 @@ class UnspotService:
         return self._counts(WEBHOOKS)
 
     def user_sync(self) -> dict[str, str | None]:
-        enabled, last = self.database.execute(
-            "SELECT enabled, last_sync_at FROM user_sync WHERE id = 1"
-        ).fetchone()
+        enabled, last = self._one("SELECT enabled, last_sync_at FROM user_sync WHERE id = 1")
         return {"lastSyncDate": iso_seconds(last) if enabled and last is not None else None}
 
     async def system(self) -> dict[str, Any]:
@@ -274,9 +281,7 @@ class UnspotService:
 
     # -- users (admin) -------------------------------------------------------------------
     def user(self, user_id: Any) -> dict[str, str]:
-        row = self.database.execute(
-            "SELECT id, name, role FROM users WHERE id = ?", (str(user_id),)
-        ).fetchone()
+        row = self._one("SELECT id, name, role FROM users WHERE id = ?", (str(user_id),))
         if row is None:
             raise unspot_error(404, f"user_id: no user {user_id!r}", "user_not_found")
         return {"id": row[0], "name": row[1], "role": row[2]}
@@ -313,7 +318,7 @@ class UnspotService:
             raise bad_request(f"limit: must be between 0 and {MAX_PAGE}")
         if not 0 <= offset < 2**63:
             raise bad_request("offset: must not be negative")
-        total = self.database.execute("SELECT count(*) FROM users").fetchone()[0]
+        total = self._one("SELECT count(*) FROM users")[0]
         rows = self.database.execute(
             "SELECT id, name, role FROM users ORDER BY seq LIMIT ? OFFSET ?", (limit, offset)
         ).fetchall()
@@ -342,9 +347,9 @@ class UnspotService:
             row = None
             entity: dict[str, str]
             if ident is not None:
-                row = db.execute(
+                row = self._one(
                     f"SELECT {kind.label}, status FROM {kind.table} WHERE id = ?", (ident,)
-                ).fetchone()
+                )
             if row is None:
                 for required in (kind.label, "status"):
                     if required not in changes:
@@ -372,9 +377,9 @@ class UnspotService:
         self.require_admin(authorization)
         status = _status(kind, status)
         with self.database.write() as db:
-            row = db.execute(
+            row = self._one(
                 f"SELECT {kind.label}, status FROM {kind.table} WHERE id = ?", (str(ident),)
-            ).fetchone()
+            )
             if row is None:
                 raise self._missing(kind, ident)
             db.execute(f"UPDATE {kind.table} SET status = ? WHERE id = ?", (status, str(ident)))

@@ -27,9 +27,23 @@ class WebimCollector(Collector):
         self.hub = hub
 
     def collect(self) -> Iterator[Metric]:
-        from hub_webim.service import WebimService
+        from hub_webim.service import HubError, WebimService
 
         service = self.hub.service(WebimService)
+        try:
+            service.connect_to_db()
+            up = 1
+        except HubError:
+            up = 0
+        yield GaugeMetricFamily(
+            "webim_database_up", "1 if connect-to-db succeeds (webim.db answers a query)", value=up
+        )
+        try:  # a broken webim.db must not take the hub's own /metrics down with it
+            yield from self._state(service)
+        except HubError:
+            return
+
+    def _state(self, service: Any) -> Iterator[Metric]:
         accounts = service.accounts()
         per_counter = {
             counter: GaugeMetricFamily(
