@@ -140,11 +140,26 @@ def protogen(check: bool, project: str) -> None:
     sys.exit(run(__import__("pathlib").Path(project), check))
 
 
+def _plugins_dir(argv: list[str]) -> str:
+    """The ``plugins_dir`` of the config the command line names, so that plugins living there
+    can add commands too (the group's options are parsed only after commands are added)."""
+    config = None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            config = argv[i + 1]
+        elif arg.startswith("--config="):
+            config = arg.split("=", 1)[1]
+    try:
+        return load_settings(config).plugins_dir
+    except ConfigError:  # reported properly once the command runs
+        return ""
+
+
 def main() -> None:
     from hub.plugins import load_plugins
 
     try:
-        pm, _ = load_plugins(env=None)
+        pm, _ = load_plugins(_plugins_dir(sys.argv[1:]), env=None)
         own = dict(cli.commands)
         pm.hook.register_commands(cli=cli)
         for name, command in own.items():

@@ -887,3 +887,35 @@ async def test_timer_registry_runs_jobs_and_records_failures() -> None:
     assert minute["ok"]["func_name"].endswith("<locals>.ok")
     failed = minute["broken"]["failed"]
     assert len(failed) == bad.failures and failed[-1]["error"] == "ValueError: boom"
+
+
+GREETER = '''
+import click
+from hub.hookspecs import hookimpl
+
+@hookimpl
+def register_commands(cli):
+    @cli.command(name="greeter-hello")
+    def hello():
+        click.echo("hello from the plugins dir")
+'''
+
+
+def test_a_config_plugins_dir_plugin_adds_commands(tmp_path: Path) -> None:
+    """``hub`` adds plugin commands before it parses its options, so it reads ``--config``
+    itself to find a ``plugins_dir`` named there."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "greeter.py").write_text(GREETER)
+    config = tmp_path / "hub.toml"
+    config.write_text(f'plugins_dir = "{folder}"\n')
+    command = ["--data-dir", str(tmp_path / "data"), "--config", str(config), "greeter-hello"]
+    env = {**os.environ, "HUB_ADMIN_TOKEN": ADMIN_TOKEN, "HUB_PLUGINS": "greeter"}
+    env.pop("HUB_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", *command], env=env, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "hello from the plugins dir"
+    assert "warning" not in done.stderr
