@@ -30,12 +30,33 @@ GOLDEN = 0.6180339887498949  # spreads first checks evenly over the interval, id
 
 # what a device and a monitor look like to callers, in this order
 DEVICE_COLUMNS = (
-    "id", "user_id", *validation.DEVICE_FIELDS, "last_status", "last_check_at",
-    "last_response_ms", "last_error", "tls_expires_at", "created_at", "updated_at",
+    "id",
+    "user_id",
+    *validation.DEVICE_FIELDS,
+    "last_status",
+    "last_check_at",
+    "last_response_ms",
+    "last_error",
+    "tls_expires_at",
+    "created_at",
+    "updated_at",
 )
 MONITOR_COLUMNS = (
-    "id", "user_id", *validation.MONITOR_FIELDS, "last_status", "last_check_at", "listed_on",
-    "last_error", "created_at", "updated_at",
+    "id",
+    "user_id",
+    *validation.MONITOR_FIELDS,
+    "last_status",
+    "last_check_at",
+    "listed_on",
+    "last_error",
+    "created_at",
+    "updated_at",
+)
+DEVICE_JSON = "json_object(" + ", ".join(f"'{c}', {c}" for c in DEVICE_COLUMNS) + ")"
+MONITOR_JSON = (
+    "json_object("
+    + ", ".join(f"'{c}', json({c})" if c == "listed_on" else f"'{c}', {c}" for c in MONITOR_COLUMNS)
+    + ")"
 )
 
 
@@ -272,14 +293,25 @@ class MonitorozasService:
     def _scope_sql(self, caller: Caller) -> tuple[str, tuple[Any, ...]]:
         return ("", ()) if caller.is_admin else (" AND user_id = ?", (caller.user_id,))
 
+    def _device_rows(self, where: str, params: tuple[Any, ...], tail: str = "") -> list[bytes]:
+        """Devices as JSON text made by SQLite itself: REST joins them as they are."""
+        rows = self.database.execute(
+            f"SELECT CAST({DEVICE_JSON} AS BLOB) FROM devices WHERE 1{where} ORDER BY id{tail}",
+            params,
+        ).fetchall()
+        return [row[0] for row in rows]
+
     def _select_devices(
         self, where: str, params: tuple[Any, ...], tail: str = ""
     ) -> list[dict[str, Any]]:
-        rows = self.database.execute(
-            f"SELECT {', '.join(DEVICE_COLUMNS)} FROM devices WHERE 1{where} ORDER BY id{tail}",
-            params,
-        ).fetchall()
-        return [dict(zip(DEVICE_COLUMNS, row, strict=True)) for row in rows]
+        return [orjson.loads(row) for row in self._device_rows(where, params, tail)]
+
+    @storage_errors
+    def list_devices_json(self, caller: Caller) -> bytes:
+        """Every device of the caller as one JSON array, never decoded (REST's list)."""
+        caller.require("read")
+        where, params = self._scope_sql(caller)
+        return b"[" + b",".join(self._device_rows(where, params)) + b"]"
 
     @storage_errors
     def list_devices(
@@ -397,18 +429,24 @@ class MonitorozasService:
         return self._device_of(caller, device["id"])
 
     # -- blacklist monitors -------------------------------------------------------------------
-    def _select_monitors(
-        self, where: str, params: tuple[Any, ...], tail: str = ""
-    ) -> list[dict[str, Any]]:
+    def _monitor_rows(self, where: str, params: tuple[Any, ...], tail: str = "") -> list[bytes]:
         rows = self.database.execute(
-            f"SELECT {', '.join(MONITOR_COLUMNS)} FROM blacklist_monitors WHERE 1{where}"
+            f"SELECT CAST({MONITOR_JSON} AS BLOB) FROM blacklist_monitors WHERE 1{where}"
             f" ORDER BY id{tail}",
             params,
         ).fetchall()
-        monitors = [dict(zip(MONITOR_COLUMNS, row, strict=True)) for row in rows]
-        for monitor in monitors:
-            monitor["listed_on"] = orjson.loads(monitor["listed_on"])
-        return monitors
+        return [row[0] for row in rows]
+
+    def _select_monitors(
+        self, where: str, params: tuple[Any, ...], tail: str = ""
+    ) -> list[dict[str, Any]]:
+        return [orjson.loads(row) for row in self._monitor_rows(where, params, tail)]
+
+    @storage_errors
+    def list_monitors_json(self, caller: Caller) -> bytes:
+        caller.require("read")
+        where, params = self._scope_sql(caller)
+        return b"[" + b",".join(self._monitor_rows(where, params)) + b"]"
 
     @storage_errors
     def list_monitors(

@@ -174,11 +174,7 @@ class UnspotService:
             return credential  # type: ignore[no-any-return]
         row = self._one("SELECT role FROM users WHERE id = ?", (credential.attrs.get("user_id"),))
         if row is None:  # the user was deleted: its token died with it
-            n = self.database.execute("SELECT count(*) FROM users").fetchall()
-            import sqlite3, os
-            o = sqlite3.connect(str(self.database.path)).execute("SELECT count(*) FROM users").fetchall()
-            v = self.database.execute("PRAGMA data_version").fetchall()
-            raise unspot_error(401, f"DEBUG {self.database.conn.in_transaction} {n} {o} {v}", "invalid_token")
+            raise invalid_token()
         if row[0] not in READ_ROLES:
             raise unspot_error(403, "Access denied", "access_denied")
         return credential  # type: ignore[no-any-return]
