@@ -58,6 +58,9 @@ MONITOR_JSON = (
     + ", ".join(f"'{c}', json({c})" if c == "listed_on" else f"'{c}', {c}" for c in MONITOR_COLUMNS)
     + ")"
 )
+# each row keeps its caller-facing JSON in ``doc``, rewritten after every write to the row
+REFRESH_DEVICE_DOC = f"UPDATE devices SET doc = {DEVICE_JSON} WHERE id = ?"
+REFRESH_MONITOR_DOC = f"UPDATE blacklist_monitors SET doc = {MONITOR_JSON} WHERE id = ?"
 
 
 def error(status: int, code: str, message: str, retry_after: int | None = None) -> HubError:
@@ -92,7 +95,8 @@ def m001_monitorozas(db: Any) -> None:
         " location TEXT NOT NULL, is_enabled INTEGER NOT NULL,"
         " last_status TEXT NOT NULL DEFAULT 'unknown', last_check_at TEXT,"
         " last_response_ms INTEGER, last_error TEXT, tls_expires_at TEXT,"
-        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, next_check_at REAL NOT NULL)"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, next_check_at REAL NOT NULL,"
+        " doc TEXT NOT NULL DEFAULT '{}')"
     )
     # the seed's duplicate rule; a non-web device has no scheme, hence the coalesce
     db.execute(
@@ -114,7 +118,7 @@ def m001_monitorozas(db: Any) -> None:
         " last_status TEXT NOT NULL DEFAULT 'unknown', last_check_at TEXT,"
         " listed_on TEXT NOT NULL DEFAULT '[]', last_error TEXT,"
         " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, next_check_at REAL NOT NULL,"
-        " UNIQUE (user_id, target_type, target_value))"
+        " doc TEXT NOT NULL DEFAULT '{}', UNIQUE (user_id, target_type, target_value))"
     )
     db.execute(
         "CREATE INDEX blacklist_monitors_due ON blacklist_monitors (next_check_at)"
@@ -294,9 +298,10 @@ class MonitorozasService:
         return ("", ()) if caller.is_admin else (" AND user_id = ?", (caller.user_id,))
 
     def _device_rows(self, where: str, params: tuple[Any, ...], tail: str = "") -> list[bytes]:
-        """Devices as JSON text made by SQLite itself: REST joins them as they are."""
+        """Devices as their stored JSON text (``doc``, rewritten by SQLite from the columns on
+        every write): REST joins them as they are, the others decode them."""
         rows = self.database.execute(
-            f"SELECT CAST({DEVICE_JSON} AS BLOB) FROM devices WHERE 1{where} ORDER BY id{tail}",
+            f"SELECT CAST(doc AS BLOB) FROM devices WHERE 1{where} ORDER BY id{tail}",
             params,
         ).fetchall()
         return [row[0] for row in rows]
@@ -398,6 +403,7 @@ class MonitorozasService:
                     "UPDATE devices SET next_check_at = ? WHERE id = ?",
                     (self._first_check_at(device_id, self.settings.interval), device_id),
                 )
+                db.execute(REFRESH_DEVICE_DOC, (device_id,))
         except sqlite3.IntegrityError:
             raise error(
                 409,
@@ -431,7 +437,7 @@ class MonitorozasService:
     # -- blacklist monitors -------------------------------------------------------------------
     def _monitor_rows(self, where: str, params: tuple[Any, ...], tail: str = "") -> list[bytes]:
         rows = self.database.execute(
-            f"SELECT CAST({MONITOR_JSON} AS BLOB) FROM blacklist_monitors WHERE 1{where}"
+            f"SELECT CAST(doc AS BLOB) FROM blacklist_monitors WHERE 1{where}"
             f" ORDER BY id{tail}",
             params,
         ).fetchall()
@@ -507,6 +513,7 @@ class MonitorozasService:
                         monitor_id,
                     ),
                 )
+                db.execute(REFRESH_MONITOR_DOC, (monitor_id,))
         except sqlite3.IntegrityError:
             raise error(
                 409,
@@ -664,6 +671,7 @@ class MonitorozasService:
                     device["id"],
                 ),
             )
+            db.execute(REFRESH_DEVICE_DOC, (device["id"],))
             db.execute(
                 "INSERT INTO device_checks (device_id, checked_at, status, response_ms, error,"
                 " tls_expires_at, checks) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -720,6 +728,7 @@ class MonitorozasService:
                     monitor_id,
                 ),
             )
+            db.execute(REFRESH_MONITOR_DOC, (monitor_id,))
         self.checks_done.labels("blacklist", verdict.status).inc()
 
     def counts(self) -> tuple[int, int]:

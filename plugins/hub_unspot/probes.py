@@ -18,7 +18,6 @@ from hub.storage import Database
 from hub_unspot.settings import RedisAddress
 
 ONLINE, OFFLINE, NOT_CONFIGURED = "online", "offline", "not_configured"
-SQLITE_HEADER = b"SQLite format 3\x00"
 TABLES = ("users", "displays", "calendars", "webhooks", "user_sync")
 
 
@@ -33,8 +32,8 @@ def file_identity(path: Path) -> tuple[int, int] | None:
 async def database_status(database: Database, identity: tuple[int, int] | None) -> str:
     """Online when the hub's own connection answers, the file at its path is still the one the
     hub opened (``identity``: replaced or removed under a running hub means the hub now writes
-    where nobody will find it), starts with SQLite's header, and a fresh connection (never
-    creating the file) finds the plugin's tables."""
+    where nobody will find it), and a fresh connection (never creating the file) finds the
+    plugin's tables."""
     try:
         database.execute("SELECT 1").fetchall()
     except sqlite3.Error:
@@ -46,9 +45,8 @@ def _file_status(path: Path, identity: tuple[int, int] | None) -> str:
     if identity is None or file_identity(path) != identity:
         return OFFLINE
     try:
-        with path.open("rb") as fh:
-            if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                return OFFLINE
+        # only SQLite opens the file: closing any other descriptor on it would drop the
+        # process's POSIX locks, which the hub's own connection relies on
         uri = f"file:{quote(str(path))}?mode=rw"
         with closing(sqlite3.connect(uri, uri=True, timeout=1)) as fresh:
             rows = fresh.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
