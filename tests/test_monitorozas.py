@@ -4,8 +4,10 @@ isolation, the rate limit, and REST, GraphQL and gRPC side by side over one serv
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -265,6 +267,8 @@ BAD_DEVICES: list[tuple[dict[str, Any], str, str]] = [
       "check_public_https": None, "check_public_tls": 3}, "invalid_field", "check_public_tls"),
     ({"target_type": "domain", "target_value": "a.hu", "service_type": "ssh",
       "check_public_http": 1}, "invalid_field", "check_public_http"),
+    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
+      "check_public_https": 0, "check_public_tls": False}, "invalid_field", "check_public_http"),
     ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
       "expect_status": 99}, "invalid_field", "expect_status"),
     ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
@@ -647,3 +651,39 @@ def test_storage_failures_are_the_seeds_500s(own_hub: HubProcess) -> None:
     result = api.graphql("{ monitorozas { blacklistMonitors { totalCount } } }", key)
     assert result["errors"][0]["extensions"]["reason"] == "missing_table"
     assert json.dumps(result).count("Traceback") == 0
+
+
+# -- settings and the scheduler, in process -----------------------------------------------------
+def test_a_bad_setting_stops_the_hub_naming_the_key(tmp_path: Any) -> None:
+    process = HubProcess(tmp_path / "data", env={"HUB_MONITOROZAS_RESOLVER": "dns.example"})
+    with pytest.raises(RuntimeError, match=r"plugins\.monitorozas\.resolver"):
+        process.start()
+    process = HubProcess(tmp_path / "data", env={"HUB_MONITOROZAS_TRUSTED_PROXIES": "10.0.0.0/33"})
+    with pytest.raises(RuntimeError, match=r"plugins\.monitorozas\.trusted_proxies\[0\]"):
+        process.start()
+
+
+async def test_first_checks_are_spread_over_the_interval(tmp_path: Any) -> None:
+    from hub_monitorozas.service import Client, MonitorozasService
+
+    from hub.app import Hub
+    from hub.config import Settings
+
+    hub = Hub(Settings(data_dir=str(tmp_path), admin_token="t"),
+              env={"HUB_PLUGINS": "monitorozas", "HUB_MONITOROZAS_INTERVAL": "60"})
+    service = hub.service(MonitorozasService)
+    key = hub.credentials.issue("monitorozas", {"user": "spread", "scopes": "read,write"})["key"]
+    caller = service.authorize(f"Bearer {key}", Client("127.0.0.1"))
+    for i in range(30):
+        service.create_device(caller, {"target_type": "ip", "target_value": f"192.0.2.{i + 1}",
+                                       "service_type": "ssh"})
+    created_at = time.time()
+    due = sorted(r[0] - created_at for r in service.database.execute(
+        "SELECT next_check_at FROM devices"))
+    assert due[0] > -1 and due[-1] < 60
+    gaps = [b - a for a, b in itertools.pairwise(due)]
+    assert max(gaps) < 60 / 30 * 3  # no burst, no long hole: roughly even
+    assert service.pending() == 0 and await service.run_due() == 0  # nothing due yet
+    service.database.execute("UPDATE devices SET next_check_at = 0 WHERE id <= 5")
+    assert service.pending() == 5
+    hub.close()

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import ssl
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 GREETINGS = {  # what a server that speaks first says, for the services that do
     "ssh": b"SSH-",
@@ -147,90 +149,59 @@ async def greeting(
         await _close(writer)
 
 
-async def run_device(
-    device: dict[str, object], *, tls: ssl.SSLContext, timeout: float, user_agent: str
-) -> Outcome:
-    """Every enabled check of ``device``; ``up`` when all pass."""
-    target = str(device["target_value"])
-    address = target
-    public_name = str(device["host_header"] or target)
-    port = int(device["port"])  # type: ignore[call-overload]
-    scheme = device["scheme"]
-    expect = int(device["expect_status"])  # type: ignore[call-overload]
-    agent = user_agent
+def planned(
+    device: dict[str, Any], tls: ssl.SSLContext, user_agent: str
+) -> list[tuple[str, Coroutine[Any, Any, str | None]]]:
+    """The sub-checks the device's flags enable, named after them (``public_https``, ...)."""
+    address, port, scheme = str(device["target_value"]), int(device["port"]), device["scheme"]
+    public_name = str(device["host_header"] or address)  # Host and SNI, also for the origin
+    expect = int(device["expect_status"])
 
-    async def web_status(addr: str, prt: int, use_tls: bool) -> str | None:
+    async def web_status(host: str, at: int, use_tls: bool) -> str | None:
         status, expires = await http_status(
-            addr,
-            prt,
-            host=public_name,
-            tls=tls if use_tls else None,
-            server_name=public_name,
-            user_agent=agent,
+            host, at, host=public_name, tls=tls if use_tls else None, server_name=public_name,
+            user_agent=user_agent,
         )
         if status != expect:
             raise CheckFailed(f"HTTP {status}, expected {expect}")
         return expires
 
-    jobs: list[tuple[str, object]] = []
-    if device["service_type"] == "web":
-        if device["check_public_http"]:
-            jobs.append(
-                ("public_http", web_status(address, port if scheme == "http" else 80, False))
-            )
-        if device["check_public_https"]:
-            jobs.append(
-                ("public_https", web_status(address, port if scheme == "https" else 443, True))
-            )
-        if device["check_public_tls"]:
-            jobs.append(
-                (
-                    "public_tls",
-                    tls_handshake(
-                        address,
-                        port if scheme == "https" else 443,
-                        tls=tls,
-                        server_name=public_name,
-                    ),
-                )
-            )
-        if device["proxy_enabled"] and device["origin_host"]:
-            origin = str(device["origin_host"])
-            origin_port = int(device["origin_port"])  # type: ignore[call-overload]
-            origin_tls = device["origin_scheme"] == "https"
-            if device["check_origin_http"]:
-                jobs.append(("origin_http", web_status(origin, origin_port, origin_tls)))
-            if device["check_origin_tls"]:
-                jobs.append(
-                    (
-                        "origin_tls",
-                        tls_handshake(
-                            origin,
-                            origin_port if origin_tls else 443,
-                            tls=tls,
-                            server_name=public_name,
-                        ),
-                    )
-                )
-    else:
-        jobs.append(
-            (
-                str(device["service_type"]),
-                greeting(
-                    address,
-                    port,
-                    service=str(device["service_type"]),
-                    tls=tls,
-                    server_name=public_name,
-                ),
-            )
-        )
+    if device["service_type"] != "web":
+        service = str(device["service_type"])
+        return [(service, greeting(address, port, service=service, tls=tls,
+                                   server_name=public_name))]
+    http_port = port if scheme == "http" else 80
+    https_port = port if scheme == "https" else 443
+    jobs: list[tuple[str, Coroutine[Any, Any, str | None]]] = []
+    if device["check_public_http"]:
+        jobs.append(("public_http", web_status(address, http_port, False)))
+    if device["check_public_https"]:
+        jobs.append(("public_https", web_status(address, https_port, True)))
+    if device["check_public_tls"]:
+        jobs.append(("public_tls", tls_handshake(address, https_port, tls=tls,
+                                                 server_name=public_name)))
+    if device["proxy_enabled"] and device["origin_host"]:
+        origin, origin_port = str(device["origin_host"]), int(device["origin_port"])
+        origin_tls = device["origin_scheme"] == "https"
+        if device["check_origin_http"]:
+            jobs.append(("origin_http", web_status(origin, origin_port, origin_tls)))
+        if device["check_origin_tls"]:
+            jobs.append(("origin_tls", tls_handshake(
+                origin, origin_port if origin_tls else 443, tls=tls, server_name=public_name)))
+    return jobs
 
+
+async def run_device(
+    device: dict[str, Any], *, tls: ssl.SSLContext, timeout: float, user_agent: str
+) -> Outcome:
+    """Every enabled check of ``device``, concurrently, each within ``timeout``; ``up`` when
+    all pass."""
+    jobs = planned(device, tls, user_agent)
     started = time.perf_counter()
 
-    async def bounded(job: object) -> str | None:
+    async def bounded(job: Coroutine[Any, Any, str | None]) -> str | None:
         async with asyncio.timeout(timeout):
-            return await job  # type: ignore[misc, no-any-return]
+            return await job
 
     results = await asyncio.gather(*(bounded(job) for _, job in jobs), return_exceptions=True)
     elapsed = int((time.perf_counter() - started) * 1000)

@@ -584,6 +584,9 @@ class MonitorozasService:
     def _claim(self, table: str, interval: float, room: int) -> list[int]:
         """Take up to ``room`` due rows, moving their next check one interval on."""
         now = time.time()
+        due = f"SELECT 1 FROM {table} WHERE is_enabled = 1 AND next_check_at <= ? LIMIT 1"
+        if self.database.execute(due, (now,)).fetchone() is None:
+            return []  # the usual case: no write lock taken
         with self.database.write() as db:
             ids = [
                 r[0]

@@ -212,6 +212,8 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
         out["check_public_https"] = int(out["scheme"] == "https")
     for name in (*WEB_CHECKS, *ORIGIN_CHECKS):
         out[name] = out[name] or 0
+    if web and not any(out[name] for name in (*WEB_CHECKS, *ORIGIN_CHECKS)):
+        raise invalid("check_public_http", "a web device needs at least one check enabled")
     for name in ORIGIN_CHECKS:
         if out[name] and not out["proxy_enabled"]:
             raise invalid(name, "needs proxy_enabled = 1")
