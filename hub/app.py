@@ -34,7 +34,7 @@ PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 class Hub:
     """Everything a plugin may reach: ``hub.database(name)``, ``hub.settings_for(name)``,
-    ``hub.credentials``, ``hub.rate_limiter``, ``hub.timers``, ``hub.events``,
+    ``hub.credentials``, ``hub.rate_limiter``, ``hub.timers``, ``hub.events``, ``hub.listening``,
     ``hub.queue_depths()`` and ``hub.service(cls)``."""
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:

@@ -30,8 +30,9 @@ def test_bench_short_run_prints_every_scenario(tmp_path: Path) -> None:
         assert float(row.group(1)) > 0
     report = json.loads(out.read_text())
     assert [s["name"].split(" 20")[0] for s in report["scenarios"]] == [
-        "REST list", "GraphQL list", "gRPC Era/List"
+        "REST list", "GraphQL list", "gRPC Era/List", "REST list"
     ]
+    assert "monitorozas" in report["scenarios"][-1]["name"]
     for scenario in report["scenarios"]:
         assert isinstance(scenario["ratio"], float)
         assert scenario["hub"]["requests"] > 0 and scenario["baseline_stats"]["requests"] > 0

@@ -45,14 +45,10 @@ def parse_allow_ips(raw: str) -> list[str]:
 
 
 class KeyIssuer:
-    """The credential type of the plugin. Users and key numbers are rows of the plugin's
-    database, which the host hands over only after credential types are registered, so the
-    service binds it (:meth:`bind`) when it is built."""
+    """The credential type of the plugin: users and key numbers are rows of the plugin's
+    database, made as the key is issued."""
 
-    def __init__(self) -> None:
-        self.database: Database | None = None
-
-    def bind(self, database: Database) -> None:
+    def __init__(self, database: Database) -> None:
         self.database = database
 
     def credential_type(self) -> CredentialType:
@@ -71,10 +67,6 @@ class KeyIssuer:
             raise bad_param(f"user: longer than {MAX_USER} characters")
         scopes = parse_scopes(params.get("scopes", "read"))
         allow_ips = parse_allow_ips(params.get("allow_ips", ""))
-        if self.database is None:
-            raise HubError(
-                500, "the monitorozas service is not ready", reason="server_error", plugin=PLUGIN
-            )
         now = time.time()
         with self.database.write() as db:
             db.execute(
@@ -103,9 +95,3 @@ class KeyIssuer:
             "key": secret,
         }
 
-
-def of(hub: Any) -> KeyIssuer | None:
-    """The issuer registered for this hub (``None`` if the hub loaded no credential type)."""
-    ctype = hub.credentials.types.get(PLUGIN)
-    issuer = getattr(ctype.validate, "__self__", None) if ctype else None
-    return issuer if isinstance(issuer, KeyIssuer) else None

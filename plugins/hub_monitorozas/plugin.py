@@ -24,15 +24,15 @@ def register_migrations(register: Any) -> None:
 
 
 @hookimpl
-def register_credential_types(register: Any) -> None:
-    register(keys.KeyIssuer().credential_type())  # bound to the database by the service
+def register_credential_types(hub: Any, register: Any) -> None:
+    register(keys.KeyIssuer(hub.database(keys.PLUGIN)).credential_type())
 
 
 @hookimpl
 def register_rest(hub: Any, register: Any) -> None:
     from hub_monitorozas.rest import rest_api
 
-    register(rest_api(hub))  # builds the service, which binds the key issuer
+    register(rest_api(hub))
 
 
 @hookimpl

@@ -217,9 +217,6 @@ class MonitorozasService:
         self.hub = hub
         self.settings: MonitorozasSettings = hub.settings_for(PLUGIN) or MonitorozasSettings()
         self.database = hub.database(PLUGIN)
-        issuer = keys.of(hub)
-        if issuer is not None:
-            issuer.bind(self.database)
         self.proxies = self.settings.proxy_networks()
         self._tls: Any = None
         self._resolver: Any = None
