@@ -294,47 +294,51 @@ class MonitorozasService:
     def _scope_sql(self, caller: Caller) -> tuple[str, tuple[Any, ...]]:
         return ("", ()) if caller.is_admin else (" AND user_id = ?", (caller.user_id,))
 
-    def _device_rows(self, where: str, params: tuple[Any, ...], tail: str = "") -> list[bytes]:
-        """Devices as their stored JSON text (``doc``, rewritten by SQLite from the columns on
-        every write): REST joins them as they are, the others decode them."""
+    def _rows(self, table: str, where: str, params: tuple[Any, ...], tail: str = "") -> list[bytes]:
+        """Devices or monitors as their stored JSON text (``doc``, rewritten by SQLite from the
+        columns on every write): REST joins them as they are, the others decode them."""
         rows = self.database.execute(
-            f"SELECT CAST(doc AS BLOB) FROM devices WHERE 1{where} ORDER BY id{tail}",
+            f"SELECT CAST(doc AS BLOB) FROM {table} WHERE 1{where} ORDER BY id{tail}",
             params,
         ).fetchall()
         return [row[0] for row in rows]
 
-    def _select_devices(
-        self, where: str, params: tuple[Any, ...], tail: str = ""
+    def _select(
+        self, table: str, where: str, params: tuple[Any, ...], tail: str = ""
     ) -> list[dict[str, Any]]:
-        return [orjson.loads(row) for row in self._device_rows(where, params, tail)]
+        return [orjson.loads(row) for row in self._rows(table, where, params, tail)]
 
-    @storage_errors
-    def list_devices_json(self, caller: Caller) -> bytes:
-        """Every device of the caller as one JSON array, never decoded (REST's list)."""
+    def _list_json(self, table: str, caller: Caller) -> bytes:
+        """Every row of the caller as one JSON array, never decoded (REST's lists)."""
         caller.require("read")
         where, params = self._scope_sql(caller)
-        return b"[" + b",".join(self._device_rows(where, params)) + b"]"
+        return b"[" + b",".join(self._rows(table, where, params)) + b"]"
 
-    @storage_errors
-    def list_devices(
-        self,
-        caller: Caller,
-        *,
-        offset: int = 0,
-        limit: int | None = None,
+    def _list(
+        self, table: str, caller: Caller, offset: int, limit: int | None
     ) -> tuple[list[dict[str, Any]], int]:
         caller.require("read")
         where, params = self._scope_sql(caller)
         total = self.database.execute(
-            f"SELECT count(*) FROM devices WHERE 1{where}", params
+            f"SELECT count(*) FROM {table} WHERE 1{where}", params
         ).fetchone()[0]
         if limit is None:
-            return self._select_devices(where, params), total
-        return self._select_devices(where, (*params, limit, offset), " LIMIT ? OFFSET ?"), total
+            return self._select(table, where, params), total
+        return self._select(table, where, (*params, limit, offset), " LIMIT ? OFFSET ?"), total
+
+    @storage_errors
+    def list_devices_json(self, caller: Caller) -> bytes:
+        return self._list_json("devices", caller)
+
+    @storage_errors
+    def list_devices(
+        self, caller: Caller, *, offset: int = 0, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        return self._list("devices", caller, offset, limit)
 
     def _device_of(self, caller: Caller, device_id: int) -> dict[str, Any]:
         where, params = self._scope_sql(caller)
-        found = self._select_devices(" AND id = ?" + where, (device_id, *params))
+        found = self._select("devices", " AND id = ?" + where, (device_id, *params))
         if not found:
             raise error(404, "device_not_found", f"id: no device {device_id}")
         return found[0]
@@ -432,45 +436,19 @@ class MonitorozasService:
         return self._device_of(caller, device["id"])
 
     # -- blacklist monitors -------------------------------------------------------------------
-    def _monitor_rows(self, where: str, params: tuple[Any, ...], tail: str = "") -> list[bytes]:
-        rows = self.database.execute(
-            f"SELECT CAST(doc AS BLOB) FROM blacklist_monitors WHERE 1{where}"
-            f" ORDER BY id{tail}",
-            params,
-        ).fetchall()
-        return [row[0] for row in rows]
-
-    def _select_monitors(
-        self, where: str, params: tuple[Any, ...], tail: str = ""
-    ) -> list[dict[str, Any]]:
-        return [orjson.loads(row) for row in self._monitor_rows(where, params, tail)]
-
     @storage_errors
     def list_monitors_json(self, caller: Caller) -> bytes:
-        caller.require("read")
-        where, params = self._scope_sql(caller)
-        return b"[" + b",".join(self._monitor_rows(where, params)) + b"]"
+        return self._list_json("blacklist_monitors", caller)
 
     @storage_errors
     def list_monitors(
-        self,
-        caller: Caller,
-        *,
-        offset: int = 0,
-        limit: int | None = None,
+        self, caller: Caller, *, offset: int = 0, limit: int | None = None
     ) -> tuple[list[dict[str, Any]], int]:
-        caller.require("read")
-        where, params = self._scope_sql(caller)
-        total = self.database.execute(
-            f"SELECT count(*) FROM blacklist_monitors WHERE 1{where}", params
-        ).fetchone()[0]
-        if limit is None:
-            return self._select_monitors(where, params), total
-        return self._select_monitors(where, (*params, limit, offset), " LIMIT ? OFFSET ?"), total
+        return self._list("blacklist_monitors", caller, offset, limit)
 
     def _monitor_of(self, caller: Caller, monitor_id: int) -> dict[str, Any]:
         where, params = self._scope_sql(caller)
-        found = self._select_monitors(" AND id = ?" + where, (monitor_id, *params))
+        found = self._select("blacklist_monitors", " AND id = ?" + where, (monitor_id, *params))
         if not found:
             raise error(
                 404, "blacklist_monitor_not_found", f"id: no blacklist monitor {monitor_id}"
@@ -632,7 +610,7 @@ class MonitorozasService:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _check_device_id(self, device_id: int) -> None:
-        found = self._select_devices(" AND id = ?", (device_id,))
+        found = self._select("devices", " AND id = ?", (device_id,))
         if found:
             await self._check_device(found[0])
 
@@ -692,14 +670,14 @@ class MonitorozasService:
             )
         self.checks_done.labels("device", outcome.status).inc()
         if previous != outcome.status:
-            updated = self._select_devices(" AND id = ?", (device["id"],))
+            updated = self._select("devices", " AND id = ?", (device["id"],))
             if updated:
                 self.hub.events.publish(
                     STATUS_TOPIC, {"device": updated[0], "previous_status": previous}
                 )
 
     async def _check_monitor_id(self, monitor_id: int) -> None:
-        found = self._select_monitors(" AND id = ?", (monitor_id,))
+        found = self._select("blacklist_monitors", " AND id = ?", (monitor_id,))
         if not found:
             return
         monitor = found[0]
