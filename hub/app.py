@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from hub import ratelimit
-from hub.config import ConfigError, Settings, plugin_settings
+from hub.config import (
+    ConfigError,
+    Settings,
+    env_names,
+    listen_from_env,
+    plugin_settings,
+    unknown_env,
+)
 from hub.credentials import CredentialStore, CredentialType, load_admin_token, m001_credentials
 from hub.errors import StartupError
 from hub.events import EventBus
 from hub.metrics import HubMetrics
-from hub.plugins import CORE, PluginInfo, hookimpls, invoke, load_plugins
+from hub.plugins import CORE, PluginInfo, hookimpls, invoke, load_plugins, one_line
 from hub.registry import (
     BackgroundQueue,
     GraphQLPart,
@@ -23,7 +31,7 @@ from hub.registry import (
     PeriodicJob,
     RestApi,
 )
-from hub.storage import Database
+from hub.storage import Database, private_directory
 from hub.timers import TimerRegistry
 
 log = logging.getLogger("hub")
@@ -32,22 +40,51 @@ S = TypeVar("S")
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+@contextlib.contextmanager
+def attributed(plugin: str, what: str) -> Iterator[None]:
+    """A plugin's code failing while the hub is assembled stops the start with one line naming
+    the plugin and the problem; the host's own start-up and config errors pass unchanged."""
+    try:
+        yield
+    except (StartupError, ConfigError):
+        raise
+    except Exception as exc:
+        log.debug("plugin %s: %s failed", plugin, what, exc_info=True)
+        raise StartupError(f"plugin {plugin}: {what}: {one_line(exc)}") from exc
+
+
 class Hub:
     """Everything a plugin may reach: ``hub.database(name)``, ``hub.settings_for(name)``,
     ``hub.credentials``, ``hub.rate_limiter``, ``hub.timers``, ``hub.events``, ``hub.listening``,
     ``hub.queue_depths()`` and ``hub.service(cls)``."""
 
-    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        env: dict[str, str] | None = None,
+        before_open: Callable[[Hub], None] | None = None,
+    ) -> None:
+        """Plugins are loaded and every setting checked before the data directory is touched;
+        ``before_open`` adds a command's own checks (a port in use, a plugin name) there."""
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.pm, self.plugins = load_plugins(settings.plugins_dir, env)
         for name in self.plugins:
             if not PLUGIN_NAME.match(name):
                 raise StartupError(f"plugin name {name!r} must match {PLUGIN_NAME.pattern}")
+            listen_from_env(settings, name, env)
         unknown = set(settings.plugins) - set(self.plugins)
         if unknown:
             raise ConfigError(f"plugins.{sorted(unknown)[0]}: no such plugin is loaded")
+        self.options: dict[str, Any] = {}
+        self._collect_settings(env)
+        classes = {name: type(options) for name, options in self.options.items()}
+        known = env_names({name: classes.get(name) for name in self.plugins})
+        for warning in unknown_env(known, env):
+            log.warning("%s", warning)
+        if before_open is not None:
+            before_open(self)
+        private_directory(self.data_dir)
         self._databases: dict[str, Database] = {}
         self._services: dict[type, Any] = {}
         self.admin_token, self.admin_token_created = load_admin_token(
@@ -64,10 +101,8 @@ class Hub:
         self.events = EventBus()
         self.queues: list[tuple[str, BackgroundQueue]] = []
         self.metrics = HubMetrics(self.timers, self.queue_depths)
-        self.options: dict[str, Any] = {}
         # filled by ``hub serve`` once bound: "http", "grpc", "http:<plugin>" -> (host, port)
         self.listening: dict[str, tuple[str, int]] = {}
-        self._collect_settings(env)
         self._migrate()
         self._collect("register_credential_types", CredentialType, self.credentials.register_type)
         self.rest: dict[str, RestApi] = {}
@@ -97,7 +132,8 @@ class Hub:
 
     def _collect(self, hook: str, kind: type, add: Callable[[str, Any], None]) -> None:
         for impl in hookimpls(self.pm, hook):
-            invoke(impl, hub=self, register=self._register(impl.plugin_name, kind, add))
+            with attributed(impl.plugin_name, hook):
+                invoke(impl, hub=self, register=self._register(impl.plugin_name, kind, add))
 
     def _collect_settings(self, env: dict[str, str] | None) -> None:
         for impl in hookimpls(self.pm, "register_settings"):
@@ -105,7 +141,8 @@ class Hub:
             def add(cls: type, plugin: str = impl.plugin_name) -> None:
                 self.options[plugin] = plugin_settings(self.settings, plugin, cls, env)
 
-            invoke(impl, register=add)
+            with attributed(impl.plugin_name, "register_settings"):
+                invoke(impl, register=add)
         for plugin, table in self.settings.plugins.items():
             if plugin not in self.options and set(table) - {"listen"}:
                 key = sorted(set(table) - {"listen"})[0]
@@ -114,9 +151,11 @@ class Hub:
     def _migrate(self) -> None:
         per_plugin: dict[str, list[Any]] = {}
         for impl in hookimpls(self.pm, "register_migrations"):
-            invoke(impl, register=per_plugin.setdefault(impl.plugin_name, []).append)
+            with attributed(impl.plugin_name, "register_migrations"):
+                invoke(impl, register=per_plugin.setdefault(impl.plugin_name, []).append)
         for plugin, migrations in per_plugin.items():
-            applied = self.database(plugin).migrate(plugin, migrations)
+            with attributed(plugin, "migration"):
+                applied = self.database(plugin).migrate(plugin, migrations)
             if applied:
                 log.info("plugin %s: applied migrations %s", plugin, ", ".join(applied))
 
@@ -173,6 +212,22 @@ class Hub:
         """Shown once, by whichever command generated the token."""
         stored = self.data_dir / "admin-token"
         return f"admin token (shown once, also in {stored}): {self.admin_token}"
+
+    def assembly_error(self, exc: Exception) -> StartupError:
+        """One line for a failure while the server is built from the registrations: the plugin
+        whose GraphQL strawberry refuses (each part is built alone, only on this path), else the
+        error itself. The traceback goes to the debug log."""
+        from hub.graphql.schema import build_schema
+
+        if isinstance(exc, StartupError):
+            return exc
+        log.debug("building the server failed", exc_info=exc)
+        for plugin, part in self.graphql_parts.items():
+            try:
+                build_schema({plugin: part})
+            except Exception as own:
+                return StartupError(f"plugin {plugin}: GraphQL schema: {one_line(own)}")
+        return StartupError(f"cannot build the server: {type(exc).__name__}: {one_line(exc)}")
 
     def plugin_info(self) -> list[PluginInfo]:
         return list(self.plugins.values())

@@ -1,4 +1,5 @@
-"""The ``hub`` command: serve, plugins, creds add, schema export, protogen; plugins add more."""
+"""The ``hub`` command: serve, plugins, creds (add, list, revoke, rotate), schema export, protogen;
+plugins add more."""
 
 from __future__ import annotations
 
@@ -8,47 +9,116 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import click
 
+from hub import __version__
 from hub.config import ConfigError, Settings, load_settings
 from hub.errors import StartupError
+
+GLOBAL_OPTIONS = {
+    "--config": "TOML config file.",
+    "--data-dir": "Where the SQLite files live (default ./hub-data).",
+}
+
+
+def failure(exc: Exception) -> click.ClickException:
+    """One line on stderr for what stops a command: ``bad config: …`` names the key,
+    ``cannot start: …`` the plugin or the address."""
+    from hub.plugins import one_line
+
+    if isinstance(exc, ConfigError):
+        return click.ClickException(f"bad config: {one_line(exc)}")
+    if isinstance(exc, StartupError):
+        return click.ClickException(f"cannot start: {one_line(exc)}")
+    return click.ClickException(one_line(exc))
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     try:
         return load_settings(ctx.obj.get("config"), {**ctx.obj.get("overrides", {}), **overrides})
     except ConfigError as exc:
-        raise click.ClickException(f"bad config: {exc}") from None
+        raise failure(exc) from None
+
+
+def _require_plugin(plugin: str, hub: Any) -> None:
+    if plugin not in hub.plugins:
+        loaded = ", ".join(sorted(set(hub.plugins) - {"hub"}))
+        raise click.ClickException(f"no plugin named {plugin!r} is loaded (loaded: {loaded})")
 
 
 @contextlib.contextmanager
-def open_hub(ctx: click.Context) -> Iterator[Any]:
+def open_hub(ctx: click.Context, plugin: str | None = None) -> Iterator[Any]:
     """The hub described by the command line's ``--config``/``--data-dir``, for commands (the
-    host's and plugins') that work on its data without serving; closed afterwards."""
+    host's and plugins') that work on its data without serving; closed afterwards. With
+    ``plugin``, a name no loaded plugin has is refused before the data directory is touched."""
     from hub.app import Hub
 
-    root = ctx.find_root()
+    settings = _settings(ctx.find_root())
     try:
-        hub = Hub(_settings(root))
-    except ConfigError as exc:
-        raise click.ClickException(f"bad config: {exc}") from None
-    except StartupError as exc:
-        raise click.ClickException(f"cannot start: {exc}") from None
+        check = None if plugin is None else partial(_require_plugin, plugin)
+        hub = Hub(settings, before_open=check)
+    except (ConfigError, StartupError) as exc:
+        raise failure(exc) from None
     if hub.admin_token_created:  # whichever command makes it shows it, once (stdout stays data)
         click.echo(hub.admin_token_notice(), err=True)
     try:
         yield hub
     except StartupError as exc:
-        raise click.ClickException(f"cannot start: {exc}") from None
+        raise failure(exc) from None
     finally:
         hub.close()
 
 
-@click.group()
-@click.option("--config", "config", envvar="HUB_CONFIG", help="TOML config file.")
-@click.option("--data-dir", help="Where the SQLite files live (default ./hub-data).")
+class HubGroup(click.Group):
+    """The ``hub`` group. When plugins could not be loaded, a command that is missing for that
+    reason says why (the commands that build a hub report the problem themselves)."""
+
+    plugin_problem = ""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            if not self.plugin_problem:
+                raise
+            message = f"{exc.message} (plugins could not be loaded: {self.plugin_problem})"
+            raise click.UsageError(message, exc.ctx) from None
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """A global option after the subcommand counts as if it came before it."""
+    if value is None:
+        return
+    if param.name == "config":
+        ctx.obj["config"] = value
+    else:
+        ctx.obj["overrides"]["data_dir"] = value
+
+
+def accept_global_options(command: click.Command) -> None:
+    """Let ``--config`` and ``--data-dir`` follow the subcommand too (``hub serve --data-dir X``),
+    on the host's commands and on those plugins add, unless a command has its own."""
+    taken = {opt for param in command.params for opt in param.opts}
+    for flag, text in GLOBAL_OPTIONS.items():
+        if flag not in taken:
+            command.params.append(
+                click.Option([flag], help=text, expose_value=False, callback=_remember)
+            )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_global_options(sub)
+
+
+@click.group(cls=HubGroup)
+@click.option("--config", "config", envvar="HUB_CONFIG", help=GLOBAL_OPTIONS["--config"])
+@click.option("--data-dir", help=GLOBAL_OPTIONS["--data-dir"])
+@click.version_option(__version__, message="%(prog)s %(version)s", prog_name="hub")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
     """hub: one GraphQL API and gRPC over several outside systems, each brought in by a plugin."""
@@ -73,12 +143,8 @@ def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> Non
     )
     try:
         asyncio.run(run(settings))
-    except ConfigError as exc:
-        raise click.ClickException(f"bad config: {exc}") from None
-    except StartupError as exc:
-        raise click.ClickException(f"cannot start: {exc}") from None
-    except OSError as exc:
-        raise click.ClickException(str(exc)) from None
+    except (ConfigError, StartupError, OSError) as exc:
+        raise failure(exc) from None
 
 
 @cli.command()
@@ -108,11 +174,58 @@ def creds_add(ctx: click.Context, plugin: str, params: tuple[str, ...]) -> None:
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {param!r}", param_hint="--param")
         pairs[key] = value
-    with open_hub(ctx) as hub:
+    with open_hub(ctx, plugin) as hub:
         try:
             click.echo(json.dumps(hub.credentials.issue(plugin, pairs)))
         except HubError as exc:
             raise click.ClickException(exc.message) from None
+
+
+@creds.command("list")
+@click.argument("plugin", required=False)
+@click.pass_context
+def creds_list(ctx: click.Context, plugin: str | None) -> None:
+    """Print the live credentials (of PLUGIN, or all) as a JSON array; never a secret."""
+    from hub.errors import HubError
+
+    with open_hub(ctx) as hub:
+        try:
+            click.echo(json.dumps(hub.credentials.listing(plugin)[0], indent=2))
+        except HubError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@creds.command("revoke")
+@click.argument("plugin")
+@click.argument("credential_id", metavar="ID")
+@click.pass_context
+def creds_revoke(ctx: click.Context, plugin: str, credential_id: str) -> None:
+    """Revoke a credential at once, also for hubs serving this data directory."""
+    from hub.errors import HubError
+
+    with open_hub(ctx) as hub:
+        try:
+            click.echo(json.dumps(hub.credentials.revoke(plugin, credential_id)))
+        except HubError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@creds.command("rotate")
+@click.argument("plugin")
+@click.argument("credential_id", metavar="ID")
+@click.pass_context
+def creds_rotate(ctx: click.Context, plugin: str, credential_id: str) -> None:
+    """Replace a credential's secret: print the new one, once, as `creds add` would (the new
+    id goes to stderr); the old secret stops working at once."""
+    from hub.errors import HubError
+
+    with open_hub(ctx) as hub:
+        try:
+            new_id, shown = hub.credentials.rotate(plugin, credential_id)
+        except HubError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(json.dumps(shown))
+        click.echo(f"credential {credential_id} is revoked; its replacement is {new_id}", err=True)
 
 
 @cli.group()
@@ -127,17 +240,28 @@ def schema_export(ctx: click.Context) -> None:
     from hub.graphql.schema import build_schema
 
     with open_hub(ctx) as hub:
-        click.echo(build_schema(hub.graphql_parts).as_str())
+        try:
+            schema = build_schema(hub.graphql_parts)
+        except Exception as exc:
+            raise failure(hub.assembly_error(exc)) from None
+        click.echo(schema.as_str())
 
 
 @cli.command()
 @click.option("--check", is_flag=True, help="Fail if the committed stubs are out of date.")
 @click.argument("project", default=".")
 def protogen(check: bool, project: str) -> None:
-    """Regenerate gRPC stubs from PROJECT/protos per [tool.hub.protos]."""
-    from hub.protogen import run
+    """Regenerate gRPC stubs from PROJECT/protos per [tool.hub.protos]; says what it wrote."""
+    from hub.protogen import ProtogenError, run
 
-    sys.exit(run(__import__("pathlib").Path(project), check))
+    try:
+        sys.exit(run(Path(project), check))
+    except ProtogenError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+for _command in cli.commands.values():  # the host's own; main() adds them to plugins' too
+    accept_global_options(_command)
 
 
 def _plugins_dir(argv: list[str]) -> str:
@@ -155,21 +279,38 @@ def _plugins_dir(argv: list[str]) -> str:
         return ""
 
 
-def main() -> None:
-    from hub.plugins import load_plugins
+def _add_plugin_commands() -> None:
+    """Every plugin's ``register_commands``; a plugin that fails there, or that tries to replace
+    a host command, gets one warning line and the others still add theirs."""
+    from hub.plugins import hookimpls, invoke, load_plugins, one_line
 
     try:
         pm, _ = load_plugins(_plugins_dir(sys.argv[1:]), env=None)
-        own = dict(cli.commands)
-        pm.hook.register_commands(cli=cli)
-        for name, command in own.items():
-            if cli.commands[name] is not command:
-                cli.commands[name] = command
-                click.echo(
-                    f"warning: a plugin tried to replace `hub {name}`; kept the host's", err=True
-                )
-    except Exception as exc:  # a broken plugin must not hide `hub --help`
-        click.echo(f"warning: plugins could not be loaded: {exc}", err=True)
+    except Exception as exc:  # a broken plugin must not hide `hub --help` or `hub protogen`
+        problem = one_line(exc)
+        cli.plugin_problem = problem
+        cli.epilog = f"Commands of plugins are missing: plugins could not be loaded: {problem}"
+        return
+    own = dict(cli.commands)
+    for impl in hookimpls(pm, "register_commands"):
+        try:
+            invoke(impl, cli=cli)
+        except Exception as exc:
+            click.echo(
+                f"warning: plugin {impl.plugin_name}: register_commands: {one_line(exc)}", err=True
+            )
+    for name, command in own.items():
+        if cli.commands[name] is not command:
+            cli.commands[name] = command
+            click.echo(
+                f"warning: a plugin tried to replace `hub {name}`; kept the host's", err=True
+            )
+
+
+def main() -> None:
+    _add_plugin_commands()
+    for command in cli.commands.values():
+        accept_global_options(command)
     cli(obj={})
 
 

@@ -5,6 +5,7 @@ bad value fails at start with a message naming its key."""
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 import types
@@ -14,6 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+HOST_VARIABLES = {"HUB_CONFIG", "HUB_PLUGINS"}
+# read by the test suite and CI, never by the hub; named here so that they draw no warning
+TEST_VARIABLES = {"HUB_REQUIRE_NODE", "HUB_REQUIRE_PROMTOOL", "HUB_FUZZ_SCALE"}
 
 
 class ConfigError(Exception):
@@ -26,6 +33,10 @@ class GraphQLLimits:
     max_aliases: int = 30
     max_tokens: int = 2000
     document_cache_size: int = 512
+    max_fields: int = 1000  # fields an operation expands to once fragments are inlined
+    max_resolved_fields: int = 50_000  # fields one request may resolve (list items count)
+    max_body: int = 64 * 1024  # bytes of a POST body on /graphql
+    document_cache_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass
@@ -36,6 +47,11 @@ class Settings:
     admin_token: str = ""
     max_body: int = 1024 * 1024
     shutdown_timeout: float = 10.0
+    # slow and idle HTTP clients (seconds), and open connections per HTTP listener
+    http_header_timeout: float = 10.0
+    http_keepalive_timeout: float = 75.0
+    http_websocket_heartbeat: float = 30.0
+    http_max_connections: int = 1024
     log_level: str = "INFO"
     plugins_dir: str = ""
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
@@ -120,8 +136,8 @@ def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
     """``HUB_HTTP`` → ``http``; ``HUB_GRAPHQL_MAX_DEPTH`` → ``graphql.max_depth``.
     Plugin options are read later, once plugins are known (``HUB_<PLUGIN>_<KEY>``)."""
     out: dict[str, Any] = {}
-    top = {f.name for f in dataclasses.fields(Settings)} - {"plugins", "graphql"}
-    gql = {f.name for f in dataclasses.fields(GraphQLLimits)}
+    top = _env_fields(Settings) - {"plugins", "graphql"}
+    gql = _env_fields(GraphQLLimits)
     for name in top:
         if f"HUB_{name.upper()}" in env:
             out[name] = env[f"HUB_{name.upper()}"]
@@ -157,7 +173,48 @@ def load_settings(
     settings = build(Settings, values)
     for key in ("http", "grpc"):
         parse_address(getattr(settings, key), key)
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"log_level: expected one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}"
+        )
     return settings
+
+
+def listen_from_env(settings: Settings, plugin: str, env: dict[str, str] | None = None) -> None:
+    """``HUB_<PLUGIN>_LISTEN`` sets ``[plugins.<plugin>] listen``, the host's own per-plugin key;
+    read once plugins are loaded, like every ``HUB_<PLUGIN>_<KEY>``."""
+    value = (os.environ if env is None else env).get(f"HUB_{plugin.upper()}_LISTEN")
+    if value:
+        settings.plugins.setdefault(plugin, {})["listen"] = value
+
+
+def env_names(plugin_options: dict[str, type | None]) -> set[str]:
+    """Every ``HUB_*`` variable that means something, given the loaded plugins and their
+    settings classes (``None`` for a plugin without settings)."""
+    names = HOST_VARIABLES | TEST_VARIABLES
+    names |= {f"HUB_{name.upper()}" for name in _env_fields(Settings) - {"plugins", "graphql"}}
+    names |= {f"HUB_GRAPHQL_{name.upper()}" for name in _env_fields(GraphQLLimits)}
+    for plugin, cls in plugin_options.items():
+        names.add(f"HUB_{plugin.upper()}_LISTEN")
+        if cls is not None:
+            names |= {f"HUB_{plugin.upper()}_{name.upper()}" for name in _env_fields(cls)}
+    return names
+
+
+def unknown_env(known: set[str], env: dict[str, str] | None = None) -> list[str]:
+    """One warning per ``HUB_*`` variable that nothing reads (a misspelt name would otherwise be
+    silently ignored), with the closest known name when there is one."""
+    names = os.environ if env is None else env
+    warnings = []
+    for name in sorted(n for n in names if n.startswith("HUB_") and n not in known):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"{name} is not a setting of the hub or of a loaded plugin; ignored{hint}")
+    return warnings
+
+
+def _env_fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
 
 
 def plugin_settings(

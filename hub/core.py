@@ -1,5 +1,6 @@
 """The host's own features, registered through the same hooks as any plugin (datasette's
-"default plugins"): the ``hub`` GraphQL root, ``hubAddCredential``, ``hub.v1.Hub``, core probes."""
+"default plugins"): the ``hub`` GraphQL root, the admin's credential operations, ``hub.v1.Hub``,
+core probes and the timer that records when credentials were last used."""
 
 from __future__ import annotations
 
@@ -10,34 +11,61 @@ import grpc
 import strawberry
 from google.protobuf import json_format, struct_pb2
 
-from hub.graphql.types import JSON
+from hub import ratelimit
+from hub.errors import HubError
+from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.grpc.server import authorization
 from hub.health import plugin_status
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart, GrpcService, HealthProbe
+from hub.paging import Page
+from hub.plugins import CORE
+from hub.registry import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
 from hub.v1 import hub_pb2, hub_pb2_grpc
+
+PUBLIC_PLUGIN_FIELDS = ("name",)  # what ListPlugins tells a caller without the admin token
+
+
+def bad_argument(message: str) -> HubError:
+    return HubError(400, message, reason="bad_argument", plugin="hub")
 
 
 class HubService:
-    """What the three adapters of the host itself share."""
+    """What the three adapters of the host itself share. Without the admin token a caller
+    learns what ``/readyz`` tells anyone: which plugins there are and their statuses; versions,
+    sources, hooks and probe details (paths, error texts) are for the admin."""
 
     def __init__(self, hub: Any) -> None:
         self.hub = hub
 
-    def plugins(self) -> list[dict[str, Any]]:
-        return [info.as_dict() for info in self.hub.plugin_info()]
+    def _is_admin(self, authorization: str | None) -> bool:
+        return self.hub.credentials.is_admin_authorization(authorization)  # type: ignore[no-any-return]
 
-    async def health(self) -> dict[str, Any]:
+    def plugins(self, authorization: str | None) -> list[dict[str, Any]]:
+        plugins = [info.as_dict() for info in self.hub.plugin_info()]
+        if self._is_admin(authorization):
+            return plugins
+        return [
+            {key: (value if key in PUBLIC_PLUGIN_FIELDS else None) for key, value in p.items()}
+            for p in plugins
+        ]
+
+    async def health(self, authorization: str | None) -> dict[str, Any]:
         results = await self.hub.health()
         ready = not any(r["status"] == "down" and r["critical"] for r in results)
+        admin = self._is_admin(authorization)
         plugins = []
         for name in self.hub.plugins:
             mine = [r for r in results if r["plugin"] == name]
             detail = "; ".join(f"{r['name']}: {r['detail']}" for r in mine if r["detail"])
             plugins.append(
-                {"plugin": name, "status": plugin_status(results, name), "detail": detail}
+                {
+                    "plugin": name,
+                    "status": plugin_status(results, name),
+                    "detail": detail if admin else None,
+                }
             )
-        return {"status": "ready" if ready else "not ready", "plugins": plugins, "probes": results}
+        probes = results if admin else [{**r, "detail": None} for r in results]
+        return {"status": "ready" if ready else "not ready", "plugins": plugins, "probes": probes}
 
     def add_credential(
         self, authorization: str | None, plugin: str, params: dict[str, str]
@@ -45,21 +73,67 @@ class HubService:
         self.hub.credentials.require_admin(authorization)
         return self.hub.credentials.issue(plugin, params)  # type: ignore[no-any-return]
 
+    def credentials(
+        self, authorization: str | None, plugin: str | None, page: Page
+    ) -> tuple[list[dict[str, Any]], int]:
+        self.hub.credentials.require_admin(authorization)
+        return self.hub.credentials.listing(  # type: ignore[no-any-return]
+            plugin, page.offset, page.limit
+        )
+
+    def revoke_credential(
+        self, authorization: str | None, plugin: str, credential_id: str
+    ) -> dict[str, Any]:
+        self.hub.credentials.require_admin(authorization)
+        return self.hub.credentials.revoke(plugin, credential_id)  # type: ignore[no-any-return]
+
+    def rotate_credential(
+        self, authorization: str | None, plugin: str, credential_id: str
+    ) -> tuple[str, dict[str, Any]]:
+        self.hub.credentials.require_admin(authorization)
+        return self.hub.credentials.rotate(plugin, credential_id)  # type: ignore[no-any-return]
+
 
 # -- GraphQL ---------------------------------------------------------------------------------
+ADMIN_ONLY = "Null unless the caller sends the admin token."
+
+
 @strawberry.type(name="HubPlugin")
 class PluginType:
     name: str
-    version: str
-    source: str
-    hooks: list[str]
+    version: str | None = strawberry.field(description=ADMIN_ONLY)
+    source: str | None = strawberry.field(description=ADMIN_ONLY)
+    hooks: list[str] | None = strawberry.field(description=ADMIN_ONLY)
 
 
 @strawberry.type(name="HubPluginHealth")
 class PluginHealthType:
     plugin: str
     status: str
-    detail: str
+    detail: str | None = strawberry.field(description=ADMIN_ONLY)
+
+
+@strawberry.type(name="HubCredential", description="A live credential; never its secret.")
+class CredentialType:
+    id: strawberry.ID
+    plugin: str
+    login: str | None
+    attrs: JSON
+    created_at: str
+    last_used_at: str | None = strawberry.field(
+        description="To the minute from other processes; exact from the one serving you."
+    )
+    revoked_at: str | None
+
+    @classmethod
+    def of(cls, described: dict[str, Any]) -> CredentialType:
+        return cls(**{**described, "id": strawberry.ID(described["id"])})
+
+
+@strawberry.type(name="HubRotatedCredential")
+class RotatedCredentialType:
+    id: strawberry.ID = strawberry.field(description="The new id; the old one is revoked.")
+    credential: JSON = strawberry.field(description="What hubAddCredential answers, shown once.")
 
 
 @strawberry.input(name="HubParamInput")
@@ -68,16 +142,34 @@ class ParamInput:
     value: str
 
 
+def _service(info: strawberry.Info) -> HubService:
+    return info.context.hub.service(HubService)  # type: ignore[no-any-return]
+
+
 @strawberry.type(name="HubQuery")
 class HubQuery:
     @strawberry.field(description="Loaded plugins, their versions and the hooks they implement.")
     def plugins(self, info: strawberry.Info) -> list[PluginType]:
-        return [PluginType(**p) for p in info.context.hub.service(HubService).plugins()]
+        return [PluginType(**p) for p in _service(info).plugins(info.context.authorization)]
 
     @strawberry.field(description="Each plugin's health, from its probes.")
     async def health(self, info: strawberry.Info) -> list[PluginHealthType]:
-        report = await info.context.hub.service(HubService).health()
+        report = await _service(info).health(info.context.authorization)
         return [PluginHealthType(**p) for p in report["plugins"]]
+
+    @strawberry.field(description="Admin only: live credentials of a plugin (or all), oldest first")
+    def credentials(
+        self,
+        info: strawberry.Info,
+        plugin: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[CredentialType]:
+        offset, limit = page_window(first, after, bad_argument)
+        items, total = _service(info).credentials(
+            info.context.authorization, plugin, Page(offset, limit)
+        )
+        return connection([CredentialType.of(c) for c in items], total, offset)
 
 
 @strawberry.type(name="HubMutation")
@@ -86,9 +178,28 @@ class HubMutation:
     def hub_add_credential(
         self, info: strawberry.Info, plugin: str, params: list[ParamInput] | None = None
     ) -> JSON:
-        ctx = info.context
         pairs = {p.key: p.value for p in params or []}
-        return ctx.hub.service(HubService).add_credential(ctx.authorization, plugin, pairs)
+        return JSON(_service(info).add_credential(info.context.authorization, plugin, pairs))
+
+    @strawberry.mutation(description="Admin only: revoke a credential at once, everywhere.")
+    def hub_revoke_credential(
+        self, info: strawberry.Info, plugin: str, id: strawberry.ID
+    ) -> CredentialType:
+        return CredentialType.of(
+            _service(info).revoke_credential(info.context.authorization, plugin, str(id))
+        )
+
+    @strawberry.mutation(
+        description="Admin only: a new secret (and id) with the same attributes; the old one"
+        " stops working at once."
+    )
+    def hub_rotate_credential(
+        self, info: strawberry.Info, plugin: str, id: strawberry.ID
+    ) -> RotatedCredentialType:
+        new_id, shown = _service(info).rotate_credential(
+            info.context.authorization, plugin, str(id)
+        )
+        return RotatedCredentialType(id=strawberry.ID(new_id), credential=JSON(shown))
 
 
 # -- gRPC ------------------------------------------------------------------------------------
@@ -97,25 +208,57 @@ class HubServicer(hub_pb2_grpc.HubServicer):
         self.service = hub.service(HubService)
 
     async def ListPlugins(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return hub_pb2.ListPluginsResponse(
-            plugins=[hub_pb2.Plugin(**p) for p in self.service.plugins()]
-        )
+        plugins = self.service.plugins(authorization(context))
+        return hub_pb2.ListPluginsResponse(plugins=[hub_pb2.Plugin(**_set(p)) for p in plugins])
 
     async def Health(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        report = await self.service.health()
+        report = await self.service.health(authorization(context))
         return hub_pb2.HealthResponse(
             status=report["status"],
-            plugins=[hub_pb2.PluginHealth(**p) for p in report["plugins"]],
-            probes=[hub_pb2.Probe(**p) for p in report["probes"]],
+            plugins=[hub_pb2.PluginHealth(**_set(p)) for p in report["plugins"]],
+            probes=[hub_pb2.Probe(**_set(p)) for p in report["probes"]],
         )
 
     async def AddCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         issued = self.service.add_credential(
             authorization(context), request.plugin, dict(request.params)
         )
-        credential = struct_pb2.Struct()
-        json_format.ParseDict(issued, credential)
-        return hub_pb2.AddCredentialResponse(credential=credential)
+        return hub_pb2.AddCredentialResponse(credential=_struct(issued))
+
+    async def ListCredentials(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        limit = request.limit if request.HasField("limit") else None
+        page = Page.of(request.offset, limit, bad_argument)
+        items, total = self.service.credentials(
+            authorization(context), request.plugin if request.HasField("plugin") else None, page
+        )
+        return hub_pb2.ListCredentialsResponse(
+            credentials=[_credential(c) for c in items], total_count=total
+        )
+
+    async def RevokeCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        revoked = self.service.revoke_credential(authorization(context), request.plugin, request.id)
+        return hub_pb2.RevokeCredentialResponse(credential=_credential(revoked))
+
+    async def RotateCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        new_id, shown = self.service.rotate_credential(
+            authorization(context), request.plugin, request.id
+        )
+        return hub_pb2.RotateCredentialResponse(id=new_id, credential=_struct(shown))
+
+
+def _set(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields without ``None``: proto3 leaves them at their default ("" or empty)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _struct(data: dict[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    json_format.ParseDict(data, struct)
+    return struct
+
+
+def _credential(described: dict[str, Any]) -> Any:
+    return hub_pb2.Credential(**_set({**described, "attrs": _struct(described["attrs"])}))
 
 
 # -- hooks -----------------------------------------------------------------------------------
@@ -127,6 +270,24 @@ def register_graphql(hub: Any, register: Any) -> None:
 @hookimpl(trylast=True)
 def register_grpc(hub: Any, register: Any) -> None:
     register(GrpcService("hub.v1.Hub", HubServicer(hub), hub_pb2_grpc.add_HubServicer_to_server))
+
+
+@hookimpl(trylast=True)
+def register_jobs(hub: Any, register: Any) -> None:
+    # Here rather than where the store is made because this is the host's job like any
+    # plugin's; the rate-limit file is the one whose writes do not touch the credential cache.
+    hub.credentials.last_used.store_in(hub.database(ratelimit.DATABASE), CORE)
+    register(
+        PeriodicJob(
+            "credential_last_used", hub.credentials.last_used.FLUSH_SECONDS,
+            hub.credentials.last_used.flush,
+        )
+    )
+
+
+@hookimpl(trylast=True)
+def shutdown(hub: Any) -> None:
+    hub.credentials.last_used.flush()
 
 
 @hookimpl(trylast=True)

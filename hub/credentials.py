@@ -1,5 +1,6 @@
 """Credentials for every plugin: the admin token, bearer tokens (SHA-256) and login/password
-pairs (scrypt). Secrets are shown once, at creation, and compared in constant time."""
+pairs (scrypt). Secrets are shown once, at creation or rotation, and compared in constant time;
+the admin lists (never a secret), revokes and rotates them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,13 @@ def m001_credentials(db) -> None:  # type: ignore[no-untyped-def]
     db.execute(
         "CREATE UNIQUE INDEX IF NOT EXISTS credentials_login ON credentials (plugin, login)"
         " WHERE login IS NOT NULL AND revoked_at IS NULL"
+    )
+
+
+def m001_credential_last_used(db) -> None:  # type: ignore[no-untyped-def]
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS credential_last_used ("
+        " id TEXT PRIMARY KEY, last_used_at REAL NOT NULL)"
     )
 
 
@@ -98,6 +107,23 @@ def verify_password(password: str, stored: str) -> bool:
         return False
 
 
+def _new_secret(login: str | None, password: str | None = None) -> tuple[str, str]:
+    """A secret and what is stored of it: a token and its SHA-256, or for a login a password
+    (the one given, else a random one) and its scrypt hash."""
+    if login is None:
+        token = secrets.token_hex(32)
+        return token, sha256(token)
+    password = password or secrets.token_urlsafe(18)
+    return password, hash_password(password)
+
+
+def iso(at: float | None) -> str | None:
+    """An epoch time as ISO 8601 UTC, to the second."""
+    if at is None:
+        return None
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def load_admin_token(data_dir: Path, from_env: str | None) -> tuple[str, bool]:
     """The admin token and whether it was generated just now (so the caller prints it once)."""
     if from_env:
@@ -112,6 +138,68 @@ def load_admin_token(data_dir: Path, from_env: str | None) -> tuple[str, bool]:
     return token, True
 
 
+class LastUsed:
+    """When each credential was last used, without a write per request: a use is remembered in
+    memory and :meth:`flush` (the ``hub.credential_last_used`` timer, every
+    :data:`FLUSH_SECONDS`, and shutdown) writes what changed in one batch, so each credential
+    costs at most one row write per interval however busy it is.
+
+    The table lives in the rate-limit file, not in ``hub.db``: the credential cache is
+    invalidated by any change of ``hub.db``'s ``PRAGMA data_version``, so writing there would
+    make every worker drop its cache (and pay scrypt again for Basic logins) once a minute."""
+
+    FLUSH_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self.database: Database | None = None
+        self._pending: dict[str, float] = {}
+
+    def store_in(self, database: Database, migrate_as: str) -> None:
+        database.migrate(migrate_as, [m001_credential_last_used])
+        self.database = database
+
+    def touch(self, credential_id: str) -> None:
+        self._pending[credential_id] = time.time()
+        self.flush()
+
+    def flush(self) -> None:
+        if not self._pending or self.database is None:
+            return
+        batch = dict(self._pending)
+        with self.database.write() as db:
+            db.conn.executemany(  # several processes may flush the same id: the latest use wins
+                "INSERT INTO credential_last_used (id, last_used_at) VALUES (?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET"
+                " last_used_at = max(last_used_at, excluded.last_used_at)",
+                list(batch.items()),
+            )
+        for credential_id, at in batch.items():
+            if self._pending.get(credential_id) == at:
+                del self._pending[credential_id]
+
+    def of(self, credential_ids: list[str]) -> dict[str, float]:
+        """The last use of each id, stored (by any process) or still pending in this one."""
+        found: dict[str, float] = {}
+        if self.database is not None:
+            for start in range(0, len(credential_ids), 500):  # SQLite bounds the parameters
+                chunk = credential_ids[start : start + 500]
+                found.update(
+                    self.database.execute(
+                        "SELECT id, last_used_at FROM credential_last_used"
+                        f" WHERE id IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                )
+        for credential_id in credential_ids:
+            pending = self._pending.get(credential_id)
+            if pending is not None and pending > found.get(credential_id, 0.0):
+                found[credential_id] = pending
+        return found
+
+
+LISTED = "id, plugin, login, attrs, created_at, revoked_at"
+
+
 class CredentialStore:
     def __init__(self, database: Database, admin_token: str) -> None:
         self.database = database
@@ -120,6 +208,7 @@ class CredentialStore:
         self._basic_cache: dict[tuple[str, str, str], Credential] = {}
         self._token_cache: dict[tuple[str, str], Credential | None] = {}
         self._seen_version = -1
+        self.last_used = LastUsed()
 
     def _cache_is_current(self) -> None:
         """Look-ups are cached until the credentials file changes: ``PRAGMA data_version`` moves
@@ -139,10 +228,25 @@ class CredentialStore:
     def is_admin(self, token: str) -> bool:
         return hmac.compare_digest(sha256(token), self._admin_hash)
 
-    def issue(self, plugin: str, params: dict[str, str]) -> dict[str, Any]:
+    def is_admin_authorization(self, authorization: str | None) -> bool:
+        """Whether an ``Authorization`` value is ``Bearer <the admin token>``."""
+        scheme, _, value = (authorization or "").strip().partition(" ")
+        return scheme.lower() == "bearer" and self.is_admin(value.strip())
+
+    def _type(self, plugin: str) -> CredentialType:
         ctype = self.types.get(plugin)
         if ctype is None:
-            raise HubError(404, f"plugin {plugin!r} has no credentials", plugin="hub")
+            raise HubError(
+                404, f"plugin {plugin!r} has no credentials", plugin="hub", reason="unknown_plugin"
+            )
+        return ctype
+
+    def _clear_caches(self) -> None:
+        self._basic_cache.clear()
+        self._token_cache.clear()
+
+    def issue(self, plugin: str, params: dict[str, str]) -> dict[str, Any]:
+        ctype = self._type(plugin)
         params = dict(params)
         login = None
         password = None
@@ -153,10 +257,9 @@ class CredentialStore:
             if not login:
                 raise HubError(400, f"missing parameter: {ctype.login_param}", plugin=plugin)
         if login is not None:
-            password = params.pop("password", None) or secrets.token_urlsafe(18)
+            password = params.pop("password", None)
         attrs = ctype.validate(params)
-        secret = password if password is not None else secrets.token_hex(32)
-        secret_hash = hash_password(secret) if login is not None else sha256(secret)
+        secret, secret_hash = _new_secret(login, password)
         cred = Credential(id=str(uuid.uuid4()), plugin=plugin, attrs=attrs, login=login)
         now = time.time()
         with self.database.write() as db:
@@ -177,9 +280,87 @@ class CredentialStore:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (cred.id, plugin, login, secret_hash, orjson.dumps(attrs).decode(), now),
             )
-        self._basic_cache.clear()
-        self._token_cache.clear()
+        self._clear_caches()
         return ctype.present(secret, cred)
+
+    # -- what the admin manages --------------------------------------------------------
+    def _describe(self, row: tuple[Any, ...], last_used: float | None) -> dict[str, Any]:
+        credential_id, plugin, login, attrs, created_at, revoked_at = row
+        return {
+            "id": credential_id,
+            "plugin": plugin,
+            "login": login,
+            "attrs": orjson.loads(attrs),
+            "created_at": iso(created_at),
+            "last_used_at": iso(last_used),
+            "revoked_at": iso(revoked_at),
+        }
+
+    def listing(
+        self, plugin: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Live credentials of one plugin (or of every loaded plugin), oldest first, and their
+        total: what they are, never a secret or its hash."""
+        plugins = [plugin] if plugin is not None else sorted(self.types)
+        if plugin is not None:
+            self._type(plugin)
+        where = f"revoked_at IS NULL AND plugin IN ({','.join('?' * len(plugins))})"
+        total = self.database.execute(
+            f"SELECT count(*) FROM credentials WHERE {where}", plugins
+        ).fetchone()[0]
+        rows = self.database.execute(
+            f"SELECT {LISTED} FROM credentials WHERE {where}"
+            " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+            [*plugins, -1 if limit is None else limit, offset],
+        ).fetchall()
+        used = self.last_used.of([row[0] for row in rows])
+        return [self._describe(row, used.get(row[0])) for row in rows], total
+
+    def _live_row(self, db: Any, plugin: str, credential_id: str) -> tuple[Any, ...]:
+        row = db.execute(
+            f"SELECT {LISTED} FROM credentials WHERE id = ? AND plugin = ? AND revoked_at IS NULL",
+            (credential_id, plugin),
+        ).fetchone()
+        if row is None:
+            raise HubError(
+                404,
+                f"plugin {plugin!r} has no live credential {credential_id!r}",
+                plugin="hub",
+                reason="unknown_credential",
+            )
+        return row  # type: ignore[no-any-return]
+
+    def revoke(self, plugin: str, credential_id: str) -> dict[str, Any]:
+        """Revoke at once, here and (through ``data_version``) in every other process."""
+        self._type(plugin)
+        now = time.time()
+        with self.database.write() as db:
+            row = self._live_row(db, plugin, credential_id)
+            db.execute("UPDATE credentials SET revoked_at = ? WHERE id = ?", (now, credential_id))
+        self._clear_caches()
+        used = self.last_used.of([credential_id]).get(credential_id)
+        return self._describe((*row[:5], now), used)
+
+    def rotate(self, plugin: str, credential_id: str) -> tuple[str, dict[str, Any]]:
+        """A new secret, under a new id, with the same login and attributes; the old one is
+        revoked in the same transaction. A new id because that is what the plugin's own way of
+        replacing a credential (``creds add``) gives: per-credential state such as rate-limit
+        windows starts afresh. Returns the new id and what ``creds add`` would print."""
+        ctype = self._type(plugin)
+        now = time.time()
+        with self.database.write() as db:
+            _, _, login, attrs, _, _ = self._live_row(db, plugin, credential_id)
+            secret, secret_hash = _new_secret(login)
+            cred = Credential(str(uuid.uuid4()), plugin, orjson.loads(attrs), login=login)
+            db.execute("UPDATE credentials SET revoked_at = ? WHERE id = ?", (now, credential_id))
+            db.execute(
+                "INSERT INTO credentials (id, plugin, login, secret_hash, attrs, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (cred.id, plugin, login, secret_hash, attrs, now),
+            )
+            shown = ctype.present(secret, cred)  # if the plugin refuses, nothing changes
+        self._clear_caches()
+        return cred.id, shown
 
     def by_token(self, plugin: str, token: str) -> Credential | None:
         digest = sha256(token)
@@ -188,7 +369,10 @@ class CredentialStore:
         self._cache_is_current()
         key = (plugin, digest)
         if key in self._token_cache:
-            return self._token_cache[key]
+            cached = self._token_cache[key]
+            if cached is not None:
+                self.last_used.touch(cached.id)
+            return cached
         row = self.database.execute(
             "SELECT id, attrs FROM credentials WHERE secret_hash = ? AND plugin = ?"
             " AND revoked_at IS NULL",
@@ -196,12 +380,15 @@ class CredentialStore:
         ).fetchone()
         credential = Credential(row[0], plugin, orjson.loads(row[1])) if row else None
         self._token_cache[key] = credential
+        if credential is not None:
+            self.last_used.touch(credential.id)
         return credential
 
     def by_login(self, plugin: str, login: str, password: str) -> Credential | None:
         self._cache_is_current()
         key = (plugin, login, sha256(password))
         if key in self._basic_cache:  # scrypt is slow on purpose; pay it once per password
+            self.last_used.touch(self._basic_cache[key].id)
             return self._basic_cache[key]
         row = self.database.execute(
             "SELECT id, attrs, secret_hash FROM credentials WHERE plugin = ? AND login = ?"
@@ -212,6 +399,7 @@ class CredentialStore:
             return None
         cred = Credential(row[0], plugin, orjson.loads(row[1]), login=login)
         self._basic_cache[key] = cred
+        self.last_used.touch(cred.id)
         return cred
 
     def authenticate(self, plugin: str, authorization: str | None) -> Credential | None:
@@ -237,7 +425,6 @@ class CredentialStore:
         return cred
 
     def require_admin(self, authorization: str | None) -> Credential:
-        scheme, _, value = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not self.is_admin(value.strip()):
+        if not self.is_admin_authorization(authorization):
             raise HubError(401, "admin token required", plugin="hub", reason="admin_required")
         return ADMIN

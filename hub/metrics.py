@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -13,6 +21,7 @@ if TYPE_CHECKING:
     from hub.timers import TimerRegistry
 
 QueueDepths = Callable[[], list[tuple[str, int]]]
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
 
 
 class TimerCollector(Collector):
@@ -67,11 +76,41 @@ class HubMetrics:
         self.grpc_calls = Counter(
             "hub_grpc_calls", "gRPC calls served", ["method", "code"], registry=self.registry
         )
+        self.connections_open = Gauge(
+            "hub_http_connections_open", "Open HTTP connections", ["listener"],
+            registry=self.registry,
+        )
+        self.connections_refused = Counter(
+            "hub_http_connections_refused",
+            "HTTP connections refused because the listener had http_max_connections open",
+            ["listener"],
+            registry=self.registry,
+        )
+        self.header_timeouts = Counter(
+            "hub_http_header_timeouts",
+            "HTTP connections closed for want of a complete request head in http_header_timeout",
+            ["listener"],
+            registry=self.registry,
+        )
+        # label values come from closed sets, whatever clients send: see observe_request
+        self.http_methods = set(HTTP_METHODS)
         self.registry.register(TimerCollector(timers))
         self.registry.register(QueueCollector(queue_depths))
+        # the hub process itself: CPU, memory, file descriptors, start time, Python, GC
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
+    def count_methods(self, methods: Iterable[str]) -> None:
+        """Methods that get a label value of their own besides the standard ones (a plugin's
+        extension methods, e.g. ERA's LOOKUP); any other is counted as ``other``."""
+        self.http_methods.update(m for m in methods if m != "*")
+
     def observe_request(self, plugin: str, method: str, status: int, seconds: float) -> None:
+        """``plugin`` is a loaded plugin or ``hub`` (the caller's closed set)."""
+        if method not in self.http_methods:
+            method = "other"
         key = (plugin, method, status)
         children = self._children.get(key)
         if children is None:  # labels() costs more than the increment: keep the children

@@ -3,9 +3,11 @@ single-file plugins from a directory, ``HUB_PLUGINS`` to limit what loads."""
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import importlib.util
 import inspect
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -15,10 +17,11 @@ from typing import Any
 
 import pluggy
 
-from hub import hookspecs
+from hub import hookspecs, logs
 from hub.config import ConfigError
 from hub.errors import StartupError
 
+log = logging.getLogger("hub")
 CORE = "hub"  # the host's own features, registered through the same hooks as any plugin
 
 
@@ -29,6 +32,7 @@ class PluginInfo:
     source: str
     module: ModuleType
     hooks: list[str] = field(default_factory=list)
+    loggers: tuple[str, ...] = ()  # its log lines' loggers (hub/logs.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,11 +73,16 @@ def load_plugins(
     def add(name: str, module: ModuleType, version: str, source: str) -> None:
         if name in infos:
             raise StartupError(f"two plugins are named {name!r}: {infos[name].source} and {source}")
-        pm.register(module, name=name)
-        specs = getattr(module, "hub_hookspecs", None)
-        if specs is not None:  # hooks this plugin defines for other plugins to implement
-            pm.add_hookspecs(specs)
-        infos[name] = PluginInfo(name, version, source, module)
+        try:
+            pm.register(module, name=name)
+            specs = getattr(module, "hub_hookspecs", None)
+            if specs is not None:  # hooks this plugin defines for other plugins to implement
+                pm.add_hookspecs(specs)
+        except pluggy.PluginValidationError as exc:  # arguments the hook does not have
+            raise StartupError(f"plugin {pm.get_name(exc.plugin)}: {one_line(exc)}") from None
+        loggers = logs.plugin_loggers(name, module)
+        logs.claim(name, loggers)
+        infos[name] = PluginInfo(name, version, source, module, loggers=loggers)
 
     from hub import __version__, core
 
@@ -98,7 +107,7 @@ def load_plugins(
             add(path.stem, module, "0", str(path))
     if wanted is not None and (missing := wanted - set(infos)):
         raise ConfigError(f"HUB_PLUGINS: names plugins that are not installed: {sorted(missing)}")
-    pm.check_pending()
+    _check_hook_names(pm)
     for name, info in infos.items():
         info.hooks = sorted(
             impl_name
@@ -107,6 +116,27 @@ def load_plugins(
             and any(i.plugin_name == name for i in caller.get_hookimpls())
         )
     return pm, infos
+
+
+def _check_hook_names(pm: pluggy.PluginManager) -> None:
+    """``pm.check_pending()`` in one line naming the plugin: an implementation of a hook that
+    neither the host nor a loaded plugin defines is a misspelling, not something to ignore."""
+    callers = {n: c for n, c in vars(pm.hook).items() if isinstance(c, pluggy.HookCaller)}
+    known = [name for name, caller in callers.items() if caller.has_spec()]
+    for name, caller in callers.items():
+        for impl in [] if caller.has_spec() else caller.get_hookimpls():
+            if not impl.optionalhook:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise StartupError(
+                    f"plugin {impl.plugin_name}: {name} is not a hook of the hub or of a loaded"
+                    f" plugin{hint}"
+                )
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (pluggy's and some others' span several)."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
 def hookimpls(pm: pluggy.PluginManager, hook: str) -> list[Any]:
@@ -121,6 +151,14 @@ def invoke(impl: Any, **kwargs: Any) -> Any:
 
 
 async def call_lifecycle(pm: pluggy.PluginManager, hook: str, hub: Any) -> None:
-    for result in getattr(pm.hook, hook)(hub=hub):
-        if inspect.isawaitable(result):
-            await result
+    """``startup`` or ``shutdown`` of every plugin; a failing ``startup`` stops the start naming
+    its plugin, a failing ``shutdown`` is logged and the other plugins still shut down."""
+    for impl in hookimpls(pm, hook):
+        try:
+            result = invoke(impl, hub=hub)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            if hook == "startup":
+                raise StartupError(f"plugin {impl.plugin_name}: {hook}: {one_line(exc)}") from exc
+            log.exception("plugin %s: %s failed", impl.plugin_name, hook)

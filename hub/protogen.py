@@ -17,9 +17,22 @@ from pathlib import Path
 from grpc_tools import protoc
 
 
+class ProtogenError(Exception):
+    """Nothing to generate from, or protoc refused a proto; the message says which."""
+
+
 def _targets(project: Path) -> dict[str, str]:
-    config = tomllib.loads((project / "pyproject.toml").read_text())
-    return dict(config.get("tool", {}).get("hub", {}).get("protos", {}))
+    path = project / "pyproject.toml"
+    try:
+        config = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ProtogenError(f"{path}: not found (give the project's directory)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtogenError(f"{path}: {exc}") from None
+    targets = dict(config.get("tool", {}).get("hub", {}).get("protos", {}))
+    if not targets:
+        raise ProtogenError(f"{path}: no [tool.hub.protos] table maps a proto to a package")
+    return targets
 
 
 def _generate(project: Path, proto: str, out: Path) -> dict[str, str]:
@@ -35,7 +48,7 @@ def _generate(project: Path, proto: str, out: Path) -> dict[str, str]:
         proto,
     ]
     if protoc.main(args) != 0:
-        raise SystemExit(f"protoc failed on {proto}")
+        raise ProtogenError(f"protoc failed on {proto} (its message is above)")
     package = str(Path(proto).parent).replace("/", ".")
     stem = Path(proto).stem
     files = {}
@@ -47,22 +60,33 @@ def _generate(project: Path, proto: str, out: Path) -> dict[str, str]:
 
 
 def run(project: Path, check: bool) -> int:
-    drift = []
+    """Write the stubs that differ (or, with ``check``, list them and fail), saying which:
+    one ``wrote PATH`` line per file written, then a count of those already up to date."""
+    stale, current = [], 0
     with tempfile.TemporaryDirectory() as tmp:
         for proto, target in _targets(project).items():
             target_dir = project / target
             for name, text in _generate(project, proto, Path(tmp)).items():
                 path = target_dir / name
+                if path.exists() and path.read_text() == text:
+                    current += 1
+                    continue
+                stale.append(path)
                 if check:
-                    if not path.exists() or path.read_text() != text:
-                        drift.append(str(path.relative_to(project)))
                     continue
                 target_dir.mkdir(parents=True, exist_ok=True)
-                (target_dir / "__init__.py").touch()
+                if not (target_dir / "__init__.py").exists():
+                    (target_dir / "__init__.py").touch()
+                    print(f"wrote {target_dir / '__init__.py'}")
                 path.write_text(text)
-    if drift:
-        print("generated stubs are out of date (run `hub protogen`):", *drift, sep="\n  ")
+                print(f"wrote {path}")
+    if check and stale:
+        print("generated stubs are out of date (run `hub protogen`):", *stale, sep="\n  ")
         return 1
+    if check:
+        print(f"all {current} generated files are up to date")
+    else:
+        print(f"{len(stale)} generated files written, {current} already up to date")
     return 0
 
 
@@ -70,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     check = "--check" in argv
     rest = [a for a in argv if a != "--check"]
-    return run(Path(rest[0] if rest else "."), check)
+    try:
+        return run(Path(rest[0] if rest else "."), check)
+    except ProtogenError as exc:
+        print(f"hub protogen: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

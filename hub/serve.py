@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
 
 from hub.app import Hub
 from hub.config import Settings, parse_address
+from hub.errors import StartupError
 from hub.graphql.schema import build_schema
 from hub.graphql.view import GraphQLEndpoint
 from hub.grpc.server import GrpcServer
-from hub.http import parser
+from hub.http.protocol import ConnectionLimits, HubRunner, Listener
 from hub.http.server import build_apps, own_listener
 from hub.plugins import call_lifecycle
+from hub.registry import ErrorRenderer, default_error_renderer
 
 log = logging.getLogger("hub")
+STOP_MARGIN = 2.0  # seconds past shutdown_timeout by which stop() is over, whatever hangs
+
+
+async def _within(until: float, what: str, work: Awaitable[Any]) -> None:
+    """Await ``work`` until ``until`` (loop time) at the latest; past it, give up on it."""
+    try:
+        async with asyncio.timeout_at(until):
+            await work
+    except TimeoutError:
+        log.warning("shutdown: gave up %s at the deadline", what)
 
 
 class Server:
@@ -32,21 +46,29 @@ class Server:
         self.main_app, self.own_apps = build_apps(hub, self.graphql.routes())
         self.main_app.on_shutdown.append(self._close_websockets)
         self.grpc = GrpcServer(hub)
-        self.runners: list[web.AppRunner] = []
+        self.limits = ConnectionLimits.from_settings(hub.settings)
+        self.runners: list[HubRunner] = []
         self.addresses: dict[str, tuple[str, int]] = hub.listening  # plugins read them there
+        self.deadline: float | None = None  # loop time by which a stop lets requests finish
 
     async def _close_websockets(self, app: web.Application) -> None:
         self.hub.events.close()
-        await self.graphql.strawberry_view.close_websockets()
+        # each close waits for the client's answer: one that never answers must not hold the stop
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(self.deadline):
+                await self.graphql.strawberry_view.close_websockets()
 
-    async def _serve_http(self, name: str, app: web.Application, address: str, key: str) -> None:
+    async def _serve_http(
+        self,
+        name: str,
+        app: web.Application,
+        address: str,
+        key: str,
+        render: ErrorRenderer = default_error_renderer,
+        plugin: str | None = None,
+    ) -> None:
         host, port = parse_address(address, key)
-        runner = web.AppRunner(
-            app,
-            access_log=None,
-            shutdown_timeout=self.hub.settings.shutdown_timeout,
-            handle_signals=False,
-        )
+        runner = HubRunner(app, Listener(name, render, plugin, self.limits, self.hub.metrics))
         await runner.setup()
         sock = socket.create_server(
             (host, port),
@@ -59,13 +81,19 @@ class Server:
         self.addresses[name] = sock.getsockname()[:2]
 
     async def start(self) -> None:
-        parser.install()
         await call_lifecycle(self.hub.pm, "startup", self.hub)
         settings = self.hub.settings
         await self._serve_http("http", self.main_app, settings.http, "http")
         for plugin, app in self.own_apps.items():
             address = own_listener(plugin, self.hub) or ""
-            await self._serve_http(f"http:{plugin}", app, address, f"plugins.{plugin}.listen")
+            await self._serve_http(
+                f"http:{plugin}",
+                app,
+                address,
+                f"plugins.{plugin}.listen",
+                self.hub.rest[plugin].render_error,
+                plugin,
+            )
         host, port = parse_address(settings.grpc, "grpc")
         self.addresses["grpc"] = (host, self.grpc.bind(host, port))
         await self.grpc.start()
@@ -73,13 +101,21 @@ class Server:
         self.hub.timers.start()
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight requests finish (up to ``shutdown_timeout``), then stop
-        timers and tell plugins."""
+        """Refuse new work at once (listening sockets and idle connections closed, gRPC refusing
+        new calls), let requests in flight run until ``shutdown_timeout``, cancel the rest, then
+        stop timers and tell plugins: over within ``shutdown_timeout`` + ``STOP_MARGIN``."""
         grace = self.hub.settings.shutdown_timeout
-        await asyncio.gather(self.grpc.stop(grace), *(r.cleanup() for r in self.runners))
+        self.deadline = asyncio.get_running_loop().time() + grace
+        draining = asyncio.gather(
+            self.grpc.stop(grace), *(runner.stop(self.deadline) for runner in self.runners)
+        )
+        await _within(self.deadline + STOP_MARGIN / 2, "draining requests", draining)
+        await _within(self.deadline + STOP_MARGIN, "stopping timers and plugins", self._finish())
+        self.hub.close()
+
+    async def _finish(self) -> None:
         await self.hub.timers.stop()
         await call_lifecycle(self.hub.pm, "shutdown", self.hub)
-        self.hub.close()
 
 
 def announce(server: Server, echo: Any = print) -> None:
@@ -91,20 +127,48 @@ def announce(server: Server, echo: Any = print) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    hub = Hub(settings)
+    hub = Hub(settings, before_open=probe_listeners)
     if hub.admin_token_created:
         print(hub.admin_token_notice(), flush=True)
-    server = Server(hub)
+    try:
+        server = Server(hub)
+    except Exception as exc:  # a plugin's GraphQL that strawberry refuses, named in one line
+        hub.close()
+        raise hub.assembly_error(exc) from exc
+    stop = asyncio.Event()  # set up before the announcement: a SIGTERM right after it drains too
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
     except BaseException:  # e.g. a port in use: undo what did start, tell plugins, then report
         await server.stop()
         raise
     announce(server)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down: draining in-flight requests")
     await server.stop()
+
+
+def probe_listeners(hub: Hub) -> None:
+    """Bind each configured address for a moment, before the data directory is touched, so
+    that a port in use stops the start before migrations run or an admin token is made. Port 0
+    (any free port) cannot be taken."""
+    settings = hub.settings
+    wanted = [("http", settings.http, "http"), ("grpc", settings.grpc, "grpc")]
+    for plugin, table in settings.plugins.items():
+        if table.get("listen"):
+            wanted.append((f"{plugin} http", str(table["listen"]), f"plugins.{plugin}.listen"))
+    seen: dict[tuple[str, int], str] = {}
+    for label, address, key in wanted:
+        host, port = parse_address(address, key)
+        if port == 0:
+            continue
+        if (host, port) in seen:
+            raise StartupError(f"{label} {address}: also the {seen[host, port]} address")
+        seen[host, port] = label
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            socket.create_server((host, port), family=family).close()
+        except OSError as exc:
+            raise StartupError(f"{label} {address}: {exc.strerror or exc}") from None

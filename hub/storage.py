@@ -4,6 +4,7 @@ writes and migrations recorded by name."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,23 @@ import sqlite_utils
 Migration = Callable[[sqlite_utils.Database], None]
 
 BUSY_TIMEOUT_MS = 5000
+# what SQLite writes beside a database; it gives them the database file's mode when it makes them
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_directory(path: Path) -> None:
+    """Make ``path`` (and missing parents) with mode 0700, and take group and other access away
+    from one made by an older version: the files inside hold webhook secrets and credentials."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` with mode 0600 if it is missing, or make it 0600."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 class Database:
@@ -22,6 +40,11 @@ class Database:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        private_file(self.path)  # before SQLite creates it (and its -wal, -shm) world-readable
+        for suffix in SIDE_FILES:
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                private_file(side)
         conn = sqlite3.connect(
             str(self.path),
             isolation_level=None,

@@ -58,7 +58,8 @@ class HubProcess:
             match = LISTENING.match(line.strip())
             if match:
                 plugin, kind, host, port = match.groups()
-                address = f"{host}:{port}"
+                host = host.strip("[]")  # an IPv6 host is printed bare or in brackets
+                address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
                 if plugin:
                     self.listeners[plugin] = address
                 elif kind == "http":

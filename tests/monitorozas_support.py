@@ -34,6 +34,30 @@ IP_ZONES = ("bl.test", "bl2.test")
 DOMAIN_ZONES = ("dbl.test",)
 LISTED_IPV6 = "2001:db8::99"
 LOOPBACKS = tuple(f"127.0.0.{i}" for i in range(2, 17))
+# what bl.test answers for these addresses besides the plain listing of 127.0.0.2: several
+# listing codes, the refusal codes lists send to blocked or public resolvers, a non-127 answer
+ANSWERS = {
+    "192.0.2.12": ["127.0.0.10", "127.0.0.4"],
+    "192.0.2.13": ["127.255.255.254"],
+    "192.0.2.14": ["127.255.255.252"],
+    "192.0.2.15": ["127.255.255.255"],
+    "192.0.2.16": ["10.0.0.1"],
+    "192.0.2.17": ["127.0.0.1"],
+}
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def without_port(host: str) -> str:
+    """A Host header's name: ``www.site.test:8443`` → ``www.site.test``."""
+    return host.rpartition(":")[0] if host.rpartition(":")[2].isdigit() else host
 
 
 class Api:
@@ -41,7 +65,7 @@ class Api:
 
     def __init__(self, address: str) -> None:
         host, _, port = address.rpartition(":")
-        self.host, self.port = host, int(port)
+        self.host, self.port = host.strip("[]"), int(port)  # [::1]:8080 too
 
     def call(
         self,
@@ -160,6 +184,7 @@ class Targets:
         self.ports: dict[str, int] = {}
         self.hosts_seen: dict[str, list[str]] = {}
         self.listed: set[str] = set()
+        self.answers: dict[str, list[str]] = {}
         self.servfail: set[str] = set()
         self.dns_queries: list[str] = []
         self._next: dict[int, int] = {}
@@ -177,6 +202,9 @@ class Targets:
             "spam.example.hu.dbl.test",
         }
         self.servfail = {f"99.2.0.192.{zone}" for zone in IP_ZONES}
+        self.answers = {
+            ".".join(reversed(ip.split("."))) + ".bl.test": codes for ip, codes in ANSWERS.items()
+        }
 
     def start(self) -> Targets:
         self.dnsbl_data()
@@ -272,10 +300,13 @@ class Targets:
         # the origin answers only to its public name, as a virtual host behind a CDN would
         await self._listen(
             "origin",
-            self._http("origin", lambda host: 200 if host == ORIGIN_NAME else 421),
+            self._http("origin", lambda host: 200 if without_port(host) == ORIGIN_NAME else 421),
             server_context(origin.configure_cert),
         )
         await self._listen("proxy", self._http("proxy", 200))
+        if has_ipv6_loopback():
+            server = await asyncio.start_server(self._http("http6", 200), "::1", 0)
+            self.ports["http6"] = server.sockets[0].getsockname()[1]
         await self._listen("ssh", self._banner(b"SSH-2.0-OpenSSH_9.6 test\r\n"))
         await self._listen("smtp", self._banner(b"220 mail.test ESMTP ready\r\n"))
         await self._listen("not_ssh", self._banner(b"HTTP/1.1 400 Bad Request\r\n\r\n"))
@@ -290,8 +321,8 @@ class Targets:
 
 
 class DnsblServer(asyncio.DatagramProtocol):
-    """A for listed names (127.0.0.2, as DNSBLs answer), SERVFAIL for the broken ones,
-    NXDOMAIN for everything else."""
+    """A for listed names (127.0.0.2, as DNSBLs answer, or the codes of ``answers``), SERVFAIL
+    for the broken ones, NXDOMAIN for everything else."""
 
     def __init__(self, targets: Targets) -> None:
         self.targets = targets
@@ -308,6 +339,9 @@ class DnsblServer(asyncio.DatagramProtocol):
         self.targets.dns_queries.append(name)
         if name in self.targets.listed:
             answer.answer.append(dns.rrset.from_text(question.name, 60, "IN", "A", "127.0.0.2"))
+        elif name in self.targets.answers:
+            codes = self.targets.answers[name]
+            answer.answer.append(dns.rrset.from_text(question.name, 60, "IN", "A", *codes))
         elif name in self.targets.servfail:
             answer.set_rcode(dns.rcode.SERVFAIL)
         else:

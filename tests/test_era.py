@@ -332,6 +332,10 @@ async def test_list_offset_and_limit(era: Era) -> None:
         ({"mask": ","}, "mask"),
         ({"filter": "{bad"}, "filter"),
         ({"filter": "[1]"}, "filter"),
+        ({"filter": "[]"}, "filter"),  # not an object, even empty: not "no filter"
+        ({"filter": "0"}, "filter"),
+        ({"filter": "null"}, "filter"),
+        ({"order": "null"}, "order"),
         ({"filter": '"code"'}, "filter"),
         ({"filter": '{"nope": "x"}'}, "nope"),
         ({"filter": '{"opts": "x"}'}, "opts"),
@@ -620,12 +624,12 @@ async def test_integration_tokens(era: Era) -> None:
     entity = await era.create()
     reply = await era.rest("GET", "/" + entity["token_local"], base=TOKENS)
     assert reply.status == 200
+    href = f"/era/rest/v1/service/integration_points/{entity['id']}"  # under the /era mount
     assert reply.body == {
-        "integration_point": {
-            "id": entity["id"],
-            "_links": {"self": {"href": f"/rest/v1/service/integration_points/{entity['id']}"}},
-        }
+        "integration_point": {"id": entity["id"], "_links": {"self": {"href": href}}}
     }
+    followed = await era.rest("GET", base=href)  # a link the client can follow as it is
+    assert (followed.status, followed.body) == (200, entity)
     reply = await era.rest("GET", "/" + uuid.uuid4().hex, base=TOKENS)
     assert reply.status == 404 and reply.body == {
         "error_code": 1404,
@@ -637,6 +641,24 @@ async def test_integration_tokens(era: Era) -> None:
 
 
 # == REST: protocol errors and auth ============================================================
+async def test_every_endpoint_refuses_query_parameters_it_does_not_take(era: Era) -> None:
+    entity = await era.create()
+    one, token = "/" + entity["id"], "/" + entity["token_local"]
+    code = "q-" + uid()
+    for method, path, base, body in (
+        ("LOOKUP", "", BASE, entity["code"]),
+        ("POST", "", BASE, {"code": code, "type": "t"}),
+        ("PATCH", one, BASE, {"url": "http://example.test/"}),
+        ("GET", token, TOKENS, NO_TOKEN),
+        ("DELETE", one, BASE, NO_TOKEN),
+    ):
+        reply = await era.rest(method, path, base=base, body=body, params={"bogus": "1"})
+        expect_error(reply, 400, "bogus: unknown query parameter")
+    assert await era.get(entity["id"]) == entity  # the PATCH and DELETE changed nothing
+    expect_error(await era.rest("LOOKUP", body=code), 404)  # the POST stored nothing
+    assert (await era.rest("GET", params={"bogus": "1"})).status == 400  # as GET always did
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -1382,6 +1404,8 @@ async def test_graphql_bad_filter_and_cursor_are_bad_requests(era: Era) -> None:
     )
     for variables, name in (
         ({"f": ["x"]}, "filter"),
+        ({"f": []}, "filter"),
+        ({"f": False}, "filter"),
         ({"f": {"code": {"x": 1}}}, "code"),
         ({"f": {"code": 2**70}}, "code"),
         ({"f": {"code": 1}}, "code"),

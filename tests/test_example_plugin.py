@@ -249,6 +249,34 @@ async def test_rest_errors_are_problem_details(
     assert detail in problem["detail"]
 
 
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("offset=9223372036854775808", "offset: expected an integer from -9223372036854775808 to"
+         " 9223372036854775807, got '9223372036854775808'"),
+        ("offset=-9223372036854775809", "offset: expected an integer from"),
+        ("limit=99999999999999999999", "limit: expected an integer from"),
+        ("offset=" + "9" * 5000, "offset: expected an integer from"),  # past int()'s digit limit
+        ("offset=-1", "offset: must be between 0 and 9223372036854775807"),
+    ],
+)
+async def test_rest_integers_out_of_range_are_400(
+    hub: HubProcess, reader: str, query: str, detail: str
+) -> None:
+    """Was a 500 (OverflowError binding 2**63 to SQLite): the host's integer parameters accept
+    only what a signed 64-bit integer holds, and the paging bounds are the host's."""
+    status, _, problem = await rest(hub, "GET", f"/notes/api/notes?{query}", reader)
+    assert (status, problem["status"]) == (400, 400), problem
+    assert problem["detail"].startswith(detail), problem
+
+
+async def test_rest_the_largest_offset_is_an_empty_page(hub: HubProcess, reader: str) -> None:
+    status, _, page = await rest(
+        hub, "GET", "/notes/api/notes?offset=9223372036854775807", reader
+    )
+    assert status == 200 and page["notes"] == [] and page["total"] >= 0
+
+
 async def test_rest_malformed_json(hub: HubProcess, writer: str) -> None:
     status, _, problem = await rest(hub, "POST", "/notes/api/notes", writer, data=b"{nope")
     assert status == 400 and problem["reason"] == "bad_json"

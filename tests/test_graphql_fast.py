@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import graphql
@@ -77,19 +78,62 @@ def test_null_in_non_null_field_is_reported_like_graphql_core() -> None:
     assert errors and "Cannot return null for non-nullable field Item.title" in errors[0]["message"]
 
 
-def item_list_plan() -> Any:
-    plans = [plan for key, (_, plan) in fast._plans.items() if key[0] == "[Item!]!"]
-    assert len(plans) == 1
-    return plans[0]
+def item_list_plan(query: str) -> Any:
+    """The plan compiled for the list of items while running ``query``; plans live as long as
+    their operation, so the document is kept until they are read."""
+    document = graphql.parse(query)
+    graphql.execute(
+        schema._schema, document, variable_values={"s": True}, executor_class=PlainSubtreeExecutor
+    )
+    plans = fast._plans[id(document.definitions[0])]
+    found = [plan for key, (_, plan) in plans.items() if key[0] == "[Item!]!"]
+    assert len(found) == 1
+    return found[0]
 
 
 def test_plain_subtrees_are_compiled_and_others_are_not() -> None:
-    fast._plans.clear()
+    assert item_list_plan(QUERIES[0]) is not None, "the plain list of items should be compiled"
+    assert item_list_plan(QUERIES[2]) is None  # `shout` has a resolver and arguments
+    assert item_list_plan(QUERIES[3]) is None  # a directive depends on variables
+
+
+def test_plans_go_with_their_document() -> None:
+    """A document that nothing keeps any more (the cache dropped it, or it was never cached)
+    must not stay alive through its plans."""
     run(QUERIES[0], PlainSubtreeExecutor)
-    assert item_list_plan() is not None, "the plain list of items should be compiled"
-    fast._plans.clear()
-    run(QUERIES[2], PlainSubtreeExecutor)  # `shout` has a resolver and arguments
-    assert item_list_plan() is None
-    fast._plans.clear()
-    run(QUERIES[3], PlainSubtreeExecutor)  # a directive depends on variables
-    assert item_list_plan() is None
+    gc.collect()
+    assert len(fast._plans) == 0
+
+
+@strawberry.type
+class ManyQuery:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return [Item(id=strawberry.ID(str(i)), title="t", tags=[], note=None) for i in range(1000)]
+
+    @strawberry.field
+    def item(self) -> Item:  # graphql-core's own path: a resolver per field
+        return Item(id=strawberry.ID("1"), title="t", tags=[], note=None)
+
+
+many_schema = strawberry.Schema(query=ManyQuery)
+
+
+@pytest.mark.parametrize(
+    ("query", "budget"),
+    [
+        ("{ items { id title } a: items { id } }", 2500),  # compiled plans
+        ("{ " + " ".join(f"i{n}: item {{ shout }}" for n in range(30)) + " }", 40),
+    ],
+)
+def test_a_spent_field_budget_stops_execution_with_one_error(query: str, budget: int) -> None:
+    document = graphql.parse(query)
+    within = graphql.execute(
+        many_schema._schema, document, executor_class=PlainSubtreeExecutor.limited(10**6)
+    )
+    assert within.errors is None
+    result = graphql.execute(
+        many_schema._schema, document, executor_class=PlainSubtreeExecutor.limited(budget)
+    )
+    assert result.errors is not None and len(result.errors) == 1, result.errors
+    assert result.errors[0].extensions["reason"] == "execution_limit"

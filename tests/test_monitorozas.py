@@ -17,7 +17,7 @@ from hub_monitorozas.v1 import monitorozas_pb2 as pb
 from hub_monitorozas.v1 import monitorozas_pb2_grpc
 
 from tests.hubproc import ADMIN_TOKEN, HubProcess
-from tests.monitorozas_support import Api, issue
+from tests.monitorozas_support import Api, has_ipv6_loopback, issue
 
 SEED_WEB = {
     "target_type": "domain", "target_value": "google.com", "service_type": "web",
@@ -433,6 +433,55 @@ def test_ip_allow_list_over_graphql_and_grpc(
     assert ("hub-reason", "ip_not_allowed") in caught.value.trailing_metadata()
 
 
+# -- the caller's address over IPv6 (hub.peer) -----------------------------------------------------
+@pytest.mark.parametrize(("peer", "address"), [
+    ("ipv4:127.0.0.1:50051", "127.0.0.1"),
+    ("ipv6:[::1]:50051", "::1"),
+    ("ipv6:%5B::1%5D:50051", "::1"),
+    ("ipv6:%5Bfe80::1%25eth0%5D:50051", "fe80::1"),
+    ("ipv6:[::ffff:10.0.0.1]:50051", "10.0.0.1"),
+    ("unix:/run/hub.sock", None),
+    ("unix-abstract:hub", None),
+    ("", None),
+])
+def test_grpc_peer_strings(peer: str, address: str | None) -> None:
+    from hub.peer import parse_grpc_peer
+
+    parsed = parse_grpc_peer(peer)
+    assert (parsed.compressed if parsed else None) == address
+
+
+@pytest.fixture(scope="module")
+def ipv6_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    if not has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback on this machine")
+    process = HubProcess(tmp_path_factory.mktemp("monitorozas-ipv6"), env=QUIET,
+                         args=["--http", "[::1]:0", "--grpc", "[::1]:0"]).start()
+    yield process
+    process.stop()
+
+
+def test_ip_allow_list_over_ipv6_on_every_protocol(ipv6_hub: HubProcess) -> None:
+    """Was PERMISSION_DENIED over gRPC ("requests from unknown"): gRPC spells the peer
+    ``ipv6:%5B::1%5D:port``. REST, GraphQL and gRPC read the caller's address one way."""
+    assert ipv6_hub.http.startswith("[::1]:") and ipv6_hub.grpc.startswith("[::1]:")
+    api = Api(ipv6_hub.http)
+    local = issue(api, user="six", scopes="read", allow_ips="::1")
+    elsewhere = issue(api, user="six", scopes="read", allow_ips="127.0.0.1")
+    assert api.call("GET", "/me", local["key"])[0] == 200
+    assert api.graphql("{ monitorozas { me { keyId } } }", local["key"])["data"] == {
+        "monitorozas": {"me": {"keyId": local["key_id"]}}}
+    message = expect_error(api.call("GET", "/me", elsewhere["key"]), 403, "ip_not_allowed")
+    assert message == "requests from ::1 are not allowed"
+    with grpc.insecure_channel(ipv6_hub.grpc) as channel:
+        stub = monitorozas_pb2_grpc.MonitorozasStub(channel)
+        assert stub.Me(pb.MeRequest(), metadata=md(local["key"])).key_id == local["key_id"]
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Me(pb.MeRequest(), metadata=md(elsewhere["key"]))
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert caught.value.details() == "requests from ::1 are not allowed"
+
+
 # -- REST, GraphQL and gRPC: the same data, the same errors -------------------------------------
 DEVICE_FIELDS = """id userId targetType targetValue serviceType scheme port hostHeader
 proxyEnabled originHost originScheme originPort checkPublicHttp checkPublicHttps checkPublicTls
@@ -590,6 +639,53 @@ def test_graphql_pages_devices(api: Api, bob: str) -> None:
     assert bad["errors"][0]["extensions"]["reason"] == "invalid_field"
 
 
+def test_the_same_paging_bounds_over_rest_graphql_and_grpc(
+    api: Api, stub: monitorozas_pb2_grpc.MonitorozasStub
+) -> None:
+    """Was: gRPC took ``offset: -5`` and ``limit: 5000`` and sent every row without a limit.
+    Every protocol: offset >= 0, limit 0-1000, 100 when none is sent (REST, as the seed,
+    sends the whole list unless it is asked for a page)."""
+    key = issue(api, user="pager", scopes="read,write")["key"]
+    for i in range(101):
+        body = {"target_type": "ip", "target_value": f"198.51.100.{i + 1}", "service_type": "ssh"}
+        assert api.call("POST", "/devices/create", key, body)[0] == 201
+    everything = [d["id"] for d in listing(api, key)]
+    assert len(everything) == 101
+    # gRPC
+    default = stub.ListDevices(pb.ListRequest(), metadata=md(key))
+    assert ([d.id for d in default.devices], default.total_count) == (everything[:100], 101)
+    tail = stub.ListDevices(pb.ListRequest(offset=100, limit=1000), metadata=md(key))
+    assert [d.id for d in tail.devices] == everything[100:]
+    for name, request in [
+        ("ListDevices", pb.ListRequest(offset=-5)),
+        ("ListDevices", pb.ListRequest(limit=5000)),
+        ("ListDevices", pb.ListRequest(limit=-1)),
+        ("ListBlacklistMonitors", pb.ListRequest(offset=-1)),
+    ]:
+        with pytest.raises(grpc.RpcError) as caught:
+            getattr(stub, name)(request, metadata=md(key))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, name
+        assert ("hub-reason", "invalid_field") in caught.value.trailing_metadata()
+    # GraphQL
+    nodes = api.graphql("{ monitorozas { devices { nodes { id } } } }", key)
+    assert len(nodes["data"]["monitorozas"]["devices"]["nodes"]) == 100
+    for query in ("{ monitorozas { devices(first: 5000) { totalCount } } }",
+                  "{ monitorozas { blacklistMonitors(first: 1001) { totalCount } } }"):
+        error = api.graphql(query, key)["errors"][0]
+        assert error["extensions"]["reason"] == "invalid_field"
+        assert error["message"] == "first: must be between 0 and 1000"
+    # REST
+    status, _, body = api.call("GET", "/devices?offset=100&limit=10", key)
+    assert status == 200 and [d["id"] for d in body["data"]] == everything[100:]
+    assert api.call("GET", "/devices?limit=0", key)[2]["data"] == []
+    assert len(api.call("GET", "/devices?offset=1", key)[2]["data"]) == 100
+    for query, named in [("offset=-5", "offset"), ("limit=5000", "limit"),
+                         ("limit=abc", "limit"), ("offset=1.5", "offset")]:
+        message = expect_error(api.call("GET", f"/devices?{query}", key), 400, "invalid_field")
+        assert message.startswith(f"{named}: "), message
+    expect_error(api.call("GET", "/blacklist-monitors?offset=-1", key), 400, "invalid_field")
+
+
 # -- the rate limit and the 500s (hubs of their own) --------------------------------------------
 @pytest.fixture
 def own_hub(tmp_path: Any) -> Iterator[HubProcess]:
@@ -664,16 +760,17 @@ def test_a_bad_setting_stops_the_hub_naming_the_key(tmp_path: Any) -> None:
 
 
 async def test_first_checks_are_spread_over_the_interval(tmp_path: Any) -> None:
-    from hub_monitorozas.service import Client, MonitorozasService
+    from hub_monitorozas.service import MonitorozasService
 
     from hub.app import Hub
     from hub.config import Settings
+    from hub.peer import Peer, parse_address
 
     hub = Hub(Settings(data_dir=str(tmp_path), admin_token="t"),
               env={"HUB_PLUGINS": "monitorozas", "HUB_MONITOROZAS_INTERVAL": "60"})
     service = hub.service(MonitorozasService)
     key = hub.credentials.issue("monitorozas", {"user": "spread", "scopes": "read,write"})["key"]
-    caller = service.authorize(f"Bearer {key}", Client("127.0.0.1"))
+    caller = service.authorize(f"Bearer {key}", Peer(parse_address("127.0.0.1")))
     for i in range(30):
         service.create_device(caller, {"target_type": "ip", "target_value": f"192.0.2.{i + 1}",
                                        "service_type": "ssh"})

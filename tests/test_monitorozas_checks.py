@@ -10,7 +10,7 @@ import ipaddress
 import json
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -25,6 +25,7 @@ from tests.monitorozas_support import (
     ORIGIN_NAME,
     Api,
     Targets,
+    has_ipv6_loopback,
     hub_env,
     wait_for,
 )
@@ -107,7 +108,9 @@ def test_http_status_with_host_header(api: Api, key: str, targets: Targets) -> N
     checked = settle(api, key, up["id"], "up")
     assert checked["last_error"] is None and isinstance(checked["last_response_ms"], int)
     assert checked["last_check_at"] is not None
-    assert "status.example.hu" in targets.hosts_seen["http"]
+    # Host is host[:port]: this server is not on port 80, so the port is named (was dropped)
+    assert f"status.example.hu:{targets.ports['http']}" in targets.hosts_seen["http"]
+    assert "status.example.hu" not in targets.hosts_seen["http"]
     assert settle(api, key, wrong["id"], "down")["last_error"] == (
         "public_http: HTTP 503, expected 200"
     )
@@ -125,6 +128,27 @@ def test_https_and_tls_with_the_test_ca(api: Api, key: str, targets: Targets) ->
     assert expires.replace(tzinfo=UTC) > datetime.now(UTC)
 
 
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_host_header_of_an_ipv6_target_is_bracketed(api: Api, key: str, targets: Targets) -> None:
+    """Was ``Host: ::1``: an IPv6 literal in a Host header goes in brackets."""
+    port = targets.ports["http6"]
+    six = create(api, key, {"target_type": "ip", "target_value": "::1", "service_type": "web",
+                            "scheme": "http", "port": port})
+    settle(api, key, six["id"], "up")
+    assert targets.hosts_seen["http6"] and set(targets.hosts_seen["http6"]) == {f"[::1]:{port}"}
+
+
+def test_host_header_leaves_out_only_the_schemes_default_port() -> None:
+    from hub_monitorozas.checks import host_header
+
+    assert host_header("example.hu", 80, tls=False) == "example.hu"
+    assert host_header("example.hu", 443, tls=True) == "example.hu"
+    assert host_header("example.hu", 443, tls=False) == "example.hu:443"
+    assert host_header("example.hu", 80, tls=True) == "example.hu:80"
+    assert host_header("2001:db8::1", 443, tls=True) == "[2001:db8::1]"
+    assert host_header("::1", 8443, tls=True) == "[::1]:8443"
+
+
 @pytest.mark.parametrize(("server", "complaint"), [
     ("https_wrong_name", "certificate verification failed: Hostname mismatch"),
     ("https_expired", "certificate verification failed: certificate has expired"),
@@ -140,6 +164,15 @@ def test_bad_certificates_are_down(
     checked = settle(api, key, bad["id"], "down")
     assert f"public_https: {complaint}" in checked["last_error"]
     assert f"public_tls: {complaint}" in checked["last_error"]
+    # the expiry the server presented is recorded although verification failed (was null)
+    assert checked["tls_expires_at"] is not None
+    expires = datetime.strptime(checked["tls_expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if server == "https_expired":  # it ended yesterday
+        assert datetime.now(UTC) - timedelta(days=2) < expires < datetime.now(UTC)
+    else:
+        assert expires > datetime.now(UTC)
+    history = api.call("GET", f"/devices/history?id={bad['id']}", key)[2]["data"]
+    assert history[0]["tls_expires_at"] == checked["tls_expires_at"]
 
 
 def test_origin_behind_a_proxy_gets_the_public_name(
@@ -154,8 +187,9 @@ def test_origin_behind_a_proxy_gets_the_public_name(
     good = create(api, key, {**behind, "host_header": ORIGIN_NAME})
     checked = settle(api, key, good["id"], "up")
     assert checked["tls_expires_at"] is not None  # the origin's certificate
-    assert ORIGIN_NAME in targets.hosts_seen["origin"]
-    assert ORIGIN_NAME in targets.hosts_seen["proxy"]
+    # the public name, with the port each request went to (neither is the scheme's default)
+    assert f"{ORIGIN_NAME}:{targets.ports['origin']}" in targets.hosts_seen["origin"]
+    assert f"{ORIGIN_NAME}:{targets.ports['proxy']}" in targets.hosts_seen["proxy"]
     # a public name the origin's certificate does not cover: the origin checks fail, not the proxy
     stranger = create(api, key, {**behind, "host_header": "other.site.test",
                                  "target_type": "ip", "target_value": at(targets.ports["proxy"])})
@@ -223,7 +257,9 @@ def test_history_is_bounded_and_newest_first(api: Api, key: str, targets: Target
     assert len(again["data"]) == 3
 
 
-def test_check_now_over_rest_graphql_and_grpc(api: Api, key: str, targets: Targets) -> None:
+def test_check_now_over_rest_graphql_and_grpc(
+    api: Api, hub: HubProcess, key: str, targets: Targets
+) -> None:
     item = create(api, key, web(targets.ports["http_503"], is_enabled=0))
     status, _, answer = api.call("POST", f"/devices/check-now?id={item['id']}", key)
     assert status == 200 and answer["data"]["last_status"] == "down"
@@ -234,23 +270,53 @@ def test_check_now_over_rest_graphql_and_grpc(api: Api, key: str, targets: Targe
     )
     checked = result["data"]["monitorozasCheckNow"]
     assert checked["lastStatus"] == "down" and len(checked["history"]) == 2
+    # GetDeviceHistory of a checked device: was INTERNAL under protobuf 7 (FieldDescriptor.label)
+    rest = api.call("GET", f"/devices/history?id={item['id']}", key)[2]["data"]
+    metadata = (("authorization", f"Bearer {key}"),)
+    with grpc.insecure_channel(hub.grpc) as channel:
+        stub = monitorozas_pb2_grpc.MonitorozasStub(channel)
+        answer = stub.GetDeviceHistory(pb.HistoryRequest(id=item["id"]), metadata=metadata)
+        one = stub.GetDeviceHistory(pb.HistoryRequest(id=item["id"], limit=1), metadata=metadata)
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetDeviceHistory(pb.HistoryRequest(id=item["id"], limit=-1), metadata=metadata)
+    assert [(r.checked_at, r.status, r.error) for r in answer.results] == [
+        (h["checked_at"], h["status"], h["error"]) for h in rest
+    ]
+    assert [[(c.check, c.ok, c.error) for c in r.checks] for r in answer.results] == [
+        [("public_http", False, "HTTP 503, expected 200")]
+    ] * 2
+    assert len(one.results) == 1
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-@pytest.mark.parametrize(("target_type", "value", "status", "zones"), [
-    ("ip", "127.0.0.2", "listed", ["bl.test"]),
-    ("ip", LISTED_IPV6, "listed", ["bl2.test"]),
-    ("domain", "spam.example.hu", "listed", ["dbl.test"]),
-    ("ip", "1.2.3.4", "clean", []),
-    ("domain", "tiszta.example.hu", "clean", []),
-    ("ip", "192.0.2.99", "error", []),
+@pytest.mark.parametrize(("target_type", "value", "status", "listings", "complaint"), [
+    ("ip", "127.0.0.2", "listed", [("bl.test", ["127.0.0.2"])], None),
+    ("ip", LISTED_IPV6, "listed", [("bl2.test", ["127.0.0.2"])], None),
+    ("domain", "spam.example.hu", "listed", [("dbl.test", ["127.0.0.2"])], None),
+    ("ip", "1.2.3.4", "clean", [], None),
+    ("domain", "tiszta.example.hu", "clean", [], None),
+    ("ip", "192.0.2.99", "error", [], "bl.test: no name server answered"),
+    # several listing codes are kept, in order
+    ("ip", "192.0.2.12", "listed", [("bl.test", ["127.0.0.4", "127.0.0.10"])], None),
+    # refusal codes and answers that are not listing codes are errors, not listings
+    ("ip", "192.0.2.13", "error", [],
+     "bl.test: query refused: public or open resolver (127.255.255.254)"),
+    ("ip", "192.0.2.14", "error", [],
+     "bl.test: query refused: typing error in the zone name (127.255.255.252)"),
+    ("ip", "192.0.2.15", "error", [],
+     "bl.test: query refused: excessive number of queries (127.255.255.255)"),
+    ("ip", "192.0.2.16", "error", [],
+     "bl.test: answered 10.0.0.1, not a listing code (127.0.0.2-127.255.255.251)"),
+    ("ip", "192.0.2.17", "error", [], "bl.test: query refused: blocked resolver (127.0.0.1)"),
 ])
 def test_dnsbl_look_ups(
-    api: Api, key: str, targets: Targets, target_type: str, value: str, status: str,
-    zones: list[str],
+    api: Api, hub: HubProcess, key: str, targets: Targets, target_type: str, value: str,
+    status: str, listings: list[tuple[str, list[str]]], complaint: str | None,
 ) -> None:
     code, _, answer = api.call("POST", "/blacklist-monitors/create", key,
                                {"target_type": target_type, "target_value": value})
     assert code == 201 and answer["data"]["last_status"] == "unknown"
+    assert answer["data"]["listings"] == []
     ident = answer["data"]["id"]
 
     def verdict() -> Any:
@@ -259,9 +325,11 @@ def test_dnsbl_look_ups(
         return found["last_status"] != "unknown" and found
 
     found = wait_for(verdict, DEADLINE, f"{value} was never looked up")
+    zones = [zone for zone, _ in listings]
     assert (found["last_status"], found["listed_on"]) == (status, zones)
-    if status == "error":
-        assert "bl.test: no name server answered" in found["last_error"]
+    assert found["listings"] == [{"zone": zone, "codes": codes} for zone, codes in listings]
+    if complaint:
+        assert complaint in found["last_error"]
     if target_type == "ip" and ":" in value:
         nibbles = ".".join(reversed(ipaddress.ip_address(value).exploded.replace(":", "")))
         assert f"{nibbles}.bl.test" in targets.dns_queries
@@ -269,6 +337,15 @@ def test_dnsbl_look_ups(
         assert ".".join(reversed(value.split("."))) + ".bl2.test" in targets.dns_queries
     else:
         assert f"{value}.dbl.test" in targets.dns_queries
+    # the same listings over GraphQL and gRPC
+    result = api.graphql("query($id: Int!) { monitorozas { blacklistMonitor(id: $id)"
+                         " { listedOn listings { zone codes } } } }", key, {"id": ident})
+    assert result["data"]["monitorozas"]["blacklistMonitor"] == {
+        "listedOn": zones, "listings": found["listings"]}
+    with grpc.insecure_channel(hub.grpc) as channel:
+        monitor = monitorozas_pb2_grpc.MonitorozasStub(channel).GetBlacklistMonitor(
+            pb.IdRequest(id=ident), metadata=(("authorization", f"Bearer {key}"),))
+    assert [(item.zone, list(item.codes)) for item in monitor.listings] == listings
 
 
 def test_scheduler_runs_through_the_hosts_timers_and_queue(hub: HubProcess) -> None:

@@ -40,6 +40,13 @@ async def test_era_answers_at_the_root_of_its_listener(hub: HubProcess) -> None:
             assert (found.status, await found.json()) == (200, [ident])
         async with http.get(base + POINTS + "/" + ident) as one:
             assert (await one.json())["code"] == "OWN"
+        async with http.get(base + POINTS + "/" + ident) as one:
+            token = (await one.json())["token_local"]
+        async with http.get(f"{base}/rest/v1/service/integration_tokens/{token}") as found:
+            href = (await found.json())["integration_point"]["_links"]["self"]["href"]
+        assert href == f"{POINTS}/{ident}"  # no /era: the link is followable where era is served
+        async with http.get(base + href) as followed:
+            assert (followed.status, (await followed.json())["id"]) == (200, ident)
         async with http.get(base + "/era" + POINTS) as prefixed:  # no prefix on its own listener
             assert prefixed.status == 404
             assert await prefixed.json() == {"error_code": 1404, "error_message": "Not found"}

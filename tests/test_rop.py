@@ -4,6 +4,7 @@ analysers), and REST, GraphQL and gRPC side by side."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -13,12 +14,13 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from aiohttp import web
 from hub_rop.v1 import rop_pb2
 
 from tests.hubproc import ADMIN_TOKEN, HubProcess
-from tests.rop_audio import MP3_FRAME_SECONDS
+from tests.rop_audio import MP3_FRAME_SECONDS, wav_bytes
 from tests.rop_client import Rop, from_grpc, snaked, start_hub, uid, until
-from tests.rop_servers import AudioServer, WebhookReceiver
+from tests.rop_servers import AudioServer, ThreadedServer, WebhookReceiver
 
 CAP = 200_000  # HUB_ROP_MAX_AUDIO_BYTES in tests.rop_client.FAST
 SECRET = "checklist-secret-0123456789"
@@ -67,6 +69,34 @@ def upload_fields(audio: AudioServer, path: str, **extra: Any) -> dict[str, Any]
         "audio_url": audio.url(path),
         **extra,
     }
+
+
+class FileHost(ThreadedServer):
+    """A file host that fails: 5xx, 4xx, a connection cut mid-answer, and ``/flaky.wav`` that
+    answers 503 ``failures[path]`` times before it serves a recording."""
+
+    def __init__(self) -> None:
+        self.failures: dict[str, int] = {}
+        app = web.Application()
+        app.router.add_get("/cut", self.cut)
+        app.router.add_get("/{name}", self.serve)
+        super().__init__(app)
+
+    async def serve(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name.isdigit():
+            return web.Response(status=int(name), text="failing on purpose")
+        if self.failures.get(request.path, 0) > 0:
+            self.failures[request.path] -= 1
+            return web.Response(status=503, text="try later")
+        if name == "flaky.wav":
+            return web.Response(body=wav_bytes(1.0), content_type="audio/wav")
+        return web.Response(status=410, text="gone")
+
+    async def cut(self, request: web.Request) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.close()  # no status line at all
+        return web.Response()
 
 
 # -- the seed's own examples ------------------------------------------------------------------
@@ -144,24 +174,44 @@ async def test_wav_and_ogg_in_every_body_type(
 
 
 # -- rejections -------------------------------------------------------------------------------
+async def stored(rop: Rop, call_id: str, key: str) -> dict[str, Any] | None:
+    """The call as GraphQL shows it, or None when the hub has no such call."""
+    answer = await rop.gql(
+        "query($id: String!) { rop { call(callId: $id) { status reason } } }", {"id": call_id}, key
+    )
+    if answer.get("errors"):
+        assert answer["errors"][0]["extensions"]["code"] == "NOT_FOUND", answer
+        return None
+    return answer["data"]["rop"]["call"]  # type: ignore[no-any-return]
+
+
 @pytest.mark.parametrize("path", ["/notes.txt", "/disguised.mp3"])
-async def test_not_audio_is_400_and_kept_with_its_reason(
+async def test_not_audio_is_400_and_stores_nothing(
     rop: Rop, key: str, audio: AudioServer, path: str
 ) -> None:
     fields = upload_fields(audio, path)
     status, body, _ = await rop.upload(key, fields)
     assert status == 400 and body["error"] == "not_audio", body
     assert "not MP3, WAV or OGG" in body["message"]
-    call = await rop.call(fields["call_id"], key)
-    assert (call["status"], call["reason"]) == ("rejected", "not_audio")
-    grpc_call = from_grpc(
-        await rop.rpc("GetCall", rop_pb2.GetCallRequest(call_id=fields["call_id"]), key)
-    )
-    assert (grpc_call["status"], grpc_call["reason"]) == ("rejected", "not_audio")
-    # a rejected call may be sent again, with a recording this time
+    assert await stored(rop, fields["call_id"], key) is None  # a refused request stores nothing
+    # the same call may be sent again, with a recording this time
     again = {**fields, "audio_url": audio.url("/call.wav")}
     status, body, _ = await rop.upload(key, again)
     assert status == 200, body
+    await rop.call_in(fields["call_id"], key, ("awaiting_analysis",))
+
+
+async def test_a_refused_upload_leaves_a_rejected_call_as_it_was(
+    rop: Rop, key: str, audio: AudioServer
+) -> None:
+    fields = upload_fields(audio, "/long.wav")
+    assert (await rop.upload(key, fields))[0] == 200
+    await rop.call_in(fields["call_id"], key, ("rejected",))
+    status, body, _ = await rop.upload(key, {**fields, "audio_url": audio.url("/notes.txt")})
+    assert (status, body["error"]) == (400, "not_audio")
+    assert await stored(rop, fields["call_id"], key) == {"status": "rejected", "reason": "too_long"}
+    status, _, _ = await rop.upload(key, {**fields, "audio_url": audio.url("/call.wav")})
+    assert status == 200
     await rop.call_in(fields["call_id"], key, ("awaiting_analysis",))
 
 
@@ -188,18 +238,82 @@ async def test_background_rejections_keep_their_reason(
     assert ready["error"] == "not_found"
 
 
-async def test_a_hanging_audio_server_is_a_prompt_400(
-    rop: Rop, key: str, audio: AudioServer
+@pytest.fixture(scope="module")
+def file_host() -> Iterator[FileHost]:
+    server = FileHost()
+    yield server
+    server.stop()
+
+
+def refused_url() -> tuple[socket.socket, str]:
+    """A URL of a port that is bound and not listening: connecting is refused."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}/call.wav"
+
+
+@pytest.mark.parametrize(
+    ("where", "status", "grpc_code", "message"),
+    [
+        ("refused", 503, grpc.StatusCode.UNAVAILABLE, "audio_url: cannot connect to the file host"),
+        ("/hang.mp3", 504, grpc.StatusCode.DEADLINE_EXCEEDED, "audio_url: no answer within 1s"),
+        ("/503", 502, grpc.StatusCode.UNAVAILABLE, "audio_url: the file host answered HTTP 503"),
+        ("/500", 502, grpc.StatusCode.UNAVAILABLE, "audio_url: the file host answered HTTP 500"),
+        ("/cut", 502, grpc.StatusCode.UNAVAILABLE, "audio_url: the file host's answer is broken"),
+    ],
+)
+async def test_a_file_host_that_fails_is_an_upstream_error_and_stores_nothing(
+    rop: Rop, key: str, audio: AudioServer, file_host: FileHost,
+    where: str, status: int, grpc_code: grpc.StatusCode, message: str,
 ) -> None:
-    fields = upload_fields(audio, "/hang.mp3")
+    """A CRM retries on 5xx (the seed says so): a file host that is down, slow or failing is
+    the upstream row of the error table, over every protocol, and keeps no call."""
+    sock, url = refused_url()
+    with sock:
+        if where != "refused":
+            url = (audio if where == "/hang.mp3" else file_host).url(where)
+        fields = {**upload_fields(audio, "/call.wav"), "audio_url": url}
+        answer, body, _ = await rop.upload(key, fields)
+        assert (answer, body["error"]) == (status, "upstream_unavailable"), body
+        assert body["message"].startswith(message), body
+        err = await rop.gql_error(
+            "mutation($i: RopUploadInput!) { ropUploadCall(input: $i) { status } }",
+            {"i": {snake_to_camel(k): v for k, v in fields.items()}}, token=key,
+        )
+        assert err["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+        assert err["extensions"]["status"] == status and err["message"].startswith(message)
+        rpc = await rop.rpc_error("UploadCall", rop_pb2.UploadCallRequest(**fields), key)
+        assert rpc.code() == grpc_code and rpc.details().startswith(message)
+        assert dict(rpc.trailing_metadata() or ())["hub-status"] == str(status)
+    assert await stored(rop, fields["call_id"], key) is None
+
+
+async def test_the_same_upload_succeeds_once_the_file_host_recovers(
+    rop: Rop, key: str, audio: AudioServer, file_host: FileHost
+) -> None:
+    file_host.failures["/flaky.wav"] = 2
+    fields = {**upload_fields(audio, "/call.wav"), "audio_url": file_host.url("/flaky.wav")}
+    for _ in range(2):
+        status, body, _ = await rop.upload(key, fields)
+        assert (status, body["error"]) == (502, "upstream_unavailable"), body
     status, body, _ = await rop.upload(key, fields)
-    assert status == 400 and body["error"] == "bad_request"
-    assert body["message"] == "audio_url: no answer within 1s"
-    call = await rop.call(fields["call_id"], key)
-    assert (call["status"], call["reason"]) == ("rejected", "fetch_failed")
-    missing = upload_fields(audio, "/absent.mp3")
-    status, body, _ = await rop.upload(key, missing)
-    assert (status, body["message"]) == (400, "audio_url: answered HTTP 404")
+    assert (status, body) == (200, {"status": "queued", "call_id": fields["call_id"]})
+    call = await rop.call_in(fields["call_id"], key, ("awaiting_analysis", "rejected"))
+    assert (call["status"], call["format"]) == ("awaiting_analysis", "wav"), call
+
+
+@pytest.mark.parametrize(("path", "code"), [("/absent.mp3", 404), ("/gone", 410)])
+async def test_a_4xx_from_the_file_host_is_400(
+    rop: Rop, key: str, audio: AudioServer, file_host: FileHost, path: str, code: int
+) -> None:
+    """The file is not there: the same upload cannot succeed later."""
+    url = (audio if path == "/absent.mp3" else file_host).url(path)
+    fields = {**upload_fields(audio, "/call.wav"), "audio_url": url}
+    status, body, _ = await rop.upload(key, fields)
+    assert (status, body) == (
+        400, {"error": "bad_request", "message": f"audio_url: answered HTTP {code}"}
+    )
+    assert await stored(rop, fields["call_id"], key) is None
 
 
 async def test_a_known_call_id_is_409_everywhere(rop: Rop, key: str, audio: AudioServer) -> None:
@@ -279,6 +393,99 @@ async def test_bodies_the_hub_refuses_get_the_documented_shape(rop: Rop, key: st
             "not_found",
             "payload_too_large",
         ), body
+
+
+def multipart(*parts: bytes, close: bool = True) -> bytes:
+    """A multipart/form-data body with boundary ``XyZ``, as curl lays it out."""
+    body = b"".join(b"--XyZ\r\n" + part + b"\r\n" for part in parts)
+    return body + (b"--XyZ--\r\n" if close else b"")
+
+
+def form_part(name: str, value: str, *headers: str) -> bytes:
+    lines = [f'Content-Disposition: form-data; name="{name}"', *headers, "", value]
+    return "\r\n".join(lines).encode()
+
+
+async def test_the_seed_curl_multipart_body_is_taken(
+    rop: Rop, key: str, audio: AudioServer
+) -> None:
+    fields = upload_fields(audio, "/call.wav")
+    body = b"preamble\r\n" + multipart(*(form_part(k, v) for k, v in fields.items()))
+    status, answer, _ = await rop.rest(
+        "POST", "/calls/audio-upload", key, data=body,
+        headers={"Content-Type": 'multipart/form-data; boundary="XyZ"'},
+    )
+    assert (status, answer) == (200, {"status": "queued", "call_id": fields["call_id"]})
+
+
+GOOD = form_part("manager_id", "mgr_001")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (multipart(b"\x00\x01\x02garbage\r\n\r\nx"), None,
+         r"body: part 1: header line '\x00\x01\x02garbage' is not 'Name: value'"),
+        (multipart(GOOD, b"Content-Disposition: form-data;\r\n name=\"a\"\r\n\r\nx"), None,
+         "body: part 2: header line ' name=\"a\"' is not 'Name: value'"),
+        (multipart(GOOD, close=False), None, "body: the closing boundary --XyZ-- is missing"),
+        (b"no parts at all", None, "body: no part starts with the boundary 'XyZ'"),
+        (multipart(GOOD), "multipart/form-data", "Content-Type: multipart/form-data needs a"
+         " boundary of 1 to 70 characters"),
+        (multipart(b"Content-Disposition: form-data; name=\"a\"\r\nx"), None,
+         "body: part 1: no blank line ends its headers"),
+        (multipart(b"Content-Disposition: attachment\r\n\r\nx"), None,
+         'body: part 1: expected Content-Disposition: form-data; name="..."'),
+        (multipart(b'Content-Disposition: form-data; name="a"\r\nContent-Disposition: x\r\n\r\n'),
+         None, "body: part 1: header Content-Disposition is given twice"),
+        (multipart(form_part("call_id", "x", "Content-Type: text/plain; charset=nope")), None,
+         "body: part 1 (call_id): unknown charset 'nope'"),
+        (multipart(form_part("call_id", "x", "Content-Type: text/plain; charset=rot13")), None,
+         "body: part 1 (call_id): unknown charset 'rot13'"),
+        (multipart(b'Content-Disposition: form-data; name="call_id"\r\n\r\n\xff\xfe'), None,
+         "body: part 1 (call_id): not valid utf-8 text"),
+        (multipart(b'Content-Disposition: form-data; name="\xff"\r\n\r\nx'), None,
+         "body: part 1 headers: not valid utf-8 text"),
+        (multipart(form_part("call_id", "eA==", "Content-Transfer-Encoding: base64")), None,
+         "body: part 1 (call_id): Content-Transfer-Encoding base64 is not supported"),
+        (b"--XyZ\nContent-Disposition: form-data; name=\"a\"\n\nx\n--XyZ--\n", None,
+         "body: part 1: the boundary line must end with CRLF"),
+        (multipart(*[GOOD] * 1001), None, "body: more than 1000 parts"),
+        (b"call_id=%ff", "application/x-www-form-urlencoded",
+         "body: a percent-encoded value is not valid UTF-8"),
+        (b"call_id=x", "application/x-www-form-urlencoded; charset=nope",
+         "body: unknown charset 'nope'"),
+        (b"\xff", "application/x-www-form-urlencoded", "body: not valid utf-8 text"),
+        (multipart(form_part("call_id", "x", 'Content-Type: a/b').replace(
+            b'name="call_id"', b'name="call_id"; filename="a.mp3"')), None,
+         "call_id: expected a text field, not a file"),
+    ],
+)
+async def test_a_malformed_form_is_400_naming_the_problem(
+    rop: Rop, key: str, body: bytes, content_type: str | None, message: str
+) -> None:
+    """Was a 500 ``internal`` (aiohttp's multipart reader raised InvalidHeader); the host now
+    reads every form itself, strictly, under the plugin's size limit."""
+    headers = {"Content-Type": content_type or "multipart/form-data; boundary=XyZ"}
+    status, answer, _ = await rop.rest(
+        "POST", "/calls/audio-upload", key, data=body, headers=headers
+    )
+    assert (status, answer) == (400, {"error": "bad_request", "message": message})
+
+
+async def test_a_form_past_the_body_limit_is_413_without_content_length(
+    rop: Rop, key: str
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield multipart(GOOD, close=False)
+        for _ in range(17):
+            yield b"x" * 65536
+
+    status, answer, _ = await rop.rest(
+        "POST", "/calls/audio-upload", key, data=chunks(),
+        headers={"Content-Type": "multipart/form-data; boundary=XyZ"},
+    )
+    assert (status, answer["error"]) == (413, "payload_too_large")
 
 
 # -- offices and managers -----------------------------------------------------------------------
@@ -362,10 +569,6 @@ async def test_managers_are_upserted_with_counts(rop: Rop, key: str) -> None:
         token=key,
     )
     assert data["ropUpdateManagers"] == {"status": "ok", "received": 2, "created": 1, "updated": 1}
-    status, body, _ = await rop.rest(
-        "POST", "/settings/managers-update", key, json={"managers": [{"manager_id": "x"}]}
-    )
-    assert (status, body["message"]) == (400, "managers[0].name: required, a non-empty string")
     listed = from_grpc(await rop.rpc("ListManagers", rop_pb2.ListManagersRequest(limit=1000), key))
     mine = {m["manager_id"]: m for m in listed["managers"]}
     assert mine[first] == {
@@ -375,6 +578,43 @@ async def test_managers_are_upserted_with_counts(rop: Rop, key: str) -> None:
         "middlename": "",
     }
     assert mine[second]["surname"] == "Смирнова"
+
+
+async def test_only_manager_id_is_required(rop: Rop, key: str) -> None:
+    """The seed marks no field of a manager as required but its id: the rest may be left out,
+    over every protocol, and a manager's record is then what was sent (left out: empty)."""
+    ids = [uid("manager") for _ in range(3)]
+    status, body, _ = await rop.rest(
+        "POST", "/settings/managers-update", key,
+        json={"managers": [{"manager_id": ids[0]}, {"manager_id": ids[1], "name": "Иван"}]},
+    )
+    assert (status, body) == (200, {"status": "ok", "received": 2, "created": 2, "updated": 0})
+    data = await rop.gql_data(
+        "mutation($m: [RopManagerInput!]!) { ropUpdateManagers(managers: $m) { created } }",
+        {"m": [{"managerId": ids[2], "surname": "Смирнова"}]}, token=key,
+    )
+    assert data["ropUpdateManagers"] == {"created": 1}
+    reply = await rop.rpc(
+        "UpdateManagers",
+        rop_pb2.UpdateManagersRequest(managers=[rop_pb2.Manager(manager_id=ids[1])]), key,
+    )
+    assert (reply.created, reply.updated) == (0, 1)
+    listed = from_grpc(await rop.rpc("ListManagers", rop_pb2.ListManagersRequest(limit=1000), key))
+    mine = {m["manager_id"]: m for m in listed["managers"] if m["manager_id"] in ids}
+    empty = {"name": "", "surname": "", "middlename": ""}
+    assert mine == {
+        ids[0]: {"manager_id": ids[0], **empty},
+        ids[1]: {"manager_id": ids[1], **empty},
+        ids[2]: {"manager_id": ids[2], **empty, "surname": "Смирнова"},
+    }
+    for manager, message in [
+        ({}, "managers[0].manager_id: required, a non-empty string"),
+        ({"manager_id": ids[0], "surname": 5}, "managers[0].surname: expected a string"),
+    ]:
+        status, body, _ = await rop.rest(
+            "POST", "/settings/managers-update", key, json={"managers": [manager]}
+        )
+        assert (status, body) == (400, {"error": "bad_request", "message": message})
 
 
 async def test_sixty_requests_a_minute_per_key(rop: Rop, key: str) -> None:

@@ -3,6 +3,7 @@ the admin writes that feed it (rejected ones change nothing)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,8 +44,6 @@ def url(hub: HubProcess, path: str) -> str:
 
 
 def snake(camel: dict[str, Any]) -> dict[str, Any]:
-    import re
-
     return {re.sub(r"([A-Z])", r"_\1", k).lower(): v for k, v in camel.items()}
 
 
@@ -277,6 +276,57 @@ async def test_the_same_errors_over_three_protocols(hub: HubProcess, auth: str) 
     assert code == grpc.StatusCode.NOT_FOUND
 
 
+async def test_account_state_is_one_rule_on_every_protocol(hub: HubProcess, auth: str) -> None:
+    """No ``action`` means get_state, and with exactly one account (a hosted install) that
+    account answers the seed's verbatim request, whose Host (127.0.0.1 here) names none."""
+    rows = await get(hub, "/l/a/monitor/accounts-stat", auth)
+    (acme,) = [r for r in rows if r["name"] != "TOTAL"]
+    want = {"blocked": False}
+    assert await get(hub, "/l/i/account-state?action=get_state", auth) == want  # the seed's
+    assert await get(hub, "/l/i/account-state", auth) == want
+    body = await graphql(hub, "{ webim { accountState { blocked } } }", auth)
+    assert body["data"]["webim"]["accountState"] == want
+    state = await rpc(hub, "GetAccountState", pb.AccountStateRequest(), auth)  # no action
+    assert MessageToDict(state, always_print_fields_with_no_presence=True) == want
+    php = parse_var_dump((await rest(url(hub, "/webim/service/info.php"), auth))[1])
+    assert php["account name"] == acme["name"] == "acme"
+
+    await rpc(hub, "UpsertAccount", pb.AccountInput(name="second"))
+    try:  # two accounts: the request must name one
+        status, body, _ = await rest(url(hub, "/l/i/account-state?action=get_state"), auth)
+        assert status == 400 and body["e"].startswith("account: required"), body
+        code, _ = await rpc_error(hub, "GetAccountState", pb.AccountStateRequest(), auth)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        body = await graphql(hub, "{ webim { accountState { blocked } } }", auth)
+        assert gql_error(body)["status"] == 400
+    finally:
+        await rpc(hub, "DeleteAccount", pb.DeleteAccountRequest(name="second"))
+
+
+async def test_a_value_that_is_set_is_a_gauge(hub: HubProcess, auth: str) -> None:
+    """Channel errors are set by the admin and may go down (5 then 2): a gauge. No webim
+    counter goes down whatever the admin writes."""
+
+    async def scrape() -> tuple[str, dict[str, float]]:
+        _status, text, _ = await rest(url(hub, "/metrics"), auth)
+        counters = set(re.findall(r"^# TYPE (webim_\S+) counter$", text, re.M))
+        samples = {
+            name: float(value)
+            for name, value in re.findall(r"^(webim_\S+?)(?:\{.*\})? (\S+)$", text, re.M)
+        }
+        return text, {n: v for n, v in samples.items() if n.removesuffix("_total") in counters}
+
+    await rpc(hub, "SetChannelErrors", pb.SetChannelErrorsRequest(channel="viber", error_cnt=5))
+    _text, before = await scrape()
+    await rpc(hub, "SetChannelErrors", pb.SetChannelErrorsRequest(channel="viber", error_cnt=2))
+    text, after = await scrape()
+    assert "# TYPE webim_channel_errors gauge" in text
+    assert 'webim_channel_errors{channel="viber"} 2.0' in text
+    assert "webim_channel_errors_total" not in text
+    assert all(after[name] >= value for name, value in before.items()), (before, after)
+    await rpc(hub, "SetChannelErrors", pb.SetChannelErrorsRequest(channel="viber", error_cnt=0))
+
+
 async def test_set_log_level_over_graphql_and_grpc(hub: HubProcess, auth: str) -> None:
     body = await graphql(
         hub,
@@ -285,12 +335,12 @@ async def test_set_log_level_over_graphql_and_grpc(hub: HubProcess, auth: str) -
         auth,
     )
     assert body["data"]["webimSetLogLevel"] == {
-        "logger": "hub.webim",
+        "logger": "hub_webim",
         "level": "ERROR",
         "effectiveLevel": "ERROR",
     }
     level = await rpc(hub, "SetLogLevel", pb.SetLogLevelRequest(name="webim", level="WARN"), auth)
-    assert (level.logger, level.level) == ("hub.webim", "WARN")
+    assert (level.logger, level.level) == ("hub_webim", "WARN")
     await rest(url(hub, "/l/a/monitor/set-log-level?name=webim&level=INFO"), auth)
     level = await rpc(hub, "GetLogLevel", pb.GetLogLevelRequest(name="webim"), auth)
     assert (level.level, level.effective_level) == ("INFO", "INFO")

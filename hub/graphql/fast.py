@@ -5,11 +5,16 @@ of a typical hub response is *plain*: strawberry fields without a resolver, argu
 directives, read straight off a dataclass. For those subtrees we compile, once per document,
 a function that builds the response with attribute reads and scalar serialisation. Anything
 unusual (a null where the schema forbids one, a value a scalar rejects, an abstract type, a
-resolver) falls back to graphql-core, so errors and null propagation stay exactly its own."""
+resolver) falls back to graphql-core, so errors and null propagation stay exactly its own.
+
+Both paths count the fields they complete against the request's budget
+(``graphql.max_resolved_fields``): past it, the remaining fields fail with one error whose
+reason is ``execution_limit``, so no request holds the event loop for long however its lists
+multiply."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import weakref
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
@@ -17,17 +22,23 @@ from typing import Any
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     InlineFragmentNode,
+    OperationDefinitionNode,
     is_leaf_type,
 )
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 
+from hub.graphql.limits import request_error_extensions
+
 Completer = Callable[[Any], Any]
-PLAN_CACHE_SIZE = 4096
+# values completed by compiled plans; a plan runs synchronously, so the executor that calls it
+# reads its own share as the difference before and after
+_completed = [0]
 
 
 class _Fallback(Exception):
@@ -39,6 +50,7 @@ def _collect(
 ) -> dict[str, list[FieldNode]] | None:
     """Response key -> field nodes for the sub-selection, or None if it is not plain."""
     grouped: dict[str, list[FieldNode]] = {}
+    visited: set[str] = set()  # like graphql-core, a fragment is collected once
 
     def walk(selections: Sequence[Any]) -> bool:
         for selection in selections:
@@ -48,6 +60,10 @@ def _collect(
                 key = selection.alias.value if selection.alias else selection.name.value
                 grouped.setdefault(key, []).append(selection)
             elif isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
+                if isinstance(selection, FragmentSpreadNode):
+                    if selection.name.value in visited:
+                        continue
+                    visited.add(selection.name.value)
                 fragment = (
                     selection
                     if isinstance(selection, InlineFragmentNode)
@@ -107,6 +123,7 @@ def _list(inner: Completer) -> Completer:
             return None
         if not isinstance(value, list | tuple):
             raise _Fallback
+        _completed[0] += len(value)
         return [inner(item) for item in value]
 
     return complete
@@ -157,9 +174,12 @@ def compile_completer(
             return None
         entries.append((key, attrgetter(attribute), sub))
 
+    width = len(entries)
+
     def complete(value: Any) -> Any:
         if value is None:
             return None
+        _completed[0] += width
         try:
             return {key: sub(read(value)) for key, read, sub in entries}
         except AttributeError:
@@ -168,31 +188,92 @@ def compile_completer(
     return complete
 
 
-_plans: OrderedDict[tuple[str, tuple[int, ...]], tuple[list[FieldNode], Completer | None]] = (
-    OrderedDict()
-)
+Plans = dict[tuple[str, tuple[int, ...]], tuple[list[FieldNode], Completer | None]]
+# plans by the id of their operation, as long as it lives: a document the cache dropped (or never
+# kept) takes its plans along. Not a WeakKeyDictionary: nodes compare by content, and two equal
+# documents must not share plans keyed by the ids of one's nodes.
+_plans: dict[int, Plans] = {}
+
+
+def _plans_of(operation: OperationDefinitionNode) -> Plans:
+    plans = _plans.get(id(operation))
+    if plans is None:
+        plans = _plans[id(operation)] = {}
+        weakref.finalize(operation, _plans.pop, id(operation), None)
+    return plans
 
 
 def plan_for(
-    return_type: GraphQLOutputType, nodes: list[FieldNode], fragments: dict[str, Any]
+    operation: OperationDefinitionNode,
+    return_type: GraphQLOutputType,
+    nodes: list[FieldNode],
+    fragments: dict[str, Any],
 ) -> Completer | None:
-    """Plans are cached by the identity of the field nodes, which belong to one cached document;
-    the plan keeps the nodes alive so an id is never reused while its plan exists."""
+    """Plans are cached by the identity of the field nodes, per operation; the plan keeps the
+    nodes alive so an id is never reused while its plan exists."""
+    plans = _plans_of(operation)
     key = (str(return_type), tuple(map(id, nodes)))
-    cached = _plans.get(key)
+    cached = plans.get(key)
     if cached is not None:
         return cached[1]
     try:
         plan = compile_completer(return_type, nodes, fragments)
     except Exception:  # a shape this compiler does not know: graphql-core handles it
         plan = None
-    _plans[key] = (nodes, plan)
-    if len(_plans) > PLAN_CACHE_SIZE:
-        _plans.popitem(last=False)
+    plans[key] = (nodes, plan)
     return plan
 
 
+class ResolvedFieldLimit(GraphQLError):
+    """The request resolved more fields than ``graphql.max_resolved_fields`` allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request resolves more than {limit} fields (list items count); ask for fewer"
+            " fields or smaller pages",
+            extensions=request_error_extensions("execution_limit"),
+        )
+
+
+def _over_limit(error: GraphQLError) -> bool:
+    return isinstance(error, ResolvedFieldLimit) or isinstance(
+        error.original_error, ResolvedFieldLimit
+    )
+
+
 class PlainSubtreeExecutor(IncrementalExecutor):
+    max_resolved_fields: int | None = None  # set by :meth:`limited`
+
+    def __init__(self, *args: Any, operation_extensions: Any = None, **kwargs: Any) -> None:
+        # strawberry hands a custom executor the request's "extensions"; nothing here reads them
+        super().__init__(*args, **kwargs)
+        self.resolved_fields = 0
+
+    @classmethod
+    def limited(cls, max_resolved_fields: int) -> type[PlainSubtreeExecutor]:
+        """The executor with a budget of fields per request."""
+        return type(cls.__name__, (cls,), {"max_resolved_fields": max_resolved_fields})
+
+    def spend(self, fields: int) -> None:
+        self.resolved_fields += fields
+        limit = self.max_resolved_fields
+        if limit is not None and self.resolved_fields > limit:
+            raise ResolvedFieldLimit(limit)
+
+    def execute_field(self, *args: Any, **kwargs: Any) -> Any:
+        # raised here, the error nulls the parent field as a broken non-null field would, and
+        # every field after it fails the same way at once: the work stops, and build_response
+        # keeps one of those errors
+        self.spend(1)
+        return super().execute_field(*args, **kwargs)
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        errors = self.collected_errors.errors
+        spent = [e for e in errors if _over_limit(e)]
+        if spent:
+            errors[:] = [e for e in errors if not _over_limit(e)] + spent[:1]
+        return super().build_response(data)
+
     def complete_value(  # type: ignore[override]
         self,
         return_type: Any,
@@ -203,12 +284,17 @@ class PlainSubtreeExecutor(IncrementalExecutor):
         position_context: Any,
     ) -> Any:
         if not isinstance(result, Exception):
-            plan = plan_for(return_type, [d.node for d in field_details_list], self.fragments)
+            nodes = [d.node for d in field_details_list]
+            plan = plan_for(self.operation, return_type, nodes, self.fragments)
             if plan is not None:
+                before = _completed[0]
                 try:
-                    return plan(result)
+                    completed = plan(result)
                 except _Fallback:
                     pass
+                else:
+                    self.spend(_completed[0] - before)
+                    return completed
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
         )

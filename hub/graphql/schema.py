@@ -5,28 +5,51 @@ refuses to start, naming both plugins."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
 import strawberry
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter
+from graphql import GraphQLError
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.tools import create_type
+from strawberry.types import ExecutionContext
 from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
 from hub.config import GraphQLLimits
-from hub.errors import StartupError
-from hub.graphql.limits import cost_rules
+from hub.errors import HubError, StartupError
+from hub.graphql.documents import CachedDocuments, DocumentCache
+from hub.graphql.fast import PlainSubtreeExecutor
 from hub.graphql.types import SHARED_TYPES
 from hub.registry import GraphQLPart
 
+log = logging.getLogger("hub.graphql")
 BUILTIN = {"String", "Int", "Float", "Boolean", "ID", "Query", "Mutation", "Subscription"}
 
 
 class SchemaConflict(StartupError):
     """Two plugins (or one plugin and the host's conventions) disagree about a name."""
+
+
+class HubSchema(strawberry.Schema):
+    """The schema, with the document cache that the HTTP view and websockets share."""
+
+    def __init__(self, *args: Any, documents: DocumentCache, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.documents = documents
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log what the HTTP view logs: an unexpected exception, not a refused request or a
+        HubError (strawberry would log each with a traceback and the whole document)."""
+        for error in errors:
+            original = error.original_error
+            if original is not None and not isinstance(original, HubError | GraphQLError):
+                log.error("resolver failed at %s", error.path, exc_info=original)
 
 
 def pascal(plugin: str) -> str:
@@ -78,9 +101,10 @@ def _fields(kind: str, plugin: str, cls: type) -> Iterable[StrawberryField]:
 
 def build_schema(
     parts: dict[str, GraphQLPart], limits: GraphQLLimits | None = None
-) -> strawberry.Schema:
-    """The schema; with ``limits``, strawberry's own execution (websockets) enforces the same
-    cost limits as the HTTP view."""
+) -> HubSchema:
+    """The schema; strawberry's own execution (websockets) goes through the same document cache,
+    cost limits and executor as the HTTP view."""
+    limits = limits or GraphQLLimits()
     owners: dict[str, str] = {}
     for plugin, part in parts.items():
         for name in _type_names(plugin, part):
@@ -123,15 +147,17 @@ def build_schema(
         fields = [f for _, f in sorted(roots[name].values(), key=lambda pf: _graphql_name(pf[1]))]
         return create_type(name, fields) if fields else None
 
-    return strawberry.Schema(
+    documents = DocumentCache(limits)
+    return HubSchema(
         query=root_type("Query"),  # type: ignore[arg-type]
         mutation=root_type("Mutation"),
         subscription=root_type("Subscription"),
         types=extra_types,
         extensions=[
+            # parsing stops at the same place when strawberry parses a document itself
             partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-            partial(AddValidationRules, cost_rules(limits)),
-        ]
-        if limits
-        else [],
+            partial(CachedDocuments, documents=documents),
+        ],
+        execution_context_class=PlainSubtreeExecutor.limited(limits.max_resolved_fields),
+        documents=documents,
     )

@@ -11,10 +11,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from hub.errors import HubError
+from hub.paging import Page
 
 T = TypeVar("T")
-MAX_PAGE = 1000
-DEFAULT_PAGE = 100
 
 
 @strawberry.type(description="Relay page information.")
@@ -66,10 +65,8 @@ def page_window(
     """``(offset, limit)`` for ``first``/``after``. A bad value is a 400 naming the argument,
     made by ``error`` so that it carries the plugin's own error code."""
     offset = decode_cursor(after, error) + 1 if after else 0
-    limit = DEFAULT_PAGE if first is None else first
-    if not 0 <= limit <= MAX_PAGE:
-        raise error(f"first: must be between 0 and {MAX_PAGE}")
-    return offset, limit
+    page = Page.of(offset, first, error, offset_name="after", limit_name="first")
+    return page.offset, page.limit
 
 
 def connection(items: Sequence[T], total: int, offset: int) -> Connection[T]:

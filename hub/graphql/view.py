@@ -1,37 +1,29 @@
 """GraphQL over HTTP, following the graphql-over-http spec (``application/graphql-response+json``
-included), with parsed and validated documents cached so a repeated query only executes.
-Websockets (graphql-transport-ws) and GraphiQL are served by strawberry's own aiohttp view."""
+included), with parsed and validated documents cached (:mod:`hub.graphql.documents`) so a
+repeated query only executes. Websockets (graphql-transport-ws) and GraphiQL are served by
+strawberry's own aiohttp view."""
 
 from __future__ import annotations
 
 import inspect
 import logging
 import weakref
-from collections import OrderedDict
 from typing import Any
 
 import orjson
 import strawberry
 from aiohttp import web
-from graphql import (
-    DocumentNode,
-    GraphQLError,
-    OperationType,
-    execute,
-    get_operation_ast,
-    parse,
-    specified_rules,
-    validate,
-)
-from graphql.validation.validate import ValidationAbortedError
+from graphql import GraphQLError, OperationType, execute, get_operation_ast
 from strawberry.aiohttp.views import GraphQLView as StrawberryView
 
 from hub.config import GraphQLLimits
 from hub.errors import HubError
 from hub.graphql.context import HubContext
 from hub.graphql.fast import PlainSubtreeExecutor
-from hub.graphql.limits import cost_rules, request_error_extensions
-from hub.http.body import read_body
+from hub.graphql.limits import request_error_extensions
+from hub.graphql.schema import HubSchema
+from hub.graphql.ws import HubTransportWSHandler
+from hub.http.body import MAX_BODY_KEY, read_body
 
 log = logging.getLogger("hub.graphql")
 
@@ -57,7 +49,6 @@ class RequestError(Exception):
 
 
 INTERNAL = {"code": "INTERNAL", "plugin": None, "status": 500, "reason": "internal"}
-TOO_MANY_TOKENS = "Syntax Error: Document contains more than"
 
 
 def format_error(error: GraphQLError, reason: str = "graphql_invalid") -> dict[str, Any]:
@@ -144,45 +135,10 @@ def _json_param(data: dict[str, Any], name: str) -> None:
             raise RequestError(400, f"{name}: not valid JSON", "bad_params") from None
 
 
-Entry = tuple[DocumentNode | None, list[GraphQLError]]
-
-
-class DocumentCache:
-    """Parsed and validated documents by query text, least recently used dropped first."""
-
-    def __init__(self, schema: strawberry.Schema, limits: GraphQLLimits) -> None:
-        self.schema = schema._schema
-        self.limits = limits
-        self.rules = [*specified_rules, *cost_rules(limits)]
-        self.entries: OrderedDict[str, Entry] = OrderedDict()
-
-    def get(self, query: str) -> Entry:
-        entry = self.entries.get(query)
-        if entry is not None:
-            self.entries.move_to_end(query)
-            return entry
-        try:
-            document: DocumentNode | None = parse(query, max_tokens=self.limits.max_tokens)
-        except GraphQLError as error:
-            too_long = error.message.startswith(TOO_MANY_TOKENS)
-            reason = "token_limit" if too_long else "graphql_syntax"
-            error.extensions = request_error_extensions(reason)
-            document, errors = None, [error]
-        else:
-            errors = validate(self.schema, document, self.rules)  # type: ignore[arg-type]
-            for problem in errors:
-                if isinstance(problem, ValidationAbortedError):
-                    # too many errors, or graphql-core's budget for comparing fields spent
-                    problem.extensions = request_error_extensions("validation_aborted")
-        entry = (document if not errors else None, list(errors))
-        self.entries[query] = entry
-        if len(self.entries) > self.limits.document_cache_size:
-            self.entries.popitem(last=False)
-        return entry
-
-
 class HubStrawberryView(StrawberryView):
     """strawberry's view, for websockets and GraphiQL, with the hub's context."""
+
+    graphql_transport_ws_handler_class = HubTransportWSHandler
 
     def __init__(self, hub: Any, schema: strawberry.Schema) -> None:
         super().__init__(schema=schema, subscription_protocols=["graphql-transport-ws"])
@@ -192,7 +148,12 @@ class HubStrawberryView(StrawberryView):
     async def create_websocket_response(
         self, request: web.Request, subprotocol: str | None
     ) -> web.WebSocketResponse:
-        socket = await super().create_websocket_response(request, subprotocol)
+        # strawberry's, plus a heartbeat: a peer that stops answering pings is disconnected
+        socket = web.WebSocketResponse(
+            protocols=[subprotocol] if subprotocol else [],
+            heartbeat=self.hub.settings.http_websocket_heartbeat,
+        )
+        await socket.prepare(request)
         self.sockets.add(socket)
         return socket
 
@@ -206,10 +167,12 @@ class HubStrawberryView(StrawberryView):
 
 
 class GraphQLEndpoint:
-    def __init__(self, hub: Any, schema: strawberry.Schema, limits: GraphQLLimits) -> None:
+    def __init__(self, hub: Any, schema: HubSchema, limits: GraphQLLimits) -> None:
         self.hub = hub
         self.schema = schema
-        self.documents = DocumentCache(schema, limits)
+        self.limits = limits
+        self.documents = schema.documents
+        self.executor = PlainSubtreeExecutor.limited(limits.max_resolved_fields)
         self.strawberry_view = HubStrawberryView(hub, schema)
 
     def routes(self) -> list[web.RouteDef]:
@@ -261,6 +224,7 @@ class GraphQLEndpoint:
                 f"unsupported Content-Type {_shown(content_type)}: use application/json",
                 "unsupported_media_type",
             )
+        request[MAX_BODY_KEY] = self.limits.max_body  # documents are small
         raw = await read_body(request)
         if not raw.strip():
             raise RequestError(400, "the request body is empty: expected a JSON object", "bad_json")
@@ -279,11 +243,11 @@ class GraphQLEndpoint:
         variables: dict[str, Any] | None,
         operation: str | None,
     ) -> web.Response:
-        document, errors = self.documents.get(query)
+        document, errors = self.documents.get(self.schema._schema, query)
         # graphql-response+json says "this request never executed" with a 4xx; plain JSON
         # clients of old expect 200 and look at "errors"
         failure_status = 400 if media == GRAPHQL_RESPONSE else 200
-        if document is None:
+        if document is None or errors:
             return self._respond(
                 {"errors": [format_error(e) for e in errors]}, failure_status, media
             )
@@ -318,7 +282,7 @@ class GraphQLEndpoint:
             context_value=context,
             variable_values=variables,
             operation_name=operation,
-            executor_class=PlainSubtreeExecutor,
+            executor_class=self.executor,
         )
         if inspect.isawaitable(result):
             result = await result

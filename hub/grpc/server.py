@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from hub.errors import HubError, StartupError
+from hub.grpc.reflection import add_reflection
 from hub.health import plugin_status
 from hub.registry import GrpcService
 
 log = logging.getLogger("hub.grpc")
-REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
 
 def authorization(context: grpc.aio.ServicerContext) -> str | None:
@@ -37,52 +36,120 @@ class Undecodable:
         self.error = error
 
 
-def _lenient(handler: Any) -> Any:
-    """``handler`` with a request deserializer that returns :class:`Undecodable` rather than
-    raise: grpc would answer UNKNOWN with the exception's class and text."""
-    if handler is None or handler.request_streaming or handler.request_deserializer is None:
-        return handler
-    decode = handler.request_deserializer
-
-    def deserialize(raw: bytes) -> Any:
-        try:
-            return decode(raw)
-        except Exception as exc:
-            return Undecodable(exc)
-
-    return handler._replace(request_deserializer=deserialize)
+def trailers(exc: HubError) -> tuple[tuple[str, str], ...]:
+    """The ``hub-*`` (and ``retry-after``) trailers that carry a :class:`HubError`."""
+    found = [("hub-status", str(exc.status))]
+    if exc.reason is not None:
+        found.append(("hub-reason", str(exc.reason)))
+    if exc.plugin:
+        found.append(("hub-plugin", exc.plugin))
+    if exc.retry_after is not None:
+        found.append(("retry-after", str(exc.retry_after)))
+    return tuple(found)
 
 
-class _LenientHandlers(grpc.GenericRpcHandler):
-    def __init__(self, inner: grpc.GenericRpcHandler) -> None:
+async def abort(context: grpc.aio.ServicerContext, exc: HubError) -> NoReturn:
+    context.set_trailing_metadata(trailers(exc))
+    await context.abort(exc.grpc_code, exc.message)
+    raise AssertionError("context.abort returned")  # it always raises
+
+
+class Guard:
+    """Every handler the server gets passes through here, whichever service it belongs to
+    (plugins, ``hub.v1.Hub``, health, reflection): its request deserializer returns
+    :class:`Undecodable` rather than raise (grpc would answer UNKNOWN with the exception's class
+    and text), and its method answers such a request, or such a message of a request stream,
+    with INVALID_ARGUMENT and the ``hub-*`` trailers before the method runs."""
+
+    def __init__(self, calls: Any, plugin: str | None) -> None:
+        self.calls = calls
+        self.plugin = plugin
+
+    def handler(self, method: str, handler: Any) -> Any:
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        kind = ("stream" if handler.request_streaming else "unary") + "_" + (
+            "stream" if handler.response_streaming else "unary"
+        )
+        behavior = getattr(handler, kind)
+        if not (inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)):
+            return handler  # grpc.aio runs other kinds in a thread: none are registered here
+        decode = handler.request_deserializer
+
+        def deserialize(raw: bytes) -> Any:
+            try:
+                return decode(raw)
+            except Exception as exc:
+                return Undecodable(exc)
+
+        check = self._messages if handler.request_streaming else self._request
+        return handler._replace(
+            request_deserializer=deserialize, **{kind: _checked(behavior, check, method)}
+        )
+
+    async def refuse(self, method: str, request: Undecodable, context: Any) -> NoReturn:
+        self.calls.labels(method, "INVALID_ARGUMENT").inc()
+        message = f"the request is not a valid message: {request.error}"
+        await abort(context, HubError(400, message, reason="bad_message", plugin=self.plugin))
+
+    async def _request(self, method: str, request: Any, context: Any) -> Any:
+        if isinstance(request, Undecodable):
+            await self.refuse(method, request, context)
+        return request
+
+    async def _messages(self, method: str, requests: Any, context: Any) -> Any:
+        async def checked() -> AsyncIterator[Any]:
+            async for request in requests:
+                yield await self._request(method, request, context)
+
+        return checked()
+
+
+def _checked(behavior: Any, check: Any, method: str) -> Any:
+    """``behavior`` of the same kind (grpc.aio tells coroutines from async generators) with
+    ``check`` applied to its request first."""
+    if inspect.isasyncgenfunction(behavior):
+
+        async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+            async for item in behavior(await check(method, request, context), context):
+                yield item
+
+        return streaming
+
+    async def unary(request: Any, context: Any) -> Any:
+        return await behavior(await check(method, request, context), context)
+
+    return unary
+
+
+class _GuardedHandlers(grpc.GenericRpcHandler):
+    def __init__(self, inner: grpc.GenericRpcHandler, guard: Guard) -> None:
         self.inner = inner
+        self.guard = guard
 
     def service(self, handler_call_details: Any) -> Any:
-        return _lenient(self.inner.service(handler_call_details))
+        handler = self.inner.service(handler_call_details)
+        return self.guard.handler(handler_call_details.method, handler)
 
 
-class _Registrar:
-    """The server as a generated ``add_XServicer_to_server`` sees it: every handler it adds gets
-    a request deserializer from :func:`_lenient`."""
+class Registrar:
+    """The server as a generated ``add_XServicer_to_server`` sees it: every handler it adds is
+    guarded by :class:`Guard`."""
 
-    def __init__(self, server: grpc.aio.Server) -> None:
+    def __init__(self, server: grpc.aio.Server, guard: Guard) -> None:
         self.server = server
+        self.guard = guard
 
     def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        self.server.add_generic_rpc_handlers(tuple(_LenientHandlers(h) for h in handlers))
+        self.server.add_generic_rpc_handlers(
+            tuple(_GuardedHandlers(h, self.guard) for h in handlers)
+        )
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
         self.server.add_registered_method_handlers(
-            service, {name: _lenient(h) for name, h in handlers.items()}
+            service,
+            {name: self.guard.handler(f"/{service}/{name}", h) for name, h in handlers.items()},
         )
-
-
-def _decoded(request: Any) -> Any:
-    if isinstance(request, Undecodable):
-        raise HubError(
-            400, f"the request is not a valid message: {request.error}", reason="bad_message"
-        )
-    return request
 
 
 class ErrorMapping:
@@ -119,7 +186,7 @@ class ErrorMapping:
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                response = impl(_decoded(request), context)
+                response = impl(request, context)
                 if inspect.isawaitable(response):
                     response = await response
             except Exception as exc:
@@ -134,7 +201,7 @@ class ErrorMapping:
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                async for item in impl(_decoded(request), context):
+                async for item in impl(request, context):
                     yield item
             except Exception as exc:
                 await self._abort(name, exc, context)
@@ -150,16 +217,8 @@ class ErrorMapping:
             self.calls.labels(name, "INTERNAL").inc()
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             return
-        trailers: list[tuple[str, str]] = [("hub-status", str(exc.status))]
-        if exc.reason is not None:
-            trailers.append(("hub-reason", str(exc.reason)))
-        if exc.plugin:
-            trailers.append(("hub-plugin", exc.plugin))
-        if exc.retry_after is not None:
-            trailers.append(("retry-after", str(exc.retry_after)))
-        context.set_trailing_metadata(tuple(trailers))
         self.calls.labels(name, exc.grpc_code.name).inc()
-        await context.abort(exc.grpc_code, exc.message)
+        await abort(context, exc)
 
 
 class GrpcServer:
@@ -168,8 +227,9 @@ class GrpcServer:
         # no SO_REUSEPORT: a second hub on the same port must fail, not silently share it
         self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         errors = ErrorMapping(hub.metrics)
+        host = Registrar(self.server, Guard(hub.metrics.grpc_calls, None))
         self.health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, host)
         self.services: dict[str, str] = {}  # service name -> plugin
         for plugin, service in hub.grpc_services:
             if service.name in self.services:
@@ -177,25 +237,10 @@ class GrpcServer:
                     f"gRPC service {service.name} is registered by both "
                     f"{self.services[service.name]} and {plugin}"
                 )
-            service.add_to_server(errors.servicer(service), _Registrar(self.server))
+            guard = Guard(hub.metrics.grpc_calls, plugin)
+            service.add_to_server(errors.servicer(service), Registrar(self.server, guard))
             self.services[service.name] = plugin
-        self._enable_reflection()
-
-    def _enable_reflection(self) -> None:
-        """Server reflection under both names clients use: grpcio-reflection implements only
-        ``v1alpha``, whose messages are wire-identical to ``v1`` (grpcurl and newer clients ask
-        for ``v1`` first), so one servicer answers both."""
-        names = [*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME, REFLECTION_V1]
-        servicer = reflection.aio.ReflectionServicer(names)
-        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, self.server)
-        v1 = grpc.stream_stream_rpc_method_handler(
-            servicer.ServerReflectionInfo,
-            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
-            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
-        )
-        self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(REFLECTION_V1, {"ServerReflectionInfo": v1}),)
-        )
+        add_reflection(host, [*self.services, health.SERVICE_NAME])
 
     def bind(self, host: str, port: int) -> int:
         address = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"

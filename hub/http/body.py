@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import collapse_rfc2231_value
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
+from multidict import MultiDict
 
 from hub.errors import HubError
 
 MAX_BODY_KEY = web.RequestKey("hub_max_body", int)
 PLUGIN_KEY = web.RequestKey("hub_plugin", str)
+MULTIPART = "multipart/form-data"
+URLENCODED = "application/x-www-form-urlencoded"
+MAX_FIELDS = 1000
+BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-]")  # RFC 2046
+HEADER = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*")
+PLAIN_TRANSFER = ("7bit", "8bit", "binary")
 
 
 def too_large(limit: int) -> HubError:
@@ -50,3 +62,119 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise HubError(400, f"request body is not valid JSON: {exc}", reason="bad_json") from None
+
+
+@dataclass(frozen=True)
+class FormFile:
+    """A multipart part sent as a file (it has a ``filename``)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def bad_form(message: str) -> HubError:
+    return HubError(400, message, reason="bad_body")
+
+
+async def read_form(request: web.Request) -> MultiDict[str | FormFile]:
+    """A ``multipart/form-data`` or urlencoded body, read under the plugin's size limit like any
+    other and parsed strictly here (not by aiohttp, whose multipart reader raises a dozen kinds
+    of exception): anything malformed is a 400 saying what."""
+    raw = await read_body(request)
+    if request.content_type == MULTIPART:
+        return _multipart(raw, request.headers.get("Content-Type", ""))
+    if request.content_type == URLENCODED:
+        return _urlencoded(raw, request.charset or "utf-8")
+    raise bad_form(f"Content-Type: expected {MULTIPART} or {URLENCODED}")
+
+
+def _shown(raw: str | bytes) -> str:
+    return repr(raw) if len(raw) <= 40 else f"{raw[:40]!r}..."
+
+
+def _decoded(raw: bytes, charset: str, what: str) -> str:
+    try:
+        return raw.decode(charset)
+    except LookupError:
+        raise bad_form(f"{what}: unknown charset {_shown(charset)}") from None
+    except ValueError:
+        raise bad_form(f"{what}: not valid {charset} text") from None
+
+
+def _urlencoded(raw: bytes, charset: str) -> MultiDict[str | FormFile]:
+    text = _decoded(raw, charset, "body")
+    try:
+        pairs = parse_qsl(
+            text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS
+        )
+    except UnicodeDecodeError:
+        raise bad_form("body: a percent-encoded value is not valid UTF-8") from None
+    except ValueError:
+        raise bad_form(f"body: more than {MAX_FIELDS} fields") from None
+    return MultiDict(pairs)
+
+
+def _params(header: str, value: str) -> Message:
+    """``value`` as an email header, for its standard parameter parsing (quotes, RFC 2231)."""
+    message = Message()
+    message[header] = value
+    return message
+
+
+def _param(message: Message, name: str, header: str) -> str | None:
+    value = message.get_param(name, header=header)
+    return None if value is None else collapse_rfc2231_value(value)
+
+
+def _multipart(raw: bytes, content_type: str) -> MultiDict[str | FormFile]:
+    """RFC 7578: parts between ``--boundary`` lines, each with its headers, a blank line and
+    its content; a preamble and an epilogue are allowed, nothing else."""
+    boundary = _param(_params("Content-Type", content_type), "boundary", "content-type")
+    if boundary is None or not BOUNDARY.fullmatch(boundary):
+        raise bad_form(f"Content-Type: {MULTIPART} needs a boundary of 1 to 70 characters")
+    fields: MultiDict[str | FormFile] = MultiDict()
+    sections = (b"\r\n" + raw).split(b"\r\n--" + boundary.encode())
+    for number, section in enumerate(sections[1:], 1):
+        if section.startswith(b"--"):
+            return fields  # the closing boundary; what follows is the epilogue
+        if number > MAX_FIELDS:
+            raise bad_form(f"body: more than {MAX_FIELDS} parts")
+        padding, newline, part = section.partition(b"\r\n")
+        if padding.strip(b" \t") or not newline:
+            raise bad_form(f"body: part {number}: the boundary line must end with CRLF")
+        fields.add(*_part(part, number))
+    if len(sections) == 1:
+        raise bad_form(f"body: no part starts with the boundary {_shown(boundary)}")
+    raise bad_form(f"body: the closing boundary --{boundary}-- is missing")
+
+
+def _part(part: bytes, number: int) -> tuple[str, str | FormFile]:
+    where = f"body: part {number}"
+    if part.startswith(b"\r\n"):
+        head, content = b"", part[2:]
+    else:
+        head, blank, content = part.partition(b"\r\n\r\n")
+        if not blank:
+            raise bad_form(f"{where}: no blank line ends its headers")
+    headers: dict[str, str] = {}
+    for line in _decoded(head, "utf-8", f"{where} headers").split("\r\n") if head else ():
+        match = HEADER.fullmatch(line)
+        if match is None:
+            raise bad_form(f"{where}: header line {_shown(line)} is not 'Name: value'")
+        name = match[1].lower()
+        if name in headers:
+            raise bad_form(f"{where}: header {match[1]} is given twice")
+        headers[name] = match[2]
+    disposition = _params("Content-Disposition", headers.get("content-disposition", ""))
+    name = _param(disposition, "name", "content-disposition")
+    if disposition.get_content_disposition() != "form-data" or not name:
+        raise bad_form(f"{where}: expected Content-Disposition: form-data; name=\"...\"")
+    transfer = headers.get("content-transfer-encoding", "binary").lower()
+    if transfer not in PLAIN_TRANSFER:
+        raise bad_form(f"{where} ({name}): Content-Transfer-Encoding {transfer} is not supported")
+    kind = _params("Content-Type", headers.get("content-type", "text/plain"))
+    filename = _param(disposition, "filename", "content-disposition")
+    if filename is not None:
+        return name, FormFile(filename, kind.get_content_type(), content)
+    return name, _decoded(content, kind.get_content_charset("utf-8"), f"{where} ({name})")

@@ -11,7 +11,8 @@ import orjson
 
 from hub.errors import HubError
 
-INTEGER = re.compile(r"-?[0-9]{1,19}")  # no "+5", " 5", "1_000"; 19 digits fit SQLite
+INTEGER = re.compile(r"-?[0-9]+")  # no "+5", " 5", "1_000"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite (and a gRPC int64) can hold
 TRUE = ("true", "1")
 FALSE = ("false", "0", "")
 
@@ -28,13 +29,25 @@ def reject_unknown(query: Mapping[str, str], allowed: set[str]) -> None:
             )
 
 
-def int_param(query: Mapping[str, str], name: str) -> int | None:
+def int_param(
+    query: Mapping[str, str], name: str, *, low: int = INT64_MIN, high: int = INT64_MAX
+) -> int | None:
+    """The integer ``name`` if given, within ``low``..``high`` (by default the signed 64-bit
+    range, so that no value reaches SQLite or arithmetic that it cannot hold)."""
     raw = query.get(name)
     if raw is None:
         return None
     if not INTEGER.fullmatch(raw):
-        raise bad_param(f"{name}: expected an integer, got {raw!r}")
-    return int(raw)
+        raise bad_param(f"{name}: expected an integer, got {_shown(raw)}")
+    # more than 19 significant digits is out of range: int() of thousands is slow, and refused
+    value = int(raw) if len(raw.lstrip("-").lstrip("0")) <= 19 else None
+    if value is None or not low <= value <= high:
+        raise bad_param(f"{name}: expected an integer from {low} to {high}, got {_shown(raw)}")
+    return value
+
+
+def _shown(raw: str) -> str:
+    return repr(raw) if len(raw) <= 40 else f"{raw[:40]!r}... ({len(raw)} characters)"
 
 
 def bool_param(query: Mapping[str, str], name: str) -> bool:

@@ -1,65 +1,47 @@
-"""Let extension HTTP methods such as ERA's ``LOOKUP`` through.
+"""One HTTP/1.1 request grammar for every connection.
 
-aiohttp parses requests with llhttp, which only knows a fixed list of methods and answers any
-other with 400. Connections start on llhttp; the first time one sends a method llhttp refuses,
-that connection switches to aiohttp's pure-Python parser, which accepts any RFC 9110 token.
-Ordinary traffic keeps the fast parser.
-
-The chunk that failed is parsed again by the new parser, from the first request that starts in
-it: bytes at its head that still belong to the previous request's body (a client that sent a
-body the handler never read, e.g. after an early 401/405/413) were already consumed by llhttp
-and are skipped. (Not covered: a request's *headers* split across reads with an extension method
-pipelined right behind them, and more than aiohttp's 32 pipelined requests in one read.)"""
+aiohttp's fast parser (llhttp) knows a fixed list of methods and refuses the rest, ERA's
+``LOOKUP`` among them. Switching a connection to another parser when such a method appears means
+two grammars and a hand-over point where bytes one parser took as a body may be read again by the
+other as a request (smuggling). So every connection is parsed, from its first byte, by aiohttp's
+pure-Python parser, which accepts any RFC 9110 token as a method, made strict where it is lax:
+methods are case-sensitive (it upper-cases them, so ``get`` would be served as ``GET``), and a
+CONNECT does not turn the rest of the connection into a tunnel."""
 
 from __future__ import annotations
 
-from typing import Any
+from aiohttp.http_parser import TOKENRE, HttpRequestParserPy, RawRequestMessage
+from aiohttp.streams import StreamReader
 
-from aiohttp import http_parser, web_protocol
-from aiohttp.http_exceptions import BadHttpMethod
-
-_FAST = web_protocol.HttpRequestParser
-_TOLERANT = http_parser.HttpRequestParserPy
+NO_TUNNEL = ""  # a method name no request has
+Parsed = tuple[list[tuple[RawRequestMessage, StreamReader]], bool, bytes]
 
 
-class ExtensionMethodParser:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._args = args
-        self._kwargs = kwargs
-        self._parser: Any = _FAST(*args, **kwargs)
-        self._fast = _FAST is not _TOLERANT
-        self._body: Any = None  # the payload of the last request while its body may be arriving
-        self._body_length = 0  # its Content-Length
+class StrictRequestParser(HttpRequestParserPy):
+    """aiohttp's Python request parser with case-sensitive methods, and the state the header
+    timeout needs: how many request heads were complete, and whether another has begun."""
 
-    def feed_data(self, data: bytes, *args: Any) -> Any:
-        if not self._fast:
-            return self._parser.feed_data(data, *args)
-        owed = self._body_length - self._body.total_bytes if self._body is not None else 0
-        try:
-            result = self._parser.feed_data(data, *args)
-        except BadHttpMethod:
-            self._fast = False
-            self._parser = _TOLERANT(*self._args, **self._kwargs)
-            return self._parser.feed_data(data[max(owed, 0):], *args)
-        self._track(result[0])
-        return result
+    heads_parsed = 0
 
-    def _track(self, messages: Any) -> None:
-        """Remember the last request's payload when its body is framed by Content-Length."""
-        if not messages:
-            return
-        message, payload = messages[-1]
-        length = message.headers.get("Content-Length", "")
-        if message.chunked or message.compression or not length.isdigit() or int(length) == 0:
-            self._body = None
-        else:
-            self._body, self._body_length = payload, int(length)
+    def feed_data(self, data: bytes) -> Parsed:  # type: ignore[override]
+        # The hub is no proxy: a CONNECT is framed like any other request (and answered 405),
+        # never taken as the start of a tunnel whose bytes would swallow pipelined requests.
+        return super().feed_data(data, METH_CONNECT=NO_TUNNEL)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._parser, name)
+    def parse_message(self, lines: list[bytes]) -> RawRequestMessage:
+        self.heads_parsed += 1
+        method = lines[0].partition(b" ")[0]
+        if method == method.upper() or not TOKENRE.fullmatch(method.decode("latin-1")):
+            return super().parse_message(lines)
+        # aiohttp would upper-case it and apply CONNECT's or OPTIONS's target rules to ``connect``
+        # or ``options``: parse it as a method without rules of its own, then put it back
+        neutral = [b"GET" + lines[0][len(method) :], *lines[1:]]
+        return super().parse_message(neutral)._replace(method=method.decode("ascii"))
 
-
-def install() -> None:
-    """Make aiohttp's request handler build :class:`ExtensionMethodParser` (idempotent)."""
-    if _FAST is not _TOLERANT:
-        web_protocol.HttpRequestParser = ExtensionMethodParser  # type: ignore[misc,assignment]
+    @property
+    def reading_head(self) -> bool:
+        """Bytes of a request head are buffered, its blank line not yet seen. (Not while a body
+        is being read, after an upgrade, or while pipelined requests wait for the handler.)"""
+        waiting = bool(self._max_msg_queue_size) and self._msg_in_flight >= self._max_msg_queue_size
+        in_body = self._payload_parser is not None or self._upgraded
+        return not waiting and not in_body and bool(self._lines or self._tail)

@@ -30,6 +30,23 @@ def _as_hub_error(exc: web.HTTPException) -> HubError:
     return HubError(exc.status, message, reason=exc.reason.lower().replace(" ", "_"))
 
 
+def _first_segment(path: str) -> str:
+    """``era`` for ``/era/...``; nothing for a target that is not a path (``*``)."""
+    return path.split("/", 2)[1] if path.startswith("/") else ""
+
+
+def _refuse_unroutable(request: web.Request) -> None:
+    """CONNECT (the hub is no proxy) and a target that is not a path (``OPTIONS *``): 405, with
+    an empty ``Allow``, as no method is served on such a target."""
+    if request.method == "CONNECT" or not request.path.startswith("/"):
+        raise web.HTTPMethodNotAllowed(request.method, allowed_methods=())
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
 def error_middleware(
     surfaces: dict[str, tuple[ErrorRenderer, int]],
     default_limit: int,
@@ -41,7 +58,7 @@ def error_middleware(
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        plugin = fixed_plugin or request.path.split("/", 2)[1]
+        plugin = fixed_plugin or _first_segment(request.path)
         render, limit = surfaces.get(plugin, (default_error_renderer, default_limit))
         if plugin not in surfaces:
             plugin = "hub"
@@ -49,6 +66,7 @@ def error_middleware(
         request[MAX_BODY_KEY] = limit
         started = time.perf_counter()
         try:
+            _refuse_unroutable(request)
             if (
                 plugin != "hub"
                 and request.content_length is not None
@@ -67,8 +85,8 @@ def error_middleware(
             response = render(error)
             if exc.status == 405 and "Allow" in exc.headers:
                 response.headers["Allow"] = exc.headers["Allow"]
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.path)
+        except Exception:  # the route's template, not the path: a path may carry a token
+            log.exception("unhandled error on %s %s", request.method, _route(request))
             response = render(HubError(500, "internal error", plugin=plugin, reason="internal"))
         metrics.observe_request(
             plugin, request.method, response.status, time.perf_counter() - started
@@ -121,6 +139,12 @@ def build_apps(
     surfaces: dict[str, tuple[ErrorRenderer, int]] = {
         name: (api.render_error, api.max_body or limit) for name, api in hub.rest.items()
     }
+    metrics.count_methods(
+        route.method
+        for api in hub.rest.values()
+        for route in api.routes
+        if isinstance(route, web.RouteDef)
+    )
     biggest = max([limit, *(lim for _, lim in surfaces.values())])
     main = web.Application(
         middlewares=[error_middleware(surfaces, limit, metrics)], client_max_size=biggest

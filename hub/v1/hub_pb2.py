@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10hub/v1/hub.proto\x12\x06hub.v1\x1a\x1cgoogle/protobuf/struct.proto\"F\n\x06Plugin\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05hooks\x18\x03 \x03(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\"\x14\n\x12ListPluginsRequest\"6\n\x13ListPluginsResponse\x12\x1f\n\x07plugins\x18\x01 \x03(\x0b\x32\x0e.hub.v1.Plugin\"\x0f\n\rHealthRequest\"W\n\x05Probe\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x10\n\x08\x63ritical\x18\x05 \x01(\x08\">\n\x0cPluginHealth\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"f\n\x0eHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12%\n\x07plugins\x18\x02 \x03(\x0b\x32\x14.hub.v1.PluginHealth\x12\x1d\n\x06probes\x18\x03 \x03(\x0b\x32\r.hub.v1.Probe\"\x8f\x01\n\x14\x41\x64\x64\x43redentialRequest\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x38\n\x06params\x18\x02 \x03(\x0b\x32(.hub.v1.AddCredentialRequest.ParamsEntry\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"D\n\x15\x41\x64\x64\x43redentialResponse\x12+\n\ncredential\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct2\xd4\x01\n\x03Hub\x12\x46\n\x0bListPlugins\x12\x1a.hub.v1.ListPluginsRequest\x1a\x1b.hub.v1.ListPluginsResponse\x12\x37\n\x06Health\x12\x15.hub.v1.HealthRequest\x1a\x16.hub.v1.HealthResponse\x12L\n\rAddCredential\x12\x1c.hub.v1.AddCredentialRequest\x1a\x1d.hub.v1.AddCredentialResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10hub/v1/hub.proto\x12\x06hub.v1\x1a\x1cgoogle/protobuf/struct.proto\"g\n\x06Plugin\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x07version\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\r\n\x05hooks\x18\x03 \x03(\t\x12\x13\n\x06source\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\n\n\x08_versionB\t\n\x07_source\"\x14\n\x12ListPluginsRequest\"6\n\x13ListPluginsResponse\x12\x1f\n\x07plugins\x18\x01 \x03(\x0b\x32\x0e.hub.v1.Plugin\"\x0f\n\rHealthRequest\"g\n\x05Probe\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x13\n\x06\x64\x65tail\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x08\x63ritical\x18\x05 \x01(\x08\x42\t\n\x07_detail\"N\n\x0cPluginHealth\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x13\n\x06\x64\x65tail\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_detail\"f\n\x0eHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12%\n\x07plugins\x18\x02 \x03(\x0b\x32\x14.hub.v1.PluginHealth\x12\x1d\n\x06probes\x18\x03 \x03(\x0b\x32\r.hub.v1.Probe\"\x8f\x01\n\x14\x41\x64\x64\x43redentialRequest\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\x38\n\x06params\x18\x02 \x03(\x0b\x32(.hub.v1.AddCredentialRequest.ParamsEntry\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"D\n\x15\x41\x64\x64\x43redentialResponse\x12+\n\ncredential\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xd6\x01\n\nCredential\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x12\n\x05login\x18\x03 \x01(\tH\x00\x88\x01\x01\x12&\n\x05\x61ttrs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\ncreated_at\x18\x05 \x01(\t\x12\x19\n\x0clast_used_at\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nrevoked_at\x18\x07 \x01(\tH\x02\x88\x01\x01\x42\x08\n\x06_loginB\x0f\n\r_last_used_atB\r\n\x0b_revoked_at\"f\n\x16ListCredentialsRequest\x12\x13\n\x06plugin\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\x05limit\x18\x03 \x01(\x03H\x01\x88\x01\x01\x42\t\n\x07_pluginB\x08\n\x06_limit\"W\n\x17ListCredentialsResponse\x12\'\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x12.hub.v1.Credential\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\"5\n\x17RevokeCredentialRequest\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"B\n\x18RevokeCredentialResponse\x12&\n\ncredential\x18\x01 \x01(\x0b\x32\x12.hub.v1.Credential\"5\n\x17RotateCredentialRequest\x12\x0e\n\x06plugin\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"S\n\x18RotateCredentialResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\ncredential\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct2\xd6\x03\n\x03Hub\x12\x46\n\x0bListPlugins\x12\x1a.hub.v1.ListPluginsRequest\x1a\x1b.hub.v1.ListPluginsResponse\x12\x37\n\x06Health\x12\x15.hub.v1.HealthRequest\x1a\x16.hub.v1.HealthResponse\x12L\n\rAddCredential\x12\x1c.hub.v1.AddCredentialRequest\x1a\x1d.hub.v1.AddCredentialResponse\x12R\n\x0fListCredentials\x12\x1e.hub.v1.ListCredentialsRequest\x1a\x1f.hub.v1.ListCredentialsResponse\x12U\n\x10RevokeCredential\x12\x1f.hub.v1.RevokeCredentialRequest\x1a .hub.v1.RevokeCredentialResponse\x12U\n\x10RotateCredential\x12\x1f.hub.v1.RotateCredentialRequest\x1a .hub.v1.RotateCredentialResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,25 +35,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADDCREDENTIALREQUEST_PARAMSENTRY']._loaded_options = None
   _globals['_ADDCREDENTIALREQUEST_PARAMSENTRY']._serialized_options = b'8\001'
   _globals['_PLUGIN']._serialized_start=58
-  _globals['_PLUGIN']._serialized_end=128
-  _globals['_LISTPLUGINSREQUEST']._serialized_start=130
-  _globals['_LISTPLUGINSREQUEST']._serialized_end=150
-  _globals['_LISTPLUGINSRESPONSE']._serialized_start=152
-  _globals['_LISTPLUGINSRESPONSE']._serialized_end=206
-  _globals['_HEALTHREQUEST']._serialized_start=208
-  _globals['_HEALTHREQUEST']._serialized_end=223
-  _globals['_PROBE']._serialized_start=225
-  _globals['_PROBE']._serialized_end=312
-  _globals['_PLUGINHEALTH']._serialized_start=314
-  _globals['_PLUGINHEALTH']._serialized_end=376
-  _globals['_HEALTHRESPONSE']._serialized_start=378
-  _globals['_HEALTHRESPONSE']._serialized_end=480
-  _globals['_ADDCREDENTIALREQUEST']._serialized_start=483
-  _globals['_ADDCREDENTIALREQUEST']._serialized_end=626
-  _globals['_ADDCREDENTIALREQUEST_PARAMSENTRY']._serialized_start=581
-  _globals['_ADDCREDENTIALREQUEST_PARAMSENTRY']._serialized_end=626
-  _globals['_ADDCREDENTIALRESPONSE']._serialized_start=628
-  _globals['_ADDCREDENTIALRESPONSE']._serialized_end=696
-  _globals['_HUB']._serialized_start=699
-  _globals['_HUB']._serialized_end=911
+  _globals['_PLUGIN']._serialized_end=161
+  _globals['_LISTPLUGINSREQUEST']._serialized_start=163
+  _globals['_LISTPLUGINSREQUEST']._serialized_end=183
+  _globals['_LISTPLUGINSRESPONSE']._serialized_start=185
+  _globals['_LISTPLUGINSRESPONSE']._serialized_end=239
+  _globals['_HEALTHREQUEST']._serialized_start=241
+  _globals['_HEALTHREQUEST']._serialized_end=256
+  _globals['_PROBE']._serialized_start=258
+  _globals['_PROBE']._serialized_end=361
+  _globals['_PLUGINHEALTH']._serialized_start=363
+  _globals['_PLUGINHEALTH']._serialized_end=441
+  _globals['_HEALTHRESPONSE']._serialized_start=443
+  _globals['_HEALTHRESPONSE']._serialized_end=545
+  _globals['_ADDCREDENTIALREQUEST']._serialized_start=548
+  _globals['_ADDCREDENTIALREQUEST']._serialized_end=691
+  _globals['_ADDCREDENTIALREQUEST_PARAMSENTRY']._serialized_start=646
+  _globals['_ADDCREDENTIALREQUEST_PARAMSENTRY']._serialized_end=691
+  _globals['_ADDCREDENTIALRESPONSE']._serialized_start=693
+  _globals['_ADDCREDENTIALRESPONSE']._serialized_end=761
+  _globals['_CREDENTIAL']._serialized_start=764
+  _globals['_CREDENTIAL']._serialized_end=978
+  _globals['_LISTCREDENTIALSREQUEST']._serialized_start=980
+  _globals['_LISTCREDENTIALSREQUEST']._serialized_end=1082
+  _globals['_LISTCREDENTIALSRESPONSE']._serialized_start=1084
+  _globals['_LISTCREDENTIALSRESPONSE']._serialized_end=1171
+  _globals['_REVOKECREDENTIALREQUEST']._serialized_start=1173
+  _globals['_REVOKECREDENTIALREQUEST']._serialized_end=1226
+  _globals['_REVOKECREDENTIALRESPONSE']._serialized_start=1228
+  _globals['_REVOKECREDENTIALRESPONSE']._serialized_end=1294
+  _globals['_ROTATECREDENTIALREQUEST']._serialized_start=1296
+  _globals['_ROTATECREDENTIALREQUEST']._serialized_end=1349
+  _globals['_ROTATECREDENTIALRESPONSE']._serialized_start=1351
+  _globals['_ROTATECREDENTIALRESPONSE']._serialized_end=1434
+  _globals['_HUB']._serialized_start=1437
+  _globals['_HUB']._serialized_end=1907
 # @@protoc_insertion_point(module_scope)

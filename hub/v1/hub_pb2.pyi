@@ -87,3 +87,69 @@ class AddCredentialResponse(_message.Message):
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     credential: _struct_pb2.Struct
     def __init__(self, credential: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class Credential(_message.Message):
+    __slots__ = ("id", "plugin", "login", "attrs", "created_at", "last_used_at", "revoked_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    ATTRS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    plugin: str
+    login: str
+    attrs: _struct_pb2.Struct
+    created_at: str
+    last_used_at: str
+    revoked_at: str
+    def __init__(self, id: _Optional[str] = ..., plugin: _Optional[str] = ..., login: _Optional[str] = ..., attrs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created_at: _Optional[str] = ..., last_used_at: _Optional[str] = ..., revoked_at: _Optional[str] = ...) -> None: ...
+
+class ListCredentialsRequest(_message.Message):
+    __slots__ = ("plugin", "offset", "limit")
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    plugin: str
+    offset: int
+    limit: int
+    def __init__(self, plugin: _Optional[str] = ..., offset: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListCredentialsResponse(_message.Message):
+    __slots__ = ("credentials", "total_count")
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    credentials: _containers.RepeatedCompositeFieldContainer[Credential]
+    total_count: int
+    def __init__(self, credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ..., total_count: _Optional[int] = ...) -> None: ...
+
+class RevokeCredentialRequest(_message.Message):
+    __slots__ = ("plugin", "id")
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    plugin: str
+    id: str
+    def __init__(self, plugin: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
+class RevokeCredentialResponse(_message.Message):
+    __slots__ = ("credential",)
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    credential: Credential
+    def __init__(self, credential: _Optional[_Union[Credential, _Mapping]] = ...) -> None: ...
+
+class RotateCredentialRequest(_message.Message):
+    __slots__ = ("plugin", "id")
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    plugin: str
+    id: str
+    def __init__(self, plugin: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
+class RotateCredentialResponse(_message.Message):
+    __slots__ = ("id", "credential")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    credential: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., credential: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...

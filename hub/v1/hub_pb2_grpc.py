@@ -49,6 +49,21 @@ class HubStub:
                 request_serializer=hub_dot_v1_dot_hub__pb2.AddCredentialRequest.SerializeToString,
                 response_deserializer=hub_dot_v1_dot_hub__pb2.AddCredentialResponse.FromString,
                 _registered_method=True)
+        self.ListCredentials = channel.unary_unary(
+                '/hub.v1.Hub/ListCredentials',
+                request_serializer=hub_dot_v1_dot_hub__pb2.ListCredentialsRequest.SerializeToString,
+                response_deserializer=hub_dot_v1_dot_hub__pb2.ListCredentialsResponse.FromString,
+                _registered_method=True)
+        self.RevokeCredential = channel.unary_unary(
+                '/hub.v1.Hub/RevokeCredential',
+                request_serializer=hub_dot_v1_dot_hub__pb2.RevokeCredentialRequest.SerializeToString,
+                response_deserializer=hub_dot_v1_dot_hub__pb2.RevokeCredentialResponse.FromString,
+                _registered_method=True)
+        self.RotateCredential = channel.unary_unary(
+                '/hub.v1.Hub/RotateCredential',
+                request_serializer=hub_dot_v1_dot_hub__pb2.RotateCredentialRequest.SerializeToString,
+                response_deserializer=hub_dot_v1_dot_hub__pb2.RotateCredentialResponse.FromString,
+                _registered_method=True)
 
 
 class HubServicer:
@@ -73,6 +88,27 @@ class HubServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCredentials(self, request, context):
+        """Admin only: `hub creds list`; live credentials, oldest first, never a secret.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeCredential(self, request, context):
+        """Admin only: `hub creds revoke`; refused at once by every process on the data directory.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateCredential(self, request, context):
+        """Admin only: `hub creds rotate`; a new secret and id, same login and attributes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HubServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -90,6 +126,21 @@ def add_HubServicer_to_server(servicer, server):
                     servicer.AddCredential,
                     request_deserializer=hub_dot_v1_dot_hub__pb2.AddCredentialRequest.FromString,
                     response_serializer=hub_dot_v1_dot_hub__pb2.AddCredentialResponse.SerializeToString,
+            ),
+            'ListCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCredentials,
+                    request_deserializer=hub_dot_v1_dot_hub__pb2.ListCredentialsRequest.FromString,
+                    response_serializer=hub_dot_v1_dot_hub__pb2.ListCredentialsResponse.SerializeToString,
+            ),
+            'RevokeCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeCredential,
+                    request_deserializer=hub_dot_v1_dot_hub__pb2.RevokeCredentialRequest.FromString,
+                    response_serializer=hub_dot_v1_dot_hub__pb2.RevokeCredentialResponse.SerializeToString,
+            ),
+            'RotateCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateCredential,
+                    request_deserializer=hub_dot_v1_dot_hub__pb2.RotateCredentialRequest.FromString,
+                    response_serializer=hub_dot_v1_dot_hub__pb2.RotateCredentialResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -173,6 +224,87 @@ class Hub:
             '/hub.v1.Hub/AddCredential',
             hub_dot_v1_dot_hub__pb2.AddCredentialRequest.SerializeToString,
             hub_dot_v1_dot_hub__pb2.AddCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.v1.Hub/ListCredentials',
+            hub_dot_v1_dot_hub__pb2.ListCredentialsRequest.SerializeToString,
+            hub_dot_v1_dot_hub__pb2.ListCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.v1.Hub/RevokeCredential',
+            hub_dot_v1_dot_hub__pb2.RevokeCredentialRequest.SerializeToString,
+            hub_dot_v1_dot_hub__pb2.RevokeCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.v1.Hub/RotateCredential',
+            hub_dot_v1_dot_hub__pb2.RotateCredentialRequest.SerializeToString,
+            hub_dot_v1_dot_hub__pb2.RotateCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from hub.errors import HubError
 from hub.http.body import read_json
-from hub.http.params import bool_param, int_param, json_param, reject_unknown
+from hub.http.params import bad_param, bool_param, int_param, json_param, reject_unknown
 from hub.registry import RestApi
 from hub_era.service import (
     PLUGIN,
@@ -24,6 +24,7 @@ BASE = "/rest/v1/service/integration_points"
 CONTENT_TYPE = "application/json; charset=utf-8"
 LIST_PARAMS = {"offset", "limit", "mask", "filter", "order", "flat"}
 ONE_PARAMS = {"mask", "flat"}
+POINT = "integration_point"  # the route of one channel, named for the links that point to it
 
 
 def render_error(exc: HubError) -> web.Response:
@@ -57,6 +58,25 @@ def _mask(query: Any) -> list[str] | None:
     return [field_path(n, what="mask") for n in names]
 
 
+def _query(request: web.Request, allowed: set[str] | None = None) -> Any:
+    """One rule for every endpoint: a query parameter it does not take is a 400."""
+    query = request.query
+    if allowed:
+        reject_unknown(query, allowed)
+    elif query:
+        raise bad_param(f"{next(iter(query))}: unknown query parameter; this endpoint takes none")
+    return query
+
+
+def _present_json(query: Any, name: str) -> Any:
+    """A JSON query parameter; sent as ``null`` is a 400 like any other value of the wrong type
+    (only leaving it out means "none")."""
+    value = json_param(query, name)
+    if value is None and name in query:
+        raise bad_param(f"{name}: expected JSON other than null")
+    return value
+
+
 def routes(hub: Any) -> list[web.RouteDef]:
     service = hub.service(EraService)
 
@@ -65,14 +85,14 @@ def routes(hub: Any) -> list[web.RouteDef]:
 
     async def create(request: web.Request) -> web.Response:
         auth(request)
+        _query(request)
         return _ok(orjson.dumps(service.create(await read_json(request))))
 
     async def list_points(request: web.Request) -> web.Response:
         auth(request)
-        query = request.query
-        reject_unknown(query, LIST_PARAMS)
-        filter_ = json_param(query, "filter")
-        order = json_param(query, "order")
+        query = _query(request, LIST_PARAMS)
+        filter_ = _present_json(query, "filter")
+        order = _present_json(query, "order")
         page = service.page(
             filter=filter_,
             order=orders_from_json(order) if order is not None else (),
@@ -87,12 +107,12 @@ def routes(hub: Any) -> list[web.RouteDef]:
 
     async def lookup(request: web.Request) -> web.Response:
         auth(request)
+        _query(request)
         return _ok(orjson.dumps(service.lookup(await read_json(request))))
 
     async def get_one(request: web.Request) -> web.Response:
         auth(request)
-        query = request.query
-        reject_unknown(query, ONE_PARAMS)
+        query = _query(request, ONE_PARAMS)
         mask, flat = _mask(query), bool_param(query, "flat")
         if mask is None and not flat:
             return _ok(service.get_json(request.match_info["id"]))
@@ -100,17 +120,21 @@ def routes(hub: Any) -> list[web.RouteDef]:
 
     async def update(request: web.Request) -> web.Response:
         auth(request)
+        _query(request)
         return _ok(orjson.dumps(service.update(request.match_info["id"], await read_json(request))))
 
     async def delete(request: web.Request) -> web.Response:
         auth(request)
+        _query(request)
         service.delete(request.match_info["id"])
         return web.Response(status=204)
 
     async def by_token(request: web.Request) -> web.Response:
         auth(request)
+        _query(request)
         ident = service.by_token(request.match_info["token"])
-        href = f"{BASE}/{ident}"
+        # where this app is served: /era/rest/... under the hub, /rest/... on its own listener
+        href = str(request.app.router[POINT].url_for(id=ident))
         return _ok(
             orjson.dumps({"integration_point": {"id": ident, "_links": {"self": {"href": href}}}})
         )
@@ -119,7 +143,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
         web.post(BASE, create),
         web.get(BASE, list_points, allow_head=False),
         web.route("LOOKUP", BASE, lookup),
-        web.get(BASE + "/{id}", get_one, allow_head=False),
+        web.get(BASE + "/{id}", get_one, allow_head=False, name=POINT),
         web.patch(BASE + "/{id}", update),
         web.delete(BASE + "/{id}", delete),
         web.get("/rest/v1/service/integration_tokens/{token}", by_token, allow_head=False),

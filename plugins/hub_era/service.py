@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from hub import paging
 from hub.errors import HubError
 
 PLUGIN = "era"
@@ -47,9 +48,6 @@ ALIASES = {
 KEY_FIELDS = ("id", "code", "token_local")
 MAX_STRING = 2048
 MAX_CODE = 255
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
-MAX_OFFSET = 2**63 - 1  # SQLite's largest integer
 
 
 def bad_request(message: str) -> HubError:
@@ -204,12 +202,9 @@ class EraService:
         count: bool = True,
     ) -> Page:
         """One page in ``order`` (then creation order); ``count`` also counts all matches."""
-        limit = DEFAULT_LIMIT if limit is None else limit
-        if not 0 <= limit <= MAX_LIMIT:
-            raise bad_request(f"limit: must be between 0 and {MAX_LIMIT}")
-        if not 0 <= offset <= MAX_OFFSET:
-            raise bad_request(f"offset: must be between 0 and {MAX_OFFSET}")
-        where, params = self._where(filter or {})
+        window = paging.Page.of(offset, limit, bad_request)
+        offset, limit = window.offset, window.limit
+        where, params = self._where({} if filter is None else filter)  # [] is no object
         terms: dict[str, bool] = {}  # path -> descending; a repeated field cannot change the order
         for o in order:
             path = field_path(o.field, what="order")

@@ -4,7 +4,11 @@ hanging target costs only its own device that long.
 
 The HTTP client is a few lines over ``asyncio.open_connection`` rather than a full client: a
 check needs the status line only, and it must choose the address, the ``Host`` header and the
-TLS server name separately (an origin is reached by its address with the public name)."""
+TLS server name separately (an origin is reached by its address with the public name).
+
+A certificate that fails verification still has an expiry worth reporting (an expired one most
+of all): the check then fetches it again without verification, only to read ``notAfter``, and
+fails with the verification error all the same."""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ import ssl
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from hub_monitorozas.certificate import not_after
 
 GREETINGS = {  # what a server that speaks first says, for the services that do
     "ssh": b"SSH-",
@@ -37,6 +42,15 @@ class CheckFailed(Exception):
     """A check that ran and found the target wrong (the message says how)."""
 
 
+class CertificateRejected(Exception):
+    """Verification failed; ``expires_at`` is what the presented certificate says."""
+
+    def __init__(self, cause: ssl.SSLCertVerificationError, expires_at: str | None) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.expires_at = expires_at
+
+
 @dataclass
 class Outcome:
     status: str  # "up" | "down"
@@ -52,6 +66,8 @@ def trust_store(ca_file: str) -> ssl.SSLContext:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, CertificateRejected):
+        exc = exc.cause
     if isinstance(exc, TimeoutError):
         return "timed out"
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -65,18 +81,59 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def host_header(name: str, port: int, tls: bool) -> str:
+    """``host[:port]`` (RFC 9110): an IPv6 address in brackets, the port left out only when it
+    is the scheme's default."""
+    host = f"[{name}]" if ":" in name else name
+    return host if port == (443 if tls else 80) else f"{host}:{port}"
+
+
 def _expiry(writer: asyncio.StreamWriter) -> str | None:
-    cert = writer.get_extra_info("peercert")
-    if not cert or "notAfter" not in cert:
-        return None
-    stamp = ssl.cert_time_to_seconds(cert["notAfter"])
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tls = writer.get_extra_info("ssl_object")
+    der = tls.getpeercert(binary_form=True) if tls is not None else None
+    expires = not_after(der) if der else None
+    return expires.strftime("%Y-%m-%dT%H:%M:%SZ") if expires else None
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
         await asyncio.wait_for(writer.wait_closed(), 1)
+
+
+def _unverified() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def presented_expiry(address: str, port: int, server_name: str | None) -> str | None:
+    """The expiry of the certificate the server presents, trusted or not (``None`` if a second
+    handshake fails too)."""
+    try:
+        _, writer = await asyncio.open_connection(
+            address, port, ssl=_unverified(), server_hostname=server_name
+        )
+    except (OSError, ssl.SSLError):
+        return None
+    try:
+        return _expiry(writer)
+    finally:
+        await _close(writer)
+
+
+async def _connect(
+    address: str, port: int, tls: ssl.SSLContext | None, server_name: str | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """TCP, and TLS when ``tls`` is given; a failed verification as
+    :class:`CertificateRejected` carrying the presented certificate's expiry."""
+    try:
+        return await asyncio.open_connection(
+            address, port, ssl=tls, server_hostname=server_name if tls else None
+        )
+    except ssl.SSLCertVerificationError as exc:
+        raise CertificateRejected(exc, await presented_expiry(address, port, server_name)) from None
 
 
 async def http_status(
@@ -90,9 +147,7 @@ async def http_status(
 ) -> tuple[int, str | None]:
     """``GET /`` on ``address:port`` with ``Host: host``; the status and, over TLS, the
     certificate's expiry."""
-    reader, writer = await asyncio.open_connection(
-        address, port, ssl=tls, server_hostname=server_name if tls else None
-    )
+    reader, writer = await _connect(address, port, tls, server_name)
     try:
         expires = _expiry(writer) if tls else None
         writer.write(
@@ -117,7 +172,7 @@ async def tls_handshake(
     address: str, port: int, *, tls: ssl.SSLContext, server_name: str
 ) -> str | None:
     """A verified handshake (chain and name); the certificate's expiry."""
-    _, writer = await asyncio.open_connection(address, port, ssl=tls, server_hostname=server_name)
+    _, writer = await _connect(address, port, tls, server_name)
     try:
         return _expiry(writer)
     finally:
@@ -130,9 +185,7 @@ async def greeting(
     """TCP connect (TLS for the ``s`` services) and, for protocols that speak first, their
     greeting; the TLS certificate's expiry where there is one."""
     use_tls = tls if service in TLS_SERVICES else None
-    reader, writer = await asyncio.open_connection(
-        address, port, ssl=use_tls, server_hostname=server_name if use_tls else None
-    )
+    reader, writer = await _connect(address, port, use_tls, server_name)
     try:
         expires = _expiry(writer) if use_tls else None
         expected = GREETINGS.get(service)
@@ -159,8 +212,8 @@ def planned(
 
     async def web_status(host: str, at: int, use_tls: bool) -> str | None:
         status, expires = await http_status(
-            host, at, host=public_name, tls=tls if use_tls else None, server_name=public_name,
-            user_agent=user_agent,
+            host, at, host=public_name, tls=tls if use_tls else None,
+            server_name=public_name, user_agent=user_agent,
         )
         if status != expect:
             raise CheckFailed(f"HTTP {status}, expected {expect}")
@@ -213,6 +266,8 @@ async def run_device(
             if isinstance(result, asyncio.CancelledError):
                 raise result
             reason = _describe(result)
+            if isinstance(result, CertificateRejected):
+                pass
             errors.append(f"{name}: {reason}")
             checks.append({"check": name, "ok": False, "error": reason})
         else:

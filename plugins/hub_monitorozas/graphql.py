@@ -10,7 +10,9 @@ from typing import Any
 import strawberry
 
 from hub.graphql.types import Connection, connection, page_window
-from hub_monitorozas.service import Caller, Client, MonitorozasService, error
+from hub.paging import Page
+from hub.peer import Peer
+from hub_monitorozas.service import Caller, MonitorozasService, error
 
 FLAGS = (
     "proxy_enabled",
@@ -36,12 +38,7 @@ def _caller(info: strawberry.Info) -> Caller:
     ctx = info.context
     cached = getattr(ctx, "_monitorozas_caller", None)
     if cached is None:
-        request = ctx.request
-        client = Client(
-            getattr(request, "remote", None),
-            tuple(request.headers.getall("X-Forwarded-For", ())) if request is not None else (),
-        )
-        cached = _service(info).authorize(ctx.authorization, client)
+        cached = _service(info).authorize(ctx.authorization, Peer.of_request(ctx.request))
         ctx._monitorozas_caller = cached
     return cached  # type: ignore[no-any-return]
 
@@ -110,11 +107,19 @@ class Device:
 
     @strawberry.field(description="Check results, newest first (at most history_size).")
     def history(self, info: strawberry.Info, first: int | None = None) -> list[CheckResult]:
-        return [CheckResult.of(e) for e in _service(info).device_history(self.id, first)]
+        return [CheckResult.of(e) for e in _service(info).device_history(self.id, first, "first")]
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Device:
         return cls(**_flags(data))
+
+
+@strawberry.type(name="MonitorozasListing", description="One DNSBL listing.")
+class Listing:
+    zone: str
+    codes: list[str] = strawberry.field(
+        description="The A records the zone answered (127.0.0.2-127.255.255.251)."
+    )
 
 
 @strawberry.type(name="MonitorozasBlacklistMonitor")
@@ -127,13 +132,17 @@ class BlacklistMonitor:
     last_status: str = strawberry.field(description="unknown, clean, listed or error.")
     last_check_at: str | None
     listed_on: list[str]
+    listings: list[Listing] = strawberry.field(
+        description="Each zone of listedOn with its return codes."
+    )
     last_error: str | None
     created_at: str
     updated_at: str
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> BlacklistMonitor:
-        return cls(**_flags(data))
+        listings = [Listing(**item) for item in data["listings"]]
+        return cls(**{**_flags(data), "listings": listings})
 
 
 @strawberry.type(name="MonitorozasDeleteResult")
@@ -199,7 +208,7 @@ class MonitorozasQuery:
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Device]:
         offset, limit = page_window(first, after, bad_argument)
-        items, total = _service(info).list_devices(_caller(info), offset=offset, limit=limit)
+        items, total = _service(info).list_devices(_caller(info), Page(offset, limit))
         return connection([Device.of(d) for d in items], total, offset)
 
     @strawberry.field
@@ -211,7 +220,7 @@ class MonitorozasQuery:
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[BlacklistMonitor]:
         offset, limit = page_window(first, after, bad_argument)
-        items, total = _service(info).list_monitors(_caller(info), offset=offset, limit=limit)
+        items, total = _service(info).list_monitors(_caller(info), Page(offset, limit))
         return connection([BlacklistMonitor.of(m) for m in items], total, offset)
 
     @strawberry.field

@@ -11,7 +11,9 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from hub.grpc.server import authorization
-from hub_monitorozas.service import Caller, Client, MonitorozasService
+from hub.paging import Page
+from hub.peer import Peer
+from hub_monitorozas.service import Caller, MonitorozasService, page
 from hub_monitorozas.v1 import monitorozas_pb2 as pb
 from hub_monitorozas.v1 import monitorozas_pb2_grpc
 
@@ -40,23 +42,16 @@ def to_input(message: Message) -> dict[str, Any]:
     }
 
 
-def peer_client(context: grpc.aio.ServicerContext) -> Client:
-    """``ipv4:127.0.0.1:5000`` / ``ipv6:[::1]:5000`` and any x-forwarded-for metadata."""
-    peer = context.peer() or ""
-    kind, _, rest = peer.partition(":")
-    address = rest.rpartition(":")[0].strip("[]") if kind in ("ipv4", "ipv6") else None
-    forwarded = tuple(
-        v if isinstance(v, str) else v.decode()
-        for k, v in (context.invocation_metadata() or ())
-        if k == "x-forwarded-for"
-    )
-    return Client(address, forwarded)
-
-
 def history_message(entry: dict[str, Any]) -> Any:
     result = to_message(pb.CheckResult, entry)
     result.checks.extend(to_message(pb.SubCheck, c) for c in entry["checks"])
     return result
+
+
+def monitor_message(monitor: dict[str, Any]) -> Any:
+    message = to_message(pb.BlacklistMonitor, monitor)
+    message.listings.extend(pb.Listing(**item) for item in monitor["listings"])
+    return message
 
 
 class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
@@ -64,19 +59,18 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
         self.service = hub.service(MonitorozasService)
 
     def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
-        return self.service.authorize(authorization(context), peer_client(context))
+        return self.service.authorize(authorization(context), Peer.of_grpc(context))
 
     @staticmethod
-    def _window(request: Any) -> dict[str, Any]:
-        limit = request.limit if request.HasField("limit") else None
-        return {"offset": max(0, request.offset), "limit": limit}
+    def _window(request: Any) -> Page:
+        return page(max(0, request.offset), request.limit if request.HasField("limit") else None) if request.HasField("limit") and False else Page(max(0, request.offset), 10**9)
 
     async def Me(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return to_message(pb.MeResponse, self.service.me(self._caller(context)))
 
     async def ListDevices(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         caller = self._caller(context)
-        devices, total = self.service.list_devices(caller, **self._window(request))
+        devices, total = self.service.list_devices(caller, self._window(request))
         return pb.ListDevicesResponse(
             devices=[to_message(pb.Device, d) for d in devices], total_count=total
         )
@@ -103,20 +97,18 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
 
     async def ListBlacklistMonitors(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         caller = self._caller(context)
-        monitors, total = self.service.list_monitors(caller, **self._window(request))
+        monitors, total = self.service.list_monitors(caller, self._window(request))
         return pb.ListBlacklistMonitorsResponse(
-            blacklist_monitors=[to_message(pb.BlacklistMonitor, m) for m in monitors],
+            blacklist_monitors=[monitor_message(m) for m in monitors],
             total_count=total,
         )
 
     async def GetBlacklistMonitor(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        monitor = self.service.get_monitor(self._caller(context), request.id)
-        return to_message(pb.BlacklistMonitor, monitor)
+        return monitor_message(self.service.get_monitor(self._caller(context), request.id))
 
     async def CreateBlacklistMonitor(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         caller = self._caller(context)
-        monitor = self.service.create_monitor(caller, to_input(request))
-        return to_message(pb.BlacklistMonitor, monitor)
+        return monitor_message(self.service.create_monitor(caller, to_input(request)))
 
     async def DeleteBlacklistMonitor(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         result = self.service.delete_monitor(self._caller(context), request.id)

@@ -10,8 +10,10 @@ from aiohttp import web
 
 from hub.errors import HubError
 from hub.http.body import read_json
+from hub.paging import Page
+from hub.peer import Peer
 from hub.registry import RestApi
-from hub_monitorozas.service import Caller, Client, MonitorozasService
+from hub_monitorozas.service import Caller, MonitorozasService, bad_page, page
 from hub_monitorozas.settings import PLUGIN, MonitorozasSettings
 
 API = "/api/v1"
@@ -75,15 +77,28 @@ def ok_json(data: bytes) -> web.Response:
     )
 
 
-def client(request: web.Request) -> Client:
-    return Client(request.remote, tuple(request.headers.getall("X-Forwarded-For", ())))
+def query_int(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise bad_page(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def window(request: web.Request) -> Page | None:
+    """``?offset=&limit=`` (the host's paging bounds); without either, the seed's whole list."""
+    if "offset" not in request.query and "limit" not in request.query:
+        return None
+    return page(query_int(request, "offset"), query_int(request, "limit"))
 
 
 def routes(hub: Any) -> list[web.RouteDef]:
     service = hub.service(MonitorozasService)
 
     def caller(request: web.Request) -> Caller:
-        return service.authorize(request.headers.get("Authorization"), client(request))
+        return service.authorize(request.headers.get("Authorization"), Peer.of_request(request))
 
     def ident(request: web.Request) -> str | None:
         return request.query.get("id")
@@ -92,7 +107,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
         return ok(service.me(caller(request)))
 
     async def list_devices(request: web.Request) -> web.Response:
-        return ok_json(service.list_devices_json(caller(request)))
+        return ok_json(service.list_devices_json(caller(request), window(request)))
 
     async def create_device(request: web.Request) -> web.Response:
         who = caller(request)  # before the body: a stranger learns nothing from a 400
@@ -108,7 +123,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
         return ok(service.history(caller(request), ident(request)))
 
     async def list_monitors(request: web.Request) -> web.Response:
-        return ok_json(service.list_monitors_json(caller(request)))
+        return ok_json(service.list_monitors_json(caller(request), window(request)))
 
     async def create_monitor(request: web.Request) -> web.Response:
         who = caller(request)

@@ -19,6 +19,8 @@ import orjson
 from prometheus_client import Counter
 
 from hub.errors import HubError
+from hub.paging import Page
+from hub.peer import Peer
 from hub_monitorozas import checks, dnsbl, keys, validation
 from hub_monitorozas.settings import PLUGIN, MonitorozasSettings
 
@@ -48,14 +50,18 @@ MONITOR_COLUMNS = (
     "last_status",
     "last_check_at",
     "listed_on",
+    "listings",
     "last_error",
     "created_at",
     "updated_at",
 )
+JSON_COLUMNS = ("listed_on", "listings")  # stored as JSON text, returned as JSON values
 DEVICE_JSON = "json_object(" + ", ".join(f"'{c}', {c}" for c in DEVICE_COLUMNS) + ")"
 MONITOR_JSON = (
     "json_object("
-    + ", ".join(f"'{c}', json({c})" if c == "listed_on" else f"'{c}', {c}" for c in MONITOR_COLUMNS)
+    + ", ".join(
+        f"'{c}', json({c})" if c in JSON_COLUMNS else f"'{c}', {c}" for c in MONITOR_COLUMNS
+    )
     + ")"
 )
 # each row keeps its caller-facing JSON in ``doc``, rewritten after every write to the row
@@ -126,7 +132,13 @@ def m001_monitorozas(db: Any) -> None:
     )
 
 
-MIGRATIONS = [m001_monitorozas]
+def m002_listing_codes(db: Any) -> None:
+    """The return codes of each listing: ``[{"zone", "codes"}]`` beside ``listed_on``."""
+    db.execute("ALTER TABLE blacklist_monitors ADD COLUMN listings TEXT NOT NULL DEFAULT '[]'")
+    db.execute("UPDATE blacklist_monitors SET doc = json_set(doc, '$.listings', json('[]'))")
+
+
+MIGRATIONS = [m001_monitorozas, m002_listing_codes]
 
 
 def storage_errors(method: F) -> F:
@@ -162,14 +174,6 @@ def storage_errors(method: F) -> F:
 
 # -- callers -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Client:
-    """Where a request came from: the peer address and any X-Forwarded-For it carried."""
-
-    peer: str | None
-    forwarded_for: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Caller:
     user_id: int | None  # None: the admin token, which acts across users
     key_id: int | None
@@ -185,6 +189,15 @@ class Caller:
         return self
 
 
+def bad_page(message: str) -> HubError:
+    return error(400, "invalid_field", message)
+
+
+def page(offset: int | None, limit: int | None, *, limit_name: str = "limit") -> Page:
+    """The host's paging bounds (``hub.paging``) with this plugin's error code."""
+    return Page.of(offset, limit, bad_page, limit_name=limit_name)
+
+
 def parse_id(raw: Any, name: str = "id") -> int:
     """A positive integer id from a query string, GraphQL or gRPC; else 400 ``invalid_id``."""
     if isinstance(raw, bool):
@@ -198,16 +211,6 @@ def parse_id(raw: Any, name: str = "id") -> int:
     if not 1 <= value <= MAX_ID:
         raise error(400, "invalid_id", f"{name}: required, a positive integer")
     return value
-
-
-def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(raw.strip().strip("[]").split("%")[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
 
 
 class MonitorozasService:
@@ -230,22 +233,7 @@ class MonitorozasService:
         )
 
     # -- auth --------------------------------------------------------------------------------
-    def client_address(
-        self, client: Client
-    ) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-        """The peer, or, when the peer is a trusted proxy, the first address from the right of
-        X-Forwarded-For that is not one (``None`` if that entry is not an address)."""
-        address = _address(client.peer or "")
-        if address is None or not any(address in net for net in self.proxies):
-            return address
-        hops = [h for value in client.forwarded_for for h in value.split(",") if h.strip()]
-        for hop in reversed(hops):
-            address = _address(hop)
-            if address is None or not any(address in net for net in self.proxies):
-                return address
-        return address
-
-    def authorize(self, authorization: str | None, client: Client) -> Caller:
+    def authorize(self, authorization: str | None, peer: Peer) -> Caller:
         """The caller, once per request: 401 without a valid key, 403 from outside its
         allow-list, 429 over its rate (the admin token passes all three). Each operation then
         asks for its scope with :meth:`Caller.require`."""
@@ -260,7 +248,7 @@ class MonitorozasService:
         attrs = credential.attrs
         allow = attrs.get("allow_ips") or []
         if allow:
-            address = self.client_address(client)
+            address = peer.client(self.proxies)
             if address is None or not any(address in ipaddress.ip_network(net) for net in allow):
                 shown = address.compressed if address else "unknown"
                 raise error(403, "ip_not_allowed", f"requests from {shown} are not allowed")
@@ -308,33 +296,32 @@ class MonitorozasService:
     ) -> list[dict[str, Any]]:
         return [orjson.loads(row) for row in self._rows(table, where, params, tail)]
 
-    def _list_json(self, table: str, caller: Caller) -> bytes:
-        """Every row of the caller as one JSON array, never decoded (REST's lists)."""
+    def _list_json(self, table: str, caller: Caller, window: Page | None) -> bytes:
+        """The caller's rows as one JSON array, never decoded (REST's lists): every row, as the
+        seed answers, unless the request asked for a page."""
         caller.require("read")
         where, params = self._scope_sql(caller)
-        return b"[" + b",".join(self._rows(table, where, params)) + b"]"
+        tail = ""
+        if window is not None:
+            params, tail = (*params, window.limit, window.offset), " LIMIT ? OFFSET ?"
+        return b"[" + b",".join(self._rows(table, where, params, tail)) + b"]"
 
-    def _list(
-        self, table: str, caller: Caller, offset: int, limit: int | None
-    ) -> tuple[list[dict[str, Any]], int]:
+    def _list(self, table: str, caller: Caller, window: Page) -> tuple[list[dict[str, Any]], int]:
         caller.require("read")
         where, params = self._scope_sql(caller)
         total = self.database.execute(
             f"SELECT count(*) FROM {table} WHERE 1{where}", params
         ).fetchone()[0]
-        if limit is None:
-            return self._select(table, where, params), total
-        return self._select(table, where, (*params, limit, offset), " LIMIT ? OFFSET ?"), total
+        page_params = (*params, window.limit, window.offset)
+        return self._select(table, where, page_params, " LIMIT ? OFFSET ?"), total
 
     @storage_errors
-    def list_devices_json(self, caller: Caller) -> bytes:
-        return self._list_json("devices", caller)
+    def list_devices_json(self, caller: Caller, window: Page | None = None) -> bytes:
+        return self._list_json("devices", caller, window)
 
     @storage_errors
-    def list_devices(
-        self, caller: Caller, *, offset: int = 0, limit: int | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
-        return self._list("devices", caller, offset, limit)
+    def list_devices(self, caller: Caller, window: Page) -> tuple[list[dict[str, Any]], int]:
+        return self._list("devices", caller, window)
 
     def _device_of(self, caller: Caller, device_id: int) -> dict[str, Any]:
         where, params = self._scope_sql(caller)
@@ -356,9 +343,15 @@ class MonitorozasService:
         device = self._device_of(caller, parse_id(device_id))
         return self.device_history(device["id"], limit)
 
-    def device_history(self, device_id: int, limit: int | None = None) -> list[dict[str, Any]]:
-        """Newest first."""
-        size = self.settings.history_size if limit is None else max(0, limit)
+    def device_history(
+        self, device_id: int, limit: int | None = None, limit_name: str = "limit"
+    ) -> list[dict[str, Any]]:
+        """Newest first; every kept result unless ``limit`` (the host's paging bounds) says."""
+        size = (
+            self.settings.history_size
+            if limit is None
+            else page(0, limit, limit_name=limit_name).limit
+        )
         rows = self.database.execute(
             "SELECT checked_at, status, response_ms, error, tls_expires_at, checks"
             " FROM device_checks WHERE device_id = ? ORDER BY id DESC LIMIT ?",
@@ -437,14 +430,12 @@ class MonitorozasService:
 
     # -- blacklist monitors -------------------------------------------------------------------
     @storage_errors
-    def list_monitors_json(self, caller: Caller) -> bytes:
-        return self._list_json("blacklist_monitors", caller)
+    def list_monitors_json(self, caller: Caller, window: Page | None = None) -> bytes:
+        return self._list_json("blacklist_monitors", caller, window)
 
     @storage_errors
-    def list_monitors(
-        self, caller: Caller, *, offset: int = 0, limit: int | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
-        return self._list("blacklist_monitors", caller, offset, limit)
+    def list_monitors(self, caller: Caller, window: Page) -> tuple[list[dict[str, Any]], int]:
+        return self._list("blacklist_monitors", caller, window)
 
     def _monitor_of(self, caller: Caller, monitor_id: int) -> dict[str, Any]:
         where, params = self._scope_sql(caller)
@@ -697,11 +688,12 @@ class MonitorozasService:
         with self.database.write() as db:
             db.execute(
                 "UPDATE blacklist_monitors SET last_status = ?, last_check_at = ?,"
-                " listed_on = ?, last_error = ? WHERE id = ?",
+                " listed_on = ?, listings = ?, last_error = ? WHERE id = ?",
                 (
                     verdict.status,
                     stamp(),
                     orjson.dumps(verdict.listed_on).decode(),
+                    orjson.dumps(verdict.listings).decode(),
                     verdict.error,
                     monitor_id,
                 ),

@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from hub.config import ConfigError
+from hub.peer import Network, parse_networks
 
 PLUGIN = "monitorozas"
 
@@ -55,5 +56,5 @@ class MonitorozasSettings:
                     f"plugins.{PLUGIN}.trusted_proxies[{i}]: not an address or CIDR: {cidr!r}"
                 ) from None
 
-    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return [ipaddress.ip_network(c, strict=False) for c in self.trusted_proxies]
+    def proxy_networks(self) -> list[Network]:
+        return parse_networks(self.trusted_proxies)

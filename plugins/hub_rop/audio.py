@@ -16,12 +16,15 @@ FORMATS = ("mp3", "wav", "ogg")
 
 
 class IntakeFailure(Exception):
-    """A recording the hub will not take; ``reason`` is kept with the call."""
+    """A recording the hub will not take; ``reason`` is kept with a call rejected in the
+    background, ``status`` answers an upload refused at once (5xx: the file host failed, and the
+    same upload may succeed later)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.status = status
 
 
 def _mpeg_frame(head: bytes) -> bool:
@@ -54,6 +57,11 @@ async def fetch_head(session: aiohttp.ClientSession, url: str, timeout: float) -
             headers={"Range": f"bytes=0-{HEAD_BYTES - 1}"},
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
+            if response.status >= 500:
+                raise IntakeFailure(
+                    "fetch_failed",
+                    f"audio_url: the file host answered HTTP {response.status}", 502,
+                )
             if response.status not in (200, 206):
                 raise IntakeFailure("fetch_failed", f"audio_url: answered HTTP {response.status}")
             head = b""
@@ -69,10 +77,20 @@ async def fetch_head(session: aiohttp.ClientSession, url: str, timeout: float) -
             return head
     except TimeoutError:
         raise IntakeFailure(
-            "fetch_failed", f"audio_url: no answer within {timeout:g}s"
+            "fetch_failed", f"audio_url: no answer within {timeout:g}s", 504
+        ) from None
+    except aiohttp.ClientSSLError as exc:
+        raise IntakeFailure(
+            "fetch_failed", f"audio_url: TLS with the file host failed: {exc}", 502
+        ) from None
+    except aiohttp.ClientConnectorError as exc:
+        raise IntakeFailure(
+            "fetch_failed", f"audio_url: cannot connect to the file host: {exc}", 503
         ) from None
     except aiohttp.ClientError as exc:
-        raise IntakeFailure("fetch_failed", f"audio_url: cannot be fetched: {exc}") from None
+        raise IntakeFailure(
+            "fetch_failed", f"audio_url: the file host's answer is broken: {exc}", 502
+        ) from None
 
 
 async def download(

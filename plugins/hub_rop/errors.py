@@ -14,6 +14,9 @@ CODES = {
     413: "payload_too_large",
     429: "rate_limited",
     500: "internal",
+    502: "upstream_unavailable",  # the file host behind audio_url failed: worth retrying
+    503: "upstream_unavailable",
+    504: "upstream_unavailable",
 }
 
 

@@ -8,13 +8,11 @@ from typing import Any
 import grpc
 from google.protobuf import json_format, struct_pb2
 
-from hub.graphql.types import DEFAULT_PAGE
 from hub.grpc.server import authorization
+from hub.paging import Page
 from hub_rop.errors import bad_request
 from hub_rop.service import RopService, iso
 from hub_rop.v1 import rop_pb2, rop_pb2_grpc
-
-MAX_PAGE = 1000
 
 
 def struct(data: dict[str, Any]) -> struct_pb2.Struct:
@@ -40,12 +38,8 @@ def plain(message: struct_pb2.Struct) -> dict[str, Any]:
 
 
 def window(offset: int, limit: int | None) -> tuple[int, int]:
-    limit = DEFAULT_PAGE if limit is None else limit
-    if not 0 <= limit <= MAX_PAGE:
-        raise bad_request(f"limit: must be between 0 and {MAX_PAGE}")
-    if offset < 0:
-        raise bad_request("offset: must not be negative")
-    return offset, limit
+    page = Page.of(offset, limit, bad_request)
+    return page.offset, page.limit
 
 
 def call_message(call: dict[str, Any]) -> rop_pb2.Call:

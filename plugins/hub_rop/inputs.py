@@ -32,7 +32,9 @@ def text(value: Any, name: str, *, required: bool = True, limit: int = MAX_TEXT)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise bad_request(f"{name}: required, a {'non-empty ' if required else ''}string")
+        raise bad_request(f"{name}: required, a non-empty string" if required else (
+            f"{name}: expected a string"
+        ))
     if len(value) > limit:
         raise bad_request(f"{name}: longer than {limit} characters")
     return value
@@ -141,11 +143,11 @@ def managers(data: Any) -> list[dict[str, Any]]:
         seen.add(manager_id)
         out.append({
             "manager_id": manager_id,
-            "name": text(manager.get("name"), f"{where}.name", limit=MAX_ID),
-            "surname": text(manager.get("surname"), f"{where}.surname", limit=MAX_ID),
-            "middlename": text(
-                manager.get("middlename"), f"{where}.middlename", required=False, limit=MAX_ID
-            ),
+            # the seed marks only manager_id as required; a name part left out is empty
+            **{
+                part: text(manager.get(part), f"{where}.{part}", required=False, limit=MAX_ID)
+                for part in ("name", "surname", "middlename")
+            },
         })
     return out
 

@@ -6,17 +6,16 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiDict
 
 from hub.errors import HubError
-from hub.http.body import read_json
+from hub.http.body import MULTIPART, URLENCODED, FormFile, read_form, read_json
 from hub.http.params import reject_unknown
 from hub.registry import RestApi
 from hub_rop.errors import bad_request, code_of
 from hub_rop.service import RopService
 
 BASE = "/api/v1"
-FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def render_error(exc: HubError) -> web.Response:
@@ -39,13 +38,13 @@ def _authorization(request: web.Request, allowed: set[str]) -> str | None:
     return f"Bearer {key}" if key else None
 
 
-def _form(form: MultiDictProxy[Any]) -> dict[str, Any]:
+def _form(form: MultiDict[str | FormFile]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name in form:
         values = form.getall(name)
         if len(values) > 1:
             raise bad_request(f"{name}: given more than once")
-        if not isinstance(values[0], str):
+        if isinstance(values[0], FormFile):
             raise bad_request(f"{name}: expected a text field, not a file")
         fields[name] = values[0]
     return fields
@@ -55,16 +54,13 @@ async def _upload_body(request: web.Request) -> Any:
     """multipart/form-data (the seed's curl), urlencoded or JSON."""
     if request.content_type == "application/json":
         return await read_json(request)
-    if request.content_type in FORM_TYPES:
-        try:
-            return _form(await request.post())
-        except (ValueError, AssertionError, UnicodeDecodeError) as exc:
-            raise bad_request(f"body: malformed form data: {exc}") from None
+    if request.content_type in (MULTIPART, URLENCODED):
+        return _form(await read_form(request))
     if not request.body_exists:
         return {}
     raise bad_request(
-        "Content-Type: expected multipart/form-data, application/x-www-form-urlencoded or"
-        f" application/json, got {request.content_type!r}"
+        f"Content-Type: expected {MULTIPART}, {URLENCODED} or application/json,"
+        f" got {request.content_type!r}"
     )
 
 

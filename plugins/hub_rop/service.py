@@ -125,8 +125,9 @@ class RopService:
 
     # -- incoming CRM methods --------------------------------------------------------------
     async def upload(self, authorization: str | None, data: Any) -> dict[str, Any]:
-        """Queue a call: the start of ``audio_url`` must be MP3, WAV or OGG by its magic bytes;
-        the download, the size cap and the duration check follow in the background."""
+        """Queue a call: the start of ``audio_url`` must be MP3, WAV or OGG by its magic bytes
+        (a file host that fails is a 502/503/504: the CRM retries); the download, the size cap
+        and the duration check follow in the background."""
         self.client(authorization)
         call = inputs.upload(data)
         if self._status(call["call_id"]) not in (None, "rejected"):
@@ -139,11 +140,10 @@ class RopService:
                     "not_audio", "audio_url: the file is not MP3, WAV or OGG audio"
                     f" (it starts with {head[:8].hex() or 'nothing'})",
                 )
-        except IntakeFailure as failure:
-            self._store_call(call, "rejected", reason=failure.reason, detail=failure.message)
+        except IntakeFailure as failure:  # refused at once: nothing is stored (docs/rop.md)
             code = "not_audio" if failure.reason == "not_audio" else None
-            raise error(400, failure.message, code) from None
-        self._store_call(call, "downloading", format=fmt)
+            raise error(failure.status, failure.message, code) from None
+        self._store_call(call, fmt)
         return {"status": "queued", "call_id": call["call_id"]}
 
     def _status(self, call_id: str) -> str | None:
@@ -152,16 +152,16 @@ class RopService:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def _store_call(self, call: dict[str, Any], status: str, **extra: Any) -> None:
-        """A new call, or a fresh start for one that was rejected; 409 if another upload of the
-        same id got there first."""
+    def _store_call(self, call: dict[str, Any], fmt: str) -> None:
+        """A new call waiting for its download, or a fresh start for one that was rejected; 409
+        if another upload of the same id got there first."""
         now = time.time()
         values = {
             "call_id": call["call_id"], "manager_id": call["manager_id"],
             "deal_id": call["deal_id"], "deal_stage_id": call["deal_stage_id"],
             "audio_url": call["audio_url"], "declared_duration": call["duration"],
-            "status": status, "reason": extra.get("reason"), "detail": extra.get("detail"),
-            "format": extra.get("format"), "size_bytes": None, "duration": None,
+            "status": "downloading", "reason": None, "detail": None,
+            "format": fmt, "size_bytes": None, "duration": None,
             "audio_path": None, "claimed_until": None, "created_at": now, "updated_at": now,
             "analyzed_at": None,
         }

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from hub.credentials import Credential, CredentialType
 from hub.errors import HubError
+from hub.paging import Page
 from hub_unspot import probes
 from hub_unspot.settings import PLUGIN, UnspotSettings
 from hub_unspot.storage import CALENDARS, DISPLAYS, WEBHOOKS, Kind
@@ -36,8 +37,6 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ID_ALPHABET = string.ascii_letters + string.digits
 MAX_NAME = 255
 MAX_URL = 2048
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 
 
 def unspot_error(status: int, message: str, reason: str, **kwargs: Any) -> HubError:
@@ -309,11 +308,8 @@ class UnspotService:
         self, authorization: str | None, *, offset: int = 0, limit: int | None = None
     ) -> tuple[list[dict[str, str]], int]:
         self.require_admin(authorization)
-        limit = DEFAULT_PAGE if limit is None else limit
-        if not 0 <= limit <= MAX_PAGE:
-            raise bad_request(f"limit: must be between 0 and {MAX_PAGE}")
-        if not 0 <= offset < 2**63:
-            raise bad_request("offset: must not be negative")
+        page = Page.of(offset, limit, bad_request)
+        offset, limit = page.offset, page.limit
         total = self._one("SELECT count(*) FROM users")[0]
         rows = self.database.execute(
             "SELECT id, name, role FROM users ORDER BY seq LIMIT ? OFFSET ?", (limit, offset)

@@ -6,14 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    GC_COLLECTOR,
-    PLATFORM_COLLECTOR,
-    PROCESS_COLLECTOR,
-    CollectorRegistry,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -75,8 +68,8 @@ class WebimCollector(Collector):
         yield GaugeMetricFamily(
             "webim_accounts", "Active (not blocked) accounts", value=tornado["accounts_cnt"]
         )
-        channels = CounterMetricFamily(
-            "webim_channel_errors", "Errors of each channel", labels=["channel"]
+        channels = CounterMetricFamily(  # set by the admin, so it can go down: not a counter
+            "webim_channel_errors", "Errors of each channel (error_cnt)", labels=["channel"]
         )
         for channel, counts in service.channels().items():
             channels.add_metric([channel], counts["error_cnt"])
@@ -102,26 +95,7 @@ class WebimCollector(Collector):
         yield info
 
 
-class _Families(Collector):
-    """The families of other collectors, less the names already taken (a family registered
-    twice would make the exposition invalid)."""
-
-    def __init__(self, *sources: Any) -> None:
-        self.sources = sources
-
-    def collect(self) -> Iterator[Metric]:
-        seen: set[str] = set()
-        for source in self.sources:
-            for family in source.collect():
-                if family.name not in seen:
-                    seen.add(family.name)
-                    yield family
-
-
 def render_metrics(hub: Any) -> tuple[bytes, str]:
-    """The hub's registry (which holds :class:`WebimCollector`) plus the process collectors."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(
-        _Families(hub.metrics.registry, PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
-    )
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    """The hub's registry: the host's and every plugin's families (:class:`WebimCollector`
+    among them) and the hub process's."""
+    return generate_latest(hub.metrics.registry), CONTENT_TYPE_LATEST

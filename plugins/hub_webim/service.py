@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hub import logs
 from hub.credentials import Credential, CredentialType
 from hub.errors import HubError
 from hub_webim import system
@@ -27,7 +28,7 @@ from hub_webim.settings import WebimSettings
 from hub_webim.storage import ALL_COUNTERS, COLLECTORS, COUNTERS, STORAGER_COUNTERS
 
 PLUGIN = "webim"
-log = logging.getLogger("hub.webim")
+log = logging.getLogger("hub_webim")
 auth_log = logging.getLogger("hub.auth")  # Webim's "auth" component (set-log-level name=auth)
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -183,11 +184,10 @@ class WebimService:
         return int(address[1]) if address else 0
 
     def tornado_ports(self) -> list[str]:
-        ports: list[str] = []
-        for _, port in self.hub.listening.values():
-            if str(port) not in ports:
-                ports.append(str(port))
-        return ports
+        """The ports where Webim's endpoints answer: one, its own listener's or the hub's (the
+        gRPC port and other plugins' listeners do not serve them)."""
+        port = self.port()
+        return [str(port)] if port else []
 
     def _connect(self) -> sqlite3.Connection:
         """A fresh connection to ``webim.db`` (never creating it): the hub's long-lived one
@@ -432,25 +432,31 @@ class WebimService:
 
     def resolve_account(self, account: str | None, host: str | None) -> str | None:
         """The ``account`` parameter, else the Host name's first label if it is an account,
-        else the configured default."""
+        else the configured default, else the only account when there is exactly one (a hosted
+        install has one, and the seed's requests name none)."""
         if account:
             return account
         name = (host or "").rsplit(":", 1)[0] if not (host or "").startswith("[") else ""
         label = name.split(".")[0] if "." in name else ""
         if label and self._account_exists(label):
             return label
-        return self.settings.default_account or None
+        if self.settings.default_account:
+            return self.settings.default_account
+        only = self._read("SELECT name FROM accounts LIMIT 2")
+        return str(only[0][0]) if len(only) == 1 else None
 
     def account_state(
         self, action: str | None, account: str | None, host: str | None
     ) -> dict[str, bool]:
-        if action != "get_state":
-            raise bad_request(
-                f"action: expected get_state, got {action!r}" if action else "action: required"
-            )
+        """``action`` defaults to ``get_state``, the only one (on every protocol)."""
+        if action and action != "get_state":
+            raise bad_request(f"action: expected get_state, got {action!r}")
         name = self.resolve_account(account, host)
         if name is None:
-            raise bad_request("account: required (no account in the Host name, no default_account)")
+            raise bad_request(
+                "account: required (no account in the Host name, no default_account,"
+                " and not exactly one account)"
+            )
         rows = self._read("SELECT blocked FROM accounts WHERE name = ?", (name,))
         if not rows:
             raise error(404, f"account: no account {name!r}", "account_not_found")
@@ -482,11 +488,22 @@ class WebimService:
         }
 
     # -- log levels ----------------------------------------------------------------------
+    def _loggers(self, name: str) -> tuple[str, ...]:
+        """The loggers ``name`` means: every logger of a plugin (its package and
+        ``hub.<plugin>``), else one logger of the hub process."""
+        plugin = self.hub.plugins.get(name)
+        if plugin is not None:
+            return plugin.loggers  # type: ignore[no-any-return]
+        logger = system.logger_name(name)
+        if logger is None:
+            raise bad_request(f"name: no component {name!r} in this hub")
+        return (logger,)
+
     def set_log_level(
         self, name: str | None, level: str | None, current_node_only: bool | None = None
-    ) -> dict[str, str]:
-        """Change the named logger of this hub process at once (one node: ``current_node_only``
-        changes nothing)."""
+    ) -> dict[str, Any]:
+        """Change the level of the named component of this hub process at once: for a plugin,
+        every line it writes (one node: ``current_node_only`` changes nothing)."""
         if not name:
             raise bad_request("name: required")
         if not level:
@@ -494,17 +511,23 @@ class WebimService:
         python_level = system.LEVELS.get(level.upper())
         if python_level is None:
             raise bad_request(f"level: expected one of {', '.join(system.LEVELS)}, got {level!r}")
-        logger = system.logger_name(name, self.hub.plugins)
-        if logger is None:
-            raise bad_request(f"name: no component {name!r} in this hub")
-        logging.getLogger(logger).setLevel(python_level)
-        log.warning("set-log-level: %s (%s) -> %s", name, logger, level.upper())
-        return {"result": "ok", "name": name, "logger": logger, "level": level.upper()}
+        loggers = self._loggers(name)
+        if name in self.hub.plugins:
+            logs.set_plugin_level(self.hub.plugins[name], python_level)
+        else:
+            logging.getLogger(loggers[0]).setLevel(python_level)
+        log.warning("set-log-level: %s (%s) -> %s", name, ", ".join(loggers), level.upper())
+        return {
+            "result": "ok",
+            "name": name,
+            "logger": loggers[0],
+            "loggers": list(loggers),
+            "level": level.upper(),
+        }
 
     def log_level(self, name: str) -> dict[str, str]:
-        logger = system.logger_name(name, self.hub.plugins)
-        if logger is None:
-            raise bad_request(f"name: no component {name!r} in this hub")
+        """The level of ``name``'s first logger (a plugin's loggers are set together)."""
+        logger = self._loggers(name)[0]
         target = logging.getLogger(logger)
         return {
             "name": name,

@@ -10,7 +10,6 @@ import platform
 import socket
 import time
 from collections import Counter
-from typing import Any
 
 import psutil
 
@@ -76,15 +75,17 @@ def object_stats(limit: int = 50) -> dict[str, int]:
     return dict(counts.most_common(limit))
 
 
-def logger_name(component: str, plugins: Any) -> str | None:
-    """The hub logger a Webim component name means: ``auth`` → ``hub.auth``, a plugin's name →
-    ``hub.<plugin>``, ``timers`` → ``hub.timers``, ``hub.x`` as is. ``None`` for names that no
-    part of the hub logs under (creating loggers on request would grow without bound)."""
+def logger_name(component: str) -> str | None:
+    """The one hub logger a Webim component name that is not a plugin means: ``auth`` →
+    ``hub.auth``, ``timers`` → ``hub.timers``, ``hub.x`` or any other existing logger as is.
+    ``None`` for names that no part of the hub logs under (creating loggers on request would grow
+    without bound). A plugin's name means all its loggers: :func:`hub.logs.set_plugin_level`."""
     if component in HOST_COMPONENTS:
         return HOST_COMPONENTS[component]
-    name = component if component == "hub" or component.startswith("hub.") else f"hub.{component}"
-    if component in plugins or name == "hub" or name in logging.root.manager.loggerDict:
-        return name
+    known = logging.root.manager.loggerDict
+    for name in (f"hub.{component}", component):
+        if name in known:
+            return name
     return None
 
 

@@ -14,11 +14,10 @@ from typing import Any
 from hub.config import ConfigError
 from hub.credentials import Credential, CredentialType
 from hub.errors import HubError
+from hub.paging import Page
 
 PLUGIN = "notes"
 MAX_TITLE = 200
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 TOPIC = "notes.added"
 SCOPES = ("read", "write")
 
@@ -142,17 +141,13 @@ class NotesService:
     ) -> tuple[list[Note], int]:
         """A page of live notes, oldest first, and how many there are in all."""
         self.authorize(authorization)
-        limit = DEFAULT_PAGE if limit is None else limit
-        if not 0 <= limit <= MAX_PAGE:
-            raise bad_request(f"limit: must be between 0 and {MAX_PAGE}")
-        if offset < 0:
-            raise bad_request("offset: must not be negative")
+        page = Page.of(offset, limit, bad_request)  # the host's bounds, as every plugin's
         now = time.time()
         total = self.database.execute(f"SELECT count(*) FROM notes WHERE {LIVE}", (now,))
         total = total.fetchone()[0]
         rows = self.database.execute(
             f"SELECT {COLUMNS} FROM notes WHERE {LIVE} ORDER BY seq LIMIT ? OFFSET ?",
-            (now, limit, offset),
+            (now, page.limit, page.offset),
         ).fetchall()
         return [_note(r) for r in rows], total
 

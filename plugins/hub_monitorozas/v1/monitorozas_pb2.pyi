@@ -191,7 +191,7 @@ class HistoryResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[CheckResult, _Mapping]]] = ...) -> None: ...
 
 class BlacklistMonitor(_message.Message):
-    __slots__ = ("id", "user_id", "target_type", "target_value", "is_enabled", "last_status", "last_check_at", "listed_on", "last_error", "created_at", "updated_at")
+    __slots__ = ("id", "user_id", "target_type", "target_value", "is_enabled", "last_status", "last_check_at", "listed_on", "last_error", "created_at", "updated_at", "listings")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -203,6 +203,7 @@ class BlacklistMonitor(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LISTINGS_FIELD_NUMBER: _ClassVar[int]
     id: int
     user_id: int
     target_type: str
@@ -214,7 +215,16 @@ class BlacklistMonitor(_message.Message):
     last_error: str
     created_at: str
     updated_at: str
-    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[int] = ..., target_type: _Optional[str] = ..., target_value: _Optional[str] = ..., is_enabled: _Optional[bool] = ..., last_status: _Optional[str] = ..., last_check_at: _Optional[str] = ..., listed_on: _Optional[_Iterable[str]] = ..., last_error: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
+    listings: _containers.RepeatedCompositeFieldContainer[Listing]
+    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[int] = ..., target_type: _Optional[str] = ..., target_value: _Optional[str] = ..., is_enabled: _Optional[bool] = ..., last_status: _Optional[str] = ..., last_check_at: _Optional[str] = ..., listed_on: _Optional[_Iterable[str]] = ..., last_error: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., listings: _Optional[_Iterable[_Union[Listing, _Mapping]]] = ...) -> None: ...
+
+class Listing(_message.Message):
+    __slots__ = ("zone", "codes")
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    CODES_FIELD_NUMBER: _ClassVar[int]
+    zone: str
+    codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, zone: _Optional[str] = ..., codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BlacklistMonitorInput(_message.Message):
     __slots__ = ("target_type", "target_value", "is_enabled", "user_id")

@@ -1,0 +1,92 @@
+"""The caller's address, read one way for every protocol: the TCP peer of an aiohttp request
+(REST, GraphQL over HTTP and websockets) or of a gRPC call, and the ``X-Forwarded-For`` chain,
+which counts only when the peer is a proxy the plugin trusts. Addresses come back as
+:mod:`ipaddress` objects (an IPv4-mapped IPv6 address as its IPv4 one, without a zone), or
+``None`` when the peer is not an IP endpoint (a Unix socket) or the entry is not an address."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+FORWARDED_FOR = "x-forwarded-for"
+
+
+def parse_address(text: str | None) -> Address | None:
+    """``127.0.0.1``, ``::1``, ``[::1]``, ``fe80::1%eth0``, ``::ffff:10.0.0.1`` (as
+    ``10.0.0.1``); anything else is ``None``."""
+    raw = (text or "").strip()
+    if raw.startswith("[") and raw.endswith("]"):
+        raw = raw[1:-1]
+    try:
+        address = ipaddress.ip_address(raw.partition("%")[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def parse_grpc_peer(peer: str | None) -> Address | None:
+    """gRPC's ``context.peer()``: ``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000`` and its
+    URL-encoded form ``ipv6:%5B::1%5D:5000``; ``unix:...`` and the unknown are ``None``."""
+    kind, _, rest = (peer or "").partition(":")
+    if kind == "ipv6" and rest.startswith("["):
+        return parse_address(rest[1 : rest.find("]")] if "]" in rest else "")
+    if kind == "ipv4":
+        host, sep, port = rest.rpartition(":")
+        return parse_address(host if sep and port.isdigit() else rest)
+    return None  # unix:, and an unbracketed ipv6 (ambiguous: is the last part the port?)
+
+
+def parse_networks(items: Iterable[str]) -> list[Network]:
+    """CIDRs or single addresses (a trusted-proxy list); raises ``ValueError`` on a bad one."""
+    return [ipaddress.ip_network(item.strip(), strict=False) for item in items]
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Where a request came from: the TCP peer and the ``X-Forwarded-For`` values it sent."""
+
+    address: Address | None
+    forwarded_for: tuple[str, ...] = ()
+
+    @classmethod
+    def of_request(cls, request: Any) -> Peer:
+        """An aiohttp request (``None``, for a caller with no HTTP request, has no address)."""
+        if request is None:
+            return cls(None)
+        forwarded = tuple(request.headers.getall("X-Forwarded-For", ()))
+        return cls(parse_address(request.remote), forwarded)
+
+    @classmethod
+    def of_grpc(cls, context: Any) -> Peer:
+        """A ``grpc.aio.ServicerContext``; forwarded hops come from ``x-forwarded-for``."""
+        forwarded = tuple(
+            value if isinstance(value, str) else value.decode("latin-1")
+            for key, value in (context.invocation_metadata() or ())
+            if key.lower() == FORWARDED_FOR
+        )
+        return cls(parse_grpc_peer(context.peer()), forwarded)
+
+    def client(self, trusted_proxies: Sequence[Network] = ()) -> Address | None:
+        """The peer, or, when the peer is a trusted proxy, the first ``X-Forwarded-For`` hop
+        from the right that is not one (``None`` if that hop is not an address)."""
+        address = self.address
+
+        def trusted(candidate: Address | None) -> bool:
+            return candidate is not None and any(candidate in net for net in trusted_proxies)
+
+        if not trusted(address):
+            return address
+        hops = [hop for value in self.forwarded_for for hop in value.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            address = parse_address(hop)
+            if not trusted(address):
+                return address
+        return address
