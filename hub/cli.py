@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from functools import partial
@@ -15,7 +14,7 @@ from typing import Any
 
 import click
 
-from hub import __version__
+from hub import __version__, logs
 from hub.config import ConfigError, Settings, load_settings
 from hub.errors import StartupError
 
@@ -136,11 +135,7 @@ def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> Non
     from hub.serve import serve as run
 
     settings = _settings(ctx, http=http, grpc=grpc_address)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level)
     try:
         asyncio.run(run(settings))
     except (ConfigError, StartupError, OSError) as exc:
@@ -188,7 +183,7 @@ def creds_list(ctx: click.Context, plugin: str | None) -> None:
     """Print the live credentials (of PLUGIN, or all) as a JSON array; never a secret."""
     from hub.errors import HubError
 
-    with open_hub(ctx) as hub:
+    with open_hub(ctx, plugin) as hub:
         try:
             click.echo(json.dumps(hub.credentials.listing(plugin)[0], indent=2))
         except HubError as exc:
@@ -203,7 +198,7 @@ def creds_revoke(ctx: click.Context, plugin: str, credential_id: str) -> None:
     """Revoke a credential at once, also for hubs serving this data directory."""
     from hub.errors import HubError
 
-    with open_hub(ctx) as hub:
+    with open_hub(ctx, plugin) as hub:
         try:
             click.echo(json.dumps(hub.credentials.revoke(plugin, credential_id)))
         except HubError as exc:
@@ -219,7 +214,7 @@ def creds_rotate(ctx: click.Context, plugin: str, credential_id: str) -> None:
     id goes to stderr); the old secret stops working at once."""
     from hub.errors import HubError
 
-    with open_hub(ctx) as hub:
+    with open_hub(ctx, plugin) as hub:
         try:
             new_id, shown = hub.credentials.rotate(plugin, credential_id)
         except HubError as exc:

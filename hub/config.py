@@ -18,6 +18,12 @@ T = TypeVar("T")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+HTTP_LIMITS = (
+    "http_header_timeout",
+    "http_keepalive_timeout",
+    "http_websocket_heartbeat",
+    "http_max_connections",
+)
 HOST_VARIABLES = {"HUB_CONFIG", "HUB_PLUGINS"}
 # read by the test suite and CI, never by the hub; named here so that they draw no warning
 TEST_VARIABLES = {"HUB_REQUIRE_NODE", "HUB_REQUIRE_PROMTOOL", "HUB_FUZZ_SCALE"}
@@ -177,6 +183,9 @@ def load_settings(
         raise ConfigError(
             f"log_level: expected one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}"
         )
+    for key in HTTP_LIMITS:
+        if getattr(settings, key) <= 0:
+            raise ConfigError(f"{key}: must be greater than 0, got {getattr(settings, key)}")
     return settings
 
 

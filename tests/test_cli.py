@@ -86,6 +86,7 @@ from hub.hookspecs import hookimpl
 def register_commands(cli):
     raise ValueError("no commands today")
 """
+SERVE = ("serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0")
 PROTO = """
 syntax = "proto3";
 package demo.v1;
@@ -104,8 +105,11 @@ def hub(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
     """Start ``hub ARGS`` in ``cwd`` (not waiting: Python's start-up is the slow part)."""
     return subprocess.Popen(
         [sys.executable, "-m", "hub.cli", *args],
-        cwd=cwd, env=clean_env() if env is None else env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        env=clean_env() if env is None else env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -171,19 +175,41 @@ def test_global_options_are_accepted_after_the_subcommand(tmp_path: Path) -> Non
     config.write_text(f'plugins_dir = "{folder}"\n[plugins.era]\nlisten = "127.0.0.1:0"\n')
     data = tmp_path / "data"
     env = clean_env(HUB_PLUGINS="era,where", HUB_LOG_LEVEL="WARNING")
-    server = hub("serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-                 "--data-dir", str(data), "--config", str(config), cwd=tmp_path, env=env)
+    server = hub(*SERVE, "--data-dir", str(data), "--config", str(config), cwd=tmp_path, env=env)
     era_only = {**env, "HUB_PLUGINS": "era"}
     commands = [
         hub("creds", "add", "era", "--data-dir", str(tmp_path / "a"), cwd=tmp_path, env=era_only),
         hub("creds", "--data-dir", str(tmp_path / "b"), "add", "era", cwd=tmp_path, env=era_only),
-        hub("plugins", "--config", str(config), "--data-dir", str(tmp_path / "c"),
-            cwd=tmp_path, env=env),
-        hub("where-data", "--config", str(config), "--data-dir", str(tmp_path / "d"),
-            cwd=tmp_path, env=env),
+        hub(
+            "plugins",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(tmp_path / "c"),
+            cwd=tmp_path,
+            env=env,
+        ),
+        hub(
+            "where-data",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(tmp_path / "d"),
+            cwd=tmp_path,
+            env=env,
+        ),
         # after the subcommand wins over before it
-        hub("--data-dir", str(tmp_path / "x"), "where-data", "--config", str(config),
-            "--data-dir", str(tmp_path / "e"), cwd=tmp_path, env=env),
+        hub(
+            "--data-dir",
+            str(tmp_path / "x"),
+            "where-data",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(tmp_path / "e"),
+            cwd=tmp_path,
+            env=env,
+        ),
     ]
     try:
         lines = serve_until_listening(server)
@@ -203,8 +229,9 @@ def test_global_options_are_accepted_after_the_subcommand(tmp_path: Path) -> Non
 def test_a_plugin_failing_to_add_commands_leaves_the_others(tmp_path: Path) -> None:
     folder = plugins_dir(tmp_path, where=WHERE, broken=BROKEN_COMMANDS)
     env = clean_env(HUB_PLUGINS_DIR=str(folder), HUB_PLUGINS="where,broken")
-    code, out, err = finish(hub("where-data", "--data-dir", str(tmp_path / "d"), cwd=tmp_path,
-                                env=env))
+    code, out, err = finish(
+        hub("where-data", "--data-dir", str(tmp_path / "d"), cwd=tmp_path, env=env)
+    )
     assert code == 0 and out.strip() == str(tmp_path / "d")
     line = one_error_line(err)
     assert line.startswith("warning: plugin broken: register_commands") and "no commands" in line
@@ -245,10 +272,13 @@ def test_a_broken_plugin_stops_the_start_in_one_line_naming_it(
     folder = plugins_dir(tmp_path, broken=source)
     env = clean_env(HUB_PLUGINS_DIR=str(folder), HUB_PLUGINS="broken")
     runs = [
-        hub(*command.split(), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-            "--data-dir", str(tmp_path / "data"), cwd=tmp_path, env=env)
-        if command == "serve"
-        else hub(*command.split(), "--data-dir", str(tmp_path / "data"), cwd=tmp_path, env=env)
+        hub(
+            *(SERVE if command == "serve" else command.split()),
+            "--data-dir",
+            str(tmp_path / "data"),
+            cwd=tmp_path,
+            env=env,
+        )
         for command in commands
     ]
     for command, proc in zip(commands, runs, strict=True):
@@ -271,8 +301,9 @@ def test_an_unknown_hub_variable_is_one_warning_naming_it(tmp_path: Path) -> Non
         HUB_REQUIRE_PROMTOOL="1",
         HUB_LOG_LEVEL="INFO",
     )
-    code, out, err = finish(hub("plugins", "--data-dir", str(tmp_path / "d"), cwd=tmp_path,
-                                env=env))
+    code, out, err = finish(
+        hub("plugins", "--data-dir", str(tmp_path / "d"), cwd=tmp_path, env=env)
+    )
     assert code == 0 and '"name": "monitorozas"' in out
     assert err.splitlines() == [
         "HUB_HTTPP is not a setting of the hub or of a loaded plugin; ignored"
@@ -284,8 +315,7 @@ def test_an_unknown_hub_variable_is_one_warning_naming_it(tmp_path: Path) -> Non
 
 def test_hub_plugin_listen_variable_gives_the_plugin_its_own_listener(tmp_path: Path) -> None:
     env = clean_env(HUB_PLUGINS="webim", HUB_WEBIM_LISTEN="127.0.0.1:0", HUB_LOG_LEVEL="WARNING")
-    server = hub("serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-                 "--data-dir", str(tmp_path / "d"), cwd=tmp_path, env=env)
+    server = hub(*SERVE, "--data-dir", str(tmp_path / "d"), cwd=tmp_path, env=env)
     try:
         lines = serve_until_listening(server)
     finally:
@@ -307,8 +337,9 @@ def test_a_port_in_use_stops_the_start_before_the_data_dir_is_touched(
     else:
         listeners[which] = address
     code, out, err = finish(
-        hub("serve", "--http", listeners["http"], "--grpc", listeners["grpc"], cwd=tmp_path,
-            env=env)
+        hub(
+            "serve", "--http", listeners["http"], "--grpc", listeners["grpc"], cwd=tmp_path, env=env
+        )
     )
     assert code == 1 and not out
     line = one_error_line(err)
@@ -330,8 +361,9 @@ def test_creds_add_for_an_unknown_plugin_writes_nothing(tmp_path: Path) -> None:
 # == 15: private data ===========================================================================
 def test_the_data_dir_is_private_while_serving(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    server = hub("serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--data-dir",
-                 str(data), cwd=tmp_path, env=clean_env(HUB_LOG_LEVEL="WARNING"))
+    server = hub(
+        *SERVE, "--data-dir", str(data), cwd=tmp_path, env=clean_env(HUB_LOG_LEVEL="WARNING")
+    )
     try:
         serve_until_listening(server)
         files = sorted(p.name for p in data.iterdir())

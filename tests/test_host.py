@@ -290,7 +290,7 @@ async def test_single_file_plugin_from_config_plugins_dir(custom_hub: HubProcess
             assert r.status == 200
         result = await graphql(session, "{ slowpoke { greeting } }")
         assert result == {"data": {"slowpoke": {"greeting": "from-env"}}}  # HUB_SLOWPOKE_GREETING
-        result = await graphql(session, "{ hub { plugins { name source } } }")
+        result = await graphql(session, "{ hub { plugins { name source } } }", headers=ADMIN)
         sources = {p["name"]: p["source"] for p in result["data"]["hub"]["plugins"]}
         assert sources["slowpoke"].endswith("slowpoke.py")
         async with session.get("/metrics") as r:
@@ -517,7 +517,7 @@ async def test_grpc_add_credential_is_admin_only(
 # == the hub's own surfaces ========================================================================
 async def test_graphql_hub_root(http: aiohttp.ClientSession) -> None:
     result = await graphql(
-        http, "{ hub { plugins { name version } health { plugin status detail } } }"
+        http, "{ hub { plugins { name version } health { plugin status detail } } }", headers=ADMIN
     )
     assert "errors" not in result, result
     plugins = {p["name"]: p["version"] for p in result["data"]["hub"]["plugins"]}
@@ -592,7 +592,9 @@ async def test_readyz_is_503_when_a_critical_probe_is_down(fresh_hub: HubProcess
 
 async def test_grpc_hub_service(channel: grpc.aio.Channel) -> None:
     stub = hub_pb2_grpc.HubStub(channel)
-    plugins = {p.name: p for p in (await stub.ListPlugins(hub_pb2.ListPluginsRequest())).plugins}
+    admin = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+    listed = await stub.ListPlugins(hub_pb2.ListPluginsRequest(), metadata=admin)
+    plugins = {p.name: p for p in listed.plugins}
     assert plugins["era"].version == "0.1.0" and set(plugins["era"].hooks) >= ERA_HOOKS
     assert plugins["hub"].version == HUB_VERSION
     health = await stub.Health(hub_pb2.HealthRequest())

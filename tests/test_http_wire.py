@@ -368,3 +368,11 @@ async def test_websocket_peer_that_stops_answering_pings_is_disconnected(
                 break
             assert message.type == aiohttp.WSMsgType.PING  # and never answered
     assert loop.time() - started < 5
+
+
+@pytest.mark.parametrize("variable", ["HUB_HTTP_HEADER_TIMEOUT", "HUB_HTTP_MAX_CONNECTIONS"])
+def test_a_limit_that_is_not_positive_stops_the_start(tmp_path: Path, variable: str) -> None:
+    hub = HubProcess(tmp_path / "data", env={variable: "0"})
+    with pytest.raises(RuntimeError, match=f"bad config: {variable[4:].lower()}: must be greater"):
+        hub.start()
+    assert not (tmp_path / "data").exists()

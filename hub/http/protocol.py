@@ -21,7 +21,7 @@ from aiohttp.http_exceptions import (
 from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
-from hub.config import ConfigError, Settings
+from hub.config import Settings
 from hub.errors import HubError
 from hub.http.parser import StrictRequestParser
 from hub.metrics import HubMetrics
@@ -40,14 +40,7 @@ class ConnectionLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionLimits:
-        for key in (
-            "http_header_timeout",
-            "http_keepalive_timeout",
-            "http_websocket_heartbeat",
-            "http_max_connections",
-        ):
-            if getattr(settings, key) <= 0:
-                raise ConfigError(f"{key}: must be greater than 0, got {getattr(settings, key)}")
+        """Each is checked to be positive when the settings are loaded."""
         return cls(
             settings.http_header_timeout,
             settings.http_keepalive_timeout,
