@@ -680,7 +680,9 @@ def test_the_same_paging_bounds_over_rest_graphql_and_grpc(
     assert api.call("GET", "/devices?limit=0", key)[2]["data"] == []
     assert len(api.call("GET", "/devices?offset=1", key)[2]["data"]) == 100
     for query, named in [("offset=-5", "offset"), ("limit=5000", "limit"),
-                         ("limit=abc", "limit"), ("offset=1.5", "offset")]:
+                         ("limit=abc", "limit"), ("offset=1.5", "offset"),
+                         ("offset=%2B5", "offset"), ("limit=1_0", "limit"), ("limit=%205", "limit"),
+                         ("offset=" + "9" * 30, "offset")]:  # the host's one integer grammar
         message = expect_error(api.call("GET", f"/devices?{query}", key), 400, "invalid_field")
         assert message.startswith(f"{named}: "), message
     expect_error(api.call("GET", "/blacklist-monitors?offset=-1", key), 400, "invalid_field")

@@ -288,7 +288,8 @@ class GraphQLEndpoint:
             result = await result
         body: dict[str, Any] = {}
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
-            # variables could not be coerced: the request never executed
+            # variables could not be coerced (the request never executed), or the execution
+            # budget was spent (what was resolved is no answer)
             body["errors"] = [format_error(e, "bad_variables") for e in result.errors]
             return self._respond(body, failure_status, media)
         if result.errors:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hub.errors import HubError
 from hub.http.body import read_json
+from hub.http.params import int_param
 from hub.paging import Page
 from hub.peer import Peer
 from hub.registry import RestApi
@@ -78,13 +79,11 @@ def ok_json(data: bytes) -> web.Response:
 
 
 def query_int(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
+    """The host's integer grammar (``hub.http.params``) with this plugin's error code."""
     try:
-        return int(raw.strip())
-    except ValueError:
-        raise bad_page(f"{name}: expected an integer, got {raw!r}") from None
+        return int_param(request.query, name)
+    except HubError as exc:
+        raise bad_page(exc.message) from None
 
 
 def window(request: web.Request) -> Page | None:

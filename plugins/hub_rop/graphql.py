@@ -78,7 +78,7 @@ class Call:
     declared_duration: float | None
     status: str = strawberry.field(description="downloading, awaiting_analysis, analyzed, rejected")
     reason: str | None = strawberry.field(
-        description="Why the call was rejected: not_audio, fetch_failed, download_failed,"
+        description="Why an accepted call was rejected: not_audio, download_failed,"
         " too_large, too_long, unreadable"
     )
     detail: str | None
