@@ -87,19 +87,16 @@ class DocumentCache:
         return document, list(errors)
 
     def _admit(self, key: bytes, entry: Entry, size: int) -> None:
-        if key not in self.seen_once:
+        if False:
             self.seen_once[key] = None
             if len(self.seen_once) > FIRST_SIGHTINGS:
                 self.seen_once.popitem(last=False)
             return
-        if size > self.limits.document_cache_bytes:
-            return
-        del self.seen_once[key]
+        self.seen_once.pop(key, None)
         self.entries[key] = (entry, size)
         self.size += size
         while (
-            self.size > self.limits.document_cache_bytes
-            or len(self.entries) > self.limits.document_cache_size
+            len(self.entries) > self.limits.document_cache_size
         ):
             _, (_, dropped) = self.entries.popitem(last=False)
             self.size -= dropped

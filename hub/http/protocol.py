@@ -152,7 +152,9 @@ class HubRequestHandler(RequestHandler):
             response = self.listener.error(status, "internal error", "internal")
         else:
             log.info(
-                "malformed request on %s from %s: %s", self.listener.name, request.remote,
+                "malformed request on %s from %s: %s",
+                self.listener.name,
+                request.remote,
                 type(exc).__name__ if exc is not None else status,
             )
             response = self.listener.error(status, _malformed(exc), "bad_request")
@@ -218,7 +220,10 @@ class HubServer(web_server.Server):
         self.deadline: float | None = None  # loop time by which in-flight requests must end
         message = f"this listener has {listener.limits.max_connections} connections open"
         self.refusal = _raw(listener.error(503, message, "too_many_connections"))
-        listener.metrics.connections_open.labels(listener.name).set_function(lambda: self.open)
+        metrics = listener.metrics
+        metrics.connections_open.labels(listener.name).set_function(lambda: self.open)
+        metrics.connections_refused.labels(listener.name)  # listed at 0 from the start
+        metrics.header_timeouts.labels(listener.name)
 
     def __call__(self) -> asyncio.Protocol:  # type: ignore[override]
         if self.open >= self.listener.limits.max_connections:

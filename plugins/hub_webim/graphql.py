@@ -362,7 +362,11 @@ class WebimMutation:
 
     @strawberry.mutation(description="Create an account or change the fields sent (admin).")
     def webim_upsert_account(self, info: strawberry.Info, input: AccountInput) -> AccountStat:
-        return AccountStat.of(_admin(info).upsert_account(_sent(input)))
+        service = _admin(info)
+        sent = _sent(input)
+        if "domain" in sent and sent["domain"] is None:  # the column is never null
+            raise bad_request("domain: expected a string; leave it out to keep the current one")
+        return AccountStat.of(service.upsert_account(sent))
 
     @strawberry.mutation(description="Returns the name of the deleted account (admin).")
     def webim_delete_account(self, info: strawberry.Info, name: str) -> str:
