@@ -432,7 +432,8 @@ def test_an_explicit_null_for_a_not_null_column_is_a_bad_request(
         return call(hub_process, "POST", body=body, headers=headers)
 
     if account == "nulled-known":
-        created = send(f'mutation {{ webimUpsertAccount(input: {{name: "{account}"}}) {{ name }} }}')
+        upsert = f'mutation {{ webimUpsertAccount(input: {{name: "{account}"}}) {{ name }} }}'
+        created = send(upsert)
         assert created.status == 200 and "errors" not in created.json(), created
     literal = send(
         f'mutation {{ webimUpsertAccount(input: {{name: "{account}", domain: null}}) {{ name }} }}'

@@ -87,16 +87,19 @@ class DocumentCache:
         return document, list(errors)
 
     def _admit(self, key: bytes, entry: Entry, size: int) -> None:
-        if False:
+        if key not in self.seen_once:
             self.seen_once[key] = None
             if len(self.seen_once) > FIRST_SIGHTINGS:
                 self.seen_once.popitem(last=False)
             return
-        self.seen_once.pop(key, None)
+        if size > self.limits.document_cache_bytes:
+            return
+        del self.seen_once[key]
         self.entries[key] = (entry, size)
         self.size += size
         while (
-            len(self.entries) > self.limits.document_cache_size
+            self.size > self.limits.document_cache_bytes
+            or len(self.entries) > self.limits.document_cache_size
         ):
             _, (_, dropped) = self.entries.popitem(last=False)
             self.size -= dropped
