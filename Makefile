@@ -14,7 +14,7 @@ test:
 	$(PY) -m pytest
 
 lint:
-	$(PY) -m ruff check . && $(PY) -m mypy hub plugins
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy hub plugins
 
 protos:
 	$(PY) -m hub protogen . && $(PY) -m hub protogen examples/hub-notes

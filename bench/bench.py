@@ -159,9 +159,16 @@ ERA_GRAPHQL_QUERY = (
     " opts { title comment allowFilesApi issync } ext { ct lwt } } } totalCount } } }"
 )
 ERA_SITES = [
-    ("BUD", "Budapest"), ("DEB", "Debrecen"), ("SZE", "Szeged"), ("PEC", "Pécs"),
-    ("GYO", "Győr"), ("NYI", "Nyíregyháza"), ("KEC", "Kecskemét"), ("SZF", "Székesfehérvár"),
-    ("SZO", "Szombathely"), ("SZL", "Szolnok"),
+    ("BUD", "Budapest"),
+    ("DEB", "Debrecen"),
+    ("SZE", "Szeged"),
+    ("PEC", "Pécs"),
+    ("GYO", "Győr"),
+    ("NYI", "Nyíregyháza"),
+    ("KEC", "Kecskemét"),
+    ("SZF", "Székesfehérvár"),
+    ("SZO", "Szombathely"),
+    ("SZL", "Szolnok"),
 ]
 ERA_TYPES = ["webshop", "pos", "erp", "crm"]
 
@@ -200,28 +207,44 @@ def era_setup(hub: HubHandle) -> list[Scenario]:
         raise RuntimeError(f"expected {ERA_LIMIT} integration points, the hub lists {len(points)}")
     auth = {"Authorization": f"Bearer {token}"}
     rest = Request("http", {"method": "GET", "path": list_path, "headers": auth})
-    graphql = Request("http", {
-        "method": "POST", "path": "/graphql", "body": json.dumps({"query": ERA_GRAPHQL_QUERY}),
-        "headers": {**auth, "Content-Type": "application/json"},
-    })
-    grpc_list = Request("grpc", {
-        "stub": "hub_era.v1.era_pb2_grpc:EraStub", "method": "List",
-        "request": "hub_era.v1.era_pb2:ListRequest", "fields": {"limit": ERA_LIMIT},
-        "metadata": [["authorization", f"Bearer {token}"]],
-    })
+    graphql = Request(
+        "http",
+        {
+            "method": "POST",
+            "path": "/graphql",
+            "body": json.dumps({"query": ERA_GRAPHQL_QUERY}),
+            "headers": {**auth, "Content-Type": "application/json"},
+        },
+    )
+    grpc_list = Request(
+        "grpc",
+        {
+            "stub": "hub_era.v1.era_pb2_grpc:EraStub",
+            "method": "List",
+            "request": "hub_era.v1.era_pb2:ListRequest",
+            "fields": {"limit": ERA_LIMIT},
+            "metadata": [["authorization", f"Bearer {token}"]],
+        },
+    )
     return [
         Scenario(
-            "REST list 20 era channels", rest,
-            Baseline("bare aiohttp", "era-rest", points, rest), target=0.6,
+            "REST list 20 era channels",
+            rest,
+            Baseline("bare aiohttp", "era-rest", points, rest),
+            target=0.6,
         ),
         Scenario(
-            "GraphQL list 20 era channels", graphql,
-            Baseline("stock strawberry", "era-graphql", points, graphql), target=4.0,
+            "GraphQL list 20 era channels",
+            graphql,
+            Baseline("stock strawberry", "era-graphql", points, graphql),
+            target=4.0,
             compare="json",
         ),
         Scenario(
-            "gRPC Era/List 20 channels", grpc_list,
-            Baseline("bare grpc.aio", "era-grpc", points, grpc_list), target=0.6,
+            "gRPC Era/List 20 channels",
+            grpc_list,
+            Baseline("bare grpc.aio", "era-grpc", points, grpc_list),
+            target=0.6,
         ),
     ]
 
@@ -382,12 +405,18 @@ def _stats(meter: Meter) -> Stats:
     if server is not None and meter.machine_cpu is not None:
         other = max(0.0, meter.machine_cpu - server - meter.loader_cpu) / secs
     return Stats(
-        requests=n, errors=meter.errors, seconds=meter.seconds, rps=n / secs,
-        p50_ms=_percentile(lat, 0.50) * 1000, p99_ms=_percentile(lat, 0.99) * 1000,
+        requests=n,
+        errors=meter.errors,
+        seconds=meter.seconds,
+        rps=n / secs,
+        p50_ms=_percentile(lat, 0.50) * 1000,
+        p99_ms=_percentile(lat, 0.99) * 1000,
         server_cpu=server / secs if server is not None else None,
-        loader_cpu=meter.loader_cpu / secs, other_cpu=other,
+        loader_cpu=meter.loader_cpu / secs,
+        other_cpu=other,
         server_cpu_us_per_req=server / n * 1e6 if server is not None and n else None,
-        slice_rps=meter.slice_rps, first_error=meter.first_error,
+        slice_rps=meter.slice_rps,
+        first_error=meter.first_error,
     )
 
 
@@ -445,9 +474,11 @@ async def load(spec: dict[str, Any]) -> list[Stats]:
         calls = []
         for target in targets:
             client = CLIENTS[target["request"]["kind"]]
-            calls.append(await stack.enter_async_context(
-                client(target["address"], target["request"]["params"], concurrency)
-            ))
+            calls.append(
+                await stack.enter_async_context(
+                    client(target["address"], target["request"]["params"], concurrency)
+                )
+            )
         for call in calls:
             await call()  # connect, and fail before any clock starts
             await run_slice(call, concurrency, spec["warmup"], None, None)
@@ -524,9 +555,20 @@ def running_baseline(
     data_path = workdir / f"baseline-{index}.json"
     data_path.write_text(json.dumps(baseline.data, ensure_ascii=False))
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "_serve", baseline.server, "--data", str(data_path),
-         "--options", json.dumps(options)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_python_env(),
+        [
+            sys.executable,
+            str(SCRIPT),
+            "_serve",
+            baseline.server,
+            "--data",
+            str(data_path),
+            "--options",
+            json.dumps(options),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_python_env(),
     )
     try:
         assert proc.stdout is not None
@@ -594,13 +636,19 @@ def verify(scenario: Scenario, hub_address: str, base_address: str) -> int:
 
 def run_loader(targets: list[dict[str, Any]], args: argparse.Namespace) -> list[Stats]:
     spec = {
-        "targets": targets, "concurrency": args.concurrency, "warmup": args.warmup,
-        "duration": args.duration, "slice": args.slice,
+        "targets": targets,
+        "concurrency": args.concurrency,
+        "warmup": args.warmup,
+        "duration": args.duration,
+        "slice": args.slice,
     }
     budget = len(targets) * (args.warmup + args.duration) * 3 + 60
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "_load", json.dumps(spec)],
-        capture_output=True, text=True, env=_python_env(), timeout=budget,
+        capture_output=True,
+        text=True,
+        env=_python_env(),
+        timeout=budget,
     )
     if done.returncode != 0:
         raise RuntimeError(f"the loader failed:\n{done.stderr[-3000:]}")
@@ -618,9 +666,11 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         f"{'base rps':>8} {'p50 ms':>7} {'p99 ms':>7}   {'hub/base':>8} {'target':>7}  baseline"
     )
     print()
-    print(f"concurrency {args.concurrency}, warm-up {args.warmup:g}s and {args.duration:g}s"
-          f" measured per side, in alternating slices of about {args.slice:g}s;"
-          f" REST baseline encodes with: {args.rest_baseline}")
+    print(
+        f"concurrency {args.concurrency}, warm-up {args.warmup:g}s and {args.duration:g}s"
+        f" measured per side, in alternating slices of about {args.slice:g}s;"
+        f" REST baseline encodes with: {args.rest_baseline}"
+    )
     print(head)
     print("-" * len(head))
     for r in results:
@@ -637,8 +687,10 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
     for r in results:
         ratios = r.slice_ratios
         spread = f"{min(ratios):.2f}-{max(ratios):.2f}x" if ratios else "-"
-        print(f"  {r.scenario.name}: {r.response_bytes} bytes per answer; hub/base req/s per"
-              f" slice {spread}, by server CPU per request {_f(r.cpu_ratio, '.2f')}x")
+        print(
+            f"  {r.scenario.name}: {r.response_bytes} bytes per answer; hub/base req/s per"
+            f" slice {spread}, by server CPU per request {_f(r.cpu_ratio, '.2f')}x"
+        )
         for label, s in (("hub", r.hub), (r.scenario.baseline.label, r.baseline)):
             print(
                 f"    {label:<17} server {_f(s.server_cpu, '4.2f')}"
@@ -660,24 +712,40 @@ def write_json(path: str, results: list[Result], args: argparse.Namespace, secon
 
     out = {
         "config": {
-            "concurrency": args.concurrency, "warmup_s": args.warmup, "duration_s": args.duration,
-            "slice_s": args.slice, "rest_baseline": args.rest_baseline,
+            "concurrency": args.concurrency,
+            "warmup_s": args.warmup,
+            "duration_s": args.duration,
+            "slice_s": args.slice,
+            "rest_baseline": args.rest_baseline,
         },
         "environment": {
-            "python": platform.python_version(), "platform": platform.platform(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
             "cpus": os.cpu_count(),
-            **{d: version(d) for d in ("aiohttp", "grpcio", "protobuf", "strawberry-graphql",
-                                        "graphql-core", "orjson")},
+            **{
+                d: version(d)
+                for d in (
+                    "aiohttp",
+                    "grpcio",
+                    "protobuf",
+                    "strawberry-graphql",
+                    "graphql-core",
+                    "orjson",
+                )
+            },
         },
         "total_seconds": round(seconds, 1),
         "scenarios": [
             {
-                "name": r.scenario.name, "baseline": r.scenario.baseline.label,
+                "name": r.scenario.name,
+                "baseline": r.scenario.baseline.label,
                 "target_ratio": r.scenario.target,
                 "ratio": r.ratio if r.ratio == r.ratio else None,
-                "slice_ratios": r.slice_ratios, "cpu_ratio": r.cpu_ratio,
+                "slice_ratios": r.slice_ratios,
+                "cpu_ratio": r.cpu_ratio,
                 "response_bytes": r.response_bytes,
-                "hub": asdict(r.hub), "baseline_stats": asdict(r.baseline),
+                "hub": asdict(r.hub),
+                "baseline_stats": asdict(r.baseline),
             }
             for r in results
         ],
@@ -703,15 +771,30 @@ def bench_main(args: argparse.Namespace) -> int:
             base_address, base_pid = stack.enter_context(
                 running_baseline(scenario.baseline, workdir, i, options)
             )
-            hub_address = hub.grpc if scenario.hub_request.kind == "grpc" else hub.url[len("http://"):]
+            hub_address = (
+                hub.grpc if scenario.hub_request.kind == "grpc" else hub.url[len("http://") :]
+            )
             size = verify(scenario, hub_address, base_address)
-            print(f"{scenario.name}: hub and {scenario.baseline.label} answer alike ({size} bytes);"
-                  " measuring", flush=True)
-            hub_stats, base_stats = run_loader([
-                {"address": hub_address, "pid": hub_pid, "request": asdict(scenario.hub_request)},
-                {"address": base_address, "pid": base_pid,
-                 "request": asdict(scenario.baseline.request)},
-            ], args)
+            print(
+                f"{scenario.name}: hub and {scenario.baseline.label} answer alike ({size} bytes);"
+                " measuring",
+                flush=True,
+            )
+            hub_stats, base_stats = run_loader(
+                [
+                    {
+                        "address": hub_address,
+                        "pid": hub_pid,
+                        "request": asdict(scenario.hub_request),
+                    },
+                    {
+                        "address": base_address,
+                        "pid": base_pid,
+                        "request": asdict(scenario.baseline.request),
+                    },
+                ],
+                args,
+            )
             results.append(Result(scenario, size, hub_stats, base_stats))
     seconds = time.monotonic() - started
     print_table(results, args)
@@ -730,10 +813,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--warmup", type=float, default=2.0, help="warm-up seconds per side (2)")
     add("--slice", type=float, default=2.5, help="length of the alternating slices (2.5)")
     add("--concurrency", "-c", type=int, default=16, help="concurrent workers (16)")
-    add("--only", action="append", metavar="TEXT",
-        help="only scenarios whose name contains TEXT (repeatable)")
-    add("--rest-baseline", choices=("orjson", "json", "bytes"), default="orjson",
-        help="bare aiohttp encodes per request with orjson (default) or stdlib json, or once")
+    add(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="only scenarios whose name contains TEXT (repeatable)",
+    )
+    add(
+        "--rest-baseline",
+        choices=("orjson", "json", "bytes"),
+        default="orjson",
+        help="bare aiohttp encodes per request with orjson (default) or stdlib json, or once",
+    )
     add("--json", metavar="PATH", help="also write the results to PATH as JSON")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.slice <= 0 or args.concurrency < 1:

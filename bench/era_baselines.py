@@ -134,9 +134,12 @@ class EraQuery:
             items.append(IntegrationPoint(**fields))
         edges = [Edge(cursor=_cursor(i), node=item) for i, item in enumerate(items)]
         return Connection(
-            edges=edges, nodes=items, total_count=len(POINTS),
+            edges=edges,
+            nodes=items,
+            total_count=len(POINTS),
             page_info=PageInfo(
-                has_next_page=len(items) < len(POINTS), has_previous_page=False,
+                has_next_page=len(items) < len(POINTS),
+                has_previous_page=False,
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),

@@ -33,21 +33,32 @@ def seed(i: int) -> dict[str, Any]:
     city = CITIES[i % len(CITIES)]
     if i % 3:
         device: dict[str, Any] = {
-            "target_type": "domain", "target_value": f"shop{i:02d}.{city}.example.hu",
-            "service_type": "web", "scheme": "https", "check_public_https": 1,
-            "check_public_tls": 1, "expect_status": 200,
+            "target_type": "domain",
+            "target_value": f"shop{i:02d}.{city}.example.hu",
+            "service_type": "web",
+            "scheme": "https",
+            "check_public_https": 1,
+            "check_public_tls": 1,
+            "expect_status": 200,
             "location": f"Webshop {city.title()} #{i} - éles",
         }
         if i % 2:
-            device.update({
-                "proxy_enabled": 1, "origin_host": f"10.{i}.0.10", "origin_scheme": "https",
-                "check_origin_http": 1, "check_origin_tls": 1,
-                "host_header": f"www.shop{i:02d}.{city}.example.hu",
-            })
+            device.update(
+                {
+                    "proxy_enabled": 1,
+                    "origin_host": f"10.{i}.0.10",
+                    "origin_scheme": "https",
+                    "check_origin_http": 1,
+                    "check_origin_tls": 1,
+                    "host_header": f"www.shop{i:02d}.{city}.example.hu",
+                }
+            )
         return device
     return {
-        "target_type": "ip", "target_value": f"192.0.2.{i + 1}",
-        "service_type": SERVICES[i % len(SERVICES)], "location": f"Szerverterem {city.title()}",
+        "target_type": "ip",
+        "target_value": f"192.0.2.{i + 1}",
+        "service_type": SERVICES[i % len(SERVICES)],
+        "location": f"Szerverterem {city.title()}",
     }
 
 
@@ -61,12 +72,15 @@ def setup(hub: Any) -> list[Any]:
     listed = hub.http("GET", PATH, token=key)
     if len(listed["data"]) != DEVICES:
         raise RuntimeError(f"expected {DEVICES} devices, the hub lists {len(listed['data'])}")
-    request = Request("http", {"method": "GET", "path": PATH,
-                               "headers": {"Authorization": f"Bearer {key}"}})
+    request = Request(
+        "http", {"method": "GET", "path": PATH, "headers": {"Authorization": f"Bearer {key}"}}
+    )
     return [
         Scenario(
-            f"REST list {DEVICES} monitorozas devices", request,
-            Baseline("bare aiohttp", "monitorozas-rest", listed["data"], request), target=0.5,
+            f"REST list {DEVICES} monitorozas devices",
+            request,
+            Baseline("bare aiohttp", "monitorozas-rest", listed["data"], request),
+            target=0.5,
         )
     ]
 
@@ -81,7 +95,8 @@ async def serve_rest(data: list[dict[str, Any]], host: str, options: dict[str, A
     async def devices(request: web.Request) -> web.Response:
         return web.Response(
             body=orjson.dumps({"success": True, "data": data}),
-            content_type="application/json", charset="utf-8",
+            content_type="application/json",
+            charset="utf-8",
         )
 
     app = web.Application()

@@ -93,10 +93,17 @@ async def seed(url: str, key: str, pairs: list[tuple[str, int]], concurrency: in
         async def worker() -> None:
             while not queue.empty():
                 address, port = queue.get_nowait()
-                body = {"target_type": "ip", "target_value": address, "service_type": "web",
-                        "scheme": "http", "port": port, "check_public_http": 1}
-                async with session.post(f"{url}/monitorozas/api/v1/devices/create",
-                                        json=body) as resp:
+                body = {
+                    "target_type": "ip",
+                    "target_value": address,
+                    "service_type": "web",
+                    "scheme": "http",
+                    "port": port,
+                    "check_public_http": 1,
+                }
+                async with session.post(
+                    f"{url}/monitorozas/api/v1/devices/create", json=body
+                ) as resp:
                     if resp.status != 201:
                         raise RuntimeError(f"create: HTTP {resp.status}: {await resp.text()}")
 
@@ -135,8 +142,11 @@ def main(argv: list[str] | None = None) -> int:
             key = hub.creds("monitorozas", user="bench", scopes="read,write")["key"]
             started = time.monotonic()
             asyncio.run(seed(hub.url, key, pairs))
-            print(f"seeded {len(pairs)} devices in {time.monotonic() - started:.1f}s"
-                  f" ({len(target.addresses)} addresses x {len(target.ports)} ports)", flush=True)
+            print(
+                f"seeded {len(pairs)} devices in {time.monotonic() - started:.1f}s"
+                f" ({len(target.addresses)} addresses x {len(target.ports)} ports)",
+                flush=True,
+            )
             time.sleep(args.warmup)
             before, t0 = checks_done(hub.url), time.monotonic()
             time.sleep(args.seconds)
@@ -145,10 +155,12 @@ def main(argv: list[str] | None = None) -> int:
             hub.stop()
     done = {s: after.get(s, 0) - before.get(s, 0) for s in after}
     total = sum(done.values())
-    print(f"{total / (t1 - t0):.0f} checks/s over {t1 - t0:.1f}s"
-          f" ({', '.join(f'{s}: {n:.0f}' for s, n in sorted(done.items()))});"
-          f" concurrency {args.concurrency}, scheduler_tick {args.tick}s,"
-          f" {len(pairs)} devices due every second")
+    print(
+        f"{total / (t1 - t0):.0f} checks/s over {t1 - t0:.1f}s"
+        f" ({', '.join(f'{s}: {n:.0f}' for s, n in sorted(done.items()))});"
+        f" concurrency {args.concurrency}, scheduler_tick {args.tick}s,"
+        f" {len(pairs)} devices due every second"
+    )
     if done.get("down"):
         print("warning: some checks failed; the figure includes them", file=sys.stderr)
     return 0

@@ -54,18 +54,23 @@ ENV = {
 }
 
 
-async def graphql(session: aiohttp.ClientSession, url: str, query: str,
-                  variables: dict[str, Any] | None = None) -> Any:
-    async with session.post(f"{url}/graphql", json={"query": query, "variables": variables or {}},
-                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as r:
+async def graphql(
+    session: aiohttp.ClientSession, url: str, query: str, variables: dict[str, Any] | None = None
+) -> Any:
+    async with session.post(
+        f"{url}/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ) as r:
         answer = await r.json()
     if answer.get("errors"):
         raise RuntimeError(answer["errors"])
     return answer["data"]
 
 
-async def uploads(session: aiohttp.ClientSession, url: str, key: str, audio_url: str,
-                  count: int, concurrency: int) -> tuple[list[str], float]:
+async def uploads(
+    session: aiohttp.ClientSession, url: str, key: str, audio_url: str, count: int, concurrency: int
+) -> tuple[list[str], float]:
     call_ids = [f"bench_{uuid.uuid4().hex[:12]}" for _ in range(count)]
     queue = list(call_ids)
 
@@ -73,12 +78,17 @@ async def uploads(session: aiohttp.ClientSession, url: str, key: str, audio_url:
         while queue:
             call_id = queue.pop()
             form = aiohttp.FormData()
-            for name, value in (("manager_id", "mgr_001"), ("call_id", call_id),
-                                ("deal_id", "deal_5678"), ("deal_stage_id", "stage_1"),
-                                ("audio_url", audio_url)):
+            for name, value in (
+                ("manager_id", "mgr_001"),
+                ("call_id", call_id),
+                ("deal_id", "deal_5678"),
+                ("deal_stage_id", "stage_1"),
+                ("audio_url", audio_url),
+            ):
                 form.add_field(name, value)
-            async with session.post(f"{url}/rop/api/v1/calls/audio-upload",
-                                    params={"apiKey": key}, data=form) as r:
+            async with session.post(
+                f"{url}/rop/api/v1/calls/audio-upload", params={"apiKey": key}, data=form
+            ) as r:
                 if r.status != 200:
                     raise RuntimeError(f"upload answered {r.status}: {await r.text()}")
 
@@ -95,8 +105,13 @@ async def wait_downloaded(session: aiohttp.ClientSession, url: str, count: int) 
     return time.perf_counter() - started
 
 
-async def deliveries(hub: HubProcess, receiver: WebhookReceiver, checklists: list[str],
-                     call_ids: list[str], concurrency: int) -> tuple[int, float]:
+async def deliveries(
+    hub: HubProcess,
+    receiver: WebhookReceiver,
+    checklists: list[str],
+    call_ids: list[str],
+    concurrency: int,
+) -> tuple[int, float]:
     channel = grpc.aio.insecure_channel(hub.grpc)
     stub = rop_pb2_grpc.RopStub(channel)
     metadata = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
@@ -106,11 +121,22 @@ async def deliveries(hub: HubProcess, receiver: WebhookReceiver, checklists: lis
     async def worker() -> None:
         while queue:
             call_id = queue.pop()
-            await stub.SubmitAnalysis(rop_pb2.Analysis(call_id=call_id, checklists=[
-                rop_pb2.ChecklistAnswer(checklist_id=c, stages=[
-                    rop_pb2.StageAnswer(stage_id="greeting", status="completed"),
-                    rop_pb2.StageAnswer(stage_id="closing", status="failed")])
-                for c in checklists]), metadata=metadata)
+            await stub.SubmitAnalysis(
+                rop_pb2.Analysis(
+                    call_id=call_id,
+                    checklists=[
+                        rop_pb2.ChecklistAnswer(
+                            checklist_id=c,
+                            stages=[
+                                rop_pb2.StageAnswer(stage_id="greeting", status="completed"),
+                                rop_pb2.StageAnswer(stage_id="closing", status="failed"),
+                            ],
+                        )
+                        for c in checklists
+                    ],
+                ),
+                metadata=metadata,
+            )
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -133,12 +159,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 key = hub.creds("rop")["api_key"]
                 checklists = []
                 for i in range(args.checklists):
-                    made = await graphql(session, hub.url, """mutation($i: RopChecklistInput!) {
-                        ropPutChecklist(input: $i) { id } }""", {"i": {
-                        "id": f"CHK_bench_{i}", "name": f"Скрипт {i}",
-                        "stages": [{"id": "greeting", "name": "Приветствие"},
-                                   {"id": "closing", "name": "Закрытие"}],
-                        "webhookUrl": receiver.url("/bench"), "webhookSecret": SECRET}})
+                    made = await graphql(
+                        session,
+                        hub.url,
+                        """mutation($i: RopChecklistInput!) {
+                        ropPutChecklist(input: $i) { id } }""",
+                        {
+                            "i": {
+                                "id": f"CHK_bench_{i}",
+                                "name": f"Скрипт {i}",
+                                "stages": [
+                                    {"id": "greeting", "name": "Приветствие"},
+                                    {"id": "closing", "name": "Закрытие"},
+                                ],
+                                "webhookUrl": receiver.url("/bench"),
+                                "webhookSecret": SECRET,
+                            }
+                        },
+                    )
                     checklists.append(made["ropPutChecklist"]["id"])
                 call_ids, upload_seconds = await uploads(
                     session, hub.url, key, audio.url("/call.wav"), args.uploads, args.concurrency
@@ -152,13 +190,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             audio.stop()
             receiver.stop()
     return {
-        "audio_upload": {"requests": args.uploads, "seconds": upload_seconds,
-                         "per_second": args.uploads / upload_seconds,
-                         "concurrency": args.concurrency},
+        "audio_upload": {
+            "requests": args.uploads,
+            "seconds": upload_seconds,
+            "per_second": args.uploads / upload_seconds,
+            "concurrency": args.concurrency,
+        },
         "downloads_drained_after_seconds": download_seconds,
-        "webhooks": {"deliveries": sent, "seconds": delivery_seconds,
-                     "per_second": sent / delivery_seconds,
-                     "webhook_concurrency": int(ENV["HUB_ROP_WEBHOOK_CONCURRENCY"])},
+        "webhooks": {
+            "deliveries": sent,
+            "seconds": delivery_seconds,
+            "per_second": sent / delivery_seconds,
+            "webhook_concurrency": int(ENV["HUB_ROP_WEBHOOK_CONCURRENCY"]),
+        },
     }
 
 
@@ -174,12 +218,16 @@ def main() -> None:
         parser.error("--calls must not exceed --uploads")
     report = asyncio.run(run(args))
     up, wh = report["audio_upload"], report["webhooks"]
-    print(f"audio-upload: {up['requests']} requests in {up['seconds']:.2f}s ="
-          f" {up['per_second']:.0f} req/s (concurrency {up['concurrency']})")
+    print(
+        f"audio-upload: {up['requests']} requests in {up['seconds']:.2f}s ="
+        f" {up['per_second']:.0f} req/s (concurrency {up['concurrency']})"
+    )
     print(f"background downloads drained {report['downloads_drained_after_seconds']:.2f}s later")
-    print(f"webhooks: {wh['deliveries']} deliveries in {wh['seconds']:.2f}s ="
-          f" {wh['per_second']:.0f} deliveries/s (hub webhook_concurrency"
-          f" {wh['webhook_concurrency']}, loopback receiver, signatures verified)")
+    print(
+        f"webhooks: {wh['deliveries']} deliveries in {wh['seconds']:.2f}s ="
+        f" {wh['per_second']:.0f} deliveries/s (hub webhook_concurrency"
+        f" {wh['webhook_concurrency']}, loopback receiver, signatures verified)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -279,7 +279,8 @@ def register_jobs(hub: Any, register: Any) -> None:
     hub.credentials.last_used.store_in(hub.database(ratelimit.DATABASE), CORE)
     register(
         PeriodicJob(
-            "credential_last_used", hub.credentials.last_used.FLUSH_SECONDS,
+            "credential_last_used",
+            hub.credentials.last_used.FLUSH_SECONDS,
             hub.credentials.last_used.flush,
         )
     )

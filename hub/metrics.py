@@ -77,7 +77,9 @@ class HubMetrics:
             "hub_grpc_calls", "gRPC calls served", ["method", "code"], registry=self.registry
         )
         self.connections_open = Gauge(
-            "hub_http_connections_open", "Open HTTP connections", ["listener"],
+            "hub_http_connections_open",
+            "Open HTTP connections",
+            ["listener"],
             registry=self.registry,
         )
         self.connections_refused = Counter(

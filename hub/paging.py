@@ -38,8 +38,10 @@ class Page:
         """The page asked for, or ``error(message)`` raised for a value out of bounds."""
         offset = 0 if offset is None else offset
         limit = default if limit is None else limit
-        if isinstance(offset, bool) or not isinstance(offset, int) or not (
-            0 <= offset <= MAX_OFFSET
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, int)
+            or not (0 <= offset <= MAX_OFFSET)
         ):
             raise error(f"{offset_name}: must be between 0 and {MAX_OFFSET}")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:

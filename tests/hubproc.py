@@ -23,7 +23,10 @@ class HubProcess:
     ) -> None:
         self.data_dir = Path(data_dir)
         self.env = {
-            **os.environ, "HUB_ADMIN_TOKEN": ADMIN_TOKEN, "HUB_LOG_LEVEL": "WARNING", **(env or {})
+            **os.environ,
+            "HUB_ADMIN_TOKEN": ADMIN_TOKEN,
+            "HUB_LOG_LEVEL": "WARNING",
+            **(env or {}),
         }
         self.args = args or []
         self.proc: subprocess.Popen[str] | None = None
@@ -35,7 +38,11 @@ class HubProcess:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "hub.cli", "--data-dir", str(self.data_dir), *args],
-            env=self.env, capture_output=True, text=True, check=check, timeout=60,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=60,
         )
 
     def creds(self, plugin: str, **params: str) -> dict[str, Any]:
@@ -44,9 +51,23 @@ class HubProcess:
 
     def start(self, timeout: float = 30) -> HubProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "--data-dir", str(self.data_dir), "serve",
-             "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", *self.args],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "hub.cli",
+                "--data-dir",
+                str(self.data_dir),
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--grpc",
+                "127.0.0.1:0",
+                *self.args,
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None

@@ -18,10 +18,24 @@ ROW = r"^{name}.*?\s(\d+\.\d+)x\s+>=\d"
 def test_bench_short_run_prints_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench.py"),
-         "--duration", "1", "--warmup", "0.3", "--slice", "1", "--concurrency", "4",
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=110, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench.py"),
+            "--duration",
+            "1",
+            "--warmup",
+            "0.3",
+            "--slice",
+            "1",
+            "--concurrency",
+            "4",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for name in SCENARIOS:
@@ -30,7 +44,10 @@ def test_bench_short_run_prints_every_scenario(tmp_path: Path) -> None:
         assert float(row.group(1)) > 0
     report = json.loads(out.read_text())
     assert [s["name"].split(" 20")[0] for s in report["scenarios"]] == [
-        "REST list", "GraphQL list", "gRPC Era/List", "REST list"
+        "REST list",
+        "GraphQL list",
+        "gRPC Era/List",
+        "REST list",
     ]
     assert "monitorozas" in report["scenarios"][-1]["name"]
     for scenario in report["scenarios"]:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 
-PLUGIN = '''
+PLUGIN = """
 import strawberry
 from hub.hookspecs import hookimpl
 from hub.registry import GraphQLPart
@@ -47,7 +47,7 @@ class Query:
 @hookimpl
 def register_graphql(hub, register):
     register(GraphQLPart(query=Query))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +61,14 @@ def loady_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
 
 
 async def query(hub: HubProcess, text: str) -> Any:
-    async with aiohttp.ClientSession() as session, session.post(
-        f"{hub.url}/graphql",
-        json={"query": text},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{hub.url}/graphql",
+            json={"query": text},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        ) as response,
+    ):
         body = await response.json()
         assert "errors" not in body, body
         return body["data"]["loady"]

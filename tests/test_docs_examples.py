@@ -61,9 +61,11 @@ import pytest
 from tests.hubproc import HubProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCUMENTS = ["README.md", *sorted(
-    str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")
-), "examples/hub-notes/README.md"]
+DOCUMENTS = [
+    "README.md",
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")),
+    "examples/hub-notes/README.md",
+]
 FENCE = re.compile(r"^```(\S*)(.*)$")
 NOT_RUN = re.compile(r"^<!--\s*not run:\s*(.*?)\s*-->$")
 FAILS_WITH = re.compile(r"^<!--\s*fails with:\s*(.*?)\s*-->$")
@@ -101,11 +103,15 @@ def shell_blocks(document: str) -> list[Block]:
         if fence.group(1) == "sh":
             before = lines[i - 1].strip() if i else ""
             not_run, fails = NOT_RUN.match(before), FAILS_WITH.match(before)
-            blocks.append(Block(
-                document, i + 1, "\n".join(lines[i + 1:end]) + "\n",
-                not_run=not_run.group(1) if not_run else None,
-                fails_with=fails.group(1) if fails else None,
-            ))
+            blocks.append(
+                Block(
+                    document,
+                    i + 1,
+                    "\n".join(lines[i + 1 : end]) + "\n",
+                    not_run=not_run.group(1) if not_run else None,
+                    fails_with=fails.group(1) if fails else None,
+                )
+            )
         i = end + 1
     return blocks
 
@@ -134,9 +140,9 @@ def session_script(blocks: list[Block], ports: dict[str, str], workdir: Path) ->
         script.write_text(text, encoding="utf-8")
         expected = block.fails_with.replace("'", "'\\''")
         parts.append(
-            f"if out=$(timeout 60 bash -euo pipefail {script} 2>&1); then echo \"$out\"; "
+            f'if out=$(timeout 60 bash -euo pipefail {script} 2>&1); then echo "$out"; '
             "echo 'expected a failure, but it succeeded'; exit 1; fi\n"
-            f"echo \"$out\"; grep -qF -- '{expected}' <<<\"$out\" "
+            f'echo "$out"; grep -qF -- \'{expected}\' <<<"$out" '
             f"|| {{ echo 'expected the output to contain: {expected}'; exit 1; }}"
         )
     parts.append("printf '\\n@@ done\\n'")
@@ -150,7 +156,8 @@ def example_env(workdir: Path) -> dict[str, str]:
     curl.write_text(f'#!/bin/sh\nexec {shutil.which("curl")} --fail-with-body "$@"\n')
     curl.chmod(0o755)
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith("HUB_") and "proxy" not in k.lower() and not k.startswith("PYTEST")
     }
     env["PATH"] = f"{shims}:{Path(sys.prefix) / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
@@ -163,8 +170,13 @@ def run_session(script: str, workdir: Path, env: dict[str, str]) -> tuple[int, s
     log = workdir / ".session.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            ["bash", "-c", script], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            ["bash", "-c", script],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             code = proc.wait(timeout=SESSION_TIMEOUT)
@@ -179,7 +191,7 @@ def run_session(script: str, workdir: Path, env: dict[str, str]) -> tuple[int, s
 
 def failure_report(document: str, code: int, output: str) -> str:
     starts = [m.start() for m in re.finditer(r"^@@ block .*$", output, re.M)]
-    failed = output[starts[-1]:] if starts else output
+    failed = output[starts[-1] :] if starts else output
     what = "timed out" if code == -1 else f"exited {code}"
     return f"{document}: the example at {failed.splitlines()[0][9:]} {what}:\n{failed[-4000:]}"
 
@@ -199,7 +211,8 @@ def test_examples_run(document: str, workdir: Path) -> None:
             assert block.not_run, f"{block.where}: a block that is not run must say why"
             continue
         hosts = {
-            h for h in URL_HOST.findall(block.text)
+            h
+            for h in URL_HOST.findall(block.text)
             if h not in LOOPBACK and not RESERVED_NAME.search(h)
         }
         assert not hosts, f"{block.where}: an example that runs reaches outside hosts {hosts}"
@@ -207,19 +220,24 @@ def test_examples_run(document: str, workdir: Path) -> None:
         pytest.skip(f"{document} has no shell example that runs")
     hub = HubProcess(workdir / "hub-data").start()
     try:
-        ports = dict(zip(
-            DOCUMENTED_PORTS,
-            [hub.http.rsplit(":", 1)[1], hub.grpc.rsplit(":", 1)[1],
-             str(free_port()), str(free_port())], strict=True,
-        ))
+        ports = dict(
+            zip(
+                DOCUMENTED_PORTS,
+                [
+                    hub.http.rsplit(":", 1)[1],
+                    hub.grpc.rsplit(":", 1)[1],
+                    str(free_port()),
+                    str(free_port()),
+                ],
+                strict=True,
+            )
+        )
         script = session_script(runnable, ports, workdir)
         code, output = run_session(script, workdir, example_env(workdir))
     finally:
         hub.stop()
     print(output)
-    assert code == 0 and output.rstrip().endswith("@@ done"), failure_report(
-        document, code, output
-    )
+    assert code == 0 and output.rstrip().endswith("@@ done"), failure_report(document, code, output)
 
 
 def config_blocks() -> list[tuple[str, int, str]]:
@@ -230,7 +248,7 @@ def config_blocks() -> list[tuple[str, int, str]]:
         for i, line in enumerate(lines):
             if line.strip() == "```toml":
                 end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-                text = "\n".join(lines[i + 1:end]) + "\n"
+                text = "\n".join(lines[i + 1 : end]) + "\n"
                 if "[project]" not in text and "[tool." not in text:
                     found.append((document, i + 1, text))
     return found
@@ -248,7 +266,10 @@ def test_config_examples_load(tmp_path: Path) -> None:
         env["HUB_DATA_DIR"] = str(tmp_path / f"data{n}")
         result = subprocess.run(
             [sys.executable, "-m", "hub.cli", "--config", str(config), "plugins"],
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, f"{document}:{line}: {result.stderr[-2000:]}"
 

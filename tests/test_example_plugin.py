@@ -54,9 +54,19 @@ def notes_installed() -> None:
     (the hub is its only dependency and is installed) and in a couple of seconds."""
     if not _installed_from_here():
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-             "--no-build-isolation", "--editable", str(EXAMPLE)],
-            check=True, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--editable",
+                str(EXAMPLE),
+            ],
+            check=True,
+            timeout=300,
         )
     if importlib.util.find_spec("hub_notes") is None:
         # installed after this interpreter started, so its .pth was not read: import from source
@@ -104,9 +114,10 @@ async def rest(
     hub: HubProcess, method: str, path: str, token: str | None = None, **kwargs: Any
 ) -> tuple[int, dict[str, str], Any]:
     headers = bearer(token) if token else {}
-    async with aiohttp.ClientSession() as session, session.request(
-        method, hub.url + path, headers=headers, **kwargs
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, hub.url + path, headers=headers, **kwargs) as resp,
+    ):
         body = await resp.read()
         return resp.status, dict(resp.headers), json.loads(body) if body else None
 
@@ -115,9 +126,12 @@ async def graphql(
     hub: HubProcess, query: str, token: str | None = None, **variables: Any
 ) -> dict[str, Any]:
     headers = bearer(token) if token else {}
-    async with aiohttp.ClientSession() as session, session.post(
-        hub.url + "/graphql", json={"query": query, "variables": variables}, headers=headers
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            hub.url + "/graphql", json={"query": query, "variables": variables}, headers=headers
+        ) as resp,
+    ):
         assert resp.status == 200
         return await resp.json()  # type: ignore[no-any-return]
 
@@ -219,10 +233,24 @@ async def test_rest_create_list_get(hub: HubProcess, writer: str, reader: str) -
         ("GET", "/notes/api/notes", "wrong", None, 401, "unauthorized", "Authorization"),
         ("POST", "/notes/api/notes", "reader", {"title": "x"}, 403, "read_only", "scope=read"),
         ("POST", "/notes/api/notes", "writer", {"body": "x"}, 400, "bad_request", "title:"),
-        ("POST", "/notes/api/notes", "writer", {"title": "x", "colour": 1}, 400, "bad_request",
-         "colour: unknown field"),
-        ("POST", "/notes/api/notes", "writer", {"title": "x", "ttl_seconds": -1}, 400,
-         "bad_request", "ttl_seconds:"),
+        (
+            "POST",
+            "/notes/api/notes",
+            "writer",
+            {"title": "x", "colour": 1},
+            400,
+            "bad_request",
+            "colour: unknown field",
+        ),
+        (
+            "POST",
+            "/notes/api/notes",
+            "writer",
+            {"title": "x", "ttl_seconds": -1},
+            400,
+            "bad_request",
+            "ttl_seconds:",
+        ),
         ("POST", "/notes/api/notes", "writer", [1], 400, "bad_request", "body:"),
         ("GET", "/notes/api/notes?limit=x", "reader", None, 400, "bad_query_parameter", "limit:"),
         ("GET", "/notes/api/notes?limit=5000", "reader", None, 400, "bad_request", "limit:"),
@@ -234,14 +262,27 @@ async def test_rest_create_list_get(hub: HubProcess, writer: str, reader: str) -
     ],
 )
 async def test_rest_errors_are_problem_details(
-    hub: HubProcess, writer: str, reader: str, method: str, path: str, token: str | None,
-    body: Any, status: int, reason: str, detail: str,
+    hub: HubProcess,
+    writer: str,
+    reader: str,
+    method: str,
+    path: str,
+    token: str | None,
+    body: Any,
+    status: int,
+    reason: str,
+    detail: str,
 ) -> None:
     token = {"writer": writer, "reader": reader}.get(token or "", token)
-    async with aiohttp.ClientSession() as session, session.request(
-        method, hub.url + path, headers=bearer(token) if token else {},
-        json=body if body is not None else None,
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method,
+            hub.url + path,
+            headers=bearer(token) if token else {},
+            json=body if body is not None else None,
+        ) as resp,
+    ):
         assert resp.status == status
         assert resp.content_type == "application/problem+json"
         problem = await resp.json(content_type=None)
@@ -252,8 +293,11 @@ async def test_rest_errors_are_problem_details(
 @pytest.mark.parametrize(
     ("query", "detail"),
     [
-        ("offset=9223372036854775808", "offset: expected an integer from -9223372036854775808 to"
-         " 9223372036854775807, got '9223372036854775808'"),
+        (
+            "offset=9223372036854775808",
+            "offset: expected an integer from -9223372036854775808 to"
+            " 9223372036854775807, got '9223372036854775808'",
+        ),
         ("offset=-9223372036854775809", "offset: expected an integer from"),
         ("limit=99999999999999999999", "limit: expected an integer from"),
         ("offset=" + "9" * 5000, "offset: expected an integer from"),  # past int()'s digit limit
@@ -271,9 +315,7 @@ async def test_rest_integers_out_of_range_are_400(
 
 
 async def test_rest_the_largest_offset_is_an_empty_page(hub: HubProcess, reader: str) -> None:
-    status, _, page = await rest(
-        hub, "GET", "/notes/api/notes?offset=9223372036854775807", reader
-    )
+    status, _, page = await rest(hub, "GET", "/notes/api/notes?offset=9223372036854775807", reader)
     assert status == 200 and page["notes"] == [] and page["total"] >= 0
 
 
@@ -302,20 +344,22 @@ async def test_graphql_query_mutation_and_paging(hub: HubProcess, writer: str, r
         hub,
         "mutation($input: NotesNoteInput!) {"
         " notesCreateNote(input: $input) { id title body expiresAt } }",
-        writer, input={"title": "via graphql", "body": "b", "ttlSeconds": 3600},
+        writer,
+        input={"title": "via graphql", "body": "b", "ttlSeconds": 3600},
     )
     note = created["data"]["notesCreateNote"]
     assert note["title"] == "via graphql" and note["expiresAt"].endswith("Z")
     status, _, same = await rest(hub, "GET", f"/notes/api/notes/{note['id']}", reader)
     assert status == 200 and same["body"] == "b" and same["expires_at"] == note["expiresAt"]
 
-    one = await graphql(hub, "query($id: ID!) { notes { note(id: $id) { id title } } }", reader,
-                        id=note["id"])
+    one = await graphql(
+        hub, "query($id: ID!) { notes { note(id: $id) { id title } } }", reader, id=note["id"]
+    )
     assert one["data"]["notes"]["note"] == {"id": note["id"], "title": "via graphql"}
 
     first = (await graphql(hub, PAGE, reader, first=1))["data"]["notes"]["notes"]
     assert first["totalCount"] >= 2 and first["pageInfo"]["hasNextPage"]
-    second = (await graphql(hub, PAGE, reader, first=1, after=first["pageInfo"]["endCursor"]))
+    second = await graphql(hub, PAGE, reader, first=1, after=first["pageInfo"]["endCursor"])
     nodes = second["data"]["notes"]["notes"]["edges"]
     assert len(nodes) == 1 and nodes[0]["node"]["id"] != first["edges"][0]["node"]["id"]
 
@@ -323,7 +367,10 @@ async def test_graphql_query_mutation_and_paging(hub: HubProcess, writer: str, r
 async def test_graphql_errors_follow_the_table(hub: HubProcess, reader: str) -> None:
     missing = await graphql(hub, '{ notes { note(id: "nope") { id } } }', reader)
     assert missing["errors"][0]["extensions"] == {
-        "code": "NOT_FOUND", "plugin": "notes", "status": 404, "reason": "note_not_found"
+        "code": "NOT_FOUND",
+        "plugin": "notes",
+        "status": 404,
+        "reason": "note_not_found",
     }
     anonymous = await graphql(hub, "{ notes { notes { totalCount } } }")
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -351,15 +398,19 @@ async def _subscribers(hub: HubProcess) -> str:
 async def test_graphql_subscription_over_websocket(
     hub: HubProcess, writer: str, reader: str
 ) -> None:
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        hub.url + "/graphql", protocols=["graphql-transport-ws"]
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(hub.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
+    ):
         await ws.send_json({"type": "connection_init", "payload": bearer(reader)})
         assert (await _next_message(ws))["type"] == "connection_ack"
-        await ws.send_json({
-            "id": "1", "type": "subscribe",
-            "payload": {"query": "subscription { notesNoteAdded { id title body } }"},
-        })
+        await ws.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": "subscription { notesNoteAdded { id title body } }"},
+            }
+        )
         deadline = time.monotonic() + 10
         while await _subscribers(hub) != "1":  # the server does not acknowledge a subscribe
             assert time.monotonic() < deadline, "the subscription never started"
@@ -369,7 +420,9 @@ async def test_graphql_subscription_over_websocket(
         message = await _next_message(ws)
         assert message["type"] == "next" and message["id"] == "1"
         assert message["payload"]["data"]["notesNoteAdded"] == {
-            "id": note["id"], "title": "pushed", "body": "over the websocket"
+            "id": note["id"],
+            "title": "pushed",
+            "body": "over the websocket",
         }
         await ws.send_json({"id": "1", "type": "complete"})
         deadline = time.monotonic() + 10
@@ -379,15 +432,19 @@ async def test_graphql_subscription_over_websocket(
 
 
 async def test_graphql_subscription_needs_a_token(hub: HubProcess) -> None:
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        hub.url + "/graphql", protocols=["graphql-transport-ws"]
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(hub.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
+    ):
         await ws.send_json({"type": "connection_init", "payload": {}})
         assert (await _next_message(ws))["type"] == "connection_ack"
-        await ws.send_json({
-            "id": "1", "type": "subscribe",
-            "payload": {"query": "subscription { notesNoteAdded { id } }"},
-        })
+        await ws.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": "subscription { notesNoteAdded { id } }"},
+            }
+        )
         message = await _next_message(ws)
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -418,7 +475,10 @@ def test_grpc_calls_with_generated_stubs(hub: HubProcess, writer: str, reader: s
     assert note in listed.notes and listed.total_count == len(listed.notes)
     via_rest = asyncio.run(rest(hub, "GET", f"/notes/api/notes/{note.id}", reader))[2]
     assert via_rest == {
-        "id": note.id, "title": "via grpc", "body": "g", "created_at": note.created_at,
+        "id": note.id,
+        "title": "via grpc",
+        "body": "g",
+        "created_at": note.created_at,
         "expires_at": None,
     }
 
@@ -434,8 +494,14 @@ def test_grpc_calls_with_generated_stubs(hub: HubProcess, writer: str, reader: s
     ],
 )
 def test_grpc_errors_follow_the_table(
-    hub: HubProcess, writer: str, reader: str, method: str, request_fields: dict[str, Any],
-    token: str | None, code: grpc.StatusCode, reason: str,
+    hub: HubProcess,
+    writer: str,
+    reader: str,
+    method: str,
+    request_fields: dict[str, Any],
+    token: str | None,
+    code: grpc.StatusCode,
+    reason: str,
 ) -> None:
     from hub_notes.v1 import notes_pb2
 
@@ -501,6 +567,8 @@ async def test_purge_job_deletes_expired_notes(hub: HubProcess, writer: str, rea
 def test_committed_stubs_match_the_proto() -> None:
     drift = subprocess.run(
         [sys.executable, "-m", "hub.cli", "protogen", "--check", str(EXAMPLE)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert drift.returncode == 0, drift.stdout + drift.stderr

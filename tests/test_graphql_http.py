@@ -119,22 +119,34 @@ def node_binary() -> str:
     if not (AUDIT_DIR / "node_modules" / "graphql-http").is_dir():
         npm = shutil.which("npm")
         if npm is None:
-            pytest.fail(f"graphql-http is not installed and npm is not on PATH: run `npm ci` in "
-                        f"{AUDIT_DIR}", pytrace=False)
+            pytest.fail(
+                f"graphql-http is not installed and npm is not on PATH: run `npm ci` in "
+                f"{AUDIT_DIR}",
+                pytrace=False,
+            )
         install = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=AUDIT_DIR,
-            capture_output=True, text=True, timeout=300, check=False,
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=AUDIT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         if install.returncode != 0:
-            pytest.fail(f"`npm ci` in {AUDIT_DIR} failed:\n{install.stdout}\n{install.stderr}",
-                        pytrace=False)
+            pytest.fail(
+                f"`npm ci` in {AUDIT_DIR} failed:\n{install.stdout}\n{install.stderr}",
+                pytrace=False,
+            )
     return node
 
 
 def run_audit(url: str) -> tuple[subprocess.CompletedProcess[str], list[tuple[str, str, str]]]:
     proc = subprocess.run(
         [node_binary(), str(AUDIT_SCRIPT), url],
-        capture_output=True, text=True, timeout=100, check=False,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
     )
     results = [
         m.groups() for m in map(RESULT_LINE.match, proc.stdout.splitlines()) if m is not None
@@ -191,7 +203,8 @@ def test_browser_get_with_a_query_executes_it(hub_process: HubProcess) -> None:
 @pytest.mark.parametrize("accept", [JSON, GRAPHQL_RESPONSE])
 def test_get_query_with_variables(hub_process: HubProcess, accept: str) -> None:
     reply = call(
-        hub_process, "GET",
+        hub_process,
+        "GET",
         params={
             "query": "query Q($n: String!) { __type(name: $n) { name } }",
             "variables": json.dumps({"n": "Query"}),
@@ -239,7 +252,9 @@ def test_post_without_content_type_is_415(hub_process: HubProcess) -> None:
 )
 def test_post_with_another_content_type_is_415(hub_process: HubProcess, content_type: str) -> None:
     reply = call(
-        hub_process, "POST", body=b'{"query": "{ __typename }"}',
+        hub_process,
+        "POST",
+        body=b'{"query": "{ __typename }"}',
         headers={"Content-Type": content_type},
     )
     assert reply.status == 415, reply
@@ -373,15 +388,18 @@ def test_validation_budget(hub_process: HubProcess) -> None:
 
 def test_field_errors_keep_data_and_status_200(hub_process: HubProcess) -> None:
     """A resolver's error is no request error: 200 with data, the plugin's extensions."""
-    reply = post(hub_process, {"query": "{ era { integrationPoints { totalCount } } }"},
-                 GRAPHQL_RESPONSE)
+    reply = post(
+        hub_process, {"query": "{ era { integrationPoints { totalCount } } }"}, GRAPHQL_RESPONSE
+    )
     assert reply.status == 200, reply
     body = reply.json()
     assert "data" in body, reply
     extensions = body["errors"][0]["extensions"]
     assert set(extensions) >= EXTENSION_KEYS, reply
     assert (extensions["code"], extensions["plugin"], extensions["status"]) == (
-        "UNAUTHENTICATED", "era", 401,
+        "UNAUTHENTICATED",
+        "era",
+        401,
     ), reply
 
 
@@ -401,14 +419,14 @@ def test_ambiguous_operation(hub_process: HubProcess) -> None:
 
 
 async def test_websocket_is_served_by_strawberry(hub_process: HubProcess) -> None:
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        f"{hub_process.url}/graphql", protocols=["graphql-transport-ws"]
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{hub_process.url}/graphql", protocols=["graphql-transport-ws"]) as ws,
+    ):
         assert ws.protocol == "graphql-transport-ws"
         await ws.send_json({"type": "connection_init"})
         message = await ws.receive_json(timeout=10)
         assert message["type"] == "connection_ack", message
-
 
 
 @pytest.mark.parametrize("account", ["nulled-new", "nulled-known"])

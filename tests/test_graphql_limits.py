@@ -24,9 +24,7 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 def fragment_bomb(levels: int, leaf: str = "__typename") -> str:
     """Each fragment spreads the next one twice: 2**levels fields from about 40 bytes a level."""
-    spreads = " ".join(
-        f"fragment F{i} on Query{{...F{i + 1} ...F{i + 1}}}" for i in range(levels)
-    )
+    spreads = " ".join(f"fragment F{i} on Query{{...F{i + 1} ...F{i + 1}}}" for i in range(levels))
     return f"query{{...F0}} {spreads} fragment F{levels} on Query{{{leaf}}}"
 
 

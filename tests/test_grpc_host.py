@@ -21,8 +21,11 @@ from tests.hubproc import ADMIN_TOKEN, HubProcess
 
 CORRUPT = b"\x0a\x05ab"  # field 1, length 5, then only two bytes: no message decodes it
 SERVICES = {
-    "hub.v1.Hub", "hub.era.v1.Era", "grpc.health.v1.Health",
-    "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+    "hub.v1.Hub",
+    "hub.era.v1.Era",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
 }
 
 
@@ -71,7 +74,8 @@ async def test_undecodable_unary_requests_are_invalid_argument(
 
 async def test_undecodable_health_watch_is_invalid_argument(channel: grpc.aio.Channel) -> None:
     call = channel.unary_stream(
-        "/grpc.health.v1.Health/Watch", request_serializer=identity,
+        "/grpc.health.v1.Health/Watch",
+        request_serializer=identity,
         response_deserializer=identity,
     )
     with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -87,7 +91,8 @@ async def test_undecodable_reflection_messages_are_invalid_argument(
     """A good message is answered; the bad one after it ends the stream with the status."""
     call = channel.stream_stream(
         f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
-        request_serializer=identity, response_deserializer=identity,
+        request_serializer=identity,
+        response_deserializer=identity,
     )
     good = reflection_pb2.ServerReflectionRequest(list_services="").SerializeToString()
     stream = call(iter([good, CORRUPT]), timeout=10)
@@ -109,15 +114,25 @@ async def test_reflection_describes_every_service_it_lists(
         request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
         response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
     )
-    listing = [a async for a in call(iter([reflection_pb2.ServerReflectionRequest(
-        list_services="")]), timeout=10)]
+    listing = [
+        a
+        async for a in call(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10
+        )
+    ]
     names = {s.name for s in listing[0].list_services_response.service}
     assert names >= SERVICES
     asks = [reflection_pb2.ServerReflectionRequest(file_containing_symbol=n) for n in names]
-    for name, answer in zip(sorted(names), [
-        a async for a in call(iter(sorted(asks, key=lambda r: r.file_containing_symbol)),
-                              timeout=10)
-    ], strict=True):
+    for name, answer in zip(
+        sorted(names),
+        [
+            a
+            async for a in call(
+                iter(sorted(asks, key=lambda r: r.file_containing_symbol)), timeout=10
+            )
+        ],
+        strict=True,
+    ):
         assert not answer.HasField("error_response"), (name, answer.error_response)
         pool = DescriptorPool()
         files = [

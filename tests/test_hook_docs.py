@@ -27,7 +27,8 @@ SIGNATURE = re.compile(r"^def (\w+)(\(.*\) -> .+)$", re.M)
 
 def _specs() -> dict[str, Callable[..., Any]]:
     return {
-        name: fn for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        name: fn
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
         if hasattr(fn, "hub_spec")
     }
 

@@ -891,7 +891,7 @@ async def test_timer_registry_runs_jobs_and_records_failures() -> None:
     assert len(failed) == bad.failures and failed[-1]["error"] == "ValueError: boom"
 
 
-GREETER = '''
+GREETER = """
 import click
 from hub.hookspecs import hookimpl
 
@@ -900,7 +900,7 @@ def register_commands(cli):
     @cli.command(name="greeter-hello")
     def hello():
         click.echo("hello from the plugins dir")
-'''
+"""
 
 
 def test_a_config_plugins_dir_plugin_adds_commands(tmp_path: Path) -> None:
@@ -915,7 +915,10 @@ def test_a_config_plugins_dir_plugin_adds_commands(tmp_path: Path) -> None:
     env = {**os.environ, "HUB_ADMIN_TOKEN": ADMIN_TOKEN, "HUB_PLUGINS": "greeter"}
     env.pop("HUB_CONFIG", None)
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", *command], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "hub.cli", *command],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr

@@ -20,23 +20,37 @@ from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.monitorozas_support import Api, has_ipv6_loopback, issue
 
 SEED_WEB = {
-    "target_type": "domain", "target_value": "google.com", "service_type": "web",
-    "scheme": "https", "check_public_https": 1, "check_public_tls": 1, "expect_status": 200,
+    "target_type": "domain",
+    "target_value": "google.com",
+    "service_type": "web",
+    "scheme": "https",
+    "check_public_https": 1,
+    "check_public_tls": 1,
+    "expect_status": 200,
     "location": "API teszt",
 }
-SEED_SSH = {"target_type": "domain", "target_value": "pelda.hu", "service_type": "ssh",
-            "location": "SSH teszt"}
+SEED_SSH = {
+    "target_type": "domain",
+    "target_value": "pelda.hu",
+    "service_type": "ssh",
+    "location": "SSH teszt",
+}
 SEED_DOMAIN_MONITOR = {"target_type": "domain", "target_value": "smtp1.pelda.hu", "is_enabled": 1}
 SEED_IP_MONITOR = {"target_type": "ip", "target_value": "1.2.3.4", "is_enabled": 1}
 QUIET = {  # nothing is checked during these tests: an hour between checks
-    "HUB_MONITOROZAS_INTERVAL": "3600", "HUB_MONITOROZAS_BLACKLIST_INTERVAL": "3600",
+    "HUB_MONITOROZAS_INTERVAL": "3600",
+    "HUB_MONITOROZAS_BLACKLIST_INTERVAL": "3600",
 }
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    env = {**QUIET, "HUB_MONITOROZAS_TRUSTED_PROXIES": "127.0.0.2",
-           "HUB_MONITOROZAS_RATE_LIMIT": "100000", "HUB_MONITOROZAS_MAX_BODY": "4096"}
+    env = {
+        **QUIET,
+        "HUB_MONITOROZAS_TRUSTED_PROXIES": "127.0.0.2",
+        "HUB_MONITOROZAS_RATE_LIMIT": "100000",
+        "HUB_MONITOROZAS_MAX_BODY": "4096",
+    }
     process = HubProcess(tmp_path_factory.mktemp("monitorozas"), env=env).start()
     yield process
     process.stop()
@@ -95,12 +109,15 @@ def test_creds_add_prints_the_key_and_reuses_the_user(hub: HubProcess) -> None:
     assert second["user_id"] == first["user_id"] and second["key_id"] == first["key_id"] + 1
     other = issue(Api(hub.http), user="dave", scopes="write")
     assert other["user_id"] != first["user_id"] and other["scopes"] == ["write"]
-    done = hub.cli("creds", "add", "monitorozas", "--param", "user=x", "--param",
-                   "scopes=admin", check=False)
+    done = hub.cli(
+        "creds", "add", "monitorozas", "--param", "user=x", "--param", "scopes=admin", check=False
+    )
     assert done.returncode != 0 and "scopes" in done.stderr + done.stdout
-    for params, field in [({"user": "x", "allow_ips": "not-an-ip"}, "allow_ips"),
-                          ({"scopes": "read"}, "user"),
-                          ({"user": "x", "colour": "red"}, "colour")]:
+    for params, field in [
+        ({"user": "x", "allow_ips": "not-an-ip"}, "allow_ips"),
+        ({"scopes": "read"}, "user"),
+        ({"user": "x", "colour": "red"}, "colour"),
+    ]:
         with pytest.raises(ValueError, match=f"^{field}:"):
             issue(Api(hub.http), **params)
 
@@ -109,8 +126,14 @@ def test_seed_me(api: Api, hub: HubProcess) -> None:
     issued = issue(api, user="erin", scopes="read,write")
     status, headers, body = api.call("GET", "/me", issued["key"])
     assert status == 200 and headers["Content-Type"].startswith("application/json")
-    assert body == {"success": True, "data": {
-        "user_id": issued["user_id"], "key_id": issued["key_id"], "scopes": ["read", "write"]}}
+    assert body == {
+        "success": True,
+        "data": {
+            "user_id": issued["user_id"],
+            "key_id": issued["key_id"],
+            "scopes": ["read", "write"],
+        },
+    }
 
 
 # -- the seed's curl examples -------------------------------------------------------------------
@@ -143,29 +166,39 @@ def test_seed_blacklist_examples(api: Api, alice: str) -> None:
         assert {k: monitor[k] for k in body} == body
         assert monitor["last_status"] == "unknown" and monitor["listed_on"] == []
         ids.append(monitor["id"])
-        expect_error(api.call("POST", "/blacklist-monitors/create", alice, body), 409,
-                     "duplicate_blacklist_monitor")
+        expect_error(
+            api.call("POST", "/blacklist-monitors/create", alice, body),
+            409,
+            "duplicate_blacklist_monitor",
+        )
     assert [m["id"] for m in listing(api, alice, "blacklist-monitors")][-2:] == ids
     status, _, deleted = api.call("DELETE", f"/blacklist-monitors/delete?id={ids[1]}", alice)
     assert status == 200 and deleted["data"] == {"id": ids[1], "deleted": True}
-    expect_error(api.call("DELETE", "/blacklist-monitors/delete?id=5000", alice), 404,
-                 "blacklist_monitor_not_found")
+    expect_error(
+        api.call("DELETE", "/blacklist-monitors/delete?id=5000", alice),
+        404,
+        "blacklist_monitor_not_found",
+    )
 
 
 # -- every error of the seed's table ------------------------------------------------------------
 def test_auth_errors(api: Api, alice_reader: str) -> None:
     expect_error(api.call("GET", "/devices"), 401, "missing_api_key")
-    expect_error(api.call("GET", "/me", headers={"Authorization": "Bearer "}), 401,
-                 "missing_api_key")
+    expect_error(
+        api.call("GET", "/me", headers={"Authorization": "Bearer "}), 401, "missing_api_key"
+    )
     expect_error(api.call("GET", "/devices", "not-a-key"), 401, "invalid_api_key")
-    expect_error(api.call("GET", "/me", headers={"Authorization": "Basic YTpi"}), 401,
-                 "invalid_api_key")
+    expect_error(
+        api.call("GET", "/me", headers={"Authorization": "Basic YTpi"}), 401, "invalid_api_key"
+    )
     before = listing(api, alice_reader)
-    message = expect_error(api.call("POST", "/devices/create", alice_reader, SEED_WEB), 403,
-                           "insufficient_scope")
+    message = expect_error(
+        api.call("POST", "/devices/create", alice_reader, SEED_WEB), 403, "insufficient_scope"
+    )
     assert "write" in message
-    expect_error(api.call("DELETE", "/devices/delete?id=1", alice_reader), 403,
-                 "insufficient_scope")
+    expect_error(
+        api.call("DELETE", "/devices/delete?id=1", alice_reader), 403, "insufficient_scope"
+    )
     assert listing(api, alice_reader) == before
 
 
@@ -177,112 +210,300 @@ def test_a_write_only_key_cannot_read(api: Api, hub: HubProcess) -> None:
     expect_error(api.call("GET", "/me", writer), 403, "insufficient_scope")
 
 
-@pytest.mark.parametrize(("path", "code"), [
-    ("/nope", "unknown_route"),
-    ("/devices/nope", "unknown_devices_route"),
-    ("/devices/create/extra", "unknown_devices_route"),
-    ("/blacklist-monitors/nope", "unknown_blacklist_monitors_route"),
-    ("/monitorozas/api/v2/devices", "unknown_route"),
-    ("/monitorozas/", "unknown_route"),
-    ("/monitorozas", "unknown_route"),
-])
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/nope", "unknown_route"),
+        ("/devices/nope", "unknown_devices_route"),
+        ("/devices/create/extra", "unknown_devices_route"),
+        ("/blacklist-monitors/nope", "unknown_blacklist_monitors_route"),
+        ("/monitorozas/api/v2/devices", "unknown_route"),
+        ("/monitorozas/", "unknown_route"),
+        ("/monitorozas", "unknown_route"),
+    ],
+)
 def test_unknown_routes(api: Api, alice: str, path: str, code: str) -> None:
     expect_error(api.call("GET", path, alice), 404, code)
 
 
-@pytest.mark.parametrize(("method", "path", "allow"), [
-    ("POST", "/devices", "GET"),
-    ("GET", "/devices/create", "POST"),
-    ("PUT", "/devices/delete?id=1", "DELETE"),
-    ("DELETE", "/blacklist-monitors", "GET"),
-    ("POST", "/me", "GET"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/devices", "GET"),
+        ("GET", "/devices/create", "POST"),
+        ("PUT", "/devices/delete?id=1", "DELETE"),
+        ("DELETE", "/blacklist-monitors", "GET"),
+        ("POST", "/me", "GET"),
+    ],
+)
 def test_wrong_method_is_405(api: Api, alice: str, method: str, path: str, allow: str) -> None:
     status, headers, body = api.call(method, path, alice)
     assert status == 405 and headers["Allow"] == allow
     assert body["error"] == "method_not_allowed" and body["success"] is False
 
 
-@pytest.mark.parametrize("query", ["", "?id=", "?id=abc", "?id=-1", "?id=0", "?id=1.5",
-                                   "?id=99999999999999999999", "?ident=3"])
+@pytest.mark.parametrize(
+    "query",
+    ["", "?id=", "?id=abc", "?id=-1", "?id=0", "?id=1.5", "?id=99999999999999999999", "?ident=3"],
+)
 def test_invalid_id(api: Api, alice: str, query: str) -> None:
     expect_error(api.call("DELETE", f"/devices/delete{query}", alice), 400, "invalid_id")
-    expect_error(api.call("DELETE", f"/blacklist-monitors/delete{query}", alice), 400,
-                 "invalid_id")
+    expect_error(api.call("DELETE", f"/blacklist-monitors/delete{query}", alice), 400, "invalid_id")
 
 
 BAD_DEVICES: list[tuple[dict[str, Any], str, str]] = [
     ({"target_value": "a.hu", "service_type": "web"}, "missing_field", "target_type"),
     ({"target_type": "domain", "service_type": "web"}, "missing_field", "target_value"),
-    ({"target_type": "domain", "target_value": "  ", "service_type": "web"}, "missing_field",
-     "target_value"),
+    (
+        {"target_type": "domain", "target_value": "  ", "service_type": "web"},
+        "missing_field",
+        "target_value",
+    ),
     ({"target_type": "domain", "target_value": "a.hu"}, "missing_field", "service_type"),
-    ({"target_type": "ip", "target_value": "1.2.3.4", "service_type": "tcp"}, "missing_field",
-     "port"),
-    ({"target_type": "host", "target_value": "a.hu", "service_type": "web"}, "invalid_field",
-     "target_type"),
-    ({"target_type": 1, "target_value": "a.hu", "service_type": "web"}, "invalid_field",
-     "target_type"),
-    ({"target_type": "ip", "target_value": "300.1.1.1", "service_type": "web"}, "invalid_field",
-     "target_value"),
-    ({"target_type": "domain", "target_value": "bad_name!.hu", "service_type": "web"},
-     "invalid_field", "target_value"),
-    ({"target_type": "domain", "target_value": ["a.hu"], "service_type": "web"},
-     "invalid_field", "target_value"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "gopher"},
-     "invalid_field", "service_type"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web", "scheme": "ftp"},
-     "invalid_field", "scheme"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "ssh", "scheme": "http"},
-     "invalid_field", "scheme"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web", "port": 0},
-     "invalid_field", "port"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web", "port": 65536},
-     "invalid_field", "port"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web", "port": "80"},
-     "invalid_field", "port"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web", "port": 80.5},
-     "invalid_field", "port"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "host_header": "not a host"}, "invalid_field", "host_header"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "proxy_enabled": 2}, "invalid_field", "proxy_enabled"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "proxy_enabled": "yes"}, "invalid_field", "proxy_enabled"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "proxy_enabled": 1, "check_origin_http": 1}, "missing_field", "origin_host"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "check_origin_tls": 1, "origin_host": "10.0.0.1"}, "invalid_field", "check_origin_tls"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "proxy_enabled": 1, "origin_host": "-bad-"}, "invalid_field", "origin_host"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "proxy_enabled": 1, "origin_host": "10.0.0.1", "origin_scheme": "gopher"},
-     "invalid_field", "origin_scheme"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "proxy_enabled": 1, "origin_host": "10.0.0.1", "origin_port": 70000},
-     "invalid_field", "origin_port"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "check_public_http": "nem"}, "invalid_field", "check_public_http"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "check_public_https": None, "check_public_tls": 3}, "invalid_field", "check_public_tls"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "ssh",
-      "check_public_http": 1}, "invalid_field", "check_public_http"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "check_public_https": 0, "check_public_tls": False}, "invalid_field", "check_public_http"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "expect_status": 99}, "invalid_field", "expect_status"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "expect_status": 600}, "invalid_field", "expect_status"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "location": 5}, "invalid_field", "location"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "location": "x" * 256}, "invalid_field", "location"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "is_enabled": -1}, "invalid_field", "is_enabled"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "colour": "red"}, "unknown_field", "colour"),
-    ({"target_type": "domain", "target_value": "a.hu", "service_type": "web",
-      "user_id": 2}, "unknown_field", "user_id"),
+    (
+        {"target_type": "ip", "target_value": "1.2.3.4", "service_type": "tcp"},
+        "missing_field",
+        "port",
+    ),
+    (
+        {"target_type": "host", "target_value": "a.hu", "service_type": "web"},
+        "invalid_field",
+        "target_type",
+    ),
+    (
+        {"target_type": 1, "target_value": "a.hu", "service_type": "web"},
+        "invalid_field",
+        "target_type",
+    ),
+    (
+        {"target_type": "ip", "target_value": "300.1.1.1", "service_type": "web"},
+        "invalid_field",
+        "target_value",
+    ),
+    (
+        {"target_type": "domain", "target_value": "bad_name!.hu", "service_type": "web"},
+        "invalid_field",
+        "target_value",
+    ),
+    (
+        {"target_type": "domain", "target_value": ["a.hu"], "service_type": "web"},
+        "invalid_field",
+        "target_value",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "gopher"},
+        "invalid_field",
+        "service_type",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "web", "scheme": "ftp"},
+        "invalid_field",
+        "scheme",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "ssh", "scheme": "http"},
+        "invalid_field",
+        "scheme",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "web", "port": 0},
+        "invalid_field",
+        "port",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "web", "port": 65536},
+        "invalid_field",
+        "port",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "web", "port": "80"},
+        "invalid_field",
+        "port",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "web", "port": 80.5},
+        "invalid_field",
+        "port",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "host_header": "not a host",
+        },
+        "invalid_field",
+        "host_header",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "proxy_enabled": 2,
+        },
+        "invalid_field",
+        "proxy_enabled",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "proxy_enabled": "yes",
+        },
+        "invalid_field",
+        "proxy_enabled",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "proxy_enabled": 1,
+            "check_origin_http": 1,
+        },
+        "missing_field",
+        "origin_host",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "check_origin_tls": 1,
+            "origin_host": "10.0.0.1",
+        },
+        "invalid_field",
+        "check_origin_tls",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "proxy_enabled": 1,
+            "origin_host": "-bad-",
+        },
+        "invalid_field",
+        "origin_host",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "proxy_enabled": 1,
+            "origin_host": "10.0.0.1",
+            "origin_scheme": "gopher",
+        },
+        "invalid_field",
+        "origin_scheme",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "proxy_enabled": 1,
+            "origin_host": "10.0.0.1",
+            "origin_port": 70000,
+        },
+        "invalid_field",
+        "origin_port",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "check_public_http": "nem",
+        },
+        "invalid_field",
+        "check_public_http",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "check_public_https": None,
+            "check_public_tls": 3,
+        },
+        "invalid_field",
+        "check_public_tls",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "ssh",
+            "check_public_http": 1,
+        },
+        "invalid_field",
+        "check_public_http",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "check_public_https": 0,
+            "check_public_tls": False,
+        },
+        "invalid_field",
+        "check_public_http",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "expect_status": 99,
+        },
+        "invalid_field",
+        "expect_status",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "expect_status": 600,
+        },
+        "invalid_field",
+        "expect_status",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "web", "location": 5},
+        "invalid_field",
+        "location",
+    ),
+    (
+        {
+            "target_type": "domain",
+            "target_value": "a.hu",
+            "service_type": "web",
+            "location": "x" * 256,
+        },
+        "invalid_field",
+        "location",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "web", "is_enabled": -1},
+        "invalid_field",
+        "is_enabled",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "web", "colour": "red"},
+        "unknown_field",
+        "colour",
+    ),
+    (
+        {"target_type": "domain", "target_value": "a.hu", "service_type": "web", "user_id": 2},
+        "unknown_field",
+        "user_id",
+    ),
 ]
 
 
@@ -296,14 +517,20 @@ def test_every_device_field_is_validated(
     assert listing(api, alice) == before
 
 
-@pytest.mark.parametrize(("body", "code", "field"), [
-    ({"target_value": "a.hu"}, "missing_field", "target_type"),
-    ({"target_type": "ip"}, "missing_field", "target_value"),
-    ({"target_type": "ip", "target_value": "a.hu"}, "invalid_field", "target_value"),
-    ({"target_type": "domain", "target_value": "a.hu", "is_enabled": "maybe"}, "invalid_field",
-     "is_enabled"),
-    ({"target_type": "domain", "target_value": "a.hu", "zones": []}, "unknown_field", "zones"),
-])
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({"target_value": "a.hu"}, "missing_field", "target_type"),
+        ({"target_type": "ip"}, "missing_field", "target_value"),
+        ({"target_type": "ip", "target_value": "a.hu"}, "invalid_field", "target_value"),
+        (
+            {"target_type": "domain", "target_value": "a.hu", "is_enabled": "maybe"},
+            "invalid_field",
+            "is_enabled",
+        ),
+        ({"target_type": "domain", "target_value": "a.hu", "zones": []}, "unknown_field", "zones"),
+    ],
+)
 def test_every_blacklist_field_is_validated(
     api: Api, alice: str, body: dict[str, Any], code: str, field: str
 ) -> None:
@@ -317,62 +544,107 @@ def test_every_blacklist_field_is_validated(
 def test_bodies_that_are_not_a_json_object(api: Api, alice: str, raw: bytes) -> None:
     before = listing(api, alice)
     expect_error(api.call("POST", "/devices/create", alice, raw=raw), 400, "invalid_json")
-    expect_error(api.call("POST", "/blacklist-monitors/create", alice, raw=raw), 400,
-                 "invalid_json")
+    expect_error(
+        api.call("POST", "/blacklist-monitors/create", alice, raw=raw), 400, "invalid_json"
+    )
     assert listing(api, alice) == before
 
 
 def test_huge_body_is_413(api: Api, alice: str) -> None:
     before = listing(api, alice)
     body = {**SEED_SSH, "location": "x" * 10_000}
-    message = expect_error(api.call("POST", "/devices/create", alice, body), 413,
-                           "payload_too_large")
+    message = expect_error(
+        api.call("POST", "/devices/create", alice, body), 413, "payload_too_large"
+    )
     assert "4096" in message
     assert listing(api, alice) == before
 
 
 def test_normalised_storage(api: Api, alice: str) -> None:
-    status, _, created = api.call("POST", "/devices/create", alice, {
-        "target_type": "domain", "target_value": "  Árvíztűrő.Example.HU. ",
-        "service_type": "WEB", "scheme": "HTTP", "host_header": "WWW.Példa.hu",
-        "proxy_enabled": "true", "origin_host": "2001:DB8:0:0::1", "check_origin_http": True,
-        "check_public_tls": "0", "is_enabled": False, "location": "  iroda  ",
-    })
+    status, _, created = api.call(
+        "POST",
+        "/devices/create",
+        alice,
+        {
+            "target_type": "domain",
+            "target_value": "  Árvíztűrő.Example.HU. ",
+            "service_type": "WEB",
+            "scheme": "HTTP",
+            "host_header": "WWW.Példa.hu",
+            "proxy_enabled": "true",
+            "origin_host": "2001:DB8:0:0::1",
+            "check_origin_http": True,
+            "check_public_tls": "0",
+            "is_enabled": False,
+            "location": "  iroda  ",
+        },
+    )
     assert status == 201, created
     d = created["data"]
     assert d["target_value"] == "xn--rvztr-wqa0gx3bwi.example.hu"
     assert (d["service_type"], d["scheme"], d["port"]) == ("web", "http", 80)
     assert d["host_header"] == "www.xn--plda-bpa.hu"
     assert (d["proxy_enabled"], d["origin_host"], d["origin_scheme"], d["origin_port"]) == (
-        1, "2001:db8::1", "http", 80)
+        1,
+        "2001:db8::1",
+        "http",
+        80,
+    )
     assert (d["check_public_http"], d["check_public_https"], d["check_public_tls"]) == (0, 0, 0)
     assert (d["check_origin_http"], d["is_enabled"], d["location"]) == (1, 0, "iroda")
     # the same target written differently is the same device
-    expect_error(api.call("POST", "/devices/create", alice, {
-        "target_type": "domain", "target_value": "árvíztűrő.example.hu", "service_type": "web",
-        "scheme": "http", "port": 80}), 409, "duplicate_device")
-    status, _, ipv6 = api.call("POST", "/devices/create", alice, {
-        "target_type": "ip", "target_value": "2001:0DB8::0:1", "service_type": "postgresql"})
+    expect_error(
+        api.call(
+            "POST",
+            "/devices/create",
+            alice,
+            {
+                "target_type": "domain",
+                "target_value": "árvíztűrő.example.hu",
+                "service_type": "web",
+                "scheme": "http",
+                "port": 80,
+            },
+        ),
+        409,
+        "duplicate_device",
+    )
+    status, _, ipv6 = api.call(
+        "POST",
+        "/devices/create",
+        alice,
+        {"target_type": "ip", "target_value": "2001:0DB8::0:1", "service_type": "postgresql"},
+    )
     assert ipv6["data"]["target_value"] == "2001:db8::1" and ipv6["data"]["port"] == 5432
 
 
 # -- users, keys and isolation ------------------------------------------------------------------
 def test_users_never_see_each_other(api: Api, alice: str, alice_reader: str, bob: str) -> None:
-    status, _, created = api.call("POST", "/devices/create", bob, {
-        "target_type": "domain", "target_value": "bob.example.hu", "service_type": "imap"})
+    status, _, created = api.call(
+        "POST",
+        "/devices/create",
+        bob,
+        {"target_type": "domain", "target_value": "bob.example.hu", "service_type": "imap"},
+    )
     bobs = created["data"]
     status, _, monitor = api.call("POST", "/blacklist-monitors/create", bob, SEED_IP_MONITOR)
     assert status == 201  # alice has the same monitor: duplicates are per user
     assert bobs["id"] not in [d["id"] for d in listing(api, alice)]
     assert all(d["user_id"] != bobs["user_id"] for d in listing(api, alice_reader))
-    expect_error(api.call("DELETE", f"/devices/delete?id={bobs['id']}", alice), 404,
-                 "device_not_found")
-    expect_error(api.call("DELETE", f"/blacklist-monitors/delete?id={monitor['data']['id']}",
-                          alice), 404, "blacklist_monitor_not_found")
-    expect_error(api.call("GET", f"/devices/history?id={bobs['id']}", alice), 404,
-                 "device_not_found")
-    expect_error(api.call("POST", f"/devices/check-now?id={bobs['id']}", alice), 404,
-                 "device_not_found")
+    expect_error(
+        api.call("DELETE", f"/devices/delete?id={bobs['id']}", alice), 404, "device_not_found"
+    )
+    expect_error(
+        api.call("DELETE", f"/blacklist-monitors/delete?id={monitor['data']['id']}", alice),
+        404,
+        "blacklist_monitor_not_found",
+    )
+    expect_error(
+        api.call("GET", f"/devices/history?id={bobs['id']}", alice), 404, "device_not_found"
+    )
+    expect_error(
+        api.call("POST", f"/devices/check-now?id={bobs['id']}", alice), 404, "device_not_found"
+    )
     assert bobs["id"] in [d["id"] for d in listing(api, bob)]
     # alice's two keys see the same devices: they belong to one user
     assert listing(api, alice) == listing(api, alice_reader)
@@ -381,13 +653,23 @@ def test_users_never_see_each_other(api: Api, alice: str, alice_reader: str, bob
 def test_admin_acts_across_users_and_names_the_owner(api: Api, alice: str) -> None:
     alice_id = api.call("GET", "/me", alice)[2]["data"]["user_id"]
     assert api.call("GET", "/me", ADMIN_TOKEN)[2]["data"] == {
-        "user_id": None, "key_id": None, "scopes": ["read", "write"]}
-    expect_error(api.call("POST", "/devices/create", ADMIN_TOKEN, SEED_SSH | {"port": 2222}),
-                 400, "missing_field")
-    expect_error(api.call("POST", "/devices/create", ADMIN_TOKEN,
-                          SEED_SSH | {"port": 2222, "user_id": 999}), 400, "invalid_field")
-    status, _, made = api.call("POST", "/devices/create", ADMIN_TOKEN,
-                               SEED_SSH | {"port": 2222, "user_id": alice_id})
+        "user_id": None,
+        "key_id": None,
+        "scopes": ["read", "write"],
+    }
+    expect_error(
+        api.call("POST", "/devices/create", ADMIN_TOKEN, SEED_SSH | {"port": 2222}),
+        400,
+        "missing_field",
+    )
+    expect_error(
+        api.call("POST", "/devices/create", ADMIN_TOKEN, SEED_SSH | {"port": 2222, "user_id": 999}),
+        400,
+        "invalid_field",
+    )
+    status, _, made = api.call(
+        "POST", "/devices/create", ADMIN_TOKEN, SEED_SSH | {"port": 2222, "user_id": alice_id}
+    )
     assert status == 201 and made["data"]["user_id"] == alice_id
     assert made["data"]["id"] in [d["id"] for d in listing(api, alice)]
     users = {d["user_id"] for d in listing(api, ADMIN_TOKEN)}
@@ -406,17 +688,22 @@ def test_ip_allow_list(api: Api, hub: HubProcess) -> None:
     # from 127.0.0.2, a trusted proxy in this hub's config: X-Forwarded-For is the client
     via_proxy = {"X-Forwarded-For": "10.20.3.4"}
     assert api.call("GET", "/me", elsewhere["key"], headers=via_proxy, source="127.0.0.2")[0] == 200
-    expect_error(api.call("GET", "/me", local["key"], headers=via_proxy, source="127.0.0.2"),
-                 403, "ip_not_allowed")
+    expect_error(
+        api.call("GET", "/me", local["key"], headers=via_proxy, source="127.0.0.2"),
+        403,
+        "ip_not_allowed",
+    )
     # a chain: the right-most address that is not a trusted proxy counts
     chain = {"X-Forwarded-For": "127.0.0.1, 10.20.9.9, 127.0.0.2"}
     assert api.call("GET", "/me", elsewhere["key"], headers=chain, source="127.0.0.2")[0] == 200
     garbage = {"X-Forwarded-For": "not-an-address"}
-    expect_error(api.call("GET", "/me", elsewhere["key"], headers=garbage, source="127.0.0.2"),
-                 403, "ip_not_allowed")
+    expect_error(
+        api.call("GET", "/me", elsewhere["key"], headers=garbage, source="127.0.0.2"),
+        403,
+        "ip_not_allowed",
+    )
     # from 127.0.0.1, not a trusted proxy: the header is ignored, the peer address counts
-    expect_error(api.call("GET", "/me", elsewhere["key"], headers=via_proxy), 403,
-                 "ip_not_allowed")
+    expect_error(api.call("GET", "/me", elsewhere["key"], headers=via_proxy), 403, "ip_not_allowed")
     assert api.call("GET", "/me", local["key"], headers=via_proxy)[0] == 200
 
 
@@ -434,16 +721,19 @@ def test_ip_allow_list_over_graphql_and_grpc(
 
 
 # -- the caller's address over IPv6 (hub.peer) -----------------------------------------------------
-@pytest.mark.parametrize(("peer", "address"), [
-    ("ipv4:127.0.0.1:50051", "127.0.0.1"),
-    ("ipv6:[::1]:50051", "::1"),
-    ("ipv6:%5B::1%5D:50051", "::1"),
-    ("ipv6:%5Bfe80::1%25eth0%5D:50051", "fe80::1"),
-    ("ipv6:[::ffff:10.0.0.1]:50051", "10.0.0.1"),
-    ("unix:/run/hub.sock", None),
-    ("unix-abstract:hub", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("peer", "address"),
+    [
+        ("ipv4:127.0.0.1:50051", "127.0.0.1"),
+        ("ipv6:[::1]:50051", "::1"),
+        ("ipv6:%5B::1%5D:50051", "::1"),
+        ("ipv6:%5Bfe80::1%25eth0%5D:50051", "fe80::1"),
+        ("ipv6:[::ffff:10.0.0.1]:50051", "10.0.0.1"),
+        ("unix:/run/hub.sock", None),
+        ("unix-abstract:hub", None),
+        ("", None),
+    ],
+)
 def test_grpc_peer_strings(peer: str, address: str | None) -> None:
     from hub.peer import parse_grpc_peer
 
@@ -455,8 +745,11 @@ def test_grpc_peer_strings(peer: str, address: str | None) -> None:
 def ipv6_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     if not has_ipv6_loopback():
         pytest.skip("no IPv6 loopback on this machine")
-    process = HubProcess(tmp_path_factory.mktemp("monitorozas-ipv6"), env=QUIET,
-                         args=["--http", "[::1]:0", "--grpc", "[::1]:0"]).start()
+    process = HubProcess(
+        tmp_path_factory.mktemp("monitorozas-ipv6"),
+        env=QUIET,
+        args=["--http", "[::1]:0", "--grpc", "[::1]:0"],
+    ).start()
     yield process
     process.stop()
 
@@ -470,7 +763,8 @@ def test_ip_allow_list_over_ipv6_on_every_protocol(ipv6_hub: HubProcess) -> None
     elsewhere = issue(api, user="six", scopes="read", allow_ips="127.0.0.1")
     assert api.call("GET", "/me", local["key"])[0] == 200
     assert api.graphql("{ monitorozas { me { keyId } } }", local["key"])["data"] == {
-        "monitorozas": {"me": {"keyId": local["key_id"]}}}
+        "monitorozas": {"me": {"keyId": local["key_id"]}}
+    }
     message = expect_error(api.call("GET", "/me", elsewhere["key"]), 403, "ip_not_allowed")
     assert message == "requests from ::1 are not allowed"
     with grpc.insecure_channel(ipv6_hub.grpc) as channel:
@@ -487,8 +781,15 @@ DEVICE_FIELDS = """id userId targetType targetValue serviceType scheme port host
 proxyEnabled originHost originScheme originPort checkPublicHttp checkPublicHttps checkPublicTls
 checkOriginHttp checkOriginTls expectStatus location isEnabled lastStatus lastCheckAt
 lastResponseMs lastError tlsExpiresAt createdAt updatedAt"""
-FLAGS = ("proxy_enabled", "check_public_http", "check_public_https", "check_public_tls",
-         "check_origin_http", "check_origin_tls", "is_enabled")
+FLAGS = (
+    "proxy_enabled",
+    "check_public_http",
+    "check_public_https",
+    "check_public_tls",
+    "check_origin_http",
+    "check_origin_tls",
+    "is_enabled",
+)
 
 
 def camel(name: str) -> str:
@@ -526,18 +827,38 @@ def test_create_and_delete_over_graphql_and_grpc(
     made = api.graphql(
         "mutation($input: MonitorozasDeviceInput!) { monitorozasCreateDevice(input: $input)"
         f" {{ {DEVICE_FIELDS} }} }}",
-        bob, {"input": {"targetType": "ip", "targetValue": "192.0.2.10", "serviceType": "web",
-                        "scheme": "http", "checkPublicTls": True, "location": "GraphQL"}},
+        bob,
+        {
+            "input": {
+                "targetType": "ip",
+                "targetValue": "192.0.2.10",
+                "serviceType": "web",
+                "scheme": "http",
+                "checkPublicTls": True,
+                "location": "GraphQL",
+            }
+        },
     )["data"]["monitorozasCreateDevice"]
-    via_grpc = stub.CreateDevice(pb.DeviceInput(
-        target_type="ip", target_value="192.0.2.11", service_type="web", scheme="http",
-        check_public_tls=True, location="gRPC"), metadata=md(bob))
+    via_grpc = stub.CreateDevice(
+        pb.DeviceInput(
+            target_type="ip",
+            target_value="192.0.2.11",
+            service_type="web",
+            scheme="http",
+            check_public_tls=True,
+            location="gRPC",
+        ),
+        metadata=md(bob),
+    )
     rest = {d["id"]: d for d in listing(api, bob)}
     assert made == as_graphql(rest[made["id"]])
     assert via_grpc == as_grpc(rest[via_grpc.id], pb.Device)
     assert made["checkPublicHttp"] is False and via_grpc.check_public_tls is True
-    deleted = api.graphql("mutation($id: Int!) { monitorozasDeleteDevice(id: $id)"
-                          " { id deleted } }", bob, {"id": made["id"]})
+    deleted = api.graphql(
+        "mutation($id: Int!) { monitorozasDeleteDevice(id: $id) { id deleted } }",
+        bob,
+        {"id": made["id"]},
+    )
     assert deleted["data"]["monitorozasDeleteDevice"] == {"id": made["id"], "deleted": True}
     gone = stub.DeleteDevice(pb.IdRequest(id=via_grpc.id), metadata=md(bob))
     assert (gone.id, gone.deleted) == (via_grpc.id, True)
@@ -545,59 +866,122 @@ def test_create_and_delete_over_graphql_and_grpc(
     assert made["id"] not in ids and via_grpc.id not in ids
     # blacklist monitors
     monitor = api.graphql(
-        "mutation { monitorozasCreateBlacklistMonitor(input: {targetType: \"domain\","
-        " targetValue: \"Levél.Example.hu\"}) { id targetValue isEnabled lastStatus listedOn } }",
-        bob)["data"]["monitorozasCreateBlacklistMonitor"]
+        'mutation { monitorozasCreateBlacklistMonitor(input: {targetType: "domain",'
+        ' targetValue: "Levél.Example.hu"}) { id targetValue isEnabled lastStatus listedOn } }',
+        bob,
+    )["data"]["monitorozasCreateBlacklistMonitor"]
     assert monitor["targetValue"] == "xn--levl-dpa.example.hu" and monitor["isEnabled"] is True
     listed = stub.ListBlacklistMonitors(pb.ListRequest(), metadata=md(bob))
     assert monitor["id"] in [m.id for m in listed.blacklist_monitors]
-    gql_list = api.graphql("{ monitorozas { blacklistMonitors { nodes { id targetValue } } } }",
-                           bob)["data"]["monitorozas"]["blacklistMonitors"]["nodes"]
-    assert [m["id"] for m in gql_list] == [m.id for m in listed.blacklist_monitors] == [
-        m["id"] for m in listing(api, bob, "blacklist-monitors")]
+    gql_list = api.graphql(
+        "{ monitorozas { blacklistMonitors { nodes { id targetValue } } } }", bob
+    )["data"]["monitorozas"]["blacklistMonitors"]["nodes"]
+    assert (
+        [m["id"] for m in gql_list]
+        == [m.id for m in listed.blacklist_monitors]
+        == [m["id"] for m in listing(api, bob, "blacklist-monitors")]
+    )
     stub.DeleteBlacklistMonitor(pb.IdRequest(id=monitor["id"]), metadata=md(bob))
 
 
-@pytest.mark.parametrize(("rest_call", "graphql", "grpc_call", "status", "code"), [
-    (("GET", "/devices", None, None), "{ monitorozas { devices { totalCount } } }",
-     ("ListDevices", pb.ListRequest()), 401, "missing_api_key"),
-    (("GET", "/devices", "bad", None), "{ monitorozas { devices { totalCount } } }",
-     ("ListDevices", pb.ListRequest()), 401, "invalid_api_key"),
-    (("POST", "/devices/create", "reader", SEED_WEB),
-     'mutation { monitorozasCreateDevice(input: {targetType: "domain", targetValue: "a.hu",'
-     ' serviceType: "web"}) { id } }',
-     ("CreateDevice", pb.DeviceInput(target_type="domain", target_value="a.hu",
-                                     service_type="web")), 403, "insufficient_scope"),
-    (("DELETE", "/devices/delete?id=987654", "alice", None),
-     "mutation { monitorozasDeleteDevice(id: 987654) { id } }",
-     ("DeleteDevice", pb.IdRequest(id=987654)), 404, "device_not_found"),
-    (("DELETE", "/blacklist-monitors/delete?id=987654", "alice", None),
-     "mutation { monitorozasDeleteBlacklistMonitor(id: 987654) { id } }",
-     ("DeleteBlacklistMonitor", pb.IdRequest(id=987654)), 404, "blacklist_monitor_not_found"),
-    (("DELETE", "/devices/delete?id=0", "alice", None),
-     "mutation { monitorozasDeleteDevice(id: 0) { id } }",
-     ("DeleteDevice", pb.IdRequest(id=0)), 400, "invalid_id"),
-    (("POST", "/devices/create", "alice", {"target_type": "ip", "target_value": "1.2.3.4",
-                                           "service_type": "web", "port": 0}),
-     'mutation { monitorozasCreateDevice(input: {targetType: "ip", targetValue: "1.2.3.4",'
-     ' serviceType: "web", port: 0}) { id } }',
-     ("CreateDevice", pb.DeviceInput(target_type="ip", target_value="1.2.3.4",
-                                     service_type="web", port=0)), 400, "invalid_field"),
-    (("POST", "/devices/create", "alice", {"target_type": "ip", "service_type": "web"}),
-     'mutation { monitorozasCreateDevice(input: {targetType: "ip", serviceType: "web"}) { id } }',
-     ("CreateDevice", pb.DeviceInput(target_type="ip", service_type="web")), 400,
-     "missing_field"),
-    (("POST", "/blacklist-monitors/create", "alice", SEED_DOMAIN_MONITOR),
-     'mutation { monitorozasCreateBlacklistMonitor(input: {targetType: "domain",'
-     ' targetValue: "smtp1.pelda.hu"}) { id } }',
-     ("CreateBlacklistMonitor", pb.BlacklistMonitorInput(
-         target_type="domain", target_value="smtp1.pelda.hu")), 409,
-     "duplicate_blacklist_monitor"),
-])
+@pytest.mark.parametrize(
+    ("rest_call", "graphql", "grpc_call", "status", "code"),
+    [
+        (
+            ("GET", "/devices", None, None),
+            "{ monitorozas { devices { totalCount } } }",
+            ("ListDevices", pb.ListRequest()),
+            401,
+            "missing_api_key",
+        ),
+        (
+            ("GET", "/devices", "bad", None),
+            "{ monitorozas { devices { totalCount } } }",
+            ("ListDevices", pb.ListRequest()),
+            401,
+            "invalid_api_key",
+        ),
+        (
+            ("POST", "/devices/create", "reader", SEED_WEB),
+            'mutation { monitorozasCreateDevice(input: {targetType: "domain", targetValue: "a.hu",'
+            ' serviceType: "web"}) { id } }',
+            (
+                "CreateDevice",
+                pb.DeviceInput(target_type="domain", target_value="a.hu", service_type="web"),
+            ),
+            403,
+            "insufficient_scope",
+        ),
+        (
+            ("DELETE", "/devices/delete?id=987654", "alice", None),
+            "mutation { monitorozasDeleteDevice(id: 987654) { id } }",
+            ("DeleteDevice", pb.IdRequest(id=987654)),
+            404,
+            "device_not_found",
+        ),
+        (
+            ("DELETE", "/blacklist-monitors/delete?id=987654", "alice", None),
+            "mutation { monitorozasDeleteBlacklistMonitor(id: 987654) { id } }",
+            ("DeleteBlacklistMonitor", pb.IdRequest(id=987654)),
+            404,
+            "blacklist_monitor_not_found",
+        ),
+        (
+            ("DELETE", "/devices/delete?id=0", "alice", None),
+            "mutation { monitorozasDeleteDevice(id: 0) { id } }",
+            ("DeleteDevice", pb.IdRequest(id=0)),
+            400,
+            "invalid_id",
+        ),
+        (
+            (
+                "POST",
+                "/devices/create",
+                "alice",
+                {"target_type": "ip", "target_value": "1.2.3.4", "service_type": "web", "port": 0},
+            ),
+            'mutation { monitorozasCreateDevice(input: {targetType: "ip", targetValue: "1.2.3.4",'
+            ' serviceType: "web", port: 0}) { id } }',
+            (
+                "CreateDevice",
+                pb.DeviceInput(
+                    target_type="ip", target_value="1.2.3.4", service_type="web", port=0
+                ),
+            ),
+            400,
+            "invalid_field",
+        ),
+        (
+            ("POST", "/devices/create", "alice", {"target_type": "ip", "service_type": "web"}),
+            "mutation { monitorozasCreateDevice(input: "
+            '{targetType: "ip", serviceType: "web"}) { id } }',
+            ("CreateDevice", pb.DeviceInput(target_type="ip", service_type="web")),
+            400,
+            "missing_field",
+        ),
+        (
+            ("POST", "/blacklist-monitors/create", "alice", SEED_DOMAIN_MONITOR),
+            'mutation { monitorozasCreateBlacklistMonitor(input: {targetType: "domain",'
+            ' targetValue: "smtp1.pelda.hu"}) { id } }',
+            (
+                "CreateBlacklistMonitor",
+                pb.BlacklistMonitorInput(target_type="domain", target_value="smtp1.pelda.hu"),
+            ),
+            409,
+            "duplicate_blacklist_monitor",
+        ),
+    ],
+)
 def test_same_errors_over_rest_graphql_and_grpc(
-    api: Api, alice: str, alice_reader: str, stub: monitorozas_pb2_grpc.MonitorozasStub,
-    rest_call: tuple[str, str, str | None, Any], graphql: str, grpc_call: tuple[str, Any],
-    status: int, code: str,
+    api: Api,
+    alice: str,
+    alice_reader: str,
+    stub: monitorozas_pb2_grpc.MonitorozasStub,
+    rest_call: tuple[str, str, str | None, Any],
+    graphql: str,
+    grpc_call: tuple[str, Any],
+    status: int,
+    code: str,
 ) -> None:
     keys = {"alice": alice, "reader": alice_reader, "bad": "bad", None: None}
     api.call("POST", "/blacklist-monitors/create", alice, SEED_DOMAIN_MONITOR)  # for the 409
@@ -607,7 +991,10 @@ def test_same_errors_over_rest_graphql_and_grpc(
     result = api.graphql(graphql, key)
     extensions = result["errors"][0]["extensions"]
     assert (extensions["status"], extensions["reason"], extensions["plugin"]) == (
-        status, code, "monitorozas")
+        status,
+        code,
+        "monitorozas",
+    )
     name, request = grpc_call
     with pytest.raises(grpc.RpcError) as caught:
         getattr(stub, name)(request, metadata=md(key) if key else ())
@@ -619,8 +1006,11 @@ def test_device_with_history_over_graphql_and_grpc(
     api: Api, bob: str, stub: monitorozas_pb2_grpc.MonitorozasStub
 ) -> None:
     ident = listing(api, bob)[0]["id"]
-    result = api.graphql("query($id: Int!) { monitorozas { device(id: $id) { id history"
-                         " { status } } } }", bob, {"id": ident})
+    result = api.graphql(
+        "query($id: Int!) { monitorozas { device(id: $id) { id history { status } } } }",
+        bob,
+        {"id": ident},
+    )
     assert result["data"]["monitorozas"]["device"] == {"id": ident, "history": []}
     assert list(stub.GetDeviceHistory(pb.HistoryRequest(id=ident), metadata=md(bob)).results) == []
     assert api.call("GET", f"/devices/history?id={ident}", bob)[2]["data"] == []
@@ -628,12 +1018,18 @@ def test_device_with_history_over_graphql_and_grpc(
 
 def test_graphql_pages_devices(api: Api, bob: str) -> None:
     everything = [d["id"] for d in listing(api, bob)]
-    page = api.graphql("{ monitorozas { devices(first: 1) { totalCount pageInfo"
-                       " { hasNextPage endCursor } nodes { id } } } }", bob)
+    page = api.graphql(
+        "{ monitorozas { devices(first: 1) { totalCount pageInfo"
+        " { hasNextPage endCursor } nodes { id } } } }",
+        bob,
+    )
     first = page["data"]["monitorozas"]["devices"]
     assert first["nodes"] == [{"id": everything[0]}] and first["totalCount"] == len(everything)
-    rest = api.graphql("query($after: String) { monitorozas { devices(after: $after)"
-                       " { nodes { id } } } }", bob, {"after": first["pageInfo"]["endCursor"]})
+    rest = api.graphql(
+        "query($after: String) { monitorozas { devices(after: $after) { nodes { id } } } }",
+        bob,
+        {"after": first["pageInfo"]["endCursor"]},
+    )
     assert [n["id"] for n in rest["data"]["monitorozas"]["devices"]["nodes"]] == everything[1:]
     bad = api.graphql("{ monitorozas { devices(first: -1) { totalCount } } }", bob)
     assert bad["errors"][0]["extensions"]["reason"] == "invalid_field"
@@ -669,8 +1065,10 @@ def test_the_same_paging_bounds_over_rest_graphql_and_grpc(
     # GraphQL
     nodes = api.graphql("{ monitorozas { devices { nodes { id } } } }", key)
     assert len(nodes["data"]["monitorozas"]["devices"]["nodes"]) == 100
-    for query in ("{ monitorozas { devices(first: 5000) { totalCount } } }",
-                  "{ monitorozas { blacklistMonitors(first: 1001) { totalCount } } }"):
+    for query in (
+        "{ monitorozas { devices(first: 5000) { totalCount } } }",
+        "{ monitorozas { blacklistMonitors(first: 1001) { totalCount } } }",
+    ):
         error = api.graphql(query, key)["errors"][0]
         assert error["extensions"]["reason"] == "invalid_field"
         assert error["message"] == "first: must be between 0 and 1000"
@@ -679,10 +1077,16 @@ def test_the_same_paging_bounds_over_rest_graphql_and_grpc(
     assert status == 200 and [d["id"] for d in body["data"]] == everything[100:]
     assert api.call("GET", "/devices?limit=0", key)[2]["data"] == []
     assert len(api.call("GET", "/devices?offset=1", key)[2]["data"]) == 100
-    for query, named in [("offset=-5", "offset"), ("limit=5000", "limit"),
-                         ("limit=abc", "limit"), ("offset=1.5", "offset"),
-                         ("offset=%2B5", "offset"), ("limit=1_0", "limit"), ("limit=%205", "limit"),
-                         ("offset=" + "9" * 30, "offset")]:  # the host's one integer grammar
+    for query, named in [
+        ("offset=-5", "offset"),
+        ("limit=5000", "limit"),
+        ("limit=abc", "limit"),
+        ("offset=1.5", "offset"),
+        ("offset=%2B5", "offset"),
+        ("limit=1_0", "limit"),
+        ("limit=%205", "limit"),
+        ("offset=" + "9" * 30, "offset"),
+    ]:  # the host's one integer grammar
         message = expect_error(api.call("GET", f"/devices?{query}", key), 400, "invalid_field")
         assert message.startswith(f"{named}: "), message
     expect_error(api.call("GET", "/blacklist-monitors?offset=-1", key), 400, "invalid_field")
@@ -712,8 +1116,10 @@ def test_default_rate_limit_is_120_per_minute_per_key(own_hub: HubProcess) -> No
 
 
 def test_configured_rate_limit(tmp_path: Any) -> None:
-    process = HubProcess(tmp_path / "data", env={**QUIET, "HUB_MONITOROZAS_RATE_LIMIT": "3",
-                                                 "HUB_MONITOROZAS_RATE_WINDOW": "30"}).start()
+    process = HubProcess(
+        tmp_path / "data",
+        env={**QUIET, "HUB_MONITOROZAS_RATE_LIMIT": "3", "HUB_MONITOROZAS_RATE_WINDOW": "30"},
+    ).start()
     try:
         api = Api(process.http)
         key = issue(api, user="slow", scopes="read,write")["key"]
@@ -721,9 +1127,7 @@ def test_configured_rate_limit(tmp_path: Any) -> None:
         status, headers, _ = api.call("POST", "/devices/create", key, SEED_SSH)
         assert status == 429 and 1 <= int(headers["Retry-After"]) <= 10
         assert api.call("GET", "/devices", ADMIN_TOKEN)[2]["data"] == []  # nothing was created
-        with grpc.insecure_channel(process.grpc) as channel, pytest.raises(
-            grpc.RpcError
-        ) as caught:
+        with grpc.insecure_channel(process.grpc) as channel, pytest.raises(grpc.RpcError) as caught:
             monitorozas_pb2_grpc.MonitorozasStub(channel).Me(pb.MeRequest(), metadata=md(key))
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "retry-after" in dict(caught.value.trailing_metadata())
@@ -738,8 +1142,7 @@ def test_storage_failures_are_the_seeds_500s(own_hub: HubProcess) -> None:
     database = sqlite3.connect(own_hub.data_dir / "monitorozas.db")
     database.execute("ALTER TABLE devices RENAME COLUMN location TO place")
     database.commit()
-    message = expect_error(api.call("POST", "/devices/create", key, SEED_WEB), 500,
-                           "server_error")
+    message = expect_error(api.call("POST", "/devices/create", key, SEED_WEB), 500, "server_error")
     assert "place" not in message and "sqlite" not in message.lower()
     assert len(listing(api, key)) == 1  # what is stored is still served
     database.execute("DROP TABLE blacklist_monitors")
@@ -768,17 +1171,21 @@ async def test_first_checks_are_spread_over_the_interval(tmp_path: Any) -> None:
     from hub.config import Settings
     from hub.peer import Peer, parse_address
 
-    hub = Hub(Settings(data_dir=str(tmp_path), admin_token="t"),
-              env={"HUB_PLUGINS": "monitorozas", "HUB_MONITOROZAS_INTERVAL": "60"})
+    hub = Hub(
+        Settings(data_dir=str(tmp_path), admin_token="t"),
+        env={"HUB_PLUGINS": "monitorozas", "HUB_MONITOROZAS_INTERVAL": "60"},
+    )
     service = hub.service(MonitorozasService)
     key = hub.credentials.issue("monitorozas", {"user": "spread", "scopes": "read,write"})["key"]
     caller = service.authorize(f"Bearer {key}", Peer(parse_address("127.0.0.1")))
     for i in range(30):
-        service.create_device(caller, {"target_type": "ip", "target_value": f"192.0.2.{i + 1}",
-                                       "service_type": "ssh"})
+        service.create_device(
+            caller, {"target_type": "ip", "target_value": f"192.0.2.{i + 1}", "service_type": "ssh"}
+        )
     created_at = time.time()
-    due = sorted(r[0] - created_at for r in service.database.execute(
-        "SELECT next_check_at FROM devices"))
+    due = sorted(
+        r[0] - created_at for r in service.database.execute("SELECT next_check_at FROM devices")
+    )
     assert due[0] > -1 and due[-1] < 60
     gaps = [b - a for a, b in itertools.pairwise(due)]
     assert max(gaps) < 60 / 30 * 3  # no burst, no long hole: roughly even

@@ -46,7 +46,9 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
 @pytest.fixture(scope="module")
 def hub(targets: Targets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     env = hub_env(
-        targets, HUB_MONITOROZAS_HISTORY_SIZE="3", HUB_MONITOROZAS_RATE_LIMIT="100000",
+        targets,
+        HUB_MONITOROZAS_HISTORY_SIZE="3",
+        HUB_MONITOROZAS_RATE_LIMIT="100000",
         HUB_MONITOROZAS_CONCURRENCY="4",
     )
     process = HubProcess(tmp_path_factory.mktemp("checks-hub"), env=env).start()
@@ -80,7 +82,8 @@ def settle(api: Api, key: str, ident: int, status: str) -> dict[str, Any]:
     """The device once its last check gave ``status``."""
     return wait_for(  # type: ignore[no-any-return]
         lambda: (d := device(api, key, ident))["last_status"] == status and d,
-        DEADLINE, f"device {ident} did not become {status}",
+        DEADLINE,
+        f"device {ident} did not become {status}",
     )
 
 
@@ -93,8 +96,13 @@ def at(port: int) -> str:
 
 
 def web(port: int, **fields: Any) -> dict[str, Any]:
-    body = {"target_type": "ip", "target_value": at(port), "service_type": "web",
-            "scheme": "http", "port": port}
+    body = {
+        "target_type": "ip",
+        "target_value": at(port),
+        "service_type": "web",
+        "scheme": "http",
+        "port": port,
+    }
     body.update(fields)
     return body
 
@@ -103,8 +111,9 @@ def test_http_status_with_host_header(api: Api, key: str, targets: Targets) -> N
     up = create(api, key, web(targets.ports["http"], host_header="status.example.hu"))
     assert up["last_status"] == "unknown" and up["check_public_http"] == 1
     wrong = create(api, key, web(targets.ports["http_503"]))
-    expected = create(api, key, web(targets.ports["http_503"], expect_status=503,
-                                    host_header="other.example.hu"))
+    expected = create(
+        api, key, web(targets.ports["http_503"], expect_status=503, host_header="other.example.hu")
+    )
     checked = settle(api, key, up["id"], "up")
     assert checked["last_error"] is None and isinstance(checked["last_response_ms"], int)
     assert checked["last_check_at"] is not None
@@ -118,11 +127,19 @@ def test_http_status_with_host_header(api: Api, key: str, targets: Targets) -> N
 
 
 def test_https_and_tls_with_the_test_ca(api: Api, key: str, targets: Targets) -> None:
-    good = create(api, key, {
-        "target_type": "domain", "target_value": "localhost", "service_type": "web",
-        "scheme": "https", "port": targets.ports["https"], "check_public_https": 1,
-        "check_public_tls": 1,
-    })
+    good = create(
+        api,
+        key,
+        {
+            "target_type": "domain",
+            "target_value": "localhost",
+            "service_type": "web",
+            "scheme": "https",
+            "port": targets.ports["https"],
+            "check_public_https": 1,
+            "check_public_tls": 1,
+        },
+    )
     checked = settle(api, key, good["id"], "up")
     expires = datetime.strptime(checked["tls_expires_at"], "%Y-%m-%dT%H:%M:%SZ")
     assert expires.replace(tzinfo=UTC) > datetime.now(UTC)
@@ -132,8 +149,17 @@ def test_https_and_tls_with_the_test_ca(api: Api, key: str, targets: Targets) ->
 def test_host_header_of_an_ipv6_target_is_bracketed(api: Api, key: str, targets: Targets) -> None:
     """Was ``Host: ::1``: an IPv6 literal in a Host header goes in brackets."""
     port = targets.ports["http6"]
-    six = create(api, key, {"target_type": "ip", "target_value": "::1", "service_type": "web",
-                            "scheme": "http", "port": port})
+    six = create(
+        api,
+        key,
+        {
+            "target_type": "ip",
+            "target_value": "::1",
+            "service_type": "web",
+            "scheme": "http",
+            "port": port,
+        },
+    )
     settle(api, key, six["id"], "up")
     assert targets.hosts_seen["http6"] and set(targets.hosts_seen["http6"]) == {f"[::1]:{port}"}
 
@@ -149,18 +175,29 @@ def test_host_header_leaves_out_only_the_schemes_default_port() -> None:
     assert host_header("::1", 8443, tls=True) == "[::1]:8443"
 
 
-@pytest.mark.parametrize(("server", "complaint"), [
-    ("https_wrong_name", "certificate verification failed: Hostname mismatch"),
-    ("https_expired", "certificate verification failed: certificate has expired"),
-])
+@pytest.mark.parametrize(
+    ("server", "complaint"),
+    [
+        ("https_wrong_name", "certificate verification failed: Hostname mismatch"),
+        ("https_expired", "certificate verification failed: certificate has expired"),
+    ],
+)
 def test_bad_certificates_are_down(
     api: Api, key: str, targets: Targets, server: str, complaint: str
 ) -> None:
-    bad = create(api, key, {
-        "target_type": "domain", "target_value": "localhost", "service_type": "web",
-        "scheme": "https", "port": targets.ports[server], "check_public_tls": 1,
-        "check_public_https": 1,
-    })
+    bad = create(
+        api,
+        key,
+        {
+            "target_type": "domain",
+            "target_value": "localhost",
+            "service_type": "web",
+            "scheme": "https",
+            "port": targets.ports[server],
+            "check_public_tls": 1,
+            "check_public_https": 1,
+        },
+    )
     checked = settle(api, key, bad["id"], "down")
     assert f"public_https: {complaint}" in checked["last_error"]
     assert f"public_tls: {complaint}" in checked["last_error"]
@@ -175,14 +212,20 @@ def test_bad_certificates_are_down(
     assert history[0]["tls_expires_at"] == checked["tls_expires_at"]
 
 
-def test_origin_behind_a_proxy_gets_the_public_name(
-    api: Api, key: str, targets: Targets
-) -> None:
+def test_origin_behind_a_proxy_gets_the_public_name(api: Api, key: str, targets: Targets) -> None:
     behind = {
-        "target_type": "domain", "target_value": "localhost", "service_type": "web",
-        "scheme": "http", "port": targets.ports["proxy"], "check_public_http": 1,
-        "proxy_enabled": 1, "origin_host": "127.0.0.1", "origin_scheme": "https",
-        "origin_port": targets.ports["origin"], "check_origin_http": 1, "check_origin_tls": 1,
+        "target_type": "domain",
+        "target_value": "localhost",
+        "service_type": "web",
+        "scheme": "http",
+        "port": targets.ports["proxy"],
+        "check_public_http": 1,
+        "proxy_enabled": 1,
+        "origin_host": "127.0.0.1",
+        "origin_scheme": "https",
+        "origin_port": targets.ports["origin"],
+        "check_origin_http": 1,
+        "check_origin_tls": 1,
     }
     good = create(api, key, {**behind, "host_header": ORIGIN_NAME})
     checked = settle(api, key, good["id"], "up")
@@ -191,8 +234,16 @@ def test_origin_behind_a_proxy_gets_the_public_name(
     assert f"{ORIGIN_NAME}:{targets.ports['origin']}" in targets.hosts_seen["origin"]
     assert f"{ORIGIN_NAME}:{targets.ports['proxy']}" in targets.hosts_seen["proxy"]
     # a public name the origin's certificate does not cover: the origin checks fail, not the proxy
-    stranger = create(api, key, {**behind, "host_header": "other.site.test",
-                                 "target_type": "ip", "target_value": at(targets.ports["proxy"])})
+    stranger = create(
+        api,
+        key,
+        {
+            **behind,
+            "host_header": "other.site.test",
+            "target_type": "ip",
+            "target_value": at(targets.ports["proxy"]),
+        },
+    )
     error = settle(api, key, stranger["id"], "down")["last_error"]
     assert "origin_tls: certificate verification failed" in error
     assert "origin_http: certificate verification failed" in error
@@ -200,14 +251,46 @@ def test_origin_behind_a_proxy_gets_the_public_name(
 
 
 def test_services_that_greet(api: Api, key: str, targets: Targets) -> None:
-    ssh = create(api, key, {"target_type": "ip", "target_value": "127.0.0.1",
-                            "service_type": "ssh", "port": targets.ports["ssh"]})
-    smtp = create(api, key, {"target_type": "domain", "target_value": "localhost",
-                             "service_type": "smtp", "port": targets.ports["smtp"]})
-    impostor = create(api, key, {"target_type": "ip", "target_value": at(targets.ports["not_ssh"]),
-                                 "service_type": "ssh", "port": targets.ports["not_ssh"]})
-    plain = create(api, key, {"target_type": "ip", "target_value": at(targets.ports["not_ssh"]),
-                              "service_type": "tcp", "port": targets.ports["not_ssh"]})
+    ssh = create(
+        api,
+        key,
+        {
+            "target_type": "ip",
+            "target_value": "127.0.0.1",
+            "service_type": "ssh",
+            "port": targets.ports["ssh"],
+        },
+    )
+    smtp = create(
+        api,
+        key,
+        {
+            "target_type": "domain",
+            "target_value": "localhost",
+            "service_type": "smtp",
+            "port": targets.ports["smtp"],
+        },
+    )
+    impostor = create(
+        api,
+        key,
+        {
+            "target_type": "ip",
+            "target_value": at(targets.ports["not_ssh"]),
+            "service_type": "ssh",
+            "port": targets.ports["not_ssh"],
+        },
+    )
+    plain = create(
+        api,
+        key,
+        {
+            "target_type": "ip",
+            "target_value": at(targets.ports["not_ssh"]),
+            "service_type": "tcp",
+            "port": targets.ports["not_ssh"],
+        },
+    )
     settle(api, key, ssh["id"], "up")
     settle(api, key, smtp["id"], "up")
     settle(api, key, plain["id"], "up")
@@ -220,9 +303,17 @@ def test_hanging_and_closed_targets_do_not_hold_up_the_others(
 ) -> None:
     # more hanging devices than the hub's concurrency (4): the good one still gets its turn
     hanging = [
-        create(api, key, {"target_type": "ip", "target_value": at(targets.ports["hang"]),
-                          "service_type": "tcp" if i else "ssh", "port": targets.ports["hang"],
-                          "location": f"hang {i}"})
+        create(
+            api,
+            key,
+            {
+                "target_type": "ip",
+                "target_value": at(targets.ports["hang"]),
+                "service_type": "tcp" if i else "ssh",
+                "port": targets.ports["hang"],
+                "location": f"hang {i}",
+            },
+        )
         for i in range(5)
     ]
     closed = create(api, key, web(targets.ports["closed"]))
@@ -240,8 +331,9 @@ def test_hanging_and_closed_targets_do_not_hold_up_the_others(
 
 def test_history_is_bounded_and_newest_first(api: Api, key: str, targets: Targets) -> None:
     item = create(api, key, web(targets.ports["http"]))
-    disabled = create(api, key, web(targets.ports["http"], host_header="off.example.hu",
-                                    is_enabled=0))
+    disabled = create(
+        api, key, web(targets.ports["http"], host_header="off.example.hu", is_enabled=0)
+    )
 
     def full() -> Any:
         status, _, answer = api.call("GET", f"/devices/history?id={item['id']}", key)
@@ -266,7 +358,9 @@ def test_check_now_over_rest_graphql_and_grpc(
     assert answer["data"]["last_error"] == "public_http: HTTP 503, expected 200"
     result = api.graphql(
         "mutation($id: Int!) { monitorozasCheckNow(deviceId: $id) { lastStatus lastCheckAt"
-        " history { status } } }", key, {"id": item["id"]},
+        " history { status } } }",
+        key,
+        {"id": item["id"]},
     )
     checked = result["data"]["monitorozasCheckNow"]
     assert checked["lastStatus"] == "down" and len(checked["history"]) == 2
@@ -289,32 +383,66 @@ def test_check_now_over_rest_graphql_and_grpc(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-@pytest.mark.parametrize(("target_type", "value", "status", "listings", "complaint"), [
-    ("ip", "127.0.0.2", "listed", [("bl.test", ["127.0.0.2"])], None),
-    ("ip", LISTED_IPV6, "listed", [("bl2.test", ["127.0.0.2"])], None),
-    ("domain", "spam.example.hu", "listed", [("dbl.test", ["127.0.0.2"])], None),
-    ("ip", "1.2.3.4", "clean", [], None),
-    ("domain", "tiszta.example.hu", "clean", [], None),
-    ("ip", "192.0.2.99", "error", [], "bl.test: no name server answered"),
-    # several listing codes are kept, in order
-    ("ip", "192.0.2.12", "listed", [("bl.test", ["127.0.0.4", "127.0.0.10"])], None),
-    # refusal codes and answers that are not listing codes are errors, not listings
-    ("ip", "192.0.2.13", "error", [],
-     "bl.test: query refused: public or open resolver (127.255.255.254)"),
-    ("ip", "192.0.2.14", "error", [],
-     "bl.test: query refused: typing error in the zone name (127.255.255.252)"),
-    ("ip", "192.0.2.15", "error", [],
-     "bl.test: query refused: excessive number of queries (127.255.255.255)"),
-    ("ip", "192.0.2.16", "error", [],
-     "bl.test: answered 10.0.0.1, not a listing code (127.0.0.2-127.255.255.251)"),
-    ("ip", "192.0.2.17", "error", [], "bl.test: query refused: blocked resolver (127.0.0.1)"),
-])
+@pytest.mark.parametrize(
+    ("target_type", "value", "status", "listings", "complaint"),
+    [
+        ("ip", "127.0.0.2", "listed", [("bl.test", ["127.0.0.2"])], None),
+        ("ip", LISTED_IPV6, "listed", [("bl2.test", ["127.0.0.2"])], None),
+        ("domain", "spam.example.hu", "listed", [("dbl.test", ["127.0.0.2"])], None),
+        ("ip", "1.2.3.4", "clean", [], None),
+        ("domain", "tiszta.example.hu", "clean", [], None),
+        ("ip", "192.0.2.99", "error", [], "bl.test: no name server answered"),
+        # several listing codes are kept, in order
+        ("ip", "192.0.2.12", "listed", [("bl.test", ["127.0.0.4", "127.0.0.10"])], None),
+        # refusal codes and answers that are not listing codes are errors, not listings
+        (
+            "ip",
+            "192.0.2.13",
+            "error",
+            [],
+            "bl.test: query refused: public or open resolver (127.255.255.254)",
+        ),
+        (
+            "ip",
+            "192.0.2.14",
+            "error",
+            [],
+            "bl.test: query refused: typing error in the zone name (127.255.255.252)",
+        ),
+        (
+            "ip",
+            "192.0.2.15",
+            "error",
+            [],
+            "bl.test: query refused: excessive number of queries (127.255.255.255)",
+        ),
+        (
+            "ip",
+            "192.0.2.16",
+            "error",
+            [],
+            "bl.test: answered 10.0.0.1, not a listing code (127.0.0.2-127.255.255.251)",
+        ),
+        ("ip", "192.0.2.17", "error", [], "bl.test: query refused: blocked resolver (127.0.0.1)"),
+    ],
+)
 def test_dnsbl_look_ups(
-    api: Api, hub: HubProcess, key: str, targets: Targets, target_type: str, value: str,
-    status: str, listings: list[tuple[str, list[str]]], complaint: str | None,
+    api: Api,
+    hub: HubProcess,
+    key: str,
+    targets: Targets,
+    target_type: str,
+    value: str,
+    status: str,
+    listings: list[tuple[str, list[str]]],
+    complaint: str | None,
 ) -> None:
-    code, _, answer = api.call("POST", "/blacklist-monitors/create", key,
-                               {"target_type": target_type, "target_value": value})
+    code, _, answer = api.call(
+        "POST",
+        "/blacklist-monitors/create",
+        key,
+        {"target_type": target_type, "target_value": value},
+    )
     assert code == 201 and answer["data"]["last_status"] == "unknown"
     assert answer["data"]["listings"] == []
     ident = answer["data"]["id"]
@@ -338,13 +466,20 @@ def test_dnsbl_look_ups(
     else:
         assert f"{value}.dbl.test" in targets.dns_queries
     # the same listings over GraphQL and gRPC
-    result = api.graphql("query($id: Int!) { monitorozas { blacklistMonitor(id: $id)"
-                         " { listedOn listings { zone codes } } } }", key, {"id": ident})
+    result = api.graphql(
+        "query($id: Int!) { monitorozas { blacklistMonitor(id: $id)"
+        " { listedOn listings { zone codes } } } }",
+        key,
+        {"id": ident},
+    )
     assert result["data"]["monitorozas"]["blacklistMonitor"] == {
-        "listedOn": zones, "listings": found["listings"]}
+        "listedOn": zones,
+        "listings": found["listings"],
+    }
     with grpc.insecure_channel(hub.grpc) as channel:
         monitor = monitorozas_pb2_grpc.MonitorozasStub(channel).GetBlacklistMonitor(
-            pb.IdRequest(id=ident), metadata=(("authorization", f"Bearer {key}"),))
+            pb.IdRequest(id=ident), metadata=(("authorization", f"Bearer {key}"),)
+        )
     assert [(item.zone, list(item.codes)) for item in monitor.listings] == listings
 
 
@@ -352,40 +487,57 @@ def test_scheduler_runs_through_the_hosts_timers_and_queue(hub: HubProcess) -> N
     with urllib.request.urlopen(hub.url + "/metrics", timeout=10) as resp:
         metrics = resp.read().decode()
     assert 'hub_queue_depth{queue="monitorozas.checks"}' in metrics
-    runs = [line for line in metrics.splitlines()
-            if line.startswith("hub_timer_runs_total") and "monitorozas.scheduler" in line]
+    runs = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("hub_timer_runs_total") and "monitorozas.scheduler" in line
+    ]
     assert runs and float(runs[0].split()[-1]) > 1
 
 
 async def test_status_change_subscription(hub: HubProcess, key: str, targets: Targets) -> None:
     api = Api(hub.http)
     other = hub.creds("monitorozas", user="someone-else", scopes="read,write")["key"]
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        hub.url + "/graphql", protocols=["graphql-transport-ws"]
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(hub.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
+    ):
         await ws.send_json(
             {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
         )
         assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
-        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": (
-            "subscription { monitorozasDeviceStatusChanged { previousStatus"
-            " device { id lastStatus userId } } }"
-        )}})
+        await ws.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {
+                    "query": (
+                        "subscription { monitorozasDeviceStatusChanged { previousStatus"
+                        " device { id lastStatus userId } } }"
+                    )
+                },
+            }
+        )
         await asyncio.to_thread(
-            wait_for, lambda: "status subscribers: 1" in _readiness(hub), 10,
+            wait_for,
+            lambda: "status subscribers: 1" in _readiness(hub),
+            10,
             "the subscription never registered",
         )
         # another user's device changes first: this subscriber must not see it
-        await asyncio.to_thread(create, api, other, web(targets.ports["http"],
-                                                        host_header="theirs.example.hu"))
-        mine = await asyncio.to_thread(create, api, key, web(targets.ports["http"],
-                                                             host_header="mine.example.hu"))
+        await asyncio.to_thread(
+            create, api, other, web(targets.ports["http"], host_header="theirs.example.hu")
+        )
+        mine = await asyncio.to_thread(
+            create, api, key, web(targets.ports["http"], host_header="mine.example.hu")
+        )
         message = await ws.receive_json(timeout=DEADLINE + 5)
         assert message["type"] == "next", message
         change = message["payload"]["data"]["monitorozasDeviceStatusChanged"]
-        assert change == {"previousStatus": "unknown",
-                          "device": {"id": mine["id"], "lastStatus": "up",
-                                     "userId": mine["user_id"]}}
+        assert change == {
+            "previousStatus": "unknown",
+            "device": {"id": mine["id"], "lastStatus": "up", "userId": mine["user_id"]},
+        }
 
 
 def test_status_change_stream_over_grpc(hub: HubProcess, key: str, targets: Targets) -> None:
@@ -395,8 +547,11 @@ def test_status_change_stream_over_grpc(hub: HubProcess, key: str, targets: Targ
         stream = stub.WatchDeviceStatus(
             pb.WatchRequest(), metadata=(("authorization", f"Bearer {key}"),), timeout=30
         )
-        wait_for(lambda: "status subscribers: 1" in _readiness(hub), 10,
-                 "the gRPC stream never subscribed")
+        wait_for(
+            lambda: "status subscribers: 1" in _readiness(hub),
+            10,
+            "the gRPC stream never subscribed",
+        )
         mine = create(api, key, web(targets.ports["http_503"], location="grpc stream"))
         change = next(stream)
         stream.cancel()

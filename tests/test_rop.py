@@ -263,8 +263,14 @@ def refused_url() -> tuple[socket.socket, str]:
     ],
 )
 async def test_a_file_host_that_fails_is_an_upstream_error_and_stores_nothing(
-    rop: Rop, key: str, audio: AudioServer, file_host: FileHost,
-    where: str, status: int, grpc_code: grpc.StatusCode, message: str,
+    rop: Rop,
+    key: str,
+    audio: AudioServer,
+    file_host: FileHost,
+    where: str,
+    status: int,
+    grpc_code: grpc.StatusCode,
+    message: str,
 ) -> None:
     """A CRM retries on 5xx (the seed says so): a file host that is down, slow or failing is
     the upstream row of the error table, over every protocol, and keeps no call."""
@@ -278,7 +284,8 @@ async def test_a_file_host_that_fails_is_an_upstream_error_and_stores_nothing(
         assert body["message"].startswith(message), body
         err = await rop.gql_error(
             "mutation($i: RopUploadInput!) { ropUploadCall(input: $i) { status } }",
-            {"i": {snake_to_camel(k): v for k, v in fields.items()}}, token=key,
+            {"i": {snake_to_camel(k): v for k, v in fields.items()}},
+            token=key,
         )
         assert err["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
         assert err["extensions"]["status"] == status and err["message"].startswith(message)
@@ -311,7 +318,8 @@ async def test_a_4xx_from_the_file_host_is_400(
     fields = {**upload_fields(audio, "/call.wav"), "audio_url": url}
     status, body, _ = await rop.upload(key, fields)
     assert (status, body) == (
-        400, {"error": "bad_request", "message": f"audio_url: answered HTTP {code}"}
+        400,
+        {"error": "bad_request", "message": f"audio_url: answered HTTP {code}"},
     )
     assert await stored(rop, fields["call_id"], key) is None
 
@@ -412,7 +420,10 @@ async def test_the_seed_curl_multipart_body_is_taken(
     fields = upload_fields(audio, "/call.wav")
     body = b"preamble\r\n" + multipart(*(form_part(k, v) for k, v in fields.items()))
     status, answer, _ = await rop.rest(
-        "POST", "/calls/audio-upload", key, data=body,
+        "POST",
+        "/calls/audio-upload",
+        key,
+        data=body,
         headers={"Content-Type": 'multipart/form-data; boundary="XyZ"'},
     )
     assert (status, answer) == (200, {"status": "queued", "call_id": fields["call_id"]})
@@ -424,41 +435,91 @@ GOOD = form_part("manager_id", "mgr_001")
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
-        (multipart(b"\x00\x01\x02garbage\r\n\r\nx"), None,
-         r"body: part 1: header line '\x00\x01\x02garbage' is not 'Name: value'"),
-        (multipart(GOOD, b"Content-Disposition: form-data;\r\n name=\"a\"\r\n\r\nx"), None,
-         "body: part 2: header line ' name=\"a\"' is not 'Name: value'"),
+        (
+            multipart(b"\x00\x01\x02garbage\r\n\r\nx"),
+            None,
+            r"body: part 1: header line '\x00\x01\x02garbage' is not 'Name: value'",
+        ),
+        (
+            multipart(GOOD, b'Content-Disposition: form-data;\r\n name="a"\r\n\r\nx'),
+            None,
+            "body: part 2: header line ' name=\"a\"' is not 'Name: value'",
+        ),
         (multipart(GOOD, close=False), None, "body: the closing boundary --XyZ-- is missing"),
         (b"no parts at all", None, "body: no part starts with the boundary 'XyZ'"),
-        (multipart(GOOD), "multipart/form-data", "Content-Type: multipart/form-data needs a"
-         " boundary of 1 to 70 characters"),
-        (multipart(b"Content-Disposition: form-data; name=\"a\"\r\nx"), None,
-         "body: part 1: no blank line ends its headers"),
-        (multipart(b"Content-Disposition: attachment\r\n\r\nx"), None,
-         'body: part 1: expected Content-Disposition: form-data; name="..."'),
-        (multipart(b'Content-Disposition: form-data; name="a"\r\nContent-Disposition: x\r\n\r\n'),
-         None, "body: part 1: header Content-Disposition is given twice"),
-        (multipart(form_part("call_id", "x", "Content-Type: text/plain; charset=nope")), None,
-         "body: part 1 (call_id): unknown charset 'nope'"),
-        (multipart(form_part("call_id", "x", "Content-Type: text/plain; charset=rot13")), None,
-         "body: part 1 (call_id): unknown charset 'rot13'"),
-        (multipart(b'Content-Disposition: form-data; name="call_id"\r\n\r\n\xff\xfe'), None,
-         "body: part 1 (call_id): not valid utf-8 text"),
-        (multipart(b'Content-Disposition: form-data; name="\xff"\r\n\r\nx'), None,
-         "body: part 1 headers: not valid utf-8 text"),
-        (multipart(form_part("call_id", "eA==", "Content-Transfer-Encoding: base64")), None,
-         "body: part 1 (call_id): Content-Transfer-Encoding base64 is not supported"),
-        (b"--XyZ\nContent-Disposition: form-data; name=\"a\"\n\nx\n--XyZ--\n", None,
-         "body: part 1: the boundary line must end with CRLF"),
+        (
+            multipart(GOOD),
+            "multipart/form-data",
+            "Content-Type: multipart/form-data needs a boundary of 1 to 70 characters",
+        ),
+        (
+            multipart(b'Content-Disposition: form-data; name="a"\r\nx'),
+            None,
+            "body: part 1: no blank line ends its headers",
+        ),
+        (
+            multipart(b"Content-Disposition: attachment\r\n\r\nx"),
+            None,
+            'body: part 1: expected Content-Disposition: form-data; name="..."',
+        ),
+        (
+            multipart(
+                b'Content-Disposition: form-data; name="a"\r\nContent-Disposition: x\r\n\r\n'
+            ),
+            None,
+            "body: part 1: header Content-Disposition is given twice",
+        ),
+        (
+            multipart(form_part("call_id", "x", "Content-Type: text/plain; charset=nope")),
+            None,
+            "body: part 1 (call_id): unknown charset 'nope'",
+        ),
+        (
+            multipart(form_part("call_id", "x", "Content-Type: text/plain; charset=rot13")),
+            None,
+            "body: part 1 (call_id): unknown charset 'rot13'",
+        ),
+        (
+            multipart(b'Content-Disposition: form-data; name="call_id"\r\n\r\n\xff\xfe'),
+            None,
+            "body: part 1 (call_id): not valid utf-8 text",
+        ),
+        (
+            multipart(b'Content-Disposition: form-data; name="\xff"\r\n\r\nx'),
+            None,
+            "body: part 1 headers: not valid utf-8 text",
+        ),
+        (
+            multipart(form_part("call_id", "eA==", "Content-Transfer-Encoding: base64")),
+            None,
+            "body: part 1 (call_id): Content-Transfer-Encoding base64 is not supported",
+        ),
+        (
+            b'--XyZ\nContent-Disposition: form-data; name="a"\n\nx\n--XyZ--\n',
+            None,
+            "body: part 1: the boundary line must end with CRLF",
+        ),
         (multipart(*[GOOD] * 1001), None, "body: more than 1000 parts"),
-        (b"call_id=%ff", "application/x-www-form-urlencoded",
-         "body: a percent-encoded value is not valid UTF-8"),
-        (b"call_id=x", "application/x-www-form-urlencoded; charset=nope",
-         "body: unknown charset 'nope'"),
+        (
+            b"call_id=%ff",
+            "application/x-www-form-urlencoded",
+            "body: a percent-encoded value is not valid UTF-8",
+        ),
+        (
+            b"call_id=x",
+            "application/x-www-form-urlencoded; charset=nope",
+            "body: unknown charset 'nope'",
+        ),
         (b"\xff", "application/x-www-form-urlencoded", "body: not valid utf-8 text"),
-        (multipart(form_part("call_id", "x", 'Content-Type: a/b').replace(
-            b'name="call_id"', b'name="call_id"; filename="a.mp3"')), None,
-         "call_id: expected a text field, not a file"),
+        (
+            multipart(
+                form_part("call_id", "x", "Content-Type: a/b").replace(
+                    b'name="call_id"', b'name="call_id"; filename="a.mp3"'
+                )
+            ),
+            None,
+            "call_id: expected a text field, not a file",
+        ),
     ],
 )
 async def test_a_malformed_form_is_400_naming_the_problem(
@@ -473,16 +534,17 @@ async def test_a_malformed_form_is_400_naming_the_problem(
     assert (status, answer) == (400, {"error": "bad_request", "message": message})
 
 
-async def test_a_form_past_the_body_limit_is_413_without_content_length(
-    rop: Rop, key: str
-) -> None:
+async def test_a_form_past_the_body_limit_is_413_without_content_length(rop: Rop, key: str) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield multipart(GOOD, close=False)
         for _ in range(17):
             yield b"x" * 65536
 
     status, answer, _ = await rop.rest(
-        "POST", "/calls/audio-upload", key, data=chunks(),
+        "POST",
+        "/calls/audio-upload",
+        key,
+        data=chunks(),
         headers={"Content-Type": "multipart/form-data; boundary=XyZ"},
     )
     assert (status, answer["error"]) == (413, "payload_too_large")
@@ -585,18 +647,22 @@ async def test_only_manager_id_is_required(rop: Rop, key: str) -> None:
     over every protocol, and a manager's record is then what was sent (left out: empty)."""
     ids = [uid("manager") for _ in range(3)]
     status, body, _ = await rop.rest(
-        "POST", "/settings/managers-update", key,
+        "POST",
+        "/settings/managers-update",
+        key,
         json={"managers": [{"manager_id": ids[0]}, {"manager_id": ids[1], "name": "Иван"}]},
     )
     assert (status, body) == (200, {"status": "ok", "received": 2, "created": 2, "updated": 0})
     data = await rop.gql_data(
         "mutation($m: [RopManagerInput!]!) { ropUpdateManagers(managers: $m) { created } }",
-        {"m": [{"managerId": ids[2], "surname": "Смирнова"}]}, token=key,
+        {"m": [{"managerId": ids[2], "surname": "Смирнова"}]},
+        token=key,
     )
     assert data["ropUpdateManagers"] == {"created": 1}
     reply = await rop.rpc(
         "UpdateManagers",
-        rop_pb2.UpdateManagersRequest(managers=[rop_pb2.Manager(manager_id=ids[1])]), key,
+        rop_pb2.UpdateManagersRequest(managers=[rop_pb2.Manager(manager_id=ids[1])]),
+        key,
     )
     assert (reply.created, reply.updated) == (0, 1)
     listed = from_grpc(await rop.rpc("ListManagers", rop_pb2.ListManagersRequest(limit=1000), key))

@@ -99,9 +99,7 @@ def _fields(kind: str, plugin: str, cls: type) -> Iterable[StrawberryField]:
         yield field
 
 
-def build_schema(
-    parts: dict[str, GraphQLPart], limits: GraphQLLimits | None = None
-) -> HubSchema:
+def build_schema(parts: dict[str, GraphQLPart], limits: GraphQLLimits | None = None) -> HubSchema:
     """The schema; strawberry's own execution (websockets) goes through the same document cache,
     cost limits and executor as the HTTP view."""
     limits = limits or GraphQLLimits()

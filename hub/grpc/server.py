@@ -68,8 +68,10 @@ class Guard:
     def handler(self, method: str, handler: Any) -> Any:
         if handler is None or handler.request_deserializer is None:
             return handler
-        kind = ("stream" if handler.request_streaming else "unary") + "_" + (
-            "stream" if handler.response_streaming else "unary"
+        kind = (
+            ("stream" if handler.request_streaming else "unary")
+            + "_"
+            + ("stream" if handler.response_streaming else "unary")
         )
         behavior = getattr(handler, kind)
         if not (inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)):

@@ -105,9 +105,7 @@ def _decoded(raw: bytes, charset: str, what: str) -> str:
 def _urlencoded(raw: bytes, charset: str) -> MultiDict[str | FormFile]:
     text = _decoded(raw, charset, "body")
     try:
-        pairs = parse_qsl(
-            text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS
-        )
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
     except UnicodeDecodeError:
         raise bad_form("body: a percent-encoded value is not valid UTF-8") from None
     except ValueError:
@@ -169,7 +167,7 @@ def _part(part: bytes, number: int) -> tuple[str, str | FormFile]:
     disposition = _params("Content-Disposition", headers.get("content-disposition", ""))
     name = _param(disposition, "name", "content-disposition")
     if disposition.get_content_disposition() != "form-data" or not name:
-        raise bad_form(f"{where}: expected Content-Disposition: form-data; name=\"...\"")
+        raise bad_form(f'{where}: expected Content-Disposition: form-data; name="..."')
     transfer = headers.get("content-transfer-encoding", "binary").lower()
     if transfer not in PLAIN_TRANSFER:
         raise bad_form(f"{where} ({name}): Content-Transfer-Encoding {transfer} is not supported")

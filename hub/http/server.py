@@ -168,4 +168,3 @@ def build_apps(
             sub.add_routes(api.routes)
             main.add_subapp(f"/{name}", sub)
     return main, separate
-

@@ -212,8 +212,12 @@ def planned(
 
     async def web_status(host: str, at: int, use_tls: bool) -> str | None:
         status, expires = await http_status(
-            host, at, host=host_header(public_name, at, use_tls), tls=tls if use_tls else None,
-            server_name=public_name, user_agent=user_agent,
+            host,
+            at,
+            host=host_header(public_name, at, use_tls),
+            tls=tls if use_tls else None,
+            server_name=public_name,
+            user_agent=user_agent,
         )
         if status != expect:
             raise CheckFailed(f"HTTP {status}, expected {expect}")
@@ -221,8 +225,9 @@ def planned(
 
     if device["service_type"] != "web":
         service = str(device["service_type"])
-        return [(service, greeting(address, port, service=service, tls=tls,
-                                   server_name=public_name))]
+        return [
+            (service, greeting(address, port, service=service, tls=tls, server_name=public_name))
+        ]
     http_port = port if scheme == "http" else 80
     https_port = port if scheme == "https" else 443
     jobs: list[tuple[str, Coroutine[Any, Any, str | None]]] = []
@@ -231,16 +236,23 @@ def planned(
     if device["check_public_https"]:
         jobs.append(("public_https", web_status(address, https_port, True)))
     if device["check_public_tls"]:
-        jobs.append(("public_tls", tls_handshake(address, https_port, tls=tls,
-                                                 server_name=public_name)))
+        jobs.append(
+            ("public_tls", tls_handshake(address, https_port, tls=tls, server_name=public_name))
+        )
     if device["proxy_enabled"] and device["origin_host"]:
         origin, origin_port = str(device["origin_host"]), int(device["origin_port"])
         origin_tls = device["origin_scheme"] == "https"
         if device["check_origin_http"]:
             jobs.append(("origin_http", web_status(origin, origin_port, origin_tls)))
         if device["check_origin_tls"]:
-            jobs.append(("origin_tls", tls_handshake(
-                origin, origin_port if origin_tls else 443, tls=tls, server_name=public_name)))
+            jobs.append(
+                (
+                    "origin_tls",
+                    tls_handshake(
+                        origin, origin_port if origin_tls else 443, tls=tls, server_name=public_name
+                    ),
+                )
+            )
     return jobs
 
 

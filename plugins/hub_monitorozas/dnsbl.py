@@ -88,7 +88,8 @@ async def look_up(
     names = [query_name(target_type, value, zone) for zone in zones]
     results = await asyncio.gather(*(_zone(resolver, n) for n in names), return_exceptions=True)
     listings: list[dict[str, object]] = [
-        {"zone": zone, "codes": r} for zone, r in zip(zones, results, strict=True)
+        {"zone": zone, "codes": r}
+        for zone, r in zip(zones, results, strict=True)
         if isinstance(r, list) and r
     ]
     errors = [

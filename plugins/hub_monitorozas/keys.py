@@ -94,4 +94,3 @@ class KeyIssuer:
             "scopes": attrs["scopes"],
             "key": secret,
         }
-

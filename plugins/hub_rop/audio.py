@@ -60,7 +60,8 @@ async def fetch_head(session: aiohttp.ClientSession, url: str, timeout: float) -
             if response.status >= 500:
                 raise IntakeFailure(
                     "fetch_failed",
-                    f"audio_url: the file host answered HTTP {response.status}", 502,
+                    f"audio_url: the file host answered HTTP {response.status}",
+                    502,
                 )
             if response.status not in (200, 206):
                 raise IntakeFailure("fetch_failed", f"audio_url: answered HTTP {response.status}")
@@ -112,8 +113,10 @@ async def download(
                     "download_failed", f"audio_url: answered HTTP {response.status}"
                 )
             if response.content_length is not None and response.content_length > max_bytes:
-                raise IntakeFailure("too_large", f"audio: {response.content_length} bytes, over "
-                                    f"the limit of {max_bytes}")
+                raise IntakeFailure(
+                    "too_large",
+                    f"audio: {response.content_length} bytes, over the limit of {max_bytes}",
+                )
             with part.open("wb") as out:
                 async for chunk in response.content.iter_chunked(CHUNK):
                     size += len(chunk)

@@ -43,8 +43,11 @@ def build(cli: Any) -> None:
         """rop admin state: checklists, analytic tables, webhook deliveries."""
 
     def put(name: str, call: Callable[[Any, str, Any], Any], what: str) -> None:
-        @rop.command(name=name, help=f"Create or replace a {what} from a JSON file ('-': stdin)"
-                     " with the fields of the GraphQL input, snake_case.")
+        @rop.command(
+            name=name,
+            help=f"Create or replace a {what} from a JSON file ('-': stdin)"
+            " with the fields of the GraphQL input, snake_case.",
+        )
         @click.argument("source", type=click.File("r", encoding="utf-8"))
         @click.pass_context
         def command(ctx: click.Context, source: Any) -> None:

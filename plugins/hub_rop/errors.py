@@ -24,7 +24,10 @@ def error(
     status: int, message: str, reason: str | None = None, retry_after: int | None = None
 ) -> HubError:
     return HubError(
-        status, message, reason=reason or CODES.get(status, "internal"), plugin=PLUGIN,
+        status,
+        message,
+        reason=reason or CODES.get(status, "internal"),
+        plugin=PLUGIN,
         retry_after=retry_after,
     )
 

@@ -95,7 +95,8 @@ class Call:
     def of(cls, c: dict[str, Any]) -> Call:
         return cls(
             **{k: v for k, v in c.items() if not k.endswith("_at") and not k.endswith("_results")},
-            created_at=iso(c["created_at"]) or "", updated_at=iso(c["updated_at"]) or "",
+            created_at=iso(c["created_at"]) or "",
+            updated_at=iso(c["updated_at"]) or "",
             analyzed_at=iso(c["analyzed_at"]),
             checklist_results=[ChecklistResult.of(r) for r in c["checklist_results"]],
             table_results=[TableResult(**r) for r in c["table_results"]],
@@ -134,8 +135,12 @@ class Checklist:
 
     @classmethod
     def of(cls, c: dict[str, Any]) -> Checklist:
-        return cls(id=c["id"], name=c["name"], webhook_url=c["webhook_url"],
-                   stages=[Stage(**s) for s in c["stages"]])
+        return cls(
+            id=c["id"],
+            name=c["name"],
+            webhook_url=c["webhook_url"],
+            stages=[Stage(**s) for s in c["stages"]],
+        )
 
 
 @strawberry.type(name="RopTableField")
@@ -153,8 +158,12 @@ class Table:
 
     @classmethod
     def of(cls, t: dict[str, Any]) -> Table:
-        return cls(id=t["id"], name=t["name"], webhook_url=t["webhook_url"],
-                   fields=[TableField(**f) for f in t["fields"]])
+        return cls(
+            id=t["id"],
+            name=t["name"],
+            webhook_url=t["webhook_url"],
+            fields=[TableField(**f) for f in t["fields"]],
+        )
 
 
 @strawberry.type(name="RopCallReady")
@@ -286,8 +295,9 @@ class TableInput:
 @strawberry.input(name="RopStageAnswerInput")
 class StageAnswerInput:
     stage_id: str | None = strawberry.UNSET
-    status: str | None = strawberry.field(default=strawberry.UNSET,
-                                          description="completed or failed")
+    status: str | None = strawberry.field(
+        default=strawberry.UNSET, description="completed or failed"
+    )
     comment: str | None = strawberry.UNSET
     quote: str | None = strawberry.UNSET
 
@@ -318,7 +328,10 @@ class AnalysisInput:
 class RopQuery:
     @strawberry.field(description="Calls in upload order; `status` filters.")
     def calls(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+        self,
+        info: strawberry.Info,
+        first: int | None = None,
+        after: str | None = None,
         status: str | None = None,
     ) -> Connection[Call]:
         offset, limit = page_window(first, after, bad_request)
@@ -356,7 +369,10 @@ class RopQuery:
 
     @strawberry.field(description="Admin only: the webhook outbox; `status` filters.")
     def webhook_deliveries(
-        self, info: strawberry.Info, status: str | None = None, first: int | None = None,
+        self,
+        info: strawberry.Info,
+        status: str | None = None,
+        first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDelivery]:
         offset, limit = page_window(first, after, bad_request)

@@ -44,12 +44,20 @@ def window(offset: int, limit: int | None) -> tuple[int, int]:
 
 def call_message(call: dict[str, Any]) -> rop_pb2.Call:
     return rop_pb2.Call(
-        call_id=call["call_id"], manager_id=call["manager_id"], deal_id=call["deal_id"],
-        deal_stage_id=call["deal_stage_id"], audio_url=call["audio_url"],
-        declared_duration=call["declared_duration"], status=call["status"],
-        reason=call["reason"], detail=call["detail"], format=call["format"],
-        size_bytes=call["size_bytes"], duration=call["duration"],
-        created_at=iso(call["created_at"]), updated_at=iso(call["updated_at"]),
+        call_id=call["call_id"],
+        manager_id=call["manager_id"],
+        deal_id=call["deal_id"],
+        deal_stage_id=call["deal_stage_id"],
+        audio_url=call["audio_url"],
+        declared_duration=call["declared_duration"],
+        status=call["status"],
+        reason=call["reason"],
+        detail=call["detail"],
+        format=call["format"],
+        size_bytes=call["size_bytes"],
+        duration=call["duration"],
+        created_at=iso(call["created_at"]),
+        updated_at=iso(call["updated_at"]),
         analyzed_at=iso(call["analyzed_at"]),
         checklist_results=[
             rop_pb2.ChecklistResult(
@@ -70,14 +78,18 @@ def call_message(call: dict[str, Any]) -> rop_pb2.Call:
 
 def checklist_message(item: dict[str, Any]) -> rop_pb2.Checklist:
     return rop_pb2.Checklist(
-        id=item["id"], name=item["name"], webhook_url=item["webhook_url"] or "",
+        id=item["id"],
+        name=item["name"],
+        webhook_url=item["webhook_url"] or "",
         stages=[rop_pb2.Stage(**s) for s in item["stages"]],
     )
 
 
 def table_message(item: dict[str, Any]) -> rop_pb2.Table:
     return rop_pb2.Table(
-        id=item["id"], name=item["name"], webhook_url=item["webhook_url"] or "",
+        id=item["id"],
+        name=item["name"],
+        webhook_url=item["webhook_url"] or "",
         fields=[rop_pb2.TableField(**f) for f in item["fields"]],
     )
 
@@ -100,13 +112,13 @@ class RopServicer(rop_pb2_grpc.RopServicer):
         self.service: RopService = hub.service(RopService)
 
     async def UploadCall(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        data = {f: getattr(request, f) for f in (
-            "manager_id", "call_id", "deal_id", "deal_stage_id", "audio_url")}
+        data = {
+            f: getattr(request, f)
+            for f in ("manager_id", "call_id", "deal_id", "deal_stage_id", "audio_url")
+        }
         if request.HasField("duration"):
             data["duration"] = request.duration
-        return rop_pb2.UploadCallResponse(
-            **await self.service.upload(authorization(context), data)
-        )
+        return rop_pb2.UploadCallResponse(**await self.service.upload(authorization(context), data))
 
     async def UpdateOffices(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         data = json_format.MessageToDict(
@@ -133,14 +145,10 @@ class RopServicer(rop_pb2_grpc.RopServicer):
         return rop_pb2.CallReadyResponse(ready=True, data=struct(answer["data"]))
 
     async def ListCalls(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        offset, limit = window(
-            request.offset, request.limit if request.HasField("limit") else None
-        )
+        offset, limit = window(request.offset, request.limit if request.HasField("limit") else None)
         status = request.status if request.HasField("status") else None
         calls, total = self.service.calls(authorization(context), status, offset, limit)
-        return rop_pb2.ListCallsResponse(
-            calls=[call_message(c) for c in calls], total_count=total
-        )
+        return rop_pb2.ListCallsResponse(calls=[call_message(c) for c in calls], total_count=total)
 
     async def GetCall(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return call_message(self.service.call(authorization(context), request.call_id))
@@ -150,9 +158,7 @@ class RopServicer(rop_pb2_grpc.RopServicer):
         return rop_pb2.ListOfficesResponse(offices=[rop_pb2.Office(**o) for o in offices])
 
     async def ListManagers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        offset, limit = window(
-            request.offset, request.limit if request.HasField("limit") else None
-        )
+        offset, limit = window(request.offset, request.limit if request.HasField("limit") else None)
         managers, total = self.service.managers(authorization(context), offset, limit)
         return rop_pb2.ListManagersResponse(
             managers=[rop_pb2.Manager(**m) for m in managers], total_count=total
@@ -188,9 +194,18 @@ class RopServicer(rop_pb2_grpc.RopServicer):
         data = {
             "call_id": request.call_id,
             "checklists": [
-                {"checklist_id": c.checklist_id, "stages": [
-                    {"stage_id": s.stage_id, "status": s.status, "comment": s.comment,
-                     "quote": s.quote} for s in c.stages]}
+                {
+                    "checklist_id": c.checklist_id,
+                    "stages": [
+                        {
+                            "stage_id": s.stage_id,
+                            "status": s.status,
+                            "comment": s.comment,
+                            "quote": s.quote,
+                        }
+                        for s in c.stages
+                    ],
+                }
                 for c in request.checklists
             ],
             "tables": [
@@ -201,9 +216,7 @@ class RopServicer(rop_pb2_grpc.RopServicer):
         return call_message(self.service.submit_analysis(authorization(context), data))
 
     async def ListWebhookDeliveries(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        offset, limit = window(
-            request.offset, request.limit if request.HasField("limit") else None
-        )
+        offset, limit = window(request.offset, request.limit if request.HasField("limit") else None)
         status = request.status if request.HasField("status") else None
         items, total = self.service.deliveries(authorization(context), status, offset, limit)
         return rop_pb2.ListWebhookDeliveriesResponse(
@@ -214,9 +227,7 @@ class RopServicer(rop_pb2_grpc.RopServicer):
         return delivery_message(self.service.redeliver(authorization(context), request.id))
 
     async def WebhookCounts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return rop_pb2.WebhookCountsResponse(
-            **self.service.delivery_counts(authorization(context))
-        )
+        return rop_pb2.WebhookCountsResponse(**self.service.delivery_counts(authorization(context)))
 
     async def WatchCallAnalyzed(
         self, request: Any, context: grpc.aio.ServicerContext

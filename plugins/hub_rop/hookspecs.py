@@ -10,7 +10,9 @@ from hub.hookspecs import hookspec
 
 @hookspec(firstresult=True)
 def rop_analyze_call(
-    call: dict[str, Any], audio_path: str, checklists: list[dict[str, Any]],
+    call: dict[str, Any],
+    audio_path: str,
+    checklists: list[dict[str, Any]],
     tables: list[dict[str, Any]],
 ) -> Any:
     """Analyse a downloaded call; return the result (or an awaitable of it), or ``None`` to let

@@ -32,9 +32,9 @@ def text(value: Any, name: str, *, required: bool = True, limit: int = MAX_TEXT)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise bad_request(f"{name}: required, a non-empty string" if required else (
-            f"{name}: expected a string"
-        ))
+        raise bad_request(
+            f"{name}: required, a non-empty string" if required else (f"{name}: expected a string")
+        )
     if len(value) > limit:
         raise bad_request(f"{name}: longer than {limit} characters")
     return value
@@ -121,11 +121,13 @@ def offices(data: Any) -> list[dict[str, Any]]:
             members[key] = list(
                 dict.fromkeys(ident(m, f"{where}.{key}[{j}]") for j, m in enumerate(ids))
             )
-        out.append({
-            "office_id": office_id,
-            "office_title": text(office.get("office_title"), f"{where}.office_title"),
-            **members,
-        })
+        out.append(
+            {
+                "office_id": office_id,
+                "office_title": text(office.get("office_title"), f"{where}.office_title"),
+                **members,
+            }
+        )
     return out
 
 
@@ -141,14 +143,16 @@ def managers(data: Any) -> list[dict[str, Any]]:
         if manager_id in seen:
             raise bad_request(f"{where}.manager_id: {manager_id!r} is listed twice")
         seen.add(manager_id)
-        out.append({
-            "manager_id": manager_id,
-            # the seed marks only manager_id as required; a name part left out is empty
-            **{
-                part: text(manager.get(part), f"{where}.{part}", required=False, limit=MAX_ID)
-                for part in ("name", "surname", "middlename")
-            },
-        })
+        out.append(
+            {
+                "manager_id": manager_id,
+                # the seed marks only manager_id as required; a name part left out is empty
+                **{
+                    part: text(manager.get(part), f"{where}.{part}", required=False, limit=MAX_ID)
+                    for part in ("name", "surname", "middlename")
+                },
+            }
+        )
     return out
 
 
@@ -181,11 +185,13 @@ def checklist(data: Any) -> dict[str, Any]:
         if stage_id in seen:
             raise bad_request(f"{where}.id: {stage_id!r} is listed twice")
         seen.add(stage_id)
-        stages.append({
-            "id": stage_id,
-            "name": text(stage.get("name"), f"{where}.name", limit=MAX_ID),
-            "criteria": text(stage.get("criteria"), f"{where}.criteria", required=False),
-        })
+        stages.append(
+            {
+                "id": stage_id,
+                "name": text(stage.get("name"), f"{where}.name", limit=MAX_ID),
+                "criteria": text(stage.get("criteria"), f"{where}.criteria", required=False),
+            }
+        )
     if not stages:
         raise bad_request("stages: a checklist needs at least one stage")
     return {
@@ -207,10 +213,14 @@ def table(data: Any) -> dict[str, Any]:
         if name in seen:
             raise bad_request(f"{where}.name: {name!r} is listed twice")
         seen.add(name)
-        fields.append({
-            "name": name,
-            "description": text(field.get("description"), f"{where}.description", required=False),
-        })
+        fields.append(
+            {
+                "name": name,
+                "description": text(
+                    field.get("description"), f"{where}.description", required=False
+                ),
+            }
+        )
     if not fields:
         raise bad_request("fields: a table needs at least one field")
     return {
@@ -238,25 +248,34 @@ def analysis(data: Any) -> dict[str, Any]:
             status = stage.get("status")
             if status not in STAGE_STATUSES:
                 raise bad_request(f"{at}.status: expected completed or failed, got {status!r}")
-            stages.append({
-                "stage_id": ident(stage.get("stage_id"), f"{at}.stage_id"),
-                "status": status,
-                "comment": text(stage.get("comment"), f"{at}.comment", required=False),
-                "quote": text(stage.get("quote"), f"{at}.quote", required=False),
-            })
+            stages.append(
+                {
+                    "stage_id": ident(stage.get("stage_id"), f"{at}.stage_id"),
+                    "status": status,
+                    "comment": text(stage.get("comment"), f"{at}.comment", required=False),
+                    "quote": text(stage.get("quote"), f"{at}.quote", required=False),
+                }
+            )
         checklists.append(
-            {"checklist_id": ident(entry.get("checklist_id"), f"{where}.checklist_id"),
-             "stages": stages}
+            {
+                "checklist_id": ident(entry.get("checklist_id"), f"{where}.checklist_id"),
+                "stages": stages,
+            }
         )
     for i, raw in enumerate(items(data.get("tables", []), "tables")):
         where = f"tables[{i}]"
         entry = obj(raw, where)
         no_unknown(entry, ("table_id", "extracted_data"), where)
-        tables.append({
-            "table_id": ident(entry.get("table_id"), f"{where}.table_id"),
-            "extracted_data": obj(entry.get("extracted_data"), f"{where}.extracted_data"),
-        })
+        tables.append(
+            {
+                "table_id": ident(entry.get("table_id"), f"{where}.table_id"),
+                "extracted_data": obj(entry.get("extracted_data"), f"{where}.extracted_data"),
+            }
+        )
     if not checklists and not tables:
         raise bad_request("checklists, tables: a result needs at least one of them")
-    return {"call_id": ident(data.get("call_id"), "call_id"), "checklists": checklists,
-            "tables": tables}
+    return {
+        "call_id": ident(data.get("call_id"), "call_id"),
+        "checklists": checklists,
+        "tables": tables,
+    }

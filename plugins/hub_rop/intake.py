@@ -30,7 +30,10 @@ def audio_file(audio_dir: Path, call_id: str, fmt: str) -> Path:
 
 class Intake:
     def __init__(
-        self, database: Database, settings: RopSettings, audio_dir: Path,
+        self,
+        database: Database,
+        settings: RopSettings,
+        audio_dir: Path,
         session: Callable[[], aiohttp.ClientSession],
         on_ready: Callable[[str], Awaitable[None]],
     ) -> None:
@@ -94,8 +97,12 @@ class Intake:
         target: Path | None = None
         try:
             size = await download(
-                self.session(), url, staging, max_bytes=self.settings.max_audio_bytes,
-                timeout=self.settings.download_timeout, progress=self._renewer(call_id),
+                self.session(),
+                url,
+                staging,
+                max_bytes=self.settings.max_audio_bytes,
+                timeout=self.settings.download_timeout,
+                progress=self._renewer(call_id),
             )
             with staging.open("rb") as f:
                 fmt = sniff(f.read(16))
@@ -113,8 +120,12 @@ class Intake:
                     f" {self.settings.max_duration:g}s",
                 )
             self._update(
-                call_id, status="awaiting_analysis", format=fmt, size_bytes=size,
-                duration=seconds, audio_path=str(target),
+                call_id,
+                status="awaiting_analysis",
+                format=fmt,
+                size_bytes=size,
+                duration=seconds,
+                audio_path=str(target),
             )
         except asyncio.CancelledError:
             self._update(call_id, claimed_until=None)  # shutting down: the next start resumes
@@ -125,14 +136,13 @@ class Intake:
             return
         except Exception as exc:  # a bug must not leave the call claimed for ever
             log.exception("call %s: intake failed", call_id)
-            self._reject(call_id, "internal", f"audio: intake failed: {type(exc).__name__}",
-                         staging, target)
+            self._reject(
+                call_id, "internal", f"audio: intake failed: {type(exc).__name__}", staging, target
+            )
             return
         await self.on_ready(call_id)
 
-    def _reject(
-        self, call_id: str, reason: str, message: str, *files: Path | None
-    ) -> None:
+    def _reject(self, call_id: str, reason: str, message: str, *files: Path | None) -> None:
         for path in files:
             if path is not None:
                 path.unlink(missing_ok=True)

@@ -22,8 +22,11 @@ def render_error(exc: HubError) -> web.Response:
     body = {"error": code_of(exc), "message": exc.message}
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
     return web.Response(
-        body=orjson.dumps(body), status=exc.status, headers=headers,
-        content_type="application/json", charset="utf-8",
+        body=orjson.dumps(body),
+        status=exc.status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
     )
 
 
@@ -97,5 +100,6 @@ def routes(hub: Any) -> list[web.RouteDef]:
 
 
 def rest_api(hub: Any) -> RestApi:
-    return RestApi(routes=routes(hub), render_error=render_error, max_body=hub.settings_for(
-        "rop").max_body)
+    return RestApi(
+        routes=routes(hub), render_error=render_error, max_body=hub.settings_for("rop").max_body
+    )

@@ -14,8 +14,11 @@ def stamp(at: float) -> str:
 
 
 def checklist_result(
-    call: dict[str, Any], checklist: dict[str, Any], submitted: list[dict[str, Any]],
-    where: str, now: float,
+    call: dict[str, Any],
+    checklist: dict[str, Any],
+    submitted: list[dict[str, Any]],
+    where: str,
+    now: float,
 ) -> dict[str, Any]:
     """The seed's checklist document: each stage scores 1 (completed) or -1 (failed) and is
     100 or 0 percent done; the checklist's completion is the share of completed stages."""
@@ -38,16 +41,18 @@ def checklist_result(
     for stage in checklist["stages"]:
         answer = given[stage["id"]]
         completed = answer["status"] == "completed"
-        stages.append({
-            "stage_id": stage["id"],
-            "stage_name": stage["name"],
-            "score": 1 if completed else -1,
-            "percentage": 100.0 if completed else 0.0,
-            "status": answer["status"],
-            "comment": answer["comment"],
-            "quote": answer["quote"],
-            "timestamp": when,
-        })
+        stages.append(
+            {
+                "stage_id": stage["id"],
+                "stage_name": stage["name"],
+                "score": 1 if completed else -1,
+                "percentage": 100.0 if completed else 0.0,
+                "status": answer["status"],
+                "comment": answer["comment"],
+                "quote": answer["quote"],
+                "timestamp": when,
+            }
+        )
     done = sum(1 for s in stages if s["score"] == 1)
     return {
         "call_id": call["call_id"],
@@ -62,7 +67,10 @@ def checklist_result(
 
 
 def table_result(
-    call: dict[str, Any], table: dict[str, Any], extracted: dict[str, Any], where: str,
+    call: dict[str, Any],
+    table: dict[str, Any],
+    extracted: dict[str, Any],
+    where: str,
     now: float,
 ) -> dict[str, Any]:
     """The seed's table document; ``processing_time`` is seconds from upload to this result."""

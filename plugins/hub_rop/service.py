@@ -66,7 +66,10 @@ class RopService:
         self._session: aiohttp.ClientSession | None = None
         self.outbox = Outbox(self.database, self.settings, self.session)
         self.intake = Intake(
-            self.database, self.settings, hub.data_dir / "rop-audio", self.session,
+            self.database,
+            self.settings,
+            hub.data_dir / "rop-audio",
+            self.session,
             self.ask_analysers,
         )
         hub.metrics.registry.register(WebhookCollector(self.outbox))
@@ -90,7 +93,8 @@ class RopService:
         credential = self.hub.credentials.authenticate(PLUGIN, authorization)
         if credential is None:
             raise error(
-                401, "apiKey: missing or unknown API key (REST: ?apiKey=...; GraphQL and gRPC:"
+                401,
+                "apiKey: missing or unknown API key (REST: ?apiKey=...; GraphQL and gRPC:"
                 " Authorization: Bearer <api_key>)",
             )
         return credential  # type: ignore[no-any-return]
@@ -103,7 +107,8 @@ class RopService:
             decision = self.hub.rate_limiter.hit(f"{PLUGIN}:{credential.id}", limit, window)
             if not decision.allowed:
                 raise error(
-                    429, f"apiKey: more than {limit} requests in {window:g}s",
+                    429,
+                    f"apiKey: more than {limit} requests in {window:g}s",
                     retry_after=decision.retry_after,
                 )
         return credential
@@ -118,7 +123,8 @@ class RopService:
         credential = self.credential(authorization)
         if not credential.is_admin and credential.attrs.get("role") != "analyser":
             raise error(
-                403, "Authorization: submitting results needs an analyser key"
+                403,
+                "Authorization: submitting results needs an analyser key"
                 " (hub creds add rop --param role=analyser) or the admin token",
             )
         return credential
@@ -137,7 +143,8 @@ class RopService:
             fmt = sniff(head)
             if fmt is None:
                 raise IntakeFailure(
-                    "not_audio", "audio_url: the file is not MP3, WAV or OGG audio"
+                    "not_audio",
+                    "audio_url: the file is not MP3, WAV or OGG audio"
                     f" (it starts with {head[:8].hex() or 'nothing'})",
                 )
         except IntakeFailure as failure:  # refused at once: nothing is stored (docs/rop.md)
@@ -157,12 +164,22 @@ class RopService:
         if another upload of the same id got there first."""
         now = time.time()
         values = {
-            "call_id": call["call_id"], "manager_id": call["manager_id"],
-            "deal_id": call["deal_id"], "deal_stage_id": call["deal_stage_id"],
-            "audio_url": call["audio_url"], "declared_duration": call["duration"],
-            "status": "downloading", "reason": None, "detail": None,
-            "format": fmt, "size_bytes": None, "duration": None,
-            "audio_path": None, "claimed_until": None, "created_at": now, "updated_at": now,
+            "call_id": call["call_id"],
+            "manager_id": call["manager_id"],
+            "deal_id": call["deal_id"],
+            "deal_stage_id": call["deal_stage_id"],
+            "audio_url": call["audio_url"],
+            "declared_duration": call["duration"],
+            "status": "downloading",
+            "reason": None,
+            "detail": None,
+            "format": fmt,
+            "size_bytes": None,
+            "duration": None,
+            "audio_path": None,
+            "claimed_until": None,
+            "created_at": now,
+            "updated_at": now,
             "analyzed_at": None,
         }
         names = ", ".join(values)
@@ -224,7 +241,9 @@ class RopService:
                     (m["manager_id"], m["name"], m["surname"], m["middlename"], now),
                 )
         return {
-            "status": "ok", "received": len(managers), "created": created,
+            "status": "ok",
+            "received": len(managers),
+            "created": created,
             "updated": len(managers) - created,
         }
 
@@ -276,7 +295,8 @@ class RopService:
             ("table_results", "table_results", "table_id"),
         ):
             call[key] = [
-                orjson.loads(r[0]) for r in self.database.execute(
+                orjson.loads(r[0])
+                for r in self.database.execute(
                     f"SELECT result FROM {table} WHERE call_id = ? ORDER BY created_at, {order}",
                     (call["call_id"],),
                 )
@@ -293,7 +313,8 @@ class RopService:
             members.setdefault(office_id, {}).setdefault(key, []).append(member)
         return [
             {
-                "office_id": office_id, "office_title": title,
+                "office_id": office_id,
+                "office_title": title,
                 "leader_ids": members.get(office_id, {}).get("leader_ids", []),
                 "managers_ids": members.get(office_id, {}).get("managers_ids", []),
             }
@@ -309,7 +330,8 @@ class RopService:
         total = self.database.execute("SELECT count(*) FROM managers").fetchone()[0]
         rows = self.database.execute(
             "SELECT manager_id, name, surname, middlename FROM managers ORDER BY seq"
-            " LIMIT ? OFFSET ?", (limit, offset),
+            " LIMIT ? OFFSET ?",
+            (limit, offset),
         ).fetchall()
         keys = ("manager_id", "name", "surname", "middlename")
         return [dict(zip(keys, r, strict=True)) for r in rows], total
@@ -428,11 +450,15 @@ class RopService:
                     self._save_result(db, "table", table, result, now)
                 db.execute(
                     "UPDATE calls SET status = 'analyzed', analyzed_at = ?, updated_at = ?"
-                    " WHERE call_id = ?", (now, now, call_id),
+                    " WHERE call_id = ?",
+                    (now, now, call_id),
                 )
         except sqlite3.IntegrityError:
-            raise error(409, f"call_id: call {call_id!r} already has a result for one of"
-                             " these checklists or tables") from None
+            raise error(
+                409,
+                f"call_id: call {call_id!r} already has a result for one of"
+                " these checklists or tables",
+            ) from None
         analyzed = self._call(call_id)
         self.hub.events.publish(ANALYZED_TOPIC, analyzed)
         return analyzed
@@ -448,9 +474,14 @@ class RopService:
         )
         if endpoint["webhook_url"]:
             self.outbox.enqueue(
-                db, event=f"{kind}.result", call_id=result["call_id"], target_kind=kind,
-                target_id=endpoint["id"], url=endpoint["webhook_url"],
-                secret=endpoint["webhook_secret"], body=body,
+                db,
+                event=f"{kind}.result",
+                call_id=result["call_id"],
+                target_kind=kind,
+                target_id=endpoint["id"],
+                url=endpoint["webhook_url"],
+                secret=endpoint["webhook_secret"],
+                body=body,
             )
 
     async def ask_analysers(self, call_id: str) -> None:
@@ -465,7 +496,8 @@ class RopService:
         call = {k: v for k, v in self._call(call_id).items() if not k.endswith("_results")}
         try:
             answer = self.hub.pm.hook.rop_analyze_call(
-                call=call, audio_path=row[0],
+                call=call,
+                audio_path=row[0],
                 checklists=[self._public(c) for c in self._all("checklists")],
                 tables=[self._public(t) for t in self._all("analytic_tables")],
             )

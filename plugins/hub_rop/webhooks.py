@@ -73,7 +73,9 @@ def public(row: Any) -> dict[str, Any]:
 
 class Outbox:
     def __init__(
-        self, database: Database, settings: RopSettings,
+        self,
+        database: Database,
+        settings: RopSettings,
         session: Callable[[], aiohttp.ClientSession],
     ) -> None:
         self.database = database
@@ -83,8 +85,16 @@ class Outbox:
 
     # -- writing -------------------------------------------------------------------------
     def enqueue(
-        self, db: Any, *, event: str, call_id: str, target_kind: str, target_id: str, url: str,
-        secret: str, body: bytes,
+        self,
+        db: Any,
+        *,
+        event: str,
+        call_id: str,
+        target_kind: str,
+        target_id: str,
+        url: str,
+        secret: str,
+        body: bytes,
     ) -> str:
         """Call inside the transaction that stores what the delivery reports."""
         delivery_id = str(uuid.uuid4())
@@ -135,15 +145,13 @@ class Outbox:
             raise error(404, f"id: no webhook delivery {delivery_id!r}")
         return public(row)
 
-    def page(
-        self, state: str | None, offset: int, limit: int
-    ) -> tuple[list[dict[str, Any]], int]:
+    def page(self, state: str | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         if state is not None and state not in STATES:
             raise bad_request(f"status: expected one of {', '.join(STATES)}, got {state!r}")
         where = f" WHERE {_state_sql(state)}" if state else ""
-        total = self.database.execute(
-            f"SELECT count(*) FROM webhook_deliveries{where}"
-        ).fetchone()[0]
+        total = self.database.execute(f"SELECT count(*) FROM webhook_deliveries{where}").fetchone()[
+            0
+        ]
         rows = self.database.execute(
             f"SELECT {COLUMNS} FROM webhook_deliveries{where} ORDER BY seq LIMIT ? OFFSET ?",
             (limit, offset),
@@ -219,7 +227,10 @@ class Outbox:
         timeout = self.settings.webhook_timeout
         try:
             async with self.session().post(
-                url, data=bytes(body), headers=headers, allow_redirects=False,
+                url,
+                data=bytes(body),
+                headers=headers,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 await response.read()
@@ -242,7 +253,11 @@ class Outbox:
         return delay
 
     def _record(
-        self, delivery_id: str, attempts: int, status: int | None, problem: str | None,
+        self,
+        delivery_id: str,
+        attempts: int,
+        status: int | None,
+        problem: str | None,
         retry_after: float | None,
     ) -> None:
         now = time.time()

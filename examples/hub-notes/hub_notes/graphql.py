@@ -23,8 +23,11 @@ class NoteType:
     @classmethod
     def of(cls, note: Note) -> NoteType:
         return cls(
-            id=strawberry.ID(note.id), title=note.title, body=note.body,
-            created_at=note.created_at, expires_at=note.expires_at,
+            id=strawberry.ID(note.id),
+            title=note.title,
+            body=note.body,
+            created_at=note.created_at,
+            expires_at=note.expires_at,
         )
 
 

@@ -28,7 +28,8 @@ class NotesServicer(notes_pb2_grpc.NotesServicer):
 
     async def ListNotes(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         notes, total = self.service.list(
-            authorization(context), offset=request.offset,
+            authorization(context),
+            offset=request.offset,
             limit=request.limit if request.HasField("limit") else None,
         )
         return notes_pb2.ListNotesResponse(notes=[to_message(n) for n in notes], total_count=total)

@@ -52,9 +52,11 @@ def register_grpc(hub: Any, register: Any) -> None:
     from hub_notes.grpc import NotesServicer
     from hub_notes.v1 import notes_pb2_grpc
 
-    register(GrpcService(
-        "hub.notes.v1.Notes", NotesServicer(hub), notes_pb2_grpc.add_NotesServicer_to_server
-    ))
+    register(
+        GrpcService(
+            "hub.notes.v1.Notes", NotesServicer(hub), notes_pb2_grpc.add_NotesServicer_to_server
+        )
+    )
 
 
 @hookimpl
@@ -93,8 +95,11 @@ def register_commands(cli: Any) -> None:
 @hookimpl
 async def startup(hub: Any) -> None:
     notes = hub.service(NotesService)
-    log.info("notes: %d notes stored; purging expired ones every %gs",
-             notes.count(), notes.settings.purge_interval)
+    log.info(
+        "notes: %d notes stored; purging expired ones every %gs",
+        notes.count(),
+        notes.settings.purge_interval,
+    )
 
 
 @hookimpl

@@ -25,16 +25,26 @@ def render_error(exc: HubError) -> web.Response:
         title = HTTPStatus(exc.status).phrase
     except ValueError:
         title = "Error"
-    body = {"type": "about:blank", "title": title, "status": exc.status, "detail": exc.message,
-            "reason": exc.reason}
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": exc.status,
+        "detail": exc.message,
+        "reason": exc.reason,
+    }
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return web.Response(body=orjson.dumps(body), status=exc.status, headers=headers,
-                        content_type="application/problem+json")
+    return web.Response(
+        body=orjson.dumps(body),
+        status=exc.status,
+        headers=headers,
+        content_type="application/problem+json",
+    )
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, headers=headers,
-                        content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(data), status=status, headers=headers, content_type="application/json"
+    )
 
 
 def routes(hub: Any) -> list[web.RouteDef]:
@@ -50,7 +60,8 @@ def routes(hub: Any) -> list[web.RouteDef]:
         reject_unknown(request.query, LIST_PARAMS)
         notes, total = service.list(
             request.headers.get("Authorization"),
-            offset=int_param(request.query, "offset") or 0, limit=int_param(request.query, "limit"),
+            offset=int_param(request.query, "offset") or 0,
+            limit=int_param(request.query, "limit"),
         )
         return _json({"notes": [n.as_dict() for n in notes], "total": total})
 

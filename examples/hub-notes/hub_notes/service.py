@@ -120,8 +120,9 @@ class NotesService:
         read-only token tries to write."""
         credential = self.hub.credentials.authenticate(PLUGIN, authorization)
         if credential is None:
-            raise error(401, "send Authorization: Bearer <a token from hub creds add notes>",
-                        "unauthorized")
+            raise error(
+                401, "send Authorization: Bearer <a token from hub creds add notes>", "unauthorized"
+            )
         if write and not credential.is_admin and credential.attrs.get("scope") != "write":
             raise error(403, "this token may only read notes (scope=read)", "read_only")
         return credential  # type: ignore[no-any-return]
@@ -165,8 +166,11 @@ class NotesService:
         )
         if not decision.allowed:
             raise HubError(
-                429, f"at most {settings.create_limit} notes per {settings.create_window:g}s",
-                reason="rate_limited", plugin=PLUGIN, retry_after=decision.retry_after,
+                429,
+                f"at most {settings.create_limit} notes per {settings.create_window:g}s",
+                reason="rate_limited",
+                plugin=PLUGIN,
+                retry_after=decision.retry_after,
             )
         title, body, ttl = self._validate(data)
         now = time.time()
