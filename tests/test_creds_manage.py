@@ -125,8 +125,9 @@ def test_cli_lists_without_secrets_and_filters_by_plugin(pair: Pair) -> None:
 def test_cli_errors(pair: Pair) -> None:
     hub = pair[0]
     for args, message in (
-        (("list", "nosuch"), "plugin 'nosuch' has no credentials"),
-        (("revoke", "nosuch", "x"), "plugin 'nosuch' has no credentials"),
+        (("list", "nosuch"), "no plugin named 'nosuch' is loaded"),
+        (("revoke", "nosuch", "x"), "no plugin named 'nosuch' is loaded"),
+        (("rotate", "nosuch", "x"), "no plugin named 'nosuch' is loaded"),
         (("rotate", "era", "no-such-id"), "has no live credential 'no-such-id'"),
         (("revoke", "era", "no-such-id"), "has no live credential 'no-such-id'"),
     ):

@@ -39,6 +39,7 @@ from hub.timers import TimerRegistry
 from hub.v1 import hub_pb2, hub_pb2_grpc
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.ratelimit_worker import hammer, limiter
+from tests.test_graphql_ws import over_websocket
 
 ERA = "/era/rest/v1/service/integration_points"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -581,6 +582,13 @@ async def test_readyz_is_503_when_a_critical_probe_is_down(fresh_hub: HubProcess
             assert r.status == 200
         result = await graphql(session, "{ hub { health { plugin status } } }")
         assert {h["plugin"]: h["status"] for h in result["data"]["hub"]["health"]}["era"] == "down"
+        # the failure's own text (an SQL error naming the table) stays in the log, on every path
+        failing = "{ era { integrationPoints { totalCount } } }"
+        over_http = (await graphql(session, failing, headers=ADMIN))["errors"][0]
+        over_ws = (await over_websocket(fresh_hub, failing))["payload"]["errors"][0]
+        for error in (over_http, over_ws):
+            assert error["message"] == "internal error", error
+            assert error["extensions"]["code"] == "INTERNAL", error
         async with session.get(ERA, headers=ADMIN) as r:  # the era surface fails in its own shape
             assert r.status == 500
             assert await r.json() == {"error_code": 1500, "error_message": "internal error"}

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from hub.config import GraphQLLimits
 
 
+INTERNAL = {"code": "INTERNAL", "plugin": None, "status": 500, "reason": "internal"}
+"""The extensions of an unexpected failure, whose own text stays in the log."""
+
+
 def request_error_extensions(reason: str, status: int = 400) -> dict[str, Any]:
     """The error table's extensions for a request the hub refuses before executing it."""
     return {"code": "BAD_REQUEST", "plugin": "hub", "status": status, "reason": reason}

@@ -23,6 +23,7 @@ from hub.config import GraphQLLimits
 from hub.errors import HubError, StartupError
 from hub.graphql.documents import CachedDocuments, DocumentCache
 from hub.graphql.fast import PlainSubtreeExecutor
+from hub.graphql.limits import INTERNAL
 from hub.graphql.types import SHARED_TYPES
 from hub.registry import GraphQLPart
 
@@ -45,11 +46,15 @@ class HubSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Log what the HTTP view logs: an unexpected exception, not a refused request or a
-        HubError (strawberry would log each with a traceback and the whole document)."""
+        HubError (strawberry would log each with a traceback and the whole document). The
+        unexpected one is masked in place, as the HTTP view masks it: its text (an SQL error,
+        a path) is for the log, not the client."""
         for error in errors:
             original = error.original_error
             if original is not None and not isinstance(original, HubError | GraphQLError):
                 log.error("resolver failed at %s", error.path, exc_info=original)
+                error.message = "internal error"
+                error.extensions = dict(INTERNAL)
 
 
 def pascal(plugin: str) -> str:

@@ -20,7 +20,7 @@ from hub.config import GraphQLLimits
 from hub.errors import HubError
 from hub.graphql.context import HubContext
 from hub.graphql.fast import PlainSubtreeExecutor
-from hub.graphql.limits import request_error_extensions
+from hub.graphql.limits import INTERNAL, request_error_extensions
 from hub.graphql.schema import HubSchema
 from hub.graphql.ws import HubTransportWSHandler
 from hub.http.body import MAX_BODY_KEY, read_body
@@ -46,9 +46,6 @@ class RequestError(Exception):
         self.message = message
         self.reason = reason
         self.headers = headers or {}
-
-
-INTERNAL = {"code": "INTERNAL", "plugin": None, "status": 500, "reason": "internal"}
 
 
 def format_error(error: GraphQLError, reason: str = "graphql_invalid") -> dict[str, Any]:
