@@ -5,7 +5,8 @@ BUILTINS := era,monitorozas,unspot,webim,rop
 .PHONY: install test lint protos schema bench audit ci serve
 
 install:
-	python3 -m venv .venv && .venv/bin/pip install -e ".[test]" -e ./examples/hub-notes
+	python3 -m venv .venv && .venv/bin/pip install -e ".[test]" \
+		-e ./plugins/hub-era -e ./plugins/hub-monitorozas -e ./plugins/hub-unspot -e ./plugins/hub-webim -e ./plugins/hub-rop -e ./examples/hub-notes
 
 serve:
 	$(PY) -m hub serve
@@ -14,7 +15,7 @@ test:
 	$(PY) -m pytest
 
 lint:
-	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy hub plugins
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
 
 protos:
 	$(PY) -m hub protogen . && $(PY) -m hub protogen examples/hub-notes

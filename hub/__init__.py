@@ -2,7 +2,9 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+DISTRIBUTION = "hub-gateway"  # "hub" on PyPI is another project; the import name stays ``hub``
+
 try:
-    __version__ = version("hub")
+    __version__ = version(DISTRIBUTION)
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"

@@ -13,8 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def built_in_plugins() -> list[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return sorted(project["entry-points"]["hub"])
+    """The entry-point names of the distributions under plugins/."""
+    names = []
+    for pyproject in (ROOT / "plugins").glob("*/pyproject.toml"):
+        names += tomllib.loads(pyproject.read_text())["project"]["entry-points"]["hub"]
+    assert names, "no plugin distributions found under plugins/"
+    return sorted(names)
 
 
 def export(tmp_path: Path) -> str:

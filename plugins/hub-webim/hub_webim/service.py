@@ -16,10 +16,10 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hub import __version__ as hub_version
 from hub import logs
 from hub.credentials import Credential, CredentialType
 from hub.errors import HubError
@@ -145,7 +145,7 @@ class WebimService:
         self.os = system.os_release()
         self.env = self.settings.env or system.short_hostname()
         self.host = self.settings.host or system.fqdn()
-        self.version = self.settings.version or metadata.version("hub")
+        self.version = self.settings.version or hub_version
 
     # -- auth ----------------------------------------------------------------------------
     def authorize(self, authorization: str | None) -> Credential:
