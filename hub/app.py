@@ -22,8 +22,8 @@ from hub.credentials import CredentialStore, CredentialType, load_admin_token, m
 from hub.errors import StartupError
 from hub.events import EventBus
 from hub.metrics import HubMetrics
-from hub.plugins import CORE, PluginInfo, hookimpls, invoke, load_plugins, one_line
-from hub.registry import (
+from hub.plugins import CORE, PluginInfo, in_call_order, invoke, load_plugins, one_line
+from hub.registrations import (
     BackgroundQueue,
     GraphQLPart,
     GrpcService,
@@ -131,12 +131,12 @@ class Hub:
         return register
 
     def _collect(self, hook: str, kind: type, add: Callable[[str, Any], None]) -> None:
-        for impl in hookimpls(self.pm, hook):
+        for impl in in_call_order(self.pm, hook):
             with attributed(impl.plugin_name, hook):
                 invoke(impl, hub=self, register=self._register(impl.plugin_name, kind, add))
 
     def _collect_settings(self, env: dict[str, str] | None) -> None:
-        for impl in hookimpls(self.pm, "register_settings"):
+        for impl in in_call_order(self.pm, "register_settings"):
 
             def add(cls: type, plugin: str = impl.plugin_name) -> None:
                 self.options[plugin] = plugin_settings(self.settings, plugin, cls, env)
@@ -150,7 +150,7 @@ class Hub:
 
     def _migrate(self) -> None:
         per_plugin: dict[str, list[Any]] = {}
-        for impl in hookimpls(self.pm, "register_migrations"):
+        for impl in in_call_order(self.pm, "register_migrations"):
             with attributed(impl.plugin_name, "register_migrations"):
                 invoke(impl, register=per_plugin.setdefault(impl.plugin_name, []).append)
         for plugin, migrations in per_plugin.items():

@@ -277,7 +277,7 @@ def _plugins_dir(argv: list[str]) -> str:
 def _add_plugin_commands() -> None:
     """Every plugin's ``register_commands``; a plugin that fails there, or that tries to replace
     a host command, gets one warning line and the others still add theirs."""
-    from hub.plugins import hookimpls, invoke, load_plugins, one_line
+    from hub.plugins import in_call_order, invoke, load_plugins, one_line
 
     try:
         pm, _ = load_plugins(_plugins_dir(sys.argv[1:]), env=None)
@@ -287,7 +287,7 @@ def _add_plugin_commands() -> None:
         cli.epilog = f"Commands of plugins are missing: plugins could not be loaded: {problem}"
         return
     own = dict(cli.commands)
-    for impl in hookimpls(pm, "register_commands"):
+    for impl in in_call_order(pm, "register_commands"):
         try:
             invoke(impl, cli=cli)
         except Exception as exc:

@@ -7,7 +7,7 @@ import inspect
 import logging
 from typing import Any
 
-from hub.registry import HealthProbe
+from hub.registrations import HealthProbe
 
 log = logging.getLogger("hub.health")
 PROBE_TIMEOUT = 5.0

@@ -31,32 +31,34 @@ def register_credential_types(hub: Any, register: Callable[[Any], None]) -> None
 
 @hookspec
 def register_rest(hub: Any, register: Callable[[Any], None]) -> None:
-    """Register a :class:`hub.registry.RestApi`, mounted under ``/<plugin>`` or its own listener."""
+    """Register a :class:`hub.registrations.RestApi`, mounted under ``/<plugin>`` or on a
+    listener of the plugin's own."""
 
 
 @hookspec
 def register_graphql(hub: Any, register: Callable[[Any], None]) -> None:
-    """Register a :class:`hub.registry.GraphQLPart` into the one GraphQL schema."""
+    """Register a :class:`hub.registrations.GraphQLPart` into the one GraphQL schema."""
 
 
 @hookspec
 def register_grpc(hub: Any, register: Callable[[Any], None]) -> None:
-    """Register a :class:`hub.registry.GrpcService` on the hub's gRPC server."""
+    """Register a :class:`hub.registrations.GrpcService` on the hub's gRPC server."""
 
 
 @hookspec
 def register_health_probes(hub: Any, register: Callable[[Any], None]) -> None:
-    """Register :class:`hub.registry.HealthProbe` checks for ``/readyz`` and the health services."""
+    """Register :class:`hub.registrations.HealthProbe` checks for ``/readyz`` and the health
+    services."""
 
 
 @hookspec
 def register_jobs(hub: Any, register: Callable[[Any], None]) -> None:
-    """Register :class:`hub.registry.PeriodicJob` work, run by the host's timer registry."""
+    """Register :class:`hub.registrations.PeriodicJob` work, run by the host's timer registry."""
 
 
 @hookspec
 def register_queues(hub: Any, register: Callable[[Any], None]) -> None:
-    """Register :class:`hub.registry.BackgroundQueue` depths, reported by ``/metrics`` and
+    """Register :class:`hub.registrations.BackgroundQueue` depths, reported by ``/metrics`` and
     plugins that report on the deployment (unspot's ``system``)."""
 
 

@@ -84,9 +84,9 @@ def load_plugins(
         logs.claim(name, loggers)
         infos[name] = PluginInfo(name, version, source, module, loggers=loggers)
 
-    from hub import __version__, core
+    from hub import __version__, builtin
 
-    add(CORE, core, __version__, "hub.core")
+    add(CORE, builtin, __version__, "hub.builtin")
     for ep in importlib.metadata.entry_points(group="hub"):
         if wanted is not None and ep.name not in wanted:
             continue
@@ -139,9 +139,10 @@ def one_line(exc: BaseException) -> str:
     return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
-def hookimpls(pm: pluggy.PluginManager, hook: str) -> list[Any]:
-    """The implementations of ``hook`` in load order, so that each registration can be
-    attributed to the plugin (``impl.plugin_name``) that made it."""
+def in_call_order(pm: pluggy.PluginManager, hook: str) -> list[Any]:
+    """The implementations of ``hook`` in the order pluggy calls them (``tryfirst`` first, then
+    the plugin loaded last first), each with ``impl.plugin_name``, so that every registration is
+    attributed to the plugin that made it."""
     return list(reversed(getattr(pm.hook, hook).get_hookimpls()))
 
 
@@ -153,7 +154,7 @@ def invoke(impl: Any, **kwargs: Any) -> Any:
 async def call_lifecycle(pm: pluggy.PluginManager, hook: str, hub: Any) -> None:
     """``startup`` or ``shutdown`` of every plugin; a failing ``startup`` stops the start naming
     its plugin, a failing ``shutdown`` is logged and the other plugins still shut down."""
-    for impl in hookimpls(pm, hook):
+    for impl in in_call_order(pm, hook):
         try:
             result = invoke(impl, hub=hub)
             if inspect.isawaitable(result):

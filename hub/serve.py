@@ -21,7 +21,7 @@ from hub.grpc.server import GrpcServer
 from hub.http.protocol import ConnectionLimits, HubRunner, Listener
 from hub.http.server import build_apps, own_listener
 from hub.plugins import call_lifecycle
-from hub.registry import ErrorRenderer, default_error_renderer
+from hub.registrations import ErrorRenderer, default_error_renderer
 
 log = logging.getLogger("hub")
 STOP_MARGIN = 2.0  # seconds past shutdown_timeout by which stop() is over, whatever hangs

@@ -31,7 +31,7 @@ def register_rests(hub, register):
 UNANNOTATED_ARGUMENT = """
 import strawberry
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart
+from hub.registrations import GraphQLPart
 
 @hookimpl
 def register_graphql(hub, register):
@@ -46,7 +46,7 @@ def register_graphql(hub, register):
 UNRESOLVABLE_TYPE = """
 import strawberry
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart
+from hub.registrations import GraphQLPart
 
 @strawberry.type(name="LazyQuery")
 class Query:

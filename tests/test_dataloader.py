@@ -14,7 +14,7 @@ from tests.hubproc import ADMIN_TOKEN, HubProcess
 PLUGIN = """
 import strawberry
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart
+from hub.registrations import GraphQLPart
 
 BATCHES = []
 

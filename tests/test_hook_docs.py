@@ -20,7 +20,7 @@ from hub import hookspecs
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS_MD = ROOT / "docs" / "hooks.md"
 EXAMPLE = ROOT / "examples" / "hub-notes"
-IMPLEMENTERS = ("hub.core", "hub_era.plugin", "hub_notes.plugin")
+IMPLEMENTERS = ("hub.builtin", "hub_era.plugin", "hub_notes.plugin")
 HEADING = re.compile(r"^## `(\w+)\((.*)\)`$", re.M)
 SIGNATURE = re.compile(r"^def (\w+)(\(.*\) -> .+)$", re.M)
 

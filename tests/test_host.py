@@ -63,7 +63,7 @@ from aiohttp import web
 
 from hub.credentials import CredentialType
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart, PeriodicJob, RestApi
+from hub.registrations import GraphQLPart, PeriodicJob, RestApi
 
 
 @dataclasses.dataclass
@@ -714,7 +714,7 @@ async def test_sigterm_lets_the_in_flight_request_finish(tmp_path: Path, plugins
 CONFLICT_A = """
 import strawberry
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart
+from hub.registrations import GraphQLPart
 
 @strawberry.type(name="AbCThing")
 class Thing:
@@ -740,7 +740,7 @@ def register_graphql(hub, register):
 CONFLICT_B = """
 import strawberry
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart
+from hub.registrations import GraphQLPart
 
 @strawberry.type(name="AbCThing")
 class Thing:

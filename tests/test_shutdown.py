@@ -48,7 +48,7 @@ import asyncio
 from aiohttp import web
 
 from hub.hookspecs import hookimpl
-from hub.registry import RestApi
+from hub.registrations import RestApi
 
 
 @hookimpl

@@ -172,7 +172,7 @@ BACKLOG_PLUGIN = '''"""A third-party plugin with one background queue whose dept
 from pathlib import Path
 
 from hub.hookspecs import hookimpl
-from hub.registry import BackgroundQueue
+from hub.registrations import BackgroundQueue
 
 DEPTH = Path(__file__).with_name("backlog-depth")
 

@@ -1,4 +1,4 @@
-"""One strawberry schema from every plugin's :class:`~hub.registry.GraphQLPart`.
+"""One strawberry schema from every plugin's :class:`~hub.registrations.GraphQLPart`.
 
 strawberry's ``merge_types`` only warns on a duplicate field, so the host checks names itself and
 refuses to start, naming both plugins."""
@@ -25,7 +25,7 @@ from hub.graphql.documents import CachedDocuments, DocumentCache
 from hub.graphql.fast import PlainSubtreeExecutor
 from hub.graphql.limits import INTERNAL
 from hub.graphql.types import SHARED_TYPES
-from hub.registry import GraphQLPart
+from hub.registrations import GraphQLPart
 
 log = logging.getLogger("hub.graphql")
 BUILTIN = {"String", "Int", "Float", "Boolean", "ID", "Query", "Mutation", "Subscription"}

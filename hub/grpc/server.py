@@ -16,7 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from hub.errors import HubError, StartupError
 from hub.grpc.reflection import add_reflection
 from hub.health import plugin_status
-from hub.registry import GrpcService
+from hub.registrations import GrpcService
 
 log = logging.getLogger("hub.grpc")
 

@@ -25,7 +25,7 @@ from hub.config import Settings
 from hub.errors import HubError
 from hub.http.parser import StrictRequestParser
 from hub.metrics import HubMetrics
-from hub.registry import ErrorRenderer
+from hub.registrations import ErrorRenderer
 
 log = logging.getLogger("hub.http")
 

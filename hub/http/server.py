@@ -16,7 +16,7 @@ from hub.errors import HubError
 from hub.health import plugin_status
 from hub.http.body import MAX_BODY_KEY, PLUGIN_KEY, too_large
 from hub.metrics import HubMetrics
-from hub.registry import ErrorRenderer, default_error_renderer
+from hub.registrations import ErrorRenderer, default_error_renderer
 
 log = logging.getLogger("hub.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

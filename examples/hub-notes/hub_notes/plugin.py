@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from hub.hookspecs import hookimpl
-from hub.registry import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
 from hub_notes import service
 from hub_notes.service import NotesService, NotesSettings
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from hub.errors import HubError
 from hub.http.body import read_json
 from hub.http.params import int_param, reject_unknown
-from hub.registry import RestApi
+from hub.registrations import RestApi
 from hub_notes.service import NotesService
 
 NOTES = "/api/notes"

@@ -6,7 +6,7 @@ from typing import Any
 
 from hub.credentials import CredentialType
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart, GrpcService, HealthProbe
+from hub.registrations import GraphQLPart, GrpcService, HealthProbe
 from hub_era import service
 
 

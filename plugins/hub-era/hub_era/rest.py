@@ -10,7 +10,7 @@ from aiohttp import web
 from hub.errors import HubError
 from hub.http.body import read_json
 from hub.http.params import bad_param, bool_param, int_param, json_param, reject_unknown
-from hub.registry import RestApi
+from hub.registrations import RestApi
 from hub_era.service import (
     PLUGIN,
     EraService,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.hookspecs import hookimpl
-from hub.registry import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
 from hub_monitorozas import keys, service
 from hub_monitorozas.service import MonitorozasService
 from hub_monitorozas.settings import MonitorozasSettings

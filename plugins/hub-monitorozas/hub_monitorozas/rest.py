@@ -13,7 +13,7 @@ from hub.http.body import read_json
 from hub.http.params import int_param
 from hub.paging import Page
 from hub.peer import Peer
-from hub.registry import RestApi
+from hub.registrations import RestApi
 from hub_monitorozas.service import Caller, MonitorozasService, bad_page, page
 from hub_monitorozas.settings import PLUGIN, MonitorozasSettings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.hookspecs import hookimpl
-from hub.registry import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
 from hub_rop import hookspecs, storage
 from hub_rop.settings import RopSettings
 

@@ -11,7 +11,7 @@ from multidict import MultiDict
 from hub.errors import HubError
 from hub.http.body import MULTIPART, URLENCODED, FormFile, read_form, read_json
 from hub.http.params import reject_unknown
-from hub.registry import RestApi
+from hub.registrations import RestApi
 from hub_rop.errors import bad_request, code_of
 from hub_rop.service import RopService
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart, GrpcService, HealthProbe
+from hub.registrations import GraphQLPart, GrpcService, HealthProbe
 from hub_unspot.service import UnspotService
 from hub_unspot.settings import UnspotSettings
 from hub_unspot.storage import MIGRATIONS

@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 
 from hub.errors import HubError
-from hub.registry import RestApi
+from hub.registrations import RestApi
 from hub_unspot.service import CATEGORIES, FULL_REQUEST, UnspotService
 
 BASE = "/api/external/v1/monitoring"

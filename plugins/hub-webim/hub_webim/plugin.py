@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.hookspecs import hookimpl
-from hub.registry import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
 from hub_webim import service, storage
 from hub_webim.settings import WebimSettings
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hub.errors import HubError
 from hub.http.params import bool_param
-from hub.registry import RestApi
+from hub.registrations import RestApi
 from hub_webim.metrics import render_metrics
 from hub_webim.service import WebimService
 

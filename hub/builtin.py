@@ -19,7 +19,7 @@ from hub.health import plugin_status
 from hub.hookspecs import hookimpl
 from hub.paging import Page
 from hub.plugins import CORE
-from hub.registry import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
 from hub.v1 import hub_pb2, hub_pb2_grpc
 
 PUBLIC_PLUGIN_FIELDS = ("name",)  # what ListPlugins tells a caller without the admin token
