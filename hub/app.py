@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hub import ratelimit
+from hub.api import HubApi
 from hub.config import (
     ConfigError,
     Settings,
@@ -31,6 +33,7 @@ from hub.registrations import (
     PeriodicJob,
     RestApi,
 )
+from hub.queue import WorkQueue
 from hub.storage import Database, private_directory
 from hub.timers import TimerRegistry
 
@@ -54,9 +57,8 @@ def attributed(plugin: str, what: str) -> Iterator[None]:
 
 
 class Hub:
-    """Everything a plugin may reach: ``hub.database(name)``, ``hub.settings_for(name)``,
-    ``hub.credentials``, ``hub.rate_limiter``, ``hub.timers``, ``hub.events``, ``hub.listening``,
-    ``hub.queue_depths()`` and ``hub.service(cls)``."""
+    """The running hub. What plugins may reach of it is :class:`hub.api.HubApi` (the module's
+    last line has mypy check that ``Hub`` offers all of it); the rest is the host's."""
 
     def __init__(
         self,
@@ -173,9 +175,13 @@ class Hub:
         self.timers.add(plugin, job.name, job.interval, job.job)
 
     def _add_queue(self, plugin: str, queue: BackgroundQueue) -> None:
+        """A depth to report; a :class:`hub.queue.WorkQueue` also gets its consumer job on the
+        host's timers and is stopped (leases given back) by :meth:`stop_queues`."""
         name = f"{plugin}.{queue.name}"
         if any(f"{p}.{q.name}" == name for p, q in self.queues):
             raise StartupError(f"plugin {plugin} registers the queue {queue.name} twice")
+        if isinstance(queue, WorkQueue):
+            self.timers.add(plugin, queue.job, queue.interval, queue.run)
         self.queues.append((plugin, queue))
 
     # -- what plugins use ----------------------------------------------------------------
@@ -207,6 +213,11 @@ class Hub:
                 depth = -1
             depths.append((f"{plugin}.{queue.name}", depth))
         return depths
+
+    async def stop_queues(self) -> None:
+        """At shutdown, after the timers stop and before plugins are told: every work queue
+        cancels its items in flight and releases their leases."""
+        await asyncio.gather(*(q.stop() for _, q in self.queues if isinstance(q, WorkQueue)))
 
     def admin_token_notice(self) -> str:
         """Shown once, by whichever command generated the token."""
@@ -241,3 +252,6 @@ class Hub:
         for db in self._databases.values():
             db.close()
         self._databases.clear()
+
+
+_OFFERS_THE_PLUGIN_API: type[HubApi] = Hub  # mypy: Hub satisfies what hooks and services are given

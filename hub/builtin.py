@@ -12,9 +12,9 @@ import strawberry
 from google.protobuf import json_format, struct_pb2
 
 from hub import ratelimit
+from hub.caller import Caller, caller_of
 from hub.errors import HubError
 from hub.graphql.types import JSON, Connection, connection, page_window
-from hub.grpc.server import authorization
 from hub.health import plugin_status
 from hub.hookspecs import hookimpl
 from hub.paging import Page
@@ -37,22 +37,19 @@ class HubService:
     def __init__(self, hub: Any) -> None:
         self.hub = hub
 
-    def _is_admin(self, authorization: str | None) -> bool:
-        return self.hub.credentials.is_admin_authorization(authorization)  # type: ignore[no-any-return]
-
-    def plugins(self, authorization: str | None) -> list[dict[str, Any]]:
+    def plugins(self, caller: Caller) -> list[dict[str, Any]]:
         plugins = [info.as_dict() for info in self.hub.plugin_info()]
-        if self._is_admin(authorization):
+        if caller.is_admin:
             return plugins
         return [
             {key: (value if key in PUBLIC_PLUGIN_FIELDS else None) for key, value in p.items()}
             for p in plugins
         ]
 
-    async def health(self, authorization: str | None) -> dict[str, Any]:
+    async def health(self, caller: Caller) -> dict[str, Any]:
         results = await self.hub.health()
         ready = not any(r["status"] == "down" and r["critical"] for r in results)
-        admin = self._is_admin(authorization)
+        admin = caller.is_admin
         plugins = []
         for name in self.hub.plugins:
             mine = [r for r in results if r["plugin"] == name]
@@ -67,30 +64,26 @@ class HubService:
         probes = results if admin else [{**r, "detail": None} for r in results]
         return {"status": "ready" if ready else "not ready", "plugins": plugins, "probes": probes}
 
-    def add_credential(
-        self, authorization: str | None, plugin: str, params: dict[str, str]
-    ) -> dict[str, Any]:
-        self.hub.credentials.require_admin(authorization)
+    def add_credential(self, caller: Caller, plugin: str, params: dict[str, str]) -> dict[str, Any]:
+        caller.require_admin()
         return self.hub.credentials.issue(plugin, params)  # type: ignore[no-any-return]
 
     def credentials(
-        self, authorization: str | None, plugin: str | None, page: Page
+        self, caller: Caller, plugin: str | None, page: Page
     ) -> tuple[list[dict[str, Any]], int]:
-        self.hub.credentials.require_admin(authorization)
+        caller.require_admin()
         return self.hub.credentials.listing(  # type: ignore[no-any-return]
             plugin, page.offset, page.limit
         )
 
-    def revoke_credential(
-        self, authorization: str | None, plugin: str, credential_id: str
-    ) -> dict[str, Any]:
-        self.hub.credentials.require_admin(authorization)
+    def revoke_credential(self, caller: Caller, plugin: str, credential_id: str) -> dict[str, Any]:
+        caller.require_admin()
         return self.hub.credentials.revoke(plugin, credential_id)  # type: ignore[no-any-return]
 
     def rotate_credential(
-        self, authorization: str | None, plugin: str, credential_id: str
+        self, caller: Caller, plugin: str, credential_id: str
     ) -> tuple[str, dict[str, Any]]:
-        self.hub.credentials.require_admin(authorization)
+        caller.require_admin()
         return self.hub.credentials.rotate(plugin, credential_id)  # type: ignore[no-any-return]
 
 
@@ -146,15 +139,19 @@ def _service(info: strawberry.Info) -> HubService:
     return info.context.hub.service(HubService)  # type: ignore[no-any-return]
 
 
+def _caller(info: strawberry.Info) -> Caller:
+    return info.context.caller(CORE)  # type: ignore[no-any-return]
+
+
 @strawberry.type(name="HubQuery")
 class HubQuery:
     @strawberry.field(description="Loaded plugins, their versions and the hooks they implement.")
     def plugins(self, info: strawberry.Info) -> list[PluginType]:
-        return [PluginType(**p) for p in _service(info).plugins(info.context.authorization)]
+        return [PluginType(**p) for p in _service(info).plugins(_caller(info))]
 
     @strawberry.field(description="Each plugin's health, from its probes.")
     async def health(self, info: strawberry.Info) -> list[PluginHealthType]:
-        report = await _service(info).health(info.context.authorization)
+        report = await _service(info).health(_caller(info))
         return [PluginHealthType(**p) for p in report["plugins"]]
 
     @strawberry.field(description="Admin only: live credentials of a plugin (or all), oldest first")
@@ -165,11 +162,9 @@ class HubQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[CredentialNode]:
-        offset, limit = page_window(first, after, bad_argument)
-        items, total = _service(info).credentials(
-            info.context.authorization, plugin, Page(offset, limit)
-        )
-        return connection([CredentialNode.of(c) for c in items], total, offset)
+        page = page_window(first, after, bad_argument)
+        items, total = _service(info).credentials(_caller(info), plugin, page)
+        return connection([CredentialNode.of(c) for c in items], total, page)
 
 
 @strawberry.type(name="HubMutation")
@@ -179,15 +174,13 @@ class HubMutation:
         self, info: strawberry.Info, plugin: str, params: list[ParamInput] | None = None
     ) -> JSON:
         pairs = {p.key: p.value for p in params or []}
-        return JSON(_service(info).add_credential(info.context.authorization, plugin, pairs))
+        return JSON(_service(info).add_credential(_caller(info), plugin, pairs))
 
     @strawberry.mutation(description="Admin only: revoke a credential at once, everywhere.")
     def hub_revoke_credential(
         self, info: strawberry.Info, plugin: str, id: strawberry.ID
     ) -> CredentialNode:
-        return CredentialNode.of(
-            _service(info).revoke_credential(info.context.authorization, plugin, str(id))
-        )
+        return CredentialNode.of(_service(info).revoke_credential(_caller(info), plugin, str(id)))
 
     @strawberry.mutation(
         description="Admin only: a new secret (and id) with the same attributes; the old one"
@@ -196,9 +189,7 @@ class HubMutation:
     def hub_rotate_credential(
         self, info: strawberry.Info, plugin: str, id: strawberry.ID
     ) -> RotatedCredentialType:
-        new_id, shown = _service(info).rotate_credential(
-            info.context.authorization, plugin, str(id)
-        )
+        new_id, shown = _service(info).rotate_credential(_caller(info), plugin, str(id))
         return RotatedCredentialType(id=strawberry.ID(new_id), credential=JSON(shown))
 
 
@@ -208,11 +199,11 @@ class HubServicer(hub_pb2_grpc.HubServicer):
         self.service = hub.service(HubService)
 
     async def ListPlugins(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        plugins = self.service.plugins(authorization(context))
+        plugins = self.service.plugins(caller_of(context))
         return hub_pb2.ListPluginsResponse(plugins=[hub_pb2.Plugin(**_set(p)) for p in plugins])
 
     async def Health(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        report = await self.service.health(authorization(context))
+        report = await self.service.health(caller_of(context))
         return hub_pb2.HealthResponse(
             status=report["status"],
             plugins=[hub_pb2.PluginHealth(**_set(p)) for p in report["plugins"]],
@@ -221,7 +212,7 @@ class HubServicer(hub_pb2_grpc.HubServicer):
 
     async def AddCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         issued = self.service.add_credential(
-            authorization(context), request.plugin, dict(request.params)
+            caller_of(context), request.plugin, dict(request.params)
         )
         return hub_pb2.AddCredentialResponse(credential=_struct(issued))
 
@@ -229,19 +220,19 @@ class HubServicer(hub_pb2_grpc.HubServicer):
         limit = request.limit if request.HasField("limit") else None
         page = Page.of(request.offset, limit, bad_argument)
         items, total = self.service.credentials(
-            authorization(context), request.plugin if request.HasField("plugin") else None, page
+            caller_of(context), request.plugin if request.HasField("plugin") else None, page
         )
         return hub_pb2.ListCredentialsResponse(
             credentials=[_credential(c) for c in items], total_count=total
         )
 
     async def RevokeCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        revoked = self.service.revoke_credential(authorization(context), request.plugin, request.id)
+        revoked = self.service.revoke_credential(caller_of(context), request.plugin, request.id)
         return hub_pb2.RevokeCredentialResponse(credential=_credential(revoked))
 
     async def RotateCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         new_id, shown = self.service.rotate_credential(
-            authorization(context), request.plugin, request.id
+            caller_of(context), request.plugin, request.id
         )
         return hub_pb2.RotateCredentialResponse(id=new_id, credential=_struct(shown))
 

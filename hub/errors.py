@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -91,3 +92,31 @@ class HubError(Exception):
 
     def __repr__(self) -> str:
         return f"HubError({self.status}, {self.message!r}, reason={self.reason!r})"
+
+
+Reason = str | int | None
+
+
+class ErrorFactory:
+    """A plugin's ``error(status, message, reason=None, *, retry_after=None, body=None)``: one
+    argument order for every plugin. Each HubError it makes names the plugin; a reason left out
+    comes from ``reasons(status)`` (the plugin's table of codes), or stays None."""
+
+    def __init__(self, plugin: str, reasons: Callable[[int], Reason] | None = None) -> None:
+        self.plugin = plugin
+        self.reasons = reasons
+
+    def __call__(
+        self,
+        status: int,
+        message: str,
+        reason: Reason = None,
+        *,
+        retry_after: int | None = None,
+        body: Any = None,
+    ) -> HubError:
+        if reason is None and self.reasons is not None:
+            reason = self.reasons(status)
+        return HubError(
+            status, message, reason=reason, plugin=self.plugin, retry_after=retry_after, body=body
+        )

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.caller import AUTHORIZATION, Presentation
 from hub.errors import HubError
 
 ErrorRenderer = Callable[[HubError], web.Response]
@@ -22,11 +23,14 @@ def default_error_renderer(error: HubError) -> web.Response:
 class RestApi:
     """A plugin's REST surface. ``render_error`` turns every failure under the plugin's prefix
     (the host's own 404/405/413/malformed-body errors included) into the system's documented
-    error shape. ``max_body`` overrides the hub's request size limit for this surface."""
+    error shape. ``max_body`` overrides the hub's request size limit for this surface.
+    ``presented_in`` says where its clients present credentials (``hub.caller``: ``Header``,
+    ``Query``, ``Cookie``), the first being what ``caller.credential`` reads."""
 
     routes: Sequence[web.AbstractRouteDef]
     render_error: ErrorRenderer = default_error_renderer
     max_body: int | None = None
+    presented_in: Sequence[Presentation] = (AUTHORIZATION,)
 
 
 @dataclass
@@ -72,7 +76,8 @@ class PeriodicJob:
 @dataclass
 class BackgroundQueue:
     """Work the hub has accepted and not finished (a webhook outbox, due checks). ``depth``
-    counts it now; unspot's ``system`` category and ``/metrics`` report every queue."""
+    counts it now; unspot's ``system`` category and ``/metrics`` report every queue. Its
+    subclass :class:`hub.queue.WorkQueue` is a durable queue the host also runs."""
 
     name: str
     depth: Callable[[], int]

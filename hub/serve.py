@@ -115,6 +115,7 @@ class Server:
 
     async def _finish(self) -> None:
         await self.hub.timers.stop()
+        await self.hub.stop_queues()
         await call_lifecycle(self.hub.pm, "shutdown", self.hub)
 
 

@@ -1,28 +1,14 @@
-from __future__ import annotations
+"""The suite uses the plugin kit's fixtures (hub.testing.plugin, loaded by its ``pytest11``
+entry point): ``hub_process``, one real hub for the session; ``fresh_hub``, a test's own
+HubProcess, not yet started; ``hub_server`` and ``hub_client`` in-process."""
 
-from collections.abc import Iterator
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 
-from tests.hubproc import ADMIN_TOKEN, HubProcess
-
-
-@pytest.fixture(scope="session")
-def hub_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    """One real hub for the whole session (tests that need their own start one)."""
-    hub = HubProcess(tmp_path_factory.mktemp("hub-data")).start()
-    yield hub
-    hub.stop()
+from hub.testing import ADMIN_TOKEN
 
 
 @pytest.fixture
 def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-def fresh_hub(tmp_path: Path) -> Iterator[HubProcess]:
-    hub = HubProcess(tmp_path / "data")
-    yield hub
-    hub.stop()

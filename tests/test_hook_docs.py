@@ -1,5 +1,6 @@
-"""Every hook is documented in docs/hooks.md with its exact signature, and every hook has a live
-implementation in the host, a built-in plugin or the example plugin (datasette's rule)."""
+"""Every hook is documented in docs/hooks.md with its exact signature, every hook has a live
+implementation in the host, a built-in plugin or the example plugin (datasette's rule), and the
+plugins annotate their implementations as the hooks are typed, so mypy checks them."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOOKS_MD = ROOT / "docs" / "hooks.md"
 EXAMPLE = ROOT / "examples" / "hub-notes"
 IMPLEMENTERS = ("hub.builtin", "hub_era.plugin", "hub_notes.plugin")
+PLUGINS = tuple(f"hub_{name}.plugin" for name in ("era", "monitorozas", "unspot", "webim", "rop"))
 HEADING = re.compile(r"^## `(\w+)\((.*)\)`$", re.M)
 SIGNATURE = re.compile(r"^def (\w+)(\(.*\) -> .+)$", re.M)
 
@@ -78,3 +80,22 @@ def test_every_hook_has_a_live_implementation(monkeypatch: pytest.MonkeyPatch) -
     for name in SPECS:
         implementers = [impl.plugin_name for impl in getattr(pm.hook, name).get_hookimpls()]
         assert implementers, f"hook {name} is implemented by none of {', '.join(IMPLEMENTERS)}"
+
+
+@pytest.mark.parametrize("path", [*PLUGINS, "hub_notes.plugin"])
+def test_implementations_are_annotated_as_the_hooks(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pluggy matches arguments by name only: without the hook's annotations on an
+    implementation, mypy would check its body against ``Any``."""
+    module = _module(path, monkeypatch)
+    for name, spec in SPECS.items():
+        impl = getattr(module, name, None)
+        if impl is None:
+            continue
+        wanted = inspect.signature(spec).parameters
+        for param in inspect.signature(impl).parameters.values():
+            assert param.annotation == wanted[param.name].annotation, (
+                f"{path}.{name}: annotate {param.name} as {wanted[param.name].annotation},"
+                f" not {param.annotation}"
+            )

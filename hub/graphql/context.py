@@ -1,5 +1,5 @@
-"""What every resolver gets as ``info.context``: the hub, the caller's credentials, per-request
-DataLoaders."""
+"""What every resolver gets as ``info.context``: the hub, the caller (``caller(plugin)``),
+per-request DataLoaders."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from hub.caller import Caller, Callers
 from hub.credentials import Credential
 
 
@@ -18,22 +19,36 @@ class HubContext:
         self._authorization = authorization
         self.connection_params: dict[str, Any] | None = None  # set by graphql-transport-ws
         self._loaders: dict[Hashable, DataLoader] = {}
+        self._callers: dict[str, Caller] = {}
 
     @property
     def authorization(self) -> str | None:
-        """The ``Authorization`` header, or for websockets the ``connection_init`` payload's."""
+        """The ``Authorization`` header, or for websockets the ``connection_init`` payload's.
+        Read it through :meth:`caller`; this stays until no plugin reads it directly."""
         if self._authorization:
             return self._authorization
         params = self.connection_params or {}
         value = params.get("Authorization") or params.get("authorization")
         return str(value) if value else None
 
+    def caller(self, plugin: str) -> Caller:
+        """Who is calling ``plugin``: one :class:`~hub.caller.Caller` per HTTP request. A
+        websocket's context lasts as long as the connection, so there each call makes a new
+        one: a credential revoked while the socket is open stops working at once."""
+        if self.connection_params is not None:  # a websocket, after connection_init
+            return self.hub.service(Callers).of_graphql(plugin, self.authorization, self.request)
+        if plugin not in self._callers:
+            self._callers[plugin] = self.hub.service(Callers).of_graphql(
+                plugin, self.authorization, self.request
+            )
+        return self._callers[plugin]
+
     def credential(self, plugin: str) -> Credential:
         """The caller's credential for ``plugin`` (the admin token counts); 401 otherwise."""
-        return self.hub.credentials.require(plugin, self.authorization)
+        return self.caller(plugin).require()
 
     def require_admin(self) -> Credential:
-        return self.hub.credentials.require_admin(self.authorization)
+        return self.caller("hub").require_admin()
 
     def loader(
         self, key: Hashable, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -11,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from hub.errors import HubError
-from hub.paging import Page
+from hub.paging import Page, bad_argument, offset_cursor
 
 T = TypeVar("T")
 
@@ -38,45 +36,39 @@ class Connection(Generic[T]):
     total_count: int
 
 
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
-
-
-MAX_OFFSET = 2**63 - 2  # SQLite's largest integer, less the one added to step past a cursor
-
-
-def _bad_argument(message: str) -> HubError:
-    return HubError(400, message, reason="bad_argument")
-
-
-def decode_cursor(cursor: str, error: Callable[[str], HubError] = _bad_argument) -> int:
-    try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind == "offset" and value.isdigit() and int(value) <= MAX_OFFSET:
-            return int(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise error(f"after: not a cursor from this API: {cursor!r}")
-
-
 def page_window(
-    first: int | None, after: str | None, error: Callable[[str], HubError] = _bad_argument
-) -> tuple[int, int]:
-    """``(offset, limit)`` for ``first``/``after``. A bad value is a 400 naming the argument,
-    made by ``error`` so that it carries the plugin's own error code."""
-    offset = decode_cursor(after, error) + 1 if after else 0
-    page = Page.of(offset, first, error, offset_name="after", limit_name="first")
-    return page.offset, page.limit
+    first: int | None,
+    after: str | None,
+    error: Callable[[str], HubError] = bad_argument,
+    *,
+    seekable: bool = False,
+) -> Page:
+    """The :class:`~hub.paging.Page` that ``first``/``after`` ask for. A bad value is a 400
+    naming the argument, made by ``error`` so that it carries the plugin's own error code;
+    ``seekable`` lists (ordered by a :class:`~hub.paging.Keyset`) also take keyset cursors."""
+    return Page.relay(first, after, error, seekable=seekable)
 
 
-def connection(items: Sequence[T], total: int, offset: int) -> Connection[T]:
-    edges = [Edge(cursor=encode_cursor(offset + i), node=item) for i, item in enumerate(items)]
+def connection(
+    items: Sequence[T],
+    total: int,
+    page: Page,
+    cursors: Sequence[str] | None = None,
+    has_next: bool | None = None,
+) -> Connection[T]:
+    """One page as a Relay connection. Without ``cursors`` each edge's cursor is its offset
+    and ``total`` tells whether more follow; a keyset list passes each row's
+    :meth:`~hub.paging.Keyset.cursor` and ``has_next`` (it fetched one row more than asked)."""
+    if cursors is None:
+        cursors = [offset_cursor(page.offset + i) for i in range(len(items))]
+        has_next = page.offset + len(items) < total
+    edges = [Edge(cursor=cursor, node=item) for cursor, item in zip(cursors, items, strict=True)]
     return Connection(
         edges=edges,
         nodes=list(items),
         page_info=PageInfo(
-            has_next_page=offset + len(items) < total,
-            has_previous_page=offset > 0,
+            has_next_page=bool(has_next),
+            has_previous_page=page.offset > 0 or page.after is not None,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),

@@ -13,6 +13,7 @@ import grpc
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from hub.caller import Callers, bind_grpc
 from hub.errors import HubError, StartupError
 from hub.grpc.reflection import add_reflection
 from hub.health import plugin_status
@@ -22,7 +23,8 @@ log = logging.getLogger("hub.grpc")
 
 
 def authorization(context: grpc.aio.ServicerContext) -> str | None:
-    """The ``authorization`` metadata of a call, as REST would read the header."""
+    """The ``authorization`` metadata of a call, as REST would read the header. Superseded by
+    ``hub.caller.caller_of(context)``; stays until no plugin reads it directly."""
     for key, value in context.invocation_metadata() or ():
         if key == "authorization":
             return value if isinstance(value, str) else value.decode()
@@ -155,16 +157,19 @@ class Registrar:
 
 
 class ErrorMapping:
-    """Wraps each RPC method of a plugin's servicer once, at registration, so that a
+    """Wraps each RPC method of a plugin's servicer once, at registration, so that the call's
+    :class:`~hub.caller.Caller` is built (``caller_of(context)`` in the method), a
     :class:`HubError` becomes the status of the spec's table (with ``hub-status``,
     ``hub-reason``, ``hub-plugin`` and ``retry-after`` trailers) and any other exception a bare
     INTERNAL. (A grpc.aio interceptor would do the same at a cost on every call.)"""
 
-    def __init__(self, metrics: Any) -> None:
+    def __init__(self, metrics: Any, callers: Callers) -> None:
         self.calls = metrics.grpc_calls
+        self.callers = callers
 
-    def servicer(self, service: GrpcService) -> Any:
-        """A stand-in for ``service.servicer`` whose methods map errors."""
+    def servicer(self, plugin: str, service: GrpcService) -> Any:
+        """A stand-in for ``service.servicer`` whose methods know their caller and map
+        errors."""
         try:
             descriptor = descriptor_pool.Default().FindServiceByName(service.name)
         except KeyError:
@@ -175,19 +180,18 @@ class ErrorMapping:
         for method in descriptor.methods:
             impl = getattr(service.servicer, method.name)
             full_name = f"/{service.name}/{method.name}"
-            if method.client_streaming:
-                methods[method.name] = impl
-            elif method.server_streaming:
-                methods[method.name] = self._streaming(full_name, impl)
+            if method.server_streaming:  # a request stream passes through as the request
+                methods[method.name] = self._streaming(plugin, full_name, impl)
             else:
-                methods[method.name] = self._unary(full_name, impl)
+                methods[method.name] = self._unary(plugin, full_name, impl)
         return SimpleNamespace(**methods)
 
-    def _unary(self, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    def _unary(self, plugin: str, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
         ok = self.calls.labels(name, "OK")
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
+                bind_grpc(context, self.callers.of_grpc(plugin, context))
                 response = impl(request, context)
                 if inspect.isawaitable(response):
                     response = await response
@@ -198,11 +202,12 @@ class ErrorMapping:
 
         return call
 
-    def _streaming(self, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    def _streaming(self, plugin: str, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
         ok = self.calls.labels(name, "OK")
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
+                bind_grpc(context, self.callers.of_grpc(plugin, context))
                 async for item in impl(request, context):
                     yield item
             except Exception as exc:
@@ -228,7 +233,7 @@ class GrpcServer:
         self.hub = hub
         # no SO_REUSEPORT: a second hub on the same port must fail, not silently share it
         self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        errors = ErrorMapping(hub.metrics)
+        errors = ErrorMapping(hub.metrics, hub.service(Callers))
         host = Registrar(self.server, Guard(hub.metrics.grpc_calls, None))
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, host)
@@ -240,7 +245,7 @@ class GrpcServer:
                     f"{self.services[service.name]} and {plugin}"
                 )
             guard = Guard(hub.metrics.grpc_calls, plugin)
-            service.add_to_server(errors.servicer(service), Registrar(self.server, guard))
+            service.add_to_server(errors.servicer(plugin, service), Registrar(self.server, guard))
             self.services[service.name] = plugin
         add_reflection(host, [*self.services, health.SERVICE_NAME])
 

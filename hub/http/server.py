@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub.app import Hub
+from hub.caller import CALLER_KEY, Callers
 from hub.errors import HubError
 from hub.health import plugin_status
 from hub.http.body import MAX_BODY_KEY, PLUGIN_KEY, too_large
@@ -51,10 +52,12 @@ def error_middleware(
     surfaces: dict[str, tuple[ErrorRenderer, int]],
     default_limit: int,
     metrics: HubMetrics,
+    callers: Callers,
     fixed_plugin: str | None = None,
 ) -> Middleware:
-    """Find the plugin that owns the path, enforce its body limit, render every failure in its
-    documented error shape, and never let a traceback reach the client."""
+    """Find the plugin that owns the path, put its :class:`~hub.caller.Caller` on the request
+    (``caller_of(request)``), enforce its body limit, render every failure in its documented
+    error shape, and never let a traceback reach the client."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -66,6 +69,7 @@ def error_middleware(
         request[MAX_BODY_KEY] = limit
         started = time.perf_counter()
         try:
+            request[CALLER_KEY] = callers.of_request(plugin, request)
             _refuse_unroutable(request)
             if (
                 plugin != "hub"
@@ -77,6 +81,8 @@ def error_middleware(
         except HubError as exc:
             exc.plugin = exc.plugin or plugin
             response = render(exc)
+            if exc.retry_after is not None:  # every plugin's 429, whatever its renderer
+                response.headers["Retry-After"] = str(exc.retry_after)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -135,6 +141,7 @@ def build_apps(
 ) -> tuple[web.Application, dict[str, web.Application]]:
     """The main application, plus one application per plugin served on a listener of its own."""
     metrics = hub.metrics
+    callers = hub.service(Callers)
     limit = hub.settings.max_body
     surfaces: dict[str, tuple[ErrorRenderer, int]] = {
         name: (api.render_error, api.max_body or limit) for name, api in hub.rest.items()
@@ -147,7 +154,8 @@ def build_apps(
     )
     biggest = max([limit, *(lim for _, lim in surfaces.values())])
     main = web.Application(
-        middlewares=[error_middleware(surfaces, limit, metrics)], client_max_size=biggest
+        middlewares=[error_middleware(surfaces, limit, metrics, callers)],
+        client_max_size=biggest,
     )
     main[HUB_KEY] = hub
     main.add_routes(hub_routes(hub, metrics))
@@ -156,7 +164,7 @@ def build_apps(
     for name, api in hub.rest.items():
         if own_listener(name, hub):
             app = web.Application(
-                middlewares=[error_middleware(surfaces, limit, metrics, fixed_plugin=name)],
+                middlewares=[error_middleware(surfaces, limit, metrics, callers, name)],
                 client_max_size=biggest,
             )
             app[HUB_KEY] = hub

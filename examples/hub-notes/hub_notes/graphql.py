@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import strawberry
 
 from hub.graphql.types import Connection, connection, page_window
+from hub.records import sent_fields
 from hub_notes.service import Note, NotesService, bad_request
 
 
@@ -44,20 +44,17 @@ def _service(info: strawberry.Info) -> NotesService:
     return info.context.hub.service(NotesService)  # type: ignore[no-any-return]
 
 
-def _changes(value: NoteInput) -> dict[str, Any]:
-    """The input as the dict a REST body would be, leaving out what was not sent."""
-    return {k: v for k, v in vars(value).items() if v is not None}
-
-
 @strawberry.type(name="NotesQuery")
 class NotesQuery:
     @strawberry.field(description="Live notes, oldest first.")
     def notes(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[NoteType]:
-        offset, limit = page_window(first, after, bad_request)
-        notes, total = _service(info).list(info.context.authorization, offset=offset, limit=limit)
-        return connection([NoteType.of(n) for n in notes], total, offset)
+        page = page_window(first, after, bad_request)
+        notes, total = _service(info).list(
+            info.context.authorization, offset=page.offset, limit=page.limit
+        )
+        return connection([NoteType.of(n) for n in notes], total, page)
 
     @strawberry.field
     def note(self, info: strawberry.Info, id: strawberry.ID) -> NoteType:
@@ -68,7 +65,7 @@ class NotesQuery:
 class NotesMutation:
     @strawberry.mutation
     def notes_create_note(self, info: strawberry.Info, input: NoteInput) -> NoteType:
-        return NoteType.of(_service(info).create(info.context.authorization, _changes(input)))
+        return NoteType.of(_service(info).create(info.context.authorization, sent_fields(input)))
 
 
 @strawberry.type(name="NotesSubscription")

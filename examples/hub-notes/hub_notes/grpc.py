@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from hub.grpc.server import authorization
+from hub.records import sent_fields
 from hub_notes.service import Note, NotesService
 from hub_notes.v1 import notes_pb2, notes_pb2_grpc
 
@@ -21,10 +22,7 @@ class NotesServicer(notes_pb2_grpc.NotesServicer):
         self.service = hub.service(NotesService)
 
     async def CreateNote(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        data: dict[str, Any] = {"title": request.title, "body": request.body}
-        if request.HasField("ttl_seconds"):
-            data["ttl_seconds"] = request.ttl_seconds
-        return to_message(self.service.create(authorization(context), data))
+        return to_message(self.service.create(authorization(context), sent_fields(request)))
 
     async def ListNotes(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         notes, total = self.service.list(

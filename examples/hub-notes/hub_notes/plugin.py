@@ -5,12 +5,22 @@ imported inside the hooks so that loading the plugin (``hub --help``) stays chea
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
 
 import click
 
+from hub.api import HubApi
+from hub.credentials import CredentialType
 from hub.hookspecs import hookimpl
-from hub.registrations import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import (
+    BackgroundQueue,
+    GraphQLPart,
+    GrpcService,
+    HealthProbe,
+    PeriodicJob,
+    RestApi,
+)
+from hub.storage import Migration
 from hub_notes import service
 from hub_notes.service import NotesService, NotesSettings
 
@@ -18,37 +28,37 @@ log = logging.getLogger("hub_notes")
 
 
 @hookimpl
-def register_settings(register: Any) -> None:
+def register_settings(register: Callable[[type], None]) -> None:
     register(NotesSettings)
 
 
 @hookimpl
-def register_migrations(register: Any) -> None:
+def register_migrations(register: Callable[[Migration], None]) -> None:
     for migration in service.MIGRATIONS:
         register(migration)
 
 
 @hookimpl
-def register_credential_types(register: Any) -> None:
+def register_credential_types(register: Callable[[CredentialType], None]) -> None:
     register(service.CREDENTIAL_TYPE)
 
 
 @hookimpl
-def register_rest(hub: Any, register: Any) -> None:
+def register_rest(hub: HubApi, register: Callable[[RestApi], None]) -> None:
     from hub_notes.rest import rest_api
 
     register(rest_api(hub))
 
 
 @hookimpl
-def register_graphql(hub: Any, register: Any) -> None:
+def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
     from hub_notes.graphql import NotesMutation, NotesQuery, NotesSubscription
 
     register(GraphQLPart(query=NotesQuery, mutation=NotesMutation, subscription=NotesSubscription))
 
 
 @hookimpl
-def register_grpc(hub: Any, register: Any) -> None:
+def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
     from hub_notes.grpc import NotesServicer
     from hub_notes.v1 import notes_pb2_grpc
 
@@ -60,7 +70,7 @@ def register_grpc(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_health_probes(hub: Any, register: Any) -> None:
+def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
     notes = hub.service(NotesService)
 
     def database() -> tuple[str, str]:
@@ -70,18 +80,18 @@ def register_health_probes(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_jobs(hub: Any, register: Any) -> None:
+def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
     notes = hub.service(NotesService)
     register(PeriodicJob("purge_expired", notes.settings.purge_interval, notes.purge_expired))
 
 
 @hookimpl
-def register_queues(hub: Any, register: Any) -> None:
+def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) -> None:
     register(BackgroundQueue("purge", hub.service(NotesService).expired_pending))
 
 
 @hookimpl
-def register_commands(cli: Any) -> None:
+def register_commands(cli: click.Group) -> None:
     @cli.command(name="notes-count")
     @click.pass_context
     def notes_count(ctx: click.Context) -> None:
@@ -93,7 +103,7 @@ def register_commands(cli: Any) -> None:
 
 
 @hookimpl
-async def startup(hub: Any) -> None:
+async def startup(hub: HubApi) -> None:
     notes = hub.service(NotesService)
     log.info(
         "notes: %d notes stored; purging expired ones every %gs",
@@ -103,5 +113,5 @@ async def startup(hub: Any) -> None:
 
 
 @hookimpl
-def shutdown(hub: Any) -> None:
+def shutdown(hub: HubApi) -> None:
     log.info("notes: stopped with %d notes stored", hub.service(NotesService).count())

@@ -32,11 +32,9 @@ def render_error(exc: HubError) -> web.Response:
         "detail": exc.message,
         "reason": exc.reason,
     }
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
     return web.Response(
         body=orjson.dumps(body),
         status=exc.status,
-        headers=headers,
         content_type="application/problem+json",
     )
 

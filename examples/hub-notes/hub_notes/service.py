@@ -13,7 +13,7 @@ from typing import Any
 
 from hub.config import ConfigError
 from hub.credentials import Credential, CredentialType
-from hub.errors import HubError
+from hub.errors import ErrorFactory, HubError
 from hub.paging import Page
 
 PLUGIN = "notes"
@@ -55,8 +55,7 @@ class Note:
         return asdict(self)
 
 
-def error(status: int, message: str, reason: str) -> HubError:
-    return HubError(status, message, reason=reason, plugin=PLUGIN)
+error = ErrorFactory(PLUGIN)
 
 
 def bad_request(message: str) -> HubError:

@@ -7,8 +7,10 @@ from typing import Any
 
 import strawberry
 
+from hub.caller import Caller
 from hub.graphql.types import JSON, Connection, connection, page_window
-from hub_era.service import EraService, Order, bad_request
+from hub.records import sent_fields
+from hub_era.service import PLUGIN, EraService, Order, bad_request
 
 
 @strawberry.type(name="EraOpts")
@@ -74,13 +76,6 @@ class IntegrationPointInput:
     opts: OptsInput | None = strawberry.UNSET
 
 
-def _changes(value: Any) -> Any:
-    """An input object as the dict of the fields that were sent, like a REST body."""
-    if value is None or not hasattr(value, "__dataclass_fields__"):
-        return value
-    return {k: _changes(v) for k, v in vars(value).items() if v is not strawberry.UNSET}
-
-
 @strawberry.enum(name="EraOrderDirection")
 class Direction(Enum):
     ASC = "asc"
@@ -94,9 +89,11 @@ class OrderInput:
 
 
 def _service(info: strawberry.Info) -> EraService:
-    service = info.context.hub.service(EraService)
-    service.authorize(info.context.authorization)
-    return service  # type: ignore[no-any-return]
+    return info.context.hub.service(EraService)  # type: ignore[no-any-return]
+
+
+def _caller(info: strawberry.Info) -> Caller:
+    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
 
 
 @strawberry.type(name="EraQuery")
@@ -110,17 +107,22 @@ class EraQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[IntegrationPoint]:
-        service = _service(info)
-        offset, limit = page_window(first, after, bad_request)
+        service, caller = _service(info), _caller(info)
+        service.authorize(caller)  # a 401 before a bad `first` is a 400
+        window = page_window(first, after, bad_request, seekable=True)
         orders = [Order(o.field, o.direction is Direction.DESC) for o in order or []]
-        page = service.page(filter=filter, order=orders, offset=offset, limit=limit)
+        page = service.page(caller, filter=filter, order=orders, window=window)
         return connection(
-            [IntegrationPoint.of(e) for e in page.entities()], page.total or 0, offset
+            [IntegrationPoint.of(e) for e in page.entities()],
+            page.total or 0,
+            window,
+            page.cursors(),
+            page.has_next,
         )
 
     @strawberry.field
     def integration_point(self, info: strawberry.Info, id: strawberry.ID) -> IntegrationPoint:
-        return IntegrationPoint.of(_service(info).get(id))
+        return IntegrationPoint.of(_service(info).get(_caller(info), id))
 
     @strawberry.field(
         description="Ids whose id, code or token_local equals `key` (or only `field`)."
@@ -128,7 +130,7 @@ class EraQuery:
     def lookup(
         self, info: strawberry.Info, key: str, field: str | None = None
     ) -> list[strawberry.ID]:
-        ids = _service(info).lookup({field: key} if field else key)
+        ids = _service(info).lookup(_caller(info), {field: key} if field else key)
         return [strawberry.ID(i) for i in ids]
 
 
@@ -138,17 +140,17 @@ class EraMutation:
     def era_create_integration_point(
         self, info: strawberry.Info, input: IntegrationPointInput
     ) -> IntegrationPoint:
-        return IntegrationPoint.of(_service(info).create(_changes(input)))
+        return IntegrationPoint.of(_service(info).create(_caller(info), sent_fields(input)))
 
     @strawberry.mutation
     def era_update_integration_point(
         self, info: strawberry.Info, id: strawberry.ID, input: IntegrationPointInput
     ) -> IntegrationPoint:
-        return IntegrationPoint.of(_service(info).update(id, _changes(input)))
+        return IntegrationPoint.of(_service(info).update(_caller(info), id, sent_fields(input)))
 
     @strawberry.mutation(description="Returns the id of the deleted channel.")
     def era_delete_integration_point(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> strawberry.ID:
-        _service(info).delete(id)
+        _service(info).delete(_caller(info), id)
         return id

@@ -6,8 +6,10 @@ from typing import Any
 
 import grpc
 
-from hub.grpc.server import authorization
-from hub_era.service import OPTS, STRING_FIELDS, EraService, Order
+from hub.caller import caller_of
+from hub.paging import Page
+from hub.records import sent_fields
+from hub_era.service import EraService, Order, bad_request
 from hub_era.v1 import era_pb2, era_pb2_grpc
 
 
@@ -29,50 +31,42 @@ def plain(value: Any) -> Any:
     return None if kind in (None, "null_value") else getattr(value, kind)
 
 
-def to_changes(message: era_pb2.IntegrationPointInput) -> dict[str, Any]:
-    """Only the fields that were set, like a REST body."""
-    changes: dict[str, Any] = {f: getattr(message, f) for f in STRING_FIELDS if message.HasField(f)}
-    if message.HasField("opts"):
-        changes["opts"] = {f: getattr(message.opts, f) for f in OPTS if message.opts.HasField(f)}
-    return changes
-
-
 class EraServicer(era_pb2_grpc.EraServicer):
     def __init__(self, hub: Any) -> None:
         self.service = hub.service(EraService)
 
-    def _authorized(self, context: grpc.aio.ServicerContext) -> EraService:
-        self.service.authorize(authorization(context))
-        return self.service
-
     async def Create(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return to_message(self._authorized(context).create(to_changes(request.integration_point)))
+        changes = sent_fields(request.integration_point)
+        return to_message(self.service.create(caller_of(context), changes))
 
     async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        service = self._authorized(context)
-        page = service.page(
+        caller = caller_of(context)
+        self.service.authorize(caller)  # a 401 before a bad limit is a 400
+        page = self.service.page(
+            caller,
             filter={k: plain(v) for k, v in request.filter.fields.items()}
             if request.HasField("filter")
             else None,
             order=[Order(o.field, o.desc) for o in request.order],
-            offset=request.offset,
-            limit=request.limit if request.HasField("limit") else None,
+            window=Page.of(
+                request.offset, request.limit if request.HasField("limit") else None, bad_request
+            ),
         )
         return era_pb2.ListResponse(
             integration_points=[to_message(e) for e in page.entities()], total_count=page.total or 0
         )
 
     async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return to_message(self._authorized(context).get(request.id))
+        return to_message(self.service.get(caller_of(context), request.id))
 
     async def Update(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        service = self._authorized(context)
-        return to_message(service.update(request.id, to_changes(request.integration_point)))
+        changes = sent_fields(request.integration_point)
+        return to_message(self.service.update(caller_of(context), request.id, changes))
 
     async def Delete(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        self._authorized(context).delete(request.id)
+        self.service.delete(caller_of(context), request.id)
         return era_pb2.DeleteResponse()
 
     async def Lookup(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         key = {request.field: request.key} if request.field else request.key
-        return era_pb2.LookupResponse(ids=self._authorized(context).lookup(key))
+        return era_pb2.LookupResponse(ids=self.service.lookup(caller_of(context), key))

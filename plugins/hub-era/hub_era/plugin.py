@@ -2,41 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
+from hub.api import HubApi
 from hub.credentials import CredentialType
 from hub.hookspecs import hookimpl
-from hub.registrations import GraphQLPart, GrpcService, HealthProbe
+from hub.registrations import GraphQLPart, GrpcService, HealthProbe, RestApi
+from hub.storage import Migration
 from hub_era import service
 
 
 @hookimpl
-def register_migrations(register: Any) -> None:
+def register_migrations(register: Callable[[Migration], None]) -> None:
     for migration in service.MIGRATIONS:
         register(migration)
 
 
 @hookimpl
-def register_credential_types(register: Any) -> None:
+def register_credential_types(register: Callable[[CredentialType], None]) -> None:
     register(CredentialType())  # no parameters; prints {"token": "..."}
 
 
 @hookimpl
-def register_rest(hub: Any, register: Any) -> None:
+def register_rest(hub: HubApi, register: Callable[[RestApi], None]) -> None:
     from hub_era.rest import rest_api
 
     register(rest_api(hub))
 
 
 @hookimpl
-def register_graphql(hub: Any, register: Any) -> None:
+def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
     from hub_era.graphql import EraMutation, EraQuery
 
     register(GraphQLPart(query=EraQuery, mutation=EraMutation))
 
 
 @hookimpl
-def register_grpc(hub: Any, register: Any) -> None:
+def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
     from hub_era.grpc import EraServicer
     from hub_era.v1 import era_pb2_grpc
 
@@ -46,7 +48,7 @@ def register_grpc(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_health_probes(hub: Any, register: Any) -> None:
+def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
     def database() -> tuple[str, str]:
         count = (
             hub.database(service.PLUGIN)

@@ -7,9 +7,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from hub.caller import Caller, caller_of
 from hub.errors import HubError
 from hub.http.body import read_json
 from hub.http.params import bad_param, bool_param, int_param, json_param, reject_unknown
+from hub.paging import Page
 from hub.registrations import RestApi
 from hub_era.service import (
     PLUGIN,
@@ -30,11 +32,9 @@ POINT = "integration_point"  # the route of one channel, named for the links tha
 def render_error(exc: HubError) -> web.Response:
     status = exc.status
     body = {"error_code": 1000 + status, "error_message": exc.message}
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
     return web.Response(
         body=orjson.dumps(body),
         status=status,
-        headers=headers,
         content_type="application/json",
         charset="utf-8",
     )
@@ -80,24 +80,27 @@ def _present_json(query: Any, name: str) -> Any:
 def routes(hub: Any) -> list[web.RouteDef]:
     service = hub.service(EraService)
 
-    def auth(request: web.Request) -> None:
-        service.authorize(request.headers.get("Authorization"))
+    def auth(request: web.Request) -> Caller:
+        """The caller, checked before anything of the request is read (a 401 comes first)."""
+        caller = caller_of(request)
+        service.authorize(caller)
+        return caller
 
     async def create(request: web.Request) -> web.Response:
-        auth(request)
+        caller = auth(request)
         _query(request)
-        return _ok(orjson.dumps(service.create(await read_json(request))))
+        return _ok(orjson.dumps(service.create(caller, await read_json(request))))
 
     async def list_points(request: web.Request) -> web.Response:
-        auth(request)
+        caller = auth(request)
         query = _query(request, LIST_PARAMS)
         filter_ = _present_json(query, "filter")
         order = _present_json(query, "order")
         page = service.page(
+            caller,
             filter=filter_,
             order=orders_from_json(order) if order is not None else (),
-            offset=int_param(query, "offset") or 0,
-            limit=int_param(query, "limit"),
+            window=Page.of(int_param(query, "offset"), int_param(query, "limit"), bad_request),
             count=False,  # REST answers a bare array
         )
         mask, flat = _mask(query), bool_param(query, "flat")
@@ -106,33 +109,35 @@ def routes(hub: Any) -> list[web.RouteDef]:
         return _ok(orjson.dumps([apply_mask(e, mask, flat) for e in page.entities()]))
 
     async def lookup(request: web.Request) -> web.Response:
-        auth(request)
+        caller = auth(request)
         _query(request)
-        return _ok(orjson.dumps(service.lookup(await read_json(request))))
+        return _ok(orjson.dumps(service.lookup(caller, await read_json(request))))
 
     async def get_one(request: web.Request) -> web.Response:
-        auth(request)
+        caller = auth(request)
         query = _query(request, ONE_PARAMS)
         mask, flat = _mask(query), bool_param(query, "flat")
+        ident = request.match_info["id"]
         if mask is None and not flat:
-            return _ok(service.get_json(request.match_info["id"]))
-        return _ok(orjson.dumps(apply_mask(service.get(request.match_info["id"]), mask, flat)))
+            return _ok(service.get_json(caller, ident))
+        return _ok(orjson.dumps(apply_mask(service.get(caller, ident), mask, flat)))
 
     async def update(request: web.Request) -> web.Response:
-        auth(request)
+        caller = auth(request)
         _query(request)
-        return _ok(orjson.dumps(service.update(request.match_info["id"], await read_json(request))))
+        changes = await read_json(request)
+        return _ok(orjson.dumps(service.update(caller, request.match_info["id"], changes)))
 
     async def delete(request: web.Request) -> web.Response:
-        auth(request)
+        caller = auth(request)
         _query(request)
-        service.delete(request.match_info["id"])
+        service.delete(caller, request.match_info["id"])
         return web.Response(status=204)
 
     async def by_token(request: web.Request) -> web.Response:
-        auth(request)
+        caller = auth(request)
         _query(request)
-        ident = service.by_token(request.match_info["token"])
+        ident = service.by_token(caller, request.match_info["token"])
         # where this app is served: /era/rest/... under the hub, /rest/... on its own listener
         href = str(request.app.router[POINT].url_for(id=ident))
         return _ok(

@@ -16,7 +16,9 @@ from typing import Any
 import orjson
 
 from hub import paging
-from hub.errors import HubError
+from hub.caller import Caller
+from hub.credentials import Credential
+from hub.errors import ErrorFactory, HubError
 
 PLUGIN = "era"
 TABLE = "integration_points"
@@ -50,12 +52,15 @@ MAX_STRING = 2048
 MAX_CODE = 255
 
 
+error = ErrorFactory(PLUGIN, reasons=lambda status: 1000 + status)  # ERA's error_code
+
+
 def bad_request(message: str) -> HubError:
-    return HubError(400, message, reason=1400, plugin=PLUGIN)
+    return error(400, message)
 
 
-def error(status: int, message: str) -> HubError:
-    return HubError(status, message, reason=1000 + status, plugin=PLUGIN)
+def unauthorized() -> HubError:
+    return error(401, "Unauthorized: send Authorization: Bearer <token>")
 
 
 def now_stamp() -> str:
@@ -84,9 +89,15 @@ class Order:
 class Page:
     items: list[bytes]  # canonical JSON of each channel, as stored
     total: int | None  # None unless counted
+    keys: list[tuple[Any, ...]]  # each item's sort key, for its cursor
+    keyset: paging.Keyset  # the order the page was read in
+    has_next: bool  # more rows follow this page
 
     def entities(self) -> list[dict[str, Any]]:
         return [orjson.loads(item) for item in self.items]
+
+    def cursors(self) -> list[str]:
+        return [self.keyset.cursor(key) for key in self.keys]
 
 
 def m001_integration_points(db: Any) -> None:
@@ -169,19 +180,41 @@ def _json_path(path: str) -> str:
     return "$." + path
 
 
+def _keyset(order: Sequence[Order]) -> paging.Keyset:
+    """``order``'s fields (a repeated field cannot change the order), then the unique ``seq``.
+    Each path is one of :data:`LEAVES`, so it is written into the SQL as a literal."""
+    terms: dict[str, bool] = {}  # path -> descending
+    for o in order:
+        path = field_path(o.field, what="order")
+        if path in ("opts", "ext"):
+            raise bad_request("order: sort by a leaf field such as opts.title or ext.ct")
+        terms.setdefault(path, o.desc)
+    return paging.Keyset(
+        (
+            *(
+                paging.SortKey(path, f"json_extract(data, '{_json_path(path)}')", desc)
+                for path, desc in terms.items()
+            ),
+            paging.SortKey("seq", "seq"),
+        )
+    )
+
+
 class EraService:
     def __init__(self, hub: Any) -> None:
         self.hub = hub
         self.database = hub.database(PLUGIN)
 
     # -- auth ----------------------------------------------------------------------------
-    def authorize(self, authorization: str | None) -> None:
-        if self.hub.credentials.authenticate(PLUGIN, authorization) is None:
-            raise error(401, "Unauthorized: send Authorization: Bearer <token>")
+    def authorize(self, caller: Caller) -> Credential:
+        """Any era token or the admin token; every operation checks it first (the caller
+        looks it up once, so an adapter may also check before it reads the request)."""
+        return caller.require(unauthorized)
 
     # -- reads ---------------------------------------------------------------------------
-    def get_json(self, ident: str) -> bytes:
+    def get_json(self, caller: Caller, ident: str) -> bytes:
         """The stored JSON as bytes (read as a BLOB: no decoding to ``str`` and back)."""
+        self.authorize(caller)
         row = self.database.execute(
             f"SELECT CAST(data AS BLOB) FROM {TABLE} WHERE id = ?", (ident,)
         ).fetchone()
@@ -189,45 +222,43 @@ class EraService:
             raise error(404, "Not found")
         return bytes(row[0])
 
-    def get(self, ident: str) -> dict[str, Any]:
-        return orjson.loads(self.get_json(ident))  # type: ignore[no-any-return]
+    def get(self, caller: Caller, ident: str) -> dict[str, Any]:
+        return orjson.loads(self.get_json(caller, ident))  # type: ignore[no-any-return]
 
     def page(
         self,
+        caller: Caller,
         *,
         filter: Any = None,  # checked here: a JSON object of field -> value(s)
         order: Sequence[Order] = (),
-        offset: int = 0,
-        limit: int | None = None,
+        window: paging.Page = paging.Page(),
         count: bool = True,
     ) -> Page:
-        """One page in ``order`` (then creation order); ``count`` also counts all matches."""
-        window = paging.Page.of(offset, limit, bad_request)
-        offset, limit = window.offset, window.limit
-        where, params = self._where({} if filter is None else filter)  # [] is no object
-        terms: dict[str, bool] = {}  # path -> descending; a repeated field cannot change the order
-        for o in order:
-            path = field_path(o.field, what="order")
-            if path in ("opts", "ext"):
-                raise bad_request("order: sort by a leaf field such as opts.title or ext.ct")
-            terms.setdefault(path, o.desc)
-        order_sql = "".join(
-            f"json_extract(data, ?) {'DESC' if desc else 'ASC'}, " for desc in terms.values()
-        )
-        order_params = [_json_path(path) for path in terms]
+        """One page in ``order`` (then creation order: every order ends with the unique
+        ``seq``, so every page can seek); ``count`` also counts all matches."""
+        self.authorize(caller)
+        clauses, params = self._where({} if filter is None else filter)  # [] is no object
+        keyset = _keyset(order)
         total = None
         if count:
+            where = " WHERE " + " AND ".join(clauses) if clauses else ""
             total = self.database.execute(
                 f"SELECT count(*) FROM {TABLE}{where}", params
             ).fetchone()[0]
-        rows = self.database.execute(
-            f"SELECT CAST(data AS BLOB) FROM {TABLE}{where} ORDER BY {order_sql}seq"
-            " LIMIT ? OFFSET ?",
-            [*params, *order_params, limit, offset],
+        if window.after is not None:
+            seek, seek_params = keyset.seek(window.after, bad_request)
+            clauses, params = [*clauses, seek], [*params, *seek_params]
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = self.database.execute(  # one row more than asked: whether another page follows
+            f"SELECT CAST(data AS BLOB), {keyset.columns()} FROM {TABLE}{where}"
+            f" ORDER BY {keyset.order_by()} LIMIT ? OFFSET ?",
+            [*params, window.limit + 1, window.offset],
         ).fetchall()
-        return Page([r[0] for r in rows], total)
+        shown = rows[: window.limit]
+        keys = [tuple(r[1:]) for r in shown]
+        return Page([r[0] for r in shown], total, keys, keyset, len(rows) > len(shown))
 
-    def _where(self, filter: dict[str, Any]) -> tuple[str, list[Any]]:
+    def _where(self, filter: dict[str, Any]) -> tuple[list[str], list[Any]]:
         if not isinstance(filter, dict):
             raise bad_request("filter: expected a JSON object of field -> value")
         clauses, params = [], []
@@ -247,10 +278,11 @@ class EraService:
             # one parameter however long the list: SQLite caps the number of parameters
             clauses.append("json_extract(data, ?) IN (SELECT value FROM json_each(?))")
             params.extend([_json_path(path), orjson.dumps(values).decode()])
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+        return clauses, params
 
-    def lookup(self, key: Any) -> list[str]:
+    def lookup(self, caller: Caller, key: Any) -> list[str]:
         """Ids of channels whose key field equals ``key`` (a string, or ``{"code": "..."}``)."""
+        self.authorize(caller)
         fields: tuple[str, ...]
         if isinstance(key, str):
             fields, value = KEY_FIELDS, key
@@ -275,7 +307,8 @@ class EraService:
             raise error(404, "Lookup failed")
         return [r[0] for r in rows]
 
-    def by_token(self, token: str) -> str:
+    def by_token(self, caller: Caller, token: str) -> str:
+        self.authorize(caller)
         row = self.database.execute(
             f"SELECT id FROM {TABLE} WHERE token_local = ?", (token,)
         ).fetchone()
@@ -284,7 +317,8 @@ class EraService:
         return str(row[0])
 
     # -- writes --------------------------------------------------------------------------
-    def create(self, changes: Any) -> dict[str, Any]:
+    def create(self, caller: Caller, changes: Any) -> dict[str, Any]:
+        self.authorize(caller)
         changes = _validate_changes(changes, creating=True)
         stamp = now_stamp()
         entity: dict[str, Any] = {k: "" for k in FIELDS if k not in ("opts", "ext")}
@@ -312,7 +346,8 @@ class EraService:
             ) from None
         return entity
 
-    def update(self, ident: str, changes: Any) -> dict[str, Any]:
+    def update(self, caller: Caller, ident: str, changes: Any) -> dict[str, Any]:
+        self.authorize(caller)
         changes = _validate_changes(changes, creating=False)
         try:
             with self.database.write() as db:
@@ -333,7 +368,8 @@ class EraService:
             ) from None
         return entity  # type: ignore[no-any-return]
 
-    def delete(self, ident: str) -> None:
+    def delete(self, caller: Caller, ident: str) -> None:
+        self.authorize(caller)
         with self.database.write() as db:
             if db.execute(f"DELETE FROM {TABLE} WHERE id = ?", (ident,)).rowcount == 0:
                 raise error(404, "Not found")

@@ -10,8 +10,8 @@ from typing import Any
 import strawberry
 
 from hub.graphql.types import Connection, connection, page_window
-from hub.paging import Page
 from hub.peer import Peer
+from hub.records import sent_fields
 from hub_monitorozas.service import Caller, MonitorozasService, error
 
 FLAGS = (
@@ -26,7 +26,7 @@ FLAGS = (
 
 
 def bad_argument(message: str) -> Any:
-    return error(400, "invalid_field", message)
+    return error(400, message, "invalid_field")
 
 
 def _service(info: strawberry.Info) -> MonitorozasService:
@@ -192,11 +192,6 @@ class BlacklistMonitorInput:
     )
 
 
-def _sent(value: Any) -> dict[str, Any]:
-    """An input object as the dict of the fields that were sent, like a REST body."""
-    return {k: v for k, v in vars(value).items() if v is not strawberry.UNSET}
-
-
 @strawberry.type(name="MonitorozasQuery")
 class MonitorozasQuery:
     @strawberry.field(description="The key's user, key id and scopes.")
@@ -207,9 +202,9 @@ class MonitorozasQuery:
     def devices(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Device]:
-        offset, limit = page_window(first, after, bad_argument)
-        items, total = _service(info).list_devices(_caller(info), Page(offset, limit))
-        return connection([Device.of(d) for d in items], total, offset)
+        page = page_window(first, after, bad_argument)
+        items, total = _service(info).list_devices(_caller(info), page)
+        return connection([Device.of(d) for d in items], total, page)
 
     @strawberry.field
     def device(self, info: strawberry.Info, id: int) -> Device:
@@ -219,9 +214,9 @@ class MonitorozasQuery:
     def blacklist_monitors(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[BlacklistMonitor]:
-        offset, limit = page_window(first, after, bad_argument)
-        items, total = _service(info).list_monitors(_caller(info), Page(offset, limit))
-        return connection([BlacklistMonitor.of(m) for m in items], total, offset)
+        page = page_window(first, after, bad_argument)
+        items, total = _service(info).list_monitors(_caller(info), page)
+        return connection([BlacklistMonitor.of(m) for m in items], total, page)
 
     @strawberry.field
     def blacklist_monitor(self, info: strawberry.Info, id: int) -> BlacklistMonitor:
@@ -232,7 +227,7 @@ class MonitorozasQuery:
 class MonitorozasMutation:
     @strawberry.mutation
     def monitorozas_create_device(self, info: strawberry.Info, input: DeviceInput) -> Device:
-        return Device.of(_service(info).create_device(_caller(info), _sent(input)))
+        return Device.of(_service(info).create_device(_caller(info), sent_fields(input)))
 
     @strawberry.mutation
     def monitorozas_delete_device(self, info: strawberry.Info, id: int) -> DeleteResult:
@@ -242,7 +237,7 @@ class MonitorozasMutation:
     def monitorozas_create_blacklist_monitor(
         self, info: strawberry.Info, input: BlacklistMonitorInput
     ) -> BlacklistMonitor:
-        return BlacklistMonitor.of(_service(info).create_monitor(_caller(info), _sent(input)))
+        return BlacklistMonitor.of(_service(info).create_monitor(_caller(info), sent_fields(input)))
 
     @strawberry.mutation
     def monitorozas_delete_blacklist_monitor(self, info: strawberry.Info, id: int) -> DeleteResult:

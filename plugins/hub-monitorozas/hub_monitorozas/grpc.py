@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from hub.grpc.server import authorization
 from hub.paging import Page
 from hub.peer import Peer
+from hub.records import sent_fields
 from hub_monitorozas.service import Caller, MonitorozasService, page
 from hub_monitorozas.v1 import monitorozas_pb2 as pb
 from hub_monitorozas.v1 import monitorozas_pb2_grpc
@@ -31,15 +32,6 @@ def to_message(cls: type[Message], data: dict[str, Any]) -> Any:
             continue
         fields[field.name] = value
     return cls(**fields)
-
-
-def to_input(message: Message) -> dict[str, Any]:
-    """Only the fields that were set, like a REST body."""
-    return {
-        f.name: getattr(message, f.name)
-        for f in message.DESCRIPTOR.fields
-        if message.HasField(f.name)
-    }
 
 
 def history_message(entry: dict[str, Any]) -> Any:
@@ -85,7 +77,7 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
 
     async def CreateDevice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         caller = self._caller(context)
-        return to_message(pb.Device, self.service.create_device(caller, to_input(request)))
+        return to_message(pb.Device, self.service.create_device(caller, sent_fields(request)))
 
     async def DeleteDevice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         result = self.service.delete_device(self._caller(context), request.id)
@@ -108,7 +100,7 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
 
     async def CreateBlacklistMonitor(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         caller = self._caller(context)
-        return monitor_message(self.service.create_monitor(caller, to_input(request)))
+        return monitor_message(self.service.create_monitor(caller, sent_fields(request)))
 
     async def DeleteBlacklistMonitor(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         result = self.service.delete_monitor(self._caller(context), request.id)

@@ -3,40 +3,50 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
+from hub.api import HubApi
+from hub.credentials import CredentialType
 from hub.hookspecs import hookimpl
-from hub.registrations import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import (
+    BackgroundQueue,
+    GraphQLPart,
+    GrpcService,
+    HealthProbe,
+    PeriodicJob,
+    RestApi,
+)
+from hub.storage import Migration
 from hub_monitorozas import keys, service
 from hub_monitorozas.service import MonitorozasService
 from hub_monitorozas.settings import MonitorozasSettings
 
 
 @hookimpl
-def register_settings(register: Any) -> None:
+def register_settings(register: Callable[[type], None]) -> None:
     register(MonitorozasSettings)
 
 
 @hookimpl
-def register_migrations(register: Any) -> None:
+def register_migrations(register: Callable[[Migration], None]) -> None:
     for migration in service.MIGRATIONS:
         register(migration)
 
 
 @hookimpl
-def register_credential_types(hub: Any, register: Any) -> None:
+def register_credential_types(hub: HubApi, register: Callable[[CredentialType], None]) -> None:
     register(keys.KeyIssuer(hub.database(keys.PLUGIN)).credential_type())
 
 
 @hookimpl
-def register_rest(hub: Any, register: Any) -> None:
+def register_rest(hub: HubApi, register: Callable[[RestApi], None]) -> None:
     from hub_monitorozas.rest import rest_api
 
     register(rest_api(hub))
 
 
 @hookimpl
-def register_graphql(hub: Any, register: Any) -> None:
+def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
     from hub_monitorozas.graphql import (
         MonitorozasMutation,
         MonitorozasQuery,
@@ -53,7 +63,7 @@ def register_graphql(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_grpc(hub: Any, register: Any) -> None:
+def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
     from hub_monitorozas.grpc import MonitorozasServicer
     from hub_monitorozas.v1 import monitorozas_pb2_grpc
 
@@ -67,7 +77,7 @@ def register_grpc(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_health_probes(hub: Any, register: Any) -> None:
+def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
     monitor = hub.service(MonitorozasService)
 
     def database() -> tuple[str, str]:
@@ -81,16 +91,16 @@ def register_health_probes(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_jobs(hub: Any, register: Any) -> None:
+def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
     monitor = hub.service(MonitorozasService)
     register(PeriodicJob("scheduler", monitor.settings.scheduler_tick, monitor.run_due))
 
 
 @hookimpl
-def register_queues(hub: Any, register: Any) -> None:
+def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) -> None:
     register(BackgroundQueue("checks", hub.service(MonitorozasService).pending))
 
 
 @hookimpl
-async def shutdown(hub: Any) -> None:
+async def shutdown(hub: HubApi) -> None:
     await hub.service(MonitorozasService).stop()

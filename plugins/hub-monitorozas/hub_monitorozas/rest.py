@@ -50,11 +50,9 @@ def error_code(exc: HubError) -> str:
 
 def render_error(exc: HubError) -> web.Response:
     body = {"success": False, "error": error_code(exc), "message": exc.message}
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
     return web.Response(
         body=orjson.dumps(body),
         status=exc.status,
-        headers=headers,
         content_type="application/json",
         charset="utf-8",
     )

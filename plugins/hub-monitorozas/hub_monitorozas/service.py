@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import orjson
 from prometheus_client import Counter
 
-from hub.errors import HubError
+from hub.errors import ErrorFactory, HubError
 from hub.paging import Page
 from hub.peer import Peer
 from hub_monitorozas import checks, dnsbl, keys, validation
@@ -69,8 +69,7 @@ REFRESH_DEVICE_DOC = f"UPDATE devices SET doc = {DEVICE_JSON} WHERE id = ?"
 REFRESH_MONITOR_DOC = f"UPDATE blacklist_monitors SET doc = {MONITOR_JSON} WHERE id = ?"
 
 
-def error(status: int, code: str, message: str, retry_after: int | None = None) -> HubError:
-    return HubError(status, message, reason=code, plugin=PLUGIN, retry_after=retry_after)
+error = ErrorFactory(PLUGIN)
 
 
 def stamp(epoch: float | None = None) -> str:
@@ -148,8 +147,8 @@ def storage_errors(method: F) -> F:
     def translate(exc: sqlite3.Error) -> HubError:
         log.error("monitorozas storage error: %s", exc)
         if "no such table" in str(exc):
-            return error(500, "missing_table", "a table of the monitor is missing")
-        return error(500, "server_error", "the monitor's storage failed")
+            return error(500, "a table of the monitor is missing", "missing_table")
+        return error(500, "the monitor's storage failed", "server_error")
 
     if asyncio.iscoroutinefunction(method):
 
@@ -185,12 +184,12 @@ class Caller:
 
     def require(self, scope: str) -> Caller:
         if scope not in self.scopes:
-            raise error(403, "insufficient_scope", f"this key lacks the {scope} scope")
+            raise error(403, f"this key lacks the {scope} scope", "insufficient_scope")
         return self
 
 
 def bad_page(message: str) -> HubError:
-    return error(400, "invalid_field", message)
+    return error(400, message, "invalid_field")
 
 
 def page(offset: int | None, limit: int | None, *, limit_name: str = "limit") -> Page:
@@ -207,9 +206,9 @@ def parse_id(raw: Any, name: str = "id") -> int:
     elif isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 19:
         value = int(raw.strip())
     else:
-        raise error(400, "invalid_id", f"{name}: required, a positive integer")
+        raise error(400, f"{name}: required, a positive integer", "invalid_id")
     if not 1 <= value <= MAX_ID:
-        raise error(400, "invalid_id", f"{name}: required, a positive integer")
+        raise error(400, f"{name}: required, a positive integer", "invalid_id")
     return value
 
 
@@ -239,10 +238,10 @@ class MonitorozasService:
         asks for its scope with :meth:`Caller.require`."""
         scheme, _, value = (authorization or "").strip().partition(" ")
         if not scheme or (scheme.lower() == "bearer" and not value.strip()):
-            raise error(401, "missing_api_key", "send Authorization: Bearer <API key>")
+            raise error(401, "send Authorization: Bearer <API key>", "missing_api_key")
         credential = self.hub.credentials.authenticate(PLUGIN, authorization)
         if credential is None:
-            raise error(401, "invalid_api_key", "the API key is not valid")
+            raise error(401, "the API key is not valid", "invalid_api_key")
         if credential.is_admin:
             return Caller(None, None, keys.SCOPES, is_admin=True)
         attrs = credential.attrs
@@ -251,16 +250,16 @@ class MonitorozasService:
             address = peer.client(self.proxies)
             if address is None or not any(address in ipaddress.ip_network(net) for net in allow):
                 shown = address.compressed if address else "unknown"
-                raise error(403, "ip_not_allowed", f"requests from {shown} are not allowed")
+                raise error(403, f"requests from {shown} are not allowed", "ip_not_allowed")
         decision = self.hub.rate_limiter.hit(
             f"{PLUGIN}:key:{credential.id}", self.settings.rate_limit, self.settings.rate_window
         )
         if not decision.allowed:
             raise error(
                 429,
-                "rate_limit_exceeded",
                 f"at most {self.settings.rate_limit} requests per {self.settings.rate_window:g}s"
                 " per key",
+                "rate_limit_exceeded",
                 retry_after=decision.retry_after,
             )
         return Caller(int(attrs["user_id"]), int(attrs["key_id"]), tuple(attrs["scopes"]))
@@ -327,7 +326,7 @@ class MonitorozasService:
         where, params = self._scope_sql(caller)
         found = self._select("devices", " AND id = ?" + where, (device_id, *params))
         if not found:
-            raise error(404, "device_not_found", f"id: no device {device_id}")
+            raise error(404, f"id: no device {device_id}", "device_not_found")
         return found[0]
 
     @storage_errors
@@ -401,9 +400,9 @@ class MonitorozasService:
         except sqlite3.IntegrityError:
             raise error(
                 409,
-                "duplicate_device",
                 "a device with this target_type, target_value, service_type, scheme and port"
                 " already exists",
+                "duplicate_device",
             ) from None
         return self._device_of(Caller(owner, None, ()), device_id)
 
@@ -417,7 +416,7 @@ class MonitorozasService:
                 db.execute(f"DELETE FROM devices WHERE id = ?{where}", (ident, *params)).rowcount
                 == 0
             ):
-                raise error(404, "device_not_found", f"id: no device {ident}")
+                raise error(404, f"id: no device {ident}", "device_not_found")
         return {"id": ident, "deleted": True}
 
     @storage_errors
@@ -442,7 +441,7 @@ class MonitorozasService:
         found = self._select("blacklist_monitors", " AND id = ?" + where, (monitor_id, *params))
         if not found:
             raise error(
-                404, "blacklist_monitor_not_found", f"id: no blacklist monitor {monitor_id}"
+                404, f"id: no blacklist monitor {monitor_id}", "blacklist_monitor_not_found"
             )
         return found[0]
 
@@ -483,8 +482,8 @@ class MonitorozasService:
         except sqlite3.IntegrityError:
             raise error(
                 409,
-                "duplicate_blacklist_monitor",
                 "a blacklist monitor with this target_type and target_value already exists",
+                "duplicate_blacklist_monitor",
             ) from None
         return self._monitor_of(Caller(owner, None, ()), monitor_id)
 
@@ -500,7 +499,7 @@ class MonitorozasService:
                 ).rowcount
                 == 0
             ):
-                raise error(404, "blacklist_monitor_not_found", f"id: no blacklist monitor {ident}")
+                raise error(404, f"id: no blacklist monitor {ident}", "blacklist_monitor_not_found")
         return {"id": ident, "deleted": True}
 
     # -- status events ------------------------------------------------------------------------

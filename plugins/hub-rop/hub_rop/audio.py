@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -101,7 +100,6 @@ async def download(
     *,
     max_bytes: int,
     timeout: float,
-    progress: Callable[[], None] | None = None,
 ) -> int:
     """Stream ``url`` into ``target`` (via ``target.part``); stop past ``max_bytes``."""
     part = target.with_name(target.name + ".part")
@@ -126,8 +124,6 @@ async def download(
                             "too_large", f"audio: more than {max_bytes} bytes, download stopped"
                         )
                     out.write(chunk)
-                    if progress is not None:
-                        progress()
         os.replace(part, target)
         return size
     except TimeoutError:

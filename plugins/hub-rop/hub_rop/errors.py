@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.errors import HubError
+from hub.errors import ErrorFactory, HubError
 
 PLUGIN = "rop"
 CODES = {
@@ -20,16 +20,7 @@ CODES = {
 }
 
 
-def error(
-    status: int, message: str, reason: str | None = None, retry_after: int | None = None
-) -> HubError:
-    return HubError(
-        status,
-        message,
-        reason=reason or CODES.get(status, "internal"),
-        plugin=PLUGIN,
-        retry_after=retry_after,
-    )
+error = ErrorFactory(PLUGIN, reasons=lambda status: CODES.get(status, "internal"))
 
 
 def bad_request(message: str) -> HubError:

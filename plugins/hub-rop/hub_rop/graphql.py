@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from hub.graphql.types import JSON, Connection, connection, page_window
+from hub.records import sent_fields
 from hub_rop.errors import bad_request
 from hub_rop.service import RopService, iso
 
@@ -19,15 +20,6 @@ def _service(info: strawberry.Info) -> RopService:
 
 def _auth(info: strawberry.Info) -> str | None:
     return info.context.authorization  # type: ignore[no-any-return]
-
-
-def _sent(value: Any) -> Any:
-    """An input object as the dict of the fields that were sent, like a REST body."""
-    if isinstance(value, list):
-        return [_sent(v) for v in value]
-    if value is None or not hasattr(value, "__dataclass_fields__"):
-        return value
-    return {k: _sent(v) for k, v in vars(value).items() if v is not strawberry.UNSET}
 
 
 @strawberry.type(name="RopStageResult")
@@ -334,9 +326,9 @@ class RopQuery:
         after: str | None = None,
         status: str | None = None,
     ) -> Connection[Call]:
-        offset, limit = page_window(first, after, bad_request)
-        calls, total = _service(info).calls(_auth(info), status, offset, limit)
-        return connection([Call.of(c) for c in calls], total, offset)
+        page = page_window(first, after, bad_request)
+        calls, total = _service(info).calls(_auth(info), status, page.offset, page.limit)
+        return connection([Call.of(c) for c in calls], total, page)
 
     @strawberry.field
     def call(self, info: strawberry.Info, call_id: str) -> Call:
@@ -350,9 +342,9 @@ class RopQuery:
     def managers(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Manager]:
-        offset, limit = page_window(first, after, bad_request)
-        managers, total = _service(info).managers(_auth(info), offset, limit)
-        return connection([Manager(**m) for m in managers], total, offset)
+        page = page_window(first, after, bad_request)
+        managers, total = _service(info).managers(_auth(info), page.offset, page.limit)
+        return connection([Manager(**m) for m in managers], total, page)
 
     @strawberry.field
     def checklists(self, info: strawberry.Info) -> list[Checklist]:
@@ -375,9 +367,9 @@ class RopQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDelivery]:
-        offset, limit = page_window(first, after, bad_request)
-        items, total = _service(info).deliveries(_auth(info), status, offset, limit)
-        return connection([WebhookDelivery.of(d) for d in items], total, offset)
+        page = page_window(first, after, bad_request)
+        items, total = _service(info).deliveries(_auth(info), status, page.offset, page.limit)
+        return connection([WebhookDelivery.of(d) for d in items], total, page)
 
     @strawberry.field
     def webhook_counts(self, info: strawberry.Info) -> WebhookCounts:
@@ -388,25 +380,25 @@ class RopQuery:
 class RopMutation:
     @strawberry.mutation(description="REST's audio-upload.")
     async def rop_upload_call(self, info: strawberry.Info, input: UploadInput) -> UploadResult:
-        return UploadResult(**await _service(info).upload(_auth(info), _sent(input)))
+        return UploadResult(**await _service(info).upload(_auth(info), sent_fields(input)))
 
     @strawberry.mutation(description="REST's offices-update: replaces the office structure.")
     def rop_update_offices(
         self, info: strawberry.Info, offices: list[OfficeInput]
     ) -> OfficesUpdate:
-        data = {"offices": _sent(offices)}
+        data = {"offices": [sent_fields(o) for o in offices]}
         return OfficesUpdate(**_service(info).update_offices(_auth(info), data))
 
     @strawberry.mutation(description="REST's managers-update: upserts managers.")
     def rop_update_managers(
         self, info: strawberry.Info, managers: list[ManagerInput]
     ) -> ManagersUpdate:
-        data = {"managers": _sent(managers)}
+        data = {"managers": [sent_fields(m) for m in managers]}
         return ManagersUpdate(**_service(info).update_managers(_auth(info), data))
 
     @strawberry.mutation(description="Admin only: create or replace a checklist.")
     def rop_put_checklist(self, info: strawberry.Info, input: ChecklistInput) -> Checklist:
-        return Checklist.of(_service(info).put_checklist(_auth(info), _sent(input)))
+        return Checklist.of(_service(info).put_checklist(_auth(info), sent_fields(input)))
 
     @strawberry.mutation(description="Admin only; returns the id.")
     def rop_delete_checklist(self, info: strawberry.Info, id: str) -> str:
@@ -414,7 +406,7 @@ class RopMutation:
 
     @strawberry.mutation(description="Admin only: create or replace an analytic table.")
     def rop_put_table(self, info: strawberry.Info, input: TableInput) -> Table:
-        return Table.of(_service(info).put_table(_auth(info), _sent(input)))
+        return Table.of(_service(info).put_table(_auth(info), sent_fields(input)))
 
     @strawberry.mutation(description="Admin only; returns the id.")
     def rop_delete_table(self, info: strawberry.Info, id: str) -> str:
@@ -422,7 +414,7 @@ class RopMutation:
 
     @strawberry.mutation(description="An analyser key or the admin token: store a result.")
     def rop_submit_analysis(self, info: strawberry.Info, input: AnalysisInput) -> Call:
-        return Call.of(_service(info).submit_analysis(_auth(info), _sent(input)))
+        return Call.of(_service(info).submit_analysis(_auth(info), sent_fields(input)))
 
     @strawberry.mutation(description="Admin only: send a dead delivery again.")
     def rop_redeliver_webhook(self, info: strawberry.Info, id: str) -> WebhookDelivery:

@@ -10,6 +10,7 @@ from google.protobuf import json_format, struct_pb2
 
 from hub.grpc.server import authorization
 from hub.paging import Page
+from hub.records import sent_fields
 from hub_rop.errors import bad_request
 from hub_rop.service import RopService, iso
 from hub_rop.v1 import rop_pb2, rop_pb2_grpc
@@ -112,12 +113,7 @@ class RopServicer(rop_pb2_grpc.RopServicer):
         self.service: RopService = hub.service(RopService)
 
     async def UploadCall(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        data = {
-            f: getattr(request, f)
-            for f in ("manager_id", "call_id", "deal_id", "deal_stage_id", "audio_url")
-        }
-        if request.HasField("duration"):
-            data["duration"] = request.duration
+        data = sent_fields(request)
         return rop_pb2.UploadCallResponse(**await self.service.upload(authorization(context), data))
 
     async def UpdateOffices(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

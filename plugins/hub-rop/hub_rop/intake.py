@@ -1,7 +1,8 @@
 """The background half of audio intake: download, check, measure, then ask the analysers.
-Calls wait in ``downloading`` in SQLite; the timer job claims them with a lease that the
-download renews while it runs, so a hub that stops or dies leaves nothing lost: the next start
-picks the call up again."""
+Waiting downloads are items of a work queue of the host (``hub.queue``) in the table
+``audio_downloads``, written in the upload's transaction; the queue leases them and renews the
+lease while the download runs, so a hub that stops or dies leaves nothing lost: the next start
+(or another process) picks the call up again."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from hub.queue import Claim, Outcome, Table, WorkQueue, done
 from hub.storage import Database
 from hub_rop.audio import IntakeFailure, download, duration_of, sniff
 from hub_rop.settings import RopSettings
@@ -42,67 +44,40 @@ class Intake:
         self.audio_dir = audio_dir
         self.session = session
         self.on_ready = on_ready
-        self.inflight: dict[str, asyncio.Task[None]] = {}
+        self.queue = WorkQueue(
+            database,
+            "audio",
+            self._process,
+            Table("audio_downloads", key="call_id"),
+            interval=settings.intake_interval,
+            lease=settings.intake_lease,
+            concurrency=settings.intake_concurrency,
+            job="audio_intake",
+        )
 
-    def depth(self) -> int:
+    def enqueue(self, db: Any, call_id: str) -> None:
+        """Call inside the transaction that stores the call in ``downloading``."""
+        self.queue.enqueue(db, {"call_id": call_id})
+
+    async def _process(self, claim: Claim) -> Outcome:
+        """One call's download, in a task of its own (up to ``intake_concurrency`` at once). A
+        failure rejects the call; nothing is retried (docs/rop.md)."""
+        call_id = claim.key
         row = self.database.execute(
-            "SELECT count(*) FROM calls WHERE status = 'downloading'"
+            "SELECT audio_url FROM calls WHERE call_id = ? AND status = 'downloading'", (call_id,)
         ).fetchone()
-        return int(row[0])
-
-    async def run(self) -> None:
-        """The timer job: claim waiting downloads up to the free slots, each in its own task."""
-        free = self.settings.intake_concurrency - len(self.inflight)
-        if free <= 0:
-            return
-        now = time.time()
-        with self.database.write() as db:
-            rows = db.execute(
-                "SELECT call_id, audio_url FROM calls WHERE status = 'downloading'"
-                " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY seq LIMIT ?",
-                (now, free),
-            ).fetchall()
-            rows = [r for r in rows if r[0] not in self.inflight]
-            db.conn.executemany(
-                "UPDATE calls SET claimed_until = ? WHERE call_id = ?",
-                [(now + self.settings.intake_lease, r[0]) for r in rows],
-            )
-        for call_id, url in rows:
-            task = asyncio.get_running_loop().create_task(self._process(call_id, url))
-            self.inflight[call_id] = task
-            task.add_done_callback(partial(self._done, call_id))
-
-    def _done(self, call_id: str, _task: asyncio.Task[None]) -> None:
-        self.inflight.pop(call_id, None)
-
-    def _renewer(self, call_id: str) -> Callable[[], None]:
-        lease = self.settings.intake_lease
-        renewed = time.monotonic()
-
-        def renew() -> None:
-            nonlocal renewed
-            if time.monotonic() - renewed > lease / 3:
-                renewed = time.monotonic()
-                with self.database.write() as db:
-                    db.execute(
-                        "UPDATE calls SET claimed_until = ? WHERE call_id = ?",
-                        (time.time() + lease, call_id),
-                    )
-
-        return renew
-
-    async def _process(self, call_id: str, url: str) -> None:
+        if row is None:
+            return done()
         self.audio_dir.mkdir(parents=True, exist_ok=True)
         staging = audio_file(self.audio_dir, call_id, "download")
         target: Path | None = None
         try:
             size = await download(
                 self.session(),
-                url,
+                row[0],
                 staging,
                 max_bytes=self.settings.max_audio_bytes,
                 timeout=self.settings.download_timeout,
-                progress=self._renewer(call_id),
             )
             with staging.open("rb") as f:
                 fmt = sniff(f.read(16))
@@ -119,47 +94,44 @@ class Intake:
                     f"audio: {seconds:.1f}s long, over the limit of"
                     f" {self.settings.max_duration:g}s",
                 )
-            self._update(
-                call_id,
-                status="awaiting_analysis",
-                format=fmt,
-                size_bytes=size,
-                duration=seconds,
-                audio_path=str(target),
-            )
-        except asyncio.CancelledError:
-            self._update(call_id, claimed_until=None)  # shutting down: the next start resumes
+        except asyncio.CancelledError:  # shutting down: the queue gives the lease back
             staging.unlink(missing_ok=True)
             raise
         except IntakeFailure as failure:
-            self._reject(call_id, failure.reason, failure.message, staging, target)
-            return
-        except Exception as exc:  # a bug must not leave the call claimed for ever
+            return self._reject(call_id, failure.reason, failure.message, staging, target)
+        except Exception as exc:  # a bug must not leave the call waiting for ever
             log.exception("call %s: intake failed", call_id)
-            self._reject(
+            return self._reject(
                 call_id, "internal", f"audio: intake failed: {type(exc).__name__}", staging, target
             )
-            return
-        await self.on_ready(call_id)
+        ready = partial(
+            _update,
+            call_id=call_id,
+            status="awaiting_analysis",
+            format=fmt,
+            size_bytes=size,
+            duration=seconds,
+            audio_path=str(target),
+        )
+        return done(write=ready, then=partial(self.on_ready, call_id))
 
-    def _reject(self, call_id: str, reason: str, message: str, *files: Path | None) -> None:
+    @staticmethod
+    def _reject(call_id: str, reason: str, message: str, *files: Path | None) -> Outcome:
         for path in files:
             if path is not None:
                 path.unlink(missing_ok=True)
-        self._update(call_id, status="rejected", reason=reason, detail=message)
-
-    def _update(self, call_id: str, **values: Any) -> None:
-        values.setdefault("claimed_until", None)
-        values["updated_at"] = time.time()
-        sets = ", ".join(f"{k} = ?" for k in values)
-        with self.database.write() as db:
-            db.execute(
-                f"UPDATE calls SET {sets} WHERE call_id = ? AND status = 'downloading'",
-                [*values.values(), call_id],
+        return done(
+            write=partial(
+                _update, call_id=call_id, status="rejected", reason=reason, detail=message
             )
+        )
 
-    async def stop(self) -> None:
-        tasks = list(self.inflight.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+
+def _update(db: Any, *, call_id: str, **values: Any) -> None:
+    """The call's new state, in the transaction that finishes its download."""
+    values["updated_at"] = time.time()
+    sets = ", ".join(f"{k} = ?" for k in values)
+    db.execute(
+        f"UPDATE calls SET {sets} WHERE call_id = ? AND status = 'downloading'",
+        [*values.values(), call_id],
+    )

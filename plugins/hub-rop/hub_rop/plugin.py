@@ -2,56 +2,71 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+import click
+
+from hub.api import HubApi
+from hub.credentials import CredentialType
 from hub.hookspecs import hookimpl
-from hub.registrations import BackgroundQueue, GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import (
+    BackgroundQueue,
+    GraphQLPart,
+    GrpcService,
+    HealthProbe,
+    RestApi,
+)
+from hub.storage import Migration
 from hub_rop import hookspecs, storage
 from hub_rop.settings import RopSettings
+
+if TYPE_CHECKING:
+    from hub_rop.service import RopService
 
 hub_hookspecs = hookspecs  # rop_analyze_call, for analyser plugins to implement
 
 
-def _service(hub: Any) -> Any:
+def _service(hub: HubApi) -> RopService:
     from hub_rop.service import RopService
 
     return hub.service(RopService)
 
 
 @hookimpl
-def register_settings(register: Any) -> None:
+def register_settings(register: Callable[[type], None]) -> None:
     register(RopSettings)
 
 
 @hookimpl
-def register_migrations(register: Any) -> None:
+def register_migrations(register: Callable[[Migration], None]) -> None:
     for migration in storage.MIGRATIONS:
         register(migration)
 
 
 @hookimpl
-def register_credential_types(register: Any) -> None:
+def register_credential_types(register: Callable[[CredentialType], None]) -> None:
     from hub_rop.service import CREDENTIAL_TYPE
 
     register(CREDENTIAL_TYPE)  # hub creds add rop [--param role=analyser] -> {"api_key": ...}
 
 
 @hookimpl
-def register_rest(hub: Any, register: Any) -> None:
+def register_rest(hub: HubApi, register: Callable[[RestApi], None]) -> None:
     from hub_rop.rest import rest_api
 
     register(rest_api(hub))
 
 
 @hookimpl
-def register_graphql(hub: Any, register: Any) -> None:
+def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
     from hub_rop.graphql import RopMutation, RopQuery, RopSubscription
 
     register(GraphQLPart(query=RopQuery, mutation=RopMutation, subscription=RopSubscription))
 
 
 @hookimpl
-def register_grpc(hub: Any, register: Any) -> None:
+def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
     from hub_rop.grpc import RopServicer
     from hub_rop.v1 import rop_pb2_grpc
 
@@ -61,7 +76,7 @@ def register_grpc(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_health_probes(hub: Any, register: Any) -> None:
+def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
     service = _service(hub)
 
     def outbox() -> tuple[str, str]:
@@ -79,27 +94,21 @@ def register_health_probes(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_jobs(hub: Any, register: Any) -> None:
+def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) -> None:
+    """Work queues of the host: it runs ``rop.audio_intake`` and ``rop.webhook_delivery`` on
+    its timers, reports ``rop.audio`` and ``rop.webhooks`` and releases them at shutdown."""
     service = _service(hub)
-    settings = service.settings
-    register(PeriodicJob("audio_intake", settings.intake_interval, service.intake.run))
-    register(PeriodicJob("webhook_delivery", settings.webhook_interval, service.outbox.run))
+    register(service.intake.queue)
+    register(service.outbox.queue)
 
 
 @hookimpl
-def register_queues(hub: Any, register: Any) -> None:
-    service = _service(hub)
-    register(BackgroundQueue("audio", service.intake.depth))
-    register(BackgroundQueue("webhooks", service.outbox.depth))
-
-
-@hookimpl
-async def shutdown(hub: Any) -> None:
+async def shutdown(hub: HubApi) -> None:
     await _service(hub).close()
 
 
 @hookimpl
-def register_commands(cli: Any) -> None:
+def register_commands(cli: click.Group) -> None:
     from hub_rop.cli import build
 
     build(cli)

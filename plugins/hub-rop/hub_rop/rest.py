@@ -20,11 +20,9 @@ BASE = "/api/v1"
 
 def render_error(exc: HubError) -> web.Response:
     body = {"error": code_of(exc), "message": exc.message}
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
     return web.Response(
         body=orjson.dumps(body),
         status=exc.status,
-        headers=headers,
         content_type="application/json",
         charset="utf-8",
     )

@@ -83,8 +83,7 @@ class RopService:
         return self._session
 
     async def close(self) -> None:
-        await self.intake.stop()
-        await self.outbox.stop()
+        """After the host stopped the work queues (their tasks use the session)."""
         if self._session is not None:
             await self._session.close()
 
@@ -177,7 +176,6 @@ class RopService:
             "size_bytes": None,
             "duration": None,
             "audio_path": None,
-            "claimed_until": None,
             "created_at": now,
             "updated_at": now,
             "analyzed_at": None,
@@ -192,6 +190,7 @@ class RopService:
             )
             if cursor.rowcount == 0:
                 raise error(409, f"call_id: call {call['call_id']!r} is already known")
+            self.intake.enqueue(db, call["call_id"])
 
     def update_offices(self, authorization: str | None, data: Any) -> dict[str, Any]:
         """Replace the whole office structure in one transaction."""

@@ -1,9 +1,11 @@
-"""``<data-dir>/rop.db``: calls, the office structure, managers, checklists, tables, results
-and the webhook outbox."""
+"""``<data-dir>/rop.db``: calls, the office structure, managers, checklists, tables, results,
+and the two work queues of the host (``hub.queue``): the webhook outbox and the downloads."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from hub.queue import QUEUE_COLUMNS
 
 
 def m001_calls(db: Any) -> None:
@@ -71,4 +73,21 @@ def m004_webhooks(db: Any) -> None:
     )
 
 
-MIGRATIONS = [m001_calls, m002_structure, m003_analysis, m004_webhooks]
+def m005_work_queues(db: Any) -> None:
+    """The host's work queue takes over: deliveries gain its lease owner; waiting downloads,
+    until now calls in ``downloading`` leased through ``calls.claimed_until``, move to a queue
+    table of their own (due at once: a lease of the old version is dropped)."""
+    db.execute("ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT")
+    db.execute(
+        "CREATE TABLE audio_downloads (call_id TEXT PRIMARY KEY REFERENCES calls (call_id),"
+        f" {QUEUE_COLUMNS})"
+    )
+    db.execute("CREATE INDEX audio_downloads_due ON audio_downloads (status, next_attempt_at)")
+    db.execute(
+        "INSERT INTO audio_downloads (call_id, next_attempt_at)"
+        " SELECT call_id, created_at FROM calls WHERE status = 'downloading' ORDER BY seq"
+    )
+    db.execute("ALTER TABLE calls DROP COLUMN claimed_until")
+
+
+MIGRATIONS = [m001_calls, m002_structure, m003_analysis, m004_webhooks, m005_work_queues]

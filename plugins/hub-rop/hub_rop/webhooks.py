@@ -1,32 +1,29 @@
-"""The durable outbox of outgoing webhooks. A delivery is written in the same transaction as the
-result it reports; the timer job claims due rows with a lease (``claimed_until``), so a hub that
-dies mid-delivery leaves a claim that simply expires and the row is sent again after restart
+"""The durable outbox of outgoing webhooks, a work queue of the host (``hub.queue``) over the
+table ``webhook_deliveries``. A delivery is written in the same transaction as the result it
+reports; the queue leases due rows (``claimed_until``, ``claimed_by``), so a hub that dies
+mid-delivery leaves a lease that simply expires and the row is sent again after restart
 (at-least-once; ``X-Hub-Delivery`` lets the receiver drop the repeat)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
-import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
-from functools import partial
 from typing import Any
 
 import aiohttp
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hub.queue import Backoff, Claim, Outcome, Table, WorkQueue, dead, done, retry
 from hub.storage import Database
 from hub_rop.errors import bad_request, error
 from hub_rop.settings import RopSettings
 
-log = logging.getLogger("hub_rop.webhooks")
 STATES = ("pending", "failed", "dead", "delivered")
 RETRIED = {408, 429}
 COLUMNS = (
@@ -81,7 +78,18 @@ class Outbox:
         self.database = database
         self.settings = settings
         self.session = session
-        self.inflight: dict[str, asyncio.Task[None]] = {}
+        self.queue = WorkQueue(
+            database,
+            "webhooks",
+            self._deliver,
+            Table("webhook_deliveries", done="delivered"),
+            interval=settings.webhook_interval,
+            lease=settings.webhook_lease,
+            concurrency=settings.webhook_concurrency,
+            max_attempts=settings.webhook_max_attempts,
+            backoff=Backoff(settings.webhook_backoff, settings.webhook_backoff_max),
+            job="webhook_delivery",
+        )
 
     # -- writing -------------------------------------------------------------------------
     def enqueue(
@@ -99,12 +107,18 @@ class Outbox:
         """Call inside the transaction that stores what the delivery reports."""
         delivery_id = str(uuid.uuid4())
         now = time.time()
-        db.execute(
-            "INSERT INTO webhook_deliveries (id, event, call_id, target_kind, target_id, url,"
-            " secret, body, status, next_attempt_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-            (delivery_id, event, call_id, target_kind, target_id, url, secret, body, now, now),
-        )
+        row = {
+            "id": delivery_id,
+            "event": event,
+            "call_id": call_id,
+            "target_kind": target_kind,
+            "target_id": target_id,
+            "url": url,
+            "secret": secret,
+            "body": body,
+            "created_at": now,
+        }
+        self.queue.enqueue(db, row, due=now)
         return delivery_id
 
     def redeliver(self, delivery_id: str) -> dict[str, Any]:
@@ -123,17 +137,10 @@ class Outbox:
             endpoint = db.execute(
                 f"SELECT webhook_url, webhook_secret FROM {table} WHERE id = ?", (row[2],)
             ).fetchone()
-            url_sql = ""
-            params: list[Any] = [time.time()]
+            current: dict[str, Any] = {}
             if endpoint is not None and endpoint[0]:
-                url_sql = ", url = ?, secret = ?"
-                params += [endpoint[0], endpoint[1]]
-            db.execute(
-                "UPDATE webhook_deliveries SET status = 'pending', attempts = 0,"
-                f" next_attempt_at = ?, claimed_until = NULL, dead_at = NULL{url_sql}"
-                " WHERE id = ?",
-                [*params, delivery_id],
-            )
+                current = {"url": endpoint[0], "secret": endpoint[1]}
+            self.queue.redeliver(db, delivery_id, current)
         return self.get(delivery_id)
 
     # -- reading -------------------------------------------------------------------------
@@ -167,51 +174,21 @@ class Outbox:
             counts[state] += n
         return counts
 
-    def depth(self) -> int:
-        row = self.database.execute(
-            "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"
-        ).fetchone()
-        return int(row[0])
-
     # -- delivering ----------------------------------------------------------------------
-    async def run(self) -> None:
-        """The timer job: claim as many due deliveries as there are free slots and send each
-        in a task of its own, so one slow endpoint never holds up the others."""
-        free = self.settings.webhook_concurrency - len(self.inflight)
-        if free <= 0:
-            return
-        for row in self._claim(free):
-            task = asyncio.get_running_loop().create_task(self._deliver(*row))
-            self.inflight[row[0]] = task
-            task.add_done_callback(partial(self._done, row[0]))
-
-    def _done(self, delivery_id: str, task: asyncio.Task[None]) -> None:
-        self.inflight.pop(delivery_id, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("webhook %s: delivery failed", delivery_id, exc_info=task.exception())
-
-    def _claim(self, limit: int) -> list[tuple[Any, ...]]:
-        now = time.time()
-        with self.database.write() as db:
-            rows = db.execute(
-                "SELECT id, event, url, secret, body, attempts FROM webhook_deliveries"
-                " WHERE status = 'pending' AND next_attempt_at <= ?"
-                " AND (claimed_until IS NULL OR claimed_until < ?)"
-                " ORDER BY next_attempt_at, seq LIMIT ?",
-                (now, now, limit),
-            ).fetchall()
-            rows = [r for r in rows if r[0] not in self.inflight]
-            db.conn.executemany(
-                "UPDATE webhook_deliveries SET claimed_until = ? WHERE id = ?",
-                [(now + self.settings.webhook_lease, r[0]) for r in rows],
-            )
-        return rows
-
-    async def _deliver(
-        self, delivery_id: str, event: str, url: str, secret: str, body: bytes, attempts: int
-    ) -> None:
-        status, problem, retry_after = await self._post(delivery_id, event, url, secret, body)
-        self._record(delivery_id, attempts + 1, status, problem, retry_after)
+    async def _deliver(self, claim: Claim) -> Outcome:
+        """One attempt, in a task of its own (the queue runs up to ``webhook_concurrency``), so
+        one slow endpoint never holds up the others. 2xx is delivered; timeouts, connection
+        errors, 408, 429 and 5xx are retried; any other answer is dead at once."""
+        row = self.database.execute(
+            "SELECT event, url, secret, body FROM webhook_deliveries WHERE id = ?", (claim.key,)
+        ).fetchone()
+        status, problem, retry_after = await self._post(claim.key, *row)
+        answer = {"last_status": status}
+        if problem is None:
+            return done({**answer, "delivered_at": time.time()})
+        if status is None or status in RETRIED or status >= 500:
+            return retry(problem, retry_after, answer)
+        return dead(problem, answer)
 
     async def _post(
         self, delivery_id: str, event: str, url: str, secret: str, body: bytes
@@ -241,57 +218,6 @@ class Outbox:
             return None, f"timed out after {timeout:g}s", None
         except aiohttp.ClientError as exc:
             return None, f"connection error: {type(exc).__name__}: {exc}", None
-
-    def _backoff(self, attempts: int, retry_after: float | None) -> float:
-        """Exponential backoff with jitter (half to all of the step); never sooner than the
-        endpoint's ``Retry-After``."""
-        settings = self.settings
-        step = min(settings.webhook_backoff_max, settings.webhook_backoff * 2 ** (attempts - 1))
-        delay = step * random.uniform(0.5, 1.0)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, settings.webhook_backoff_max))
-        return delay
-
-    def _record(
-        self,
-        delivery_id: str,
-        attempts: int,
-        status: int | None,
-        problem: str | None,
-        retry_after: float | None,
-    ) -> None:
-        now = time.time()
-        retryable = status is None or status in RETRIED or status >= 500
-        with self.database.write() as db:
-            if problem is None:
-                sets, params = "status = 'delivered', delivered_at = ?", [now]
-            elif not retryable or attempts >= self.settings.webhook_max_attempts:
-                sets, params = "status = 'dead', dead_at = ?", [now]
-            else:
-                sets = "next_attempt_at = ?"
-                params = [now + self._backoff(attempts, retry_after)]
-            db.execute(
-                f"UPDATE webhook_deliveries SET {sets}, attempts = ?, last_status = ?,"
-                " last_error = ?, claimed_until = NULL WHERE id = ? AND status = 'pending'",
-                [*params, attempts, status, problem, delivery_id],
-            )
-        if problem is not None:
-            log.info("webhook %s: attempt %d: %s", delivery_id, attempts, problem)
-
-    async def stop(self) -> None:
-        """At shutdown: stop the attempts in flight and give their claims back, so the next
-        start sends them at once instead of after the lease."""
-        tasks = list(self.inflight.items())
-        for _, task in tasks:
-            task.cancel()
-        await asyncio.gather(*(t for _, t in tasks), return_exceptions=True)
-        if tasks:
-            with self.database.write() as db:
-                db.conn.executemany(
-                    "UPDATE webhook_deliveries SET claimed_until = NULL WHERE id = ?"
-                    " AND status = 'pending'",
-                    [(key,) for key, _ in tasks],
-                )
 
 
 class WebhookCollector(Collector):

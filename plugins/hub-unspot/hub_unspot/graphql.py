@@ -9,7 +9,16 @@ from typing import Any
 import strawberry
 
 from hub.graphql.types import Connection, connection, page_window
-from hub_unspot.service import CALENDARS, DISPLAYS, WEBHOOKS, UnspotService, bad_request
+from hub.records import sent_fields, to_graphql
+from hub_unspot.records import Entity
+from hub_unspot.service import (
+    CALENDARS,
+    CATEGORIES,
+    DISPLAYS,
+    WEBHOOKS,
+    UnspotService,
+    bad_request,
+)
 from hub_unspot.storage import Kind
 
 
@@ -75,32 +84,31 @@ def _service(info: strawberry.Info) -> UnspotService:
 
 
 async def _category(info: strawberry.Info, name: str) -> Any:
-    body = await _service(info).monitoring(info.context.authorization, [name])
-    return next(iter(body.values()))
+    monitoring = await _service(info).monitoring(info.context.authorization, [name])
+    return getattr(monitoring, CATEGORIES[name])
 
 
 @strawberry.type(name="UnspotMonitoring", description="REST's categories; not rate-limited.")
 class Monitoring:
     @strawberry.field
     async def displays(self, info: strawberry.Info) -> list[Display]:
-        return [Display(**d) for d in await _category(info, "displays")]
+        return [to_graphql(Display, d) for d in await _category(info, "displays")]
 
     @strawberry.field
     async def calendars(self, info: strawberry.Info) -> CalendarCounts:
-        return CalendarCounts(**await _category(info, "calendars"))
+        return to_graphql(CalendarCounts, await _category(info, "calendars"))
 
     @strawberry.field
     async def webhooks(self, info: strawberry.Info) -> WebhookCounts:
-        return WebhookCounts(**await _category(info, "webhooks"))
+        return to_graphql(WebhookCounts, await _category(info, "webhooks"))
 
     @strawberry.field
     async def user_sync(self, info: strawberry.Info) -> UserSync:
-        return UserSync(last_sync_date=(await _category(info, "user-sync"))["lastSyncDate"])
+        return to_graphql(UserSync, await _category(info, "user-sync"))
 
     @strawberry.field(description="On-premise only: an UNAUTHENTICATED error otherwise, as REST.")
     async def system(self, info: strawberry.Info) -> System | None:
-        system = await _category(info, "system")
-        return System(**{**system, "queue": [Queue(**q) for q in system["queue"]]})
+        return to_graphql(System, await _category(info, "system"))
 
 
 @strawberry.type(name="UnspotUser")
@@ -128,11 +136,11 @@ class UnspotQuery:
     def users(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
-        offset, limit = page_window(first, after, bad_request)
+        page = page_window(first, after, bad_request)
         users, total = _service(info).list_users(
-            info.context.authorization, offset=offset, limit=limit
+            info.context.authorization, offset=page.offset, limit=page.limit
         )
-        return connection([User(**u) for u in users], total, offset)  # type: ignore[arg-type]
+        return connection([to_graphql(User, u) for u in users], total, page)  # type: ignore[arg-type]
 
 
 @strawberry.input(name="UnspotDisplayInput", description="Leave out id to create a display.")
@@ -156,16 +164,11 @@ class WebhookInput:
     status: str | None = strawberry.UNSET
 
 
-def _changes(value: Any) -> dict[str, Any]:
-    """The fields that were sent, as the dict a REST body would be."""
-    return {k: v for k, v in vars(value).items() if v is not strawberry.UNSET}
+def _upsert(info: strawberry.Info, kind: Kind, value: Any) -> Entity:
+    return _service(info).upsert(info.context.authorization, kind, sent_fields(value))
 
 
-def _upsert(info: strawberry.Info, kind: Kind, value: Any) -> dict[str, Any]:
-    return _service(info).upsert(info.context.authorization, kind, _changes(value))
-
-
-def _set_status(info: strawberry.Info, kind: Kind, id: str, status: str) -> dict[str, Any]:
+def _set_status(info: strawberry.Info, kind: Kind, id: str, status: str) -> Entity:
     return _service(info).set_status(info.context.authorization, kind, id, status)
 
 
@@ -173,23 +176,17 @@ def _delete(info: strawberry.Info, kind: Kind, id: str) -> strawberry.ID:
     return strawberry.ID(_service(info).delete(info.context.authorization, kind, id))
 
 
-def _issued(issued: dict[str, Any]) -> IssuedToken:
-    return IssuedToken(user_id=issued["user_id"], role=issued["role"], token=issued["token"])
-
-
-def _user_sync(value: dict[str, Any]) -> UserSync:
-    return UserSync(last_sync_date=value["lastSyncDate"])
-
-
 @strawberry.type(name="UnspotMutation", description="Admin token only.")
 class UnspotMutation:
     @strawberry.mutation
     def unspot_create_user(self, info: strawberry.Info, role: str, name: str = "") -> IssuedToken:
-        return _issued(_service(info).create_user(info.context.authorization, role, name))
+        issued = _service(info).create_user(info.context.authorization, role, name)
+        return to_graphql(IssuedToken, issued)
 
     @strawberry.mutation
     def unspot_issue_token(self, info: strawberry.Info, user_id: strawberry.ID) -> IssuedToken:
-        return _issued(_service(info).issue_token(info.context.authorization, user_id))
+        issued = _service(info).issue_token(info.context.authorization, user_id)
+        return to_graphql(IssuedToken, issued)
 
     @strawberry.mutation
     def unspot_delete_user(self, info: strawberry.Info, user_id: strawberry.ID) -> strawberry.ID:
@@ -197,13 +194,13 @@ class UnspotMutation:
 
     @strawberry.mutation
     def unspot_upsert_display(self, info: strawberry.Info, input: DisplayInput) -> Display:
-        return Display(**_upsert(info, DISPLAYS, input))
+        return to_graphql(Display, _upsert(info, DISPLAYS, input))
 
     @strawberry.mutation
     def unspot_set_display_status(
         self, info: strawberry.Info, id: strawberry.ID, status: str
     ) -> Display:
-        return Display(**_set_status(info, DISPLAYS, id, status))
+        return to_graphql(Display, _set_status(info, DISPLAYS, id, status))
 
     @strawberry.mutation
     def unspot_delete_display(self, info: strawberry.Info, id: strawberry.ID) -> strawberry.ID:
@@ -211,13 +208,13 @@ class UnspotMutation:
 
     @strawberry.mutation
     def unspot_upsert_calendar(self, info: strawberry.Info, input: CalendarInput) -> Calendar:
-        return Calendar(**_upsert(info, CALENDARS, input))
+        return to_graphql(Calendar, _upsert(info, CALENDARS, input))
 
     @strawberry.mutation
     def unspot_set_calendar_status(
         self, info: strawberry.Info, id: strawberry.ID, status: str
     ) -> Calendar:
-        return Calendar(**_set_status(info, CALENDARS, id, status))
+        return to_graphql(Calendar, _set_status(info, CALENDARS, id, status))
 
     @strawberry.mutation
     def unspot_delete_calendar(self, info: strawberry.Info, id: strawberry.ID) -> strawberry.ID:
@@ -225,13 +222,13 @@ class UnspotMutation:
 
     @strawberry.mutation
     def unspot_upsert_webhook(self, info: strawberry.Info, input: WebhookInput) -> Webhook:
-        return Webhook(**_upsert(info, WEBHOOKS, input))
+        return to_graphql(Webhook, _upsert(info, WEBHOOKS, input))
 
     @strawberry.mutation
     def unspot_set_webhook_status(
         self, info: strawberry.Info, id: strawberry.ID, status: str
     ) -> Webhook:
-        return Webhook(**_set_status(info, WEBHOOKS, id, status))
+        return to_graphql(Webhook, _set_status(info, WEBHOOKS, id, status))
 
     @strawberry.mutation
     def unspot_delete_webhook(self, info: strawberry.Info, id: strawberry.ID) -> strawberry.ID:
@@ -239,11 +236,11 @@ class UnspotMutation:
 
     @strawberry.mutation(description="A finished user sync at `at` (default now); enables sync.")
     def unspot_record_user_sync(self, info: strawberry.Info, at: str | None = None) -> UserSync:
-        return _user_sync(_service(info).record_user_sync(info.context.authorization, at))
+        return to_graphql(UserSync, _service(info).record_user_sync(info.context.authorization, at))
 
     @strawberry.mutation(description="lastSyncDate reads null until the next recorded sync.")
     def unspot_disable_user_sync(self, info: strawberry.Info) -> UserSync:
-        return _user_sync(_service(info).disable_user_sync(info.context.authorization))
+        return to_graphql(UserSync, _service(info).disable_user_sync(info.context.authorization))
 
 
 @strawberry.type(name="UnspotDisplayStatusChange")
@@ -262,9 +259,4 @@ class UnspotSubscription:
     ) -> AsyncIterator[DisplayStatusChange]:
         changes = _service(info).display_status_changes(info.context.authorization)
         async for change in changes:
-            yield DisplayStatusChange(
-                id=change["id"],
-                name=change["name"],
-                status=change["status"],
-                previous_status=change["previousStatus"],
-            )
+            yield to_graphql(DisplayStatusChange, change)

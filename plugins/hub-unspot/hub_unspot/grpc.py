@@ -3,11 +3,14 @@ The host turns a HubError into the status of the error table."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, TypeAlias
 
 import grpc
 
 from hub.grpc.server import authorization
+from hub.records import sent_fields, to_message
+from hub_unspot.records import Entity, Monitoring
 from hub_unspot.service import CALENDARS, DISPLAYS, WEBHOOKS, UnspotService
 from hub_unspot.storage import Kind
 from hub_unspot.v1 import unspot_pb2 as pb
@@ -16,48 +19,21 @@ from hub_unspot.v1 import unspot_pb2_grpc
 Context: TypeAlias = grpc.aio.ServicerContext
 
 
-def to_monitoring(body: dict[str, Any]) -> pb.Monitoring:
-    message = pb.Monitoring()
-    if "displays" in body:
+def to_monitoring(monitoring: Monitoring) -> pb.Monitoring:
+    """The displays sit in a message of their own, so that "asked for, none" (set, empty)
+    differs from "not asked for" (unset)."""
+    message = to_message(pb.Monitoring, replace(monitoring, displays=None))
+    if monitoring.displays is not None:
         message.displays.SetInParent()
-        message.displays.items.extend(pb.Display(**d) for d in body["displays"])
-    if "calendars" in body:
-        message.calendars.CopyFrom(pb.CalendarCounts(**body["calendars"]))
-    if "webhooks" in body:
-        message.webhooks.CopyFrom(pb.WebhookCounts(**body["webhooks"]))
-    if "userSync" in body:
-        message.user_sync.CopyFrom(to_user_sync(body["userSync"]))
-    if "system" in body:
-        system = body["system"]
-        message.system.CopyFrom(
-            pb.System(
-                redis=system["redis"],
-                database=system["database"],
-                filesystem=system["filesystem"],
-                queue=[pb.QueueDepth(**q) for q in system["queue"]],
-            )
-        )
+        message.displays.items.extend(to_message(pb.Display, d) for d in monitoring.displays)
     return message
 
 
-def to_user_sync(value: dict[str, Any]) -> pb.UserSync:
-    date = value["lastSyncDate"]
-    return pb.UserSync() if date is None else pb.UserSync(last_sync_date=date)
-
-
-def to_issued(issued: dict[str, Any]) -> pb.IssuedToken:
-    return pb.IssuedToken(user_id=issued["user_id"], role=issued["role"], token=issued["token"])
-
-
 def upsert_data(request: Any, label: str) -> dict[str, Any]:
-    """Only what was set, like a REST body; an empty label counts as left out on update."""
-    data: dict[str, Any] = {}
-    if request.HasField("id"):
-        data["id"] = request.id
-    if getattr(request, label) or not request.HasField("id"):
-        data[label] = getattr(request, label)
-    if request.HasField("status"):
-        data["status"] = request.status
+    """What was sent, like a REST body; an empty label counts as left out on update."""
+    data = sent_fields(request)
+    if "id" in data and not data[label]:
+        del data[label]
     return data
 
 
@@ -71,10 +47,11 @@ class UnspotServicer(unspot_pb2_grpc.UnspotServicer):
 
     async def CreateUser(self, request: Any, context: Context) -> Any:
         issued = self.service.create_user(authorization(context), request.role, request.name)
-        return to_issued(issued)
+        return to_message(pb.IssuedToken, issued)
 
     async def IssueToken(self, request: Any, context: Context) -> Any:
-        return to_issued(self.service.issue_token(authorization(context), request.user_id))
+        issued = self.service.issue_token(authorization(context), request.user_id)
+        return to_message(pb.IssuedToken, issued)
 
     async def DeleteUser(self, request: Any, context: Context) -> Any:
         self.service.delete_user(authorization(context), request.user_id)
@@ -86,12 +63,14 @@ class UnspotServicer(unspot_pb2_grpc.UnspotServicer):
             offset=request.offset,
             limit=request.limit if request.HasField("limit") else None,
         )
-        return pb.ListUsersResponse(users=[pb.User(**u) for u in users], total_count=total)
+        return pb.ListUsersResponse(
+            users=[to_message(pb.User, u) for u in users], total_count=total
+        )
 
-    def _upsert(self, request: Any, context: Context, kind: Kind) -> dict[str, str]:
+    def _upsert(self, request: Any, context: Context, kind: Kind) -> Entity:
         return self.service.upsert(authorization(context), kind, upsert_data(request, kind.label))
 
-    def _set_status(self, request: Any, context: Context, kind: Kind) -> dict[str, str]:
+    def _set_status(self, request: Any, context: Context, kind: Kind) -> Entity:
         return self.service.set_status(authorization(context), kind, request.id, request.status)
 
     def _delete(self, request: Any, context: Context, kind: Kind) -> pb.DeleteResponse:
@@ -99,35 +78,35 @@ class UnspotServicer(unspot_pb2_grpc.UnspotServicer):
         return pb.DeleteResponse()
 
     async def UpsertDisplay(self, request: Any, context: Context) -> Any:
-        return pb.Display(**self._upsert(request, context, DISPLAYS))
+        return to_message(pb.Display, self._upsert(request, context, DISPLAYS))
 
     async def SetDisplayStatus(self, request: Any, context: Context) -> Any:
-        return pb.Display(**self._set_status(request, context, DISPLAYS))
+        return to_message(pb.Display, self._set_status(request, context, DISPLAYS))
 
     async def DeleteDisplay(self, request: Any, context: Context) -> Any:
         return self._delete(request, context, DISPLAYS)
 
     async def UpsertCalendar(self, request: Any, context: Context) -> Any:
-        return pb.Calendar(**self._upsert(request, context, CALENDARS))
+        return to_message(pb.Calendar, self._upsert(request, context, CALENDARS))
 
     async def SetCalendarStatus(self, request: Any, context: Context) -> Any:
-        return pb.Calendar(**self._set_status(request, context, CALENDARS))
+        return to_message(pb.Calendar, self._set_status(request, context, CALENDARS))
 
     async def DeleteCalendar(self, request: Any, context: Context) -> Any:
         return self._delete(request, context, CALENDARS)
 
     async def UpsertWebhook(self, request: Any, context: Context) -> Any:
-        return pb.Webhook(**self._upsert(request, context, WEBHOOKS))
+        return to_message(pb.Webhook, self._upsert(request, context, WEBHOOKS))
 
     async def SetWebhookStatus(self, request: Any, context: Context) -> Any:
-        return pb.Webhook(**self._set_status(request, context, WEBHOOKS))
+        return to_message(pb.Webhook, self._set_status(request, context, WEBHOOKS))
 
     async def DeleteWebhook(self, request: Any, context: Context) -> Any:
         return self._delete(request, context, WEBHOOKS)
 
     async def RecordUserSync(self, request: Any, context: Context) -> Any:
         at = request.at if request.HasField("at") else None
-        return to_user_sync(self.service.record_user_sync(authorization(context), at))
+        return to_message(pb.UserSync, self.service.record_user_sync(authorization(context), at))
 
     async def DisableUserSync(self, request: Any, context: Context) -> Any:
-        return to_user_sync(self.service.disable_user_sync(authorization(context)))
+        return to_message(pb.UserSync, self.service.disable_user_sync(authorization(context)))

@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from hub.errors import HubError
+from hub.records import to_json
 from hub.registrations import RestApi
 from hub_unspot.service import CATEGORIES, FULL_REQUEST, UnspotService
 
@@ -27,11 +28,10 @@ OWN_REASONS = {
 }
 
 
-def render(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def render(data: Any, status: int = 200) -> web.Response:
     return web.Response(
         body=orjson.dumps(data, option=orjson.OPT_INDENT_2),
         status=status,
-        headers=headers,
         content_type=CONTENT_TYPE,
     )
 
@@ -44,8 +44,7 @@ def render_error(exc: HubError) -> web.Response:
             message = HTTPStatus(exc.status).phrase
         except ValueError:
             message = "Error"
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return render({"message": message, "errors": []}, exc.status, headers)
+    return render({"message": message, "errors": []}, exc.status)
 
 
 def routes(hub: Any) -> list[web.RouteDef]:
@@ -55,12 +54,12 @@ def routes(hub: Any) -> list[web.RouteDef]:
         requested = [category] if category else None
 
         async def monitoring(request: web.Request) -> web.Response:
-            body = await service.monitoring(
+            monitoring = await service.monitoring(
                 request.headers.get("Authorization"),
                 requested,
                 rate_limit_category=category or FULL_REQUEST,
             )
-            return render({"message": "OK", "body": body})
+            return render({"message": "OK", "body": to_json(monitoring, camel_case=True)})
 
         return monitoring
 

@@ -10,25 +10,38 @@ import string
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from hub.credentials import Credential, CredentialType
-from hub.errors import HubError
+from hub.errors import ErrorFactory, HubError
 from hub.paging import Page
+from hub.records import instant, parse_iso8601
 from hub_unspot import probes
+from hub_unspot.records import (
+    Counts,
+    Display,
+    DisplayStatusChange,
+    Entity,
+    IssuedToken,
+    Monitoring,
+    QueueDepth,
+    System,
+    User,
+    UserSync,
+)
 from hub_unspot.settings import PLUGIN, UnspotSettings
 from hub_unspot.storage import CALENDARS, DISPLAYS, WEBHOOKS, Kind
 
 READ_ROLES = ("owner", "integration_admin")
 ROLES = ("owner", "integration_admin", "admin", "office_manager", "employee")
-# REST's category names, in the order the full request lists them, and their body keys
+# REST's category names, in the order the full request lists them, and their Monitoring fields
 CATEGORIES = {
     "displays": "displays",
     "calendars": "calendars",
     "webhooks": "webhooks",
-    "user-sync": "userSync",
+    "user-sync": "user_sync",
     "system": "system",
 }
 FULL_REQUEST = "monitoring"  # the rate-limit category of GET /monitoring
@@ -39,40 +52,28 @@ MAX_NAME = 255
 MAX_URL = 2048
 
 
-def unspot_error(status: int, message: str, reason: str, **kwargs: Any) -> HubError:
-    return HubError(status, message, reason=reason, plugin=PLUGIN, **kwargs)
+error = ErrorFactory(PLUGIN)
 
 
 def bad_request(message: str) -> HubError:
-    return unspot_error(400, message, "bad_request")
+    return error(400, message, "bad_request")
 
 
 def invalid_token() -> HubError:
-    return unspot_error(401, "Invalid API token", "invalid_token")
+    return error(401, "Invalid API token", "invalid_token")
 
 
 def not_found() -> HubError:
-    return unspot_error(404, "Not Found", "unknown_category")
-
-
-def iso_seconds(epoch: int) -> str:
-    """``2026-02-04T11:41:39+00:00``: UTC, seconds, an explicit offset, as the seed writes it."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+    return error(404, "Not Found", "unknown_category")
 
 
 def parse_instant(value: Any) -> int:
     if not isinstance(value, str):
         raise bad_request("at: expected an ISO 8601 date-time string")
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise bad_request(f"at: not an ISO 8601 date-time: {value!r}") from None
-    if moment.tzinfo is None:
-        raise bad_request(f"at: needs an offset such as +00:00 or Z: {value!r}")
-    try:
-        return int(moment.astimezone(UTC).timestamp())
-    except (OverflowError, ValueError):
-        raise bad_request(f"at: out of range: {value!r}") from None
+        return int(parse_iso8601(value).timestamp())
+    except ValueError as exc:
+        raise bad_request(f"at: {exc}") from None
 
 
 def _text(data: dict[str, Any], key: str, limit: int) -> str:
@@ -144,7 +145,7 @@ class UnspotService:
         if "user_id" in params:
             if "role" in params or "name" in params:
                 raise bad_request("user_id: a new token for an existing user takes no role or name")
-            return {"user_id": self.user(params["user_id"])["id"]}
+            return {"user_id": self.user(params["user_id"]).id}
         role = params.get("role")
         if role not in ROLES:
             raise bad_request(f"role: required, one of {', '.join(ROLES)}; got {role!r}")
@@ -161,7 +162,7 @@ class UnspotService:
 
     def _present(self, secret: str, credential: Credential) -> dict[str, Any]:
         user = self.user(credential.attrs["user_id"])
-        return {"user_id": user["id"], "role": user["role"], "token": secret}
+        return {"user_id": user.id, "role": user.role, "token": secret}
 
     # -- auth ----------------------------------------------------------------------------
     def authorize(self, authorization: str | None) -> Credential:
@@ -175,7 +176,7 @@ class UnspotService:
         if row is None:  # the user was deleted: its token died with it
             raise invalid_token()
         if row[0] not in READ_ROLES:
-            raise unspot_error(403, "Access denied", "access_denied")
+            raise error(403, "Access denied", "access_denied")
         return credential  # type: ignore[no-any-return]
 
     def require_admin(self, authorization: str | None) -> None:
@@ -198,14 +199,15 @@ class UnspotService:
         requested: Sequence[str] | None = None,
         *,
         rate_limit_category: str | None = None,
-    ) -> dict[str, Any]:
-        """The ``body`` of a monitoring response. REST passes ``rate_limit_category``: one
-        request per token per category per ``rate_window``, checked after everything that
-        could refuse the request, so a 401/403/404 never uses up the window (nor does a 429)."""
+    ) -> Monitoring:
+        """The categories asked for (none: the full request). REST passes
+        ``rate_limit_category``: one request per token per category per ``rate_window``,
+        checked after everything that could refuse the request, so a 401/403/404 never uses up
+        the window (nor does a 429)."""
         categories = self.categories(requested)
         credential = self.authorize(authorization)
         if requested and "system" in categories and not self.settings.on_premise:
-            raise unspot_error(
+            raise error(
                 401,
                 "System monitoring is only available for on-premise environment",
                 "not_on_premise",
@@ -215,13 +217,10 @@ class UnspotService:
                 f"{PLUGIN}:{credential.id}:{rate_limit_category}", 1, self.settings.rate_window
             )
             if not decision.allowed:
-                raise unspot_error(
+                raise error(
                     429, "Too Many Requests", "rate_limited", retry_after=decision.retry_after
                 )
-        body: dict[str, Any] = {}
-        for category in categories:
-            body[CATEGORIES[category]] = await self.category(category)
-        return body
+        return Monitoring(**{CATEGORIES[c]: await self.category(c) for c in categories})
 
     async def category(self, name: str) -> Any:
         if name == "displays":
@@ -234,34 +233,36 @@ class UnspotService:
             return self.user_sync()
         return await self.system()
 
-    def displays(self) -> list[dict[str, str]]:
+    def displays(self) -> tuple[Display, ...]:
         rows = self.database.execute("SELECT id, name, status FROM displays ORDER BY seq")
-        return [{"id": i, "name": n, "status": s} for i, n, s in rows.fetchall()]
+        return tuple(Display(i, n, s) for i, n, s in rows.fetchall())
 
-    def _counts(self, kind: Kind) -> dict[str, int]:
+    def _counts(self, kind: Kind) -> Counts:
+        assert kind.counts is not None
         rows = self.database.execute(
             f"SELECT status, count(*) FROM {kind.table} GROUP BY status"
         ).fetchall()
         by_status = dict(rows)
         counts = {s: int(by_status.get(s, 0)) for s in kind.statuses}
-        return {"total": sum(counts.values()), **counts}
+        return kind.counts(total=sum(counts.values()), **counts)
 
-    def calendar_counts(self) -> dict[str, int]:
+    def calendar_counts(self) -> Counts:
         return self._counts(CALENDARS)
 
-    def webhook_counts(self) -> dict[str, int]:
+    def webhook_counts(self) -> Counts:
         return self._counts(WEBHOOKS)
 
-    def user_sync(self) -> dict[str, str | None]:
+    def user_sync(self) -> UserSync:
         enabled, last = self._one("SELECT enabled, last_sync_at FROM user_sync WHERE id = 1")
-        return {"lastSyncDate": iso_seconds(last) if enabled and last is not None else None}
+        last_sync: datetime | None = instant(last) if enabled and last is not None else None
+        return UserSync(last_sync_date=last_sync)
 
-    async def system(self) -> dict[str, Any]:
+    async def system(self) -> System:
         redis, database, filesystem = await asyncio.gather(
             self._redis.status(), self._database.status(), self._filesystem.status()
         )
-        queue = [{"name": name, "messages": n} for name, n in self.hub.queue_depths()]
-        return {"redis": redis, "database": database, "filesystem": filesystem, "queue": queue}
+        queue = tuple(QueueDepth(name, n) for name, n in self.hub.queue_depths())
+        return System(redis=redis, database=database, filesystem=filesystem, queue=queue)
 
     async def storage_health(self) -> tuple[str, str]:
         """The hub's own health probe: down while the database or data directory is; the
@@ -275,38 +276,36 @@ class UnspotService:
         return ("ok" if ok else "down"), detail
 
     # -- users (admin) -------------------------------------------------------------------
-    def user(self, user_id: Any) -> dict[str, str]:
+    def user(self, user_id: Any) -> User:
         row = self._one("SELECT id, name, role FROM users WHERE id = ?", (str(user_id),))
         if row is None:
-            raise unspot_error(404, f"user_id: no user {user_id!r}", "user_not_found")
-        return {"id": row[0], "name": row[1], "role": row[2]}
+            raise error(404, f"user_id: no user {user_id!r}", "user_not_found")
+        return User(*row)
 
-    def create_user(self, authorization: str | None, role: Any, name: Any = "") -> dict[str, Any]:
+    def create_user(self, authorization: str | None, role: Any, name: Any = "") -> IssuedToken:
         """A user and its first token, exactly as ``hub creds add unspot`` makes them."""
         self.require_admin(authorization)
         params = {"role": role, "name": name}
         for key, value in params.items():
             if not isinstance(value, str):
                 raise bad_request(f"{key}: expected a string")
-        return self.hub.credentials.issue(PLUGIN, params)  # type: ignore[no-any-return]
+        return IssuedToken(**self.hub.credentials.issue(PLUGIN, params))
 
-    def issue_token(self, authorization: str | None, user_id: Any) -> dict[str, Any]:
+    def issue_token(self, authorization: str | None, user_id: Any) -> IssuedToken:
         """A new current token for the user; the previous one stops working at once."""
         self.require_admin(authorization)
-        return self.hub.credentials.issue(  # type: ignore[no-any-return]
-            PLUGIN, {"user_id": str(user_id)}
-        )
+        return IssuedToken(**self.hub.credentials.issue(PLUGIN, {"user_id": str(user_id)}))
 
     def delete_user(self, authorization: str | None, user_id: Any) -> str:
         self.require_admin(authorization)
         with self.database.write() as db:
             if db.execute("DELETE FROM users WHERE id = ?", (str(user_id),)).rowcount == 0:
-                raise unspot_error(404, f"user_id: no user {user_id!r}", "user_not_found")
+                raise error(404, f"user_id: no user {user_id!r}", "user_not_found")
         return str(user_id)
 
     def list_users(
         self, authorization: str | None, *, offset: int = 0, limit: int | None = None
-    ) -> tuple[list[dict[str, str]], int]:
+    ) -> tuple[list[User], int]:
         self.require_admin(authorization)
         page = Page.of(offset, limit, bad_request)
         offset, limit = page.offset, page.limit
@@ -314,10 +313,10 @@ class UnspotService:
         rows = self.database.execute(
             "SELECT id, name, role FROM users ORDER BY seq LIMIT ? OFFSET ?", (limit, offset)
         ).fetchall()
-        return [{"id": i, "name": n, "role": r} for i, n, r in rows], int(total)
+        return [User(*row) for row in rows], int(total)
 
     # -- displays, calendars, webhooks (admin) -------------------------------------------
-    def upsert(self, authorization: str | None, kind: Kind, data: Any) -> dict[str, str]:
+    def upsert(self, authorization: str | None, kind: Kind, data: Any) -> Entity:
         """Create or change one entity. ``data`` is the dict a REST body would be: ``id``
         (left out: a new entity with a generated id), the label (``name``, or ``url`` for
         webhooks) and ``status``, both required when the entity is new."""
@@ -360,12 +359,9 @@ class UnspotService:
                     f"UPDATE {kind.table} SET {kind.label} = ?, status = ? WHERE id = ?",
                     (entity[kind.label], entity["status"], ident),
                 )
-        self._announce(kind, entity, previous)
-        return entity
+        return self._announce(kind.record(**entity), previous)
 
-    def set_status(
-        self, authorization: str | None, kind: Kind, ident: Any, status: Any
-    ) -> dict[str, str]:
+    def set_status(self, authorization: str | None, kind: Kind, ident: Any, status: Any) -> Entity:
         self.require_admin(authorization)
         status = _status(kind, status)
         with self.database.write() as db:
@@ -375,9 +371,7 @@ class UnspotService:
             if row is None:
                 raise self._missing(kind, ident)
             db.execute(f"UPDATE {kind.table} SET status = ? WHERE id = ?", (status, str(ident)))
-        entity = {"id": str(ident), kind.label: row[0], "status": status}
-        self._announce(kind, entity, row[1])
-        return entity
+        return self._announce(kind.record(str(ident), row[0], status), row[1])
 
     def delete(self, authorization: str | None, kind: Kind, ident: Any) -> str:
         self.require_admin(authorization)
@@ -388,19 +382,23 @@ class UnspotService:
 
     @staticmethod
     def _missing(kind: Kind, ident: Any) -> HubError:
-        return unspot_error(404, f"id: no {kind.singular} {ident!r}", f"{kind.singular}_not_found")
+        return error(404, f"id: no {kind.singular} {ident!r}", f"{kind.singular}_not_found")
 
-    def _announce(self, kind: Kind, entity: dict[str, str], previous: str | None) -> None:
+    def _announce(self, entity: Entity, previous: str | None) -> Entity:
         """A display that appears or whose status changes is an event for subscribers."""
-        if kind is DISPLAYS and entity["status"] != previous:
-            self.hub.events.publish(DISPLAY_TOPIC, {**entity, "previousStatus": previous})
+        if isinstance(entity, Display) and entity.status != previous:
+            change = DisplayStatusChange(entity.id, entity.name, entity.status, previous)
+            self.hub.events.publish(DISPLAY_TOPIC, change)
+        return entity
 
-    def display_status_changes(self, authorization: str | None) -> AsyncIterator[dict[str, Any]]:
+    def display_status_changes(
+        self, authorization: str | None
+    ) -> AsyncIterator[DisplayStatusChange]:
         self.authorize(authorization)
         return self.hub.events.subscribe(DISPLAY_TOPIC)  # type: ignore[no-any-return]
 
     # -- user sync (admin) ---------------------------------------------------------------
-    def record_user_sync(self, authorization: str | None, at: Any = None) -> dict[str, Any]:
+    def record_user_sync(self, authorization: str | None, at: Any = None) -> UserSync:
         """A finished user sync (at ``at``, default now); it also (re-)enables user sync."""
         self.require_admin(authorization)
         epoch = int(time.time()) if at is None else parse_instant(at)
@@ -408,7 +406,7 @@ class UnspotService:
             db.execute("UPDATE user_sync SET enabled = 1, last_sync_at = ? WHERE id = 1", (epoch,))
         return self.user_sync()
 
-    def disable_user_sync(self, authorization: str | None) -> dict[str, Any]:
+    def disable_user_sync(self, authorization: str | None) -> UserSync:
         self.require_admin(authorization)
         with self.database.write() as db:
             db.execute("UPDATE user_sync SET enabled = 0 WHERE id = 1")

@@ -3,8 +3,19 @@ number the API reports is a ``count(*)`` over these rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from hub_unspot.records import (
+    Calendar,
+    CalendarCounts,
+    Counts,
+    Display,
+    Entity,
+    Webhook,
+    WebhookCounts,
+)
 
 
 @dataclass(frozen=True)
@@ -15,11 +26,15 @@ class Kind:
     singular: str
     label: str  # the second column: "name", or "url" for webhooks
     statuses: tuple[str, ...]
+    record: Callable[..., Entity]  # one row, as the service returns it
+    counts: Callable[..., Counts] | None  # the per-status counts; None: listed, not counted
 
 
-DISPLAYS = Kind("displays", "display", "name", ("online", "offline"))
-CALENDARS = Kind("calendars", "calendar", "name", ("online", "offline"))
-WEBHOOKS = Kind("webhooks", "webhook", "url", ("online", "failed", "disabled"))
+DISPLAYS = Kind("displays", "display", "name", ("online", "offline"), Display, None)
+CALENDARS = Kind("calendars", "calendar", "name", ("online", "offline"), Calendar, CalendarCounts)
+WEBHOOKS = Kind(
+    "webhooks", "webhook", "url", ("online", "failed", "disabled"), Webhook, WebhookCounts
+)
 KINDS = (DISPLAYS, CALENDARS, WEBHOOKS)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from hub.graphql.types import JSON, Connection, connection, page_window
+from hub.records import sent_fields
 from hub_webim.service import WebimService, bad_request
 
 
@@ -204,11 +205,6 @@ class EnvironmentInput:
     ip: str
 
 
-def _sent(value: Any) -> dict[str, Any]:
-    """An input object as the dict of the fields that were sent, like a request body."""
-    return {k: v for k, v in vars(value).items() if v is not strawberry.UNSET}
-
-
 def _service(info: strawberry.Info) -> WebimService:
     service: WebimService = info.context.hub.service(WebimService)
     service.authorize(info.context.authorization)
@@ -275,10 +271,12 @@ class WebimQuery:
     def accounts(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[AccountStat]:
-        offset, limit = page_window(first, after, bad_request)
+        page = page_window(first, after, bad_request)
         rows = _service(info).accounts()
         return connection(
-            [AccountStat.of(r) for r in rows[offset : offset + limit]], len(rows), offset
+            [AccountStat.of(r) for r in rows[page.offset : page.offset + page.limit]],
+            len(rows),
+            page,
         )
 
     @strawberry.field(description="The TOTAL row of accounts-stat.")
@@ -363,7 +361,7 @@ class WebimMutation:
     @strawberry.mutation(description="Create an account or change the fields sent (admin).")
     def webim_upsert_account(self, info: strawberry.Info, input: AccountInput) -> AccountStat:
         service = _admin(info)
-        sent = _sent(input)
+        sent = sent_fields(input)
         if "domain" in sent and sent["domain"] is None:  # the column is never null
             raise bad_request("domain: expected a string; leave it out to keep the current one")
         return AccountStat.of(service.upsert_account(sent))
@@ -377,7 +375,7 @@ class WebimMutation:
     def webim_set_account_counters(
         self, info: strawberry.Info, name: str, counters: CountersInput
     ) -> AccountStat:
-        return AccountStat.of(_admin(info).set_counters(name, _sent(counters)))
+        return AccountStat.of(_admin(info).set_counters(name, sent_fields(counters)))
 
     @strawberry.mutation(description="Replace a collector's objects: class name -> count (admin).")
     def webim_set_store_objects(
@@ -395,7 +393,7 @@ class WebimMutation:
     def webim_upsert_environment(
         self, info: strawberry.Info, input: EnvironmentInput
     ) -> Environment:
-        return Environment(**_admin(info).upsert_environment(_sent(input)))
+        return Environment(**_admin(info).upsert_environment(sent_fields(input)))
 
     @strawberry.mutation(description="Returns true once deleted (admin).")
     def webim_delete_environment(self, info: strawberry.Info, host: str, env: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any, TypeAlias
 import grpc
 
 from hub.grpc.server import authorization
+from hub.records import sent_fields
 from hub_webim.service import WebimService
 from hub_webim.storage import ALL_COUNTERS
 from hub_webim.v1 import webim_pb2, webim_pb2_grpc
@@ -154,16 +155,7 @@ class WebimServicer(webim_pb2_grpc.WebimServicer):
 
     # -- admin writes ---------------------------------------------------------------------
     async def UpsertAccount(self, request: Any, context: Context) -> Any:
-        data: dict[str, Any] = {"name": request.name}
-        for field in (
-            "domain",
-            "blocked",
-            "not_belongs_to_tornado_instance",
-            "ignore_not_belongs_to_tornado_instance",
-        ):
-            if request.HasField(field):
-                data[field] = getattr(request, field)
-        return _account(self._admin(context).upsert_account(data))
+        return _account(self._admin(context).upsert_account(sent_fields(request)))
 
     async def DeleteAccount(self, request: Any, context: Context) -> Any:
         self._admin(context).delete_account(request.name)

@@ -2,46 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
+from hub.api import HubApi
+from hub.credentials import CredentialType
 from hub.hookspecs import hookimpl
-from hub.registrations import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import GraphQLPart, GrpcService, HealthProbe, PeriodicJob, RestApi
+from hub.storage import Migration
 from hub_webim import service, storage
 from hub_webim.settings import WebimSettings
 
 
 @hookimpl
-def register_settings(register: Any) -> None:
+def register_settings(register: Callable[[type], None]) -> None:
     register(WebimSettings)
 
 
 @hookimpl
-def register_migrations(register: Any) -> None:
+def register_migrations(register: Callable[[Migration], None]) -> None:
     for migration in storage.MIGRATIONS:
         register(migration)
 
 
 @hookimpl
-def register_credential_types(register: Any) -> None:
+def register_credential_types(register: Callable[[CredentialType], None]) -> None:
     register(service.CREDENTIAL_TYPE)
 
 
 @hookimpl
-def register_rest(hub: Any, register: Any) -> None:
+def register_rest(hub: HubApi, register: Callable[[RestApi], None]) -> None:
     from hub_webim.rest import rest_api
 
     register(rest_api(hub))
 
 
 @hookimpl
-def register_graphql(hub: Any, register: Any) -> None:
+def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
     from hub_webim.graphql import WebimMutation, WebimQuery
 
     register(GraphQLPart(query=WebimQuery, mutation=WebimMutation))
 
 
 @hookimpl
-def register_grpc(hub: Any, register: Any) -> None:
+def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
     from hub_webim.grpc import WebimServicer
     from hub_webim.v1 import webim_pb2_grpc
 
@@ -53,7 +56,7 @@ def register_grpc(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_health_probes(hub: Any, register: Any) -> None:
+def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
     webim = hub.service(service.WebimService)
 
     def database() -> tuple[str, str]:
@@ -67,13 +70,13 @@ def register_health_probes(hub: Any, register: Any) -> None:
 
 
 @hookimpl
-def register_jobs(hub: Any, register: Any) -> None:
+def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
     webim = hub.service(service.WebimService)
     register(PeriodicJob("storager", webim.settings.storager_interval, webim.storager_run))
 
 
 @hookimpl
-def startup(hub: Any) -> None:
+def startup(hub: HubApi) -> None:
     from hub_webim.metrics import WebimCollector
 
     hub.metrics.registry.register(WebimCollector(hub))  # at the hub's /metrics and /webim/metrics

@@ -22,8 +22,6 @@ def render_error(exc: HubError) -> web.Response:
     headers = {}
     if exc.status == 401 and exc.reason != "bad_auth_token":
         headers["WWW-Authenticate"] = 'Basic realm="webim"'
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
     return web.Response(
         body=orjson.dumps({"result": "error", "e": exc.message}),
         status=exc.status,

@@ -22,7 +22,7 @@ from typing import Any
 from hub import __version__ as hub_version
 from hub import logs
 from hub.credentials import Credential, CredentialType
-from hub.errors import HubError
+from hub.errors import ErrorFactory, HubError
 from hub_webim import system
 from hub_webim.settings import WebimSettings
 from hub_webim.storage import ALL_COUNTERS, COLLECTORS, COUNTERS, STORAGER_COUNTERS
@@ -45,8 +45,7 @@ ACCOUNT_FLAGS = (
 )
 
 
-def error(status: int, message: str, reason: str) -> HubError:
-    return HubError(status, message, reason=reason, plugin=PLUGIN)
+error = ErrorFactory(PLUGIN)
 
 
 def bad_request(message: str) -> HubError:
