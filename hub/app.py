@@ -25,6 +25,7 @@ from hub.errors import StartupError
 from hub.events import EventBus
 from hub.metrics import HubMetrics
 from hub.plugins import CORE, PluginInfo, in_call_order, invoke, load_plugins, one_line
+from hub.queue import WorkQueue
 from hub.registrations import (
     BackgroundQueue,
     GraphQLPart,
@@ -33,7 +34,6 @@ from hub.registrations import (
     PeriodicJob,
     RestApi,
 )
-from hub.queue import WorkQueue
 from hub.storage import Database, private_directory
 from hub.timers import TimerRegistry
 

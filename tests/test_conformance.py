@@ -1,17 +1,23 @@
-"""Every built-in plugin and the example plugin pass the plugin kit's conformance check
-(hub.testing.conformance), each on an in-process hub that loads only that plugin; a plugin that
-breaks the rules fails it, with each breach named."""
+"""The plugin kit (hub.testing): every built-in plugin and the example plugin pass its
+conformance check, each on an in-process hub that loads only that plugin; a plugin that breaks
+the rules fails it, each breach named; the example's and the guide's own tests pass on the kit
+alone, as their repositories run them; and the hub never imports pytest."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from hub.testing import RunningHub, conformance
+from tests.test_guide import guide, installed, project  # noqa: F401 (the guide's plugin, built)
 
 PLUGINS = ["era", "monitorozas", "unspot", "webim", "rop", "notes"]
 BROKEN = Path(__file__).parent / "broken_plugin"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hub-notes"
 SERVICE = "hub.broken.v1.Broken"
 
 
@@ -43,3 +49,53 @@ async def test_the_check_names_every_breach(hub_server: RunningHub) -> None:
         assert any(problem.startswith(breach) for problem in found), (breach, found)
     with pytest.raises(AssertionError, match="plugin broken does not conform"):
         await conformance.check(hub_server, "broken")
+
+
+def test_the_example_plugins_own_kit_tests_pass_as_its_repository_runs_them() -> None:
+    """examples/hub-notes/tests with the example's own rootdir and config: no conftest of this
+    suite, pytest-asyncio in its default strict mode, the kit found through its entry point."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            EXAMPLE,
+            "-c",
+            EXAMPLE / "pyproject.toml",
+            EXAMPLE / "tests",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
+
+
+def test_the_guides_plugin_passes_the_tests_the_guide_gives_it(
+    project: Path,  # noqa: F811
+    installed: Path,  # noqa: F811
+) -> None:
+    """docs/plugin-authoring.md's tests/test_todo.py, run in the guide's project as its reader
+    runs it (``pytest tests``), with the plugin installed and only the kit's fixtures."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(installed)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
+
+
+def test_the_kit_imports_no_pytest() -> None:
+    """pytest is no run-time dependency of the hub: only pytest loads hub.testing.plugin."""
+    code = "import sys, hub.cli, hub.testing.conformance; print('pytest' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

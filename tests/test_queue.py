@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hub_rop import storage as rop_storage
 
 from hub.queue import (
     QUEUE_COLUMNS,
@@ -32,6 +33,8 @@ from hub.queue import (
 )
 from hub.storage import Database
 from tests.hubproc import HubProcess
+from tests.rop_client import start_hub
+from tests.rop_servers import AudioServer, WebhookReceiver
 
 JOBS = Table("jobs", done="finished")
 
@@ -447,4 +450,58 @@ def test_a_hub_runs_a_plugins_queue_and_releases_its_leases_when_it_stops(
         assert hub.stop() == 0
     leases = database.execute("SELECT claimed_until, claimed_by, attempts FROM jobs").fetchall()
     assert leases == [(None, None, 0), (None, None, 0)]
+    database.close()
+
+
+def wait_for_row(database: Database, sql: str, params: tuple[Any, ...], want: Any) -> None:
+    deadline = time.monotonic() + 20
+    while (found := database.execute(sql, params).fetchone()) != want:
+        assert time.monotonic() < deadline, f"{sql}: {found}, expected {want}"
+        time.sleep(0.05)
+
+
+def test_rops_pending_work_survives_the_upgrade_to_the_queue(tmp_path: Path) -> None:
+    """A data directory of the version before the queue: a download waiting under a lease of
+    that version and a delivery that failed once. After the upgrade both finish."""
+    audio, receiver = AudioServer(200_000), WebhookReceiver({"/old": "endpoint-secret-abcdefgh"})
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    database = Database(data / "rop.db")
+    database.migrate("rop", rop_storage.MIGRATIONS[:4])
+    now = time.time()
+    with database.write() as db:
+        db.execute(
+            "INSERT INTO calls (call_id, manager_id, deal_id, deal_stage_id, audio_url, status,"
+            " claimed_until, created_at, updated_at)"
+            " VALUES ('old-call', 'm1', 'd1', 's1', ?, 'downloading', ?, ?, ?)",
+            (audio.url("/call.wav"), now + 3600, now, now),
+        )
+        db.execute(
+            "INSERT INTO webhook_deliveries (id, event, call_id, target_kind, target_id, url,"
+            " secret, body, status, attempts, next_attempt_at, last_status, last_error,"
+            " created_at) VALUES ('old-delivery', 'table.result', 'old-call', 'table', 'TBL_1',"
+            " ?, 'endpoint-secret-abcdefgh', ?, 'pending', 1, ?, 503, 'HTTP 503', ?)",
+            (receiver.url("/old"), b'{"call_id": "old-call"}', now, now),
+        )
+    hub = start_hub(data)
+    try:
+        wait_for_row(
+            database,
+            "SELECT status, duration > 2 FROM calls WHERE call_id = ?",
+            ("old-call",),
+            ("awaiting_analysis", 1),
+        )
+        wait_for_row(
+            database,
+            "SELECT status, attempts, last_status FROM webhook_deliveries WHERE id = ?",
+            ("old-delivery",),
+            ("delivered", 2, 200),
+        )
+    finally:
+        hub.stop()
+        audio.stop()
+        receiver.stop()
+    (sent,) = receiver.at("/old")
+    assert sent.headers["X-Hub-Delivery"] == "old-delivery" and sent.signature_ok
+    assert database.execute("SELECT count(*) FROM audio_downloads").fetchone() == (0,)
     database.close()

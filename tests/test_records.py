@@ -15,7 +15,6 @@ import pytest
 import strawberry
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from hub_monitorozas.v1 import monitorozas_pb2
 from hub_unspot.v1 import unspot_pb2
 

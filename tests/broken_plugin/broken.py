@@ -54,7 +54,7 @@ def _describe() -> None:
 
 
 class BrokenServicer:
-    async def Fail(self, request: Any, context: Any) -> Any:  # noqa: N802 (the proto's name)
+    async def Fail(self, request: Any, context: Any) -> Any:
         raise RuntimeError("a bug")  # a bare INTERNAL, no hub-status
 
 

@@ -6,9 +6,9 @@ conformance check. From this directory: ``pip install "hub-gateway[testing]" -e 
 from __future__ import annotations
 
 import pytest
+from hub_notes.v1 import notes_pb2, notes_pb2_grpc
 
 from hub.testing import HubClient, RunningHub, bearer, conformance
-from hub_notes.v1 import notes_pb2, notes_pb2_grpc
 
 pytestmark = pytest.mark.asyncio  # needed unless pytest-asyncio runs with asyncio_mode = auto
 

@@ -13,7 +13,6 @@ from hub.registrations import (
     GraphQLPart,
     GrpcService,
     HealthProbe,
-    PeriodicJob,
     RestApi,
 )
 from hub.storage import Migration
@@ -91,16 +90,7 @@ def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None])
 
 
 @hookimpl
-def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
-    monitor = hub.service(MonitorozasService)
-    register(PeriodicJob("scheduler", monitor.settings.scheduler_tick, monitor.run_due))
-
-
-@hookimpl
 def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) -> None:
-    register(BackgroundQueue("checks", hub.service(MonitorozasService).pending))
-
-
-@hookimpl
-async def shutdown(hub: HubApi) -> None:
-    await hub.service(MonitorozasService).stop()
+    """The checks' work queue: the host runs it as the timer ``monitorozas.scheduler``, reports
+    ``monitorozas.checks`` and gives its leases back at shutdown."""
+    register(hub.service(MonitorozasService).scheduler)

@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from hub.errors import ErrorFactory, HubError
 from hub.paging import Page
 from hub.peer import Peer
+from hub.queue import Backoff, Claim, Outcome, Table, WorkQueue, later
 from hub_monitorozas import checks, dnsbl, keys, validation
 from hub_monitorozas.settings import PLUGIN, MonitorozasSettings
 
@@ -137,7 +138,16 @@ def m002_listing_codes(db: Any) -> None:
     db.execute("UPDATE blacklist_monitors SET doc = json_set(doc, '$.listings', json('[]'))")
 
 
-MIGRATIONS = [m001_monitorozas, m002_listing_codes]
+def m003_check_leases(db: Any) -> None:
+    """Devices and blacklist monitors are the rows of the host's work queue ``checks``
+    (``next_check_at`` its due time): its attempt and lease columns."""
+    for table in ("devices", "blacklist_monitors"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN claimed_until REAL")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN claimed_by TEXT")
+
+
+MIGRATIONS = [m001_monitorozas, m002_listing_codes, m003_check_leases]
 
 
 def storage_errors(method: F) -> F:
@@ -223,7 +233,23 @@ class MonitorozasService:
         self._tls: Any = None
         self._resolver: Any = None
         self._semaphore: asyncio.Semaphore | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        # the checks run on the host's work queue, over these rows; a check lost with its process
+        # is taken over one interval on, when the old check would have been due again
+        schedule = functools.partial(
+            Table, where="is_enabled = 1", state=None, due="next_check_at", error=None, dead_at=None
+        )
+        self.scheduler = WorkQueue(
+            self.database,
+            "checks",
+            self._check_due,
+            schedule("devices"),
+            schedule("blacklist_monitors"),
+            interval=self.settings.scheduler_tick,
+            lease=self.settings.interval,
+            concurrency=2 * self.settings.concurrency,
+            backoff=Backoff(self.settings.interval, self.settings.interval),
+            job="scheduler",
+        )
         self.checks_done = Counter(
             "hub_monitorozas_checks",
             "Device checks and DNSBL look-ups finished, by kind and result",
@@ -424,7 +450,10 @@ class MonitorozasService:
         """Check the device at once (within the concurrency bound) and return it updated."""
         caller.require("write")
         device = self._device_of(caller, parse_id(device_id))
-        await self._check_device(device)
+        result = DeviceResult(self, device["id"], await self._check_device(device))
+        with self.database.write() as db:
+            result.store(db)
+        result.announce()
         return self._device_of(caller, device["id"])
 
     # -- blacklist monitors -------------------------------------------------------------------
@@ -536,78 +565,30 @@ class MonitorozasService:
         return self._semaphore
 
     def pending(self) -> int:
-        """Checks due or in flight (the ``monitorozas.checks`` background queue)."""
-        now = time.time()
-        due = self.database.execute(
-            "SELECT (SELECT count(*) FROM devices WHERE is_enabled = 1 AND next_check_at <= ?)"
-            " + (SELECT count(*) FROM blacklist_monitors WHERE is_enabled = 1"
-            " AND next_check_at <= ?)",
-            (now, now),
-        ).fetchone()[0]
-        return int(due) + len(self._tasks)
-
-    def _claim(self, table: str, interval: float, room: int) -> list[int]:
-        """Take up to ``room`` due rows, moving their next check one interval on."""
-        now = time.time()
-        due = f"SELECT 1 FROM {table} WHERE is_enabled = 1 AND next_check_at <= ? LIMIT 1"
-        if self.database.execute(due, (now,)).fetchone() is None:
-            return []  # the usual case: no write lock taken
-        with self.database.write() as db:
-            ids = [
-                r[0]
-                for r in db.execute(
-                    f"SELECT id FROM {table} WHERE is_enabled = 1 AND next_check_at <= ?"
-                    " ORDER BY next_check_at LIMIT ?",
-                    (now, room),
-                ).fetchall()
-            ]
-            if ids:
-                db.execute(
-                    f"UPDATE {table} SET next_check_at = ? WHERE id IN"
-                    " (SELECT value FROM json_each(?))",
-                    (now + interval, orjson.dumps(ids).decode()),
-                )
-        return ids
+        """Checks due or in flight (the depth of the ``monitorozas.checks`` work queue)."""
+        return self.scheduler.pending()
 
     async def run_due(self) -> int:
-        """The scheduler's job (run by the host's timer): start the checks that are due, at
-        most twice the concurrency waiting at once; each runs as its own task so a hanging
-        target holds up only itself. Returns how many it started."""
-        room = 2 * self.settings.concurrency - len(self._tasks)
-        started = 0
-        if room > 0:
-            for device_id in self._claim("devices", self.settings.interval, room):
-                self._spawn(self._check_device_id(device_id))
-                started += 1
-        room -= started
-        if room > 0:
-            ids = self._claim("blacklist_monitors", self.settings.blacklist_interval, room)
-            for monitor_id in ids:
-                self._spawn(self._check_monitor_id(monitor_id))
-                started += 1
-        return started
+        """Start the checks that are due now, as the host's timer ``monitorozas.scheduler`` does
+        every ``scheduler_tick``; returns how many it started."""
+        return self.scheduler.start_due()
 
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def _check_due(self, claim: Claim) -> Outcome:
+        """One due row of the ``checks`` queue: check it and store the result; the row's next
+        check comes one interval after this one was claimed."""
+        if claim.table == "blacklist_monitors":
+            return await self._check_monitor(claim)
+        next_at = claim.claimed_at + self.settings.interval
+        found = self._select("devices", " AND id = ?", (claim.key,))
+        if not found:
+            return later(next_at)  # deleted meanwhile: the settle finds no row
+        result = DeviceResult(self, found[0]["id"], await self._check_device(found[0]))
+        return later(next_at, write=result.store, then=result.announce)
 
-    async def stop(self) -> None:
-        """Cancel the checks in flight (at shutdown)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _check_device_id(self, device_id: int) -> None:
-        found = self._select("devices", " AND id = ?", (device_id,))
-        if found:
-            await self._check_device(found[0])
-
-    async def _check_device(self, device: dict[str, Any]) -> None:
+    async def _check_device(self, device: dict[str, Any]) -> checks.Outcome:
         async with self.semaphore:
             try:
-                outcome = await checks.run_device(
+                return await checks.run_device(
                     device,
                     tls=self.tls,
                     timeout=self.settings.timeout,
@@ -615,61 +596,13 @@ class MonitorozasService:
                 )
             except Exception as exc:  # a bug in a check must not stop the monitor
                 log.exception("check of device %s failed", device["id"])
-                outcome = checks.Outcome("down", f"check failed: {type(exc).__name__}", 0)
-        self._record_device(device, outcome)
+                return checks.Outcome("down", f"check failed: {type(exc).__name__}", 0)
 
-    def _record_device(self, device: dict[str, Any], outcome: checks.Outcome) -> None:
-        now = stamp()
-        with self.database.write() as db:
-            row = db.execute(
-                "SELECT last_status FROM devices WHERE id = ?", (device["id"],)
-            ).fetchone()
-            if row is None:  # deleted while it was being checked
-                return
-            previous = row[0]
-            db.execute(
-                "UPDATE devices SET last_status = ?, last_check_at = ?, last_response_ms = ?,"
-                " last_error = ?, tls_expires_at = coalesce(?, tls_expires_at) WHERE id = ?",
-                (
-                    outcome.status,
-                    now,
-                    outcome.response_ms,
-                    outcome.error,
-                    outcome.tls_expires_at,
-                    device["id"],
-                ),
-            )
-            db.execute(REFRESH_DEVICE_DOC, (device["id"],))
-            db.execute(
-                "INSERT INTO device_checks (device_id, checked_at, status, response_ms, error,"
-                " tls_expires_at, checks) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    device["id"],
-                    now,
-                    outcome.status,
-                    outcome.response_ms,
-                    outcome.error,
-                    outcome.tls_expires_at,
-                    orjson.dumps(outcome.checks).decode(),
-                ),
-            )
-            db.execute(
-                "DELETE FROM device_checks WHERE device_id = ? AND id <= (SELECT id FROM"
-                " device_checks WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                (device["id"], device["id"], self.settings.history_size),
-            )
-        self.checks_done.labels("device", outcome.status).inc()
-        if previous != outcome.status:
-            updated = self._select("devices", " AND id = ?", (device["id"],))
-            if updated:
-                self.hub.events.publish(
-                    STATUS_TOPIC, {"device": updated[0], "previous_status": previous}
-                )
-
-    async def _check_monitor_id(self, monitor_id: int) -> None:
-        found = self._select("blacklist_monitors", " AND id = ?", (monitor_id,))
+    async def _check_monitor(self, claim: Claim) -> Outcome:
+        next_at = claim.claimed_at + self.settings.blacklist_interval
+        found = self._select("blacklist_monitors", " AND id = ?", (claim.key,))
         if not found:
-            return
+            return later(next_at)
         monitor = found[0]
         zones = (
             self.settings.ip_zones
@@ -682,26 +615,86 @@ class MonitorozasService:
                     self.resolver, monitor["target_type"], monitor["target_value"], zones
                 )
             except Exception as exc:
-                log.exception("DNSBL look-up of monitor %s failed", monitor_id)
+                log.exception("DNSBL look-up of monitor %s failed", claim.key)
                 verdict = dnsbl.Verdict("error", [], f"look-up failed: {type(exc).__name__}")
-        with self.database.write() as db:
-            db.execute(
-                "UPDATE blacklist_monitors SET last_status = ?, last_check_at = ?,"
-                " listed_on = ?, listings = ?, last_error = ? WHERE id = ?",
-                (
-                    verdict.status,
-                    stamp(),
-                    orjson.dumps(verdict.listed_on).decode(),
-                    orjson.dumps(verdict.listings).decode(),
-                    verdict.error,
-                    monitor_id,
-                ),
-            )
-            db.execute(REFRESH_MONITOR_DOC, (monitor_id,))
-        self.checks_done.labels("blacklist", verdict.status).inc()
+        values = {
+            "last_status": verdict.status,
+            "last_check_at": stamp(),
+            "listed_on": orjson.dumps(verdict.listed_on).decode(),
+            "listings": orjson.dumps(verdict.listings).decode(),
+            "last_error": verdict.error,
+        }
+        return later(
+            next_at,
+            values,
+            write=lambda db: db.execute(REFRESH_MONITOR_DOC, (claim.key,)),
+            then=self.checks_done.labels("blacklist", verdict.status).inc,
+        )
 
     def counts(self) -> tuple[int, int]:
         row = self.database.execute(
             "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM blacklist_monitors)"
         ).fetchone()
         return int(row[0]), int(row[1])
+
+
+@dataclass
+class DeviceResult:
+    """One device check's result: stored in the transaction that settles the check, then
+    counted and, when the status changed, published to the status subscribers."""
+
+    service: MonitorozasService
+    device_id: int
+    outcome: checks.Outcome
+    previous: str | None = None  # the status before; None while unstored or if deleted
+
+    def store(self, db: Any) -> None:
+        outcome, device_id = self.outcome, self.device_id
+        row = db.execute("SELECT last_status FROM devices WHERE id = ?", (device_id,)).fetchone()
+        if row is None:  # deleted while it was being checked
+            return
+        self.previous = row[0]
+        now = stamp()
+        db.execute(
+            "UPDATE devices SET last_status = ?, last_check_at = ?, last_response_ms = ?,"
+            " last_error = ?, tls_expires_at = coalesce(?, tls_expires_at) WHERE id = ?",
+            (
+                outcome.status,
+                now,
+                outcome.response_ms,
+                outcome.error,
+                outcome.tls_expires_at,
+                device_id,
+            ),
+        )
+        db.execute(REFRESH_DEVICE_DOC, (device_id,))
+        db.execute(
+            "INSERT INTO device_checks (device_id, checked_at, status, response_ms, error,"
+            " tls_expires_at, checks) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                device_id,
+                now,
+                outcome.status,
+                outcome.response_ms,
+                outcome.error,
+                outcome.tls_expires_at,
+                orjson.dumps(outcome.checks).decode(),
+            ),
+        )
+        db.execute(
+            "DELETE FROM device_checks WHERE device_id = ? AND id <= (SELECT id FROM"
+            " device_checks WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (device_id, device_id, self.service.settings.history_size),
+        )
+
+    def announce(self) -> None:
+        if self.previous is None:
+            return
+        service = self.service
+        service.checks_done.labels("device", self.outcome.status).inc()
+        if self.previous != self.outcome.status:
+            updated = service._select("devices", " AND id = ?", (self.device_id,))
+            if updated:
+                service.hub.events.publish(
+                    STATUS_TOPIC, {"device": updated[0], "previous_status": self.previous}
+                )
