@@ -364,6 +364,30 @@ async def test_graphql_query_mutation_and_paging(hub: HubProcess, writer: str, r
     assert len(nodes) == 1 and nodes[0]["node"]["id"] != first["edges"][0]["node"]["id"]
 
 
+async def test_graphql_notes_page_by_keyset_so_an_expired_note_skips_nobody(
+    hub: HubProcess,
+) -> None:
+    """Notes are listed by creation (a unique key), so a cursor seeks: a note before the
+    cursor that expires between two pages neither skips nor repeats one on the next page (an
+    offset cursor would skip one)."""
+    token = hub.creds("notes")["token"]
+    expiring = await create(hub, token, title="expires soon", ttl_seconds=1.5)
+    stays = [await create(hub, token, title=f"stays {i}") for i in range(2)]
+    everyone = (await graphql(hub, PAGE, token, first=1000))["data"]["notes"]["notes"]
+    ids = [edge["node"]["id"] for edge in everyone["edges"]]
+    upto = await graphql(hub, PAGE, token, first=ids.index(stays[0]["id"]) + 1)
+    cursor = upto["data"]["notes"]["notes"]["pageInfo"]["endCursor"]
+    while expiring["id"] in await live_ids(hub, token):
+        await asyncio.sleep(0.1)
+    after = await graphql(hub, PAGE, token, first=1, after=cursor)
+    assert [e["node"]["id"] for e in after["data"]["notes"]["notes"]["edges"]] == [stays[1]["id"]]
+
+
+async def live_ids(hub: HubProcess, token: str) -> list[str]:
+    _, _, listing = await rest(hub, "GET", "/notes/api/notes?limit=1000", token)
+    return [note["id"] for note in listing["notes"]]
+
+
 async def test_graphql_errors_follow_the_table(hub: HubProcess, reader: str) -> None:
     missing = await graphql(hub, '{ notes { note(id: "nope") { id } } }', reader)
     assert missing["errors"][0]["extensions"] == {

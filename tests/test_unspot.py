@@ -108,6 +108,29 @@ async def test_deleting_a_user_kills_its_token(hub: HubProcess) -> None:
     assert missing.code().name == "NOT_FOUND"
 
 
+USERS_PAGE = """query($first: Int, $after: String) { unspot { users(first: $first, after: $after) {
+  nodes { id } pageInfo { hasNextPage endCursor } totalCount } } }"""
+
+
+async def test_users_page_by_keyset_so_a_deleted_user_skips_nobody(hub: HubProcess) -> None:
+    """users is ordered by creation (a unique key), so its cursors seek: deleting a user before
+    the cursor neither skips nor repeats a user on the next page (an offset cursor would skip
+    one)."""
+    made = [
+        grpc_call(hub, "CreateUser", pb.CreateUserRequest(role="owner", name=f"Pager {i}"))
+        for i in range(3)
+    ]
+    everyone = await graphql_ok(hub, USERS_PAGE, first=1000)
+    ids = [n["id"] for n in everyone["unspot"]["users"]["nodes"]]
+    second = ids.index(made[1].user_id)
+    upto = await graphql_ok(hub, USERS_PAGE, first=second + 1)
+    cursor = upto["unspot"]["users"]["pageInfo"]["endCursor"]
+    grpc_call(hub, "DeleteUser", pb.DeleteUserRequest(user_id=made[0].user_id))
+    after = (await graphql_ok(hub, USERS_PAGE, first=1, after=cursor))["unspot"]["users"]
+    assert [n["id"] for n in after["nodes"]] == [made[2].user_id]
+    assert after["totalCount"] == len(ids) - 1
+
+
 @pytest.mark.parametrize("role", ["owner", "integration_admin"])
 async def test_reading_roles(hub: HubProcess, role: str) -> None:
     status, _, raw = await get(hub, "/displays", owner(hub, role))

@@ -518,6 +518,16 @@ async def test_pingservice(hub: HubProcess) -> None:
     assert status == 401
 
 
+async def test_the_operator_cookie_is_read_as_a_bearer_token(hub: HubProcess) -> None:
+    """Spaces around the token (a quoted cookie keeps them) are ignored, as in a Bearer value."""
+    token = (await issue(hub, kind="operator"))["auth_token"]
+    ping = url(hub, "/l/o/pingservice?pinger-id=1&ts=1")
+    status, body, _ = await rest(ping, headers={"Cookie": f'WEBIM_AUTH_TOKEN=" {token} "'})
+    assert (status, body) == (200, {"result": "ok"})
+    status, _, _ = await rest(ping, headers={"Cookie": f'WEBIM_AUTH_TOKEN="{token}x"'})
+    assert status == 401
+
+
 async def test_unknown_paths_and_methods_answer_in_webim_shape(hub: HubProcess, auth: str) -> None:
     status, body, _ = await rest(url(hub, "/l/a/nope"), auth)
     assert (status, body) == (404, {"result": "error", "e": "Not found"})

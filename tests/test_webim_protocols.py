@@ -426,3 +426,93 @@ async def test_delete_and_ping_over_grpc(hub: HubProcess, auth: str) -> None:
     )
     assert body["errors"][0]["message"] == "ts: expected a number, got 'x'"
     assert ADMIN
+
+
+COUNTER_KEYS = [
+    "sessions_cnt",
+    "visible_sessions_cnt",
+    "alive_sessions_cnt",
+    "pages_cnt",
+    "alive_pages_cnt",
+    "online_operators_cnt",
+    "working_operators_cnt",
+    "chats_cnt",
+    "offline_chats_cnt",
+    "in_queue_cnt",
+    "failed_to_store_objects_cnt",
+    "collected_to_store_objects_cnt",
+    "being_stored_now_objects_cnt",
+    "being_stored_now_processed_objects_cnt",
+    "failed_to_store_objects_cnt_1",
+    "collected_to_store_objects_cnt_1",
+    "being_stored_now_objects_cnt_1",
+    "being_stored_now_processed_objects_cnt_1",
+]
+
+
+async def test_rest_bodies_keep_webims_key_order(hub: HubProcess, auth: str) -> None:
+    """Zabbix reads keys, but a diff of two answers reads lines: the order is the seed's."""
+    rows = await get(hub, "/l/a/monitor/accounts-stat", auth)
+    assert list(rows[0]) == ["name", *COUNTER_KEYS, "not_belongs_to_tornado_instance"]
+    assert list(rows[1]) == [
+        "name",
+        "domain",
+        *COUNTER_KEYS,
+        "not_belongs_to_tornado_instance",
+        "ignore_not_belongs_to_tornado_instance",
+    ]
+    monitor = await get(hub, "/l/a/monitor", auth)
+    assert list(monitor) == ["mainInfo", "host"]
+    assert list(monitor["mainInfo"]) == [
+        "env",
+        "port",
+        "multinodeMode",
+        "nodeName",
+        "startTs",
+        "startTime",
+        "version",
+        "osName",
+        "osVersion",
+        "ubuntuVersion",
+        "branch",
+        "revision",
+        "tag",
+        "avgNTries",
+        "n",
+        "storingEnabled",
+    ]
+    stats = await get(hub, "/l/a/monitor/timer-stats", auth)
+    assert list(stats) == ["last_min", "failed"]
+    assert list(stats["last_min"]["timer: webim.storager"]) == [
+        "count",
+        "execution_times",
+        "func_name",
+    ]
+    level = await get(hub, "/l/a/monitor/set-log-level?name=timers&level=WARN", auth)
+    assert list(level) == ["result", "name", "logger", "loggers", "level"]
+
+
+async def test_the_accounts_connection_pages_in_creation_order(hub: HubProcess, auth: str) -> None:
+    for n in range(5):
+        await rpc(hub, "UpsertAccount", pb.AccountInput(name=f"paged-{n}"))
+    expected = [row["name"] for row in (await get(hub, "/l/a/monitor/accounts-stat", auth))[1:]]
+    query = """query($first: Int, $after: String) { webim { accounts(first: $first, after: $after)
+      { totalCount nodes { name sessionsCnt } pageInfo { hasNextPage endCursor } } } }"""
+    names: list[str] = []
+    after = None
+    while True:
+        body = await graphql(hub, query, auth, first=2, after=after)
+        assert "errors" not in body, body
+        page = body["data"]["webim"]["accounts"]
+        assert page["totalCount"] == len(expected)
+        assert len(page["nodes"]) <= 2
+        names += [node["name"] for node in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert names == expected and len(names) >= 5
+    body = await graphql(hub, query, auth, first=0)
+    assert body["data"]["webim"]["accounts"]["nodes"] == []
+    assert body["data"]["webim"]["accounts"]["totalCount"] == len(expected)
+    body = await graphql(hub, query, None, first=2)
+    assert gql_error(body)["code"] == "UNAUTHENTICATED"

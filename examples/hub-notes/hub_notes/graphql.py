@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 
 import strawberry
 
+from hub.caller import Caller
 from hub.graphql.types import Connection, connection, page_window
-from hub.records import sent_fields
-from hub_notes.service import Note, NotesService, bad_request
+from hub.records import sent_fields, to_graphql
+from hub_notes.errors import bad_request
+from hub_notes.service import NotesService
+from hub_notes.settings import PLUGIN
 
 
 @strawberry.type(name="NotesNote")
@@ -19,16 +22,6 @@ class NoteType:
     body: str
     created_at: str = strawberry.field(description="UTC, 2024-05-01T12:00:00.000Z.")
     expires_at: str | None = strawberry.field(description="Null: the note never expires.")
-
-    @classmethod
-    def of(cls, note: Note) -> NoteType:
-        return cls(
-            id=strawberry.ID(note.id),
-            title=note.title,
-            body=note.body,
-            created_at=note.created_at,
-            expires_at=note.expires_at,
-        )
 
 
 @strawberry.input(name="NotesNoteInput")
@@ -44,33 +37,37 @@ def _service(info: strawberry.Info) -> NotesService:
     return info.context.hub.service(NotesService)  # type: ignore[no-any-return]
 
 
+def _caller(info: strawberry.Info) -> Caller:
+    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
+
+
 @strawberry.type(name="NotesQuery")
 class NotesQuery:
     @strawberry.field(description="Live notes, oldest first.")
     def notes(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[NoteType]:
-        page = page_window(first, after, bad_request)
-        notes, total = _service(info).list(
-            info.context.authorization, offset=page.offset, limit=page.limit
-        )
-        return connection([NoteType.of(n) for n in notes], total, page)
+        page = page_window(first, after, bad_request, seekable=True)  # ordered by a unique key
+        notes = _service(info).list(_caller(info), page)
+        nodes = [to_graphql(NoteType, n) for n in notes.notes]
+        return connection(nodes, notes.total, page, notes.cursors, notes.has_next)
 
     @strawberry.field
     def note(self, info: strawberry.Info, id: strawberry.ID) -> NoteType:
-        return NoteType.of(_service(info).get(info.context.authorization, id))
+        return to_graphql(NoteType, _service(info).get(_caller(info), id))
 
 
 @strawberry.type(name="NotesMutation")
 class NotesMutation:
     @strawberry.mutation
     def notes_create_note(self, info: strawberry.Info, input: NoteInput) -> NoteType:
-        return NoteType.of(_service(info).create(info.context.authorization, sent_fields(input)))
+        note = _service(info).create(_caller(info), sent_fields(input))
+        return to_graphql(NoteType, note)
 
 
 @strawberry.type(name="NotesSubscription")
 class NotesSubscription:
     @strawberry.subscription(description="Each note created from now on, over any protocol.")
     async def notes_note_added(self, info: strawberry.Info) -> AsyncIterator[NoteType]:
-        async for note in _service(info).added(info.context.authorization):
-            yield NoteType.of(note)
+        async for note in _service(info).added(_caller(info)):
+            yield to_graphql(NoteType, note)

@@ -21,8 +21,9 @@ from hub.registrations import (
     RestApi,
 )
 from hub.storage import Migration
-from hub_notes import service
-from hub_notes.service import NotesService, NotesSettings
+from hub_notes import auth, storage
+from hub_notes.service import NotesService
+from hub_notes.settings import NotesSettings
 
 log = logging.getLogger("hub_notes")
 
@@ -34,13 +35,13 @@ def register_settings(register: Callable[[type], None]) -> None:
 
 @hookimpl
 def register_migrations(register: Callable[[Migration], None]) -> None:
-    for migration in service.MIGRATIONS:
+    for migration in storage.MIGRATIONS:
         register(migration)
 
 
 @hookimpl
 def register_credential_types(register: Callable[[CredentialType], None]) -> None:
-    register(service.CREDENTIAL_TYPE)
+    register(auth.CREDENTIAL_TYPE)
 
 
 @hookimpl

@@ -10,14 +10,20 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from hub.api import HubApi
+from hub.caller import caller_of
 from hub.errors import HubError
 from hub.http.body import read_json
 from hub.http.params import int_param, reject_unknown
+from hub.paging import Page
+from hub.records import to_json
 from hub.registrations import RestApi
+from hub_notes.auth import authorize
+from hub_notes.errors import bad_request
 from hub_notes.service import NotesService
 
 NOTES = "/api/notes"
-LIST_PARAMS = ("offset", "limit")
+LIST_PARAMS = {"offset", "limit"}
 
 
 def render_error(exc: HubError) -> web.Response:
@@ -45,27 +51,26 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def routes(hub: Any) -> list[web.RouteDef]:
+def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(NotesService)
 
     async def create(request: web.Request) -> web.Response:
-        authorization = request.headers.get("Authorization")
-        service.authorize(authorization, write=True)  # before reading a body it would refuse
-        note = service.create(authorization, await read_json(request))
-        return _json(note.as_dict(), 201, {"Location": f"{request.path}/{note.id}"})
+        caller = caller_of(request)
+        authorize(caller, write=True)  # before reading a body it would refuse
+        note = service.create(caller, await read_json(request))
+        return _json(to_json(note), 201, {"Location": f"{request.path}/{note.id}"})
 
     async def list_notes(request: web.Request) -> web.Response:
         reject_unknown(request.query, LIST_PARAMS)
-        notes, total = service.list(
-            request.headers.get("Authorization"),
-            offset=int_param(request.query, "offset") or 0,
-            limit=int_param(request.query, "limit"),
-        )
-        return _json({"notes": [n.as_dict() for n in notes], "total": total})
+        offset, limit = int_param(request.query, "offset"), int_param(request.query, "limit")
+        caller = caller_of(request)
+        authorize(caller)  # a 401 before a limit out of bounds is a 400
+        page = service.list(caller, Page.of(offset, limit, bad_request))
+        return _json({"notes": to_json(page.notes), "total": page.total})
 
     async def get_note(request: web.Request) -> web.Response:
-        note = service.get(request.headers.get("Authorization"), request.match_info["id"])
-        return _json(note.as_dict())
+        note = service.get(caller_of(request), request.match_info["id"])
+        return _json(to_json(note))
 
     return [
         web.post(NOTES, create),
@@ -74,5 +79,5 @@ def routes(hub: Any) -> list[web.RouteDef]:
     ]
 
 
-def rest_api(hub: Any) -> RestApi:
+def rest_api(hub: HubApi) -> RestApi:
     return RestApi(routes=routes(hub), render_error=render_error)

@@ -1,5 +1,6 @@
 """The one service layer of ``notes``: REST, GraphQL, gRPC, the job and the CLI call this and
-nothing else, so the same operation gives the same data and the same error everywhere."""
+nothing else, so the same operation gives the same data and the same error everywhere. Each
+operation takes the :class:`~hub.caller.Caller` the host built and checks it first."""
 
 from __future__ import annotations
 
@@ -7,180 +8,71 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from hub.config import ConfigError
-from hub.credentials import Credential, CredentialType
-from hub.errors import ErrorFactory, HubError
+from hub.api import HubApi
+from hub.caller import Caller
 from hub.paging import Page
+from hub_notes.auth import authorize
+from hub_notes.errors import bad_request, error
+from hub_notes.records import Note
+from hub_notes.settings import PLUGIN, NotesSettings
+from hub_notes.storage import COLUMNS, LIVE, NotePage, live_notes, note_of
 
-PLUGIN = "notes"
 MAX_TITLE = 200
 TOPIC = "notes.added"
-SCOPES = ("read", "write")
 
 log = logging.getLogger("hub_notes")
-
-
-@dataclass
-class NotesSettings:
-    """``[plugins.notes]`` in the config file; ``HUB_NOTES_<KEY>`` in the environment wins."""
-
-    default_ttl: float = 0.0  # seconds a note lives unless it says otherwise; 0: forever
-    purge_interval: float = 60.0  # seconds between runs of the purge job
-    max_body: int = 10_000  # characters
-    create_limit: int = 60  # notes one credential may create per create_window seconds
-    create_window: float = 60.0
-
-    def __post_init__(self) -> None:
-        """Types are checked by the host; ranges are the plugin's to check, naming the key."""
-        if self.default_ttl < 0:
-            raise ConfigError(f"plugins.{PLUGIN}.default_ttl: must not be negative")
-        for name in ("purge_interval", "max_body", "create_limit", "create_window"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"plugins.{PLUGIN}.{name}: must be positive")
-
-
-@dataclass(frozen=True)
-class Note:
-    id: str
-    title: str
-    body: str
-    created_at: str
-    expires_at: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-error = ErrorFactory(PLUGIN)
-
-
-def bad_request(message: str) -> HubError:
-    return error(400, message, "bad_request")
-
-
-def stamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
-def m001_notes(db: Any) -> None:
-    db.execute(
-        "CREATE TABLE notes (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
-        " title TEXT NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL)"
-    )
-    db.execute("CREATE INDEX notes_expires_at ON notes (expires_at) WHERE expires_at IS NOT NULL")
-
-
-MIGRATIONS = [m001_notes]
-
-
-# -- credentials: `hub creds add notes [--param scope=read]` ---------------------------------
-def _credential_attrs(params: dict[str, str]) -> dict[str, Any]:
-    for name in params:
-        if name != "scope":
-            raise bad_request(f"{name}: unknown parameter; notes takes only scope")
-    scope = params.get("scope", "write")
-    if scope not in SCOPES:
-        raise bad_request(f"scope: expected read or write, got {scope!r}")
-    return {"scope": scope}
-
-
-def _present(secret: str, credential: Credential) -> dict[str, Any]:
-    return {"token": secret, "scope": credential.attrs["scope"]}
-
-
-CREDENTIAL_TYPE = CredentialType(validate=_credential_attrs, present=_present)
-
-
-# -- the service -----------------------------------------------------------------------------
-def _note(row: Any) -> Note:
-    ident, title, body, created_at, expires_at = row
-    return Note(ident, title, body, stamp(created_at), stamp(expires_at) if expires_at else None)
-
-
-COLUMNS = "id, title, body, created_at, expires_at"
-LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
 
 class NotesService:
     """Built once per hub by ``hub.service(NotesService)``."""
 
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: HubApi) -> None:
         self.hub = hub
         self.settings: NotesSettings = hub.settings_for(PLUGIN)
         self.database = hub.database(PLUGIN)
 
-    # -- auth ----------------------------------------------------------------------------
-    def authorize(self, authorization: str | None, *, write: bool = False) -> Credential:
-        """The caller's ``notes`` credential (the admin token counts); 401, or 403 when a
-        read-only token tries to write."""
-        credential = self.hub.credentials.authenticate(PLUGIN, authorization)
-        if credential is None:
-            raise error(
-                401, "send Authorization: Bearer <a token from hub creds add notes>", "unauthorized"
-            )
-        if write and not credential.is_admin and credential.attrs.get("scope") != "write":
-            raise error(403, "this token may only read notes (scope=read)", "read_only")
-        return credential  # type: ignore[no-any-return]
-
     # -- reads ---------------------------------------------------------------------------
-    def get(self, authorization: str | None, note_id: str) -> Note:
-        self.authorize(authorization)
+    def get(self, caller: Caller, note_id: str) -> Note:
+        authorize(caller)
         row = self.database.execute(
             f"SELECT {COLUMNS} FROM notes WHERE id = ? AND {LIVE}", (note_id, time.time())
         ).fetchone()
         if row is None:
             raise error(404, f"id: no note {note_id!r}", "note_not_found")
-        return _note(row)
+        return note_of(row)
 
-    def list(
-        self, authorization: str | None, *, offset: int = 0, limit: int | None = None
-    ) -> tuple[list[Note], int]:
+    def list(self, caller: Caller, page: Page) -> NotePage:
         """A page of live notes, oldest first, and how many there are in all."""
-        self.authorize(authorization)
-        page = Page.of(offset, limit, bad_request)  # the host's bounds, as every plugin's
-        now = time.time()
-        total = self.database.execute(f"SELECT count(*) FROM notes WHERE {LIVE}", (now,))
-        total = total.fetchone()[0]
-        rows = self.database.execute(
-            f"SELECT {COLUMNS} FROM notes WHERE {LIVE} ORDER BY seq LIMIT ? OFFSET ?",
-            (now, page.limit, page.offset),
-        ).fetchall()
-        return [_note(r) for r in rows], total
+        authorize(caller)
+        return live_notes(self.database, page, time.time())
 
     def count(self) -> int:
         """Stored notes, expired ones not yet purged included (for the CLI and the probe)."""
         return int(self.database.execute("SELECT count(*) FROM notes").fetchone()[0])
 
     # -- writes --------------------------------------------------------------------------
-    def create(self, authorization: str | None, data: Any) -> Note:
+    def create(self, caller: Caller, data: Any) -> Note:
         """``data`` is a REST body, or what GraphQL and gRPC were sent, as the same dict."""
-        credential = self.authorize(authorization, write=True)
+        credential = authorize(caller, write=True)
         settings = self.settings
         decision = self.hub.rate_limiter.hit(
             f"{PLUGIN}:create:{credential.id}", settings.create_limit, settings.create_window
         )
         if not decision.allowed:
-            raise HubError(
+            raise error(
                 429,
                 f"at most {settings.create_limit} notes per {settings.create_window:g}s",
-                reason="rate_limited",
-                plugin=PLUGIN,
+                "rate_limited",
                 retry_after=decision.retry_after,
             )
         title, body, ttl = self._validate(data)
         now = time.time()
-        note_id = str(uuid.uuid4())
-        expires_at = now + ttl if ttl else None
+        row = (str(uuid.uuid4()), title, body, now, now + ttl if ttl else None)
         with self.database.write() as db:
-            db.execute(
-                f"INSERT INTO notes ({COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                (note_id, title, body, now, expires_at),
-            )
-        note = _note((note_id, title, body, now, expires_at))
+            db.execute(f"INSERT INTO notes ({COLUMNS}) VALUES (?, ?, ?, ?, ?)", row)
+        note = note_of(row)
         self.hub.events.publish(TOPIC, note)
         return note
 
@@ -217,10 +109,10 @@ class NotesService:
         return int(purged)
 
     # -- the subscription ----------------------------------------------------------------
-    def added(self, authorization: str | None) -> AsyncIterator[Note]:
+    def added(self, caller: Caller) -> AsyncIterator[Note]:
         """Each note created from now on, as it is created, until the hub shuts down (the
         host's event bus ends the stream then, or when the subscriber lags too far)."""
-        self.authorize(authorization)
+        authorize(caller)
         return self.hub.events.subscribe(TOPIC)
 
     @property

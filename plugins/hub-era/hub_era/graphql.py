@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
 
 import strawberry
 
 from hub.caller import Caller
 from hub.graphql.types import JSON, Connection, connection, page_window
-from hub.records import sent_fields
-from hub_era.service import PLUGIN, EraService, Order, bad_request
+from hub.records import sent_fields, to_graphql
+from hub_era.errors import PLUGIN, bad_request
+from hub_era.fields import Order
+from hub_era.service import EraService
 
 
 @strawberry.type(name="EraOpts")
@@ -42,13 +43,6 @@ class IntegrationPoint:
     send_svcscriptcode_ws: str
     opts: Opts
     ext: Ext
-
-    @classmethod
-    def of(cls, entity: dict[str, Any]) -> IntegrationPoint:
-        fields = dict(entity)
-        fields["opts"] = Opts(**entity["opts"])
-        fields["ext"] = Ext(**entity["ext"])
-        return cls(**fields)
 
 
 @strawberry.input(name="EraOptsInput")
@@ -113,7 +107,7 @@ class EraQuery:
         orders = [Order(o.field, o.direction is Direction.DESC) for o in order or []]
         page = service.page(caller, filter=filter, order=orders, window=window)
         return connection(
-            [IntegrationPoint.of(e) for e in page.entities()],
+            [to_graphql(IntegrationPoint, p) for p in page.records()],
             page.total or 0,
             window,
             page.cursors(),
@@ -122,7 +116,7 @@ class EraQuery:
 
     @strawberry.field
     def integration_point(self, info: strawberry.Info, id: strawberry.ID) -> IntegrationPoint:
-        return IntegrationPoint.of(_service(info).get(_caller(info), id))
+        return to_graphql(IntegrationPoint, _service(info).get(_caller(info), id))
 
     @strawberry.field(
         description="Ids whose id, code or token_local equals `key` (or only `field`)."
@@ -140,13 +134,15 @@ class EraMutation:
     def era_create_integration_point(
         self, info: strawberry.Info, input: IntegrationPointInput
     ) -> IntegrationPoint:
-        return IntegrationPoint.of(_service(info).create(_caller(info), sent_fields(input)))
+        point = _service(info).create(_caller(info), sent_fields(input))
+        return to_graphql(IntegrationPoint, point)
 
     @strawberry.mutation
     def era_update_integration_point(
         self, info: strawberry.Info, id: strawberry.ID, input: IntegrationPointInput
     ) -> IntegrationPoint:
-        return IntegrationPoint.of(_service(info).update(_caller(info), id, sent_fields(input)))
+        point = _service(info).update(_caller(info), id, sent_fields(input))
+        return to_graphql(IntegrationPoint, point)
 
     @strawberry.mutation(description="Returns the id of the deleted channel.")
     def era_delete_integration_point(

@@ -8,16 +8,13 @@ import grpc
 
 from hub.caller import caller_of
 from hub.paging import Page
-from hub.records import sent_fields
-from hub_era.service import EraService, Order, bad_request
+from hub.records import sent_fields, to_message
+from hub_era.errors import bad_request
+from hub_era.fields import Order
+from hub_era.service import EraService
 from hub_era.v1 import era_pb2, era_pb2_grpc
 
-
-def to_message(entity: dict[str, Any]) -> era_pb2.IntegrationPoint:
-    fields = {k: v for k, v in entity.items() if k not in ("opts", "ext")}
-    return era_pb2.IntegrationPoint(
-        **fields, opts=era_pb2.Opts(**entity["opts"]), ext=era_pb2.Ext(**entity["ext"])
-    )
+Point = era_pb2.IntegrationPoint
 
 
 def plain(value: Any) -> Any:
@@ -37,7 +34,7 @@ class EraServicer(era_pb2_grpc.EraServicer):
 
     async def Create(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         changes = sent_fields(request.integration_point)
-        return to_message(self.service.create(caller_of(context), changes))
+        return to_message(Point, self.service.create(caller_of(context), changes))
 
     async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         caller = caller_of(context)
@@ -53,15 +50,16 @@ class EraServicer(era_pb2_grpc.EraServicer):
             ),
         )
         return era_pb2.ListResponse(
-            integration_points=[to_message(e) for e in page.entities()], total_count=page.total or 0
+            integration_points=[to_message(Point, p) for p in page.records()],
+            total_count=page.total or 0,
         )
 
     async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return to_message(self.service.get(caller_of(context), request.id))
+        return to_message(Point, self.service.get(caller_of(context), request.id))
 
     async def Update(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         changes = sent_fields(request.integration_point)
-        return to_message(self.service.update(caller_of(context), request.id, changes))
+        return to_message(Point, self.service.update(caller_of(context), request.id, changes))
 
     async def Delete(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self.service.delete(caller_of(context), request.id)

@@ -9,12 +9,13 @@ from hub.credentials import CredentialType
 from hub.hookspecs import hookimpl
 from hub.registrations import GraphQLPart, GrpcService, HealthProbe, RestApi
 from hub.storage import Migration
-from hub_era import service
+from hub_era import storage
+from hub_era.errors import PLUGIN
 
 
 @hookimpl
 def register_migrations(register: Callable[[Migration], None]) -> None:
-    for migration in service.MIGRATIONS:
+    for migration in storage.MIGRATIONS:
         register(migration)
 
 
@@ -50,11 +51,7 @@ def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
 @hookimpl
 def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
     def database() -> tuple[str, str]:
-        count = (
-            hub.database(service.PLUGIN)
-            .execute(f"SELECT count(*) FROM {service.TABLE}")
-            .fetchone()[0]
-        )
+        count = hub.database(PLUGIN).execute(f"SELECT count(*) FROM {storage.TABLE}").fetchone()[0]
         return "ok", f"{count} integration points"
 
     register(HealthProbe("database", database))

@@ -12,15 +12,11 @@ from hub.errors import HubError
 from hub.http.body import read_json
 from hub.http.params import bad_param, bool_param, int_param, json_param, reject_unknown
 from hub.paging import Page
+from hub.records import to_json
 from hub.registrations import RestApi
-from hub_era.service import (
-    PLUGIN,
-    EraService,
-    apply_mask,
-    bad_request,
-    field_path,
-    orders_from_json,
-)
+from hub_era.errors import PLUGIN, bad_request
+from hub_era.fields import apply_mask, field_path, orders_from_json
+from hub_era.service import EraService
 
 BASE = "/rest/v1/service/integration_points"
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -89,7 +85,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
     async def create(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
-        return _ok(orjson.dumps(service.create(caller, await read_json(request))))
+        return _ok(orjson.dumps(to_json(service.create(caller, await read_json(request)))))
 
     async def list_points(request: web.Request) -> web.Response:
         caller = auth(request)
@@ -106,7 +102,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
         mask, flat = _mask(query), bool_param(query, "flat")
         if mask is None and not flat:
             return _ok(b"[" + b",".join(page.items) + b"]")
-        return _ok(orjson.dumps([apply_mask(e, mask, flat) for e in page.entities()]))
+        return _ok(orjson.dumps([apply_mask(to_json(p), mask, flat) for p in page.records()]))
 
     async def lookup(request: web.Request) -> web.Response:
         caller = auth(request)
@@ -120,13 +116,14 @@ def routes(hub: Any) -> list[web.RouteDef]:
         ident = request.match_info["id"]
         if mask is None and not flat:
             return _ok(service.get_json(caller, ident))
-        return _ok(orjson.dumps(apply_mask(service.get(caller, ident), mask, flat)))
+        return _ok(orjson.dumps(apply_mask(to_json(service.get(caller, ident)), mask, flat)))
 
     async def update(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
         changes = await read_json(request)
-        return _ok(orjson.dumps(service.update(caller, request.match_info["id"], changes)))
+        point = service.update(caller, request.match_info["id"], changes)
+        return _ok(orjson.dumps(to_json(point)))
 
     async def delete(request: web.Request) -> web.Response:
         caller = auth(request)

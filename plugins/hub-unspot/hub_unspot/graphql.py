@@ -8,17 +8,14 @@ from typing import Any
 
 import strawberry
 
+from hub.caller import Caller
 from hub.graphql.types import Connection, connection, page_window
 from hub.records import sent_fields, to_graphql
+from hub_unspot.errors import bad_request
+from hub_unspot.monitoring import CATEGORIES
 from hub_unspot.records import Entity
-from hub_unspot.service import (
-    CALENDARS,
-    CATEGORIES,
-    DISPLAYS,
-    WEBHOOKS,
-    UnspotService,
-    bad_request,
-)
+from hub_unspot.service import CALENDARS, DISPLAYS, WEBHOOKS, UnspotService
+from hub_unspot.settings import PLUGIN
 from hub_unspot.storage import Kind
 
 
@@ -83,8 +80,12 @@ def _service(info: strawberry.Info) -> UnspotService:
     return info.context.hub.service(UnspotService)  # type: ignore[no-any-return]
 
 
+def _caller(info: strawberry.Info) -> Caller:
+    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
+
+
 async def _category(info: strawberry.Info, name: str) -> Any:
-    monitoring = await _service(info).monitoring(info.context.authorization, [name])
+    monitoring = await _service(info).monitoring(_caller(info), [name])
     return getattr(monitoring, CATEGORIES[name])
 
 
@@ -129,18 +130,17 @@ class IssuedToken:
 class UnspotQuery:
     @strawberry.field(description="A user token whose role may read, or the admin token.")
     def monitoring(self, info: strawberry.Info) -> Monitoring:
-        _service(info).authorize(info.context.authorization)
+        _service(info).authorize(_caller(info))
         return Monitoring()
 
     @strawberry.field(description="Admin only.")
     def users(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
-        page = page_window(first, after, bad_request)
-        users, total = _service(info).list_users(
-            info.context.authorization, offset=page.offset, limit=page.limit
-        )
-        return connection([to_graphql(User, u) for u in users], total, page)  # type: ignore[arg-type]
+        page = page_window(first, after, bad_request, seekable=True)
+        users = _service(info).list_users(_caller(info), page)
+        nodes = [to_graphql(User, u) for u in users.users]
+        return connection(nodes, users.total, page, users.cursors, users.has_next)
 
 
 @strawberry.input(name="UnspotDisplayInput", description="Leave out id to create a display.")
@@ -165,32 +165,32 @@ class WebhookInput:
 
 
 def _upsert(info: strawberry.Info, kind: Kind, value: Any) -> Entity:
-    return _service(info).upsert(info.context.authorization, kind, sent_fields(value))
+    return _service(info).upsert(_caller(info), kind, sent_fields(value))
 
 
 def _set_status(info: strawberry.Info, kind: Kind, id: str, status: str) -> Entity:
-    return _service(info).set_status(info.context.authorization, kind, id, status)
+    return _service(info).set_status(_caller(info), kind, id, status)
 
 
 def _delete(info: strawberry.Info, kind: Kind, id: str) -> strawberry.ID:
-    return strawberry.ID(_service(info).delete(info.context.authorization, kind, id))
+    return strawberry.ID(_service(info).delete(_caller(info), kind, id))
 
 
 @strawberry.type(name="UnspotMutation", description="Admin token only.")
 class UnspotMutation:
     @strawberry.mutation
     def unspot_create_user(self, info: strawberry.Info, role: str, name: str = "") -> IssuedToken:
-        issued = _service(info).create_user(info.context.authorization, role, name)
+        issued = _service(info).create_user(_caller(info), role, name)
         return to_graphql(IssuedToken, issued)
 
     @strawberry.mutation
     def unspot_issue_token(self, info: strawberry.Info, user_id: strawberry.ID) -> IssuedToken:
-        issued = _service(info).issue_token(info.context.authorization, user_id)
+        issued = _service(info).issue_token(_caller(info), user_id)
         return to_graphql(IssuedToken, issued)
 
     @strawberry.mutation
     def unspot_delete_user(self, info: strawberry.Info, user_id: strawberry.ID) -> strawberry.ID:
-        return strawberry.ID(_service(info).delete_user(info.context.authorization, user_id))
+        return strawberry.ID(_service(info).delete_user(_caller(info), user_id))
 
     @strawberry.mutation
     def unspot_upsert_display(self, info: strawberry.Info, input: DisplayInput) -> Display:
@@ -236,11 +236,11 @@ class UnspotMutation:
 
     @strawberry.mutation(description="A finished user sync at `at` (default now); enables sync.")
     def unspot_record_user_sync(self, info: strawberry.Info, at: str | None = None) -> UserSync:
-        return to_graphql(UserSync, _service(info).record_user_sync(info.context.authorization, at))
+        return to_graphql(UserSync, _service(info).record_user_sync(_caller(info), at))
 
     @strawberry.mutation(description="lastSyncDate reads null until the next recorded sync.")
     def unspot_disable_user_sync(self, info: strawberry.Info) -> UserSync:
-        return to_graphql(UserSync, _service(info).disable_user_sync(info.context.authorization))
+        return to_graphql(UserSync, _service(info).disable_user_sync(_caller(info)))
 
 
 @strawberry.type(name="UnspotDisplayStatusChange")
@@ -257,6 +257,6 @@ class UnspotSubscription:
     async def unspot_display_status_changed(
         self, info: strawberry.Info
     ) -> AsyncIterator[DisplayStatusChange]:
-        changes = _service(info).display_status_changes(info.context.authorization)
+        changes = _service(info).display_status_changes(_caller(info))
         async for change in changes:
             yield to_graphql(DisplayStatusChange, change)

@@ -8,8 +8,10 @@ from typing import Any, TypeAlias
 
 import grpc
 
-from hub.grpc.server import authorization
+from hub.caller import caller_of
+from hub.paging import Page
 from hub.records import sent_fields, to_message
+from hub_unspot.errors import bad_request
 from hub_unspot.records import Entity, Monitoring
 from hub_unspot.service import CALENDARS, DISPLAYS, WEBHOOKS, UnspotService
 from hub_unspot.storage import Kind
@@ -42,39 +44,38 @@ class UnspotServicer(unspot_pb2_grpc.UnspotServicer):
         self.service = hub.service(UnspotService)
 
     async def GetMonitoring(self, request: Any, context: Context) -> Any:
-        body = await self.service.monitoring(authorization(context), list(request.categories))
+        body = await self.service.monitoring(caller_of(context), list(request.categories))
         return to_monitoring(body)
 
     async def CreateUser(self, request: Any, context: Context) -> Any:
-        issued = self.service.create_user(authorization(context), request.role, request.name)
+        issued = self.service.create_user(caller_of(context), request.role, request.name)
         return to_message(pb.IssuedToken, issued)
 
     async def IssueToken(self, request: Any, context: Context) -> Any:
-        issued = self.service.issue_token(authorization(context), request.user_id)
+        issued = self.service.issue_token(caller_of(context), request.user_id)
         return to_message(pb.IssuedToken, issued)
 
     async def DeleteUser(self, request: Any, context: Context) -> Any:
-        self.service.delete_user(authorization(context), request.user_id)
+        self.service.delete_user(caller_of(context), request.user_id)
         return pb.DeleteResponse()
 
     async def ListUsers(self, request: Any, context: Context) -> Any:
-        users, total = self.service.list_users(
-            authorization(context),
-            offset=request.offset,
-            limit=request.limit if request.HasField("limit") else None,
-        )
+        caller = caller_of(context)
+        self.service.auth.admin(caller)  # a 401 before a bad limit is a 400
+        limit = request.limit if request.HasField("limit") else None
+        page = self.service.list_users(caller, Page.of(request.offset, limit, bad_request))
         return pb.ListUsersResponse(
-            users=[to_message(pb.User, u) for u in users], total_count=total
+            users=[to_message(pb.User, u) for u in page.users], total_count=page.total
         )
 
     def _upsert(self, request: Any, context: Context, kind: Kind) -> Entity:
-        return self.service.upsert(authorization(context), kind, upsert_data(request, kind.label))
+        return self.service.upsert(caller_of(context), kind, upsert_data(request, kind.label))
 
     def _set_status(self, request: Any, context: Context, kind: Kind) -> Entity:
-        return self.service.set_status(authorization(context), kind, request.id, request.status)
+        return self.service.set_status(caller_of(context), kind, request.id, request.status)
 
     def _delete(self, request: Any, context: Context, kind: Kind) -> pb.DeleteResponse:
-        self.service.delete(authorization(context), kind, request.id)
+        self.service.delete(caller_of(context), kind, request.id)
         return pb.DeleteResponse()
 
     async def UpsertDisplay(self, request: Any, context: Context) -> Any:
@@ -106,7 +107,7 @@ class UnspotServicer(unspot_pb2_grpc.UnspotServicer):
 
     async def RecordUserSync(self, request: Any, context: Context) -> Any:
         at = request.at if request.HasField("at") else None
-        return to_message(pb.UserSync, self.service.record_user_sync(authorization(context), at))
+        return to_message(pb.UserSync, self.service.record_user_sync(caller_of(context), at))
 
     async def DisableUserSync(self, request: Any, context: Context) -> Any:
-        return to_message(pb.UserSync, self.service.disable_user_sync(authorization(context)))
+        return to_message(pb.UserSync, self.service.disable_user_sync(caller_of(context)))

@@ -104,6 +104,9 @@ class IssuedToken:
     token: str
 
 
+DISPLAY_TOPIC = "unspot.display_status"  # the event bus topic of DisplayStatusChange
+
+
 @dataclass(frozen=True)
 class DisplayStatusChange:
     """A display that appeared (``previous_status`` None) or whose status changed."""

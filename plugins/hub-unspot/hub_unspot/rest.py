@@ -11,10 +11,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from hub.caller import caller_of
 from hub.errors import HubError
 from hub.records import to_json
 from hub.registrations import RestApi
-from hub_unspot.service import CATEGORIES, FULL_REQUEST, UnspotService
+from hub_unspot.monitoring import CATEGORIES, FULL_REQUEST
+from hub_unspot.service import UnspotService
 
 BASE = "/api/external/v1/monitoring"
 CONTENT_TYPE = "application/json"
@@ -55,7 +57,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
 
         async def monitoring(request: web.Request) -> web.Response:
             monitoring = await service.monitoring(
-                request.headers.get("Authorization"),
+                caller_of(request),
                 requested,
                 rate_limit_category=category or FULL_REQUEST,
             )

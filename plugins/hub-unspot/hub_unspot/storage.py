@@ -1,21 +1,30 @@
-"""unspot's tables and the three kinds of monitored entity. Counts are never stored: every
-number the API reports is a ``count(*)`` over these rows."""
+"""unspot's tables, the three kinds of monitored entity and the queries of its users. Counts
+are never stored: every number the API reports is a ``count(*)`` over these rows."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hub.paging import Keyset, Page, SortKey
+from hub.storage import Database
+from hub_unspot.errors import bad_request
 from hub_unspot.records import (
     Calendar,
     CalendarCounts,
     Counts,
     Display,
     Entity,
+    User,
     Webhook,
     WebhookCounts,
 )
+
+MAX_NAME = 255  # characters of a user's or an entity's name
+USERS_ORDER = Keyset((SortKey("seq", "seq"),))  # creation order, by the unique row number
 
 
 @dataclass(frozen=True)
@@ -58,3 +67,59 @@ def m001_unspot(db: Any) -> None:
 
 
 MIGRATIONS = [m001_unspot]
+
+
+def first_row(database: Database, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """The first row, or None. Read with ``fetchall`` so the statement runs to its end and lets
+    go of its read snapshot at once: a half-read statement pins the connection to an old
+    snapshot, hiding users that ``hub creds add`` (another process) commits later."""
+    rows = database.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
+def find_user(database: Database, user_id: Any) -> User | None:
+    row = first_row(database, "SELECT id, name, role FROM users WHERE id = ?", (str(user_id),))
+    return None if row is None else User(*row)
+
+
+def insert_user(database: Database, role: str, name: str) -> str:
+    user_id = str(uuid.uuid4())
+    with database.write() as db:
+        db.execute(
+            "INSERT INTO users (id, name, role, created_at) VALUES (?, ?, ?, ?)",
+            (user_id, name, role, time.time()),
+        )
+    return user_id
+
+
+def delete_user(database: Database, user_id: Any) -> bool:
+    with database.write() as db:
+        return bool(db.execute("DELETE FROM users WHERE id = ?", (str(user_id),)).rowcount)
+
+
+@dataclass(frozen=True)
+class UserPage:
+    users: list[User]
+    total: int  # every user, whatever the page
+    cursors: list[str]  # each user's keyset cursor
+    has_next: bool  # more users follow this page
+
+
+def read_users(database: Database, page: Page) -> UserPage:
+    """One page in creation order: after a keyset cursor's user (a seek), or from an offset.
+    One row more than asked is read, to tell whether another page follows."""
+    seek = None if page.after is None else USERS_ORDER.seek(page.after, bad_request)
+    where, params = (f" WHERE {seek[0]}", seek[1]) if seek else ("", [])
+    total = first_row(database, "SELECT count(*) FROM users")[0]
+    rows = database.execute(
+        f"SELECT id, name, role, {USERS_ORDER.columns()} FROM users{where}"
+        f" ORDER BY {USERS_ORDER.order_by()} LIMIT ? OFFSET ?",
+        [*params, page.limit + 1, page.offset],
+    ).fetchall()
+    shown = rows[: page.limit]
+    return UserPage(
+        [User(*row[:3]) for row in shown],
+        int(total),
+        [USERS_ORDER.cursor(row[3:]) for row in shown],
+        len(rows) > len(shown),
+    )

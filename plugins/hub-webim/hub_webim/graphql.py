@@ -3,14 +3,15 @@ Field values are the REST ones; names are camelCase."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import strawberry
 
+from hub.caller import Caller
 from hub.graphql.types import JSON, Connection, connection, page_window
-from hub.records import sent_fields
-from hub_webim.service import WebimService, bad_request
+from hub.records import sent_fields, to_graphql
+from hub_webim.errors import PLUGIN, bad_request
+from hub_webim.records import ChannelErrors as ChannelErrorsRecord
+from hub_webim.records import ObjectCount as ObjectCountRecord
+from hub_webim.service import WebimService
 
 
 @strawberry.interface(name="WebimCounters", description="The counters of accounts-stat.")
@@ -43,19 +44,11 @@ class AccountStat(Counters):
     ignore_not_belongs_to_tornado_instance: bool
     blocked: bool
 
-    @classmethod
-    def of(cls, row: dict[str, Any]) -> AccountStat:
-        return cls(**row)
-
 
 @strawberry.type(name="WebimAccountsTotal")
 class AccountsTotal(Counters):
     name: str
     not_belongs_to_tornado_instance: int
-
-    @classmethod
-    def of(cls, row: dict[str, Any]) -> AccountsTotal:
-        return cls(**row)
 
 
 @strawberry.type(name="WebimMainInfo")
@@ -207,94 +200,63 @@ class EnvironmentInput:
 
 def _service(info: strawberry.Info) -> WebimService:
     service: WebimService = info.context.hub.service(WebimService)
-    service.authorize(info.context.authorization)
     return service
 
 
-def _admin(info: strawberry.Info) -> WebimService:
-    service: WebimService = info.context.hub.service(WebimService)
-    service.authorize_admin(info.context.authorization)
-    return service
+def _caller(info: strawberry.Info) -> Caller:
+    caller: Caller = info.context.caller(PLUGIN)
+    return caller
 
 
-def _objects(counts: dict[str, int]) -> list[ObjectCount]:
-    return [ObjectCount(class_name=k, count=v) for k, v in counts.items()]
+def _objects(objects: list[ObjectCountRecord]) -> list[ObjectCount]:
+    return [to_graphql(ObjectCount, o) for o in objects]
 
 
-def _channels(channels: dict[str, dict[str, int]]) -> list[ChannelErrors]:
-    return [ChannelErrors(channel=k, error_cnt=v["error_cnt"]) for k, v in channels.items()]
-
-
-def _info(values: dict[str, str | None]) -> Info:
-    return Info(**{k.replace(" ", "_"): v for k, v in values.items()})
-
-
-def _bearer(authorization: str | None) -> str | None:
-    scheme, _, value = (authorization or "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"([A-Z])", r"_\1", name).lower()  # avgNTries -> avg_n_tries
-
-
-def _monitor(data: dict[str, Any]) -> Monitor:
-    main = MainInfo(**{_snake(k): v for k, v in data["mainInfo"].items()})
-    return Monitor(main_info=main, host=data["host"])
+def _channels(channels: list[ChannelErrorsRecord]) -> list[ChannelErrors]:
+    return [to_graphql(ChannelErrors, c) for c in channels]
 
 
 @strawberry.type(name="WebimQuery")
 class WebimQuery:
     @strawberry.field(description="/l/a/monitor")
     def monitor(self, info: strawberry.Info) -> Monitor:
-        return _monitor(_service(info).monitor())
+        return to_graphql(Monitor, _service(info).monitor(_caller(info)))
 
     @strawberry.field(description="/l/a/monitor/connect-to-db: an error (500) when it fails.")
     def connect_to_db(self, info: strawberry.Info) -> Result:
-        return Result(**_service(info).connect_to_db())
+        return to_graphql(Result, _service(info).connect_to_db(_caller(info)))
 
     @strawberry.field(description="/l/o/pingservice; the operator token as Authorization: Bearer.")
     def ping(self, info: strawberry.Info, pinger_id: str, ts: str) -> Result:
-        service: WebimService = info.context.hub.service(WebimService)
-        service.authorize_operator(_bearer(info.context.authorization))
-        return Result(**service.ping(pinger_id, ts))
+        return to_graphql(Result, _service(info).ping(_caller(info), pinger_id, ts))
 
     @strawberry.field(description="/l/a/monitor/timer-stats: every periodic job of the hub.")
     def timer_stats(self, info: strawberry.Info) -> TimerStats:
-        stats = _service(info).timer_stats()
-        return TimerStats(
-            last_min=[TimerLastMin(timer=k, **v) for k, v in stats["last_min"].items()],
-            failed=[TimerFailure(**f) for f in stats["failed"]],
-        )
+        return to_graphql(TimerStats, _service(info).timer_stats(_caller(info)))
 
     @strawberry.field(description="The account rows of accounts-stat, in creation order.")
     def accounts(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[AccountStat]:
         page = page_window(first, after, bad_request)
-        rows = _service(info).accounts()
-        return connection(
-            [AccountStat.of(r) for r in rows[page.offset : page.offset + page.limit]],
-            len(rows),
-            page,
-        )
+        rows, total = _service(info).accounts(_caller(info), page)
+        return connection([to_graphql(AccountStat, r) for r in rows], total, page)
 
     @strawberry.field(description="The TOTAL row of accounts-stat.")
     def accounts_total(self, info: strawberry.Info) -> AccountsTotal:
-        service = _service(info)
-        return AccountsTotal.of(service.total(service.accounts()))
+        return to_graphql(AccountsTotal, _service(info).accounts_stat(_caller(info)).total)
 
     @strawberry.field
     def account(self, info: strawberry.Info, name: str) -> AccountStat:
-        return AccountStat.of(_service(info).account(name))
+        return to_graphql(AccountStat, _service(info).account(_caller(info), name))
 
     @strawberry.field(description="/l/a/monitor/zabbix/tornado")
     def tornado(self, info: strawberry.Info) -> ZabbixTornado:
-        return ZabbixTornado(**_service(info).zabbix_tornado())
+        return to_graphql(ZabbixTornado, _service(info).zabbix_tornado(_caller(info)))
 
     @strawberry.field(description="/l/a/monitor/zabbix/channels: channels with errors.")
     def channels(self, info: strawberry.Info) -> list[ChannelErrors]:
-        return _channels(_service(info).channels())
+        return _channels(_service(info).channels(_caller(info)))
 
     @strawberry.field(description="/l/a/monitor/collected-to-store-objects")
     def collected_to_store_objects(
@@ -305,21 +267,18 @@ class WebimQuery:
         num: int,
         mode: str = "stats",
     ) -> list[ObjectCount]:
-        query = {
-            "mode": mode,
-            "account_name": account_name,
-            "collector_name": collector_name,
-            "num": str(num),
-        }
-        return _objects(_service(info).collected_to_store_objects(query))
+        objects = _service(info).collected_to_store_objects(
+            _caller(info), mode, account_name, collector_name, str(num)
+        )
+        return _objects(objects)
 
     @strawberry.field(description="/l/a/object-stats: the hub process's 50 most common types.")
     async def object_stats(self, info: strawberry.Info) -> list[ObjectCount]:
-        return _objects(await _service(info).object_stats())
+        return _objects(await _service(info).object_stats(_caller(info)))
 
     @strawberry.field(description="/l/i/instance-id: new at every start of the hub.")
     def instance_id(self, info: strawberry.Info) -> str:
-        return _service(info).instance_id
+        return _service(info).instance_id(_caller(info))
 
     @strawberry.field(description="/l/i/account-state; `host` stands for the Host header.")
     def account_state(
@@ -329,23 +288,24 @@ class WebimQuery:
         host: str | None = None,
         action: str = "get_state",
     ) -> AccountState:
-        return AccountState(**_service(info).account_state(action, account, host))
+        state = _service(info).account_state(_caller(info), action, account, host)
+        return to_graphql(AccountState, state)
 
     @strawberry.field(description="get-tornado-ports.php: the ports this hub listens on.")
     def tornado_ports(self, info: strawberry.Info) -> list[str]:
-        return _service(info).tornado_ports()
+        return _service(info).tornado_ports(_caller(info))
 
     @strawberry.field(description="get-all-env-list.php")
     def environments(self, info: strawberry.Info) -> list[Environment]:
-        return [Environment(**e) for e in _service(info).environments()]
+        return [to_graphql(Environment, e) for e in _service(info).environments(_caller(info))]
 
     @strawberry.field(description="info.php's values; `host` stands for the Host header.")
     def info(self, info: strawberry.Info, host: str | None = None) -> Info:
-        return _info(_service(info).info(host))
+        return to_graphql(Info, _service(info).info(_caller(info), host))
 
     @strawberry.field(description="The level set on a component's logger and its effective one.")
     def log_level(self, info: strawberry.Info, name: str) -> LogLevel:
-        return LogLevel(**_service(info).log_level(name))
+        return to_graphql(LogLevel, _service(info).log_level(_caller(info), name))
 
 
 @strawberry.type(name="WebimMutation")
@@ -354,53 +314,52 @@ class WebimMutation:
     def webim_set_log_level(
         self, info: strawberry.Info, name: str, level: str, current_node_only: bool | None = None
     ) -> LogLevel:
-        service = _service(info)
-        service.set_log_level(name, level, current_node_only)
-        return LogLevel(**service.log_level(name))
+        service, caller = _service(info), _caller(info)
+        service.set_log_level(caller, name, level, current_node_only)
+        return to_graphql(LogLevel, service.log_level(caller, name))
 
     @strawberry.mutation(description="Create an account or change the fields sent (admin).")
     def webim_upsert_account(self, info: strawberry.Info, input: AccountInput) -> AccountStat:
-        service = _admin(info)
-        sent = sent_fields(input)
-        if "domain" in sent and sent["domain"] is None:  # the column is never null
-            raise bad_request("domain: expected a string; leave it out to keep the current one")
-        return AccountStat.of(service.upsert_account(sent))
+        account = _service(info).upsert_account(_caller(info), sent_fields(input))
+        return to_graphql(AccountStat, account)
 
     @strawberry.mutation(description="Returns the name of the deleted account (admin).")
     def webim_delete_account(self, info: strawberry.Info, name: str) -> str:
-        _admin(info).delete_account(name)
+        _service(info).delete_account(_caller(info), name)
         return name
 
     @strawberry.mutation(description="Set an account's counters (admin).")
     def webim_set_account_counters(
         self, info: strawberry.Info, name: str, counters: CountersInput
     ) -> AccountStat:
-        return AccountStat.of(_admin(info).set_counters(name, sent_fields(counters)))
+        account = _service(info).set_counters(_caller(info), name, sent_fields(counters))
+        return to_graphql(AccountStat, account)
 
     @strawberry.mutation(description="Replace a collector's objects: class name -> count (admin).")
     def webim_set_store_objects(
         self, info: strawberry.Info, account: str, collector: str, objects: JSON
     ) -> list[ObjectCount]:
-        return _objects(_admin(info).set_store_objects(account, collector, objects))
+        stored = _service(info).set_store_objects(_caller(info), account, collector, objects)
+        return _objects(stored)
 
     @strawberry.mutation(description="Set a channel's error count; 0 clears it (admin).")
     def webim_set_channel_errors(
         self, info: strawberry.Info, channel: str, error_cnt: int
     ) -> list[ChannelErrors]:
-        return _channels(_admin(info).set_channel_errors(channel, error_cnt))
+        return _channels(_service(info).set_channel_errors(_caller(info), channel, error_cnt))
 
     @strawberry.mutation(description="Add an environment or change its IP (admin).")
     def webim_upsert_environment(
         self, info: strawberry.Info, input: EnvironmentInput
     ) -> Environment:
-        return Environment(**_admin(info).upsert_environment(sent_fields(input)))
+        environment = _service(info).upsert_environment(_caller(info), sent_fields(input))
+        return to_graphql(Environment, environment)
 
     @strawberry.mutation(description="Returns true once deleted (admin).")
     def webim_delete_environment(self, info: strawberry.Info, host: str, env: str) -> bool:
-        _admin(info).delete_environment(host, env)
+        _service(info).delete_environment(_caller(info), host, env)
         return True
 
     @strawberry.mutation(description="One long-polling update cycle with its tries (admin).")
     def webim_record_long_polling(self, info: strawberry.Info, tries: float) -> LongPolling:
-        result = _admin(info).record_long_polling(tries)
-        return LongPolling(avg_n_tries=result["avgNTries"], n=result["n"])
+        return to_graphql(LongPolling, _service(info).record_long_polling(_caller(info), tries))

@@ -1,188 +1,135 @@
-"""Webim's gRPC service ``hub.webim.v1.Webim``, a thin adapter over :class:`WebimService`."""
+"""Webim's gRPC service ``hub.webim.v1.Webim``, a thin adapter over :class:`WebimService`:
+records become messages through ``hub.records.to_message``."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 import grpc
 
-from hub.grpc.server import authorization
-from hub.records import sent_fields
+from hub.api import HubApi
+from hub.caller import caller_of
+from hub.records import sent_fields, to_message
+from hub_webim.records import ObjectCount
 from hub_webim.service import WebimService
-from hub_webim.storage import ALL_COUNTERS
-from hub_webim.v1 import webim_pb2, webim_pb2_grpc
+from hub_webim.v1 import webim_pb2 as pb
+from hub_webim.v1 import webim_pb2_grpc
 
 Context: TypeAlias = grpc.aio.ServicerContext
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"([A-Z])", r"_\1", name).lower()
-
-
-def _counters(row: dict[str, Any]) -> webim_pb2.Counters:
-    return webim_pb2.Counters(**{c: row[c] for c in ALL_COUNTERS})
-
-
-def _account(row: dict[str, Any]) -> webim_pb2.Account:
-    return webim_pb2.Account(
-        name=row["name"],
-        domain=row["domain"],
-        counters=_counters(row),
-        not_belongs_to_tornado_instance=row["not_belongs_to_tornado_instance"],
-        ignore_not_belongs_to_tornado_instance=row["ignore_not_belongs_to_tornado_instance"],
-        blocked=row["blocked"],
-    )
-
-
-def _objects(counts: dict[str, int]) -> webim_pb2.ObjectCounts:
-    return webim_pb2.ObjectCounts(
-        objects=[webim_pb2.ObjectCount(class_name=k, count=v) for k, v in counts.items()]
-    )
-
-
-def _channels(channels: dict[str, dict[str, int]]) -> webim_pb2.ZabbixChannels:
-    return webim_pb2.ZabbixChannels(
-        channels=[
-            webim_pb2.ChannelErrors(channel=k, error_cnt=v["error_cnt"])
-            for k, v in channels.items()
-        ]
-    )
-
-
-def _bearer(context: Context) -> str | None:
-    scheme, _, value = (authorization(context) or "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
-
-
-def _log_level(level: dict[str, str]) -> webim_pb2.LogLevel:
-    return webim_pb2.LogLevel(**level)
+def _objects(objects: Sequence[ObjectCount]) -> pb.ObjectCounts:
+    return to_message(pb.ObjectCounts, {"objects": objects})
 
 
 class WebimServicer(webim_pb2_grpc.WebimServicer):
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: HubApi) -> None:
         self.service = hub.service(WebimService)
-
-    def _reader(self, context: Context) -> WebimService:
-        self.service.authorize(authorization(context))
-        return self.service
-
-    def _admin(self, context: Context) -> WebimService:
-        self.service.authorize_admin(authorization(context))
-        return self.service
 
     # -- reads -----------------------------------------------------------------------------
     async def GetMonitor(self, request: Any, context: Context) -> Any:
-        data = self._reader(context).monitor()
-        main = webim_pb2.MainInfo(**{_snake(k): v for k, v in data["mainInfo"].items()})
-        return webim_pb2.Monitor(main_info=main, host=data["host"])
+        return to_message(pb.Monitor, self.service.monitor(caller_of(context)))
 
     async def ConnectToDb(self, request: Any, context: Context) -> Any:
-        return webim_pb2.Result(**self._reader(context).connect_to_db())
+        return to_message(pb.Result, self.service.connect_to_db(caller_of(context)))
 
     async def Ping(self, request: Any, context: Context) -> Any:
-        self.service.authorize_operator(request.auth_token or _bearer(context))
-        return webim_pb2.Result(**self.service.ping(request.pinger_id, request.ts))
+        result = self.service.ping(
+            caller_of(context), request.pinger_id, request.ts, auth_token=request.auth_token
+        )
+        return to_message(pb.Result, result)
 
     async def GetTimerStats(self, request: Any, context: Context) -> Any:
-        stats = self._reader(context).timer_stats()
-        return webim_pb2.TimerStats(
-            last_min=[webim_pb2.TimerLastMin(timer=k, **v) for k, v in stats["last_min"].items()],
-            failed=[webim_pb2.TimerFailure(**f) for f in stats["failed"]],
-        )
+        return to_message(pb.TimerStats, self.service.timer_stats(caller_of(context)))
 
     async def GetAccountsStat(self, request: Any, context: Context) -> Any:
-        service = self._reader(context)
-        accounts = service.accounts()
-        total = service.total(accounts)
-        return webim_pb2.AccountsStat(
-            total=webim_pb2.AccountsTotal(
-                name=total["name"],
-                counters=_counters(total),
-                not_belongs_to_tornado_instance=total["not_belongs_to_tornado_instance"],
-            ),
-            accounts=[_account(a) for a in accounts],
-        )
+        return to_message(pb.AccountsStat, self.service.accounts_stat(caller_of(context)))
 
     async def GetZabbixTornado(self, request: Any, context: Context) -> Any:
-        return webim_pb2.ZabbixTornado(**self._reader(context).zabbix_tornado())
+        return to_message(pb.ZabbixTornado, self.service.zabbix_tornado(caller_of(context)))
 
     async def GetZabbixChannels(self, request: Any, context: Context) -> Any:
-        return _channels(self._reader(context).channels())
+        channels = self.service.channels(caller_of(context))
+        return to_message(pb.ZabbixChannels, {"channels": channels})
 
     async def GetCollectedToStoreObjects(self, request: Any, context: Context) -> Any:
-        query = {
-            "mode": request.mode,
-            "account_name": request.account_name,
-            "collector_name": request.collector_name,
-            "num": request.num,
-        }
-        return _objects(self._reader(context).collected_to_store_objects(query))
+        objects = self.service.collected_to_store_objects(
+            caller_of(context),
+            request.mode,
+            request.account_name,
+            request.collector_name,
+            request.num,
+        )
+        return _objects(objects)
 
     async def GetObjectStats(self, request: Any, context: Context) -> Any:
-        return _objects(await self._reader(context).object_stats())
+        return _objects(await self.service.object_stats(caller_of(context)))
 
     async def GetInstanceId(self, request: Any, context: Context) -> Any:
-        return webim_pb2.InstanceId(instance_id=self._reader(context).instance_id)
+        return pb.InstanceId(instance_id=self.service.instance_id(caller_of(context)))
 
     async def GetAccountState(self, request: Any, context: Context) -> Any:
-        state = self._reader(context).account_state(
-            request.action, request.account or None, request.host or None
+        state = self.service.account_state(
+            caller_of(context), request.action, request.account or None, request.host or None
         )
-        return webim_pb2.AccountState(**state)
+        return to_message(pb.AccountState, state)
 
     async def GetTornadoPorts(self, request: Any, context: Context) -> Any:
-        return webim_pb2.TornadoPorts(ports=self._reader(context).tornado_ports())
+        return pb.TornadoPorts(ports=self.service.tornado_ports(caller_of(context)))
 
     async def ListEnvironments(self, request: Any, context: Context) -> Any:
-        envs = self._reader(context).environments()
-        return webim_pb2.Environments(environments=[webim_pb2.Environment(**e) for e in envs])
+        environments = self.service.environments(caller_of(context))
+        return to_message(pb.Environments, {"environments": environments})
 
     async def GetInfo(self, request: Any, context: Context) -> Any:
-        values = self._reader(context).info(request.host or None)
-        return webim_pb2.Info(
-            entries=[webim_pb2.InfoEntry(key=k, value=v) for k, v in values.items()]
-        )
+        info = self.service.info(caller_of(context), request.host or None)
+        return pb.Info(entries=[pb.InfoEntry(key=k, value=v) for k, v in info.php_array().items()])
 
     async def SetLogLevel(self, request: Any, context: Context) -> Any:
-        service = self._reader(context)
+        caller = caller_of(context)
         current = request.current_node_only if request.HasField("current_node_only") else None
-        service.set_log_level(request.name, request.level, current)
-        return _log_level(service.log_level(request.name))
+        self.service.set_log_level(caller, request.name, request.level, current)
+        return to_message(pb.LogLevel, self.service.log_level(caller, request.name))
 
     async def GetLogLevel(self, request: Any, context: Context) -> Any:
-        return _log_level(self._reader(context).log_level(request.name))
+        return to_message(pb.LogLevel, self.service.log_level(caller_of(context), request.name))
 
     # -- admin writes ---------------------------------------------------------------------
     async def UpsertAccount(self, request: Any, context: Context) -> Any:
-        return _account(self._admin(context).upsert_account(sent_fields(request)))
+        account = self.service.upsert_account(caller_of(context), sent_fields(request))
+        return to_message(pb.Account, account)
 
     async def DeleteAccount(self, request: Any, context: Context) -> Any:
-        self._admin(context).delete_account(request.name)
-        return webim_pb2.Empty()
+        self.service.delete_account(caller_of(context), request.name)
+        return pb.Empty()
 
     async def SetAccountCounters(self, request: Any, context: Context) -> Any:
         counters = {c.counter: c.value for c in request.counters}
-        return _account(self._admin(context).set_counters(request.name, counters))
+        account = self.service.set_counters(caller_of(context), request.name, counters)
+        return to_message(pb.Account, account)
 
     async def SetStoreObjects(self, request: Any, context: Context) -> Any:
         objects = {o.class_name: o.count for o in request.objects}
-        service = self._admin(context)
-        return _objects(service.set_store_objects(request.account, request.collector, objects))
+        stored = self.service.set_store_objects(
+            caller_of(context), request.account, request.collector, objects
+        )
+        return _objects(stored)
 
     async def SetChannelErrors(self, request: Any, context: Context) -> Any:
-        return _channels(
-            self._admin(context).set_channel_errors(request.channel, request.error_cnt)
+        channels = self.service.set_channel_errors(
+            caller_of(context), request.channel, request.error_cnt
         )
+        return to_message(pb.ZabbixChannels, {"channels": channels})
 
     async def UpsertEnvironment(self, request: Any, context: Context) -> Any:
-        data = {"host": request.host, "env": request.env, "ip": request.ip}
-        return webim_pb2.Environment(**self._admin(context).upsert_environment(data))
+        environment = self.service.upsert_environment(caller_of(context), sent_fields(request))
+        return to_message(pb.Environment, environment)
 
     async def DeleteEnvironment(self, request: Any, context: Context) -> Any:
-        self._admin(context).delete_environment(request.host, request.env)
-        return webim_pb2.Empty()
+        self.service.delete_environment(caller_of(context), request.host, request.env)
+        return pb.Empty()
 
     async def RecordLongPolling(self, request: Any, context: Context) -> Any:
-        result = self._admin(context).record_long_polling(request.tries)
-        return webim_pb2.LongPolling(avg_n_tries=result["avgNTries"], n=result["n"])
+        polled = self.service.record_long_polling(caller_of(context), request.tries)
+        return to_message(pb.LongPolling, polled)

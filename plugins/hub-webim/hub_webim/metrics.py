@@ -4,27 +4,28 @@ the hub process's (CPU, memory, file descriptors, GC), in the text format."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hub.api import HubApi
+from hub.errors import HubError
+from hub_webim import accounts, channels, long_polling
+from hub_webim.service import WebimService
 from hub_webim.storage import ALL_COUNTERS
 
 
 class WebimCollector(Collector):
-    """Read at every scrape, from the same service the endpoints use."""
+    """Read at every scrape, from the same modules the endpoints' service uses."""
 
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: HubApi) -> None:
         self.hub = hub
 
     def collect(self) -> Iterator[Metric]:
-        from hub_webim.service import HubError, WebimService
-
         service = self.hub.service(WebimService)
         try:
-            service.connect_to_db()
+            service.check_database()
             up = 1
         except HubError:
             up = 0
@@ -36,8 +37,8 @@ class WebimCollector(Collector):
         except HubError:
             return
 
-    def _state(self, service: Any) -> Iterator[Metric]:
-        accounts = service.accounts()
+    def _state(self, service: WebimService) -> Iterator[Metric]:
+        every = accounts.every(service.database)
         per_counter = {
             counter: GaugeMetricFamily(
                 f"webim_account_{counter}",
@@ -54,48 +55,47 @@ class WebimCollector(Collector):
             "1 if the account does not belong to this tornado instance",
             labels=["account"],
         )
-        for account in accounts:
+        for account in every:
             for counter, family in per_counter.items():
-                family.add_metric([account["name"]], account[counter])
-            blocked.add_metric([account["name"]], int(account["blocked"]))
-            not_belongs.add_metric(
-                [account["name"]], int(account["not_belongs_to_tornado_instance"])
-            )
+                family.add_metric([account.name], getattr(account, counter))
+            blocked.add_metric([account.name], int(account.blocked))
+            not_belongs.add_metric([account.name], int(account.not_belongs_to_tornado_instance))
         yield from per_counter.values()
         yield blocked
         yield not_belongs
-        tornado = service.zabbix_tornado()
+        tornado = accounts.tornado(every)
         yield GaugeMetricFamily(
-            "webim_accounts", "Active (not blocked) accounts", value=tornado["accounts_cnt"]
+            "webim_accounts", "Active (not blocked) accounts", value=tornado.accounts_cnt
         )
-        channels = GaugeMetricFamily(  # set by the admin, so it can go down: not a counter
+        errors = GaugeMetricFamily(  # set by the admin, so it can go down: not a counter
             "webim_channel_errors", "Errors of each channel (error_cnt)", labels=["channel"]
         )
-        for channel, counts in service.channels().items():
-            channels.add_metric([channel], counts["error_cnt"])
-        yield channels
-        avg, n = service.long_polling()
+        for channel in channels.with_errors(service.database):
+            errors.add_metric([channel.channel], channel.error_cnt)
+        yield errors
+        polling = long_polling.current(service.database)
         yield GaugeMetricFamily(
-            "webim_long_polling_avg_tries", "avgNTries of long polling", value=avg
+            "webim_long_polling_avg_tries", "avgNTries of long polling", value=polling.avg_n_tries
         )
         yield CounterMetricFamily(
-            "webim_long_polling_cycles", "Long-polling update cycles (n)", value=n
+            "webim_long_polling_cycles", "Long-polling update cycles (n)", value=polling.n
         )
         yield GaugeMetricFamily(
             "webim_start_time_seconds",
             "Start of this chat backend (startTs)",
-            value=service.start_ts,
+            value=service.instance.start_ts,
         )
         info = GaugeMetricFamily(
             "webim_build_info",
             "The instance id and version of this chat backend",
             labels=["instance_id", "version", "env"],
         )
-        info.add_metric([service.instance_id, service.version, service.env], 1)
+        instance = service.instance
+        info.add_metric([instance.instance_id, instance.version, instance.env], 1)
         yield info
 
 
-def render_metrics(hub: Any) -> tuple[bytes, str]:
+def render_metrics(hub: HubApi) -> tuple[bytes, str]:
     """The hub's registry: the host's and every plugin's families (:class:`WebimCollector`
     among them) and the hub process's."""
     return generate_latest(hub.metrics.registry), CONTENT_TYPE_LATEST

@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 from hub.api import HubApi
 from hub.credentials import CredentialType
+from hub.errors import HubError
 from hub.hookspecs import hookimpl
 from hub.registrations import GraphQLPart, GrpcService, HealthProbe, PeriodicJob, RestApi
 from hub.storage import Migration
-from hub_webim import service, storage
+from hub_webim import auth, storage
+from hub_webim.service import WebimService
 from hub_webim.settings import WebimSettings
 
 
@@ -26,7 +28,7 @@ def register_migrations(register: Callable[[Migration], None]) -> None:
 
 @hookimpl
 def register_credential_types(register: Callable[[CredentialType], None]) -> None:
-    register(service.CREDENTIAL_TYPE)
+    register(auth.CREDENTIAL_TYPE)
 
 
 @hookimpl
@@ -57,12 +59,12 @@ def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
 
 @hookimpl
 def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
-    webim = hub.service(service.WebimService)
+    webim = hub.service(WebimService)
 
     def database() -> tuple[str, str]:
         try:
-            webim.connect_to_db()
-        except service.HubError as exc:
+            webim.check_database()
+        except HubError as exc:
             return "down", exc.message
         return "ok", "webim.db answers"
 
@@ -71,7 +73,7 @@ def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None])
 
 @hookimpl
 def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
-    webim = hub.service(service.WebimService)
+    webim = hub.service(WebimService)
     register(PeriodicJob("storager", webim.settings.storager_interval, webim.storager_run))
 
 

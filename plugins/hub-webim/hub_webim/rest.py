@@ -1,17 +1,26 @@
 """Webim's monitoring endpoints, a thin adapter over :class:`WebimService`. Paths are the
-documented ones, relative to the mount point (``/webim``, or the root of an own listener)."""
+documented ones, relative to the mount point (``/webim``, or the root of an own listener).
+Bodies are the records as JSON, except where Webim answers a map (``class -> count``,
+``channel -> {error_cnt}``, ``timer -> stats``) or one accounts-stat row per account."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from hub.api import HubApi
+from hub.caller import caller_of
 from hub.errors import HubError
 from hub.http.params import bool_param
+from hub.records import to_json
 from hub.registrations import RestApi
+from hub_webim.auth import PRESENTED_IN, require_service
 from hub_webim.metrics import render_metrics
+from hub_webim.phpdump import var_dump
+from hub_webim.records import AccountsStat, ChannelErrors, ObjectCount, TimerStats
 from hub_webim.service import WebimService
 
 JSON = "application/json"
@@ -30,87 +39,108 @@ def render_error(exc: HubError) -> web.Response:
     )
 
 
-def _json(data: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(data), content_type=JSON)
+def _json(data: Any, *, camel_case: bool = False) -> web.Response:
+    return web.Response(body=orjson.dumps(to_json(data, camel_case=camel_case)), content_type=JSON)
 
 
-def routes(hub: Any) -> list[web.RouteDef]:
+def _objects(objects: Sequence[ObjectCount]) -> dict[str, int]:
+    return {o.class_name: o.count for o in objects}
+
+
+def _channels(channels: Sequence[ChannelErrors]) -> dict[str, Any]:
+    return {"channels": {c.channel: {"error_cnt": c.error_cnt} for c in channels}}
+
+
+def _timer_stats(stats: TimerStats) -> dict[str, Any]:
+    last_min = {}
+    for timer in stats.last_min:
+        row = to_json(timer)
+        last_min[row.pop("timer")] = row
+    return {"last_min": last_min, "failed": stats.failed}
+
+
+def _accounts_stat(stat: AccountsStat) -> list[Any]:
+    """TOTAL, then each account's row without ``blocked`` (zabbix/tornado's business)."""
+    rows = [to_json(stat.total)]
+    for account in stat.accounts:
+        row = to_json(account)
+        del row["blocked"]
+        rows.append(row)
+    return rows
+
+
+def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(WebimService)
 
-    def auth(request: web.Request) -> None:
-        service.authorize(request.headers.get("Authorization"))
-
     async def metrics(request: web.Request) -> web.Response:
-        auth(request)
+        require_service(caller_of(request))
         body, content_type = render_metrics(hub)
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def pingservice(request: web.Request) -> web.Response:
-        service.authorize_operator(request.cookies.get("WEBIM_AUTH_TOKEN"))
         query = request.query
-        return _json(service.ping(query.get("pinger-id"), query.get("ts")))
+        return _json(service.ping(caller_of(request), query.get("pinger-id"), query.get("ts")))
 
     async def monitor(request: web.Request) -> web.Response:
-        auth(request)
-        return _json(service.monitor())
+        return _json(service.monitor(caller_of(request)), camel_case=True)
 
     async def connect_to_db(request: web.Request) -> web.Response:
-        auth(request)
-        return _json(service.connect_to_db())
+        return _json(service.connect_to_db(caller_of(request)))
 
     async def timer_stats(request: web.Request) -> web.Response:
-        auth(request)
-        return _json(service.timer_stats())
+        return _json(_timer_stats(service.timer_stats(caller_of(request))))
 
     async def accounts_stat(request: web.Request) -> web.Response:
-        auth(request)
-        return _json(service.accounts_stat())
+        return _json(_accounts_stat(service.accounts_stat(caller_of(request))))
 
     async def zabbix_tornado(request: web.Request) -> web.Response:
-        auth(request)
-        return _json(service.zabbix_tornado())
+        return _json(service.zabbix_tornado(caller_of(request)))
 
     async def zabbix_channels(request: web.Request) -> web.Response:
-        auth(request)
-        return _json({"channels": service.channels()})
+        return _json(_channels(service.channels(caller_of(request))))
 
     async def collected(request: web.Request) -> web.Response:
-        auth(request)
-        return _json(service.collected_to_store_objects(request.query))
+        query = request.query
+        objects = service.collected_to_store_objects(
+            caller_of(request),
+            query.get("mode"),
+            query.get("account_name"),
+            query.get("collector_name"),
+            query.get("num"),
+        )
+        return _json(_objects(objects))
 
     async def object_stats(request: web.Request) -> web.Response:
-        auth(request)
-        return _json(await service.object_stats())
+        return _json(_objects(await service.object_stats(caller_of(request))))
 
     async def instance_id(request: web.Request) -> web.Response:
-        auth(request)
-        return web.Response(text=service.instance_id, content_type="text/plain")
+        return web.Response(text=service.instance_id(caller_of(request)), content_type="text/plain")
 
     async def account_state(request: web.Request) -> web.Response:
-        auth(request)
         query = request.query
-        return _json(service.account_state(query.get("action"), query.get("account"), request.host))
+        state = service.account_state(
+            caller_of(request), query.get("action"), query.get("account"), request.host
+        )
+        return _json(state)
 
     async def tornado_ports(request: web.Request) -> web.Response:
-        auth(request)
-        return _json(service.tornado_ports())
+        return _json(service.tornado_ports(caller_of(request)))
 
     async def env_list(request: web.Request) -> web.Response:
-        auth(request)
-        return _json(service.environments())
+        return _json(service.environments(caller_of(request)))
 
     async def info(request: web.Request) -> web.Response:
-        auth(request)
-        from hub_webim.phpdump import var_dump
-
-        text = var_dump(service.info(request.host, request.scheme))
-        return web.Response(text=text, content_type="text/html", charset="UTF-8")
+        values = service.info(caller_of(request), request.host, request.scheme)
+        return web.Response(
+            text=var_dump(values.php_array()), content_type="text/html", charset="UTF-8"
+        )
 
     async def set_log_level(request: web.Request) -> web.Response:
-        auth(request)
+        caller = caller_of(request)
+        require_service(caller)  # a 401 before a bad current_node_only is a 400
         query = request.query
         current = bool_param(query, "current_node_only") if "current_node_only" in query else None
-        return _json(service.set_log_level(query.get("name"), query.get("level"), current))
+        return _json(service.set_log_level(caller, query.get("name"), query.get("level"), current))
 
     get = [
         ("/metrics", metrics),
@@ -133,5 +163,5 @@ def routes(hub: Any) -> list[web.RouteDef]:
     return [web.get(path, handler) for path, handler in get]
 
 
-def rest_api(hub: Any) -> RestApi:
-    return RestApi(routes=routes(hub), render_error=render_error)
+def rest_api(hub: HubApi) -> RestApi:
+    return RestApi(routes=routes(hub), render_error=render_error, presented_in=PRESENTED_IN)

@@ -1,0 +1,259 @@
+"""Accounts: their rows of accounts-stat (the admin's counters beside the storagers' sums of the
+objects their collectors hold), the aggregates Zabbix reads, and the admin's writes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hub.paging import Page
+from hub.records import as_flag
+from hub.storage import Database
+from hub_webim import inputs
+from hub_webim.errors import account_not_found, bad_request
+from hub_webim.records import Account, AccountsStat, AccountsTotal, ObjectCount, ZabbixTornado
+from hub_webim.storage import ALL_COUNTERS, COLLECTORS, COUNTERS, STORAGER_COUNTERS, read
+
+FLAGS = ("blocked", "not_belongs_to_tornado_instance", "ignore_not_belongs_to_tornado_instance")
+COLUMNS = ", ".join(("name", "domain", *FLAGS, *COUNTERS))
+MAX_NUM = 10_000
+MAX_CLASSES = 10_000
+
+
+# -- reads -----------------------------------------------------------------------------------
+def _storager_sums(database: Database) -> dict[str, dict[str, int]]:
+    sums: dict[str, dict[str, int]] = {}
+    for account, collector, total in read(
+        database,
+        "SELECT account, collector, sum(count) FROM store_objects GROUP BY account, collector",
+    ):
+        if collector in COLLECTORS:
+            sums.setdefault(account, {})[COLLECTORS[collector]] = int(total)
+    return sums
+
+
+def _accounts(database: Database, tail: str = "", params: Sequence[Any] = ()) -> list[Account]:
+    """The accounts that ``tail`` (a WHERE and LIMIT of this module's own) selects, in
+    creation order."""
+    rows = read(database, f"SELECT {COLUMNS} FROM accounts {tail}", list(params))
+    sums = _storager_sums(database) if rows else {}
+    accounts = []
+    for name, domain, blocked, not_belongs, ignore, *counters in rows:
+        stored = sums.get(name, {})
+        accounts.append(
+            Account(
+                name=name,
+                domain=domain,
+                **dict(zip(COUNTERS, counters, strict=True)),
+                **{counter: stored.get(counter, 0) for counter in STORAGER_COUNTERS},
+                not_belongs_to_tornado_instance=bool(not_belongs),
+                ignore_not_belongs_to_tornado_instance=bool(ignore),
+                blocked=bool(blocked),
+            )
+        )
+    return accounts
+
+
+def every(database: Database) -> list[Account]:
+    return _accounts(database, "ORDER BY seq")
+
+
+def page(database: Database, window: Page) -> tuple[list[Account], int]:
+    """One page of the accounts in creation order, and how many there are."""
+    total = int(read(database, "SELECT count(*) FROM accounts")[0][0])
+    if window.limit == 0:
+        return [], total
+    rows = _accounts(database, "ORDER BY seq LIMIT ? OFFSET ?", (window.limit, window.offset))
+    return rows, total
+
+
+def one(database: Database, name: str) -> Account:
+    found = _accounts(database, "WHERE name = ?", (name,))
+    if not found:
+        raise account_not_found("name", name)
+    return found[0]
+
+
+def total(accounts: Sequence[Account]) -> AccountsTotal:
+    """The TOTAL row: sums of the counters; ``not_belongs_to_tornado_instance`` counts the
+    accounts so marked whose mark is not ignored."""
+    return AccountsTotal(
+        name="TOTAL",
+        **{counter: sum(getattr(a, counter) for a in accounts) for counter in ALL_COUNTERS},
+        not_belongs_to_tornado_instance=sum(
+            1
+            for a in accounts
+            if a.not_belongs_to_tornado_instance and not a.ignore_not_belongs_to_tornado_instance
+        ),
+    )
+
+
+def stat(database: Database) -> AccountsStat:
+    accounts = every(database)
+    return AccountsStat(total=total(accounts), accounts=tuple(accounts))
+
+
+def tornado(accounts: Sequence[Account]) -> ZabbixTornado:
+    """Chats add offline chats, the storage counters add storager 1 to storager 0, and only
+    the accounts that are not blocked count."""
+    return ZabbixTornado(
+        sessions_cnt=sum(a.sessions_cnt for a in accounts),
+        working_operators_cnt=sum(a.working_operators_cnt for a in accounts),
+        chats_cnt=sum(a.chats_cnt + a.offline_chats_cnt for a in accounts),
+        accounts_cnt=sum(1 for a in accounts if not a.blocked),
+        failed_to_store_objects_cnt=sum(
+            a.failed_to_store_objects_cnt + a.failed_to_store_objects_cnt_1 for a in accounts
+        ),
+        collected_to_store_objects_cnt=sum(
+            a.collected_to_store_objects_cnt + a.collected_to_store_objects_cnt_1 for a in accounts
+        ),
+    )
+
+
+def exists(database: Database, name: str) -> bool:
+    return bool(read(database, "SELECT 1 FROM accounts WHERE name = ?", (name,)))
+
+
+def is_blocked(database: Database, name: str) -> bool:
+    rows = read(database, "SELECT blocked FROM accounts WHERE name = ?", (name,))
+    if not rows:
+        raise account_not_found("account", name)
+    return bool(rows[0][0])
+
+
+def resolve(database: Database, account: str | None, host: str | None, default: str) -> str | None:
+    """The ``account`` parameter, else the Host name's first label if it is an account,
+    else the configured default, else the only account when there is exactly one (a hosted
+    install has one, and the seed's requests name none)."""
+    if account:
+        return account
+    name = (host or "").rsplit(":", 1)[0] if not (host or "").startswith("[") else ""
+    label = name.split(".")[0] if "." in name else ""
+    if label and exists(database, label):
+        return label
+    if default:
+        return default
+    only = read(database, "SELECT name FROM accounts LIMIT 2")
+    return str(only[0][0]) if len(only) == 1 else None
+
+
+def collected_to_store_objects(
+    database: Database,
+    mode: str | None,
+    account: str | None,
+    collector: str | None,
+    num: str | None,
+) -> list[ObjectCount]:
+    """What one collector of one account holds, most first, at most ``num`` classes."""
+    if mode != "stats":
+        raise bad_request(f"mode: expected stats, got {mode!r}" if mode else "mode: required")
+    if not account:
+        raise bad_request("account_name: required")
+    if not collector:
+        raise bad_request("collector_name: required")
+    if collector not in COLLECTORS:
+        raise bad_request(
+            f"collector_name: expected one of {', '.join(COLLECTORS)}, got {collector!r}"
+        )
+    limit = inputs.integer(num, "num", low=1, high=MAX_NUM)
+    if not exists(database, account):
+        raise account_not_found("account_name", account)
+    rows = read(
+        database,
+        "SELECT class_name, count FROM store_objects WHERE account = ? AND collector = ?"
+        " ORDER BY count DESC, class_name LIMIT ?",
+        (account, collector, limit),
+    )
+    return [ObjectCount(class_name, count) for class_name, count in rows]
+
+
+# -- the admin's writes ------------------------------------------------------------------------
+def _stored(value: Any) -> Any:
+    return as_flag(value) if isinstance(value, bool) else value
+
+
+def upsert(database: Database, data: Any) -> Account:
+    """Create an account or change the fields sent; a new account's domain is ``""``."""
+    data = inputs.only(data, ("name", "domain", *FLAGS), "account")
+    if "domain" in data and data["domain"] is None:  # the column is never null
+        raise bad_request("domain: expected a string; leave it out to keep the current one")
+    name = inputs.text(data, "name", required=True, name=True)
+    domain = inputs.text(data, "domain")
+    for flag in FLAGS:
+        if flag in data and not isinstance(data[flag], bool):
+            raise bad_request(f"{flag}: expected true or false")
+    sets = {k: v for k, v in data.items() if k != "name"}
+    with database.write() as db:
+        if db.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
+            if sets:
+                assignments = ", ".join(f"{k} = ?" for k in sets)
+                db.execute(
+                    f"UPDATE accounts SET {assignments} WHERE name = ?",
+                    [*map(_stored, sets.values()), name],
+                )
+        else:
+            values = {"domain": domain if domain is not None else "", **sets}
+            columns = ", ".join(["name", *values])
+            marks = ", ".join("?" * (len(values) + 1))
+            db.execute(
+                f"INSERT INTO accounts ({columns}) VALUES ({marks})",
+                [name, *map(_stored, values.values())],
+            )
+    return one(database, name)
+
+
+def delete(database: Database, name: str) -> None:
+    with database.write() as db:
+        if db.execute("DELETE FROM accounts WHERE name = ?", (name,)).rowcount == 0:
+            raise account_not_found("name", name)
+
+
+def set_counters(database: Database, name: str, counters: Any) -> Account:
+    """Set the counters sent; the storagers' are sums of objects, never set directly."""
+    if isinstance(counters, Mapping):
+        for key in counters:
+            if key in STORAGER_COUNTERS:
+                raise bad_request(
+                    f"{key}: the storagers' counters are the sums of their objects;"
+                    " set them with setStoreObjects"
+                )
+    counters = inputs.only(counters, COUNTERS, "counters")
+    values = {k: inputs.count(v, k) for k, v in counters.items()}
+    with database.write() as db:
+        if not db.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
+            raise account_not_found("name", name)
+        if values:
+            assignments = ", ".join(f"{k} = ?" for k in values)
+            db.execute(
+                f"UPDATE accounts SET {assignments} WHERE name = ?", [*values.values(), name]
+            )
+    return one(database, name)
+
+
+def set_store_objects(
+    database: Database, account: str, collector: str, objects: Any
+) -> list[ObjectCount]:
+    """Replace what one collector of one account holds: object class -> count (0 drops it)."""
+    if collector not in COLLECTORS:
+        raise bad_request(f"collector: expected one of {', '.join(COLLECTORS)}, got {collector!r}")
+    if not isinstance(objects, Mapping):
+        raise bad_request("objects: expected an object of class name -> count")
+    if len(objects) > MAX_CLASSES:
+        raise bad_request(f"objects: at most {MAX_CLASSES} classes")
+    for class_name, number in objects.items():
+        if not class_name or len(class_name) > inputs.MAX_TEXT:
+            raise bad_request(f"objects: class names are 1-{inputs.MAX_TEXT} characters")
+        inputs.count(number, f"objects.{class_name}")
+    kept = [ObjectCount(c, n) for c, n in objects.items() if n > 0]
+    with database.write() as db:
+        if not db.execute("SELECT 1 FROM accounts WHERE name = ?", (account,)).fetchone():
+            raise account_not_found("account", account)
+        db.execute(
+            "DELETE FROM store_objects WHERE account = ? AND collector = ?",
+            (account, collector),
+        )
+        db.conn.executemany(
+            "INSERT INTO store_objects (account, collector, class_name, count) VALUES (?, ?, ?, ?)",
+            [(account, collector, o.class_name, o.count) for o in kept],
+        )
+    return kept

@@ -1,0 +1,17 @@
+"""webim's errors: REST renders each as ``{"result": "error", "e": message}``."""
+
+from __future__ import annotations
+
+from hub.errors import ErrorFactory, HubError
+
+PLUGIN = "webim"
+
+error = ErrorFactory(PLUGIN)
+
+
+def bad_request(message: str) -> HubError:
+    return error(400, message, "bad_request")
+
+
+def account_not_found(field: str, name: str) -> HubError:
+    return error(404, f"{field}: no account {name!r}", "account_not_found")

@@ -1,0 +1,71 @@
+"""Checking what callers send, once for all three protocols; every message names the field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from hub_webim.errors import bad_request
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+INTEGER = re.compile(r"[0-9]{1,18}")
+NUMBER = re.compile(r"[0-9]{1,18}(\.[0-9]{1,9})?")
+MAX_COUNT = 2**31 - 1  # GraphQL Int is 32-bit: the same bound on every protocol
+MAX_TEXT = 255
+
+
+def text(data: Mapping[str, Any], key: str, *, required: bool = False, name: bool = False) -> Any:
+    """``data[key]``: a string of at most :data:`MAX_TEXT` characters (a :data:`NAME` if
+    ``name``), or ``None`` when absent and not ``required``."""
+    value = data.get(key)
+    if value is None or (required and value == ""):
+        if required:
+            raise bad_request(f"{key}: required")
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"{key}: expected a string")
+    if name and not NAME.fullmatch(value):
+        raise bad_request(
+            f"{key}: 1-63 letters, digits, '_', '.', '-', starting with one of the first two"
+        )
+    if len(value) > MAX_TEXT:
+        raise bad_request(f"{key}: longer than {MAX_TEXT} characters")
+    return value
+
+
+def count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise bad_request(f"{key}: expected an integer between 0 and {MAX_COUNT}")
+    return value
+
+
+def only(data: Any, allowed: tuple[str, ...], what: str) -> Mapping[str, Any]:
+    """``data`` as an object holding none but the ``allowed`` fields."""
+    if not isinstance(data, Mapping):
+        raise bad_request(f"{what}: expected an object")
+    for key in data:
+        if key not in allowed:
+            raise bad_request(f"{key}: unknown field; expected one of {', '.join(allowed)}")
+    return data
+
+
+def integer(raw: str | None, key: str, *, low: int, high: int) -> int:
+    """A whole number sent as text (a query parameter, or its twin on GraphQL and gRPC)."""
+    if raw is None or raw == "":
+        raise bad_request(f"{key}: required")
+    if not INTEGER.fullmatch(raw) or not low <= int(raw) <= high:
+        raise bad_request(f"{key}: expected an integer between {low} and {high}, got {raw!r}")
+    return int(raw)
+
+
+def ping(pinger_id: str | None, ts: str | None) -> None:
+    """pingservice's ``pinger-id`` (an integer) and ``ts`` (a number)."""
+    if not pinger_id:
+        raise bad_request("pinger-id: required")
+    if not INTEGER.fullmatch(pinger_id):
+        raise bad_request(f"pinger-id: expected an integer, got {pinger_id!r}")
+    if not ts:
+        raise bad_request("ts: required")
+    if not NUMBER.fullmatch(ts):
+        raise bad_request(f"ts: expected a number, got {ts!r}")
