@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -121,34 +121,52 @@ class Server:
 
 def announce(server: Server, echo: Any = print) -> None:
     """``http listening on HOST:PORT``, ``grpc listening on HOST:PORT``, and for a plugin on a
-    listener of its own ``<plugin> http listening on HOST:PORT``."""
+    listener of its own ``<plugin> http listening on HOST:PORT``; an IPv6 host in brackets, so
+    the address can be pasted into a URL or ``--http``."""
     for name, (host, port) in server.addresses.items():
         label = f"{name.split(':')[1]} http" if name.startswith("http:") else name
-        echo(f"{label} listening on {host}:{port}", flush=True)
+        shown = f"[{host}]" if ":" in host else host
+        echo(f"{label} listening on {shown}:{port}", flush=True)
+
+
+def build_server(hub: Hub) -> Server:
+    """The hub's listeners, not yet bound; a plugin's GraphQL that strawberry refuses ends the
+    start with one line naming the plugin."""
+    try:
+        return Server(hub)
+    except Exception as exc:
+        hub.close()
+        raise hub.assembly_error(exc) from exc
+
+
+@contextlib.asynccontextmanager
+async def running(server: Server) -> AsyncIterator[Server]:
+    """``server`` started, stopped (drained) when the block ends; a start that fails half-way
+    (a port in use) undoes what did start and tells the plugins before the error goes on."""
+    try:
+        await server.start()
+    except BaseException:
+        await server.stop()
+        raise
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 async def serve(settings: Settings) -> None:
     hub = Hub(settings, before_open=probe_listeners)
     if hub.admin_token_created:
         print(hub.admin_token_notice(), flush=True)
-    try:
-        server = Server(hub)
-    except Exception as exc:  # a plugin's GraphQL that strawberry refuses, named in one line
-        hub.close()
-        raise hub.assembly_error(exc) from exc
+    server = build_server(hub)
     stop = asyncio.Event()  # set up before the announcement: a SIGTERM right after it drains too
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await server.start()
-    except BaseException:  # e.g. a port in use: undo what did start, tell plugins, then report
-        await server.stop()
-        raise
-    announce(server)
-    await stop.wait()
-    log.info("shutting down: draining in-flight requests")
-    await server.stop()
+    async with running(server):
+        announce(server)
+        await stop.wait()
+        log.info("shutting down: draining in-flight requests")
 
 
 def probe_listeners(hub: Hub) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from hub.app import Hub
 from hub.config import load_settings
-from hub.serve import Server
+from hub.serve import Server, build_server, running
 from hub.testing.process import ADMIN_TOKEN
 
 
@@ -56,13 +56,5 @@ async def running_hub(
     environ = {**os.environ, "HUB_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
     loopback = {"data_dir": str(data_dir), "http": "127.0.0.1:0", "grpc": "127.0.0.1:0"}
     hub = Hub(load_settings(overrides=loopback, env=environ), env=environ)
-    try:
-        server = Server(hub)
-    except Exception as exc:  # a plugin's GraphQL that strawberry refuses: one line, as serve
-        hub.close()
-        raise hub.assembly_error(exc) from exc
-    try:
-        await server.start()
+    async with running(build_server(hub)) as server:
         yield RunningHub(hub, server)
-    finally:
-        await server.stop()
