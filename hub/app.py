@@ -95,10 +95,12 @@ class Hub:
         core_db = self.database(CORE)
         core_db.migrate(CORE, [m001_credentials])
         self.credentials = CredentialStore(core_db, self.admin_token)
-        # its own file: its frequent writes must not invalidate the credential cache
+        # its own file: its frequent writes (rate limits, when credentials were last used) must
+        # not move hub.db's data_version, which empties every process's credential cache
         limits_db = self.database(ratelimit.DATABASE)
         limits_db.migrate(CORE, [ratelimit.m001_rate_limits])
         self.rate_limiter = ratelimit.RateLimiter(limits_db)
+        self.credentials.last_used.store_in(limits_db, CORE)
         self.timers = TimerRegistry()
         self.events = EventBus()
         self.queues: list[tuple[str, BackgroundQueue]] = []

@@ -5,13 +5,14 @@ core probes and the timer that records when credentials were last used."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 import strawberry
 from google.protobuf import json_format, struct_pb2
 
-from hub import ratelimit
+from hub.api import HubApi
 from hub.caller import Caller, caller_of
 from hub.errors import HubError
 from hub.graphql.types import JSON, Connection, connection, page_window
@@ -254,20 +255,17 @@ def _credential(described: dict[str, Any]) -> Any:
 
 # -- hooks -----------------------------------------------------------------------------------
 @hookimpl(trylast=True)
-def register_graphql(hub: Any, register: Any) -> None:
+def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
     register(GraphQLPart(query=HubQuery, mutation=HubMutation))
 
 
 @hookimpl(trylast=True)
-def register_grpc(hub: Any, register: Any) -> None:
+def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
     register(GrpcService("hub.v1.Hub", HubServicer(hub), hub_pb2_grpc.add_HubServicer_to_server))
 
 
 @hookimpl(trylast=True)
-def register_jobs(hub: Any, register: Any) -> None:
-    # Here rather than where the store is made because this is the host's job like any
-    # plugin's; the rate-limit file is the one whose writes do not touch the credential cache.
-    hub.credentials.last_used.store_in(hub.database(ratelimit.DATABASE), CORE)
+def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
     register(
         PeriodicJob(
             "credential_last_used",
@@ -278,12 +276,12 @@ def register_jobs(hub: Any, register: Any) -> None:
 
 
 @hookimpl(trylast=True)
-def shutdown(hub: Any) -> None:
+def shutdown(hub: HubApi) -> None:
     hub.credentials.last_used.flush()
 
 
 @hookimpl(trylast=True)
-def register_health_probes(hub: Any, register: Any) -> None:
+def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
     def database() -> tuple[str, str]:
         hub.database("hub").execute("SELECT count(*) FROM credentials").fetchone()
         return "ok", ""

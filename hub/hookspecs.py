@@ -76,7 +76,8 @@ def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
 @hookspec
 def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) -> None:
     """Register :class:`hub.registrations.BackgroundQueue` depths, reported by ``/metrics`` and
-    plugins that report on the deployment (unspot's ``system``)."""
+    plugins that report on the deployment (unspot's ``system``); a :class:`hub.queue.WorkQueue`
+    also gets its leased consumer job."""
 
 
 @hookspec

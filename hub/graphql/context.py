@@ -4,16 +4,19 @@ per-request DataLoaders."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
 from hub.caller import Caller, Callers
 from hub.credentials import Credential
 
+if TYPE_CHECKING:
+    from hub.api import HubApi
+
 
 class HubContext:
-    def __init__(self, hub: Any, authorization: str | None = None, request: Any = None) -> None:
+    def __init__(self, hub: HubApi, authorization: str | None = None, request: Any = None) -> None:
         self.hub = hub
         self.request = request
         self._authorization = authorization
