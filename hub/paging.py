@@ -18,11 +18,14 @@ import binascii
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from hub.storage import Database
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -96,6 +99,62 @@ class Keyset:
             )
             params.extend(after.key[: i + 1])
         return "(" + " OR ".join(alternatives) + ")", params
+
+    def read(
+        self,
+        database: Database,
+        page: Page,
+        *,
+        select: str,
+        source: str,
+        where: Sequence[str] = (),
+        params: Sequence[Any] = (),
+        error: ErrorFactory = bad_argument,
+        count: bool = True,
+    ) -> Slice:
+        """One page of ``SELECT select FROM source WHERE where`` in this order: after a keyset
+        cursor's row (a seek), or from an offset. ``count`` also counts every match. One row
+        more than asked is read, to tell whether another page follows."""
+        total = None
+        clauses, values = list(where), list(params)
+        if count:
+            matching = " WHERE " + " AND ".join(clauses) if clauses else ""
+            total = int(
+                database.execute(f"SELECT count(*) FROM {source}{matching}", values).fetchone()[0]
+            )
+        if page.after is not None:
+            seek, seek_params = self.seek(page.after, error)
+            clauses, values = [*clauses, seek], [*values, *seek_params]
+        matching = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = database.execute(
+            f"SELECT {select}, {self.columns()} FROM {source}{matching}"
+            f" ORDER BY {self.order_by()} LIMIT ? OFFSET ?",
+            [*values, page.limit + 1, page.offset],
+        ).fetchall()
+        shown, width = rows[: page.limit], len(self.terms)
+        return Slice(
+            [tuple(row[:-width]) for row in shown],
+            total,
+            [tuple(row[-width:]) for row in shown],
+            self,
+            len(rows) > len(shown),
+        )
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A page read by :meth:`Keyset.read`: the selected columns of each row, every match's
+    count (``None`` when not counted), each row's sort key, and whether another page follows."""
+
+    rows: list[tuple[Any, ...]]
+    total: int | None
+    keys: list[tuple[Any, ...]]
+    keyset: Keyset
+    has_next: bool
+
+    def cursors(self) -> list[str]:
+        """Each row's keyset cursor (made on demand: REST and gRPC answers carry none)."""
+        return [self.keyset.cursor(key) for key in self.keys]
 
 
 @dataclass(frozen=True)

@@ -45,20 +45,15 @@ class NotePage:
 
 
 def live_notes(database: Database, page: Page, now: float) -> NotePage:
-    """Live notes, oldest first: after a keyset cursor's note, or from an offset. One row more
-    than asked is read, to tell whether another page follows."""
-    seek = None if page.after is None else ORDER.seek(page.after, bad_request)
-    where, params = (f" AND {seek[0]}", seek[1]) if seek else ("", [])
-    total = database.execute(f"SELECT count(*) FROM notes WHERE {LIVE}", (now,)).fetchone()[0]
-    rows = database.execute(
-        f"SELECT {COLUMNS}, {ORDER.columns()} FROM notes WHERE {LIVE}{where}"
-        f" ORDER BY {ORDER.order_by()} LIMIT ? OFFSET ?",
-        [now, *params, page.limit + 1, page.offset],
-    ).fetchall()
-    shown = rows[: page.limit]
-    return NotePage(
-        [note_of(row) for row in shown],
-        int(total),
-        [ORDER.cursor(row[5:]) for row in shown],
-        len(rows) > len(shown),
+    """Live notes, oldest first: after a keyset cursor's note, or from an offset."""
+    read = ORDER.read(
+        database,
+        page,
+        select=COLUMNS,
+        source="notes",
+        where=[LIVE],
+        params=[now],
+        error=bad_request,
     )
+    notes = [note_of(row) for row in read.rows]
+    return NotePage(notes, read.total or 0, read.cursors(), read.has_next)

@@ -60,25 +60,17 @@ class EraService:
         ``seq``, so every page can seek); ``count`` also counts all matches."""
         self.authorize(caller)
         clauses, params = where({} if filter is None else filter)  # [] is no object
-        order_by = keyset(order)
-        total = None
-        if count:
-            matching = " WHERE " + " AND ".join(clauses) if clauses else ""
-            total = self.database.execute(
-                f"SELECT count(*) FROM {TABLE}{matching}", params
-            ).fetchone()[0]
-        if window.after is not None:
-            seek, seek_params = order_by.seek(window.after, bad_request)
-            clauses, params = [*clauses, seek], [*params, *seek_params]
-        matching = " WHERE " + " AND ".join(clauses) if clauses else ""
-        rows = self.database.execute(  # one row more than asked: whether another page follows
-            f"SELECT CAST(data AS BLOB), {order_by.columns()} FROM {TABLE}{matching}"
-            f" ORDER BY {order_by.order_by()} LIMIT ? OFFSET ?",
-            [*params, window.limit + 1, window.offset],
-        ).fetchall()
-        shown = rows[: window.limit]
-        keys = [tuple(r[1:]) for r in shown]
-        return StoredPage([r[0] for r in shown], total, keys, order_by, len(rows) > len(shown))
+        read = keyset(order).read(
+            self.database,
+            window,
+            select="CAST(data AS BLOB)",
+            source=TABLE,
+            where=clauses,
+            params=params,
+            error=bad_request,
+            count=count,
+        )
+        return StoredPage([row[0] for row in read.rows], read)
 
     def lookup(self, caller: Caller, key: Any) -> list[str]:
         """Ids of channels whose key field equals ``key`` (a string, or ``{"code": "..."}``)."""

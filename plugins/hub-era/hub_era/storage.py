@@ -31,16 +31,21 @@ MIGRATIONS = [m001_integration_points]
 @dataclass(frozen=True)
 class StoredPage:
     items: list[bytes]  # canonical JSON of each channel, as stored
-    total: int | None  # None unless counted
-    keys: list[tuple[Any, ...]]  # each item's sort key, for its cursor
-    keyset: paging.Keyset  # the order the page was read in
-    has_next: bool  # more rows follow this page
+    read: paging.Slice  # the total, each item's sort key and whether another page follows
+
+    @property
+    def total(self) -> int | None:
+        return self.read.total
+
+    @property
+    def has_next(self) -> bool:
+        return self.read.has_next
 
     def records(self) -> list[IntegrationPoint]:
         return [IntegrationPoint.of(orjson.loads(item)) for item in self.items]
 
     def cursors(self) -> list[str]:
-        return [self.keyset.cursor(key) for key in self.keys]
+        return self.read.cursors()
 
 
 def json_path(path: str) -> str:

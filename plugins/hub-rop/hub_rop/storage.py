@@ -1,11 +1,20 @@
 """``<data-dir>/rop.db``: calls, the office structure, managers, checklists, tables, results,
-and the two work queues of the host (``hub.queue``): the webhook outbox and the downloads."""
+and the two work queues of the host (``hub.queue``): the webhook outbox and the downloads. Also
+how every list of rop is read a page at a time."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
+from hub.paging import Keyset, Page, SortKey
 from hub.queue import QUEUE_COLUMNS
+from hub.storage import Database
+from hub_rop.errors import bad_request
+
+T = TypeVar("T")
+CREATION_ORDER = Keyset((SortKey("seq", "seq"),))  # every list: oldest first; seq is unique
 
 
 def m001_calls(db: Any) -> None:
@@ -91,3 +100,44 @@ def m005_work_queues(db: Any) -> None:
 
 
 MIGRATIONS = [m001_calls, m002_structure, m003_analysis, m004_webhooks, m005_work_queues]
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    items: list[T]
+    total: int  # every matching row, whatever the page
+    cursors: list[str]  # each item's keyset cursor, for GraphQL
+    has_next: bool  # more rows follow this page
+
+
+def read_page(
+    database: Database,
+    table: str,
+    columns: str,
+    page: Page,
+    make: Callable[[Any], T],
+    where: str = "",
+    params: Sequence[Any] = (),
+) -> Listing[T]:
+    """One page of ``table`` in creation order: after a keyset cursor's row (a seek), or from an
+    offset. ``where`` (with ``params``) filters; ``make`` turns a row of ``columns`` into an
+    item. One row more than asked is read, to tell whether another page follows."""
+    matching = f" WHERE {where}" if where else ""
+    total = database.execute(f"SELECT count(*) FROM {table}{matching}", params).fetchone()[0]
+    conditions, values = ([where] if where else []), list(params)
+    if page.after is not None:
+        seek, seek_params = CREATION_ORDER.seek(page.after, bad_request)
+        conditions, values = [*conditions, seek], [*values, *seek_params]
+    matching = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = database.execute(
+        f"SELECT {columns}, {CREATION_ORDER.columns()} FROM {table}{matching}"
+        f" ORDER BY {CREATION_ORDER.order_by()} LIMIT ? OFFSET ?",
+        [*values, page.limit + 1, page.offset],
+    ).fetchall()
+    shown = rows[: page.limit]
+    return Listing(
+        [make(row[:-1]) for row in shown],
+        total,
+        [CREATION_ORDER.cursor(row[-1:]) for row in shown],
+        len(rows) > len(shown),
+    )

@@ -106,20 +106,10 @@ class UserPage:
 
 
 def read_users(database: Database, page: Page) -> UserPage:
-    """One page in creation order: after a keyset cursor's user (a seek), or from an offset.
-    One row more than asked is read, to tell whether another page follows."""
-    seek = None if page.after is None else USERS_ORDER.seek(page.after, bad_request)
-    where, params = (f" WHERE {seek[0]}", seek[1]) if seek else ("", [])
-    total = first_row(database, "SELECT count(*) FROM users")[0]
-    rows = database.execute(
-        f"SELECT id, name, role, {USERS_ORDER.columns()} FROM users{where}"
-        f" ORDER BY {USERS_ORDER.order_by()} LIMIT ? OFFSET ?",
-        [*params, page.limit + 1, page.offset],
-    ).fetchall()
-    shown = rows[: page.limit]
+    """One page in creation order: after a keyset cursor's user (a seek), or from an offset."""
+    read = USERS_ORDER.read(
+        database, page, select="id, name, role", source="users", error=bad_request
+    )
     return UserPage(
-        [User(*row[:3]) for row in shown],
-        int(total),
-        [USERS_ORDER.cursor(row[3:]) for row in shown],
-        len(rows) > len(shown),
+        [User(*row) for row in read.rows], read.total or 0, read.cursors(), read.has_next
     )
