@@ -20,7 +20,9 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.records import ISO_Z
 from hub_monitorozas.certificate import not_after
+from hub_monitorozas.records import Device, SubCheck
 
 GREETINGS = {  # what a server that speaks first says, for the services that do
     "ssh": b"SSH-",
@@ -57,7 +59,7 @@ class Outcome:
     error: str | None
     response_ms: int
     tls_expires_at: str | None = None
-    checks: list[dict[str, object]] = field(default_factory=list)
+    checks: list[SubCheck] = field(default_factory=list)
 
 
 def trust_store(ca_file: str) -> ssl.SSLContext:
@@ -92,7 +94,7 @@ def _expiry(writer: asyncio.StreamWriter) -> str | None:
     tls = writer.get_extra_info("ssl_object")
     der = tls.getpeercert(binary_form=True) if tls is not None else None
     expires = not_after(der) if der else None
-    return expires.strftime("%Y-%m-%dT%H:%M:%SZ") if expires else None
+    return ISO_Z.format(expires) if expires else None
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
@@ -203,12 +205,12 @@ async def greeting(
 
 
 def planned(
-    device: dict[str, Any], tls: ssl.SSLContext, user_agent: str
+    device: Device, tls: ssl.SSLContext, user_agent: str
 ) -> list[tuple[str, Coroutine[Any, Any, str | None]]]:
     """The sub-checks the device's flags enable, named after them (``public_https``, ...)."""
-    address, port, scheme = str(device["target_value"]), int(device["port"]), device["scheme"]
-    public_name = str(device["host_header"] or address)  # Host and SNI, also for the origin
-    expect = int(device["expect_status"])
+    address, port, scheme = device.target_value, device.port, device.scheme
+    public_name = device.host_header or address  # Host and SNI, also for the origin
+    expect = device.expect_status
 
     async def web_status(host: str, at: int, use_tls: bool) -> str | None:
         status, expires = await http_status(
@@ -223,28 +225,28 @@ def planned(
             raise CheckFailed(f"HTTP {status}, expected {expect}")
         return expires
 
-    if device["service_type"] != "web":
-        service = str(device["service_type"])
+    if device.service_type != "web":
+        service = device.service_type
         return [
             (service, greeting(address, port, service=service, tls=tls, server_name=public_name))
         ]
     http_port = port if scheme == "http" else 80
     https_port = port if scheme == "https" else 443
     jobs: list[tuple[str, Coroutine[Any, Any, str | None]]] = []
-    if device["check_public_http"]:
+    if device.check_public_http:
         jobs.append(("public_http", web_status(address, http_port, False)))
-    if device["check_public_https"]:
+    if device.check_public_https:
         jobs.append(("public_https", web_status(address, https_port, True)))
-    if device["check_public_tls"]:
+    if device.check_public_tls:
         jobs.append(
             ("public_tls", tls_handshake(address, https_port, tls=tls, server_name=public_name))
         )
-    if device["proxy_enabled"] and device["origin_host"]:
-        origin, origin_port = str(device["origin_host"]), int(device["origin_port"])
-        origin_tls = device["origin_scheme"] == "https"
-        if device["check_origin_http"]:
+    if device.proxy_enabled and device.origin_host and device.origin_port:
+        origin, origin_port = device.origin_host, device.origin_port
+        origin_tls = device.origin_scheme == "https"
+        if device.check_origin_http:
             jobs.append(("origin_http", web_status(origin, origin_port, origin_tls)))
-        if device["check_origin_tls"]:
+        if device.check_origin_tls:
             jobs.append(
                 (
                     "origin_tls",
@@ -257,7 +259,7 @@ def planned(
 
 
 async def run_device(
-    device: dict[str, Any], *, tls: ssl.SSLContext, timeout: float, user_agent: str
+    device: Device, *, tls: ssl.SSLContext, timeout: float, user_agent: str
 ) -> Outcome:
     """Every enabled check of ``device``, concurrently, each within ``timeout``; ``up`` when
     all pass."""
@@ -270,7 +272,7 @@ async def run_device(
 
     results = await asyncio.gather(*(bounded(job) for _, job in jobs), return_exceptions=True)
     elapsed = int((time.perf_counter() - started) * 1000)
-    checks: list[dict[str, object]] = []
+    checks: list[SubCheck] = []
     errors = []
     expires_at = None
     for (name, _), result in zip(jobs, results, strict=True):
@@ -281,10 +283,10 @@ async def run_device(
             if isinstance(result, CertificateRejected):
                 expires_at = expires_at or result.expires_at
             errors.append(f"{name}: {reason}")
-            checks.append({"check": name, "ok": False, "error": reason})
+            checks.append(SubCheck(name, False, reason))
         else:
             expires_at = expires_at or result
-            checks.append({"check": name, "ok": True, "error": None})
+            checks.append(SubCheck(name, True, None))
     if not jobs:
         errors.append("no check is enabled")
     return Outcome(

@@ -11,7 +11,7 @@ from typing import Any
 import idna
 
 from hub.errors import HubError
-from hub_monitorozas.settings import PLUGIN
+from hub_monitorozas.errors import error, invalid_field, missing_field
 
 TARGET_TYPES = ("domain", "ip")
 SCHEMES = ("http", "https")
@@ -57,26 +57,22 @@ MAX_LOCATION = 255
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
-def field_error(code: str, message: str) -> HubError:
-    return HubError(400, message, reason=code, plugin=PLUGIN)
-
-
 def invalid(name: str, message: str) -> HubError:
-    return field_error("invalid_field", f"{name}: {message}")
+    return invalid_field(f"{name}: {message}")
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def as_bool(name: str, value: Any) -> int:
-    """0/1/true/false (JSON booleans, integers or those strings) as 0 or 1."""
+def as_bool(name: str, value: Any) -> bool:
+    """0/1/true/false (JSON booleans, integers or those strings) as a boolean."""
     if isinstance(value, bool):
-        return int(value)
+        return value
     if _is_int(value) and value in (0, 1):
-        return int(value)
+        return bool(value)
     if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
-        return int(value.strip().lower() in ("1", "true"))
+        return value.strip().lower() in ("1", "true")
     raise invalid(name, f"expected 0, 1, true or false, got {value!r}")
 
 
@@ -138,17 +134,17 @@ def target(target_type: str, value: Any) -> str:
 
 def _check_keys(data: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise field_error("invalid_json", "body: expected a JSON object")
+        raise error(400, "body: expected a JSON object", "invalid_json")
     for key in data:
         if key not in allowed:
-            raise field_error("unknown_field", f"{key}: unknown field")
+            raise error(400, f"{key}: unknown field", "unknown_field")
     return data
 
 
 def _required(data: dict[str, Any], name: str) -> Any:
     value = data.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise field_error("missing_field", f"{name}: required")
+        raise missing_field(f"{name}: required")
     return value
 
 
@@ -157,7 +153,7 @@ def owner(data: dict[str, Any], is_admin: bool) -> int | None:
     if not is_admin:
         return None
     if data.get("user_id") is None:
-        raise field_error("missing_field", "user_id: required when the admin token creates")
+        raise missing_field("user_id: required when the admin token creates")
     return as_int("user_id", data["user_id"], 1, 2**63 - 1)
 
 
@@ -190,7 +186,7 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
     elif web:
         out["port"] = SCHEME_PORTS[out["scheme"]]
     elif SERVICE_PORTS[service] is None:
-        raise field_error("missing_field", f"port: required for service_type {service}")
+        raise missing_field(f"port: required for service_type {service}")
     else:
         out["port"] = SERVICE_PORTS[service]
     out["host_header"] = (
@@ -199,7 +195,7 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
         else None
     )
     out["proxy_enabled"] = (
-        as_bool("proxy_enabled", data["proxy_enabled"]) if given("proxy_enabled") else 0
+        as_bool("proxy_enabled", data["proxy_enabled"]) if given("proxy_enabled") else False
     )
     for name in (*WEB_CHECKS, *ORIGIN_CHECKS):
         value = as_bool(name, data[name]) if given(name) else None
@@ -208,10 +204,10 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
         out[name] = value
     if web and all(out[name] is None for name in WEB_CHECKS):
         # nothing chosen: check the device's own scheme
-        out["check_public_http"] = int(out["scheme"] == "http")
-        out["check_public_https"] = int(out["scheme"] == "https")
+        out["check_public_http"] = out["scheme"] == "http"
+        out["check_public_https"] = out["scheme"] == "https"
     for name in (*WEB_CHECKS, *ORIGIN_CHECKS):
-        out[name] = out[name] or 0
+        out[name] = bool(out[name])
     if web and not any(out[name] for name in (*WEB_CHECKS, *ORIGIN_CHECKS)):
         raise invalid("check_public_http", "a web device needs at least one check enabled")
     for name in ORIGIN_CHECKS:
@@ -231,7 +227,7 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
     if out["proxy_enabled"]:
         wants_origin = out["check_origin_http"] or out["check_origin_tls"]
         if wants_origin and out["origin_host"] is None:
-            raise field_error("missing_field", "origin_host: required for origin checks")
+            raise missing_field("origin_host: required for origin checks")
         if out["origin_host"] is not None:
             out["origin_scheme"] = out["origin_scheme"] or out["scheme"]
             out["origin_port"] = out["origin_port"] or SCHEME_PORTS[out["origin_scheme"]]
@@ -246,7 +242,7 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
     if len(location) > MAX_LOCATION:
         raise invalid("location", f"longer than {MAX_LOCATION} characters")
     out["location"] = location.strip()
-    out["is_enabled"] = as_bool("is_enabled", data["is_enabled"]) if given("is_enabled") else 1
+    out["is_enabled"] = as_bool("is_enabled", data["is_enabled"]) if given("is_enabled") else True
     return out
 
 
@@ -258,5 +254,5 @@ def blacklist_monitor(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
         "target_value": target(target_type, _required(data, "target_value")),
         "is_enabled": as_bool("is_enabled", data["is_enabled"])
         if data.get("is_enabled") is not None
-        else 1,
+        else True,
     }

@@ -1,0 +1,145 @@
+"""Calls: an upload taken at request time (the start of the recording checked, the call stored
+and its download queued in one transaction), and calls read back with their results."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from hub.paging import Page
+from hub.records import instant
+from hub.storage import Database
+from hub_rop import inputs
+from hub_rop.audio import IntakeFailure, fetch_head, sniff
+from hub_rop.errors import bad_request, error
+from hub_rop.intake import Intake
+from hub_rop.records import Call, ChecklistResult, Queued, TableResult
+from hub_rop.settings import RopSettings
+from hub_rop.storage import Listing, read_page
+
+STATUSES = ("downloading", "awaiting_analysis", "analyzed", "rejected")
+COLUMNS = (
+    "call_id, manager_id, deal_id, deal_stage_id, audio_url, declared_duration, status, reason,"
+    " detail, format, size_bytes, duration, created_at, updated_at, analyzed_at"
+)
+
+
+class Calls:
+    def __init__(
+        self,
+        database: Database,
+        settings: RopSettings,
+        intake: Intake,
+        session: Callable[[], aiohttp.ClientSession],
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.intake = intake
+        self.session = session
+
+    # -- taking an upload ----------------------------------------------------------------
+    async def accept(self, data: Any) -> Queued:
+        """Queue a call: the start of ``audio_url`` must be MP3, WAV or OGG by its magic bytes
+        (a file host that fails is a 502/503/504: the CRM retries); the download, the size cap
+        and the duration check follow in the background."""
+        call = inputs.upload(data)
+        if self.status(call["call_id"]) not in (None, "rejected"):
+            raise error(409, f"call_id: call {call['call_id']!r} is already known")
+        try:
+            head = await fetch_head(self.session(), call["audio_url"], self.settings.probe_timeout)
+            fmt = sniff(head)
+            if fmt is None:
+                raise IntakeFailure(
+                    "not_audio",
+                    "audio_url: the file is not MP3, WAV or OGG audio"
+                    f" (it starts with {head[:8].hex() or 'nothing'})",
+                )
+        except IntakeFailure as failure:  # refused at once: nothing is stored (docs/rop.md)
+            code = "not_audio" if failure.reason == "not_audio" else None
+            raise error(failure.status, failure.message, code) from None
+        self._store(call, fmt)
+        return Queued("queued", call["call_id"])
+
+    def _store(self, call: dict[str, Any], fmt: str) -> None:
+        """A new call waiting for its download, or a fresh start for one that was rejected; 409
+        if another upload of the same id got there first."""
+        now = time.time()
+        values = {
+            "call_id": call["call_id"],
+            "manager_id": call["manager_id"],
+            "deal_id": call["deal_id"],
+            "deal_stage_id": call["deal_stage_id"],
+            "audio_url": call["audio_url"],
+            "declared_duration": call["duration"],
+            "status": "downloading",
+            "reason": None,
+            "detail": None,
+            "format": fmt,
+            "size_bytes": None,
+            "duration": None,
+            "audio_path": None,
+            "created_at": now,
+            "updated_at": now,
+            "analyzed_at": None,
+        }
+        names = ", ".join(values)
+        updates = ", ".join(f"{k} = excluded.{k}" for k in values if k != "call_id")
+        with self.database.write() as db:
+            cursor = db.execute(
+                f"INSERT INTO calls ({names}) VALUES ({', '.join('?' * len(values))})"
+                f" ON CONFLICT(call_id) DO UPDATE SET {updates} WHERE calls.status = 'rejected'",
+                list(values.values()),
+            )
+            if cursor.rowcount == 0:
+                raise error(409, f"call_id: call {call['call_id']!r} is already known")
+            self.intake.enqueue(db, call["call_id"])
+
+    # -- reading -------------------------------------------------------------------------
+    def status(self, call_id: str) -> str | None:
+        row = self.database.execute(
+            "SELECT status FROM calls WHERE call_id = ?", (call_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def get(self, call_id: str, name: str = "callId") -> Call:
+        """The call and its results; a 404 naming ``name`` if there is none."""
+        row = self.database.execute(
+            f"SELECT {COLUMNS} FROM calls WHERE call_id = ?", (call_id,)
+        ).fetchone()
+        if row is None:
+            raise error(404, f"{name}: no call {call_id!r}")
+        return self._call(row)
+
+    def page(self, status: str | None, page: Page) -> Listing[Call]:
+        """Calls in upload order; ``status`` filters."""
+        if status is not None and status not in STATUSES:
+            raise bad_request(f"status: expected one of {', '.join(STATUSES)}, got {status!r}")
+        where, params = ("status = ?", [status]) if status else ("", [])
+        return read_page(self.database, "calls", COLUMNS, page, self._call, where, params)
+
+    def _call(self, row: Any) -> Call:
+        *fields, created_at, updated_at, analyzed_at = row
+        return Call(
+            *fields,
+            created_at=instant(created_at),
+            updated_at=instant(updated_at),
+            analyzed_at=None if analyzed_at is None else instant(analyzed_at),
+            checklist_results=tuple(
+                ChecklistResult.of(r) for r in self._results("checklist", fields[0])
+            ),
+            table_results=tuple(TableResult.of(r) for r in self._results("table", fields[0])),
+        )
+
+    def _results(self, kind: str, call_id: str) -> list[dict[str, Any]]:
+        return [
+            orjson.loads(r[0])
+            for r in self.database.execute(
+                f"SELECT result FROM {kind}_results WHERE call_id = ?"
+                f" ORDER BY created_at, {kind}_id",
+                (call_id,),
+            )
+        ]
