@@ -10,7 +10,6 @@ from typing import Any
 
 import grpc
 import strawberry
-from google.protobuf import json_format, struct_pb2
 
 from hub.api import HubApi
 from hub.caller import Caller, caller_of
@@ -20,6 +19,7 @@ from hub.health import plugin_status
 from hub.hookspecs import hookimpl
 from hub.paging import Page
 from hub.plugins import CORE
+from hub.records import to_message
 from hub.registrations import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
 from hub.v1 import hub_pb2, hub_pb2_grpc
 
@@ -201,21 +201,21 @@ class HubServicer(hub_pb2_grpc.HubServicer):
 
     async def ListPlugins(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         plugins = self.service.plugins(caller_of(context))
-        return hub_pb2.ListPluginsResponse(plugins=[hub_pb2.Plugin(**_set(p)) for p in plugins])
+        return hub_pb2.ListPluginsResponse(plugins=[to_message(hub_pb2.Plugin, p) for p in plugins])
 
     async def Health(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         report = await self.service.health(caller_of(context))
         return hub_pb2.HealthResponse(
             status=report["status"],
-            plugins=[hub_pb2.PluginHealth(**_set(p)) for p in report["plugins"]],
-            probes=[hub_pb2.Probe(**_set(p)) for p in report["probes"]],
+            plugins=[to_message(hub_pb2.PluginHealth, p) for p in report["plugins"]],
+            probes=[to_message(hub_pb2.Probe, p) for p in report["probes"]],
         )
 
     async def AddCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         issued = self.service.add_credential(
             caller_of(context), request.plugin, dict(request.params)
         )
-        return hub_pb2.AddCredentialResponse(credential=_struct(issued))
+        return to_message(hub_pb2.AddCredentialResponse, {"credential": issued})
 
     async def ListCredentials(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         limit = request.limit if request.HasField("limit") else None
@@ -224,33 +224,18 @@ class HubServicer(hub_pb2_grpc.HubServicer):
             caller_of(context), request.plugin if request.HasField("plugin") else None, page
         )
         return hub_pb2.ListCredentialsResponse(
-            credentials=[_credential(c) for c in items], total_count=total
+            credentials=[to_message(hub_pb2.Credential, c) for c in items], total_count=total
         )
 
     async def RevokeCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         revoked = self.service.revoke_credential(caller_of(context), request.plugin, request.id)
-        return hub_pb2.RevokeCredentialResponse(credential=_credential(revoked))
+        return hub_pb2.RevokeCredentialResponse(credential=to_message(hub_pb2.Credential, revoked))
 
     async def RotateCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         new_id, shown = self.service.rotate_credential(
             caller_of(context), request.plugin, request.id
         )
-        return hub_pb2.RotateCredentialResponse(id=new_id, credential=_struct(shown))
-
-
-def _set(fields: dict[str, Any]) -> dict[str, Any]:
-    """Fields without ``None``: proto3 leaves them at their default ("" or empty)."""
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _struct(data: dict[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    json_format.ParseDict(data, struct)
-    return struct
-
-
-def _credential(described: dict[str, Any]) -> Any:
-    return hub_pb2.Credential(**_set({**described, "attrs": _struct(described["attrs"])}))
+        return to_message(hub_pb2.RotateCredentialResponse, {"id": new_id, "credential": shown})
 
 
 # -- hooks -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import strawberry
-from google.protobuf import message_factory
+from google.protobuf import json_format, message_factory, struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -224,13 +224,14 @@ def _graphql_value(annotation: Any, value: Any, spec: FieldSpec) -> Any:
 
 # -- gRPC ----------------------------------------------------------------------------------------
 TIMESTAMP = Timestamp.DESCRIPTOR.full_name
+STRUCT = struct_pb2.Struct.DESCRIPTOR.full_name
 
 
 def to_message(cls: type[M], record: Any) -> M:
     """A record (or a mapping) as the protobuf message ``cls``, field by proto field name:
     ``None`` and missing fields stay unset, numbers become booleans for ``bool`` fields (0/1
-    flags), nested records become nested messages, instants become ``Timestamp`` or, for a
-    ``string`` field, ISO 8601."""
+    flags), nested records become nested messages, a mapping becomes a ``Struct``, instants
+    become ``Timestamp`` or, for a ``string`` field, ISO 8601."""
     values: dict[str, Any] = {}
     for field in cls.DESCRIPTOR.fields:
         value, spec = _lookup(record, field.name)
@@ -260,6 +261,8 @@ def _proto_value(field: FieldDescriptor, value: Any, spec: FieldSpec) -> Any:
             return value
         if field.message_type.full_name == TIMESTAMP:
             return to_timestamp(value)
+        if field.message_type.full_name == STRUCT:  # a JSON object (a mapping) as a Struct
+            return json_format.ParseDict(value, struct_pb2.Struct())
         return to_message(_message_class(field.message_type), value)
     if field.type == FieldDescriptor.TYPE_BOOL:
         return bool(value)
@@ -316,3 +319,26 @@ def _sent_value(field: FieldDescriptor, value: Any) -> Any:
     if field.message_type.file.package == "google.protobuf":
         return value  # Struct, Value, wrappers: the adapter knows what it wants of them
     return _sent_message(value)
+
+
+def plain(message: Any, *, whole_numbers: bool = False) -> Any:
+    """A ``google.protobuf`` ``Struct``, ``ListValue`` or ``Value`` as plain Python, as JSON
+    would give it. Walked by hand: json_format raises on the infinities and NaN a
+    ``number_value`` can hold, which the service should judge instead. ``whole_numbers`` turns
+    whole doubles (below 2**53) back into integers: a Struct's numbers are all doubles, and 3
+    should read as 3, as GraphQL gives it."""
+    if isinstance(message, struct_pb2.Struct):
+        return {k: plain(v, whole_numbers=whole_numbers) for k, v in message.fields.items()}
+    if isinstance(message, struct_pb2.ListValue):
+        return [plain(v, whole_numbers=whole_numbers) for v in message.values]
+    kind = message.WhichOneof("kind")
+    if kind == "struct_value":
+        return plain(message.struct_value, whole_numbers=whole_numbers)
+    if kind == "list_value":
+        return plain(message.list_value, whole_numbers=whole_numbers)
+    if kind in (None, "null_value"):
+        return None
+    value = getattr(message, kind)
+    if whole_numbers and kind == "number_value" and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value

@@ -1035,6 +1035,57 @@ def test_graphql_pages_devices(api: Api, bob: str) -> None:
     assert bad["errors"][0]["extensions"]["reason"] == "invalid_field"
 
 
+@pytest.mark.parametrize(
+    "field,path",
+    [("devices", "/devices"), ("blacklistMonitors", "/blacklist-monitors")],
+)
+def test_graphql_cursors_seek_by_id(api: Api, field: str, path: str) -> None:
+    """Was: offset cursors, so deleting a row before the cursor made the next page skip one.
+    Both lists are ordered by id, a unique key: a cursor holds the last id and the next page
+    seeks past it, whatever was deleted or created meanwhile."""
+    from hub.paging import Seek, decode_cursor
+
+    key = issue(api, user=f"seeker-{field}", scopes="read,write")["key"]
+    for i in range(4):
+        body: dict[str, Any] = {"target_type": "ip", "target_value": f"203.0.113.{i + 1}"}
+        if field == "devices":
+            body["service_type"] = "ssh"
+        assert api.call("POST", f"{path}/create", key, body)[0] == 201
+    everything = [row["id"] for row in api.call("GET", path, key)[2]["data"]]
+    query = (
+        "query($first: Int, $after: String) { monitorozas {"
+        f" {field}(first: $first, after: $after)"
+        " { totalCount pageInfo { hasNextPage endCursor } nodes { id } } } }"
+    )
+    first = api.graphql(query, key, {"first": 2})["data"]["monitorozas"][field]
+    assert [n["id"] for n in first["nodes"]] == everything[:2]
+    assert first["pageInfo"]["hasNextPage"] is True
+    cursor = first["pageInfo"]["endCursor"]
+    assert decode_cursor(cursor) == Seek(("id",), (everything[1],))
+    assert api.call("DELETE", f"{path}/delete?id={everything[0]}", key)[0] == 200
+    rest = api.graphql(query, key, {"after": cursor})["data"]["monitorozas"][field]
+    assert [n["id"] for n in rest["nodes"]] == everything[2:]
+    assert rest["totalCount"] == 3 and rest["pageInfo"]["hasNextPage"] is False
+
+
+def test_graphql_checks_the_key_once_per_request(tmp_path: Any) -> None:
+    """One request asking for several monitorozas fields is one caller: one rate-limit hit."""
+    process = HubProcess(tmp_path / "data", env={**QUIET, "HUB_MONITOROZAS_RATE_LIMIT": "3"})
+    process.start()
+    try:
+        api = Api(process.http)
+        key = issue(api, user="thrifty", scopes="read")["key"]
+        result = api.graphql(
+            "{ monitorozas { me { userId } devices { totalCount }"
+            " blacklistMonitors { totalCount } } }",
+            key,
+        )
+        assert "errors" not in result, result
+        assert [api.call("GET", "/me", key)[0] for _ in range(3)] == [200, 200, 429]
+    finally:
+        process.stop()
+
+
 def test_the_same_paging_bounds_over_rest_graphql_and_grpc(
     api: Api, stub: monitorozas_pb2_grpc.MonitorozasStub
 ) -> None:
@@ -1168,6 +1219,7 @@ async def test_first_checks_are_spread_over_the_interval(tmp_path: Any) -> None:
     from hub_monitorozas.service import MonitorozasService
 
     from hub.app import Hub
+    from hub.caller import AUTHORIZATION, Caller, Callers, Presented
     from hub.config import Settings
     from hub.peer import Peer, parse_address
 
@@ -1177,9 +1229,14 @@ async def test_first_checks_are_spread_over_the_interval(tmp_path: Any) -> None:
     )
     service = hub.service(MonitorozasService)
     key = hub.credentials.issue("monitorozas", {"user": "spread", "scopes": "read,write"})["key"]
-    caller = service.authorize(f"Bearer {key}", Peer(parse_address("127.0.0.1")))
+    caller = Caller(
+        hub.service(Callers).policy("monitorozas"),
+        "rest",
+        [Presented(AUTHORIZATION, f"Bearer {key}")],
+        Peer(parse_address("127.0.0.1")),
+    )
     for i in range(30):
-        service.create_device(
+        service.devices.create(
             caller, {"target_type": "ip", "target_value": f"192.0.2.{i + 1}", "service_type": "ssh"}
         )
     created_at = time.time()

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from hub_rop.v1 import rop_pb2
 
+from hub.paging import Seek, decode_cursor
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.rop_audio import MP3_FRAME_SECONDS, wav_bytes
 from tests.rop_client import Rop, from_grpc, snaked, start_hub, uid, until
@@ -1038,6 +1039,32 @@ async def test_calls_connection_pages_and_filters(rop: Rop, key: str) -> None:
     assert err["extensions"]["code"] == "UNAUTHENTICATED"
     rpc = await rop.rpc_error("ListCalls", rop_pb2.ListCallsRequest(), None)
     assert rpc.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_connections_in_creation_order_page_by_keyset(rop: Rop, key: str) -> None:
+    """calls, managers and webhookDeliveries are ordered by the unique row number: their
+    cursors are keyset cursors, and the page after one starts right after its row."""
+    names = [uid("kmgr") for _ in range(3)]
+    managers = {"managers": [{"manager_id": n} for n in names]}
+    status, body, _ = await rop.rest("POST", "/settings/managers-update", key, json=managers)
+    assert status == 200, body
+    query = """query($after: String) { rop { managers(first: 1000, after: $after) {
+      edges { cursor node { managerId } } } } }"""
+    edges = (await rop.gql_data(query, {}, token=key))["rop"]["managers"]["edges"]
+    ids = [e["node"]["managerId"] for e in edges]
+    cut = ids.index(names[0])
+    cursor = decode_cursor(edges[cut]["cursor"])
+    assert isinstance(cursor, Seek) and cursor.order == ("seq",), cursor
+    after = await rop.gql_data(query, {"after": edges[cut]["cursor"]}, token=key)
+    assert [e["node"]["managerId"] for e in after["rop"]["managers"]["edges"]] == ids[cut + 1 :]
+    for field, token in (("calls", key), ("webhookDeliveries", ADMIN_TOKEN)):
+        edges = (
+            await rop.gql_data(
+                f"{{ rop {{ {field}(first: 1) {{ edges {{ cursor }} }} }} }}", token=token
+            )
+        )["rop"][field]["edges"]
+        for edge in edges:
+            assert isinstance(decode_cursor(edge["cursor"]), Seek), (field, edge)
 
 
 def test_creds_add_prints_an_api_key(hub: HubProcess) -> None:

@@ -8,24 +8,13 @@ import grpc
 
 from hub.caller import caller_of
 from hub.paging import Page
-from hub.records import sent_fields, to_message
+from hub.records import plain, sent_fields, to_message
 from hub_era.errors import bad_request
 from hub_era.fields import Order
 from hub_era.service import EraService
 from hub_era.v1 import era_pb2, era_pb2_grpc
 
 Point = era_pb2.IntegrationPoint
-
-
-def plain(value: Any) -> Any:
-    """A ``google.protobuf.Value`` as plain Python, so that the service judges it: json_format
-    raises on the infinities and NaN a ``number_value`` can hold."""
-    kind = value.WhichOneof("kind")
-    if kind == "struct_value":
-        return {k: plain(v) for k, v in value.struct_value.fields.items()}
-    if kind == "list_value":
-        return [plain(v) for v in value.list_value.values]
-    return None if kind in (None, "null_value") else getattr(value, kind)
 
 
 class EraServicer(era_pb2_grpc.EraServicer):
@@ -41,9 +30,7 @@ class EraServicer(era_pb2_grpc.EraServicer):
         self.service.authorize(caller)  # a 401 before a bad limit is a 400
         page = self.service.page(
             caller,
-            filter={k: plain(v) for k, v in request.filter.fields.items()}
-            if request.HasField("filter")
-            else None,
+            filter=plain(request.filter) if request.HasField("filter") else None,
             order=[Order(o.field, o.desc) for o in request.order],
             window=Page.of(
                 request.offset, request.limit if request.HasField("limit") else None, bad_request

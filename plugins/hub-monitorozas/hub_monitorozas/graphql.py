@@ -5,28 +5,20 @@ Values are the REST ones; REST's 0/1 flags are Booleans here."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
+from hub.caller import Caller
 from hub.graphql.types import Connection, connection, page_window
-from hub.peer import Peer
-from hub.records import sent_fields
-from hub_monitorozas.service import Caller, MonitorozasService, error
+from hub.paging import Page
+from hub.records import sent_fields, to_graphql
+from hub_monitorozas.errors import invalid_field
+from hub_monitorozas.service import MonitorozasService
+from hub_monitorozas.settings import PLUGIN
+from hub_monitorozas.storage import StoredPage
 
-FLAGS = (
-    "proxy_enabled",
-    "check_public_http",
-    "check_public_https",
-    "check_public_tls",
-    "check_origin_http",
-    "check_origin_tls",
-    "is_enabled",
-)
-
-
-def bad_argument(message: str) -> Any:
-    return error(400, message, "invalid_field")
+T = TypeVar("T")
 
 
 def _service(info: strawberry.Info) -> MonitorozasService:
@@ -34,17 +26,8 @@ def _service(info: strawberry.Info) -> MonitorozasService:
 
 
 def _caller(info: strawberry.Info) -> Caller:
-    """Authorised once per request (one rate-limit hit however many fields it asks for)."""
-    ctx = info.context
-    cached = getattr(ctx, "_monitorozas_caller", None)
-    if cached is None:
-        cached = _service(info).authorize(ctx.authorization, Peer.of_request(ctx.request))
-        ctx._monitorozas_caller = cached
-    return cached  # type: ignore[no-any-return]
-
-
-def _flags(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: bool(v) if k in FLAGS else v for k, v in data.items()}
+    """One caller per request, so one rate-limit hit however many fields it asks for."""
+    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
 
 
 @strawberry.type(name="MonitorozasMe")
@@ -69,10 +52,6 @@ class CheckResult:
     error: str | None
     tls_expires_at: str | None
     checks: list[SubCheck]
-
-    @classmethod
-    def of(cls, entry: dict[str, Any]) -> CheckResult:
-        return cls(**{**entry, "checks": [SubCheck(**c) for c in entry["checks"]]})
 
 
 @strawberry.type(name="MonitorozasDevice")
@@ -107,11 +86,8 @@ class Device:
 
     @strawberry.field(description="Check results, newest first (at most history_size).")
     def history(self, info: strawberry.Info, first: int | None = None) -> list[CheckResult]:
-        return [CheckResult.of(e) for e in _service(info).device_history(self.id, first, "first")]
-
-    @classmethod
-    def of(cls, data: dict[str, Any]) -> Device:
-        return cls(**_flags(data))
+        entries = _service(info).device_history(self.id, first, "first")
+        return [to_graphql(CheckResult, e) for e in entries]
 
 
 @strawberry.type(name="MonitorozasListing", description="One DNSBL listing.")
@@ -138,11 +114,6 @@ class BlacklistMonitor:
     last_error: str | None
     created_at: str
     updated_at: str
-
-    @classmethod
-    def of(cls, data: dict[str, Any]) -> BlacklistMonitor:
-        listings = [Listing(**item) for item in data["listings"]]
-        return cls(**{**_flags(data), "listings": listings})
 
 
 @strawberry.type(name="MonitorozasDeleteResult")
@@ -192,60 +163,68 @@ class BlacklistMonitorInput:
     )
 
 
+def _connection(cls: type[T], stored: StoredPage[Any], window: Page) -> Connection[T]:
+    """A page of records as a connection whose cursors seek (both lists are by id)."""
+    items = [to_graphql(cls, record) for record in stored.items]
+    found = stored.found
+    return connection(items, stored.total, window, found.cursors(), found.has_next)
+
+
 @strawberry.type(name="MonitorozasQuery")
 class MonitorozasQuery:
     @strawberry.field(description="The key's user, key id and scopes.")
     def me(self, info: strawberry.Info) -> Me:
-        return Me(**_service(info).me(_caller(info)))
+        return to_graphql(Me, _service(info).me(_caller(info)))
 
     @strawberry.field(description="The caller's devices (every user's for the admin), by id.")
     def devices(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Device]:
-        page = page_window(first, after, bad_argument)
-        items, total = _service(info).list_devices(_caller(info), page)
-        return connection([Device.of(d) for d in items], total, page)
+        window = page_window(first, after, invalid_field, seekable=True)
+        return _connection(Device, _service(info).devices.page(_caller(info), window), window)
 
     @strawberry.field
     def device(self, info: strawberry.Info, id: int) -> Device:
-        return Device.of(_service(info).get_device(_caller(info), id))
+        return to_graphql(Device, _service(info).devices.get(_caller(info), id))
 
     @strawberry.field(description="The caller's blacklist monitors, by id.")
     def blacklist_monitors(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[BlacklistMonitor]:
-        page = page_window(first, after, bad_argument)
-        items, total = _service(info).list_monitors(_caller(info), page)
-        return connection([BlacklistMonitor.of(m) for m in items], total, page)
+        window = page_window(first, after, invalid_field, seekable=True)
+        stored = _service(info).monitors.page(_caller(info), window)
+        return _connection(BlacklistMonitor, stored, window)
 
     @strawberry.field
     def blacklist_monitor(self, info: strawberry.Info, id: int) -> BlacklistMonitor:
-        return BlacklistMonitor.of(_service(info).get_monitor(_caller(info), id))
+        return to_graphql(BlacklistMonitor, _service(info).monitors.get(_caller(info), id))
 
 
 @strawberry.type(name="MonitorozasMutation")
 class MonitorozasMutation:
     @strawberry.mutation
     def monitorozas_create_device(self, info: strawberry.Info, input: DeviceInput) -> Device:
-        return Device.of(_service(info).create_device(_caller(info), sent_fields(input)))
+        device = _service(info).devices.create(_caller(info), sent_fields(input))
+        return to_graphql(Device, device)
 
     @strawberry.mutation
     def monitorozas_delete_device(self, info: strawberry.Info, id: int) -> DeleteResult:
-        return DeleteResult(**_service(info).delete_device(_caller(info), id))
+        return to_graphql(DeleteResult, _service(info).devices.delete(_caller(info), id))
 
     @strawberry.mutation
     def monitorozas_create_blacklist_monitor(
         self, info: strawberry.Info, input: BlacklistMonitorInput
     ) -> BlacklistMonitor:
-        return BlacklistMonitor.of(_service(info).create_monitor(_caller(info), sent_fields(input)))
+        monitor = _service(info).monitors.create(_caller(info), sent_fields(input))
+        return to_graphql(BlacklistMonitor, monitor)
 
     @strawberry.mutation
     def monitorozas_delete_blacklist_monitor(self, info: strawberry.Info, id: int) -> DeleteResult:
-        return DeleteResult(**_service(info).delete_monitor(_caller(info), id))
+        return to_graphql(DeleteResult, _service(info).monitors.delete(_caller(info), id))
 
     @strawberry.mutation(description="Check the device now and return it with the result.")
     async def monitorozas_check_now(self, info: strawberry.Info, device_id: int) -> Device:
-        return Device.of(await _service(info).check_now(_caller(info), device_id))
+        return to_graphql(Device, await _service(info).check_now(_caller(info), device_id))
 
 
 @strawberry.type(name="MonitorozasSubscription")
@@ -254,7 +233,5 @@ class MonitorozasSubscription:
     async def monitorozas_device_status_changed(
         self, info: strawberry.Info
     ) -> AsyncIterator[StatusChange]:
-        async for event in _service(info).status_changes(_caller(info)):
-            yield StatusChange(
-                device=Device.of(event["device"]), previous_status=event["previous_status"]
-            )
+        async for change in _service(info).status_changes(_caller(info)):
+            yield to_graphql(StatusChange, change)

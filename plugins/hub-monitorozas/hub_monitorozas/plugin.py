@@ -16,9 +16,10 @@ from hub.registrations import (
     RestApi,
 )
 from hub.storage import Migration
-from hub_monitorozas import keys, service
+from hub_monitorozas import storage
+from hub_monitorozas.auth import KeyIssuer
 from hub_monitorozas.service import MonitorozasService
-from hub_monitorozas.settings import MonitorozasSettings
+from hub_monitorozas.settings import PLUGIN, MonitorozasSettings
 
 
 @hookimpl
@@ -28,13 +29,13 @@ def register_settings(register: Callable[[type], None]) -> None:
 
 @hookimpl
 def register_migrations(register: Callable[[Migration], None]) -> None:
-    for migration in service.MIGRATIONS:
+    for migration in storage.MIGRATIONS:
         register(migration)
 
 
 @hookimpl
 def register_credential_types(hub: HubApi, register: Callable[[CredentialType], None]) -> None:
-    register(keys.KeyIssuer(hub.database(keys.PLUGIN)).credential_type())
+    register(KeyIssuer(hub.database(PLUGIN)).credential_type())
 
 
 @hookimpl
@@ -93,4 +94,4 @@ def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None])
 def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) -> None:
     """The checks' work queue: the host runs it as the timer ``monitorozas.scheduler``, reports
     ``monitorozas.checks`` and gives its leases back at shutdown."""
-    register(hub.service(MonitorozasService).scheduler)
+    register(hub.service(MonitorozasService).scheduler.queue)

@@ -8,14 +8,17 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from hub.api import HubApi
+from hub.caller import Caller, caller_of
 from hub.errors import HubError
 from hub.http.body import read_json
 from hub.http.params import int_param
 from hub.paging import Page
-from hub.peer import Peer
+from hub.records import to_json
 from hub.registrations import RestApi
-from hub_monitorozas.service import Caller, MonitorozasService, bad_page, page
-from hub_monitorozas.settings import PLUGIN, MonitorozasSettings
+from hub_monitorozas.errors import error, invalid_field
+from hub_monitorozas.inventory import Inventory
+from hub_monitorozas.service import MonitorozasService, page
 
 API = "/api/v1"
 DEVICES = f"{API}/devices"
@@ -58,9 +61,10 @@ def render_error(exc: HubError) -> web.Response:
     )
 
 
-def ok(data: Any, status: int = 200) -> web.Response:
+def ok(record: Any, status: int = 200) -> web.Response:
+    """The envelope around a record (or a list of them)."""
     return web.Response(
-        body=orjson.dumps({"success": True, "data": data}),
+        body=orjson.dumps({"success": True, "data": to_json(record)}),
         status=status,
         content_type="application/json",
         charset="utf-8",
@@ -81,7 +85,7 @@ def query_int(request: web.Request, name: str) -> int | None:
     try:
         return int_param(request.query, name)
     except HubError as exc:
-        raise bad_page(exc.message) from None
+        raise invalid_field(exc.message) from None
 
 
 def window(request: web.Request) -> Page | None:
@@ -91,11 +95,14 @@ def window(request: web.Request) -> Page | None:
     return page(query_int(request, "offset"), query_int(request, "limit"))
 
 
-def routes(hub: Any) -> list[web.RouteDef]:
+def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(MonitorozasService)
 
     def caller(request: web.Request) -> Caller:
-        return service.authorize(request.headers.get("Authorization"), Peer.of_request(request))
+        """The caller, checked before anything of the request is read (a 401 comes first)."""
+        who = caller_of(request)
+        service.authorize(who)
+        return who
 
     def ident(request: web.Request) -> str | None:
         return request.query.get("id")
@@ -103,15 +110,22 @@ def routes(hub: Any) -> list[web.RouteDef]:
     async def me(request: web.Request) -> web.Response:
         return ok(service.me(caller(request)))
 
-    async def list_devices(request: web.Request) -> web.Response:
-        return ok_json(service.list_devices_json(caller(request), window(request)))
+    def inventory_routes(path: str, inventory: Inventory[Any]) -> list[tuple[str, str, Any]]:
+        async def list_all(request: web.Request) -> web.Response:
+            return ok_json(inventory.list_json(caller(request), window(request)))
 
-    async def create_device(request: web.Request) -> web.Response:
-        who = caller(request)  # before the body: a stranger learns nothing from a 400
-        return ok(service.create_device(who, await read_json(request)), 201)
+        async def create(request: web.Request) -> web.Response:
+            who = caller(request)
+            return ok(inventory.create(who, await read_json(request)), 201)
 
-    async def delete_device(request: web.Request) -> web.Response:
-        return ok(service.delete_device(caller(request), ident(request)))
+        async def delete(request: web.Request) -> web.Response:
+            return ok(inventory.delete(caller(request), ident(request)))
+
+        return [
+            ("GET", path, list_all),
+            ("POST", f"{path}/create", create),
+            ("DELETE", f"{path}/delete", delete),
+        ]
 
     async def check_device(request: web.Request) -> web.Response:
         return ok(await service.check_now(caller(request), ident(request)))
@@ -119,26 +133,12 @@ def routes(hub: Any) -> list[web.RouteDef]:
     async def device_history(request: web.Request) -> web.Response:
         return ok(service.history(caller(request), ident(request)))
 
-    async def list_monitors(request: web.Request) -> web.Response:
-        return ok_json(service.list_monitors_json(caller(request), window(request)))
-
-    async def create_monitor(request: web.Request) -> web.Response:
-        who = caller(request)
-        return ok(service.create_monitor(who, await read_json(request)), 201)
-
-    async def delete_monitor(request: web.Request) -> web.Response:
-        return ok(service.delete_monitor(caller(request), ident(request)))
-
     table: list[tuple[str, str, Any]] = [
         ("GET", f"{API}/me", me),
-        ("GET", DEVICES, list_devices),
-        ("POST", f"{DEVICES}/create", create_device),
-        ("DELETE", f"{DEVICES}/delete", delete_device),
+        *inventory_routes(DEVICES, service.devices),
         ("POST", f"{DEVICES}/check-now", check_device),
         ("GET", f"{DEVICES}/history", device_history),
-        ("GET", MONITORS, list_monitors),
-        ("POST", f"{MONITORS}/create", create_monitor),
-        ("DELETE", f"{MONITORS}/delete", delete_monitor),
+        *inventory_routes(MONITORS, service.monitors),
     ]
     allowed: dict[str, list[str]] = {}
     for method, path, _ in table:
@@ -148,11 +148,10 @@ def routes(hub: Any) -> list[web.RouteDef]:
         """Every other path or method under the prefix, answered with the seed's codes."""
         path = "/" + request.match_info["tail"]
         if path in allowed:
-            raise HubError(
+            raise error(
                 405,
                 f"{request.method} is not allowed on {path}; use {', '.join(allowed[path])}",
-                reason="method_not_allowed",
-                plugin=PLUGIN,
+                "method_not_allowed",
             )
         if path.startswith(DEVICES + "/"):
             code, what = "unknown_devices_route", "devices"
@@ -160,7 +159,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
             code, what = "unknown_blacklist_monitors_route", "blacklist-monitors"
         else:
             code, what = "unknown_route", "API"
-        raise HubError(404, f"no {what} route {path}", reason=code, plugin=PLUGIN)
+        raise error(404, f"no {what} route {path}", code)
 
     async def unknown_with_allow(request: web.Request) -> web.StreamResponse:
         try:
@@ -178,6 +177,6 @@ def routes(hub: Any) -> list[web.RouteDef]:
     ]
 
 
-def rest_api(hub: Any) -> RestApi:
-    settings: MonitorozasSettings = hub.settings_for(PLUGIN) or MonitorozasSettings()
-    return RestApi(routes=routes(hub), render_error=render_error, max_body=settings.max_body)
+def rest_api(hub: HubApi) -> RestApi:
+    max_body = hub.service(MonitorozasService).settings.max_body
+    return RestApi(routes=routes(hub), render_error=render_error, max_body=max_body)

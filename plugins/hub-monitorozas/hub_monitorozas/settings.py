@@ -6,7 +6,6 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from hub.config import ConfigError
-from hub.peer import Network, parse_networks
 
 PLUGIN = "monitorozas"
 
@@ -23,7 +22,8 @@ class MonitorozasSettings:
     user_agent: str = "hub-monitorozas/1.0"
     rate_limit: int = 120  # requests per key per rate_window
     rate_window: float = 60.0
-    trusted_proxies: list[str] = field(default_factory=list)  # CIDRs whose X-Forwarded-For counts
+    # CIDRs whose X-Forwarded-For counts: read by the host's Caller (``caller.address``)
+    trusted_proxies: list[str] = field(default_factory=list)
     resolver: str = ""  # DNS server for DNSBL look-ups; "" = the system's (/etc/resolv.conf)
     resolver_port: int = 53
     ip_zones: list[str] = field(
@@ -55,6 +55,3 @@ class MonitorozasSettings:
                 raise ConfigError(
                     f"plugins.{PLUGIN}.trusted_proxies[{i}]: not an address or CIDR: {cidr!r}"
                 ) from None
-
-    def proxy_networks(self) -> list[Network]:
-        return parse_networks(self.trusted_proxies)

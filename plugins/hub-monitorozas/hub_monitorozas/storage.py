@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from hub.errors import HubError
-from hub.paging import Keyset, Page, SortKey
+from hub.paging import Keyset, Page, Slice, SortKey
 from hub.records import ISO_Z, to_json
 from hub.storage import Database
 from hub_monitorozas.checks import Outcome
@@ -134,13 +134,15 @@ MONITORS = Kind(
 
 @dataclass(frozen=True)
 class StoredPage(Generic[R]):
-    items: list[R]
-    total: int  # every row the caller owns
-    ids: list[int]  # each item's id, its sort key
-    has_next: bool  # more rows follow this page
+    """One page of records, with what the host's keyset read found beside them."""
 
-    def cursors(self) -> list[str]:
-        return [BY_ID.cursor((ident,)) for ident in self.ids]
+    items: list[R]
+    found: Slice
+
+    @property
+    def total(self) -> int:
+        """Every row the caller owns."""
+        return self.found.total or 0
 
 
 def _owned(owner: int | None) -> tuple[str, tuple[Any, ...]]:
@@ -168,25 +170,16 @@ def page_of(
     error: Callable[[str], HubError],
 ) -> StoredPage[R]:
     """One page by id, after a keyset cursor (a seek) or from an offset, with the total."""
-    where, params = _owned(owner)
-    total = database.execute(
-        f"SELECT count(*) FROM {kind.table} WHERE 1{where}", params
-    ).fetchone()[0]
-    if page.after is not None:
-        seek, seek_params = BY_ID.seek(page.after, error)
-        where, params = f"{where} AND {seek}", (*params, *seek_params)
-    rows = database.execute(  # one row more than asked: whether another page follows
-        f"SELECT CAST(doc AS BLOB), id FROM {kind.table} WHERE 1{where}"
-        f" ORDER BY {BY_ID.order_by()} LIMIT ? OFFSET ?",
-        (*params, page.limit + 1, page.offset),
-    ).fetchall()
-    shown = rows[: page.limit]
-    return StoredPage(
-        [kind.decode(row[0]) for row in shown],
-        int(total),
-        [row[1] for row in shown],
-        len(rows) > len(shown),
+    found = BY_ID.read(
+        database,
+        page,
+        select="CAST(doc AS BLOB)",
+        source=kind.table,
+        where=() if owner is None else ("user_id = ?",),
+        params=() if owner is None else (owner,),
+        error=error,
     )
+    return StoredPage([kind.decode(row[0]) for row in found.rows], found)
 
 
 def find(database: Database, kind: Kind[R], ident: int, owner: int | None = None) -> R | None:
@@ -210,11 +203,12 @@ def insert(
             f" VALUES ({', '.join('?' * len(values))})",
             tuple(values.values()),
         ).lastrowid
+        assert ident is not None  # an INSERT's row
         db.execute(
             f"UPDATE {kind.table} SET next_check_at = ? WHERE id = ?", (first_check(ident), ident)
         )
         db.execute(kind.refresh_doc, (ident,))
-    return int(ident)
+    return ident
 
 
 def delete(database: Database, kind: Kind[Any], ident: int, owner: int | None) -> bool:

@@ -54,11 +54,27 @@ DEVICE_FIELDS = (
 MONITOR_FIELDS = ("target_type", "target_value", "is_enabled")
 ADMIN_FIELDS = ("user_id",)  # the owner, named by the admin token only
 MAX_LOCATION = 255
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 def invalid(name: str, message: str) -> HubError:
     return invalid_field(f"{name}: {message}")
+
+
+def parse_id(raw: Any, name: str = "id") -> int:
+    """A positive integer id from a query string, GraphQL or gRPC; else 400 ``invalid_id``."""
+    if isinstance(raw, bool):
+        raw = None
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 19:
+        value = int(raw.strip())
+    else:
+        raise error(400, f"{name}: required, a positive integer", "invalid_id")
+    if not 1 <= value <= MAX_ID:
+        raise error(400, f"{name}: required, a positive integer", "invalid_id")
+    return value
 
 
 def _is_int(value: Any) -> bool:
@@ -148,13 +164,11 @@ def _required(data: dict[str, Any], name: str) -> Any:
     return value
 
 
-def owner(data: dict[str, Any], is_admin: bool) -> int | None:
-    """The admin names the owner with ``user_id``; for a key that field does not exist."""
-    if not is_admin:
-        return None
+def owner(data: dict[str, Any]) -> int:
+    """The owner the admin names with ``user_id`` (for a key that field does not exist)."""
     if data.get("user_id") is None:
         raise missing_field("user_id: required when the admin token creates")
-    return as_int("user_id", data["user_id"], 1, 2**63 - 1)
+    return as_int("user_id", data["user_id"], 1, MAX_ID)
 
 
 def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:

@@ -26,6 +26,7 @@ COLUMNS = (
     "call_id, manager_id, deal_id, deal_stage_id, audio_url, declared_duration, status, reason,"
     " detail, format, size_bytes, duration, created_at, updated_at, analyzed_at"
 )
+NAMES = [name.strip() for name in COLUMNS.split(",")]
 
 
 class Calls:
@@ -122,16 +123,18 @@ class Calls:
         return read_page(self.database, "calls", COLUMNS, page, self._call, where, params)
 
     def _call(self, row: Any) -> Call:
-        *fields, created_at, updated_at, analyzed_at = row
+        """A row of :data:`COLUMNS` (times as epoch seconds) with the call's results."""
+        stored = dict(zip(NAMES, row, strict=True))
+        for name in ("created_at", "updated_at", "analyzed_at"):
+            stored[name] = None if stored[name] is None else instant(stored[name])
         return Call(
-            *fields,
-            created_at=instant(created_at),
-            updated_at=instant(updated_at),
-            analyzed_at=None if analyzed_at is None else instant(analyzed_at),
+            **stored,
             checklist_results=tuple(
-                ChecklistResult.of(r) for r in self._results("checklist", fields[0])
+                ChecklistResult.of(r) for r in self._results("checklist", stored["call_id"])
             ),
-            table_results=tuple(TableResult.of(r) for r in self._results("table", fields[0])),
+            table_results=tuple(
+                TableResult.of(r) for r in self._results("table", stored["call_id"])
+            ),
         )
 
     def _results(self, kind: str, call_id: str) -> list[dict[str, Any]]:

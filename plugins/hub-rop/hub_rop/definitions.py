@@ -13,7 +13,7 @@ import orjson
 from hub.storage import Database
 from hub_rop import inputs
 from hub_rop.errors import error
-from hub_rop.records import Checklist, Table
+from hub_rop.records import Checklist, Stage, Table, TableField
 
 Definition = Checklist | Table
 
@@ -25,11 +25,19 @@ class Kind:
     prefix: str  # of a made-up id: CHK_1755863365
     parts: str  # the column of its stages or fields
     check: Callable[[Any], dict[str, Any]]  # what an admin sends, checked
-    record: Callable[[str, str, list[dict[str, Any]], str | None], Definition]
+    record: Callable[[str, str, list[dict[str, Any]], str | None], Definition]  # a stored row
 
 
-CHECKLISTS = Kind("checklist", "checklists", "CHK", "stages", inputs.checklist, Checklist.of)
-TABLES = Kind("table", "analytic_tables", "TBL", "fields", inputs.table, Table.of)
+def _checklist(ident: str, name: str, stages: list[dict[str, Any]], url: str | None) -> Checklist:
+    return Checklist(ident, name, tuple(Stage(**s) for s in stages), url)
+
+
+def _table(ident: str, name: str, fields: list[dict[str, Any]], url: str | None) -> Table:
+    return Table(ident, name, tuple(TableField(**f) for f in fields), url)
+
+
+CHECKLISTS = Kind("checklist", "checklists", "CHK", "stages", inputs.checklist, _checklist)
+TABLES = Kind("table", "analytic_tables", "TBL", "fields", inputs.table, _table)
 KINDS = {kind.name: kind for kind in (CHECKLISTS, TABLES)}
 
 

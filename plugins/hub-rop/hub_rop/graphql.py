@@ -4,22 +4,34 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
+from hub.caller import Caller
 from hub.graphql.types import JSON, Connection, connection, page_window
-from hub.records import sent_fields
-from hub_rop.errors import bad_request
-from hub_rop.service import RopService, iso
+from hub.paging import Page
+from hub.records import sent_fields, to_graphql
+from hub_rop.definitions import CHECKLISTS, TABLES
+from hub_rop.errors import PLUGIN, bad_request
+from hub_rop.service import RopService
+from hub_rop.storage import Listing
+
+T = TypeVar("T")
 
 
 def _service(info: strawberry.Info) -> RopService:
     return info.context.hub.service(RopService)  # type: ignore[no-any-return]
 
 
-def _auth(info: strawberry.Info) -> str | None:
-    return info.context.authorization  # type: ignore[no-any-return]
+def _caller(info: strawberry.Info) -> Caller:
+    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
+
+
+def _connection(cls: type[T], listing: Listing[Any], page: Page) -> Connection[T]:
+    """A list read in creation order, with keyset cursors."""
+    nodes = [to_graphql(cls, item) for item in listing.items]
+    return connection(nodes, listing.total, page, listing.cursors, listing.has_next)
 
 
 @strawberry.type(name="RopStageResult")
@@ -44,10 +56,6 @@ class ChecklistResult:
     completion_percentage: float
     stages: list[StageResult]
     timestamp: str
-
-    @classmethod
-    def of(cls, r: dict[str, Any]) -> ChecklistResult:
-        return cls(**{**r, "stages": [StageResult(**s) for s in r["stages"]]})
 
 
 @strawberry.type(name="RopTableResult")
@@ -83,17 +91,6 @@ class Call:
     checklist_results: list[ChecklistResult]
     table_results: list[TableResult]
 
-    @classmethod
-    def of(cls, c: dict[str, Any]) -> Call:
-        return cls(
-            **{k: v for k, v in c.items() if not k.endswith("_at") and not k.endswith("_results")},
-            created_at=iso(c["created_at"]) or "",
-            updated_at=iso(c["updated_at"]) or "",
-            analyzed_at=iso(c["analyzed_at"]),
-            checklist_results=[ChecklistResult.of(r) for r in c["checklist_results"]],
-            table_results=[TableResult(**r) for r in c["table_results"]],
-        )
-
 
 @strawberry.type(name="RopOffice")
 class Office:
@@ -125,15 +122,6 @@ class Checklist:
     stages: list[Stage]
     webhook_url: str | None
 
-    @classmethod
-    def of(cls, c: dict[str, Any]) -> Checklist:
-        return cls(
-            id=c["id"],
-            name=c["name"],
-            webhook_url=c["webhook_url"],
-            stages=[Stage(**s) for s in c["stages"]],
-        )
-
 
 @strawberry.type(name="RopTableField")
 class TableField:
@@ -147,15 +135,6 @@ class Table:
     name: str
     fields: list[TableField]
     webhook_url: str | None
-
-    @classmethod
-    def of(cls, t: dict[str, Any]) -> Table:
-        return cls(
-            id=t["id"],
-            name=t["name"],
-            webhook_url=t["webhook_url"],
-            fields=[TableField(**f) for f in t["fields"]],
-        )
 
 
 @strawberry.type(name="RopCallReady")
@@ -180,12 +159,6 @@ class WebhookDelivery:
     created_at: str
     delivered_at: str | None
     dead_at: str | None
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> WebhookDelivery:
-        times = ("next_attempt_at", "created_at", "delivered_at", "dead_at")
-        fields: dict[str, Any] = {k: (iso(v) if k in times else v) for k, v in d.items()}
-        return cls(**fields)
 
 
 @strawberry.type(name="RopWebhookCounts")
@@ -326,38 +299,38 @@ class RopQuery:
         after: str | None = None,
         status: str | None = None,
     ) -> Connection[Call]:
-        page = page_window(first, after, bad_request)
-        calls, total = _service(info).calls(_auth(info), status, page.offset, page.limit)
-        return connection([Call.of(c) for c in calls], total, page)
+        page = page_window(first, after, bad_request, seekable=True)
+        return _connection(Call, _service(info).list_calls(_caller(info), status, page), page)
 
     @strawberry.field
     def call(self, info: strawberry.Info, call_id: str) -> Call:
-        return Call.of(_service(info).call(_auth(info), call_id))
+        return to_graphql(Call, _service(info).call(_caller(info), call_id))
 
     @strawberry.field
     def offices(self, info: strawberry.Info) -> list[Office]:
-        return [Office(**o) for o in _service(info).offices(_auth(info))]
+        return [to_graphql(Office, o) for o in _service(info).offices(_caller(info))]
 
     @strawberry.field
     def managers(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Manager]:
-        page = page_window(first, after, bad_request)
-        managers, total = _service(info).managers(_auth(info), page.offset, page.limit)
-        return connection([Manager(**m) for m in managers], total, page)
+        page = page_window(first, after, bad_request, seekable=True)
+        return _connection(Manager, _service(info).managers(_caller(info), page), page)
 
     @strawberry.field
     def checklists(self, info: strawberry.Info) -> list[Checklist]:
-        return [Checklist.of(c) for c in _service(info).checklists(_auth(info))]
+        return [
+            to_graphql(Checklist, c)
+            for c in _service(info).definitions_of(_caller(info), CHECKLISTS)
+        ]
 
     @strawberry.field
     def tables(self, info: strawberry.Info) -> list[Table]:
-        return [Table.of(t) for t in _service(info).tables(_auth(info))]
+        return [to_graphql(Table, t) for t in _service(info).definitions_of(_caller(info), TABLES)]
 
     @strawberry.field(description="REST's call-ready: the table's result for the call, if made.")
     def call_ready(self, info: strawberry.Info, tab: str, call: str) -> CallReady:
-        answer = _service(info).call_ready(_auth(info), tab, call)
-        return CallReady(ready=answer["ready"], data=answer.get("data"))
+        return to_graphql(CallReady, _service(info).call_ready(_caller(info), tab, call))
 
     @strawberry.field(description="Admin only: the webhook outbox; `status` filters.")
     def webhook_deliveries(
@@ -367,63 +340,68 @@ class RopQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDelivery]:
-        page = page_window(first, after, bad_request)
-        items, total = _service(info).deliveries(_auth(info), status, page.offset, page.limit)
-        return connection([WebhookDelivery.of(d) for d in items], total, page)
+        page = page_window(first, after, bad_request, seekable=True)
+        listing = _service(info).deliveries(_caller(info), status, page)
+        return _connection(WebhookDelivery, listing, page)
 
     @strawberry.field
     def webhook_counts(self, info: strawberry.Info) -> WebhookCounts:
-        return WebhookCounts(**_service(info).delivery_counts(_auth(info)))
+        return to_graphql(WebhookCounts, _service(info).delivery_counts(_caller(info)))
 
 
 @strawberry.type(name="RopMutation")
 class RopMutation:
     @strawberry.mutation(description="REST's audio-upload.")
     async def rop_upload_call(self, info: strawberry.Info, input: UploadInput) -> UploadResult:
-        return UploadResult(**await _service(info).upload(_auth(info), sent_fields(input)))
+        queued = await _service(info).upload(_caller(info), sent_fields(input))
+        return to_graphql(UploadResult, queued)
 
     @strawberry.mutation(description="REST's offices-update: replaces the office structure.")
     def rop_update_offices(
         self, info: strawberry.Info, offices: list[OfficeInput]
     ) -> OfficesUpdate:
         data = {"offices": [sent_fields(o) for o in offices]}
-        return OfficesUpdate(**_service(info).update_offices(_auth(info), data))
+        return to_graphql(OfficesUpdate, _service(info).update_offices(_caller(info), data))
 
     @strawberry.mutation(description="REST's managers-update: upserts managers.")
     def rop_update_managers(
         self, info: strawberry.Info, managers: list[ManagerInput]
     ) -> ManagersUpdate:
         data = {"managers": [sent_fields(m) for m in managers]}
-        return ManagersUpdate(**_service(info).update_managers(_auth(info), data))
+        return to_graphql(ManagersUpdate, _service(info).update_managers(_caller(info), data))
 
     @strawberry.mutation(description="Admin only: create or replace a checklist.")
     def rop_put_checklist(self, info: strawberry.Info, input: ChecklistInput) -> Checklist:
-        return Checklist.of(_service(info).put_checklist(_auth(info), sent_fields(input)))
+        made = _service(info).put_definition(_caller(info), CHECKLISTS, sent_fields(input))
+        return to_graphql(Checklist, made)
 
     @strawberry.mutation(description="Admin only; returns the id.")
     def rop_delete_checklist(self, info: strawberry.Info, id: str) -> str:
-        return _service(info).delete_checklist(_auth(info), id)
+        return _service(info).delete_definition(_caller(info), CHECKLISTS, id)
 
     @strawberry.mutation(description="Admin only: create or replace an analytic table.")
     def rop_put_table(self, info: strawberry.Info, input: TableInput) -> Table:
-        return Table.of(_service(info).put_table(_auth(info), sent_fields(input)))
+        return to_graphql(
+            Table, _service(info).put_definition(_caller(info), TABLES, sent_fields(input))
+        )
 
     @strawberry.mutation(description="Admin only; returns the id.")
     def rop_delete_table(self, info: strawberry.Info, id: str) -> str:
-        return _service(info).delete_table(_auth(info), id)
+        return _service(info).delete_definition(_caller(info), TABLES, id)
 
     @strawberry.mutation(description="An analyser key or the admin token: store a result.")
     def rop_submit_analysis(self, info: strawberry.Info, input: AnalysisInput) -> Call:
-        return Call.of(_service(info).submit_analysis(_auth(info), sent_fields(input)))
+        analyzed = _service(info).submit_analysis(_caller(info), sent_fields(input))
+        return to_graphql(Call, analyzed)
 
     @strawberry.mutation(description="Admin only: send a dead delivery again.")
     def rop_redeliver_webhook(self, info: strawberry.Info, id: str) -> WebhookDelivery:
-        return WebhookDelivery.of(_service(info).redeliver(_auth(info), id))
+        return to_graphql(WebhookDelivery, _service(info).redeliver(_caller(info), id))
 
 
 @strawberry.type(name="RopSubscription")
 class RopSubscription:
     @strawberry.subscription(description="Each call as its analysis is stored.")
     async def rop_call_analyzed(self, info: strawberry.Info) -> AsyncIterator[Call]:
-        async for call in _service(info).analyzed(_auth(info)):
-            yield Call.of(call)
+        async for call in _service(info).analyzed(_caller(info)):
+            yield to_graphql(Call, call)

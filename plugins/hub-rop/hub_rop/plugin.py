@@ -46,7 +46,7 @@ def register_migrations(register: Callable[[Migration], None]) -> None:
 
 @hookimpl
 def register_credential_types(register: Callable[[CredentialType], None]) -> None:
-    from hub_rop.service import CREDENTIAL_TYPE
+    from hub_rop.auth import CREDENTIAL_TYPE
 
     register(CREDENTIAL_TYPE)  # hub creds add rop [--param role=analyser] -> {"api_key": ...}
 
@@ -85,7 +85,7 @@ def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None])
         return ("degraded" if counts["dead"] else "ok"), f"webhooks: {detail}"
 
     def subscribers() -> tuple[str, str]:
-        from hub_rop.service import ANALYZED_TOPIC
+        from hub_rop.analysis import ANALYZED_TOPIC
 
         return "ok", f"ropCallAnalyzed subscribers: {hub.events.subscribers(ANALYZED_TOPIC)}"
 

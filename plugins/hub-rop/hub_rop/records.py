@@ -45,9 +45,7 @@ class ChecklistResult:
             StageResult(**{**s, "timestamp": parse_iso8601(s["timestamp"])})
             for s in stored["stages"]
         )
-        return cls(
-            **{**stored, "stages": stages, "timestamp": parse_iso8601(stored["timestamp"])}
-        )
+        return cls(**{**stored, "stages": stages, "timestamp": parse_iso8601(stored["timestamp"])})
 
 
 @dataclass(frozen=True)
@@ -126,10 +124,6 @@ class Checklist:
     stages: tuple[Stage, ...]
     webhook_url: str | None
 
-    @classmethod
-    def of(cls, ident: str, name: str, parts: list[dict[str, Any]], url: str | None) -> Checklist:
-        return cls(ident, name, tuple(Stage(**s) for s in parts), url)
-
 
 @dataclass(frozen=True)
 class TableField:
@@ -143,10 +137,6 @@ class Table:
     name: str
     fields: tuple[TableField, ...]
     webhook_url: str | None
-
-    @classmethod
-    def of(cls, ident: str, name: str, parts: list[dict[str, Any]], url: str | None) -> Table:
-        return cls(ident, name, tuple(TableField(**f) for f in parts), url)
 
 
 # -- webhooks ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The seed's REST surface under ``/rop``, a thin adapter over :class:`RopService`."""
+"""The seed's REST surface under ``/rop``, a thin adapter over :class:`RopService`. The key is
+``?apiKey=``: the host's caller reads it (``presented_in``)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import orjson
 from aiohttp import web
 from multidict import MultiDict
 
+from hub.caller import Caller, Query, caller_of
 from hub.errors import HubError
 from hub.http.body import MULTIPART, URLENCODED, FormFile, read_form, read_json
 from hub.http.params import reject_unknown
+from hub.records import to_json
 from hub.registrations import RestApi
 from hub_rop.errors import bad_request, code_of
 from hub_rop.service import RopService
 
 BASE = "/api/v1"
+API_KEY = Query("apiKey")
 
 
 def render_error(exc: HubError) -> web.Response:
@@ -28,15 +32,16 @@ def render_error(exc: HubError) -> web.Response:
     )
 
 
-def _ok(body: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(body), content_type="application/json", charset="utf-8")
+def _ok(record: Any) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(to_json(record)), content_type="application/json", charset="utf-8"
+    )
 
 
-def _authorization(request: web.Request, allowed: set[str]) -> str | None:
-    """``apiKey`` from the query string, as the header the service reads."""
+def _caller(request: web.Request, allowed: set[str]) -> Caller:
+    """A parameter the endpoint does not take is a 400, before the key is looked at."""
     reject_unknown(request.query, allowed)
-    key = request.query.get("apiKey")
-    return f"Bearer {key}" if key else None
+    return caller_of(request)
 
 
 def _form(form: MultiDict[str | FormFile]) -> dict[str, Any]:
@@ -67,27 +72,27 @@ async def _upload_body(request: web.Request) -> Any:
 
 def routes(hub: Any) -> list[web.RouteDef]:
     service = hub.service(RopService)
-    only_key = {"apiKey"}
+    only_key = {API_KEY.name}
 
     async def audio_upload(request: web.Request) -> web.Response:
-        authorization = _authorization(request, only_key)
-        service.credential(authorization)  # 401 before the body is read
-        return _ok(await service.upload(authorization, await _upload_body(request)))
+        caller = _caller(request, only_key)
+        service.access.reader(caller)  # 401 before the body is read
+        return _ok(await service.upload(caller, await _upload_body(request)))
 
     async def offices_update(request: web.Request) -> web.Response:
-        authorization = _authorization(request, only_key)
-        service.credential(authorization)
-        return _ok(service.update_offices(authorization, await read_json(request)))
+        caller = _caller(request, only_key)
+        service.access.reader(caller)
+        return _ok(service.update_offices(caller, await read_json(request)))
 
     async def managers_update(request: web.Request) -> web.Response:
-        authorization = _authorization(request, only_key)
-        service.credential(authorization)
-        return _ok(service.update_managers(authorization, await read_json(request)))
+        caller = _caller(request, only_key)
+        service.access.reader(caller)
+        return _ok(service.update_managers(caller, await read_json(request)))
 
     async def call_ready(request: web.Request) -> web.Response:
-        authorization = _authorization(request, {"apiKey", "tab", "call"})
+        caller = _caller(request, {API_KEY.name, "tab", "call"})
         query = request.query
-        return _ok(service.call_ready(authorization, query.get("tab"), query.get("call")))
+        return _ok(service.call_ready(caller, query.get("tab"), query.get("call")))
 
     return [
         web.post(f"{BASE}/calls/audio-upload", audio_upload),
@@ -99,5 +104,8 @@ def routes(hub: Any) -> list[web.RouteDef]:
 
 def rest_api(hub: Any) -> RestApi:
     return RestApi(
-        routes=routes(hub), render_error=render_error, max_body=hub.settings_for("rop").max_body
+        routes=routes(hub),
+        render_error=render_error,
+        max_body=hub.settings_for("rop").max_body,
+        presented_in=(API_KEY,),
     )

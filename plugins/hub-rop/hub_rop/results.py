@@ -41,13 +41,13 @@ def checklist_result(
     if missing:
         raise bad_request(f"{where}.stages: missing stage(s) {', '.join(map(repr, missing))}")
     stages = []
-    for stage in checklist.stages:
-        answer = given[stage.id]
+    for defined_stage in checklist.stages:
+        answer = given[defined_stage.id]
         completed = answer["status"] == "completed"
         stages.append(
             StageResult(
-                stage_id=stage.id,
-                stage_name=stage.name,
+                stage_id=defined_stage.id,
+                stage_name=defined_stage.name,
                 score=1 if completed else -1,
                 percentage=100.0 if completed else 0.0,
                 status=answer["status"],

@@ -4,7 +4,7 @@ how every list of rop is read a page at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -117,27 +117,18 @@ def read_page(
     page: Page,
     make: Callable[[Any], T],
     where: str = "",
-    params: Sequence[Any] = (),
+    params: list[Any] | None = None,
 ) -> Listing[T]:
     """One page of ``table`` in creation order: after a keyset cursor's row (a seek), or from an
     offset. ``where`` (with ``params``) filters; ``make`` turns a row of ``columns`` into an
-    item. One row more than asked is read, to tell whether another page follows."""
-    matching = f" WHERE {where}" if where else ""
-    total = database.execute(f"SELECT count(*) FROM {table}{matching}", params).fetchone()[0]
-    conditions, values = ([where] if where else []), list(params)
-    if page.after is not None:
-        seek, seek_params = CREATION_ORDER.seek(page.after, bad_request)
-        conditions, values = [*conditions, seek], [*values, *seek_params]
-    matching = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = database.execute(
-        f"SELECT {columns}, {CREATION_ORDER.columns()} FROM {table}{matching}"
-        f" ORDER BY {CREATION_ORDER.order_by()} LIMIT ? OFFSET ?",
-        [*values, page.limit + 1, page.offset],
-    ).fetchall()
-    shown = rows[: page.limit]
-    return Listing(
-        [make(row[:-1]) for row in shown],
-        total,
-        [CREATION_ORDER.cursor(row[-1:]) for row in shown],
-        len(rows) > len(shown),
+    item."""
+    read = CREATION_ORDER.read(
+        database,
+        page,
+        select=columns,
+        source=table,
+        where=[where] if where else [],
+        params=params or [],
+        error=bad_request,
     )
+    return Listing([make(row) for row in read.rows], read.total or 0, read.cursors(), read.has_next)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,10 +20,17 @@ import aiohttp
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hub.paging import Page
 from hub.queue import Backoff, Claim, Outcome, Table, WorkQueue, dead, done, retry
+from hub.records import instant
 from hub.storage import Database
+from hub_rop.definitions import KINDS, Definitions
 from hub_rop.errors import bad_request, error
+from hub_rop.records import WebhookDelivery
 from hub_rop.settings import RopSettings
+from hub_rop.storage import Listing, read_page
+
+log = logging.getLogger("hub_rop.webhooks")
 
 STATES = ("pending", "failed", "dead", "delivered")
 RETRIED = {408, 429}
@@ -59,13 +67,17 @@ def _state_sql(state: str) -> str:
     return f"status = '{state}'"
 
 
-def public(row: Any) -> dict[str, Any]:
+def delivery_of(row: Any) -> WebhookDelivery:
+    """A row of :data:`COLUMNS` as callers see it: a tried pending delivery is ``failed``, and
+    only a delivery still to be tried has a next attempt."""
     item = dict(zip([c.strip() for c in COLUMNS.split(",")], row, strict=True))
     if item["status"] == "pending" and item["attempts"] > 0:
         item["status"] = "failed"
     if item["status"] not in ("pending", "failed"):
         item["next_attempt_at"] = None
-    return item
+    for name in ("next_attempt_at", "created_at", "delivered_at", "dead_at"):
+        item[name] = None if item[name] is None else instant(item[name])
+    return WebhookDelivery(**item)
 
 
 class Outbox:
@@ -74,10 +86,12 @@ class Outbox:
         database: Database,
         settings: RopSettings,
         session: Callable[[], aiohttp.ClientSession],
+        definitions: Definitions,
     ) -> None:
         self.database = database
         self.settings = settings
         self.session = session
+        self.definitions = definitions
         self.queue = WorkQueue(
             database,
             "webhooks",
@@ -121,7 +135,7 @@ class Outbox:
         self.queue.enqueue(db, row, due=now)
         return delivery_id
 
-    def redeliver(self, delivery_id: str) -> dict[str, Any]:
+    def redeliver(self, delivery_id: str) -> WebhookDelivery:
         """A dead (or delivered) delivery goes out again with the same ``X-Hub-Delivery``, to the
         endpoint's current URL and secret when the checklist or table still exists."""
         with self.database.write() as db:
@@ -133,37 +147,26 @@ class Outbox:
                 raise error(404, f"id: no webhook delivery {delivery_id!r}")
             if row[0] == "pending":
                 raise error(409, f"id: delivery {delivery_id!r} is still pending")
-            table = "checklists" if row[1] == "checklist" else "analytic_tables"
-            endpoint = db.execute(
-                f"SELECT webhook_url, webhook_secret FROM {table} WHERE id = ?", (row[2],)
-            ).fetchone()
-            current: dict[str, Any] = {}
-            if endpoint is not None and endpoint[0]:
-                current = {"url": endpoint[0], "secret": endpoint[1]}
+            endpoint = self.definitions.endpoint(db, KINDS[row[1]], row[2])
+            current = {} if endpoint is None else {"url": endpoint.url, "secret": endpoint.secret}
             self.queue.redeliver(db, delivery_id, current)
         return self.get(delivery_id)
 
     # -- reading -------------------------------------------------------------------------
-    def get(self, delivery_id: str) -> dict[str, Any]:
+    def get(self, delivery_id: str) -> WebhookDelivery:
         row = self.database.execute(
             f"SELECT {COLUMNS} FROM webhook_deliveries WHERE id = ?", (delivery_id,)
         ).fetchone()
         if row is None:
             raise error(404, f"id: no webhook delivery {delivery_id!r}")
-        return public(row)
+        return delivery_of(row)
 
-    def page(self, state: str | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    def page(self, state: str | None, page: Page) -> Listing[WebhookDelivery]:
+        """Deliveries in the order they were made; ``state`` filters."""
         if state is not None and state not in STATES:
             raise bad_request(f"status: expected one of {', '.join(STATES)}, got {state!r}")
-        where = f" WHERE {_state_sql(state)}" if state else ""
-        total = self.database.execute(f"SELECT count(*) FROM webhook_deliveries{where}").fetchone()[
-            0
-        ]
-        rows = self.database.execute(
-            f"SELECT {COLUMNS} FROM webhook_deliveries{where} ORDER BY seq LIMIT ? OFFSET ?",
-            (limit, offset),
-        ).fetchall()
-        return [public(r) for r in rows], total
+        where = _state_sql(state) if state else ""
+        return read_page(self.database, "webhook_deliveries", COLUMNS, page, delivery_of, where)
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATES, 0)
@@ -186,6 +189,7 @@ class Outbox:
         answer = {"last_status": status}
         if problem is None:
             return done({**answer, "delivered_at": time.time()})
+        log.info("webhook %s: attempt %d: %s", claim.key, claim.attempts + 1, problem)
         if status is None or status in RETRIED or status >= 500:
             return retry(problem, retry_after, answer)
         return dead(problem, answer)
