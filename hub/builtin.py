@@ -13,6 +13,7 @@ import strawberry
 
 from hub.api import HubApi
 from hub.caller import Caller, caller_of
+from hub.credentials import CredentialPage
 from hub.errors import HubError
 from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.health import plugin_status
@@ -69,13 +70,9 @@ class HubService:
         caller.require_admin()
         return self.hub.credentials.issue(plugin, params)  # type: ignore[no-any-return]
 
-    def credentials(
-        self, caller: Caller, plugin: str | None, page: Page
-    ) -> tuple[list[dict[str, Any]], int]:
+    def credentials(self, caller: Caller, plugin: str | None, page: Page) -> CredentialPage:
         caller.require_admin()
-        return self.hub.credentials.listing(  # type: ignore[no-any-return]
-            plugin, page.offset, page.limit
-        )
+        return self.hub.credentials.listing(plugin, page)  # type: ignore[no-any-return]
 
     def revoke_credential(self, caller: Caller, plugin: str, credential_id: str) -> dict[str, Any]:
         caller.require_admin()
@@ -163,9 +160,10 @@ class HubQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[CredentialNode]:
-        page = page_window(first, after, bad_argument)
-        items, total = _service(info).credentials(_caller(info), plugin, page)
-        return connection([CredentialNode.of(c) for c in items], total, page)
+        page = page_window(first, after, bad_argument, seekable=True)
+        got = _service(info).credentials(_caller(info), plugin, page)
+        nodes = [CredentialNode.of(c) for c in got.items]
+        return connection(nodes, got.total, page, got.cursors, got.has_next)
 
 
 @strawberry.type(name="HubMutation")
@@ -220,11 +218,12 @@ class HubServicer(hub_pb2_grpc.HubServicer):
     async def ListCredentials(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         limit = request.limit if request.HasField("limit") else None
         page = Page.of(request.offset, limit, bad_argument)
-        items, total = self.service.credentials(
+        got = self.service.credentials(
             caller_of(context), request.plugin if request.HasField("plugin") else None, page
         )
         return hub_pb2.ListCredentialsResponse(
-            credentials=[to_message(hub_pb2.Credential, c) for c in items], total_count=total
+            credentials=[to_message(hub_pb2.Credential, c) for c in got.items],
+            total_count=got.total,
         )
 
     async def RevokeCredential(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

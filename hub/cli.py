@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from hub import __version__, logs
+from hub.api import HubApi
 from hub.config import ConfigError, Settings, load_settings
 from hub.errors import StartupError
 
@@ -43,7 +44,7 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
         raise failure(exc) from None
 
 
-def _require_plugin(plugin: str, hub: Any) -> None:
+def _require_plugin(plugin: str, hub: HubApi) -> None:
     if plugin not in hub.plugins:
         loaded = ", ".join(sorted(set(hub.plugins) - {"hub"}))
         raise click.ClickException(f"no plugin named {plugin!r} is loaded (loaded: {loaded})")
@@ -185,7 +186,7 @@ def creds_list(ctx: click.Context, plugin: str | None) -> None:
 
     with open_hub(ctx, plugin) as hub:
         try:
-            click.echo(json.dumps(hub.credentials.listing(plugin)[0], indent=2))
+            click.echo(json.dumps(hub.credentials.listing(plugin).items, indent=2))
         except HubError as exc:
             raise click.ClickException(exc.message) from None
 

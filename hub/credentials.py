@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from hub.errors import HubError, StartupError
+from hub.paging import Keyset, Page, SortKey
 from hub.storage import Database
 
 
@@ -197,6 +198,16 @@ class LastUsed:
 
 
 LISTED = "id, plugin, login, attrs, created_at, revoked_at"
+LISTING_ORDER = Keyset((SortKey("created", "created_at"), SortKey("row", "rowid")))
+EVERY = Page(0, 2**62)  # the command line lists every credential at once
+
+
+@dataclass(frozen=True)
+class CredentialPage:
+    items: list[dict[str, Any]]
+    total: int  # every live credential listed, whatever the page
+    cursors: list[str]  # each credential's keyset cursor, for GraphQL
+    has_next: bool  # more credentials follow this page
 
 
 class CredentialStore:
@@ -295,25 +306,26 @@ class CredentialStore:
             "revoked_at": iso(revoked_at),
         }
 
-    def listing(
-        self, plugin: str | None = None, offset: int = 0, limit: int | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Live credentials of one plugin (or of every loaded plugin), oldest first, and their
-        total: what they are, never a secret or its hash."""
+    def listing(self, plugin: str | None = None, page: Page = EVERY) -> CredentialPage:
+        """Live credentials of one plugin (or of every loaded plugin), oldest first, a page at a
+        time (keyset cursors: creation order is unique by ``rowid``): what they are, never a
+        secret or its hash."""
         plugins = [plugin] if plugin is not None else sorted(self.types)
         if plugin is not None:
             self._type(plugin)
         where = f"revoked_at IS NULL AND plugin IN ({','.join('?' * len(plugins))})"
-        total = self.database.execute(
-            f"SELECT count(*) FROM credentials WHERE {where}", plugins
-        ).fetchone()[0]
-        rows = self.database.execute(
-            f"SELECT {LISTED} FROM credentials WHERE {where}"
-            " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
-            [*plugins, -1 if limit is None else limit, offset],
-        ).fetchall()
-        used = self.last_used.of([row[0] for row in rows])
-        return [self._describe(row, used.get(row[0])) for row in rows], total
+        read = LISTING_ORDER.read(
+            self.database,
+            page,
+            select=LISTED,
+            source="credentials",
+            where=[where],
+            params=plugins,
+            error=lambda message: HubError(400, message, plugin="hub", reason="bad_argument"),
+        )
+        used = self.last_used.of([row[0] for row in read.rows])
+        described = [self._describe(row, used.get(row[0])) for row in read.rows]
+        return CredentialPage(described, read.total or 0, read.cursors(), read.has_next)
 
     def _live_row(self, db: Any, plugin: str, credential_id: str) -> tuple[Any, ...]:
         row = db.execute(

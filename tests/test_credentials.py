@@ -62,14 +62,14 @@ def test_last_used_costs_no_write_per_request_and_spares_the_cache(tmp_path: Pat
     credentials = store(tmp_path / "hub.db")
     usage = usage_file(credentials, tmp_path / "_ratelimits.db")
     token = credentials.issue("demo", {"user": "ann"})["token"]
-    (credential_id,) = [c["id"] for c in credentials.listing("demo")[0]]
+    (credential_id,) = [c["id"] for c in credentials.listing("demo").items]
     watcher = sqlite3.connect(tmp_path / "hub.db")  # sees what other workers' caches would see
     version = watcher.execute("PRAGMA data_version").fetchone()
     writes = usage.conn.total_changes
     for _ in range(200):
         assert credentials.authenticate("demo", f"Bearer {token}") is not None
     assert usage.conn.total_changes == writes  # 200 uses, not one write yet
-    assert credentials.listing("demo")[0][0]["last_used_at"] is not None  # known in memory
+    assert credentials.listing("demo").items[0]["last_used_at"] is not None  # known in memory
     credentials.last_used.flush()
     assert usage.conn.total_changes == writes + 1  # one row for the lot
     credentials.last_used.flush()  # nothing new: nothing written
@@ -77,14 +77,14 @@ def test_last_used_costs_no_write_per_request_and_spares_the_cache(tmp_path: Pat
     assert watcher.execute("PRAGMA data_version").fetchone() == version  # hub.db untouched
     other = store(tmp_path / "hub.db")  # another process on the same files
     usage_file(other, tmp_path / "_ratelimits.db")
-    (seen,) = other.listing("demo")[0]
+    (seen,) = other.listing("demo").items
     assert seen["id"] == credential_id and seen["last_used_at"] is not None
 
 
 def test_listing_never_shows_a_secret_or_its_hash(tmp_path: Path) -> None:
     credentials = store(tmp_path / "hub.db")
     token = credentials.issue("demo", {"user": "ann"})["token"]
-    shown = repr(credentials.listing()[0])
+    shown = repr(credentials.listing().items)
     assert token not in shown and sha256(token) not in shown
 
 
@@ -93,20 +93,20 @@ def test_revoke_and_rotate_are_seen_by_another_connection_at_once(tmp_path: Path
     first = worker_a.issue("demo", {"user": "ann"})["token"]
     second = worker_a.issue("demo", {"user": "bob"})["token"]
     assert worker_b.by_token("demo", first) and worker_b.by_token("demo", second)  # cached
-    ann, bob = (c["id"] for c in worker_a.listing("demo")[0])
+    ann, bob = (c["id"] for c in worker_a.listing("demo").items)
     new_id, shown = worker_a.rotate("demo", ann)
     assert worker_b.by_token("demo", first) is None
     rotated = worker_b.by_token("demo", shown["token"])
     assert rotated is not None and rotated.id == new_id and rotated.attrs == {"user": "ann"}
     assert worker_a.revoke("demo", bob)["revoked_at"] is not None
     assert worker_b.by_token("demo", second) is None
-    assert [c["id"] for c in worker_b.listing("demo")[0]] == [new_id]
+    assert [c["id"] for c in worker_b.listing("demo").items] == [new_id]
 
 
 def test_unknown_plugin_or_id_is_a_404(tmp_path: Path) -> None:
     credentials = store(tmp_path / "hub.db")
     token = credentials.issue("demo", {"user": "ann"})["token"]
-    (credential_id,) = [c["id"] for c in credentials.listing("demo")[0]]
+    (credential_id,) = [c["id"] for c in credentials.listing("demo").items]
     credentials.register_type("other", CredentialType())
     for attempt in (
         lambda: credentials.listing("nosuch"),
@@ -131,9 +131,9 @@ def test_a_rotation_the_plugin_refuses_changes_nothing(tmp_path: Path) -> None:
 
     credentials.types["demo"] = CredentialType(validate=user_only, present=present)
     token = credentials.issue("demo", {"user": "ann"})["token"]
-    (credential_id,) = [c["id"] for c in credentials.listing("demo")[0]]
+    (credential_id,) = [c["id"] for c in credentials.listing("demo").items]
     users.clear()
     with pytest.raises(HubError):
         credentials.rotate("demo", credential_id)
-    assert [c["id"] for c in credentials.listing("demo")[0]] == [credential_id]
+    assert [c["id"] for c in credentials.listing("demo").items] == [credential_id]
     assert credentials.by_token("demo", token) is not None

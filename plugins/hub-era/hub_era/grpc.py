@@ -6,6 +6,7 @@ from typing import Any
 
 import grpc
 
+from hub.api import HubApi
 from hub.caller import caller_of
 from hub.paging import Page
 from hub.records import plain, sent_fields, to_message
@@ -18,7 +19,7 @@ Point = era_pb2.IntegrationPoint
 
 
 class EraServicer(era_pb2_grpc.EraServicer):
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: HubApi) -> None:
         self.service = hub.service(EraService)
 
     async def Create(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

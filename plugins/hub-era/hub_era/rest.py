@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from hub.api import HubApi
 from hub.caller import Caller, caller_of
 from hub.errors import HubError
 from hub.http.body import read_json
@@ -73,7 +74,7 @@ def _present_json(query: Any, name: str) -> Any:
     return value
 
 
-def routes(hub: Any) -> list[web.RouteDef]:
+def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(EraService)
 
     def auth(request: web.Request) -> Caller:
@@ -152,7 +153,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
     ]
 
 
-def rest_api(hub: Any) -> RestApi:
+def rest_api(hub: HubApi) -> RestApi:
     return RestApi(routes=routes(hub), render_error=render_error)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from hub import paging
+from hub.api import HubApi
 from hub.caller import Caller
 from hub.credentials import Credential
 from hub_era.errors import PLUGIN, bad_request, error, unauthorized
@@ -23,7 +24,7 @@ from hub_era.storage import TABLE, StoredPage, keyset, where
 
 
 class EraService:
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: HubApi) -> None:
         self.hub = hub
         self.database = hub.database(PLUGIN)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from hub.api import HubApi
 from hub.records import instant, to_json
 from hub_rop import inputs
 from hub_rop.calls import Calls
@@ -26,7 +27,7 @@ ANALYZED_TOPIC = "rop.call_analyzed"
 
 
 class Analysis:
-    def __init__(self, hub: Any, calls: Calls, definitions: Definitions, outbox: Outbox) -> None:
+    def __init__(self, hub: HubApi, calls: Calls, definitions: Definitions, outbox: Outbox) -> None:
         self.hub = hub
         self.database = calls.database
         self.calls = calls

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.api import HubApi
 from hub.caller import Caller
 from hub.credentials import Credential, CredentialType
 from hub.errors import HubError
@@ -46,7 +47,7 @@ def unauthorized() -> HubError:
 class Access:
     """The checks every operation starts with; each returns the caller's credential."""
 
-    def __init__(self, hub: Any, settings: RopSettings) -> None:
+    def __init__(self, hub: HubApi, settings: RopSettings) -> None:
         self.rate_limiter = hub.rate_limiter
         self.settings = settings
 

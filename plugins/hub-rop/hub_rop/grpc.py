@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from hub.api import HubApi
 from hub.caller import caller_of
 from hub.paging import Page
 from hub.records import plain, sent_fields, to_message
@@ -27,7 +28,7 @@ def _status(request: Any) -> str | None:
 
 
 class RopServicer(rop_pb2_grpc.RopServicer):
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: HubApi) -> None:
         self.service: RopService = hub.service(RopService)
 
     async def UploadCall(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 from multidict import MultiDict
 
+from hub.api import HubApi
 from hub.caller import Caller, Query, caller_of
 from hub.errors import HubError
 from hub.http.body import MULTIPART, URLENCODED, FormFile, read_form, read_json
@@ -70,7 +71,7 @@ async def _upload_body(request: web.Request) -> Any:
     )
 
 
-def routes(hub: Any) -> list[web.RouteDef]:
+def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(RopService)
     only_key = {API_KEY.name}
 
@@ -102,7 +103,7 @@ def routes(hub: Any) -> list[web.RouteDef]:
     ]
 
 
-def rest_api(hub: Any) -> RestApi:
+def rest_api(hub: HubApi) -> RestApi:
     return RestApi(
         routes=routes(hub),
         render_error=render_error,

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from hub.api import HubApi
 from hub.caller import Caller
 from hub.paging import Page
 from hub_rop.analysis import ANALYZED_TOPIC, Analysis
@@ -38,7 +39,7 @@ from hub_rop.webhooks import Outbox, WebhookCollector
 class RopService:
     """Built once per hub by ``hub.service(RopService)``."""
 
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: HubApi) -> None:
         self.hub = hub
         self.settings: RopSettings = hub.settings_for(PLUGIN)
         self.database = hub.database(PLUGIN)

@@ -8,6 +8,7 @@ from typing import Any, TypeAlias
 
 import grpc
 
+from hub.api import HubApi
 from hub.caller import caller_of
 from hub.paging import Page
 from hub.records import sent_fields, to_message
@@ -40,7 +41,7 @@ def upsert_data(request: Any, label: str) -> dict[str, Any]:
 
 
 class UnspotServicer(unspot_pb2_grpc.UnspotServicer):
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: HubApi) -> None:
         self.service = hub.service(UnspotService)
 
     async def GetMonitoring(self, request: Any, context: Context) -> Any:

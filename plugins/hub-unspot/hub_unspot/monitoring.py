@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from hub.api import HubApi
 from hub.records import instant
 from hub.storage import Database
 from hub_unspot import probes
@@ -38,7 +39,7 @@ FULL_REQUEST = "monitoring"  # the rate-limit category of GET /monitoring
 class Monitor:
     """Reads every category; the ``system`` probes are cached for ``system_cache`` seconds."""
 
-    def __init__(self, hub: Any, settings: UnspotSettings, database: Database) -> None:
+    def __init__(self, hub: HubApi, settings: UnspotSettings, database: Database) -> None:
         self.hub = hub
         self.settings = settings
         self.database = database

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from hub.api import HubApi
 from hub.caller import caller_of
 from hub.errors import HubError
 from hub.records import to_json
@@ -49,7 +50,7 @@ def render_error(exc: HubError) -> web.Response:
     return render({"message": message, "errors": []}, exc.status)
 
 
-def routes(hub: Any) -> list[web.RouteDef]:
+def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(UnspotService)
 
     def handler(category: str | None) -> Any:
@@ -71,5 +72,5 @@ def routes(hub: Any) -> list[web.RouteDef]:
     ]
 
 
-def rest_api(hub: Any) -> RestApi:
+def rest_api(hub: HubApi) -> RestApi:
     return RestApi(routes=routes(hub), render_error=render_error)

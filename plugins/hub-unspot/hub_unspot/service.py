@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from hub.api import HubApi
 from hub.caller import Caller
 from hub.credentials import Credential, CredentialType
 from hub.paging import Page
@@ -42,7 +43,7 @@ def parse_instant(value: Any) -> int:
 class UnspotService:
     """Built once per hub by ``hub.service(UnspotService)``."""
 
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: HubApi) -> None:
         self.hub = hub
         self.settings: UnspotSettings = hub.settings_for(PLUGIN)
         self.database = hub.database(PLUGIN)

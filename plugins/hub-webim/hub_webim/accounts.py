@@ -4,9 +4,10 @@ objects their collectors hold), the aggregates Zabbix reads, and the admin's wri
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from hub.paging import Page
+from hub.paging import Keyset, Page, SortKey
 from hub.records import as_flag
 from hub.storage import Database
 from hub_webim import inputs
@@ -16,6 +17,7 @@ from hub_webim.storage import ALL_COUNTERS, COLLECTORS, COUNTERS, STORAGER_COUNT
 
 FLAGS = ("blocked", "not_belongs_to_tornado_instance", "ignore_not_belongs_to_tornado_instance")
 COLUMNS = ", ".join(("name", "domain", *FLAGS, *COUNTERS))
+CREATION_ORDER = Keyset((SortKey("seq", "seq"),))
 MAX_NUM = 10_000
 MAX_CLASSES = 10_000
 
@@ -35,7 +37,11 @@ def _storager_sums(database: Database) -> dict[str, dict[str, int]]:
 def _accounts(database: Database, tail: str = "", params: Sequence[Any] = ()) -> list[Account]:
     """The accounts that ``tail`` (a WHERE and LIMIT of this module's own) selects, in
     creation order."""
-    rows = read(database, f"SELECT {COLUMNS} FROM accounts {tail}", list(params))
+    return _built(database, read(database, f"SELECT {COLUMNS} FROM accounts {tail}", list(params)))
+
+
+def _built(database: Database, rows: Sequence[Sequence[Any]]) -> list[Account]:
+    """Rows of :data:`COLUMNS` as accounts, with the storagers' sums beside the counters."""
     sums = _storager_sums(database) if rows else {}
     accounts = []
     for name, domain, blocked, not_belongs, ignore, *counters in rows:
@@ -58,13 +64,20 @@ def every(database: Database) -> list[Account]:
     return _accounts(database, "ORDER BY seq")
 
 
-def page(database: Database, window: Page) -> tuple[list[Account], int]:
-    """One page of the accounts in creation order, and how many there are."""
-    total = int(read(database, "SELECT count(*) FROM accounts")[0][0])
-    if window.limit == 0:
-        return [], total
-    rows = _accounts(database, "ORDER BY seq LIMIT ? OFFSET ?", (window.limit, window.offset))
-    return rows, total
+@dataclass(frozen=True)
+class AccountPage:
+    accounts: list[Account]
+    total: int  # every account, whatever the page
+    cursors: list[str]  # each account's keyset cursor, for GraphQL
+    has_next: bool  # more accounts follow this page
+
+
+def page(database: Database, window: Page) -> AccountPage:
+    """One page of the accounts in creation order (``seq`` is unique, so pages seek)."""
+    got = CREATION_ORDER.read(
+        database, window, select=COLUMNS, source="accounts", error=bad_request
+    )
+    return AccountPage(_built(database, got.rows), got.total or 0, got.cursors(), got.has_next)
 
 
 def one(database: Database, name: str) -> Account:

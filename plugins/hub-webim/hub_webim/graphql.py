@@ -238,9 +238,10 @@ class WebimQuery:
     def accounts(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[AccountStat]:
-        page = page_window(first, after, bad_request)
-        rows, total = _service(info).accounts(_caller(info), page)
-        return connection([to_graphql(AccountStat, r) for r in rows], total, page)
+        page = page_window(first, after, bad_request, seekable=True)
+        got = _service(info).accounts(_caller(info), page)
+        nodes = [to_graphql(AccountStat, r) for r in got.accounts]
+        return connection(nodes, got.total, page, got.cursors, got.has_next)
 
     @strawberry.field(description="The TOTAL row of accounts-stat.")
     def accounts_total(self, info: strawberry.Info) -> AccountsTotal:

@@ -129,8 +129,8 @@ class WebimService:
         auth.require_service(caller)
         return accounts.stat(self.database)
 
-    def accounts(self, caller: Caller, page: Page) -> tuple[list[Account], int]:
-        """One page of the account rows of accounts-stat, in creation order, and the total."""
+    def accounts(self, caller: Caller, page: Page) -> accounts.AccountPage:
+        """One page of the account rows of accounts-stat, in creation order."""
         auth.require_service(caller)
         return accounts.page(self.database, page)
 
