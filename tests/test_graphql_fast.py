@@ -99,10 +99,13 @@ def test_plain_subtrees_are_compiled_and_others_are_not() -> None:
 
 def test_plans_go_with_their_document() -> None:
     """A document that nothing keeps any more (the cache dropped it, or it was never cached)
-    must not stay alive through its plans."""
+    must not stay alive through its plans. (Hubs other tests keep running hold documents
+    of their own: count only what this run adds.)"""
+    gc.collect()
+    before = len(fast._plans)
     run(QUERIES[0], PlainSubtreeExecutor)
     gc.collect()
-    assert len(fast._plans) == 0
+    assert len(fast._plans) == before
 
 
 @strawberry.type
