@@ -15,6 +15,7 @@ from hub.api import HubApi
 from hub.caller import Caller, caller_of
 from hub.credentials import CredentialPage
 from hub.errors import HubError
+from hub.graphql.context import plugin_resolvers
 from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.health import plugin_status
 from hub.hookspecs import hookimpl
@@ -133,12 +134,7 @@ class ParamInput:
     value: str
 
 
-def _service(info: strawberry.Info) -> HubService:
-    return info.context.hub.service(HubService)  # type: ignore[no-any-return]
-
-
-def _caller(info: strawberry.Info) -> Caller:
-    return info.context.caller(CORE)  # type: ignore[no-any-return]
+_service, _caller = plugin_resolvers(CORE, HubService)
 
 
 @strawberry.type(name="HubQuery")

@@ -4,7 +4,7 @@ per-request DataLoaders."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -60,3 +60,24 @@ class HubContext:
         if key not in self._loaders:
             self._loaders[key] = DataLoader(load_fn=load)
         return self._loaders[key]
+
+
+S = TypeVar("S")
+
+
+def plugin_resolvers(
+    plugin: str, service: type[S]
+) -> tuple[Callable[[Any], S], Callable[[Any], Caller]]:
+    """What a plugin's resolvers take from ``info``: its service layer (one per hub) and the
+    request's :class:`~hub.caller.Caller` for the plugin. ``_service, _caller =
+    plugin_resolvers(PLUGIN, TodoService)`` at the top of a plugin's ``graphql.py``."""
+
+    def service_of(info: Any) -> S:
+        found: S = info.context.hub.service(service)
+        return found
+
+    def caller_of(info: Any) -> Caller:
+        found: Caller = info.context.caller(plugin)
+        return found
+
+    return service_of, caller_of

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import strawberry
 
-from hub.caller import Caller
+from hub.graphql.context import plugin_resolvers
 from hub.graphql.types import Connection, connection, page_window
 from hub.records import sent_fields, to_graphql
 from hub_notes.errors import bad_request
@@ -33,12 +33,7 @@ class NoteInput:
     )
 
 
-def _service(info: strawberry.Info) -> NotesService:
-    return info.context.hub.service(NotesService)  # type: ignore[no-any-return]
-
-
-def _caller(info: strawberry.Info) -> Caller:
-    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
+_service, _caller = plugin_resolvers(PLUGIN, NotesService)
 
 
 @strawberry.type(name="NotesQuery")

@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from hub.caller import Caller
+from hub.graphql.context import plugin_resolvers
 from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.records import sent_fields, to_graphql
 from hub_era.errors import PLUGIN, bad_request
@@ -82,12 +82,7 @@ class OrderInput:
     direction: Direction = Direction.ASC
 
 
-def _service(info: strawberry.Info) -> EraService:
-    return info.context.hub.service(EraService)  # type: ignore[no-any-return]
-
-
-def _caller(info: strawberry.Info) -> Caller:
-    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
+_service, _caller = plugin_resolvers(PLUGIN, EraService)
 
 
 @strawberry.type(name="EraQuery")

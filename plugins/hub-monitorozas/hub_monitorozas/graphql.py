@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from hub.caller import Caller
+from hub.graphql.context import plugin_resolvers
 from hub.graphql.types import Connection, connection, page_window
 from hub.paging import Page
 from hub.records import sent_fields, to_graphql
@@ -21,13 +21,7 @@ from hub_monitorozas.storage import StoredPage
 T = TypeVar("T")
 
 
-def _service(info: strawberry.Info) -> MonitorozasService:
-    return info.context.hub.service(MonitorozasService)  # type: ignore[no-any-return]
-
-
-def _caller(info: strawberry.Info) -> Caller:
-    """One caller per request, so one rate-limit hit however many fields it asks for."""
-    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
+_service, _caller = plugin_resolvers(PLUGIN, MonitorozasService)
 
 
 @strawberry.type(name="MonitorozasMe")

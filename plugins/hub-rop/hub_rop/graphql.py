@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from hub.caller import Caller
+from hub.graphql.context import plugin_resolvers
 from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.paging import Page
 from hub.records import sent_fields, to_graphql
@@ -20,12 +20,7 @@ from hub_rop.storage import Listing
 T = TypeVar("T")
 
 
-def _service(info: strawberry.Info) -> RopService:
-    return info.context.hub.service(RopService)  # type: ignore[no-any-return]
-
-
-def _caller(info: strawberry.Info) -> Caller:
-    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
+_service, _caller = plugin_resolvers(PLUGIN, RopService)
 
 
 def _connection(cls: type[T], listing: Listing[Any], page: Page) -> Connection[T]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 
-from hub.caller import Caller
+from hub.graphql.context import plugin_resolvers
 from hub.graphql.types import Connection, connection, page_window
 from hub.records import sent_fields, to_graphql
 from hub_unspot.errors import bad_request
@@ -76,12 +76,7 @@ class System:
     queue: list[Queue]
 
 
-def _service(info: strawberry.Info) -> UnspotService:
-    return info.context.hub.service(UnspotService)  # type: ignore[no-any-return]
-
-
-def _caller(info: strawberry.Info) -> Caller:
-    return info.context.caller(PLUGIN)  # type: ignore[no-any-return]
+_service, _caller = plugin_resolvers(PLUGIN, UnspotService)
 
 
 async def _category(info: strawberry.Info, name: str) -> Any:

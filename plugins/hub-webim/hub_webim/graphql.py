@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from hub.caller import Caller
+from hub.graphql.context import plugin_resolvers
 from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.records import sent_fields, to_graphql
 from hub_webim.errors import PLUGIN, bad_request
@@ -198,14 +198,7 @@ class EnvironmentInput:
     ip: str
 
 
-def _service(info: strawberry.Info) -> WebimService:
-    service: WebimService = info.context.hub.service(WebimService)
-    return service
-
-
-def _caller(info: strawberry.Info) -> Caller:
-    caller: Caller = info.context.caller(PLUGIN)
-    return caller
+_service, _caller = plugin_resolvers(PLUGIN, WebimService)
 
 
 def _objects(objects: list[ObjectCountRecord]) -> list[ObjectCount]:
