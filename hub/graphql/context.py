@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from hub.caller import Caller, Callers
-from hub.credentials import Credential
 
 if TYPE_CHECKING:
     from hub.api import HubApi
@@ -25,9 +24,9 @@ class HubContext:
         self._callers: dict[str, Caller] = {}
 
     @property
-    def authorization(self) -> str | None:
-        """The ``Authorization`` header, or for websockets the ``connection_init`` payload's.
-        Read it through :meth:`caller`; this stays until no plugin reads it directly."""
+    def _presented(self) -> str | None:
+        """The ``Authorization`` header, or for websockets the ``connection_init`` payload's:
+        what :meth:`caller` resolves."""
         if self._authorization:
             return self._authorization
         params = self.connection_params or {}
@@ -39,19 +38,12 @@ class HubContext:
         websocket's context lasts as long as the connection, so there each call makes a new
         one: a credential revoked while the socket is open stops working at once."""
         if self.connection_params is not None:  # a websocket, after connection_init
-            return self.hub.service(Callers).of_graphql(plugin, self.authorization, self.request)
+            return self.hub.service(Callers).of_graphql(plugin, self._presented, self.request)
         if plugin not in self._callers:
             self._callers[plugin] = self.hub.service(Callers).of_graphql(
-                plugin, self.authorization, self.request
+                plugin, self._presented, self.request
             )
         return self._callers[plugin]
-
-    def credential(self, plugin: str) -> Credential:
-        """The caller's credential for ``plugin`` (the admin token counts); 401 otherwise."""
-        return self.caller(plugin).require()
-
-    def require_admin(self) -> Credential:
-        return self.caller("hub").require_admin()
 
     def loader(
         self, key: Hashable, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]

@@ -22,15 +22,6 @@ from hub.registrations import GrpcService
 log = logging.getLogger("hub.grpc")
 
 
-def authorization(context: grpc.aio.ServicerContext) -> str | None:
-    """The ``authorization`` metadata of a call, as REST would read the header. Superseded by
-    ``hub.caller.caller_of(context)``; stays until no plugin reads it directly."""
-    for key, value in context.invocation_metadata() or ():
-        if key == "authorization":
-            return value if isinstance(value, str) else value.decode()
-    return None
-
-
 class Undecodable:
     """What a method gets instead of its request when the bytes are not that message."""
 
