@@ -9,6 +9,7 @@ into the dict a REST body would be, holding only the fields the client set."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -196,16 +197,47 @@ def _json_field(value: Any, spec: FieldSpec, camel_case: bool) -> Any:
 def to_graphql(cls: type[T], record: Any) -> T:
     """A record as the strawberry type ``cls``: each plain field of ``cls`` (not a resolver)
     takes the record's field of the same Python name; nested types and lists follow the
-    annotations; instants become ISO 8601 strings. A field the record lacks keeps its default."""
-    definition = get_object_definition(cls, strict=True)
+    annotations; instants become ISO 8601 strings. A field the record lacks keeps its default.
+    What to do per field is worked out once per (type, record type)."""
     values: dict[str, Any] = {}
+    if isinstance(record, Mapping):
+        for name, convert in _graphql_plan(cls, None):
+            value = record.get(name, dataclasses.MISSING)
+            if value is not dataclasses.MISSING:
+                values[name] = None if value is None else convert(value)
+    else:
+        for name, convert in _graphql_plan(cls, type(record)):
+            value = getattr(record, name, dataclasses.MISSING)
+            if value is not dataclasses.MISSING:
+                values[name] = None if value is None else convert(value)
+    return cls(**values)
+
+
+_GRAPHQL_PLANS: dict[tuple[Any, Any], tuple[tuple[str, Any], ...]] = {}
+_MESSAGE_PLANS: dict[tuple[Any, Any], tuple[tuple[str, str, Any], ...]] = {}
+
+
+def _graphql_plan(cls: Any, record_type: Any) -> tuple[tuple[str, Any], ...]:
+    plan = _GRAPHQL_PLANS.get((cls, record_type))
+    if plan is None:
+        plan = _GRAPHQL_PLANS[cls, record_type] = _make_graphql_plan(cls, record_type)
+    return plan
+
+
+def _make_graphql_plan(cls: Any, record_type: Any) -> tuple[tuple[str, Any], ...]:
+    definition = get_object_definition(cls, strict=True)
+    plan = []
     for field in definition.fields:
         if field.base_resolver is not None or not field.init:
             continue
-        value, spec = _lookup(record, field.python_name)
-        if value is not dataclasses.MISSING:
-            values[field.python_name] = _graphql_value(field.type, value, spec)
-    return cls(**values)
+        spec = _spec_of(record_type, field.python_name)
+        plan.append((field.python_name, functools.partial(_graphql_value, field.type, spec=spec)))
+    return tuple(plan)
+
+
+def _spec_of(record_type: type | None, name: str) -> FieldSpec:
+    fields = getattr(record_type, "__dataclass_fields__", None) or {}
+    return fields[name].metadata.get(SPEC_KEY, PLAIN) if name in fields else PLAIN
 
 
 def _graphql_value(annotation: Any, value: Any, spec: FieldSpec) -> Any:
@@ -231,20 +263,45 @@ def to_message(cls: type[M], record: Any) -> M:
     """A record (or a mapping) as the protobuf message ``cls``, field by proto field name:
     ``None`` and missing fields stay unset, numbers become booleans for ``bool`` fields (0/1
     flags), nested records become nested messages, a mapping becomes a ``Struct``, instants
-    become ``Timestamp`` or, for a ``string`` field, ISO 8601."""
+    become ``Timestamp`` or, for a ``string`` field, ISO 8601. What to do per field is worked
+    out once per (message, record type): rendering is on every list's hot path."""
     values: dict[str, Any] = {}
-    for field in cls.DESCRIPTOR.fields:
-        value, spec = _lookup(record, field.name)
-        if value is None or value is dataclasses.MISSING:
+    mapping = isinstance(record, Mapping)
+    for name, shape, convert in _message_plan(cls, None if mapping else type(record)):
+        value = record.get(name) if mapping else getattr(record, name, None)
+        if value is None:
             continue
+        if shape is _MAP:
+            values[name] = {k: convert(v) for k, v in value.items()}
+        elif shape is _REPEATED:
+            values[name] = [convert(v) for v in value]
+        else:
+            values[name] = convert(value)
+    return cls(**values)
+
+
+_SINGLE, _REPEATED, _MAP = "single", "repeated", "map"
+
+
+def _message_plan(cls: Any, record_type: Any) -> tuple[tuple[str, str, Any], ...]:
+    found = _MESSAGE_PLANS.get((cls, record_type))
+    if found is None:
+        found = _MESSAGE_PLANS[cls, record_type] = _make_message_plan(cls, record_type)
+    return found
+
+
+def _make_message_plan(cls: Any, record_type: Any) -> tuple[tuple[str, str, Any], ...]:
+    plan = []
+    for field in cls.DESCRIPTOR.fields:
+        spec = _spec_of(record_type, field.name)
         if _is_map(field):
             entry = field.message_type.fields_by_name["value"]
-            values[field.name] = {k: _proto_value(entry, v, spec) for k, v in value.items()}
+            plan.append((field.name, _MAP, functools.partial(_proto_value, entry, spec=spec)))
         elif field.is_repeated:
-            values[field.name] = [_proto_value(field, v, spec) for v in value]
+            plan.append((field.name, _REPEATED, functools.partial(_proto_value, field, spec=spec)))
         else:
-            values[field.name] = _proto_value(field, value, spec)
-    return cls(**values)
+            plan.append((field.name, _SINGLE, functools.partial(_proto_value, field, spec=spec)))
+    return tuple(plan)
 
 
 def _is_map(field: FieldDescriptor) -> bool:
