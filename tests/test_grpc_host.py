@@ -156,3 +156,28 @@ def test_a_reflection_client_resolves_the_v1_service(hub: HubProcess) -> None:
         assert request.fields_by_name["list_services"].number == 7
         response = pool.FindFileByName("grpc/reflection/v1/reflection.proto")
         assert response.package == "grpc.reflection.v1"
+
+
+async def test_a_request_over_the_body_limit_is_413_as_over_rest(
+    channel: grpc.aio.Channel,
+) -> None:
+    """Between the plugin's body limit (era: the hub's 1 MiB) and gRPC's own cap, the answer
+    is the table's 413 with its trailers, not grpc's bare RESOURCE_EXHAUSTED; under the limit
+    the same bytes reach the method."""
+    from hub_era.v1 import era_pb2
+
+    metadata = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+    big = era_pb2.CreateRequest(
+        integration_point=era_pb2.IntegrationPointInput(code="big", type="t", url="u" * 1_100_000)
+    )
+    call = channel.unary_unary("/hub.era.v1.Era/Create", identity, identity)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await call(big.SerializeToString(), metadata=metadata)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value
+    trailers = dict(refused.value.trailing_metadata() or ())
+    assert trailers["hub-status"] == "413" and trailers["hub-reason"] == "payload_too_large"
+    assert trailers["hub-plugin"] == "era"
+    small = era_pb2.CreateRequest(
+        integration_point=era_pb2.IntegrationPointInput(code="small", type="t", url="u" * 1000)
+    )
+    assert await call(small.SerializeToString(), metadata=metadata)

@@ -244,7 +244,18 @@ def test_wrong_method_is_405(api: Api, alice: str, method: str, path: str, allow
 
 @pytest.mark.parametrize(
     "query",
-    ["", "?id=", "?id=abc", "?id=-1", "?id=0", "?id=1.5", "?id=99999999999999999999", "?ident=3"],
+    [
+        "",
+        "?id=",
+        "?id=abc",
+        "?id=-1",
+        "?id=0",
+        "?id=1.5",
+        "?id=99999999999999999999",
+        "?ident=3",
+        "?id=%C2%B2",
+        "?id=%EF%BC%91",
+    ],  # "²" and a full-width "1" are digits to str.isdigit
 )
 def test_invalid_id(api: Api, alice: str, query: str) -> None:
     expect_error(api.call("DELETE", f"/devices/delete{query}", alice), 400, "invalid_id")

@@ -29,6 +29,13 @@ class Undecodable:
         self.error = error
 
 
+class Oversized:
+    """What a method gets instead of a request larger than the plugin's body limit."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
 def trailers(exc: HubError) -> tuple[tuple[str, str], ...]:
     """The ``hub-*`` (and ``retry-after``) trailers that carry a :class:`HubError`."""
     found = [("hub-status", str(exc.status))]
@@ -54,9 +61,10 @@ class Guard:
     and text), and its method answers such a request, or such a message of a request stream,
     with INVALID_ARGUMENT and the ``hub-*`` trailers before the method runs."""
 
-    def __init__(self, calls: Any, plugin: str | None) -> None:
+    def __init__(self, calls: Any, plugin: str | None, limit: int) -> None:
         self.calls = calls
         self.plugin = plugin
+        self.limit = limit  # bytes: the plugin's REST body limit, so 413 is 413 everywhere
 
     def handler(self, method: str, handler: Any) -> Any:
         if handler is None or handler.request_deserializer is None:
@@ -72,6 +80,8 @@ class Guard:
         decode = handler.request_deserializer
 
         def deserialize(raw: bytes) -> Any:
+            if len(raw) > self.limit:
+                return Oversized(len(raw))
             try:
                 return decode(raw)
             except Exception as exc:
@@ -90,6 +100,12 @@ class Guard:
     async def _request(self, method: str, request: Any, context: Any) -> Any:
         if isinstance(request, Undecodable):
             await self.refuse(method, request, context)
+        if isinstance(request, Oversized):
+            self.calls.labels(method, "INVALID_ARGUMENT").inc()
+            message = f"the request is {request.size} bytes; the limit is {self.limit} bytes"
+            await abort(
+                context, HubError(413, message, reason="payload_too_large", plugin=self.plugin)
+            )
         return request
 
     async def _messages(self, method: str, requests: Any, context: Any) -> Any:
@@ -223,9 +239,18 @@ class GrpcServer:
     def __init__(self, hub: Any) -> None:
         self.hub = hub
         # no SO_REUSEPORT: a second hub on the same port must fail, not silently share it
-        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        limits = {plugin: api.max_body or hub.settings.max_body for plugin, api in hub.rest.items()}
+        biggest = max([hub.settings.max_body, *limits.values()])
+        # gRPC itself refuses (RESOURCE_EXHAUSTED, no trailers) only past 4x the largest body
+        # limit; up to there the Guard answers 413 in the table's shape, like REST
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", max(4 * biggest, 4 * 1024 * 1024)),
+            ]
+        )
         errors = ErrorMapping(hub.metrics, hub.service(Callers))
-        host = Registrar(self.server, Guard(hub.metrics.grpc_calls, None))
+        host = Registrar(self.server, Guard(hub.metrics.grpc_calls, None, hub.settings.max_body))
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, host)
         self.services: dict[str, str] = {}  # service name -> plugin
@@ -235,7 +260,7 @@ class GrpcServer:
                     f"gRPC service {service.name} is registered by both "
                     f"{self.services[service.name]} and {plugin}"
                 )
-            guard = Guard(hub.metrics.grpc_calls, plugin)
+            guard = Guard(hub.metrics.grpc_calls, plugin, limits.get(plugin, hub.settings.max_body))
             service.add_to_server(errors.servicer(plugin, service), Registrar(self.server, guard))
             self.services[service.name] = plugin
         add_reflection(host, [*self.services, health.SERVICE_NAME])

@@ -62,13 +62,18 @@ def invalid(name: str, message: str) -> HubError:
     return invalid_field(f"{name}: {message}")
 
 
+ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
 def parse_id(raw: Any, name: str = "id") -> int:
     """A positive integer id from a query string, GraphQL or gRPC; else 400 ``invalid_id``."""
     if isinstance(raw, bool):
         raw = None
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 19:
+    elif isinstance(raw, str) and ASCII_DIGITS.fullmatch(
+        raw.strip()
+    ):  # not superscript or full-width digits
         value = int(raw.strip())
     else:
         raise error(400, f"{name}: required, a positive integer", "invalid_id")

@@ -115,7 +115,9 @@ async def download(
                     "too_large",
                     f"audio: {response.content_length} bytes, over the limit of {max_bytes}",
                 )
-            with part.open("wb") as out:
+            with os.fdopen(
+                os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb"
+            ) as out:
                 async for chunk in response.content.iter_chunked(CHUNK):
                     size += len(chunk)
                     if size > max_bytes:

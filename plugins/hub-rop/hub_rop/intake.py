@@ -68,7 +68,7 @@ class Intake:
         ).fetchone()
         if row is None:
             return done()
-        self.audio_dir.mkdir(parents=True, exist_ok=True)
+        self.audio_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the data directory
         staging = audio_file(self.audio_dir, call_id, "download")
         target: Path | None = None
         try:
