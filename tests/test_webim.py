@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.hubproc import HubProcess
+from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.webim_client import (
     ADMIN,
     PREFIX,
@@ -515,6 +515,18 @@ async def test_pingservice(hub: HubProcess) -> None:
     status, _, _ = await rest(
         ping + "?pinger-id=1&ts=1", cookies={"WEBIM_AUTH_TOKEN": service.split()[1]}
     )
+    assert status == 401
+
+
+async def test_the_admin_token_pings_in_authorization_too(hub: HubProcess) -> None:
+    """The admin token works everywhere: as the cookie and as ``Authorization: Bearer``."""
+    ping = url(hub, "/l/o/pingservice?pinger-id=1&ts=1")
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    status, body, _ = await rest(ping, headers=admin)
+    assert (status, body) == (200, {"result": "ok"})
+    status, body, _ = await rest(ping, cookies={"WEBIM_AUTH_TOKEN": ADMIN_TOKEN})
+    assert (status, body) == (200, {"result": "ok"})
+    status, _, _ = await rest(ping, headers={"Authorization": "Bearer nope"})
     assert status == 401
 
 
