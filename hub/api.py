@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hub.ratelimit import RateLimiter
     from hub.storage import Database
     from hub.timers import TimerRegistry
+    from hub.upstream import Upstream, Vendor
 
 S = TypeVar("S")
 
@@ -74,6 +75,9 @@ class HubApi(Protocol):
 
     def service(self, cls: type[S]) -> S:
         """One instance per hub of ``cls(hub)``, shared by the plugin's adapters."""
+
+    def upstream(self, plugin: str, vendor: Vendor) -> Upstream:
+        """The vendor deployment the plugin fronts in upstream mode (``hub.upstream``)."""
 
     def queue_depths(self) -> list[tuple[str, int]]:
         """``(plugin.queue, pending)`` for every registered background queue."""

@@ -36,11 +36,15 @@ from hub.registrations import (
 )
 from hub.storage import Database, private_directory
 from hub.timers import TimerRegistry
+from hub.upstream.budget import m001_budget
+from hub.upstream.cache import m001_cache
+from hub.upstream.source import Upstream, Vendor
 
 log = logging.getLogger("hub")
 S = TypeVar("S")
 
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+UPSTREAM_DATABASE = "_upstream"  # caches, budgets and histories of every upstream source
 
 
 @contextlib.contextmanager
@@ -105,14 +109,15 @@ class Hub:
         self.events = EventBus()
         self.queues: list[tuple[str, BackgroundQueue]] = []
         self.metrics = HubMetrics(self.timers, self.queue_depths)
+        self.upstreams: dict[str, Upstream] = {}
         # filled by ``hub serve`` once bound: "http", "grpc", "http:<plugin>" -> (host, port)
         self.listening: dict[str, tuple[str, int]] = {}
         self._migrate()
-        self._collect("register_credential_types", CredentialType, self.credentials.register_type)
         self.rest: dict[str, RestApi] = {}
         self.graphql_parts: dict[str, GraphQLPart] = {}
         self.grpc_services: list[tuple[str, GrpcService]] = []
         self.probes: list[tuple[str, HealthProbe]] = []
+        self._collect("register_credential_types", CredentialType, self.credentials.register_type)
         self._collect("register_rest", RestApi, self._add_rest)
         self._collect("register_graphql", GraphQLPart, self._add_graphql)
         self._collect("register_grpc", GrpcService, lambda p, s: self.grpc_services.append((p, s)))
@@ -202,6 +207,23 @@ class Hub:
         if cls not in self._services:
             self._services[cls] = cls(self)  # type: ignore[call-arg]
         return self._services[cls]  # type: ignore[no-any-return]
+
+    def upstream(self, plugin: str, vendor: Vendor) -> Upstream:
+        """The plugin's vendor deployment (one per plugin), with its poller on the host's
+        timers and a health probe of its own; closed at shutdown."""
+        if plugin in self.upstreams:
+            return self.upstreams[plugin]
+        vendor.settings.check(plugin)
+        database = self.database(UPSTREAM_DATABASE)
+        database.migrate(CORE, [m001_budget, m001_cache])
+        source = Upstream(plugin, vendor, database, self.metrics)
+        self.timers.add(plugin, "upstream.poll", vendor.settings.poll, source.poll)
+        self.probes.append((plugin, HealthProbe("upstream", source.health, critical=False)))
+        self.upstreams[plugin] = source
+        return source
+
+    async def close_upstreams(self) -> None:
+        await asyncio.gather(*(source.close() for source in self.upstreams.values()))
 
     def queue_depths(self) -> list[tuple[str, int]]:
         """``(plugin.queue, pending)`` for every registered background queue; a queue whose

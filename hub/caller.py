@@ -107,6 +107,8 @@ class Caller:
         self.peer = peer
         self._presented = {p.form: p for p in presented if p.value}
         self._resolved: dict[Presentation, Credential | None] = {}
+        # plugin -> (oldest fetched_at, any stale) of the upstream answers this request read
+        self.upstream: dict[str, tuple[float, bool]] = {}
 
     def __repr__(self) -> str:
         forms = ", ".join(map(repr, self._presented))
@@ -171,6 +173,14 @@ class Caller:
         if credential is None or not credential.is_admin:
             raise HubError(401, "admin token required", plugin="hub", reason="admin_required")
         return credential
+
+    def saw_upstream(self, plugin: str, fetched_at: float, stale: bool) -> None:
+        """An upstream answer went into this request's answer (``hub.upstream.freshness``
+        tells the client how old the oldest was)."""
+        seen = self.upstream.get(plugin)
+        if seen is not None:
+            fetched_at, stale = min(seen[0], fetched_at), seen[1] or stale
+        self.upstream[plugin] = (fetched_at, stale)
 
     @property
     def address(self) -> Address | None:

@@ -207,6 +207,14 @@ def env_names(plugin_options: dict[str, type | None]) -> set[str]:
         names.add(f"HUB_{plugin.upper()}_LISTEN")
         if cls is not None:
             names |= {f"HUB_{plugin.upper()}_{name.upper()}" for name in _env_fields(cls)}
+            hints = typing.get_type_hints(cls)
+            for table in _env_fields(cls):
+                kind = hints.get(table)
+                if dataclasses.is_dataclass(kind):
+                    names |= {
+                        f"HUB_{plugin.upper()}_{table.upper()}_{name.upper()}"
+                        for name in _env_fields(typing.cast(type, kind))
+                    }
     return names
 
 
@@ -233,7 +241,18 @@ def plugin_settings(
     values = dict(settings.plugins.get(plugin, {}))
     values.pop("listen", None)  # the host's own per-plugin key
     prefix = f"HUB_{plugin.upper()}_"
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if prefix + f.name.upper() in env:
             values[f.name] = env[prefix + f.name.upper()]
+        kind = hints.get(f.name)
+        if dataclasses.is_dataclass(kind):  # a table: HUB_<PLUGIN>_<TABLE>_<KEY>
+            table = values.get(f.name)
+            table = dict(table) if isinstance(table, dict) else {}
+            for name in _env_fields(typing.cast(type, kind)):
+                variable = f"{prefix}{f.name.upper()}_{name.upper()}"
+                if variable in env:
+                    table[name] = env[variable]
+            if table:
+                values[f.name] = table
     return build(cls, values, prefix=f"plugins.{plugin}.")

@@ -94,6 +94,30 @@ class HubMetrics:
             ["listener"],
             registry=self.registry,
         )
+        self.upstream_requests = Counter(
+            "hub_upstream_requests",
+            "Requests sent to a vendor in upstream mode, by the vendor's status",
+            ["source", "status"],
+            registry=self.registry,
+        )
+        self.upstream_cache = Counter(
+            "hub_upstream_cache",
+            "Upstream reads by outcome: hit, revalidate (served, refreshing), stale, miss",
+            ["source", "result"],
+            registry=self.registry,
+        )
+        self.upstream_budget_waits = Counter(
+            "hub_upstream_budget_waits",
+            "Fetches that waited for a budget slot",
+            ["source"],
+            registry=self.registry,
+        )
+        self.upstream_coalesced = Counter(
+            "hub_upstream_coalesced_waiters",
+            "Readers that shared a fetch already in flight",
+            ["source"],
+            registry=self.registry,
+        )
         # label values come from closed sets, whatever clients send: see observe_request
         self.http_methods = set(HTTP_METHODS)
         self.registry.register(TimerCollector(timers))

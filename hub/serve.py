@@ -116,6 +116,7 @@ class Server:
     async def _finish(self) -> None:
         await self.hub.timers.stop()
         await self.hub.stop_queues()
+        await self.hub.close_upstreams()
         await call_lifecycle(self.hub.pm, "shutdown", self.hub)
 
 

@@ -45,6 +45,10 @@ class HubContext:
             )
         return self._callers[plugin]
 
+    def callers(self) -> list[Caller]:
+        """The callers this HTTP request made (what ``extensions.upstream`` is read from)."""
+        return list(self._callers.values())
+
     def loader(
         self, key: Hashable, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]
     ) -> DataLoader:

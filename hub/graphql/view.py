@@ -24,6 +24,7 @@ from hub.graphql.limits import INTERNAL, request_error_extensions
 from hub.graphql.schema import HubSchema
 from hub.graphql.ws import HubTransportWSHandler
 from hub.http.body import MAX_BODY_KEY, read_body
+from hub.upstream.freshness import graphql_extension
 
 log = logging.getLogger("hub.graphql")
 
@@ -292,6 +293,9 @@ class GraphQLEndpoint:
         if result.errors:
             body["errors"] = [format_error(e) for e in result.errors]
         body["data"] = result.data
+        upstream = graphql_extension(context.callers())
+        if upstream is not None:
+            body["extensions"] = {"upstream": upstream}
         return self._respond(body, 200, media)
 
     @staticmethod

@@ -18,6 +18,7 @@ from hub.errors import HubError, StartupError
 from hub.grpc.reflection import add_reflection
 from hub.health import plugin_status
 from hub.registrations import GrpcService
+from hub.upstream.freshness import grpc_trailers
 
 log = logging.getLogger("hub.grpc")
 
@@ -198,12 +199,15 @@ class ErrorMapping:
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                bind_grpc(context, self.callers.of_grpc(plugin, context))
+                caller = self.callers.of_grpc(plugin, context)
+                bind_grpc(context, caller)
                 response = impl(request, context)
                 if inspect.isawaitable(response):
                     response = await response
             except Exception as exc:
                 await self._abort(name, exc, context)
+            if caller.upstream:
+                context.set_trailing_metadata(grpc_trailers(caller))
             ok.inc()
             return response
 

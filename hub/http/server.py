@@ -18,6 +18,7 @@ from hub.health import plugin_status
 from hub.http.body import MAX_BODY_KEY, PLUGIN_KEY, too_large
 from hub.metrics import HubMetrics
 from hub.registrations import ErrorRenderer, default_error_renderer
+from hub.upstream.freshness import rest_headers
 
 log = logging.getLogger("hub.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -94,6 +95,9 @@ def error_middleware(
         except Exception:  # the route's template, not the path: a path may carry a token
             log.exception("unhandled error on %s %s", request.method, _route(request))
             response = render(HubError(500, "internal error", plugin=plugin, reason="internal"))
+        caller = request.get(CALLER_KEY)
+        if caller is not None and caller.upstream:
+            response.headers.update(rest_headers(caller))
         metrics.observe_request(
             plugin, request.method, response.status, time.perf_counter() - started
         )

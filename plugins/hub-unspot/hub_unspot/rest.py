@@ -28,6 +28,14 @@ OWN_REASONS = {
     "unknown_category",
     "rate_limited",
     "not_on_premise",
+    "upstream_mode",
+    # upstream mode: the vendor's own refusals keep its message, failures say what failed
+    "upstream_unauthorized",
+    "upstream_forbidden",
+    "upstream_unavailable",
+    "upstream_timeout",
+    "upstream_bad_answer",
+    "upstream_budget",
 }
 
 

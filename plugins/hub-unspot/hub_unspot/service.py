@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.api import HubApi
 from hub.caller import Caller
@@ -30,6 +30,9 @@ from hub_unspot.records import (
 from hub_unspot.settings import PLUGIN, UnspotSettings
 from hub_unspot.storage import CALENDARS, DISPLAYS, WEBHOOKS, Kind, UserPage
 
+if TYPE_CHECKING:
+    from hub_unspot.upstream import UpstreamMonitor
+
 
 def parse_instant(value: Any) -> int:
     if not isinstance(value, str):
@@ -49,6 +52,11 @@ class UnspotService:
         self.database = hub.database(PLUGIN)
         self.auth = UnspotAuth(self.database)
         self.monitor = Monitor(hub, self.settings, self.database)
+        self.upstream: UpstreamMonitor | None = None
+        if self.settings.mode == "upstream":
+            from hub_unspot.upstream import UpstreamMonitor
+
+            self.upstream = UpstreamMonitor(hub, self.settings)
 
     def credential_type(self) -> CredentialType:
         return self.auth.credential_type()
@@ -72,23 +80,30 @@ class UnspotService:
         ``rate_limit_category``: one request per token per category per ``rate_window``,
         checked after everything that could refuse the request, so a 401/403/404 never uses up
         the window (nor does a 429)."""
-        categories = self.monitor.categories(requested)
         credential = self.authorize(caller)
+        if self.upstream is not None:
+            if requested:
+                self.monitor.categories(requested)  # an unknown category is a 404 first
+            self._rate_limit(credential, rate_limit_category)
+            return await self.upstream.read(caller, requested)
+        categories = self.monitor.categories(requested)
         if requested and "system" in categories and not self.settings.on_premise:
             raise error(
                 401,
                 "System monitoring is only available for on-premise environment",
                 "not_on_premise",
             )
-        if rate_limit_category is not None:
-            decision = self.hub.rate_limiter.hit(
-                f"{PLUGIN}:{credential.id}:{rate_limit_category}", 1, self.settings.rate_window
-            )
-            if not decision.allowed:
-                raise error(
-                    429, "Too Many Requests", "rate_limited", retry_after=decision.retry_after
-                )
+        self._rate_limit(credential, rate_limit_category)
         return await self.monitor.read(categories)
+
+    def _rate_limit(self, credential: Credential, category: str | None) -> None:
+        if category is None:
+            return
+        decision = self.hub.rate_limiter.hit(
+            f"{PLUGIN}:{credential.id}:{category}", 1, self.settings.rate_window
+        )
+        if not decision.allowed:
+            raise error(429, "Too Many Requests", "rate_limited", retry_after=decision.retry_after)
 
     def display_status_changes(self, caller: Caller) -> AsyncIterator[DisplayStatusChange]:
         self.authorize(caller)
@@ -124,15 +139,28 @@ class UnspotService:
     # -- displays, calendars, webhooks (admin) -------------------------------------------
     def upsert(self, caller: Caller, kind: Kind, data: Any) -> Entity:
         self.auth.admin(caller)
+        self._local_only()
         return self._announce(*entities.upsert(self.database, kind, data))
 
     def set_status(self, caller: Caller, kind: Kind, ident: Any, status: Any) -> Entity:
         self.auth.admin(caller)
+        self._local_only()
         return self._announce(*entities.set_status(self.database, kind, ident, status))
 
     def delete(self, caller: Caller, kind: Kind, ident: Any) -> str:
         self.auth.admin(caller)
+        self._local_only()
         return entities.delete(self.database, kind, ident)
+
+    def _local_only(self) -> None:
+        """In upstream mode displays, calendars, webhooks and user sync are the vendor's."""
+        if self.upstream is not None:
+            raise error(
+                409,
+                "unspot fronts an UnSpot deployment (mode = upstream): its displays, calendars,"
+                " webhooks and user sync are changed there",
+                "upstream_mode",
+            )
 
     def _announce(self, entity: Entity, previous: str | None) -> Entity:
         """A display that appears or whose status changes is an event for subscribers."""
@@ -145,6 +173,7 @@ class UnspotService:
     def record_user_sync(self, caller: Caller, at: Any = None) -> UserSync:
         """A finished user sync (at ``at``, default now); it also (re-)enables user sync."""
         self.auth.admin(caller)
+        self._local_only()
         epoch = int(time.time()) if at is None else parse_instant(at)
         with self.database.write() as db:
             db.execute("UPDATE user_sync SET enabled = 1, last_sync_at = ? WHERE id = 1", (epoch,))
@@ -152,6 +181,7 @@ class UnspotService:
 
     def disable_user_sync(self, caller: Caller) -> UserSync:
         self.auth.admin(caller)
+        self._local_only()
         with self.database.write() as db:
             db.execute("UPDATE user_sync SET enabled = 0 WHERE id = 1")
         return self.monitor.user_sync()

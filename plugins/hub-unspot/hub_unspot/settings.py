@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from hub.config import ConfigError
+from hub.upstream import UpstreamSettings, check_mode
 
 PLUGIN = "unspot"
 
@@ -57,7 +58,17 @@ def parse_redis_url(value: str, key: str = f"plugins.{PLUGIN}.redis_url") -> Red
 
 
 @dataclass
+class UnspotUpstream(UpstreamSettings):
+    """``[plugins.unspot.upstream]``: the UnSpot deployment fronted in upstream mode."""
+
+    budget: str = "1/30s"  # UnSpot's documented limit, per category and token
+    token: str = ""  # the vendor's API token (an owner's or integration admin's)
+
+
+@dataclass
 class UnspotSettings:
+    mode: str = "local"  # "upstream": front the deployment in [plugins.unspot.upstream]
+    upstream: UnspotUpstream = field(default_factory=UnspotUpstream)
     on_premise: bool = True  # the hub runs on your premises; off: `system` is a 401
     rate_window: float = 30.0  # seconds: one REST request per token per category in this window
     redis_url: str = ""  # empty: redis is "not_configured"
@@ -73,6 +84,11 @@ class UnspotSettings:
             raise ConfigError(f"plugins.{PLUGIN}.system_cache: must be between 0 and 10")
         if self.redis_url:
             parse_redis_url(self.redis_url)
+        if check_mode(PLUGIN, self.mode, self.upstream) and not self.upstream.token:
+            raise ConfigError(
+                f"plugins.{PLUGIN}.upstream.token: the vendor's API token is required in"
+                f" upstream mode (or HUB_UNSPOT_UPSTREAM_TOKEN)"
+            )
 
     @property
     def redis(self) -> RedisAddress | None:

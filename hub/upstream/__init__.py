@@ -1,0 +1,24 @@
+"""Upstream mode: a plugin fronting its vendor's real deployment. The host owns the machinery
+(client, budget, cache with stale windows, coalescing, poller, history, change events,
+freshness); a plugin describes its vendor (:class:`Vendor`) and reads through
+``hub.upstream(plugin, vendor).read(caller, path, query)``."""
+
+from hub.upstream.cache import Change, Entry, Target
+from hub.upstream.client import VendorAuth
+from hub.upstream.settings import Rate, UpstreamSettings, check_mode, parse_rate
+from hub.upstream.source import Reading, Split, Upstream, Vendor
+
+__all__ = [
+    "Change",
+    "Entry",
+    "Rate",
+    "Reading",
+    "Split",
+    "Target",
+    "Upstream",
+    "UpstreamSettings",
+    "Vendor",
+    "VendorAuth",
+    "check_mode",
+    "parse_rate",
+]

@@ -1,0 +1,240 @@
+"""What the vendor answered, per key, in SQLite: shared by every process of the hub, kept across
+restarts, with the history of each key's content (a row only when the content changes) and each
+source's last success and failure."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import orjson
+
+from hub.storage import Database
+
+
+def m001_cache(db) -> None:  # type: ignore[no-untyped-def]
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS upstream_cache ("
+        " source TEXT NOT NULL, key TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL,"
+        " category TEXT NOT NULL, status INTEGER NOT NULL, content_type TEXT NOT NULL,"
+        " body BLOB NOT NULL, digest TEXT NOT NULL, etag TEXT, last_modified TEXT,"
+        " fetched_at REAL NOT NULL, failed_at REAL, error TEXT, read_at REAL NOT NULL,"
+        " PRIMARY KEY (source, key))"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS upstream_history ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, key TEXT NOT NULL,"
+        " fetched_at REAL NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL,"
+        " digest TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS upstream_history_key ON upstream_history (source, key, id)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS upstream_sources ("
+        " source TEXT PRIMARY KEY, last_success_at REAL, last_error_at REAL, last_error TEXT)"
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """One request to the vendor: a documented path and its query, in a canonical order."""
+
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, path: str, query: Iterable[tuple[str, str]] = ()) -> Target:
+        return cls(path, tuple(sorted((str(k), str(v)) for k, v in query)))
+
+    @property
+    def key(self) -> str:
+        if not self.query:
+            return self.path
+        return f"{self.path}?{urlencode(self.query)}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The vendor's last answer for a key. ``fetched_at``: when the vendor last gave or
+    confirmed (304) this content; ``failed_at``: a refresh failed after that."""
+
+    target: Target
+    category: str
+    status: int
+    content_type: str
+    body: bytes
+    digest: str
+    etag: str | None
+    last_modified: str | None
+    fetched_at: float
+    failed_at: float | None = None
+    error: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failed_at is not None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A key whose content changed: the body before (``None`` the first time it is seen) and
+    after."""
+
+    target: Target
+    before: bytes | None
+    after: bytes
+    fetched_at: float
+
+
+def digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+COLUMNS = (
+    "path, query, category, status, content_type, body, digest, etag, last_modified,"
+    " fetched_at, failed_at, error"
+)
+
+
+def _entry(row: tuple) -> Entry:  # type: ignore[type-arg]
+    path, query, category, status, ctype, body, dig, etag, modified, fetched, failed, err = row
+    target = Target(path, tuple(tuple(pair) for pair in orjson.loads(query)))
+    return Entry(
+        target, category, status, ctype, bytes(body), dig, etag, modified, fetched, failed, err
+    )
+
+
+class Cache:
+    def __init__(self, database: Database, source: str) -> None:
+        self.database = database
+        self.source = source
+
+    def get(self, target: Target) -> Entry | None:
+        row = self.database.execute(
+            f"SELECT {COLUMNS} FROM upstream_cache WHERE source = ? AND key = ?",
+            (self.source, target.key),
+        ).fetchone()
+        return _entry(row) if row else None
+
+    def store(self, entry: Entry, read_at: float) -> Change | None:
+        """Keep ``entry`` (clearing any failure); a success whose content differs from the last
+        one in the history is appended to it and returned as a :class:`Change`."""
+        key = entry.target.key
+        with self.database.write() as db:
+            db.execute(
+                f"INSERT INTO upstream_cache (source, key, {COLUMNS}, read_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)"
+                " ON CONFLICT(source, key) DO UPDATE SET"
+                " category = excluded.category, status = excluded.status,"
+                " content_type = excluded.content_type, body = excluded.body,"
+                " digest = excluded.digest, etag = excluded.etag,"
+                " last_modified = excluded.last_modified, fetched_at = excluded.fetched_at,"
+                " failed_at = NULL, error = NULL",
+                (
+                    self.source,
+                    key,
+                    entry.target.path,
+                    orjson.dumps(entry.target.query).decode(),
+                    entry.category,
+                    entry.status,
+                    entry.content_type,
+                    entry.body,
+                    entry.digest,
+                    entry.etag,
+                    entry.last_modified,
+                    entry.fetched_at,
+                    read_at,
+                ),
+            )
+            self._succeeded(db, entry.fetched_at)
+            if not 200 <= entry.status < 300:
+                return None
+            last = db.execute(
+                "SELECT digest, body FROM upstream_history WHERE source = ? AND key = ?"
+                " ORDER BY id DESC LIMIT 1",
+                (self.source, key),
+            ).fetchone()
+            if last is not None and last[0] == entry.digest:
+                return None
+            db.execute(
+                "INSERT INTO upstream_history (source, key, fetched_at, content_type, body, digest)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (self.source, key, entry.fetched_at, entry.content_type, entry.body, entry.digest),
+            )
+        before = bytes(last[1]) if last is not None else None
+        return Change(entry.target, before, entry.body, entry.fetched_at)
+
+    def confirm(self, target: Target, at: float) -> None:
+        """A 304: the content is still the vendor's as of ``at``."""
+        with self.database.write() as db:
+            db.execute(
+                "UPDATE upstream_cache SET fetched_at = ?, failed_at = NULL, error = NULL"
+                " WHERE source = ? AND key = ?",
+                (at, self.source, target.key),
+            )
+            self._succeeded(db, at)
+
+    def failed(self, target: Target, at: float, error: str) -> None:
+        with self.database.write() as db:
+            db.execute(
+                "UPDATE upstream_cache SET failed_at = ?, error = ? WHERE source = ? AND key = ?",
+                (at, error, self.source, target.key),
+            )
+            db.execute(
+                "INSERT INTO upstream_sources (source, last_error_at, last_error) VALUES (?, ?, ?)"
+                " ON CONFLICT(source) DO UPDATE SET"
+                " last_error_at = excluded.last_error_at, last_error = excluded.last_error",
+                (self.source, at, error),
+            )
+
+    def _succeeded(self, db, at: float) -> None:  # type: ignore[no-untyped-def]
+        db.execute(
+            "INSERT INTO upstream_sources (source, last_success_at) VALUES (?, ?)"
+            " ON CONFLICT(source) DO UPDATE SET"
+            " last_success_at = max(coalesce(last_success_at, 0), excluded.last_success_at)",
+            (self.source, at),
+        )
+
+    def touch(self, read_at: dict[str, float]) -> None:
+        """When readers last asked for each key (kept in memory between polls)."""
+        if not read_at:
+            return
+        with self.database.write() as db:
+            db.conn.executemany(
+                "UPDATE upstream_cache SET read_at = max(read_at, ?) WHERE source = ? AND key = ?",
+                [(at, self.source, key) for key, at in read_at.items()],
+            )
+
+    def due(self, read_since: float, fetched_before: float) -> list[Entry]:
+        """Keys read since ``read_since`` whose answer is older than ``fetched_before``, the
+        oldest first."""
+        rows = self.database.execute(
+            f"SELECT {COLUMNS} FROM upstream_cache WHERE source = ? AND read_at >= ?"
+            " AND fetched_at < ? ORDER BY fetched_at",
+            (self.source, read_since, fetched_before),
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def state(self) -> tuple[float | None, float | None, str | None]:
+        """``(last_success_at, last_error_at, last_error)`` of the source."""
+        row = self.database.execute(
+            "SELECT last_success_at, last_error_at, last_error FROM upstream_sources"
+            " WHERE source = ?",
+            (self.source,),
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else (None, None, None)
+
+    def history(
+        self, target: Target, after: int, limit: int
+    ) -> list[tuple[int, float, str, bytes]]:
+        """``(id, fetched_at, content_type, body)`` of each content the key has had, newest
+        first, below ``after`` (0: from the newest)."""
+        rows = self.database.execute(
+            "SELECT id, fetched_at, content_type, body FROM upstream_history"
+            " WHERE source = ? AND key = ? AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?",
+            (self.source, target.key, after, after, limit),
+        ).fetchall()
+        return [(i, at, ctype, bytes(body)) for i, at, ctype, body in rows]

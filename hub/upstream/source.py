@@ -1,0 +1,408 @@
+"""One vendor deployment behind a plugin: reads served from the cache within fresh and stale
+windows, one fetch per key in flight however many readers wait for it, every request to the
+vendor paid for from the budget, and a poller that keeps what readers asked for recently fresh.
+
+A reader never waits for the budget when there is something to serve: past freshness it gets
+what is cached (``stale`` once the vendor failed or the revalidation window passed) while a
+refresh runs; only a key never fetched waits, up to ``max_wait``, for a budget slot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from hub.errors import HubError
+from hub.storage import Database
+from hub.upstream.budget import Budget
+from hub.upstream.cache import Cache, Change, Entry, Target, digest
+from hub.upstream.client import VendorAuth, VendorClient, VendorFailure
+from hub.upstream.settings import UpstreamSettings
+
+if TYPE_CHECKING:
+    from hub.caller import Caller
+    from hub.metrics import HubMetrics
+
+log = logging.getLogger("hub.upstream")
+
+REASONS = {502: "upstream_bad_answer", 503: "upstream_unavailable", 504: "upstream_timeout"}
+REFUSALS = {401: "upstream_unauthorized", 403: "upstream_forbidden", 404: "upstream_not_found"}
+
+
+@dataclass(frozen=True)
+class Split:
+    """A vendor answer that also answers other paths (UnSpot's full ``/monitoring`` holds every
+    category): ``parts`` cuts it into the answers for ``covers``. The poller sends it instead of
+    two or more due paths it covers when its own category has budget."""
+
+    path: str
+    covers: frozenset[str]
+    parts: Callable[[bytes], dict[str, bytes]]
+
+
+@dataclass
+class Vendor:
+    """What a plugin tells the host about its vendor: where it is and how it is reached
+    (``settings``, ``auth``), its budget categories (default: one per path), answers that hold
+    others (``splits``), what to do with a change (``on_change``: turn it into the plugin's
+    events), and the targets to keep fresh while someone listens (``watched``)."""
+
+    settings: UpstreamSettings
+    auth: VendorAuth
+    category: Callable[[Target], str] = lambda target: target.path
+    splits: Sequence[Split] = ()
+    on_change: Callable[[Change], None] | None = None
+    watched: Callable[[], Iterable[Target]] = field(default=lambda: ())
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A cached vendor answer as served to one reader: how old it is and whether it is stale."""
+
+    entry: Entry
+    age: float
+    stale: bool
+    plugin: str
+
+    @property
+    def status(self) -> int:
+        return self.entry.status
+
+    @property
+    def body(self) -> bytes:
+        return self.entry.body
+
+    @property
+    def fetched_at(self) -> float:
+        return self.entry.fetched_at
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            raise self.bad_answer("the answer is not JSON") from None
+
+    def bad_answer(self, what: str) -> HubError:
+        """The vendor answered something the plugin cannot read: the table's 502."""
+        message = f"upstream answered {self.entry.target.path} unreadably: {what}"
+        return HubError(502, message, reason=REASONS[502], plugin=self.plugin)
+
+    def refused(self, message: str, reason: str | None = None) -> HubError:
+        """The vendor's own refusal (401, 403, 404, ...), passed on with its status and a
+        ``reason`` saying that it was the upstream that refused."""
+        reason = reason or REFUSALS.get(self.status, f"upstream_{self.status}")
+        return HubError(self.status, message, reason=reason, plugin=self.plugin)
+
+
+class NoSlot(Exception):
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+
+
+class Upstream:
+    """Made by ``hub.upstream(plugin, vendor)``, which also runs its poller, reports its health
+    and closes it at shutdown."""
+
+    def __init__(
+        self, plugin: str, vendor: Vendor, database: Database, metrics: HubMetrics
+    ) -> None:
+        self.plugin = plugin
+        self.vendor = vendor
+        self.settings = vendor.settings
+        self.rate = vendor.settings.rate(plugin)
+        self.fresh = self.settings.fresh or self.rate.interval
+        self.revalidate = self.settings.revalidate or self.rate.interval
+        self.client = VendorClient(self.settings, vendor.auth)
+        self.cache = Cache(database, plugin)
+        self.budget = Budget(database)
+        self.metrics = metrics
+        self._inflight: dict[str, asyncio.Task[Entry]] = {}
+        self._reads: dict[str, float] = {}  # key -> last read, written to the cache each poll
+        self._splits = {split.path: split for split in vendor.splits}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- reading -------------------------------------------------------------------------
+    async def read(
+        self, caller: Caller | None, path: str, query: Iterable[tuple[str, str]] = ()
+    ) -> Reading:
+        """The vendor's answer to ``GET path?query``, from the cache when it may be; the
+        caller learns how fresh it is (``Age``, ``extensions.upstream``, trailers)."""
+        target = Target.of(path, query)
+        now = time.time()
+        self._reads[target.key] = now
+        entry = self.cache.get(target)
+        if entry is None:
+            self._count("miss")
+            entry = await self._refresh(target, now + self.settings.max_wait)
+        elif now - entry.fetched_at > self.fresh:
+            entry = await self._past_fresh(target, entry, now)
+        else:
+            self._count("hit")
+        now = time.time()
+        age = max(0.0, now - entry.fetched_at)
+        stale = entry.failing or age > self.fresh + self.revalidate
+        if caller is not None:
+            caller.saw_upstream(self.plugin, entry.fetched_at, stale)
+        return Reading(entry, age, stale, self.plugin)
+
+    async def _past_fresh(self, target: Target, entry: Entry, now: float) -> Entry:
+        age = now - entry.fetched_at
+        if age <= self.fresh + self.revalidate and not entry.failing:
+            self._count("revalidate")
+            self._refresh_later(target)
+            return entry
+        try:  # a slot free now, or a fetch already in flight: take its answer
+            fresh = await self._refresh(target, now)
+            self._count("miss")
+            return fresh
+        except HubError as exc:
+            if age - self.fresh > self.settings.max_stale:
+                raise self._past_max_stale(exc) from None
+            self._count("stale")
+            return self.cache.get(target) or entry
+
+    def _past_max_stale(self, cause: HubError) -> HubError:
+        message = (
+            f"upstream unavailable and the last answer is more than"
+            f" {self.settings.max_stale:g}s past fresh: {cause.message}"
+        )
+        return HubError(
+            503,
+            message,
+            reason=REASONS[503],
+            plugin=self.plugin,
+            retry_after=cause.retry_after or max(1, math.ceil(self.rate.interval)),
+        )
+
+    # -- refreshing ----------------------------------------------------------------------
+    async def _refresh(self, target: Target, deadline: float) -> Entry:
+        """One fetch per key in flight; readers that come while it runs share its answer."""
+        task = self._inflight.get(target.key)
+        if task is not None:
+            self.metrics.upstream_coalesced.labels(self.plugin).inc()
+        else:
+            task = asyncio.get_running_loop().create_task(self._within_budget(target, deadline))
+            self._inflight[target.key] = task
+            task.add_done_callback(lambda done: self._settled(target.key, done))
+        return await asyncio.shield(task)
+
+    def _settled(self, key: str, task: asyncio.Task[Entry]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: a background refresh's failure is on record already
+
+    def _refresh_later(self, target: Target) -> None:
+        if target.key in self._inflight:
+            return
+        task = asyncio.get_running_loop().create_task(self._quietly(target))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _quietly(self, target: Target) -> None:
+        with contextlib.suppress(HubError):  # on record already: metrics, log, health
+            await self._refresh(target, time.time())
+
+    async def _within_budget(self, target: Target, deadline: float) -> Entry:
+        category = self.category(target)
+        budget_key = self.budget_key(category)
+        waited = False
+        while True:
+            entry = self.cache.get(target)
+            if entry is not None and waited and self._is_fresh(entry):
+                return entry  # another process spent the slot on it meanwhile
+            wait = self.budget.take(budget_key, self.rate)
+            if wait == 0:
+                return await self._fetch(target, entry, category)
+            if time.time() + wait > deadline:
+                raise HubError(
+                    503,
+                    f"upstream budget {self.rate} for {category!r} is spent: the next request"
+                    f" may go in {math.ceil(wait)}s",
+                    reason="upstream_budget",
+                    plugin=self.plugin,
+                    retry_after=max(1, math.ceil(wait)),
+                )
+            if not waited:
+                self.metrics.upstream_budget_waits.labels(self.plugin).inc()
+                waited = True
+            await asyncio.sleep(min(wait, self.settings.poll))
+
+    def _is_fresh(self, entry: Entry) -> bool:
+        return not entry.failing and time.time() - entry.fetched_at <= self.fresh
+
+    async def _fetch(self, target: Target, previous: Entry | None, category: str) -> Entry:
+        validators = {}
+        if previous is not None and 200 <= previous.status < 300:
+            if previous.etag:
+                validators["If-None-Match"] = previous.etag
+            if previous.last_modified:
+                validators["If-Modified-Since"] = previous.last_modified
+        sent_at = time.time()
+        try:
+            reply = await self.client.get(target, validators)
+        except VendorFailure as exc:
+            self._requests("error" if exc.status != 504 else "timeout")
+            raise self._failed(target, exc.status, exc.message) from None
+        self._requests(str(reply.status))
+        where = self.client.where(target)
+        if reply.status == 429:
+            pushed = reply.retry_after if reply.retry_after is not None else self.rate.window
+            self.budget.push_back(self.budget_key(category), pushed)
+            raise self._failed(
+                target, 503, f"{where} answered 429: budget pushed back {pushed:g}s", pushed
+            )
+        if reply.status == 304 and previous is not None:
+            self.cache.confirm(target, sent_at)
+            return dataclasses.replace(previous, fetched_at=sent_at, failed_at=None, error=None)
+        if reply.status >= 500 or 300 <= reply.status < 400:
+            raise self._failed(target, 502, f"{where} answered {reply.status}")
+        entry = Entry(
+            target,
+            category,
+            reply.status,
+            reply.content_type,
+            reply.body,
+            digest(reply.body),
+            reply.etag,
+            reply.last_modified,
+            sent_at,
+        )
+        self._store(entry)
+        split = self._splits.get(target.path)
+        if split is not None and entry.status == 200 and not target.query:
+            self._store_parts(split, entry)
+        return entry
+
+    def _store_parts(self, split: Split, whole: Entry) -> None:
+        try:
+            parts = split.parts(whole.body)
+        except Exception as exc:  # a malformed whole still answered its own readers
+            log.warning("upstream %s: cannot split %s: %s", self.plugin, split.path, exc)
+            return
+        for path, body in parts.items():
+            target = Target.of(path)
+            self._store(
+                Entry(
+                    target,
+                    self.category(target),
+                    200,
+                    whole.content_type,
+                    body,
+                    digest(body),
+                    None,
+                    None,
+                    whole.fetched_at,
+                )
+            )
+
+    def _store(self, entry: Entry) -> None:
+        change = self.cache.store(entry, self._reads.get(entry.target.key, 0.0))
+        if change is not None and self.vendor.on_change is not None:
+            try:
+                self.vendor.on_change(change)
+            except Exception:
+                log.exception(
+                    "upstream %s: on_change failed for %s", self.plugin, change.target.path
+                )
+
+    def _failed(
+        self, target: Target, status: int, message: str, retry_after: float | None = None
+    ) -> HubError:
+        self.cache.failed(target, time.time(), message)
+        log.warning("upstream %s: %s", self.plugin, message)
+        return HubError(
+            status,
+            f"upstream unavailable: {message}",
+            reason=REASONS[status],
+            plugin=self.plugin,
+            retry_after=max(
+                1, math.ceil(retry_after if retry_after is not None else self.rate.interval)
+            ),
+        )
+
+    # -- the poller ----------------------------------------------------------------------
+    async def poll(self) -> None:
+        """Refresh, within the budget, the keys read in the last ``hot`` seconds (and those
+        someone listens to) that are past fresh, the oldest first."""
+        now = time.time()
+        for target in self.vendor.watched():
+            self._reads[target.key] = now
+            if self.cache.get(target) is None and target.key not in self._inflight:
+                self._refresh_later(target)
+        reads, self._reads = self._reads, {}
+        self.cache.touch(reads)
+        due = [
+            entry.target
+            for entry in self.cache.due(now - self.settings.hot, now - self.fresh)
+            if entry.target.key not in self._inflight
+        ]
+        for split in self.vendor.splits:
+            covered = [target for target in due if target.path in split.covers]
+            whole = Target.of(split.path)
+            if len(covered) >= 2 and self._slot_free(whole):
+                self._refresh_later(whole)
+                due = [target for target in due if target not in covered]
+        for target in due:
+            if self._slot_free(target):
+                self._refresh_later(target)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    def _slot_free(self, target: Target) -> bool:
+        return self.budget.next_slot(self.budget_key(self.category(target)), self.rate) == 0
+
+    # -- what the hub reports ------------------------------------------------------------
+    def category(self, target: Target) -> str:
+        return self.vendor.category(target)
+
+    def budget_key(self, category: str) -> str:
+        return f"{self.plugin}|{category}|{self.vendor.auth.fingerprint}"
+
+    def next_slot(self) -> float:
+        """Seconds until the soonest budget slot of the categories the cache holds."""
+        categories = {
+            row[0]
+            for row in self.cache.database.execute(
+                "SELECT DISTINCT category FROM upstream_cache WHERE source = ?", (self.plugin,)
+            )
+        }
+        slots = [self.budget.next_slot(self.budget_key(c), self.rate) for c in categories]
+        return min(slots, default=0.0)
+
+    async def health(self) -> tuple[str, str]:
+        """``ok`` while the vendor's last answer was a success, ``degraded`` while it fails
+        (stale answers are still served): never critical, the hub still answers."""
+        success, error_at, error = self.cache.state()
+        now = time.time()
+        parts = [self.client.where(Target(""))]
+        parts.append(f"last success {now - success:.0f}s ago" if success else "no success yet")
+        if error_at is not None:
+            parts.append(f"last error {now - error_at:.0f}s ago: {error}")
+        parts.append(f"next budget slot in {math.ceil(self.next_slot())}s ({self.rate})")
+        failing = error_at is not None and (success is None or error_at > success)
+        return ("degraded" if failing else "ok"), "; ".join(parts)
+
+    def _count(self, result: str) -> None:
+        self.metrics.upstream_cache.labels(self.plugin, result).inc()
+
+    def _requests(self, status: str) -> None:
+        self.metrics.upstream_requests.labels(self.plugin, status).inc()
+
+    async def close(self) -> None:
+        for task in list(self._background) + list(self._inflight.values()):
+            task.cancel()
+        await asyncio.gather(*self._background, *self._inflight.values(), return_exceptions=True)
+        await self.client.close()
