@@ -4,7 +4,7 @@ freshness); a plugin describes its vendor (:class:`Vendor`) and reads through
 ``hub.upstream(plugin, vendor).read(caller, path, query)``."""
 
 from hub.upstream.cache import Change, Entry, Target
-from hub.upstream.client import VendorAuth
+from hub.upstream.client import Reply, VendorAuth
 from hub.upstream.settings import Rate, UpstreamSettings, check_mode, parse_rate
 from hub.upstream.source import Reading, Split, Upstream, Vendor
 
@@ -13,6 +13,7 @@ __all__ = [
     "Entry",
     "Rate",
     "Reading",
+    "Reply",
     "Split",
     "Target",
     "Upstream",

@@ -198,6 +198,17 @@ class Cache:
             (self.source, at),
         )
 
+    def invalidate(self, paths: Iterable[str]) -> None:
+        """A write made these paths' answers (any query) stale: the next read refetches."""
+        paths = list(paths)
+        if not paths:
+            return
+        with self.database.write() as db:
+            db.conn.executemany(
+                "UPDATE upstream_cache SET fetched_at = 0 WHERE source = ? AND path = ?",
+                [(self.source, path) for path in paths],
+            )
+
     def touch(self, read_at: dict[str, float]) -> None:
         """When readers last asked for each key (kept in memory between polls)."""
         if not read_at:

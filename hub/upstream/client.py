@@ -9,6 +9,7 @@ import hashlib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -111,12 +112,24 @@ class VendorClient:
         return f"{self.origin}{urlsplit(self.base).path}{target.path}"
 
     async def get(self, target: Target, validators: Mapping[str, str] | None = None) -> Reply:
+        return await self.send("GET", target, headers=validators)
+
+    async def send(
+        self,
+        method: str,
+        target: Target,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: Any = None,
+    ) -> Reply:
         params = [*target.query, *self.auth.params.items()]
         try:
-            async with self.session.get(
+            async with self.session.request(
+                method,
                 self.base + target.path,
                 params=params,
-                headers=dict(validators or {}),
+                headers=dict(headers or {}),
+                data=data,
                 allow_redirects=False,
             ) as response:
                 body = await response.content.read(self.settings.max_body + 1)

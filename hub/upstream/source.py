@@ -24,7 +24,7 @@ from hub.errors import HubError
 from hub.storage import Database
 from hub.upstream.budget import Budget
 from hub.upstream.cache import Cache, Change, Entry, Target, digest
-from hub.upstream.client import VendorAuth, VendorClient, VendorFailure
+from hub.upstream.client import Reply, VendorAuth, VendorClient, VendorFailure
 from hub.upstream.settings import UpstreamSettings
 
 if TYPE_CHECKING:
@@ -227,18 +227,21 @@ class Upstream:
             if wait == 0:
                 return await self._fetch(target, entry, category)
             if time.time() + wait > deadline:
-                raise HubError(
-                    503,
-                    f"upstream budget {self.rate} for {category!r} is spent: the next request"
-                    f" may go in {math.ceil(wait)}s",
-                    reason="upstream_budget",
-                    plugin=self.plugin,
-                    retry_after=max(1, math.ceil(wait)),
-                )
+                raise self._budget_spent(category, wait)
             if not waited:
                 self.metrics.upstream_budget_waits.labels(self.plugin).inc()
                 waited = True
             await asyncio.sleep(min(wait, self.settings.poll))
+
+    def _budget_spent(self, category: str, wait: float) -> HubError:
+        return HubError(
+            503,
+            f"upstream budget {self.rate} for {category!r} is spent: the next request"
+            f" may go in {math.ceil(wait)}s",
+            reason="upstream_budget",
+            plugin=self.plugin,
+            retry_after=max(1, math.ceil(wait)),
+        )
 
     def _is_fresh(self, entry: Entry) -> bool:
         return not entry.failing and time.time() - entry.fetched_at <= self.fresh
@@ -322,16 +325,61 @@ class Upstream:
         self, target: Target, status: int, message: str, retry_after: float | None = None
     ) -> HubError:
         self.cache.failed(target, time.time(), message)
+        return self._unavailable(status, message, retry_after)
+
+    def _unavailable(self, status: int, message: str, retry_after: float | None = None) -> HubError:
         log.warning("upstream %s: %s", self.plugin, message)
+        wait = retry_after if retry_after is not None else self.rate.interval
         return HubError(
             status,
             f"upstream unavailable: {message}",
             reason=REASONS[status],
             plugin=self.plugin,
-            retry_after=max(
-                1, math.ceil(retry_after if retry_after is not None else self.rate.interval)
-            ),
+            retry_after=max(1, math.ceil(wait)),
         )
+
+    # -- writes --------------------------------------------------------------------------
+    async def forward(
+        self,
+        caller: Caller | None,
+        method: str,
+        path: str,
+        query: Iterable[tuple[str, str]] = (),
+        *,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+        invalidates: Iterable[str] = (),
+    ) -> Reply:
+        """A write sent to the vendor as it is: never cached, never coalesced, paid for from
+        the budget of its category (waiting up to ``max_wait`` for a slot). The vendor's answer
+        comes back whatever its status; only a vendor that cannot be reached or answers 5xx
+        or 429 raises the table's 502/503/504. ``invalidates``: paths whose cached answers the
+        write makes stale, refetched on their next read."""
+        target = Target.of(path, query)
+        category = self.category(target)
+        deadline = time.time() + self.settings.max_wait
+        while (wait := self.budget.take(self.budget_key(category), self.rate)) > 0:
+            if time.time() + wait > deadline:
+                raise self._budget_spent(category, wait)
+            self.metrics.upstream_budget_waits.labels(self.plugin).inc()
+            await asyncio.sleep(min(wait, self.settings.poll))
+        try:
+            reply = await self.client.send(method, target, headers=headers, data=data)
+        except VendorFailure as exc:
+            self._requests("error" if exc.status != 504 else "timeout")
+            raise self._unavailable(exc.status, exc.message) from None
+        self._requests(str(reply.status))
+        if reply.status == 429:
+            pushed = reply.retry_after if reply.retry_after is not None else self.rate.window
+            self.budget.push_back(self.budget_key(category), pushed)
+            message = f"{self.client.where(target)} answered 429: budget pushed back {pushed:g}s"
+            raise self._unavailable(503, message, pushed)
+        if reply.status >= 500:
+            raise self._unavailable(502, f"{self.client.where(target)} answered {reply.status}")
+        self.cache.invalidate(invalidates)
+        if caller is not None:
+            caller.saw_upstream(self.plugin, time.time(), False)
+        return reply
 
     # -- the poller ----------------------------------------------------------------------
     async def poll(self) -> None:
