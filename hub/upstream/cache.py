@@ -199,13 +199,14 @@ class Cache:
         )
 
     def invalidate(self, paths: Iterable[str]) -> None:
-        """A write made these paths' answers (any query) stale: the next read refetches."""
+        """A write made these paths' answers (any query) stale: forgotten (their history
+        stays), so the next read waits for the vendor's new answer as a first read does."""
         paths = list(paths)
         if not paths:
             return
         with self.database.write() as db:
             db.conn.executemany(
-                "UPDATE upstream_cache SET fetched_at = 0 WHERE source = ? AND path = ?",
+                "DELETE FROM upstream_cache WHERE source = ? AND path = ?",
                 [(self.source, path) for path in paths],
             )
 
