@@ -14,9 +14,10 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hub.upstream")
 
+T = TypeVar("T")
+DECODED_KEPT = 1024  # decoded answers kept, least recently used dropped first
 REASONS = {502: "upstream_bad_answer", 503: "upstream_unavailable", 504: "upstream_timeout"}
 REFUSALS = {401: "upstream_unauthorized", 403: "upstream_forbidden", 404: "upstream_not_found"}
 
@@ -132,6 +135,7 @@ class Upstream:
         self._reads: dict[str, float] = {}  # key -> last read, written to the cache each poll
         self._splits = {split.path: split for split in vendor.splits}
         self._background: set[asyncio.Task[Any]] = set()
+        self._decoded: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     # -- reading -------------------------------------------------------------------------
     async def read(
@@ -156,6 +160,21 @@ class Upstream:
         if caller is not None:
             caller.saw_upstream(self.plugin, entry.fetched_at, stale)
         return Reading(entry, age, stale, self.plugin)
+
+    def decoded(self, reading: Reading, decode: Callable[..., T], *args: Hashable) -> T:
+        """``decode(reading, *args)``, made once per content: the records a plugin reads out
+        of an answer are immutable, so readers of the same content share them instead of
+        parsing the vendor's bytes on every read. A decode that raises is not kept."""
+        entry = reading.entry
+        key = (entry.target.key, entry.digest, entry.status, decode, args)
+        if key in self._decoded:
+            self._decoded.move_to_end(key)
+            return self._decoded[key]  # type: ignore[no-any-return]
+        value = decode(reading, *args)
+        self._decoded[key] = value
+        if len(self._decoded) > DECODED_KEPT:
+            self._decoded.popitem(last=False)
+        return value
 
     async def _past_fresh(self, target: Target, entry: Entry, now: float) -> Entry:
         age = now - entry.fetched_at

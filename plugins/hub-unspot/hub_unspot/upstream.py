@@ -78,32 +78,16 @@ class UpstreamMonitor:
         """The full request (``requested`` empty) reads the vendor's full answer, which has
         ``system`` only where the vendor is on-premise; categories read one path each."""
         if not requested:
-            return self._monitoring(await self.upstream.read(caller, BASE), None)
+            reading = await self.upstream.read(caller, BASE)
+            return self.upstream.decoded(reading, _monitoring, None)
         for name in requested:
             if name not in CATEGORIES:
                 raise not_found()
         values: dict[str, Any] = {}
         for name in (c for c in CATEGORIES if c in requested):
             reading = await self.upstream.read(caller, f"{BASE}/{name}")
-            values[CATEGORIES[name]] = getattr(self._monitoring(reading, [name]), CATEGORIES[name])
-        return Monitoring(**values)
-
-    def _monitoring(self, reading: Reading, names: Sequence[str] | None) -> Monitoring:
-        document = reading.json()
-        message = document.get("message") if isinstance(document, dict) else None
-        if not reading.ok:
-            raise reading.refused(str(message or f"upstream answered {reading.status}"))
-        body = document.get("body") if isinstance(document, dict) else None
-        if not isinstance(body, dict):
-            raise reading.bad_answer("no body object")
-        values: dict[str, Any] = {}
-        for name in names or [c for c in CATEGORIES if BODY_KEYS[c] in body]:
-            if BODY_KEYS[name] not in body:
-                raise reading.bad_answer(f"body has no {BODY_KEYS[name]}")
-            try:
-                values[CATEGORIES[name]] = READERS[name](body[BODY_KEYS[name]])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise reading.bad_answer(f"{BODY_KEYS[name]}: {exc}") from None
+            monitoring = self.upstream.decoded(reading, _monitoring, (name,))
+            values[CATEGORIES[name]] = getattr(monitoring, CATEGORIES[name])
         return Monitoring(**values)
 
     # -- change events -------------------------------------------------------------------
@@ -125,6 +109,27 @@ class UpstreamMonitor:
                     DISPLAY_TOPIC,
                     DisplayStatusChange(display.id, display.name, display.status, status),
                 )
+
+
+def _monitoring(reading: Reading, names: Sequence[str] | None) -> Monitoring:
+    """The categories ``names`` (all the answer holds: None) of a vendor answer; its refusal
+    (401 "only on-premise", a bad vendor token) passed on as the vendor's."""
+    document = reading.json()
+    message = document.get("message") if isinstance(document, dict) else None
+    if not reading.ok:
+        raise reading.refused(str(message or f"upstream answered {reading.status}"))
+    body = document.get("body") if isinstance(document, dict) else None
+    if not isinstance(body, dict):
+        raise reading.bad_answer("no body object")
+    values: dict[str, Any] = {}
+    for name in names or [c for c in CATEGORIES if BODY_KEYS[c] in body]:
+        if BODY_KEYS[name] not in body:
+            raise reading.bad_answer(f"body has no {BODY_KEYS[name]}")
+        try:
+            values[CATEGORIES[name]] = READERS[name](body[BODY_KEYS[name]])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise reading.bad_answer(f"{BODY_KEYS[name]}: {exc}") from None
+    return Monitoring(**values)
 
 
 def _displays_in(answer: bytes) -> tuple[Display, ...]:
