@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -23,6 +24,7 @@ from hub.paging import Page
 from hub.plugins import CORE
 from hub.records import to_message
 from hub.registrations import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.upstream.cache import Target
 from hub.v1 import hub_pb2, hub_pb2_grpc
 
 PUBLIC_PLUGIN_FIELDS = ("name",)  # what ListPlugins tells a caller without the admin token
@@ -85,6 +87,31 @@ class HubService:
         caller.require_admin()
         return self.hub.credentials.rotate(plugin, credential_id)  # type: ignore[no-any-return]
 
+    def upstream_history(
+        self, caller: Caller, plugin: str, path: str, query: dict[str, str], page: Page
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Admin only: the versions of one vendor answer a plugin in upstream mode has seen."""
+        caller.require_admin()
+        source = self.hub.upstreams.get(plugin)
+        if source is None:
+            raise HubError(
+                404,
+                f"plugin: {plugin!r} does not front a vendor",
+                reason="not_upstream",
+                plugin="hub",
+            )
+        versions, total = source.cache.history(
+            Target.of(path, query.items()), page.offset, page.limit
+        )
+        return [
+            {
+                "fetched_at": datetime.fromtimestamp(v.fetched_at, UTC).isoformat(),
+                "content_type": v.content_type,
+                "body": v.body.decode("utf-8", "replace"),
+            }
+            for v in versions
+        ], total
+
 
 # -- GraphQL ---------------------------------------------------------------------------------
 ADMIN_ONLY = "Null unless the caller sends the admin token."
@@ -128,6 +155,13 @@ class RotatedCredentialType:
     credential: JSON = strawberry.field(description="What hubAddCredential answers, shown once.")
 
 
+@strawberry.type(name="HubUpstreamVersion", description="One content a vendor answer has had.")
+class UpstreamVersionType:
+    fetched_at: str = strawberry.field(description="ISO 8601, UTC: first seen with this content.")
+    content_type: str
+    body: str = strawberry.field(description="The vendor's answer as it came.")
+
+
 @strawberry.input(name="HubParamInput")
 class ParamInput:
     key: str
@@ -160,6 +194,24 @@ class HubQuery:
         got = _service(info).credentials(_caller(info), plugin, page)
         nodes = [CredentialNode.of(c) for c in got.items]
         return connection(nodes, got.total, page, got.cursors, got.has_next)
+
+    @strawberry.field(
+        description="Admin only: the versions of one vendor answer a plugin in upstream mode"
+        " has seen (a version per content change), newest first."
+    )
+    def upstream_history(
+        self,
+        info: strawberry.Info,
+        plugin: str,
+        path: str,
+        query: list[ParamInput] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[UpstreamVersionType]:
+        page = page_window(first, after, bad_argument)
+        pairs = {p.key: p.value for p in query or []}
+        versions, total = _service(info).upstream_history(_caller(info), plugin, path, pairs, page)
+        return connection([UpstreamVersionType(**v) for v in versions], total, page)
 
 
 @strawberry.type(name="HubMutation")
@@ -231,6 +283,16 @@ class HubServicer(hub_pb2_grpc.HubServicer):
             caller_of(context), request.plugin, request.id
         )
         return to_message(hub_pb2.RotateCredentialResponse, {"id": new_id, "credential": shown})
+
+    async def UpstreamHistory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        limit = request.limit if request.HasField("limit") else None
+        page = Page.of(request.offset, limit, bad_argument)
+        versions, total = self.service.upstream_history(
+            caller_of(context), request.plugin, request.path, dict(request.query), page
+        )
+        return hub_pb2.UpstreamHistoryResponse(
+            versions=[hub_pb2.UpstreamVersion(**v) for v in versions], total_count=total
+        )
 
 
 # -- hooks -----------------------------------------------------------------------------------

@@ -89,6 +89,15 @@ class Change:
     fetched_at: float
 
 
+@dataclass(frozen=True)
+class Version:
+    """One content a key has had, from when the vendor first gave it."""
+
+    fetched_at: float
+    content_type: str
+    body: bytes
+
+
 def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -239,14 +248,15 @@ class Cache:
         ).fetchone()
         return (row[0], row[1], row[2]) if row else (None, None, None)
 
-    def history(
-        self, target: Target, after: int, limit: int
-    ) -> list[tuple[int, float, str, bytes]]:
-        """``(id, fetched_at, content_type, body)`` of each content the key has had, newest
-        first, below ``after`` (0: from the newest)."""
+    def history(self, target: Target, offset: int, limit: int) -> tuple[list[Version], int]:
+        """Each content the key has had, newest first, and how many there are."""
         rows = self.database.execute(
-            "SELECT id, fetched_at, content_type, body FROM upstream_history"
-            " WHERE source = ? AND key = ? AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?",
-            (self.source, target.key, after, after, limit),
+            "SELECT fetched_at, content_type, body FROM upstream_history"
+            " WHERE source = ? AND key = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+            (self.source, target.key, limit, offset),
         ).fetchall()
-        return [(i, at, ctype, bytes(body)) for i, at, ctype, body in rows]
+        (total,) = self.database.execute(
+            "SELECT count(*) FROM upstream_history WHERE source = ? AND key = ?",
+            (self.source, target.key),
+        ).fetchone()
+        return [Version(at, ctype, bytes(body)) for at, ctype, body in rows], total

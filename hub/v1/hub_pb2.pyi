@@ -153,3 +153,42 @@ class RotateCredentialResponse(_message.Message):
     id: str
     credential: _struct_pb2.Struct
     def __init__(self, id: _Optional[str] = ..., credential: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class UpstreamHistoryRequest(_message.Message):
+    __slots__ = ("plugin", "path", "query", "offset", "limit")
+    class QueryEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    plugin: str
+    path: str
+    query: _containers.ScalarMap[str, str]
+    offset: int
+    limit: int
+    def __init__(self, plugin: _Optional[str] = ..., path: _Optional[str] = ..., query: _Optional[_Mapping[str, str]] = ..., offset: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class UpstreamVersion(_message.Message):
+    __slots__ = ("fetched_at", "content_type", "body")
+    FETCHED_AT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    fetched_at: str
+    content_type: str
+    body: str
+    def __init__(self, fetched_at: _Optional[str] = ..., content_type: _Optional[str] = ..., body: _Optional[str] = ...) -> None: ...
+
+class UpstreamHistoryResponse(_message.Message):
+    __slots__ = ("versions", "total_count")
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[UpstreamVersion]
+    total_count: int
+    def __init__(self, versions: _Optional[_Iterable[_Union[UpstreamVersion, _Mapping]]] = ..., total_count: _Optional[int] = ...) -> None: ...

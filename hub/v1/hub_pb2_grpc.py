@@ -64,6 +64,11 @@ class HubStub:
                 request_serializer=hub_dot_v1_dot_hub__pb2.RotateCredentialRequest.SerializeToString,
                 response_deserializer=hub_dot_v1_dot_hub__pb2.RotateCredentialResponse.FromString,
                 _registered_method=True)
+        self.UpstreamHistory = channel.unary_unary(
+                '/hub.v1.Hub/UpstreamHistory',
+                request_serializer=hub_dot_v1_dot_hub__pb2.UpstreamHistoryRequest.SerializeToString,
+                response_deserializer=hub_dot_v1_dot_hub__pb2.UpstreamHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class HubServicer:
@@ -109,6 +114,14 @@ class HubServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpstreamHistory(self, request, context):
+        """Admin only: what a plugin in upstream mode has seen its vendor answer at one path, each
+        content once (a version is kept only when the content changes), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HubServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +154,11 @@ def add_HubServicer_to_server(servicer, server):
                     servicer.RotateCredential,
                     request_deserializer=hub_dot_v1_dot_hub__pb2.RotateCredentialRequest.FromString,
                     response_serializer=hub_dot_v1_dot_hub__pb2.RotateCredentialResponse.SerializeToString,
+            ),
+            'UpstreamHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpstreamHistory,
+                    request_deserializer=hub_dot_v1_dot_hub__pb2.UpstreamHistoryRequest.FromString,
+                    response_serializer=hub_dot_v1_dot_hub__pb2.UpstreamHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -305,6 +323,33 @@ class Hub:
             '/hub.v1.Hub/RotateCredential',
             hub_dot_v1_dot_hub__pb2.RotateCredentialRequest.SerializeToString,
             hub_dot_v1_dot_hub__pb2.RotateCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpstreamHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.v1.Hub/UpstreamHistory',
+            hub_dot_v1_dot_hub__pb2.UpstreamHistoryRequest.SerializeToString,
+            hub_dot_v1_dot_hub__pb2.UpstreamHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,
