@@ -136,6 +136,7 @@ class Upstream:
         self._splits = {split.path: split for split in vendor.splits}
         self._background: set[asyncio.Task[Any]] = set()
         self._decoded: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._not_before: dict[str, float] = {}  # category -> no budget slot before then
 
     # -- reading -------------------------------------------------------------------------
     async def read(
@@ -240,12 +241,16 @@ class Upstream:
         waited = False
         while True:
             entry = self.cache.get(target)
-            if entry is not None and waited and self._is_fresh(entry):
-                return entry  # another process spent the slot on it meanwhile
-            wait = self.budget.take(budget_key, self.rate)
+            if entry is not None and self._is_fresh(entry):
+                return entry  # another process spent a slot on it meanwhile
+            now = time.time()
+            known = self._not_before.get(category, 0.0) - now
+            # what this process learnt of the budget spares the shared lock a certain refusal
+            wait = known if known > 0 else self.budget.take(budget_key, self.rate)
             if wait == 0:
                 return await self._fetch(target, entry, category)
-            if time.time() + wait > deadline:
+            self._not_before[category] = now + wait
+            if now + wait > deadline:
                 raise self._budget_spent(category, wait)
             if not waited:
                 self.metrics.upstream_budget_waits.labels(self.plugin).inc()
@@ -283,6 +288,7 @@ class Upstream:
         if reply.status == 429:
             pushed = reply.retry_after if reply.retry_after is not None else self.rate.window
             self.budget.push_back(self.budget_key(category), pushed)
+            self._not_before[category] = time.time() + pushed
             raise self._failed(
                 target, 503, f"{where} answered 429: budget pushed back {pushed:g}s", pushed
             )
@@ -391,6 +397,7 @@ class Upstream:
         if reply.status == 429:
             pushed = reply.retry_after if reply.retry_after is not None else self.rate.window
             self.budget.push_back(self.budget_key(category), pushed)
+            self._not_before[category] = time.time() + pushed
             message = f"{self.client.where(target)} answered 429: budget pushed back {pushed:g}s"
             raise self._unavailable(503, message, pushed)
         if reply.status >= 500:
