@@ -39,6 +39,7 @@ from hub.timers import TimerRegistry
 from hub.upstream.budget import m001_budget
 from hub.upstream.cache import m001_cache
 from hub.upstream.source import Upstream, Vendor
+from hub.upstream.writes import m002_writes
 
 log = logging.getLogger("hub")
 S = TypeVar("S")
@@ -215,8 +216,9 @@ class Hub:
             return self.upstreams[plugin]
         vendor.settings.check(plugin)
         database = self.database(UPSTREAM_DATABASE)
-        database.migrate(CORE, [m001_budget, m001_cache])
+        database.migrate(CORE, [m001_budget, m001_cache, m002_writes])
         source = Upstream(plugin, vendor, database, self.metrics)
+        self._add_queue(plugin, source.writes.queue)
         self.timers.add(plugin, "upstream.poll", vendor.settings.poll, source.poll)
         self.probes.append((plugin, HealthProbe("upstream", source.health, critical=False)))
         self.upstreams[plugin] = source

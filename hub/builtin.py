@@ -25,6 +25,7 @@ from hub.plugins import CORE
 from hub.records import to_message
 from hub.registrations import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
 from hub.upstream.cache import Target
+from hub.upstream.writes import WriteState
 from hub.v1 import hub_pb2, hub_pb2_grpc
 
 PUBLIC_PLUGIN_FIELDS = ("name",)  # what ListPlugins tells a caller without the admin token
@@ -112,6 +113,44 @@ class HubService:
             for v in versions
         ], total
 
+    def upstream_write(self, caller: Caller, write_id: str) -> dict[str, Any]:
+        """A forwarded write's state, for the admin or the credential that made it (presented
+        as ``Authorization``); any other caller learns nothing, not even that it exists."""
+        for plugin, source in self.hub.upstreams.items():
+            state = source.writes.state(write_id)
+            if state is not None and self._may_see(caller, plugin, state.credential_id):
+                return _write_state(state)
+        raise HubError(404, f"id: no write {write_id!r}", reason="write_not_found", plugin="hub")
+
+    def _may_see(self, caller: Caller, plugin: str, credential_id: str | None) -> bool:
+        if caller.is_admin:
+            return True
+        presented = caller.presented()
+        if presented is None or credential_id is None:
+            return False
+        credential = self.hub.credentials.authenticate(plugin, presented.authorization)
+        return credential is not None and credential.id == credential_id
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def _write_state(state: WriteState) -> dict[str, Any]:
+    reply = state.reply
+    return {
+        "id": state.id,
+        "plugin": state.plugin,
+        "status": state.status,
+        "attempts": state.attempts,
+        "last_error": state.last_error,
+        "created_at": _iso(state.created_at),
+        "replied_at": _iso(state.replied_at),
+        "reply_status": reply.status if reply is not None else None,
+        "reply_content_type": reply.content_type if reply is not None else None,
+        "reply_body": reply.body.decode("utf-8", "replace") if reply is not None else None,
+    }
+
 
 # -- GraphQL ---------------------------------------------------------------------------------
 ADMIN_ONLY = "Null unless the caller sends the admin token."
@@ -160,6 +199,23 @@ class UpstreamVersionType:
     fetched_at: str = strawberry.field(description="ISO 8601, UTC: first seen with this content.")
     content_type: str
     body: str = strawberry.field(description="The vendor's answer as it came.")
+
+
+@strawberry.type(
+    name="HubUpstreamWrite",
+    description="A write forwarded to a vendor in upstream mode, delivered exactly once.",
+)
+class UpstreamWriteType:
+    id: strawberry.ID
+    plugin: str
+    status: str = strawberry.field(description="pending, done (the vendor answered) or dead.")
+    attempts: int
+    last_error: str | None
+    created_at: str
+    replied_at: str | None
+    reply_status: int | None = strawberry.field(description="The vendor's HTTP status.")
+    reply_content_type: str | None
+    reply_body: str | None = strawberry.field(description="The vendor's answer as it came.")
 
 
 @strawberry.input(name="HubParamInput")
@@ -212,6 +268,14 @@ class HubQuery:
         pairs = {p.key: p.value for p in query or []}
         versions, total = _service(info).upstream_history(_caller(info), plugin, path, pairs, page)
         return connection([UpstreamVersionType(**v) for v in versions], total, page)
+
+    @strawberry.field(
+        description="A write forwarded in upstream mode, for the admin or the credential that"
+        " made it; what a WRITE_PENDING error's writeId points at."
+    )
+    def upstream_write(self, info: strawberry.Info, id: strawberry.ID) -> UpstreamWriteType:
+        state = _service(info).upstream_write(_caller(info), str(id))
+        return UpstreamWriteType(**{**state, "id": strawberry.ID(state["id"])})
 
 
 @strawberry.type(name="HubMutation")
@@ -293,6 +357,10 @@ class HubServicer(hub_pb2_grpc.HubServicer):
         return hub_pb2.UpstreamHistoryResponse(
             versions=[hub_pb2.UpstreamVersion(**v) for v in versions], total_count=total
         )
+
+    async def UpstreamWrite(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        state = self.service.upstream_write(caller_of(context), request.id)
+        return to_message(hub_pb2.UpstreamWriteState, state)
 
 
 # -- hooks -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 GRAPHQL_CODES = {
+    202: "WRITE_PENDING",  # upstream mode: a write kept for delivery (hub.upstream.writes)
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
     403: "FORBIDDEN",
@@ -23,6 +24,7 @@ GRAPHQL_CODES = {
 }
 
 GRPC_CODES = {
+    202: grpc.StatusCode.DEADLINE_EXCEEDED,  # the write's answer did not come in time; kept
     400: grpc.StatusCode.INVALID_ARGUMENT,
     401: grpc.StatusCode.UNAUTHENTICATED,
     403: grpc.StatusCode.PERMISSION_DENIED,

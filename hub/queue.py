@@ -255,6 +255,32 @@ class WorkQueue(BackgroundQueue):
             list(row.values()),
         )
 
+    def enqueue_claimed(
+        self, db: Any, values: Mapping[str, Any], *, table: str | None = None
+    ) -> Claim:
+        """:meth:`enqueue` an item already leased to this worker, for work the caller starts at
+        once with :meth:`work` (a request that waits for its own item); no other worker takes it
+        while the lease holds, and if this process dies it is due when the lease runs out."""
+        t = self._table(table)
+        now = time.time()
+        token = f"{self.owner}:{next(self._claims)}"
+        self.enqueue(
+            db, {**values, t.lease_until: now + self.lease, t.lease_owner: token}, table=t.name
+        )
+        return Claim(self.name, t.name, values[t.key], 0, token, now)
+
+    def work(self, claim: Claim) -> asyncio.Task[None]:
+        """Run the handler on a claim this worker holds, as :meth:`start_due` does (its lease
+        kept while it runs, its outcome settled); the task ends once it is settled."""
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._work(claim), name=f"queue:{self.name}:{claim.key}")
+        key = (claim.table, claim.key)
+        self._running[key] = _Running(claim, task)
+        task.add_done_callback(partial(self._finished, key))
+        if self._keeper is None or self._keeper.done():
+            self._keeper = loop.create_task(self._keep_leases(), name=f"queue:{self.name}:leases")
+        return task
+
     def redeliver(
         self,
         db: Any,
@@ -418,14 +444,8 @@ class WorkQueue(BackgroundQueue):
         if free <= 0:
             return 0
         claims = self.claim(free)
-        loop = asyncio.get_running_loop()
         for claim in claims:
-            task = loop.create_task(self._work(claim), name=f"queue:{self.name}:{claim.key}")
-            key = (claim.table, claim.key)
-            self._running[key] = _Running(claim, task)
-            task.add_done_callback(partial(self._finished, key))
-        if claims and (self._keeper is None or self._keeper.done()):
-            self._keeper = loop.create_task(self._keep_leases(), name=f"queue:{self.name}:leases")
+            self.work(claim)
         return len(claims)
 
     def _finished(self, key: tuple[str, Any], _task: asyncio.Task[None]) -> None:

@@ -46,6 +46,9 @@ def trailers(exc: HubError) -> tuple[tuple[str, str], ...]:
         found.append(("hub-plugin", exc.plugin))
     if exc.retry_after is not None:
         found.append(("retry-after", str(exc.retry_after)))
+    write_id = getattr(exc, "write_id", None)
+    if write_id is not None:  # a write kept for later delivery: what to poll
+        found.append(("hub-write-id", write_id))
     return tuple(found)
 
 

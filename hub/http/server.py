@@ -19,6 +19,7 @@ from hub.http.body import MAX_BODY_KEY, PLUGIN_KEY, too_large
 from hub.metrics import HubMetrics
 from hub.registrations import ErrorRenderer, default_error_renderer
 from hub.upstream.freshness import rest_headers
+from hub.upstream.writes import WritePending
 
 log = logging.getLogger("hub.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -79,6 +80,8 @@ def error_middleware(
             ):
                 raise too_large(limit)  # host endpoints (GraphQL) answer in their own shape
             response = await handler(request)
+        except WritePending as exc:  # not a failure: every plugin answers it alike
+            response = _pending(exc)
         except HubError as exc:
             exc.plugin = exc.plugin or plugin
             response = render(exc)
@@ -106,6 +109,19 @@ def error_middleware(
     return middleware
 
 
+WRITES = "/hub/upstream/writes/"
+
+
+def _pending(exc: WritePending) -> web.Response:
+    """202 Accepted: the write is kept and reaches the vendor once; ``Location`` is where its
+    status (and, once it has one, the vendor's answer) can be read."""
+    location = WRITES + exc.write_id
+    body = {"status": "pending", "write_id": exc.write_id, "message": exc.message}
+    response = _json({**body, "location": location}, 202)
+    response.headers["Location"] = location
+    return response
+
+
 def _json(data: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
@@ -128,7 +144,16 @@ def hub_routes(hub: Hub, metrics: HubMetrics) -> list[web.RouteDef]:
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
+    async def upstream_write(request: web.Request) -> web.Response:
+        """A write's state, for the credential that made it or the admin."""
+        from hub.builtin import HubService
+
+        caller = request[CALLER_KEY]
+        state = hub.service(HubService).upstream_write(caller, request.match_info["id"])
+        return _json(state)
+
     return [
+        web.get(WRITES + "{id}", upstream_write),
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
         web.get("/metrics", prometheus),

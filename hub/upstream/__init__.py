@@ -7,12 +7,14 @@ from hub.upstream.cache import Change, Entry, Target
 from hub.upstream.client import Reply, VendorAuth
 from hub.upstream.settings import Rate, UpstreamSettings, check_mode, parse_rate
 from hub.upstream.source import Reading, Split, Upstream, Vendor
+from hub.upstream.writes import Reconciler, Write, WritePending, WriteState
 
 __all__ = [
     "Change",
     "Entry",
     "Rate",
     "Reading",
+    "Reconciler",
     "Reply",
     "Split",
     "Target",
@@ -20,6 +22,9 @@ __all__ = [
     "UpstreamSettings",
     "Vendor",
     "VendorAuth",
+    "Write",
+    "WritePending",
+    "WriteState",
     "check_mode",
     "parse_rate",
 ]

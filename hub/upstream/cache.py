@@ -208,15 +208,17 @@ class Cache:
         )
 
     def invalidate(self, paths: Iterable[str]) -> None:
-        """A write made these paths' answers (any query) stale: forgotten (their history
-        stays), so the next read waits for the vendor's new answer as a first read does."""
+        """A write made these paths' answers stale, with any query and every path under them:
+        forgotten (their history stays), so the next read waits for the vendor's new answer as
+        a first read does."""
         paths = list(paths)
         if not paths:
             return
         with self.database.write() as db:
             db.conn.executemany(
-                "DELETE FROM upstream_cache WHERE source = ? AND path = ?",
-                [(self.source, path) for path in paths],
+                "DELETE FROM upstream_cache WHERE source = ? AND (path = ? OR"
+                " substr(path, 1, length(?) + 1) = ? || '/')",
+                [(self.source, path, path, path) for path in paths],
             )
 
     def touch(self, read_at: dict[str, float]) -> None:

@@ -77,6 +77,19 @@ def _retry_after(value: str | None) -> float | None:
             return None
 
 
+async def _read_body(content: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """The whole body, or ``None`` past ``limit`` bytes: one ``read(n)`` returns only what
+    has arrived so far, so an answer that comes in several pieces is read to its end."""
+    pieces: list[bytes] = []
+    size = 0
+    while piece := await content.read(limit + 1 - size):
+        pieces.append(piece)
+        size += len(piece)
+        if size > limit:
+            return None
+    return b"".join(pieces)
+
+
 class VendorClient:
     def __init__(self, settings: UpstreamSettings, auth: VendorAuth) -> None:
         self.settings = settings
@@ -132,8 +145,8 @@ class VendorClient:
                 data=data,
                 allow_redirects=False,
             ) as response:
-                body = await response.content.read(self.settings.max_body + 1)
-                if len(body) > self.settings.max_body:
+                body = await _read_body(response.content, self.settings.max_body)
+                if body is None:
                     raise VendorFailure(
                         502,
                         f"{self.where(target)} answered more than {self.settings.max_body} bytes",

@@ -61,6 +61,8 @@ class UpstreamSettings:
     poll: float = 1.0  # how often the poller looks for keys to refresh
     max_wait: float = 10.0  # how long a reader with nothing to serve waits for a budget slot
     max_body: int = 16 * 1024 * 1024  # bytes of one vendor answer at most
+    write_wait: float = 10.0  # how long a client waits for the vendor's answer to its write
+    write_lease: float = 30.0  # a write whose sender died is taken up again after this long
 
     def rate(self, plugin: str) -> Rate:
         return parse_rate(self.budget, f"plugins.{plugin}.upstream.budget")
@@ -78,7 +80,7 @@ class UpstreamSettings:
         self.rate(plugin)
         if self.ca_file and not Path(self.ca_file).is_file():
             raise ConfigError(f"{key}.ca_file: no such file: {self.ca_file}")
-        positive = ("timeout", "poll", "hot", "max_wait")
+        positive = ("timeout", "poll", "hot", "max_wait", "write_wait", "write_lease")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{key}.{name}: must be greater than 0")

@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +27,7 @@ from hub.upstream.budget import Budget
 from hub.upstream.cache import Cache, Change, Entry, Target, digest
 from hub.upstream.client import Reply, VendorAuth, VendorClient, VendorFailure
 from hub.upstream.settings import UpstreamSettings
+from hub.upstream.writes import Reconciler, Write, Writes
 
 if TYPE_CHECKING:
     from hub.caller import Caller
@@ -56,7 +57,8 @@ class Vendor:
     """What a plugin tells the host about its vendor: where it is and how it is reached
     (``settings``, ``auth``), its budget categories (default: one per path), answers that hold
     others (``splits``), what to do with a change (``on_change``: turn it into the plugin's
-    events), and the targets to keep fresh while someone listens (``watched``)."""
+    events), the targets to keep fresh while someone listens (``watched``), and how to find a
+    write that may have landed before it is sent again (``reconcilers``, by name)."""
 
     settings: UpstreamSettings
     auth: VendorAuth
@@ -64,6 +66,7 @@ class Vendor:
     splits: Sequence[Split] = ()
     on_change: Callable[[Change], None] | None = None
     watched: Callable[[], Iterable[Target]] = field(default=lambda: ())
+    reconcilers: Mapping[str, Reconciler] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class Upstream:
         self._background: set[asyncio.Task[Any]] = set()
         self._decoded: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._not_before: dict[str, float] = {}  # category -> no budget slot before then
+        self.writes = Writes(self)
 
     # -- reading -------------------------------------------------------------------------
     async def read(
@@ -294,7 +298,11 @@ class Upstream:
             )
         if reply.status == 304 and previous is not None:
             self.cache.confirm(target, sent_at)
-            return dataclasses.replace(previous, fetched_at=sent_at, failed_at=None, error=None)
+            confirmed = dataclasses.replace(
+                previous, fetched_at=sent_at, failed_at=None, error=None
+            )
+            self._store_parts(confirmed)  # what a confirmed whole holds is confirmed with it
+            return confirmed
         if reply.status >= 500 or 300 <= reply.status < 400:
             raise self._failed(target, 502, f"{where} answered {reply.status}")
         entry = Entry(
@@ -309,12 +317,14 @@ class Upstream:
             sent_at,
         )
         self._store(entry)
-        split = self._splits.get(target.path)
-        if split is not None and entry.status == 200 and not target.query:
-            self._store_parts(split, entry)
+        self._store_parts(entry)
         return entry
 
-    def _store_parts(self, split: Split, whole: Entry) -> None:
+    def _store_parts(self, whole: Entry) -> None:
+        """A whole answer (a :class:`Split`'s) also answers the paths it covers."""
+        split = self._splits.get(whole.target.path)
+        if split is None or whole.status != 200 or whole.target.query:
+            return
         try:
             parts = split.parts(whole.body)
         except Exception as exc:  # a malformed whole still answered its own readers
@@ -375,26 +385,66 @@ class Upstream:
         data: Any = None,
         invalidates: Iterable[str] = (),
     ) -> Reply:
-        """A write sent to the vendor as it is: never cached, never coalesced, paid for from
-        the budget of its category (waiting up to ``max_wait`` for a slot). The vendor's answer
-        comes back whatever its status; only a vendor that cannot be reached or answers 5xx
-        or 429 raises the table's 502/503/504. ``invalidates``: paths whose cached answers the
-        write makes stale, refetched on their next read."""
+        """A request that changes nothing lasting at the vendor (webim's ``set-log-level``)
+        sent as it is: never cached, never coalesced, never retried, paid for from the budget
+        of its category (waiting up to ``max_wait`` for a slot). The vendor's answer comes back
+        whatever its status; only a vendor that cannot be reached or answers 5xx or 429 raises
+        the table's 502/503/504. A write that creates or deletes goes through :meth:`write`."""
         target = Target.of(path, query)
+        wait = await self.wait_for_slot(target)
+        if wait > 0:
+            raise self._budget_spent(self.category(target), wait)
+        write = Write(method, target.path, target.query, invalidates=tuple(invalidates))
+        reply = await self.send(write, headers=headers, data=data)
+        self.cache.invalidate(write.invalidates)
+        if caller is not None:
+            caller.saw_upstream(self.plugin, time.time(), False)
+        return reply
+
+    async def write(self, caller: Caller | None, write: Write) -> Reply:
+        """A write delivered to the vendor exactly once (:mod:`hub.upstream.writes`): the
+        vendor's answer, or :class:`~hub.upstream.writes.WritePending` when it could not be
+        had within ``write_wait`` (the write is kept and delivered later)."""
+        credential = caller.credential if caller is not None else None
+        reply = await self.writes.send(credential.id if credential is not None else None, write)
+        if caller is not None:
+            caller.saw_upstream(self.plugin, time.time(), False)
+        return reply
+
+    async def wait_for_slot(self, target: Target) -> float:
+        """Take a budget slot for ``target``'s category, waiting up to ``max_wait`` for one:
+        0 when taken, else the seconds still to wait (nothing taken)."""
         category = self.category(target)
         deadline = time.time() + self.settings.max_wait
+        waited = False
         while (wait := self.budget.take(self.budget_key(category), self.rate)) > 0:
             if time.time() + wait > deadline:
-                raise self._budget_spent(category, wait)
-            self.metrics.upstream_budget_waits.labels(self.plugin).inc()
+                return wait
+            if not waited:
+                self.metrics.upstream_budget_waits.labels(self.plugin).inc()
+                waited = True
             await asyncio.sleep(min(wait, self.settings.poll))
+        return 0.0
+
+    async def send(
+        self, write: Write, *, headers: dict[str, str] | None = None, data: Any = None
+    ) -> Reply:
+        """One request to the vendor, budget already paid: its answer, or the table's error
+        for a vendor that cannot be reached (503), is slow (504), answers 5xx (502) or 429
+        (503, and the category's budget pushed back by its ``Retry-After``)."""
+        target = write.target
+        headers = dict(headers or {})
+        if write.content_type:
+            headers["Content-Type"] = write.content_type
+        body = data if data is not None else (write.body or None)
         try:
-            reply = await self.client.send(method, target, headers=headers, data=data)
+            reply = await self.client.send(write.method, target, headers=headers, data=body)
         except VendorFailure as exc:
             self._requests("error" if exc.status != 504 else "timeout")
             raise self._unavailable(exc.status, exc.message) from None
         self._requests(str(reply.status))
         if reply.status == 429:
+            category = self.category(target)
             pushed = reply.retry_after if reply.retry_after is not None else self.rate.window
             self.budget.push_back(self.budget_key(category), pushed)
             self._not_before[category] = time.time() + pushed
@@ -402,9 +452,6 @@ class Upstream:
             raise self._unavailable(503, message, pushed)
         if reply.status >= 500:
             raise self._unavailable(502, f"{self.client.where(target)} answered {reply.status}")
-        self.cache.invalidate(invalidates)
-        if caller is not None:
-            caller.saw_upstream(self.plugin, time.time(), False)
         return reply
 
     # -- the poller ----------------------------------------------------------------------

@@ -192,3 +192,33 @@ class UpstreamHistoryResponse(_message.Message):
     versions: _containers.RepeatedCompositeFieldContainer[UpstreamVersion]
     total_count: int
     def __init__(self, versions: _Optional[_Iterable[_Union[UpstreamVersion, _Mapping]]] = ..., total_count: _Optional[int] = ...) -> None: ...
+
+class UpstreamWriteRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class UpstreamWriteState(_message.Message):
+    __slots__ = ("id", "plugin", "status", "attempts", "last_error", "created_at", "replied_at", "reply_status", "reply_content_type", "reply_body")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REPLIED_AT_FIELD_NUMBER: _ClassVar[int]
+    REPLY_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REPLY_CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    REPLY_BODY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    plugin: str
+    status: str
+    attempts: int
+    last_error: str
+    created_at: str
+    replied_at: str
+    reply_status: int
+    reply_content_type: str
+    reply_body: str
+    def __init__(self, id: _Optional[str] = ..., plugin: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., created_at: _Optional[str] = ..., replied_at: _Optional[str] = ..., reply_status: _Optional[int] = ..., reply_content_type: _Optional[str] = ..., reply_body: _Optional[str] = ...) -> None: ...

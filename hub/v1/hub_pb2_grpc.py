@@ -69,6 +69,11 @@ class HubStub:
                 request_serializer=hub_dot_v1_dot_hub__pb2.UpstreamHistoryRequest.SerializeToString,
                 response_deserializer=hub_dot_v1_dot_hub__pb2.UpstreamHistoryResponse.FromString,
                 _registered_method=True)
+        self.UpstreamWrite = channel.unary_unary(
+                '/hub.v1.Hub/UpstreamWrite',
+                request_serializer=hub_dot_v1_dot_hub__pb2.UpstreamWriteRequest.SerializeToString,
+                response_deserializer=hub_dot_v1_dot_hub__pb2.UpstreamWriteState.FromString,
+                _registered_method=True)
 
 
 class HubServicer:
@@ -122,6 +127,14 @@ class HubServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpstreamWrite(self, request, context):
+        """A write forwarded in upstream mode, for the admin or the credential that made it: what the
+        `hub-write-id` trailer of a DEADLINE_EXCEEDED (write pending) points at.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HubServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -159,6 +172,11 @@ def add_HubServicer_to_server(servicer, server):
                     servicer.UpstreamHistory,
                     request_deserializer=hub_dot_v1_dot_hub__pb2.UpstreamHistoryRequest.FromString,
                     response_serializer=hub_dot_v1_dot_hub__pb2.UpstreamHistoryResponse.SerializeToString,
+            ),
+            'UpstreamWrite': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpstreamWrite,
+                    request_deserializer=hub_dot_v1_dot_hub__pb2.UpstreamWriteRequest.FromString,
+                    response_serializer=hub_dot_v1_dot_hub__pb2.UpstreamWriteState.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -350,6 +368,33 @@ class Hub:
             '/hub.v1.Hub/UpstreamHistory',
             hub_dot_v1_dot_hub__pb2.UpstreamHistoryRequest.SerializeToString,
             hub_dot_v1_dot_hub__pb2.UpstreamHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpstreamWrite(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.v1.Hub/UpstreamWrite',
+            hub_dot_v1_dot_hub__pb2.UpstreamWriteRequest.SerializeToString,
+            hub_dot_v1_dot_hub__pb2.UpstreamWriteState.FromString,
             options,
             channel_credentials,
             insecure,
