@@ -53,3 +53,28 @@ def test_bench_short_run_prints_every_scenario(tmp_path: Path) -> None:
     for scenario in report["scenarios"]:
         assert isinstance(scenario["ratio"], float)
         assert scenario["hub"]["requests"] > 0 and scenario["baseline_stats"]["requests"] > 0
+
+
+def test_upstream_bench_quick_run_compares_upstream_with_local(tmp_path: Path) -> None:
+    """bench/upstream_bench.py --quick: both protocols measured on both hubs, and hub A (the
+    vendor) received no more than the budget allows."""
+    out = tmp_path / "upstream.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "upstream_bench.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for name in ("GraphQL monitoring", "gRPC Unspot/GetMonitoring"):
+        row = re.search(ROW.format(name=re.escape(name)), done.stdout, re.MULTILINE)
+        assert row, f"no row with a ratio for {name!r}:\n{done.stdout}"
+    report = json.loads(out.read_text())
+    assert len(report["scenarios"]) == 2
+    for scenario in report["scenarios"]:
+        assert isinstance(scenario["ratio"], float)
+        assert scenario["upstream"]["requests"] > 0 and scenario["local"]["requests"] > 0
+        assert scenario["upstream"]["errors"] == scenario["local"]["errors"] == 0
+        spent = scenario["a_received"]
+        assert 0 <= spent["requests"] <= spent["allowed"]

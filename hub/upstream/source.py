@@ -137,6 +137,7 @@ class Upstream:
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
         self._reads: dict[str, float] = {}  # key -> last read, written to the cache each poll
         self._splits = {split.path: split for split in vendor.splits}
+        self._covered = frozenset(path for split in vendor.splits for path in split.covers)
         self._background: set[asyncio.Task[Any]] = set()
         self._decoded: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._not_before: dict[str, float] = {}  # category -> no budget slot before then
@@ -185,7 +186,8 @@ class Upstream:
         age = now - entry.fetched_at
         if age <= self.fresh + self.revalidate and not entry.failing:
             self._count("revalidate")
-            self._refresh_later(target)
+            if target.path not in self._covered:  # else the poller may answer several at once
+                self._refresh_later(target)
             return entry
         try:  # a slot free now, or a fetch already in flight: take its answer
             fresh = await self._refresh(target, now)
