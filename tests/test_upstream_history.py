@@ -13,12 +13,12 @@ import aiohttp
 import grpc
 import orjson
 import pytest
+from hub_unspot.settings import UnspotSettings
 
 from hub.config import ConfigError, Settings, env_names, plugin_settings
 from hub.testing.inprocess import RunningHub, running_hub
 from hub.testing.process import ADMIN_TOKEN
 from hub.v1 import hub_pb2, hub_pb2_grpc
-from hub_unspot.settings import UnspotSettings
 
 DISPLAYS = "/api/external/v1/monitoring/displays"
 HISTORY = """query($path: String!) { hub { upstreamHistory(plugin: "unspot", path: $path) {
@@ -26,13 +26,15 @@ HISTORY = """query($path: String!) { hub { upstreamHistory(plugin: "unspot", pat
 
 
 async def gql(hub: RunningHub, query: str, token: str, **variables: Any) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             hub.url + "/graphql",
             json={"query": query, "variables": variables},
             headers={"Authorization": f"Bearer {token}"},
-        ) as response:
-            return await response.json()  # type: ignore[no-any-return]
+        ) as response,
+    ):
+        return await response.json()  # type: ignore[no-any-return]
 
 
 async def test_history_keeps_one_version_per_content(tmp_path: Path) -> None:
@@ -72,7 +74,8 @@ async def test_history_keeps_one_version_per_content(tmp_path: Path) -> None:
             await seen("online")
             await gql(
                 vendor,
-                f'mutation {{ unspotSetDisplayStatus(id: "{display}", status: "offline") {{ id }} }}',
+                f'mutation {{ unspotSetDisplayStatus(id: "{display}", status: "offline")'
+                " { id } }",
                 ADMIN_TOKEN,
             )
             await seen("offline")
