@@ -18,6 +18,7 @@ def m001_cache(db) -> None:  # type: ignore[no-untyped-def]
     db.execute(
         "CREATE TABLE IF NOT EXISTS upstream_cache ("
         " source TEXT NOT NULL, key TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL,"
+        " method TEXT NOT NULL DEFAULT 'GET', request_type TEXT, request_body BLOB,"
         " category TEXT NOT NULL, status INTEGER NOT NULL, content_type TEXT NOT NULL,"
         " body BLOB NOT NULL, digest TEXT NOT NULL, etag TEXT, last_modified TEXT,"
         " fetched_at REAL NOT NULL, failed_at REAL, error TEXT, read_at REAL NOT NULL,"
@@ -40,20 +41,36 @@ def m001_cache(db) -> None:  # type: ignore[no-untyped-def]
 
 @dataclass(frozen=True)
 class Target:
-    """One request to the vendor: a documented path and its query, in a canonical order."""
+    """One reading request to the vendor: a documented path and its query, parameters in a
+    canonical order (by name; repeated ones keep their order, which may mean something, as in
+    ERA's ``order``); a method other than GET with its body for a vendor that reads that way
+    (ERA's ``LOOKUP``)."""
 
     path: str
     query: tuple[tuple[str, str], ...] = ()
+    method: str = "GET"
+    body: bytes = b""
+    content_type: str | None = None
 
     @classmethod
-    def of(cls, path: str, query: Iterable[tuple[str, str]] = ()) -> Target:
-        return cls(path, tuple(sorted((str(k), str(v)) for k, v in query)))
+    def of(
+        cls,
+        path: str,
+        query: Iterable[tuple[str, str]] = (),
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> Target:
+        pairs = sorted(((str(k), str(v)) for k, v in query), key=lambda pair: pair[0])
+        return cls(path, tuple(pairs), method, body, content_type)
 
     @property
     def key(self) -> str:
-        if not self.query:
-            return self.path
-        return f"{self.path}?{urlencode(self.query)}"
+        key = f"{self.path}?{urlencode(self.query)}" if self.query else self.path
+        if self.method != "GET" or self.body:
+            key = f"{self.method} {key} {hashlib.sha256(self.body).hexdigest()[:32]}"
+        return key
 
 
 @dataclass(frozen=True)
@@ -103,14 +120,16 @@ def digest(body: bytes) -> str:
 
 
 COLUMNS = (
-    "path, query, category, status, content_type, body, digest, etag, last_modified,"
-    " fetched_at, failed_at, error"
+    "path, query, method, request_type, request_body, category, status, content_type, body,"
+    " digest, etag, last_modified, fetched_at, failed_at, error"
 )
 
 
 def _entry(row: tuple) -> Entry:  # type: ignore[type-arg]
-    path, query, category, status, ctype, body, dig, etag, modified, fetched, failed, err = row
-    target = Target(path, tuple(tuple(pair) for pair in orjson.loads(query)))
+    path, query, method, rtype, rbody, *rest = row
+    category, status, ctype, body, dig, etag, modified, fetched, failed, err = rest
+    pairs = tuple(tuple(pair) for pair in orjson.loads(query))
+    target = Target(path, pairs, method, bytes(rbody or b""), rtype)  # type: ignore[arg-type]
     return Entry(
         target, category, status, ctype, bytes(body), dig, etag, modified, fetched, failed, err
     )
@@ -135,7 +154,7 @@ class Cache:
         with self.database.write() as db:
             db.execute(
                 f"INSERT INTO upstream_cache (source, key, {COLUMNS}, read_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)"
                 " ON CONFLICT(source, key) DO UPDATE SET"
                 " category = excluded.category, status = excluded.status,"
                 " content_type = excluded.content_type, body = excluded.body,"
@@ -147,6 +166,9 @@ class Cache:
                     key,
                     entry.target.path,
                     orjson.dumps(entry.target.query).decode(),
+                    entry.target.method,
+                    entry.target.content_type,
+                    entry.target.body,
                     entry.category,
                     entry.status,
                     entry.content_type,

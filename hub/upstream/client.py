@@ -125,7 +125,11 @@ class VendorClient:
         return f"{self.origin}{urlsplit(self.base).path}{target.path}"
 
     async def get(self, target: Target, validators: Mapping[str, str] | None = None) -> Reply:
-        return await self.send("GET", target, headers=validators)
+        """A reading request: ``target``'s method (GET, or e.g. ERA's LOOKUP) and body."""
+        headers = dict(validators or {})
+        if target.content_type:
+            headers["Content-Type"] = target.content_type
+        return await self.send(target.method, target, headers=headers, data=target.body or None)
 
     async def send(
         self,

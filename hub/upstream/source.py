@@ -145,11 +145,19 @@ class Upstream:
 
     # -- reading -------------------------------------------------------------------------
     async def read(
-        self, caller: Caller | None, path: str, query: Iterable[tuple[str, str]] = ()
+        self,
+        caller: Caller | None,
+        path: str,
+        query: Iterable[tuple[str, str]] = (),
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+        content_type: str | None = None,
     ) -> Reading:
-        """The vendor's answer to ``GET path?query``, from the cache when it may be; the
-        caller learns how fresh it is (``Age``, ``extensions.upstream``, trailers)."""
-        target = Target.of(path, query)
+        """The vendor's answer to ``GET path?query`` (or another reading method with its body,
+        as ERA's ``LOOKUP``), from the cache when it may be; the caller learns how fresh it is
+        (``Age``, ``extensions.upstream``, trailers)."""
+        target = Target.of(path, query, method=method, body=body, content_type=content_type)
         now = time.time()
         self._reads[target.key] = now
         entry = self.cache.get(target)
