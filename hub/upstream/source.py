@@ -136,6 +136,7 @@ class Upstream:
         self.metrics = metrics
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
         self._reads: dict[str, float] = {}  # key -> last read, written to the cache each poll
+        self._heard: dict[str, bytes] = {}  # watched key -> the content its listeners know
         self._splits = {split.path: split for split in vendor.splits}
         self._covered = frozenset(path for split in vendor.splits for path in split.covers)
         self._background: set[asyncio.Task[Any]] = set()
@@ -358,13 +359,26 @@ class Upstream:
 
     def _store(self, entry: Entry) -> None:
         change = self.cache.store(entry, self._reads.get(entry.target.key, 0.0))
-        if change is not None and self.vendor.on_change is not None:
-            try:
-                self.vendor.on_change(change)
-            except Exception:
-                log.exception(
-                    "upstream %s: on_change failed for %s", self.plugin, change.target.path
-                )
+        if entry.target.key in self._heard:
+            self._tell(entry)
+        elif change is not None:
+            self._announce(change)
+
+    def _tell(self, entry: Entry) -> None:
+        """A watched key's listeners hear of each content it takes in the shared cache,
+        whichever process of the hub fetched it (the poller looks at the cache for them)."""
+        before = self._heard[entry.target.key]
+        if 200 <= entry.status < 300 and entry.body != before:
+            self._heard[entry.target.key] = entry.body
+            self._announce(Change(entry.target, before, entry.body, entry.fetched_at))
+
+    def _announce(self, change: Change) -> None:
+        if self.vendor.on_change is None:
+            return
+        try:
+            self.vendor.on_change(change)
+        except Exception:
+            log.exception("upstream %s: on_change failed for %s", self.plugin, change.target.path)
 
     def _failed(
         self, target: Target, status: int, message: str, retry_after: float | None = None
@@ -469,10 +483,18 @@ class Upstream:
         """Refresh, within the budget, the keys read in the last ``hot`` seconds (and those
         someone listens to) that are past fresh, the oldest first."""
         now = time.time()
-        for target in self.vendor.watched():
+        watched = list(self.vendor.watched())
+        self._heard = {t.key: self._heard[t.key] for t in watched if t.key in self._heard}
+        for target in watched:
             self._reads[target.key] = now
-            if self.cache.get(target) is None and target.key not in self._inflight:
-                self._refresh_later(target)
+            entry = self.cache.get(target)
+            if entry is None:
+                if target.key not in self._inflight:
+                    self._refresh_later(target)
+            elif target.key in self._heard:
+                self._tell(entry)  # another process may have fetched it
+            elif 200 <= entry.status < 300:
+                self._heard[target.key] = entry.body  # the baseline listeners hear changes from
         reads, self._reads = self._reads, {}
         self.cache.touch(reads)
         due = [

@@ -1,7 +1,9 @@
-"""Webim in the hub's GraphQL schema: ``{ webim { ... } }`` and the ``webim*`` mutations.
-Field values are the REST ones; names are camelCase."""
+"""Webim in the hub's GraphQL schema: ``{ webim { ... } }``, the ``webim*`` mutations and
+``webimInstanceRestarted``. Field values are the REST ones; names are camelCase."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 import strawberry
 
@@ -42,7 +44,9 @@ class AccountStat(Counters):
     domain: str
     not_belongs_to_tornado_instance: bool
     ignore_not_belongs_to_tornado_instance: bool
-    blocked: bool
+    blocked: bool | None = strawberry.field(
+        description="null in upstream mode: accounts-stat does not say; ask accountState."
+    )
 
 
 @strawberry.type(name="WebimAccountsTotal")
@@ -212,48 +216,52 @@ def _channels(channels: list[ChannelErrorsRecord]) -> list[ChannelErrors]:
 @strawberry.type(name="WebimQuery")
 class WebimQuery:
     @strawberry.field(description="/l/a/monitor")
-    def monitor(self, info: strawberry.Info) -> Monitor:
-        return to_graphql(Monitor, _service(info).monitor(_caller(info)))
+    async def monitor(self, info: strawberry.Info) -> Monitor:
+        return to_graphql(Monitor, await _service(info).monitor(_caller(info)))
 
     @strawberry.field(description="/l/a/monitor/connect-to-db: an error (500) when it fails.")
-    def connect_to_db(self, info: strawberry.Info) -> Result:
-        return to_graphql(Result, _service(info).connect_to_db(_caller(info)))
+    async def connect_to_db(self, info: strawberry.Info) -> Result:
+        return to_graphql(Result, await _service(info).connect_to_db(_caller(info)))
 
     @strawberry.field(description="/l/o/pingservice; the operator token as Authorization: Bearer.")
-    def ping(self, info: strawberry.Info, pinger_id: str, ts: str) -> Result:
-        return to_graphql(Result, _service(info).ping(_caller(info), pinger_id, ts))
+    async def ping(self, info: strawberry.Info, pinger_id: str, ts: str) -> Result:
+        return to_graphql(Result, await _service(info).ping(_caller(info), pinger_id, ts))
 
     @strawberry.field(description="/l/a/monitor/timer-stats: every periodic job of the hub.")
-    def timer_stats(self, info: strawberry.Info) -> TimerStats:
-        return to_graphql(TimerStats, _service(info).timer_stats(_caller(info)))
+    async def timer_stats(self, info: strawberry.Info) -> TimerStats:
+        return to_graphql(TimerStats, await _service(info).timer_stats(_caller(info)))
 
-    @strawberry.field(description="The account rows of accounts-stat, in creation order.")
-    def accounts(
+    @strawberry.field(
+        description="The account rows of accounts-stat, in creation order (upstream mode: the"
+        " vendor's order)."
+    )
+    async def accounts(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[AccountStat]:
         page = page_window(first, after, bad_request, seekable=True)
-        got = _service(info).accounts(_caller(info), page)
+        got = await _service(info).accounts(_caller(info), page)
         nodes = [to_graphql(AccountStat, r) for r in got.accounts]
         return connection(nodes, got.total, page, got.cursors, got.has_next)
 
     @strawberry.field(description="The TOTAL row of accounts-stat.")
-    def accounts_total(self, info: strawberry.Info) -> AccountsTotal:
-        return to_graphql(AccountsTotal, _service(info).accounts_stat(_caller(info)).total)
+    async def accounts_total(self, info: strawberry.Info) -> AccountsTotal:
+        stat = await _service(info).accounts_stat(_caller(info))
+        return to_graphql(AccountsTotal, stat.total)
 
     @strawberry.field
-    def account(self, info: strawberry.Info, name: str) -> AccountStat:
-        return to_graphql(AccountStat, _service(info).account(_caller(info), name))
+    async def account(self, info: strawberry.Info, name: str) -> AccountStat:
+        return to_graphql(AccountStat, await _service(info).account(_caller(info), name))
 
     @strawberry.field(description="/l/a/monitor/zabbix/tornado")
-    def tornado(self, info: strawberry.Info) -> ZabbixTornado:
-        return to_graphql(ZabbixTornado, _service(info).zabbix_tornado(_caller(info)))
+    async def tornado(self, info: strawberry.Info) -> ZabbixTornado:
+        return to_graphql(ZabbixTornado, await _service(info).zabbix_tornado(_caller(info)))
 
     @strawberry.field(description="/l/a/monitor/zabbix/channels: channels with errors.")
-    def channels(self, info: strawberry.Info) -> list[ChannelErrors]:
-        return _channels(_service(info).channels(_caller(info)))
+    async def channels(self, info: strawberry.Info) -> list[ChannelErrors]:
+        return _channels(await _service(info).channels(_caller(info)))
 
     @strawberry.field(description="/l/a/monitor/collected-to-store-objects")
-    def collected_to_store_objects(
+    async def collected_to_store_objects(
         self,
         info: strawberry.Info,
         account_name: str,
@@ -261,7 +269,7 @@ class WebimQuery:
         num: int,
         mode: str = "stats",
     ) -> list[ObjectCount]:
-        objects = _service(info).collected_to_store_objects(
+        objects = await _service(info).collected_to_store_objects(
             _caller(info), mode, account_name, collector_name, str(num)
         )
         return _objects(objects)
@@ -270,32 +278,36 @@ class WebimQuery:
     async def object_stats(self, info: strawberry.Info) -> list[ObjectCount]:
         return _objects(await _service(info).object_stats(_caller(info)))
 
-    @strawberry.field(description="/l/i/instance-id: new at every start of the hub.")
-    def instance_id(self, info: strawberry.Info) -> str:
-        return _service(info).instance_id(_caller(info))
+    @strawberry.field(
+        description="/l/i/instance-id: new at every start of the hub (upstream mode: of the"
+        " fronted Webim; see webimInstanceRestarted)."
+    )
+    async def instance_id(self, info: strawberry.Info) -> str:
+        return await _service(info).instance_id(_caller(info))
 
     @strawberry.field(description="/l/i/account-state; `host` stands for the Host header.")
-    def account_state(
+    async def account_state(
         self,
         info: strawberry.Info,
         account: str | None = None,
         host: str | None = None,
         action: str = "get_state",
     ) -> AccountState:
-        state = _service(info).account_state(_caller(info), action, account, host)
+        state = await _service(info).account_state(_caller(info), action, account, host)
         return to_graphql(AccountState, state)
 
     @strawberry.field(description="get-tornado-ports.php: the ports this hub listens on.")
-    def tornado_ports(self, info: strawberry.Info) -> list[str]:
-        return _service(info).tornado_ports(_caller(info))
+    async def tornado_ports(self, info: strawberry.Info) -> list[str]:
+        return await _service(info).tornado_ports(_caller(info))
 
     @strawberry.field(description="get-all-env-list.php")
-    def environments(self, info: strawberry.Info) -> list[Environment]:
-        return [to_graphql(Environment, e) for e in _service(info).environments(_caller(info))]
+    async def environments(self, info: strawberry.Info) -> list[Environment]:
+        environments = await _service(info).environments(_caller(info))
+        return [to_graphql(Environment, e) for e in environments]
 
     @strawberry.field(description="info.php's values; `host` stands for the Host header.")
-    def info(self, info: strawberry.Info, host: str | None = None) -> Info:
-        return to_graphql(Info, _service(info).info(_caller(info), host))
+    async def info(self, info: strawberry.Info, host: str | None = None) -> Info:
+        return to_graphql(Info, await _service(info).info(_caller(info), host))
 
     @strawberry.field(description="The level set on a component's logger and its effective one.")
     def log_level(self, info: strawberry.Info, name: str) -> LogLevel:
@@ -305,12 +317,13 @@ class WebimQuery:
 @strawberry.type(name="WebimMutation")
 class WebimMutation:
     @strawberry.mutation(description="/l/a/monitor/set-log-level (a service login).")
-    def webim_set_log_level(
+    async def webim_set_log_level(
         self, info: strawberry.Info, name: str, level: str, current_node_only: bool | None = None
     ) -> LogLevel:
-        service, caller = _service(info), _caller(info)
-        service.set_log_level(caller, name, level, current_node_only)
-        return to_graphql(LogLevel, service.log_level(caller, name))
+        changed = await _service(info).set_log_level_and_read(
+            _caller(info), name, level, current_node_only
+        )
+        return to_graphql(LogLevel, changed)
 
     @strawberry.mutation(description="Create an account or change the fields sent (admin).")
     def webim_upsert_account(self, info: strawberry.Info, input: AccountInput) -> AccountStat:
@@ -357,3 +370,22 @@ class WebimMutation:
     @strawberry.mutation(description="One long-polling update cycle with its tries (admin).")
     def webim_record_long_polling(self, info: strawberry.Info, tries: float) -> LongPolling:
         return to_graphql(LongPolling, _service(info).record_long_polling(_caller(info), tries))
+
+
+@strawberry.type(name="WebimInstanceRestart")
+class InstanceRestart:
+    instance_id: str
+    previous_instance_id: str
+    seen_at: str = strawberry.field(description="When the hub first read the new instance-id.")
+
+
+@strawberry.type(name="WebimSubscription")
+class WebimSubscription:
+    @strawberry.subscription(
+        description="Each restart of the fronted Webim (upstream mode): its instance-id changed."
+    )
+    async def webim_instance_restarted(
+        self, info: strawberry.Info
+    ) -> AsyncIterator[InstanceRestart]:
+        async for restart in _service(info).instance_restarts(_caller(info)):
+            yield to_graphql(InstanceRestart, restart)

@@ -29,32 +29,32 @@ class WebimServicer(webim_pb2_grpc.WebimServicer):
 
     # -- reads -----------------------------------------------------------------------------
     async def GetMonitor(self, request: Any, context: Context) -> Any:
-        return to_message(pb.Monitor, self.service.monitor(caller_of(context)))
+        return to_message(pb.Monitor, await self.service.monitor(caller_of(context)))
 
     async def ConnectToDb(self, request: Any, context: Context) -> Any:
-        return to_message(pb.Result, self.service.connect_to_db(caller_of(context)))
+        return to_message(pb.Result, await self.service.connect_to_db(caller_of(context)))
 
     async def Ping(self, request: Any, context: Context) -> Any:
-        result = self.service.ping(
+        result = await self.service.ping(
             caller_of(context), request.pinger_id, request.ts, auth_token=request.auth_token
         )
         return to_message(pb.Result, result)
 
     async def GetTimerStats(self, request: Any, context: Context) -> Any:
-        return to_message(pb.TimerStats, self.service.timer_stats(caller_of(context)))
+        return to_message(pb.TimerStats, await self.service.timer_stats(caller_of(context)))
 
     async def GetAccountsStat(self, request: Any, context: Context) -> Any:
-        return to_message(pb.AccountsStat, self.service.accounts_stat(caller_of(context)))
+        return to_message(pb.AccountsStat, await self.service.accounts_stat(caller_of(context)))
 
     async def GetZabbixTornado(self, request: Any, context: Context) -> Any:
-        return to_message(pb.ZabbixTornado, self.service.zabbix_tornado(caller_of(context)))
+        return to_message(pb.ZabbixTornado, await self.service.zabbix_tornado(caller_of(context)))
 
     async def GetZabbixChannels(self, request: Any, context: Context) -> Any:
-        channels = self.service.channels(caller_of(context))
+        channels = await self.service.channels(caller_of(context))
         return to_message(pb.ZabbixChannels, {"channels": channels})
 
     async def GetCollectedToStoreObjects(self, request: Any, context: Context) -> Any:
-        objects = self.service.collected_to_store_objects(
+        objects = await self.service.collected_to_store_objects(
             caller_of(context),
             request.mode,
             request.account_name,
@@ -67,30 +67,31 @@ class WebimServicer(webim_pb2_grpc.WebimServicer):
         return _objects(await self.service.object_stats(caller_of(context)))
 
     async def GetInstanceId(self, request: Any, context: Context) -> Any:
-        return pb.InstanceId(instance_id=self.service.instance_id(caller_of(context)))
+        return pb.InstanceId(instance_id=await self.service.instance_id(caller_of(context)))
 
     async def GetAccountState(self, request: Any, context: Context) -> Any:
-        state = self.service.account_state(
+        state = await self.service.account_state(
             caller_of(context), request.action, request.account or None, request.host or None
         )
         return to_message(pb.AccountState, state)
 
     async def GetTornadoPorts(self, request: Any, context: Context) -> Any:
-        return pb.TornadoPorts(ports=self.service.tornado_ports(caller_of(context)))
+        return pb.TornadoPorts(ports=await self.service.tornado_ports(caller_of(context)))
 
     async def ListEnvironments(self, request: Any, context: Context) -> Any:
-        environments = self.service.environments(caller_of(context))
+        environments = await self.service.environments(caller_of(context))
         return to_message(pb.Environments, {"environments": environments})
 
     async def GetInfo(self, request: Any, context: Context) -> Any:
-        info = self.service.info(caller_of(context), request.host or None)
+        info = await self.service.info(caller_of(context), request.host or None)
         return pb.Info(entries=[pb.InfoEntry(key=k, value=v) for k, v in info.php_array().items()])
 
     async def SetLogLevel(self, request: Any, context: Context) -> Any:
-        caller = caller_of(context)
         current = request.current_node_only if request.HasField("current_node_only") else None
-        self.service.set_log_level(caller, request.name, request.level, current)
-        return to_message(pb.LogLevel, self.service.log_level(caller, request.name))
+        changed = await self.service.set_log_level_and_read(
+            caller_of(context), request.name, request.level, current
+        )
+        return to_message(pb.LogLevel, changed)
 
     async def GetLogLevel(self, request: Any, context: Context) -> Any:
         return to_message(pb.LogLevel, self.service.log_level(caller_of(context), request.name))

@@ -1,9 +1,10 @@
 """``/webim/metrics``: Webim's state as Prometheus families, beside the hub's own metrics and
-the hub process's (CPU, memory, file descriptors, GC), in the text format."""
+the hub process's (CPU, memory, file descriptors, GC), in the text format. In upstream mode the
+fronted Webim's families take the place of the local state, labelled ``upstream``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -24,6 +25,8 @@ class WebimCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         service = self.hub.service(WebimService)
+        if service.upstream is not None:  # webim.db is not the system: /webim/metrics reads it
+            return
         try:
             service.check_database()
             up = 1
@@ -58,7 +61,7 @@ class WebimCollector(Collector):
         for account in every:
             for counter, family in per_counter.items():
                 family.add_metric([account.name], getattr(account, counter))
-            blocked.add_metric([account.name], int(account.blocked))
+            blocked.add_metric([account.name], int(account.blocked is True))
             not_belongs.add_metric([account.name], int(account.not_belongs_to_tornado_instance))
         yield from per_counter.values()
         yield blocked
@@ -95,7 +98,40 @@ class WebimCollector(Collector):
         yield info
 
 
-def render_metrics(hub: HubApi) -> tuple[bytes, str]:
+def render_metrics(hub: HubApi, upstream: Sequence[Metric] = ()) -> tuple[bytes, str]:
     """The hub's registry: the host's and every plugin's families (:class:`WebimCollector`
-    among them) and the hub process's."""
-    return generate_latest(hub.metrics.registry), CONTENT_TYPE_LATEST
+    among them) and the hub process's; with ``upstream``, the vendor's families joined in."""
+    registry: Collector = hub.metrics.registry
+    if upstream:
+        registry = _Joined(registry, upstream)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+# samples the text format writes as gauges of their own (``x_created`` of a counter ``x``)
+SPLIT_SUFFIXES = ("_created", "_gsum", "_gcount")
+
+
+class _Joined(Collector):
+    """The hub's families and the vendor's, one family per name as the text format needs: the
+    vendor's samples join a family of the hub's with the same name and type (a hub fronting a
+    hub, or the process collectors both have); a vendor family whose name the hub uses for a
+    family of another type is left out."""
+
+    def __init__(self, registry: Collector, upstream: Iterable[Metric]) -> None:
+        self.registry = registry
+        self.upstream = upstream
+
+    def collect(self) -> Iterator[Metric]:
+        theirs = {family.name: family for family in self.upstream}
+        for family in self.registry.collect():
+            joining = [(family.name, family.type)]
+            joining += [(family.name + suffix, "gauge") for suffix in SPLIT_SUFFIXES]
+            samples = list(family.samples)
+            for name, kind in joining:
+                same = theirs.pop(name, None)
+                if same is not None and same.type == kind:
+                    samples += same.samples
+            joined = Metric(family.name, family.documentation, family.type, family.unit)
+            joined.samples = samples
+            yield joined
+        yield from theirs.values()

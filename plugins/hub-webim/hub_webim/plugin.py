@@ -40,9 +40,11 @@ def register_rest(hub: HubApi, register: Callable[[RestApi], None]) -> None:
 
 @hookimpl
 def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
-    from hub_webim.graphql import WebimMutation, WebimQuery
+    from hub_webim.graphql import WebimMutation, WebimQuery, WebimSubscription
 
-    register(GraphQLPart(query=WebimQuery, mutation=WebimMutation))
+    register(
+        GraphQLPart(query=WebimQuery, mutation=WebimMutation, subscription=WebimSubscription)
+    )
 
 
 @hookimpl
@@ -60,6 +62,8 @@ def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
 @hookimpl
 def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
     webim = hub.service(WebimService)
+    if webim.upstream is not None:  # webim.db is not the system: the host probes the vendor
+        return
 
     def database() -> tuple[str, str]:
         try:
@@ -74,6 +78,8 @@ def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None])
 @hookimpl
 def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
     webim = hub.service(WebimService)
+    if webim.upstream is not None:  # the vendor's storagers are the ones timer-stats reports
+        return
     register(PeriodicJob("storager", webim.settings.storager_interval, webim.storager_run))
 
 

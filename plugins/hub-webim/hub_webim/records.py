@@ -6,6 +6,7 @@ gRPC take as they are."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,12 @@ class AccountsTotal(Counters, _Named):
 
 @dataclass(frozen=True)
 class Account(Counters, _NamedAccount):
+    """``blocked`` is ``None`` where it is not known: a Webim fronted in upstream mode reports
+    it per account (account-state), not in accounts-stat."""
+
     not_belongs_to_tornado_instance: bool
     ignore_not_belongs_to_tornado_instance: bool
-    blocked: bool
+    blocked: bool | None
 
 
 @dataclass(frozen=True)
@@ -162,19 +166,20 @@ class AccountState:
 
 @dataclass(frozen=True)
 class Info:
-    """info.php's 12 keys (spaces for underscores); ``None`` is PHP's NULL."""
+    """info.php's 12 keys (spaces for underscores); ``None`` is PHP's NULL (which a fronted
+    Webim may print for any of them)."""
 
-    tornado_port: str
-    agent_backend_port: str
+    tornado_port: str | None
+    agent_backend_port: str | None
     account_name: str | None
-    script_location: str
-    tornado_location: str
-    server: str
+    script_location: str | None
+    tornado_location: str | None
+    server: str | None
     branch: str | None
     revision: str | None
-    version: str
-    https: str
-    uptime: str
+    version: str | None
+    https: str | None
+    uptime: str | None
     connections: str | None
 
     def php_array(self) -> dict[str, str | None]:
@@ -205,3 +210,16 @@ class LogLevelChange:
 class LongPolling:
     avg_n_tries: float
     n: int
+
+
+RESTART_TOPIC = "webim.instance_restarted"
+
+
+@dataclass(frozen=True)
+class InstanceRestart:
+    """The fronted Webim's instance-id changed between two readings: its chat backend
+    restarted (the seed: a new ``TORNADO_INSTANCE_ID`` at every start)."""
+
+    instance_id: str
+    previous_instance_id: str
+    seen_at: datetime

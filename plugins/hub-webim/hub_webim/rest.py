@@ -29,7 +29,8 @@ JSON = "application/json"
 def render_error(exc: HubError) -> web.Response:
     """Webim's own error body, ``{"result": "error", "e": "..."}`` (connect-to-db's shape)."""
     headers = {}
-    if exc.status == 401 and exc.reason != "bad_auth_token":
+    upstream = str(exc.reason).startswith("upstream_")  # the vendor refused, not the caller
+    if exc.status == 401 and exc.reason != "bad_auth_token" and not upstream:
         headers["WWW-Authenticate"] = 'Basic realm="webim"'
     return web.Response(
         body=orjson.dumps({"result": "error", "e": exc.message}),
@@ -73,35 +74,36 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(WebimService)
 
     async def metrics(request: web.Request) -> web.Response:
-        require_service(caller_of(request))
-        body, content_type = render_metrics(hub)
+        upstream = await service.upstream_metrics(caller_of(request))
+        body, content_type = render_metrics(hub, upstream)
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def pingservice(request: web.Request) -> web.Response:
         query = request.query
-        return _json(service.ping(caller_of(request), query.get("pinger-id"), query.get("ts")))
+        result = await service.ping(caller_of(request), query.get("pinger-id"), query.get("ts"))
+        return _json(result)
 
     async def monitor(request: web.Request) -> web.Response:
-        return _json(service.monitor(caller_of(request)), camel_case=True)
+        return _json(await service.monitor(caller_of(request)), camel_case=True)
 
     async def connect_to_db(request: web.Request) -> web.Response:
-        return _json(service.connect_to_db(caller_of(request)))
+        return _json(await service.connect_to_db(caller_of(request)))
 
     async def timer_stats(request: web.Request) -> web.Response:
-        return _json(_timer_stats(service.timer_stats(caller_of(request))))
+        return _json(_timer_stats(await service.timer_stats(caller_of(request))))
 
     async def accounts_stat(request: web.Request) -> web.Response:
-        return _json(_accounts_stat(service.accounts_stat(caller_of(request))))
+        return _json(_accounts_stat(await service.accounts_stat(caller_of(request))))
 
     async def zabbix_tornado(request: web.Request) -> web.Response:
-        return _json(service.zabbix_tornado(caller_of(request)))
+        return _json(await service.zabbix_tornado(caller_of(request)))
 
     async def zabbix_channels(request: web.Request) -> web.Response:
-        return _json(_channels(service.channels(caller_of(request))))
+        return _json(_channels(await service.channels(caller_of(request))))
 
     async def collected(request: web.Request) -> web.Response:
         query = request.query
-        objects = service.collected_to_store_objects(
+        objects = await service.collected_to_store_objects(
             caller_of(request),
             query.get("mode"),
             query.get("account_name"),
@@ -114,23 +116,24 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
         return _json(_objects(await service.object_stats(caller_of(request))))
 
     async def instance_id(request: web.Request) -> web.Response:
-        return web.Response(text=service.instance_id(caller_of(request)), content_type="text/plain")
+        instance_id = await service.instance_id(caller_of(request))
+        return web.Response(text=instance_id, content_type="text/plain")
 
     async def account_state(request: web.Request) -> web.Response:
         query = request.query
-        state = service.account_state(
+        state = await service.account_state(
             caller_of(request), query.get("action"), query.get("account"), request.host
         )
         return _json(state)
 
     async def tornado_ports(request: web.Request) -> web.Response:
-        return _json(service.tornado_ports(caller_of(request)))
+        return _json(await service.tornado_ports(caller_of(request)))
 
     async def env_list(request: web.Request) -> web.Response:
-        return _json(service.environments(caller_of(request)))
+        return _json(await service.environments(caller_of(request)))
 
     async def info(request: web.Request) -> web.Response:
-        values = service.info(caller_of(request), request.host, request.scheme)
+        values = await service.info(caller_of(request), request.host, request.scheme)
         return web.Response(
             text=var_dump(values.php_array()), content_type="text/html", charset="UTF-8"
         )
@@ -140,7 +143,8 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
         require_service(caller)  # a 401 before a bad current_node_only is a 400
         query = request.query
         current = bool_param(query, "current_node_only") if "current_node_only" in query else None
-        return _json(service.set_log_level(caller, query.get("name"), query.get("level"), current))
+        change = await service.set_log_level(caller, query.get("name"), query.get("level"), current)
+        return _json(change)
 
     get = [
         ("/metrics", metrics),
