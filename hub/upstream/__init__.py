@@ -6,7 +6,7 @@ freshness); a plugin describes its vendor (:class:`Vendor`) and reads through
 from hub.upstream.cache import Change, Entry, Target
 from hub.upstream.client import Reply, VendorAuth
 from hub.upstream.settings import Rate, UpstreamSettings, check_mode, parse_rate
-from hub.upstream.source import Reading, Split, Upstream, Vendor
+from hub.upstream.source import Reading, Split, Upstream, Vendor, refusal_reason
 from hub.upstream.writes import Reconciler, Write, WritePending, WriteState
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "WriteState",
     "check_mode",
     "parse_rate",
+    "refusal_reason",
 ]

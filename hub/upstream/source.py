@@ -41,6 +41,12 @@ REASONS = {502: "upstream_bad_answer", 503: "upstream_unavailable", 504: "upstre
 REFUSALS = {401: "upstream_unauthorized", 403: "upstream_forbidden", 404: "upstream_not_found"}
 
 
+def refusal_reason(status: int) -> str:
+    """The ``reason`` of a vendor's own refusal passed on (its status kept): it says the
+    upstream refused, not the hub."""
+    return REFUSALS.get(status, f"upstream_{status}")
+
+
 @dataclass(frozen=True)
 class Split:
     """A vendor answer that also answers other paths (UnSpot's full ``/monitoring`` holds every
@@ -57,8 +63,10 @@ class Vendor:
     """What a plugin tells the host about its vendor: where it is and how it is reached
     (``settings``, ``auth``), its budget categories (default: one per path), answers that hold
     others (``splits``), what to do with a change (``on_change``: turn it into the plugin's
-    events), the targets to keep fresh while someone listens (``watched``), and how to find a
-    write that may have landed before it is sent again (``reconcilers``, by name)."""
+    events), the targets to keep fresh while someone listens (``watched``), how to find a
+    write that may have landed before it is sent again (``reconcilers``, by name), and which
+    5xx statuses are the vendor's real answer rather than its failure (``answers``: Webim's
+    connect-to-db says "database down" with a 500), cached and served as such."""
 
     settings: UpstreamSettings
     auth: VendorAuth
@@ -67,6 +75,7 @@ class Vendor:
     on_change: Callable[[Change], None] | None = None
     watched: Callable[[], Iterable[Target]] = field(default=lambda: ())
     reconcilers: Mapping[str, Reconciler] = field(default_factory=dict)
+    answers: Callable[[Target, int], bool] = lambda target, status: False
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ class Reading:
     def refused(self, message: str, reason: str | None = None) -> HubError:
         """The vendor's own refusal (401, 403, 404, ...), passed on with its status and a
         ``reason`` saying that it was the upstream that refused."""
-        reason = reason or REFUSALS.get(self.status, f"upstream_{self.status}")
+        reason = reason or refusal_reason(self.status)
         return HubError(self.status, message, reason=reason, plugin=self.plugin)
 
 
@@ -314,7 +323,8 @@ class Upstream:
             )
             self._store_parts(confirmed)  # what a confirmed whole holds is confirmed with it
             return confirmed
-        if reply.status >= 500 or 300 <= reply.status < 400:
+        vendor_failed = reply.status >= 500 and not self.vendor.answers(target, reply.status)
+        if vendor_failed or 300 <= reply.status < 400:
             raise self._failed(target, 502, f"{where} answered {reply.status}")
         entry = Entry(
             target,
