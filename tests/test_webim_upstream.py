@@ -19,8 +19,9 @@ import grpc
 import orjson
 import pytest
 from aiohttp import web
+from hub_webim.phpdump import parse_var_dump
 from hub_webim.records import RESTART_TOPIC
-from hub_webim.upstream import PING, PING_QUERY, parse_var_dump
+from hub_webim.upstream import PING, PING_QUERY
 from hub_webim.v1 import webim_pb2 as pb
 from hub_webim.v1 import webim_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
