@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import tomllib
 import types
@@ -102,9 +103,12 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         try:
-            return kind(value)
-        except (TypeError, ValueError):
+            number = kind(value)
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{key}: expected {kind.__name__}, got {value!r}") from None
+        if not math.isfinite(number):  # nan compares false with every bound a check sets
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        return number
     if kind is str:
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)

@@ -774,3 +774,24 @@ async def test_the_vendors_tls_is_verified_with_ca_file(tmp_path: Path) -> None:
         async with running_hub(tmp_path / "trusted", trusted) as b:
             data = await gql_ok(b, DISPLAYS_QUERY)
             assert [d["name"] for d in data["unspot"]["monitoring"]["displays"]] == ["Hall"]
+
+
+async def test_categories_read_apart_are_refreshed_by_one_full_request(tmp_path: Path) -> None:
+    """Two categories first read at different moments fall due in different polls; while both
+    are read, one due is enough for the poller to send the full request, which answers both,
+    instead of asking for each on its own forever."""
+    async with vendor(tmp_path) as (_a, proxy, token):
+        env = upstream_env(proxy, token, budget="1/1s", revalidate="30")
+        async with running_hub(tmp_path / "b", env) as b:
+            displays = "{ unspot { monitoring { displays { id } } } }"
+            calendars = "{ unspot { monitoring { calendars { total } } } }"
+            await gql_ok(b, displays)
+            await asyncio.sleep(0.5)  # the other category half a window later
+            await gql_ok(b, calendars)
+            started = time.time()
+
+            async def whole_requests() -> list[float]:
+                return [t for t in proxy.times(BASE) if t > started]
+
+            await until(lambda: _at_least(whole_requests, 2), "two full requests")
+            assert_within_budget(proxy, 1, 1.0)

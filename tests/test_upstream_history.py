@@ -153,6 +153,9 @@ def test_upstream_settings_come_from_the_environment() -> None:
             "plugins.unspot.upstream.token",
         ),
         ({"HUB_UNSPOT_UPSTREAM_TIMEOUT": "soon"}, "plugins.unspot.upstream.timeout"),
+        # nan passes every bound check (it compares false): stale served forever
+        ({"HUB_UNSPOT_UPSTREAM_MAX_STALE": "nan"}, "plugins.unspot.upstream.max_stale"),
+        ({"HUB_UNSPOT_UPSTREAM_FRESH": "inf"}, "plugins.unspot.upstream.fresh"),
     ],
 )
 def test_a_bad_upstream_setting_names_its_key(env: dict[str, str], key: str) -> None:

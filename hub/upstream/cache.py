@@ -253,6 +253,14 @@ class Cache:
                 [(at, self.source, key) for key, at in read_at.items()],
             )
 
+    def hot_paths(self, read_since: float) -> set[str]:
+        """The paths of keys read since ``read_since``."""
+        rows = self.database.execute(
+            "SELECT DISTINCT path FROM upstream_cache WHERE source = ? AND read_at >= ?",
+            (self.source, read_since),
+        )
+        return {row[0] for row in rows}
+
     def due(self, read_since: float, fetched_before: float) -> list[Entry]:
         """Keys read since ``read_since`` whose answer is older than ``fetched_before``, the
         oldest first."""

@@ -118,6 +118,10 @@ class VendorClient:
                 cookies=dict(self.auth.cookies),
                 auto_decompress=True,
             )
+            # aiohttp resends an idempotent request (DELETE, PUT) once by itself when the
+            # connection drops after it went out: only the write queue may resend a write, as
+            # it knows that the first one may have landed (its reconciler reads the answer)
+            self._session._retry_connection = False
         return self._session
 
     def where(self, target: Target) -> str:

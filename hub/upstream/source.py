@@ -512,10 +512,12 @@ class Upstream:
             for entry in self.cache.due(now - self.settings.hot, now - self.fresh)
             if entry.target.key not in self._inflight
         ]
+        hot = self.cache.hot_paths(now - self.settings.hot) if self.vendor.splits else set()
         for split in self.vendor.splits:
             covered = [target for target in due if target.path in split.covers]
             whole = Target.of(split.path)
-            if len(covered) >= 2 and self._slot_free(whole):
+            # one due part is enough when others are read too: they are due soon after it
+            if covered and len(hot & split.covers) >= 2 and self._slot_free(whole):
                 self._refresh_later(whole)
                 due = [target for target in due if target not in covered]
         for target in due:
