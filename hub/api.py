@@ -32,6 +32,15 @@ class HubApi(Protocol):
         """The hub's own settings (``max_body``, ``shutdown_timeout``, ...)."""
 
     @property
+    def instance_id(self) -> str:
+        """32 hex digits, new at every start of the hub (in a multi-worker hub, of its
+        supervisor: every worker has the same)."""
+
+    @property
+    def started_at(self) -> float:
+        """When this start of the hub began (epoch seconds; the supervisor's start)."""
+
+    @property
     def data_dir(self) -> Path:
         """The data directory, for files a plugin keeps beside its database."""
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +26,7 @@ from hub.config import (
 from hub.credentials import CredentialStore, CredentialType, load_admin_token, m001_credentials
 from hub.errors import StartupError
 from hub.events import EventBus
+from hub.leases import Leases, m001_leases
 from hub.metrics import HubMetrics
 from hub.plugins import CORE, PluginInfo, in_call_order, invoke, load_plugins, one_line
 from hub.queue import WorkQueue
@@ -35,6 +39,7 @@ from hub.registrations import (
     RestApi,
 )
 from hub.storage import Database, private_directory
+from hub.timer_stats import TimerStore, m001_timer_stats
 from hub.timers import TimerRegistry
 from hub.upstream.budget import m001_budget
 from hub.upstream.cache import m001_cache
@@ -46,6 +51,16 @@ S = TypeVar("S")
 
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 UPSTREAM_DATABASE = "_upstream"  # caches, budgets and histories of every upstream source
+COORDINATION_DATABASE = "_workers"  # leases and timer statistics of a multi-worker hub
+WORKER_VARIABLE = "HUB_WORKER_INDEX"  # set by the supervisor in each worker's environment
+INSTANCE_VARIABLE = "HUB_INSTANCE"  # the supervisor's start: one instance id for every worker
+STARTED_VARIABLE = "HUB_STARTED"  # when the supervisor started (epoch seconds)
+
+
+def worker_index(env: dict[str, str] | None = None) -> int | None:
+    """This process's index among the workers of ``hub serve --workers N``, or None."""
+    value = (os.environ if env is None else env).get(WORKER_VARIABLE)
+    return int(value) if value is not None and value.isdigit() else None
 
 
 @contextlib.contextmanager
@@ -106,10 +121,15 @@ class Hub:
         limits_db.migrate(CORE, [ratelimit.m001_rate_limits])
         self.rate_limiter = ratelimit.RateLimiter(limits_db)
         self.credentials.last_used.store_in(limits_db, CORE)
-        self.timers = TimerRegistry()
+        self.worker = worker_index(env)
+        environ = os.environ if env is None else env
+        # one start of the hub: of this process, or of the supervisor of a multi-worker hub
+        self.instance_id = environ.get(INSTANCE_VARIABLE) or uuid.uuid4().hex
+        self.started_at = float(environ.get(STARTED_VARIABLE) or time.time())
+        self.timers = self._timer_registry()
         self.events = EventBus()
         self.queues: list[tuple[str, BackgroundQueue]] = []
-        self.metrics = HubMetrics(self.timers, self.queue_depths)
+        self.metrics = HubMetrics(self.timers, self.queue_depths, self.worker)
         self.upstreams: dict[str, Upstream] = {}
         # filled by ``hub serve`` once bound: "http", "grpc", "http:<plugin>" -> (host, port)
         self.listening: dict[str, tuple[str, int]] = {}
@@ -127,6 +147,15 @@ class Hub:
         )
         self._collect("register_jobs", PeriodicJob, self._add_job)
         self._collect("register_queues", BackgroundQueue, self._add_queue)
+
+    def _timer_registry(self) -> TimerRegistry:
+        """A worker of a multi-worker hub runs its ``hub``-scoped timers under leases and
+        records every run where all workers see it; one process keeps them to itself."""
+        if self.worker is None:
+            return TimerRegistry()
+        shared = self.database(COORDINATION_DATABASE)
+        shared.migrate(CORE, [m001_leases, m001_timer_stats])
+        return TimerRegistry(Leases(shared), TimerStore(shared, f"worker-{self.worker}"))
 
     # -- registrations -------------------------------------------------------------------
     @staticmethod
@@ -180,7 +209,9 @@ class Hub:
         self.graphql_parts[plugin] = part
 
     def _add_job(self, plugin: str, job: PeriodicJob) -> None:
-        self.timers.add(plugin, job.name, job.interval, job.job)
+        if job.scope not in ("hub", "worker"):
+            raise StartupError(f"plugin {plugin}: job {job.name}: scope must be hub or worker")
+        self.timers.add(plugin, job.name, job.interval, job.job, job.scope)
 
     def _add_queue(self, plugin: str, queue: BackgroundQueue) -> None:
         """A depth to report; a :class:`hub.queue.WorkQueue` also gets its consumer job on the
@@ -189,7 +220,8 @@ class Hub:
         if any(f"{p}.{q.name}" == name for p, q in self.queues):
             raise StartupError(f"plugin {plugin} registers the queue {queue.name} twice")
         if isinstance(queue, WorkQueue):
-            self.timers.add(plugin, queue.job, queue.interval, queue.run)
+            # every worker consumes: the queue leases its items one by one
+            self.timers.add(plugin, queue.job, queue.interval, queue.run, "worker")
         self.queues.append((plugin, queue))
 
     # -- what plugins use ----------------------------------------------------------------
@@ -219,7 +251,9 @@ class Hub:
         database.migrate(CORE, [m001_budget, m001_cache, m002_writes])
         source = Upstream(plugin, vendor, database, self.metrics)
         self._add_queue(plugin, source.writes.queue)
-        self.timers.add(plugin, "upstream.poll", vendor.settings.poll, source.poll)
+        # every worker polls for the keys its own readers and subscribers need; the shared
+        # budget keeps the vendor's count what it would be for one
+        self.timers.add(plugin, "upstream.poll", vendor.settings.poll, source.poll, "worker")
         self.probes.append((plugin, HealthProbe("upstream", source.health, critical=False)))
         self.upstreams[plugin] = source
         return source

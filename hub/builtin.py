@@ -381,6 +381,7 @@ def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
             "credential_last_used",
             hub.credentials.last_used.FLUSH_SECONDS,
             hub.credentials.last_used.flush,
+            scope="worker",  # each process flushes what it saw
         )
     )
 

@@ -130,14 +130,24 @@ def cli(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
 @cli.command()
 @click.option("--http", help="HOST:PORT for HTTP (default 127.0.0.1:8080; port 0 picks one).")
 @click.option("--grpc", "grpc_address", help="HOST:PORT for gRPC (default 127.0.0.1:50051).")
+@click.option(
+    "--workers",
+    help="Worker processes sharing the ports (default 1; auto: one per CPU this may use).",
+)
 @click.pass_context
-def serve(ctx: click.Context, http: str | None, grpc_address: str | None) -> None:
+def serve(
+    ctx: click.Context, http: str | None, grpc_address: str | None, workers: str | None
+) -> None:
     """Run the hub until SIGINT or SIGTERM."""
     from hub.serve import serve as run
+    from hub.workers import serve_workers, worker_count
 
-    settings = _settings(ctx, http=http, grpc=grpc_address)
+    settings = _settings(ctx, http=http, grpc=grpc_address, workers=workers)
     logs.configure(settings.log_level)
     try:
+        count = worker_count(settings.workers)
+        if count > 1:
+            sys.exit(serve_workers(settings, count))
         asyncio.run(run(settings))
     except (ConfigError, StartupError, OSError) as exc:
         raise failure(exc) from None

@@ -26,6 +26,8 @@ HTTP_LIMITS = (
     "http_max_connections",
 )
 HOST_VARIABLES = {"HUB_CONFIG", "HUB_PLUGINS"}
+# set by the supervisor of `hub serve --workers N` in each worker (hub.workers)
+WORKER_VARIABLES = {"HUB_WORKER_INDEX", "HUB_INSTANCE", "HUB_STARTED", "HUB_BUS"}
 # read by the test suite and CI, never by the hub; named here so that they draw no warning
 TEST_VARIABLES = {"HUB_REQUIRE_NODE", "HUB_REQUIRE_PROMTOOL", "HUB_FUZZ_SCALE"}
 
@@ -61,6 +63,7 @@ class Settings:
     http_max_connections: int = 1024
     log_level: str = "INFO"
     plugins_dir: str = ""
+    workers: str = "1"  # `hub serve` worker processes: a number, or "auto" (one per usable CPU)
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
     # per-plugin tables, checked against each plugin's registered settings class later
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -204,7 +207,7 @@ def listen_from_env(settings: Settings, plugin: str, env: dict[str, str] | None 
 def env_names(plugin_options: dict[str, type | None]) -> set[str]:
     """Every ``HUB_*`` variable that means something, given the loaded plugins and their
     settings classes (``None`` for a plugin without settings)."""
-    names = HOST_VARIABLES | TEST_VARIABLES
+    names = HOST_VARIABLES | TEST_VARIABLES | WORKER_VARIABLES
     names |= {f"HUB_{name.upper()}" for name in _env_fields(Settings) - {"plugins", "graphql"}}
     names |= {f"HUB_GRAPHQL_{name.upper()}" for name in _env_fields(GraphQLLimits)}
     for plugin, cls in plugin_options.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -68,9 +68,13 @@ class HealthProbe:
 
 @dataclass
 class PeriodicJob:
+    """``job`` every ``interval`` seconds. ``scope="hub"``: in a multi-worker hub, one worker
+    at a time runs it (under a lease); ``"worker"``: every worker does (its own bookkeeping)."""
+
     name: str
     interval: float
     job: Callable[[], Any]
+    scope: Literal["hub", "worker"] = "hub"
 
 
 @dataclass

@@ -39,13 +39,15 @@ async def _within(until: float, what: str, work: Awaitable[Any]) -> None:
 class Server:
     """A hub's listeners; ``start()`` binds and returns the real addresses."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, reuse_port: bool = False) -> None:
+        """``reuse_port``: a worker of a multi-worker hub, sharing its ports with the others."""
         self.hub = hub
+        self.reuse_port = reuse_port
         self.schema = build_schema(hub.graphql_parts, hub.settings.graphql)
         self.graphql = GraphQLEndpoint(hub, self.schema, hub.settings.graphql)
         self.main_app, self.own_apps = build_apps(hub, self.graphql.routes())
         self.main_app.on_shutdown.append(self._close_websockets)
-        self.grpc = GrpcServer(hub)
+        self.grpc = GrpcServer(hub, reuse_port)
         self.limits = ConnectionLimits.from_settings(hub.settings)
         self.runners: list[HubRunner] = []
         self.addresses: dict[str, tuple[str, int]] = hub.listening  # plugins read them there
@@ -73,7 +75,7 @@ class Server:
         sock = socket.create_server(
             (host, port),
             family=socket.AF_INET6 if ":" in host else socket.AF_INET,
-            reuse_port=False,
+            reuse_port=self.reuse_port,
         )
         site = web.SockSite(runner, sock)
         await site.start()
@@ -97,7 +99,7 @@ class Server:
         host, port = parse_address(settings.grpc, "grpc")
         self.addresses["grpc"] = (host, self.grpc.bind(host, port))
         await self.grpc.start()
-        self.hub.timers.add("hub", "grpc_health", 5.0, self.grpc.refresh_health)
+        self.hub.timers.add("hub", "grpc_health", 5.0, self.grpc.refresh_health, "worker")
         self.hub.timers.start()
 
     async def stop(self) -> None:
@@ -121,20 +123,24 @@ class Server:
 
 
 def announce(server: Server, echo: Any = print) -> None:
+    announce_addresses(server.addresses, echo)
+
+
+def announce_addresses(addresses: dict[str, tuple[str, int]], echo: Any = print) -> None:
     """``http listening on HOST:PORT``, ``grpc listening on HOST:PORT``, and for a plugin on a
     listener of its own ``<plugin> http listening on HOST:PORT``; an IPv6 host in brackets, so
     the address can be pasted into a URL or ``--http``."""
-    for name, (host, port) in server.addresses.items():
+    for name, (host, port) in addresses.items():
         label = f"{name.split(':')[1]} http" if name.startswith("http:") else name
         shown = f"[{host}]" if ":" in host else host
         echo(f"{label} listening on {shown}:{port}", flush=True)
 
 
-def build_server(hub: Hub) -> Server:
+def build_server(hub: Hub, reuse_port: bool = False) -> Server:
     """The hub's listeners, not yet bound; a plugin's GraphQL that strawberry refuses ends the
     start with one line naming the plugin."""
     try:
-        return Server(hub)
+        return Server(hub, reuse_port)
     except Exception as exc:
         hub.close()
         raise hub.assembly_error(exc) from exc

@@ -1,5 +1,12 @@
 """Every periodic job of every plugin runs through here, so the hub can report them all
-(webim's ``timer-stats``, ``/metrics``) and stop them cleanly."""
+(webim's ``timer-stats``, ``/metrics``) and stop them cleanly.
+
+In a multi-worker hub (``hub serve --workers N``) a timer of scope ``hub`` runs in one worker at
+a time, under a lease (:mod:`hub.leases`) renewed while it runs: the other workers try to take it
+every half interval, so when its holder dies another takes over within two intervals, and no
+interval is run twice. Timers of scope ``worker`` (a queue's consumer, whose items are leased one
+by one; a process's own bookkeeping) run in every worker. Their statistics go to SQLite
+(:mod:`hub.timer_stats`) so that every worker reports the whole hub."""
 
 from __future__ import annotations
 
@@ -10,10 +17,16 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from hub.leases import Leases
+    from hub.timer_stats import TimerStore
 
 log = logging.getLogger("hub.timers")
 
 Job = Callable[[], Awaitable[None] | None]
+Scope = Literal["hub", "worker"]
 WINDOW = 60.0  # seconds of executions kept per timer (webim's "last_min")
 FAILURES_KEPT = 100
 
@@ -32,6 +45,7 @@ class Timer:
     name: str
     interval: float
     job: Job
+    scope: Scope = "hub"
     runs: int = 0
     failures: int = 0
     last_started: float | None = None
@@ -75,13 +89,19 @@ class Timer:
 
 
 class TimerRegistry:
-    def __init__(self) -> None:
+    def __init__(self, leases: Leases | None = None, store: TimerStore | None = None) -> None:
+        """``leases`` and ``store``: a worker of a multi-worker hub; none: one process."""
         self.timers: dict[str, Timer] = {}
+        self.leases = leases
+        self.store = store
+        self._held: set[str] = set()
 
-    def add(self, plugin: str, name: str, interval: float, job: Job) -> Timer:
+    def add(
+        self, plugin: str, name: str, interval: float, job: Job, scope: Scope = "hub"
+    ) -> Timer:
         if interval <= 0:
             raise ValueError(f"timer {plugin}.{name}: interval must be positive")
-        timer = Timer(plugin, name, interval, job)
+        timer = Timer(plugin, name, interval, job, scope)
         if timer.key in self.timers:
             raise ValueError(f"timer {timer.key} is registered twice")
         self.timers[timer.key] = timer
@@ -90,6 +110,8 @@ class TimerRegistry:
     async def run_once(self, timer: Timer) -> None:
         timer.running = True
         timer.last_started = time.time()
+        if self.store is not None:
+            self.store.started(timer.key, timer.last_started)
         started = time.perf_counter()
         error: str | None = None
         try:
@@ -111,11 +133,39 @@ class TimerRegistry:
             timer.last_minute()
             if error is not None:
                 timer.failed.append((timer.last_started, timer.last_duration, error))
+            if self.store is not None:
+                self.store.finished(timer.key, timer.last_started, timer.last_duration, error)
 
     async def _loop(self, timer: Timer) -> None:
+        if self.leases is None or timer.scope == "worker":
+            while True:
+                await self.run_once(timer)
+                await asyncio.sleep(timer.interval)
+        name, ttl = f"timer:{timer.key}", 1.5 * timer.interval
         while True:
-            await self.run_once(timer)
+            if self.leases.acquire(name, ttl) is None:
+                self._held.discard(name)
+                await asyncio.sleep(timer.interval / 2)
+                continue
+            self._held.add(name)
+            keeper = asyncio.get_running_loop().create_task(self._keep(name, ttl, timer))
+            try:
+                await self.run_once(timer)
+            finally:
+                keeper.cancel()
+            if self.leases.acquire(name, ttl) is None:  # lost while running (frozen): let go
+                self._held.discard(name)
             await asyncio.sleep(timer.interval)
+
+    async def _keep(self, name: str, ttl: float, timer: Timer) -> None:
+        """Renew the lease every half interval while the timer runs, so a long run keeps it."""
+        assert self.leases is not None
+        while True:
+            await asyncio.sleep(timer.interval / 2)
+            try:
+                self.leases.acquire(name, ttl)
+            except Exception:  # the database busy past its timeout: the lease may lapse
+                log.exception("timer %s: renewing its lease failed", timer.key)
 
     def start(self) -> None:
         for timer in self.timers.values():
@@ -131,6 +181,28 @@ class TimerRegistry:
         await asyncio.gather(*tasks, return_exceptions=True)
         for timer in self.timers.values():
             timer._task = None
+        if self.leases is not None:  # another worker takes them at once, not after the ttl
+            self.leases.release(sorted(self._held))
+            self._held.clear()
 
     def stats(self) -> list[dict]:
-        return [t.stats() for t in self.timers.values()]
+        """Every timer; in a multi-worker hub the figures of all workers together."""
+        own = [t.stats() for t in self.timers.values()]
+        if self.store is None:
+            return own
+        totals = self.store.totals(self.timers)
+        for stats in own:
+            shared = totals[f"{stats['plugin']}.{stats['name']}"]
+            runs = shared["runs"]
+            stats.update(
+                runs=runs,
+                failures=shared["failures"],
+                running=shared["running"],
+                last_started=shared["last_started"],
+                last_duration=shared["last_duration"],
+                average_duration=shared["total_duration"] / runs if runs else None,
+                last_error=shared["last_error"],
+                last_min=[{"ts": ts, "duration": d} for ts, d in shared["recent"]],
+                failed=[{"ts": ts, "duration": d, "error": e} for ts, d, e in shared["failed"]],
+            )
+        return own

@@ -243,16 +243,17 @@ class ErrorMapping:
 
 
 class GrpcServer:
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: Any, reuse_port: bool = False) -> None:
         self.hub = hub
-        # no SO_REUSEPORT: a second hub on the same port must fail, not silently share it
+        # SO_REUSEPORT only among the workers of one hub (whose supervisor holds the port): a
+        # second hub on the same port must fail, not silently share it
         limits = {plugin: api.max_body or hub.settings.max_body for plugin, api in hub.rest.items()}
         biggest = max([hub.settings.max_body, *limits.values()])
         # gRPC itself refuses (RESOURCE_EXHAUSTED, no trailers) only past 4x the largest body
         # limit; up to there the Guard answers 413 in the table's shape, like REST
         self.server = grpc.aio.server(
             options=[
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", int(reuse_port)),
                 ("grpc.max_receive_message_length", max(4 * biggest, 4 * 1024 * 1024)),
             ]
         )

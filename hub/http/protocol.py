@@ -221,7 +221,8 @@ class HubServer(web_server.Server):
         message = f"this listener has {listener.limits.max_connections} connections open"
         self.refusal = _raw(listener.error(503, message, "too_many_connections"))
         metrics = listener.metrics
-        metrics.connections_open.labels(listener.name).set_function(lambda: self.open)
+        # inc/dec, not set_function: a multi-worker hub sums what every worker wrote
+        self.open_gauge = metrics.connections_open.labels(listener.name)
         metrics.connections_refused.labels(listener.name)  # listed at 0 from the start
         metrics.header_timeouts.labels(listener.name)
 
@@ -230,10 +231,12 @@ class HubServer(web_server.Server):
             self.listener.metrics.connections_refused.labels(self.listener.name).inc()
             return Refusal(self.refusal)
         self.open += 1
+        self.open_gauge.inc()
         return HubRequestHandler(self, loop=self._loop, **self.handler_options)
 
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
         self.open -= 1
+        self.open_gauge.dec()
         super().connection_lost(handler, exc)
 
     async def shutdown(self, timeout: float | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -56,10 +57,13 @@ def error_middleware(
     metrics: HubMetrics,
     callers: Callers,
     fixed_plugin: str | None = None,
+    worker: int | None = None,
 ) -> Middleware:
     """Find the plugin that owns the path, put its :class:`~hub.caller.Caller` on the request
     (``caller_of(request)``), enforce its body limit, render every failure in its documented
     error shape, and never let a traceback reach the client."""
+
+    worker_header = None if worker is None else str(worker)  # which worker answered
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -101,6 +105,8 @@ def error_middleware(
         caller = request.get(CALLER_KEY)
         if caller is not None and caller.upstream:
             response.headers.update(rest_headers(caller))
+        if worker_header is not None and not response.prepared:
+            response.headers["Hub-Worker"] = worker_header
         metrics.observe_request(
             plugin, request.method, response.status, time.perf_counter() - started
         )
@@ -128,7 +134,9 @@ def _json(data: object, status: int = 200) -> web.Response:
 
 def hub_routes(hub: Hub, metrics: HubMetrics) -> list[web.RouteDef]:
     async def healthz(request: web.Request) -> web.Response:
-        return _json({"status": "ok"})
+        if hub.worker is None:
+            return _json({"status": "ok"})
+        return _json({"status": "ok", "worker": hub.worker, "pid": os.getpid()})
 
     async def readyz(request: web.Request) -> web.Response:
         results = await hub.health()
@@ -183,7 +191,7 @@ def build_apps(
     )
     biggest = max([limit, *(lim for _, lim in surfaces.values())])
     main = web.Application(
-        middlewares=[error_middleware(surfaces, limit, metrics, callers)],
+        middlewares=[error_middleware(surfaces, limit, metrics, callers, None, hub.worker)],
         client_max_size=biggest,
     )
     main[HUB_KEY] = hub
@@ -193,7 +201,7 @@ def build_apps(
     for name, api in hub.rest.items():
         if own_listener(name, hub):
             app = web.Application(
-                middlewares=[error_middleware(surfaces, limit, metrics, callers, name)],
+                middlewares=[error_middleware(surfaces, limit, metrics, callers, name, hub.worker)],
                 client_max_size=biggest,
             )
             app[HUB_KEY] = hub

@@ -3,7 +3,6 @@ info.php), the port its endpoints answer on, and every periodic job's last minut
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,11 +28,12 @@ class Instance:
     version: str
 
     @classmethod
-    def starting(cls, settings: WebimSettings) -> Instance:
+    def starting(cls, hub: HubApi, settings: WebimSettings) -> Instance:
+        """The hub's start: in a multi-worker hub every worker reports its supervisor's."""
         return cls(
             settings=settings,
-            instance_id=uuid.uuid4().hex,
-            start_ts=system.process_start_time(),
+            instance_id=hub.instance_id,
+            start_ts=hub.started_at,
             os=system.os_release(),
             env=settings.env or system.short_hostname(),
             host=settings.host or system.fqdn(),

@@ -64,7 +64,7 @@ class WebimService:
         self.hub = hub
         self.settings: WebimSettings = hub.settings_for(PLUGIN) or WebimSettings()
         self.database = hub.database(PLUGIN)
-        self.instance = monitor.Instance.starting(self.settings)
+        self.instance = monitor.Instance.starting(hub, self.settings)
         self.upstream: UpstreamWebim | None = None
         if self.settings.mode == "upstream":
             from hub_webim.upstream import UpstreamWebim
