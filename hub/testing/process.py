@@ -55,6 +55,8 @@ class HubProcess:
         return json.loads(self.cli("creds", "add", plugin, *args).stdout)
 
     def start(self, timeout: float = 30) -> HubProcess:
+        """Start ``hub serve`` (again, after :meth:`stop`: the new addresses are read)."""
+        self.http, self.grpc, self.listeners, self.output = "", "", {}, []
         self.proc = subprocess.Popen(
             [
                 sys.executable,

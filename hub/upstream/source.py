@@ -178,9 +178,9 @@ class Upstream:
             entry = await self._past_fresh(target, entry, now)
         else:
             self._count("hit")
-        now = time.time()
-        age = max(0.0, now - entry.fetched_at)
-        stale = entry.failing or age > self.fresh + self.revalidate
+        age = max(0.0, time.time() - entry.fetched_at)
+        # an answer fetched since this read began is as fresh as any, however slow the vendor
+        stale = entry.failing or (entry.fetched_at < now and age > self.fresh + self.revalidate)
         if caller is not None:
             caller.saw_upstream(self.plugin, entry.fetched_at, stale)
         return Reading(entry, age, stale, self.plugin)

@@ -88,7 +88,7 @@ _service, _caller = plugin_resolvers(PLUGIN, EraService)
 @strawberry.type(name="EraQuery")
 class EraQuery:
     @strawberry.field(description="Channels matching `filter` (field -> value or list of values).")
-    def integration_points(
+    async def integration_points(
         self,
         info: strawberry.Info,
         filter: JSON | None = None,
@@ -98,9 +98,10 @@ class EraQuery:
     ) -> Connection[IntegrationPoint]:
         service, caller = _service(info), _caller(info)
         service.authorize(caller)  # a 401 before a bad `first` is a 400
-        window = page_window(first, after, bad_request, seekable=True)
+        # the vendor pages by offset: keyset cursors are local mode's
+        window = page_window(first, after, bad_request, seekable=service.upstream is None)
         orders = [Order(o.field, o.direction is Direction.DESC) for o in order or []]
-        page = service.page(caller, filter=filter, order=orders, window=window)
+        page = await service.page(caller, filter=filter, order=orders, window=window)
         return connection(
             [to_graphql(IntegrationPoint, p) for p in page.records()],
             page.total or 0,
@@ -110,38 +111,38 @@ class EraQuery:
         )
 
     @strawberry.field
-    def integration_point(self, info: strawberry.Info, id: strawberry.ID) -> IntegrationPoint:
-        return to_graphql(IntegrationPoint, _service(info).get(_caller(info), id))
+    async def integration_point(self, info: strawberry.Info, id: strawberry.ID) -> IntegrationPoint:
+        return to_graphql(IntegrationPoint, await _service(info).get(_caller(info), id))
 
     @strawberry.field(
         description="Ids whose id, code or token_local equals `key` (or only `field`)."
     )
-    def lookup(
+    async def lookup(
         self, info: strawberry.Info, key: str, field: str | None = None
     ) -> list[strawberry.ID]:
-        ids = _service(info).lookup(_caller(info), {field: key} if field else key)
+        ids = await _service(info).lookup(_caller(info), {field: key} if field else key)
         return [strawberry.ID(i) for i in ids]
 
 
 @strawberry.type(name="EraMutation")
 class EraMutation:
     @strawberry.mutation
-    def era_create_integration_point(
+    async def era_create_integration_point(
         self, info: strawberry.Info, input: IntegrationPointInput
     ) -> IntegrationPoint:
-        point = _service(info).create(_caller(info), sent_fields(input))
+        point = await _service(info).create(_caller(info), sent_fields(input))
         return to_graphql(IntegrationPoint, point)
 
     @strawberry.mutation
-    def era_update_integration_point(
+    async def era_update_integration_point(
         self, info: strawberry.Info, id: strawberry.ID, input: IntegrationPointInput
     ) -> IntegrationPoint:
-        point = _service(info).update(_caller(info), id, sent_fields(input))
+        point = await _service(info).update(_caller(info), id, sent_fields(input))
         return to_graphql(IntegrationPoint, point)
 
     @strawberry.mutation(description="Returns the id of the deleted channel.")
-    def era_delete_integration_point(
+    async def era_delete_integration_point(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> strawberry.ID:
-        _service(info).delete(_caller(info), id)
+        await _service(info).delete(_caller(info), id)
         return id

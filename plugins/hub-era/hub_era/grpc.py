@@ -24,12 +24,12 @@ class EraServicer(era_pb2_grpc.EraServicer):
 
     async def Create(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         changes = sent_fields(request.integration_point)
-        return to_message(Point, self.service.create(caller_of(context), changes))
+        return to_message(Point, await self.service.create(caller_of(context), changes))
 
     async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         caller = caller_of(context)
         self.service.authorize(caller)  # a 401 before a bad limit is a 400
-        page = self.service.page(
+        page = await self.service.page(
             caller,
             filter=plain(request.filter) if request.HasField("filter") else None,
             order=[Order(o.field, o.desc) for o in request.order],
@@ -43,16 +43,18 @@ class EraServicer(era_pb2_grpc.EraServicer):
         )
 
     async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return to_message(Point, self.service.get(caller_of(context), request.id))
+        return to_message(Point, await self.service.get(caller_of(context), request.id))
 
     async def Update(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         changes = sent_fields(request.integration_point)
-        return to_message(Point, self.service.update(caller_of(context), request.id, changes))
+        point = await self.service.update(caller_of(context), request.id, changes)
+        return to_message(Point, point)
 
     async def Delete(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        self.service.delete(caller_of(context), request.id)
+        await self.service.delete(caller_of(context), request.id)
         return era_pb2.DeleteResponse()
 
     async def Lookup(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         key = {request.field: request.key} if request.field else request.key
-        return era_pb2.LookupResponse(ids=self.service.lookup(caller_of(context), key))
+        ids = await self.service.lookup(caller_of(context), key)
+        return era_pb2.LookupResponse(ids=ids)

@@ -11,6 +11,12 @@ from hub.registrations import GraphQLPart, GrpcService, HealthProbe, RestApi
 from hub.storage import Migration
 from hub_era import storage
 from hub_era.errors import PLUGIN
+from hub_era.settings import EraSettings
+
+
+@hookimpl
+def register_settings(register: Callable[[type], None]) -> None:
+    register(EraSettings)
 
 
 @hookimpl
@@ -50,6 +56,9 @@ def register_grpc(hub: HubApi, register: Callable[[GrpcService], None]) -> None:
 
 @hookimpl
 def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
+    if hub.settings_for(PLUGIN).mode == "upstream":
+        return  # the channels are the vendor's: the host's `upstream` probe reports on it
+
     def database() -> tuple[str, str]:
         count = hub.database(PLUGIN).execute(f"SELECT count(*) FROM {storage.TABLE}").fetchone()[0]
         return "ok", f"{count} integration points"

@@ -16,7 +16,7 @@ from hub.paging import Page
 from hub.records import to_json
 from hub.registrations import RestApi
 from hub_era.errors import PLUGIN, bad_request
-from hub_era.fields import apply_mask, field_path, orders_from_json
+from hub_era.fields import field_path, orders_from_json
 from hub_era.service import EraService
 
 BASE = "/rest/v1/service/integration_points"
@@ -27,10 +27,13 @@ POINT = "integration_point"  # the route of one channel, named for the links tha
 
 
 def render_error(exc: HubError) -> web.Response:
+    """ERA's error shape; in upstream mode the vendor's own error body, as it sent it."""
     status = exc.status
-    body = {"error_code": 1000 + status, "error_message": exc.message}
+    body = exc.body
+    if not isinstance(body, bytes):
+        body = orjson.dumps({"error_code": 1000 + status, "error_message": exc.message})
     return web.Response(
-        body=orjson.dumps(body),
+        body=body,
         status=status,
         content_type="application/json",
         charset="utf-8",
@@ -53,6 +56,11 @@ def _mask(query: Any) -> list[str] | None:
     if not names:
         raise bad_request("mask: name at least one field")
     return [field_path(n, what="mask") for n in names]
+
+
+def _sent(query: Any, names: set[str]) -> list[tuple[str, str]]:
+    """The query parameters as the client sent them (the first of each), for the vendor."""
+    return [(name, query[name]) for name in sorted(names) if name in query]
 
 
 def _query(request: web.Request, allowed: set[str] | None = None) -> Any:
@@ -86,56 +94,55 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
     async def create(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
-        return _ok(orjson.dumps(to_json(service.create(caller, await read_json(request)))))
+        point = await service.create(caller, await read_json(request))
+        return _ok(orjson.dumps(to_json(point)))
 
     async def list_points(request: web.Request) -> web.Response:
         caller = auth(request)
         query = _query(request, LIST_PARAMS)
         filter_ = _present_json(query, "filter")
         order = _present_json(query, "order")
-        page = service.page(
+        body = await service.list_json(
             caller,
             filter=filter_,
             order=orders_from_json(order) if order is not None else (),
             window=Page.of(int_param(query, "offset"), int_param(query, "limit"), bad_request),
-            count=False,  # REST answers a bare array
+            mask=_mask(query),
+            flat=bool_param(query, "flat"),
+            sent=_sent(query, LIST_PARAMS),
         )
-        mask, flat = _mask(query), bool_param(query, "flat")
-        if mask is None and not flat:
-            return _ok(b"[" + b",".join(page.items) + b"]")
-        return _ok(orjson.dumps([apply_mask(to_json(p), mask, flat) for p in page.records()]))
+        return _ok(body)
 
     async def lookup(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
-        return _ok(orjson.dumps(service.lookup(caller, await read_json(request))))
+        return _ok(orjson.dumps(await service.lookup(caller, await read_json(request))))
 
     async def get_one(request: web.Request) -> web.Response:
         caller = auth(request)
         query = _query(request, ONE_PARAMS)
         mask, flat = _mask(query), bool_param(query, "flat")
         ident = request.match_info["id"]
-        if mask is None and not flat:
-            return _ok(service.get_json(caller, ident))
-        return _ok(orjson.dumps(apply_mask(to_json(service.get(caller, ident)), mask, flat)))
+        sent = _sent(query, ONE_PARAMS)
+        return _ok(await service.get_json(caller, ident, mask=mask, flat=flat, sent=sent))
 
     async def update(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
         changes = await read_json(request)
-        point = service.update(caller, request.match_info["id"], changes)
+        point = await service.update(caller, request.match_info["id"], changes)
         return _ok(orjson.dumps(to_json(point)))
 
     async def delete(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
-        service.delete(caller, request.match_info["id"])
+        await service.delete(caller, request.match_info["id"])
         return web.Response(status=204)
 
     async def by_token(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
-        ident = service.by_token(caller, request.match_info["token"])
+        ident = await service.by_token(caller, request.match_info["token"])
         # where this app is served: /era/rest/... under the hub, /rest/... on its own listener
         href = str(request.app.router[POINT].url_for(id=ident))
         return _ok(

@@ -1,7 +1,9 @@
 """The one service layer of ``era``: REST, GraphQL and gRPC all call this and nothing else.
 Every operation takes the :class:`~hub.caller.Caller` first and checks it before anything else;
-reads and writes return :class:`~hub_era.records.IntegrationPoint` records, except the stored
-JSON REST serves as it is (``get_json``, ``StoredPage.items``)."""
+reads and writes return :class:`~hub_era.records.IntegrationPoint` records, except the JSON REST
+serves as it is (``list_json``, ``get_json``: stored, or the vendor's). In upstream mode
+(``mode = "upstream"``) each operation checks the request as local mode does, then asks the ERA
+deployment the hub fronts (:mod:`hub_era.upstream`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -17,16 +19,49 @@ from hub import paging
 from hub.api import HubApi
 from hub.caller import Caller
 from hub.credentials import Credential
+from hub.records import to_json
 from hub_era.errors import PLUGIN, bad_request, error, unauthorized
-from hub_era.fields import ALIASES, FIELDS, KEY_FIELDS, Order, canonical, validate_changes
+from hub_era.fields import (
+    ALIASES,
+    FIELDS,
+    KEY_FIELDS,
+    Order,
+    apply_mask,
+    canonical,
+    validate_changes,
+)
 from hub_era.records import IntegrationPoint, now_stamp
+from hub_era.settings import EraSettings
 from hub_era.storage import TABLE, StoredPage, keyset, where
+
+if TYPE_CHECKING:
+    from hub_era.upstream import UpstreamPoints
+
+
+class PointPage(Protocol):
+    """A page of channels, stored or the vendor's: what GraphQL and gRPC render."""
+
+    @property
+    def total(self) -> int | None: ...
+
+    @property
+    def has_next(self) -> bool: ...
+
+    def records(self) -> list[IntegrationPoint]: ...
+
+    def cursors(self) -> list[str] | None: ...
 
 
 class EraService:
     def __init__(self, hub: HubApi) -> None:
         self.hub = hub
         self.database = hub.database(PLUGIN)
+        self.settings: EraSettings = hub.settings_for(PLUGIN)
+        self.upstream: UpstreamPoints | None = None
+        if self.settings.mode == "upstream":
+            from hub_era.upstream import UpstreamPoints
+
+            self.upstream = UpstreamPoints(hub, self.settings)
 
     # -- auth ----------------------------------------------------------------------------
     def authorize(self, caller: Caller) -> Credential:
@@ -35,9 +70,29 @@ class EraService:
         return caller.require(unauthorized)
 
     # -- reads ---------------------------------------------------------------------------
-    def get_json(self, caller: Caller, ident: str) -> bytes:
-        """The stored JSON as bytes (read as a BLOB: no decoding to ``str`` and back)."""
+    async def get_json(
+        self,
+        caller: Caller,
+        ident: str,
+        *,
+        mask: Sequence[str] | None = None,
+        flat: bool = False,
+        sent: Sequence[tuple[str, str]] = (),
+    ) -> bytes:
+        """REST's channel: the stored JSON as bytes (read as a BLOB: no decoding to ``str``
+        and back), or shaped by ``mask``/``flat``; upstream, the vendor's answer to the
+        query ``sent`` (``mask``/``flat`` as the client sent them)."""
         self.authorize(caller)
+        if self.upstream is not None:
+            plain = mask is None and not flat
+            return await self.upstream.get_json(caller, ident, sent, plain)
+        stored = self._stored(ident)
+        if mask is None and not flat:
+            return stored
+        point = IntegrationPoint.of(orjson.loads(stored))
+        return orjson.dumps(apply_mask(to_json(point), mask, flat))
+
+    def _stored(self, ident: str) -> bytes:
         row = self.database.execute(
             f"SELECT CAST(data AS BLOB) FROM {TABLE} WHERE id = ?", (ident,)
         ).fetchone()
@@ -45,21 +100,60 @@ class EraService:
             raise error(404, "Not found")
         return bytes(row[0])
 
-    def get(self, caller: Caller, ident: str) -> IntegrationPoint:
-        return IntegrationPoint.of(orjson.loads(self.get_json(caller, ident)))
+    async def get(self, caller: Caller, ident: str) -> IntegrationPoint:
+        self.authorize(caller)
+        if self.upstream is not None:
+            return await self.upstream.get(caller, ident)
+        return IntegrationPoint.of(orjson.loads(self._stored(ident)))
 
-    def page(
+    async def list_json(
+        self,
+        caller: Caller,
+        *,
+        filter: Any,
+        order: Sequence[Order],
+        window: paging.Page,
+        mask: Sequence[str] | None,
+        flat: bool,
+        sent: Sequence[tuple[str, str]],
+    ) -> bytes:
+        """REST's list, a bare array: stored JSON joined as it is, or shaped by
+        ``mask``/``flat``; upstream, the vendor's answer to the query ``sent``."""
+        self.authorize(caller)
+        plain = mask is None and not flat
+        if self.upstream is not None:
+            self._check(filter, order)
+            return await self.upstream.list_json(caller, sent, plain)
+        page = self._page(filter, order, window, count=False)
+        if plain:
+            return b"[" + b",".join(page.items) + b"]"
+        return orjson.dumps([apply_mask(to_json(p), mask, flat) for p in page.records()])
+
+    async def page(
         self,
         caller: Caller,
         *,
         filter: Any = None,  # checked here: a JSON object of field -> value(s)
         order: Sequence[Order] = (),
         window: paging.Page = paging.Page(),
-        count: bool = True,
-    ) -> StoredPage:
-        """One page in ``order`` (then creation order: every order ends with the unique
-        ``seq``, so every page can seek); ``count`` also counts all matches."""
+    ) -> PointPage:
+        """One page in ``order`` with the count of all matches (stored: then creation
+        order, every order ending with the unique ``seq``, so every page can seek)."""
         self.authorize(caller)
+        if self.upstream is not None:
+            self._check(filter, order)
+            return await self.upstream.page(caller, filter, order, window)
+        return self._page(filter, order, window, count=True)
+
+    @staticmethod
+    def _check(filter: Any, order: Sequence[Order]) -> None:
+        """``filter`` and ``order`` as local mode checks them, before the vendor is asked."""
+        where({} if filter is None else filter)
+        keyset(order)
+
+    def _page(
+        self, filter: Any, order: Sequence[Order], window: paging.Page, *, count: bool
+    ) -> StoredPage:
         clauses, params = where({} if filter is None else filter)  # [] is no object
         read = keyset(order).read(
             self.database,
@@ -73,7 +167,7 @@ class EraService:
         )
         return StoredPage([row[0] for row in read.rows], read)
 
-    def lookup(self, caller: Caller, key: Any) -> list[str]:
+    async def lookup(self, caller: Caller, key: Any) -> list[str]:
         """Ids of channels whose key field equals ``key`` (a string, or ``{"code": "..."}``)."""
         self.authorize(caller)
         fields: tuple[str, ...]
@@ -92,6 +186,8 @@ class EraService:
                 "body: expected a JSON string or an object naming one key field,"
                 ' e.g. {"code": "ABCDE"}'
             )
+        if self.upstream is not None:
+            return await self.upstream.lookup(caller, key)
         where = " OR ".join(f"{f} = ?" for f in fields)
         rows = self.database.execute(
             f"SELECT id FROM {TABLE} WHERE {where} ORDER BY seq", [value] * len(fields)
@@ -100,8 +196,10 @@ class EraService:
             raise error(404, "Lookup failed")
         return [r[0] for r in rows]
 
-    def by_token(self, caller: Caller, token: str) -> str:
+    async def by_token(self, caller: Caller, token: str) -> str:
         self.authorize(caller)
+        if self.upstream is not None:
+            return await self.upstream.by_token(caller, token)
         row = self.database.execute(
             f"SELECT id FROM {TABLE} WHERE token_local = ?", (token,)
         ).fetchone()
@@ -110,9 +208,11 @@ class EraService:
         return str(row[0])
 
     # -- writes --------------------------------------------------------------------------
-    def create(self, caller: Caller, changes: Any) -> IntegrationPoint:
+    async def create(self, caller: Caller, changes: Any) -> IntegrationPoint:
         self.authorize(caller)
         changes = validate_changes(changes, creating=True)
+        if self.upstream is not None:
+            return await self.upstream.create(caller, changes)
         stamp = now_stamp()
         entity: dict[str, Any] = {k: "" for k in FIELDS if k not in ("opts", "ext")}
         entity.update({k: v for k, v in changes.items() if k != "opts"})
@@ -139,9 +239,11 @@ class EraService:
             ) from None
         return IntegrationPoint.of(entity)
 
-    def update(self, caller: Caller, ident: str, changes: Any) -> IntegrationPoint:
+    async def update(self, caller: Caller, ident: str, changes: Any) -> IntegrationPoint:
         self.authorize(caller)
         changes = validate_changes(changes, creating=False)
+        if self.upstream is not None:
+            return await self.upstream.update(caller, ident, changes)
         try:
             with self.database.write() as db:
                 row = db.execute(f"SELECT data FROM {TABLE} WHERE id = ?", (ident,)).fetchone()
@@ -161,8 +263,11 @@ class EraService:
             ) from None
         return IntegrationPoint.of(entity)
 
-    def delete(self, caller: Caller, ident: str) -> None:
+    async def delete(self, caller: Caller, ident: str) -> None:
         self.authorize(caller)
+        if self.upstream is not None:
+            await self.upstream.delete(caller, ident)
+            return
         with self.database.write() as db:
             if db.execute(f"DELETE FROM {TABLE} WHERE id = ?", (ident,)).rowcount == 0:
                 raise error(404, "Not found")
