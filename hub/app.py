@@ -55,6 +55,7 @@ COORDINATION_DATABASE = "_workers"  # leases and timer statistics of a multi-wor
 WORKER_VARIABLE = "HUB_WORKER_INDEX"  # set by the supervisor in each worker's environment
 INSTANCE_VARIABLE = "HUB_INSTANCE"  # the supervisor's start: one instance id for every worker
 STARTED_VARIABLE = "HUB_STARTED"  # when the supervisor started (epoch seconds)
+BUS_VARIABLE = "HUB_BUS"  # the supervisor's event broker (hub.bus)
 
 
 def worker_index(env: dict[str, str] | None = None) -> int | None:
@@ -127,7 +128,7 @@ class Hub:
         self.instance_id = environ.get(INSTANCE_VARIABLE) or uuid.uuid4().hex
         self.started_at = float(environ.get(STARTED_VARIABLE) or time.time())
         self.timers = self._timer_registry()
-        self.events = EventBus()
+        self.events = EventBus(environ.get(BUS_VARIABLE))
         self.queues: list[tuple[str, BackgroundQueue]] = []
         self.metrics = HubMetrics(self.timers, self.queue_depths, self.worker)
         self.upstreams: dict[str, Upstream] = {}
@@ -249,7 +250,7 @@ class Hub:
         vendor.settings.check(plugin)
         database = self.database(UPSTREAM_DATABASE)
         database.migrate(CORE, [m001_budget, m001_cache, m002_writes])
-        source = Upstream(plugin, vendor, database, self.metrics)
+        source = Upstream(plugin, vendor, database, self.metrics, self.events.shared)
         self._add_queue(plugin, source.writes.queue)
         # every worker polls for the keys its own readers and subscribers need; the shared
         # budget keeps the vendor's count what it would be for one

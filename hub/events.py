@@ -1,6 +1,7 @@
-"""In-process publish/subscribe for GraphQL subscriptions, so every plugin streams events the
-same way: bounded per subscriber, ended (not buffered without bound) when a subscriber lags,
-and every stream closed at shutdown."""
+"""Publish/subscribe for GraphQL subscriptions, so every plugin streams events the same way:
+bounded per subscriber, ended (not buffered without bound) when a subscriber lags, and every
+stream closed at shutdown. In a multi-worker hub the events of every worker go through the
+supervisor's broker (:mod:`hub.bus`), so each worker's subscribers see them all, in one order."""
 
 from __future__ import annotations
 
@@ -8,16 +9,33 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from hub.bus import BrokerLink
+
 BACKLOG = 100  # events a subscriber may fall behind by before its stream is ended
 _END = object()
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, bus: str | None = None) -> None:
+        """``bus``: the broker's socket in a multi-worker hub (``HUB_BUS``); without it,
+        events stay in this process."""
         self._topics: dict[str, set[asyncio.Queue[Any]]] = {}
+        self._link = BrokerLink(bus, self._topics, self._deliver) if bus else None
+
+    @property
+    def shared(self) -> bool:
+        """Whether events reach every worker of the hub (through the broker)."""
+        return self._link is not None
 
     def publish(self, topic: str, event: Any) -> None:
-        """Hand ``event`` to every current subscriber of ``topic``; never blocks."""
+        """Hand ``event`` to every current subscriber of ``topic`` (on every worker: through the
+        broker, this worker's own subscribers included); never blocks."""
+        if self._link is not None:
+            self._link.publish(topic, event)
+        else:
+            self._deliver(topic, event)
+
+    def _deliver(self, topic: str, event: Any) -> None:
         for queue in list(self._topics.get(topic, ())):
             try:
                 queue.put_nowait(event)
@@ -30,6 +48,7 @@ class EventBus:
         published between it and the first ``anext`` is missed."""
         queue: asyncio.Queue[Any] = asyncio.Queue(backlog)
         self._topics.setdefault(topic, set()).add(queue)
+        self._counted(topic)
         return self._stream(topic, queue)
 
     async def _stream(self, topic: str, queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
@@ -40,14 +59,22 @@ class EventBus:
             self._discard(topic, queue)
 
     def subscribers(self, topic: str) -> int:
-        return len(self._topics.get(topic, ()))
+        """Subscribers of ``topic`` in the whole hub (the other workers' as the broker last
+        told this one)."""
+        others = self._link.others(topic) if self._link is not None else 0
+        return len(self._topics.get(topic, ())) + others
+
+    def _counted(self, topic: str) -> None:
+        if self._link is not None:
+            self._link.counted(topic)
 
     def _discard(self, topic: str, queue: asyncio.Queue[Any]) -> None:
         queues = self._topics.get(topic)
-        if queues is not None:
+        if queues is not None and queue in queues:
             queues.discard(queue)
             if not queues:
                 del self._topics[topic]
+            self._counted(topic)
 
     def _end(self, topic: str, queue: asyncio.Queue[Any]) -> None:
         self._discard(topic, queue)
@@ -56,7 +83,9 @@ class EventBus:
         queue.put_nowait(_END)
 
     def close(self) -> None:
-        """End every stream (at shutdown, so websockets can close)."""
+        """End every stream (at shutdown, so websockets can close) and leave the broker."""
         for topic, queues in list(self._topics.items()):
             for queue in list(queues):
                 self._end(topic, queue)
+        if self._link is not None:
+            self._link.close()

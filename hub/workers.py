@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.app import (
+    BUS_VARIABLE,
     COORDINATION_DATABASE,
     INSTANCE_VARIABLE,
     STARTED_VARIABLE,
@@ -48,7 +49,6 @@ from hub.timer_stats import TimerStore, m001_timer_stats
 
 log = logging.getLogger("hub.workers")
 
-BUS_VARIABLE = "HUB_BUS"
 METRICS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 READY_TIMEOUT = 120.0  # seconds a worker has to build its hub and accept
 CRASH_LOOP = (5, 60.0)  # this many unexpected exits within this many seconds stop the hub

@@ -131,8 +131,16 @@ class Upstream:
     and closes it at shutdown."""
 
     def __init__(
-        self, plugin: str, vendor: Vendor, database: Database, metrics: HubMetrics
+        self,
+        plugin: str,
+        vendor: Vendor,
+        database: Database,
+        metrics: HubMetrics,
+        shared_events: bool = False,
     ) -> None:
+        """``shared_events``: the hub's event bus reaches every worker, so a change is
+        announced once, by the process that stored it; without it each process tells its own
+        subscribers of what any process stored (``_tell``)."""
         self.plugin = plugin
         self.vendor = vendor
         self.settings = vendor.settings
@@ -146,6 +154,7 @@ class Upstream:
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
         self._reads: dict[str, float] = {}  # key -> last read, written to the cache each poll
         self._heard: dict[str, bytes] = {}  # watched key -> the content its listeners know
+        self._shared_events = shared_events
         self._splits = {split.path: split for split in vendor.splits}
         self._covered = frozenset(path for split in vendor.splits for path in split.covers)
         self._background: set[asyncio.Task[Any]] = set()
@@ -501,6 +510,8 @@ class Upstream:
             if entry is None:
                 if target.key not in self._inflight:
                     self._refresh_later(target)
+            elif self._shared_events:
+                continue  # the process that stores a change announces it to every worker
             elif target.key in self._heard:
                 self._tell(entry)  # another process may have fetched it
             elif 200 <= entry.status < 300:

@@ -90,18 +90,7 @@ class Analysis:
             " VALUES (?, ?, ?, ?)",
             (result.call_id, ident, body.decode(), now),
         )
-        endpoint = self.definitions.endpoint(db, kind, ident)
-        if endpoint is not None:
-            self.outbox.enqueue(
-                db,
-                event=f"{kind.name}.result",
-                call_id=result.call_id,
-                target_kind=kind.name,
-                target_id=ident,
-                url=endpoint.url,
-                secret=endpoint.secret,
-                body=body,
-            )
+        self.outbox.enqueue_result(db, kind, ident, result.call_id, body)
 
     def ready(self, tab: Any, call: Any) -> CallReady:
         """REST's call-ready: the table's extracted data for the call, once its result exists."""
@@ -111,11 +100,15 @@ class Analysis:
             raise error(404, f"tab: no table {tab!r}")
         if self.calls.status(call) is None:
             raise error(404, f"call: no call {call!r}")
+        return self.stored_ready(tab, call) or CallReady(ready=False)
+
+    def stored_ready(self, tab: str, call: str) -> CallReady | None:
+        """The table's result for the call if the hub holds one (made here, or received)."""
         row = self.database.execute(
             "SELECT result FROM table_results WHERE call_id = ? AND table_id = ?", (call, tab)
         ).fetchone()
         if row is None:
-            return CallReady(ready=False)
+            return None
         return CallReady(ready=True, data=orjson.loads(row[0])["extracted_data"])
 
     async def ask_analysers(self, call_id: str) -> None:

@@ -21,12 +21,13 @@ from hub_rop.records import Call, ChecklistResult, Queued, TableResult
 from hub_rop.settings import RopSettings
 from hub_rop.storage import Listing, read_page
 
-STATUSES = ("downloading", "awaiting_analysis", "analyzed", "rejected")
+STATUSES = ("downloading", "awaiting_analysis", "analyzed", "rejected", "uploaded")
 COLUMNS = (
     "call_id, manager_id, deal_id, deal_stage_id, audio_url, declared_duration, status, reason,"
     " detail, format, size_bytes, duration, created_at, updated_at, analyzed_at"
 )
 NAMES = [name.strip() for name in COLUMNS.split(",")]
+UPLOADED = ("call_id", "manager_id", "deal_id", "deal_stage_id", "audio_url", "duration")
 
 
 class Calls:
@@ -98,6 +99,32 @@ class Calls:
             if cursor.rowcount == 0:
                 raise error(409, f"call_id: call {call['call_id']!r} is already known")
             self.intake.enqueue(db, call["call_id"])
+
+    # -- upstream mode: the calls ROP has -----------------------------------------------
+    def uploaded(self, call: dict[str, Any]) -> None:
+        """A call ROP took through this hub, kept as ``uploaded`` until its results come."""
+        now = time.time()
+        with self.database.write() as db:
+            db.execute(
+                "INSERT INTO calls (call_id, manager_id, deal_id, deal_stage_id, audio_url,"
+                " declared_duration, status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'uploaded', ?, ?) ON CONFLICT(call_id) DO NOTHING",
+                [*(call[k] for k in UPLOADED), now, now],
+            )
+
+    @staticmethod
+    def analyzed(db: Any, call_id: str, manager_id: str, now: float) -> None:
+        """A call ROP posted a result for; one that did not come through this hub is kept
+        with what the result tells of it. Call in the transaction that stores the result."""
+        db.execute(
+            "INSERT INTO calls (call_id, manager_id, deal_id, deal_stage_id, audio_url, status,"
+            " created_at, updated_at, analyzed_at) VALUES (?, ?, '', '', '', 'analyzed', ?, ?, ?)"
+            " ON CONFLICT(call_id) DO UPDATE SET status = 'analyzed',"
+            " analyzed_at = excluded.analyzed_at, updated_at = excluded.updated_at,"
+            " manager_id = CASE calls.manager_id WHEN '' THEN excluded.manager_id"
+            " ELSE calls.manager_id END",
+            (call_id, manager_id, now, now, now),
+        )
 
     # -- reading -------------------------------------------------------------------------
     def status(self, call_id: str) -> str | None:

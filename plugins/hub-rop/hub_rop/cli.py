@@ -46,7 +46,7 @@ def _json_file(source: Any) -> Any:
 def build(cli: Any) -> None:
     @cli.group(name="rop")
     def rop() -> None:
-        """rop admin state: checklists, analytic tables, webhook deliveries."""
+        """rop admin state: checklists, analytic tables, receivers, webhook deliveries."""
 
     def put(kind: Kind) -> None:
         @rop.command(
@@ -79,6 +79,32 @@ def build(cli: Any) -> None:
         """Delete a checklist or table; results already made stay."""
         with _admin(ctx) as service:
             click.echo(service.definitions.delete(KINDS[kind], ident))
+
+    @rop.command(name="receiver-add")
+    @click.argument("kind", type=click.Choice(list(KINDS)))
+    @click.argument("ident")
+    @click.pass_context
+    def receiver_add(ctx: click.Context, kind: str, ident: str) -> None:
+        """Upstream mode: the receiver of ROP's checklist or table IDENT; prints its path and
+        URL (shown only now) to set in ROP. Run again, it gets a new token."""
+        with _admin(ctx) as service:
+            _echo(service.receivers.create(KINDS[kind], ident))
+
+    @rop.command(name="receivers")
+    @click.pass_context
+    def receivers(ctx: click.Context) -> None:
+        """List the receivers (their tokens are never shown again)."""
+        with _admin(ctx) as service:
+            _echo(service.receivers.all())
+
+    @rop.command(name="receiver-delete")
+    @click.argument("kind", type=click.Choice(list(KINDS)))
+    @click.argument("ident")
+    @click.pass_context
+    def receiver_delete(ctx: click.Context, kind: str, ident: str) -> None:
+        """Delete a receiver: its URL stops working."""
+        with _admin(ctx) as service:
+            click.echo(service.receivers.delete(KINDS[kind], ident))
 
     @rop.command(name="deliveries")
     @click.option("--status", help="pending, failed, dead or delivered")

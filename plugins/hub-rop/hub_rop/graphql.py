@@ -164,6 +164,25 @@ class WebhookCounts:
     delivered: int
 
 
+@strawberry.type(
+    name="RopReceiver",
+    description="Upstream mode: where ROP posts one checklist's or table's results.",
+)
+class Receiver:
+    kind: str = strawberry.field(description="checklist or table")
+    target_id: str = strawberry.field(description="ROP's id of the checklist or table")
+    created_at: str
+    received: int = strawberry.field(description="Results stored (a repeat is not counted).")
+    last_received_at: str | None
+    path: str | None = strawberry.field(
+        description="Only in ropCreateReceiver's answer: the path with the secret token."
+    )
+    url: str | None = strawberry.field(
+        description="Only in ropCreateReceiver's answer: public_url and the path, the URL to"
+        " set in ROP's settings of the checklist or table (null without public_url)."
+    )
+
+
 @strawberry.type(name="RopUploadResult")
 class UploadResult:
     status: str
@@ -324,8 +343,12 @@ class RopQuery:
         return [to_graphql(Table, t) for t in _service(info).definitions_of(_caller(info), TABLES)]
 
     @strawberry.field(description="REST's call-ready: the table's result for the call, if made.")
-    def call_ready(self, info: strawberry.Info, tab: str, call: str) -> CallReady:
-        return to_graphql(CallReady, _service(info).call_ready(_caller(info), tab, call))
+    async def call_ready(self, info: strawberry.Info, tab: str, call: str) -> CallReady:
+        return to_graphql(CallReady, await _service(info).call_ready(_caller(info), tab, call))
+
+    @strawberry.field(description="Admin only, upstream mode: where ROP posts its results.")
+    def receivers(self, info: strawberry.Info) -> list[Receiver]:
+        return [to_graphql(Receiver, r) for r in _service(info).receivers_of(_caller(info))]
 
     @strawberry.field(description="Admin only: the webhook outbox; `status` filters.")
     def webhook_deliveries(
@@ -352,18 +375,19 @@ class RopMutation:
         return to_graphql(UploadResult, queued)
 
     @strawberry.mutation(description="REST's offices-update: replaces the office structure.")
-    def rop_update_offices(
+    async def rop_update_offices(
         self, info: strawberry.Info, offices: list[OfficeInput]
     ) -> OfficesUpdate:
         data = {"offices": [sent_fields(o) for o in offices]}
-        return to_graphql(OfficesUpdate, _service(info).update_offices(_caller(info), data))
+        return to_graphql(OfficesUpdate, await _service(info).update_offices(_caller(info), data))
 
     @strawberry.mutation(description="REST's managers-update: upserts managers.")
-    def rop_update_managers(
+    async def rop_update_managers(
         self, info: strawberry.Info, managers: list[ManagerInput]
     ) -> ManagersUpdate:
         data = {"managers": [sent_fields(m) for m in managers]}
-        return to_graphql(ManagersUpdate, _service(info).update_managers(_caller(info), data))
+        update = await _service(info).update_managers(_caller(info), data)
+        return to_graphql(ManagersUpdate, update)
 
     @strawberry.mutation(description="Admin only: create or replace a checklist.")
     def rop_put_checklist(self, info: strawberry.Info, input: ChecklistInput) -> Checklist:
@@ -388,6 +412,18 @@ class RopMutation:
     def rop_submit_analysis(self, info: strawberry.Info, input: AnalysisInput) -> Call:
         analyzed = _service(info).submit_analysis(_caller(info), sent_fields(input))
         return to_graphql(Call, analyzed)
+
+    @strawberry.mutation(
+        description="Admin only, upstream mode: the receiver of ROP's checklist or table `id`"
+        " (kind: checklist or table), with the URL to set in ROP. Made again, it gets a new"
+        " token and the old URL stops working."
+    )
+    def rop_create_receiver(self, info: strawberry.Info, kind: str, id: str) -> Receiver:
+        return to_graphql(Receiver, _service(info).create_receiver(_caller(info), kind, id))
+
+    @strawberry.mutation(description="Admin only; returns the id.")
+    def rop_delete_receiver(self, info: strawberry.Info, kind: str, id: str) -> str:
+        return _service(info).delete_receiver(_caller(info), kind, id)
 
     @strawberry.mutation(description="Admin only: send a dead delivery again.")
     def rop_redeliver_webhook(self, info: strawberry.Info, id: str) -> WebhookDelivery:

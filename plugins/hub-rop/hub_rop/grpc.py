@@ -36,15 +36,15 @@ class RopServicer(rop_pb2_grpc.RopServicer):
         return to_message(rop_pb2.UploadCallResponse, queued)
 
     async def UpdateOffices(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        update = self.service.update_offices(caller_of(context), sent_fields(request))
+        update = await self.service.update_offices(caller_of(context), sent_fields(request))
         return to_message(rop_pb2.UpdateOfficesResponse, update)
 
     async def UpdateManagers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        update = self.service.update_managers(caller_of(context), sent_fields(request))
+        update = await self.service.update_managers(caller_of(context), sent_fields(request))
         return to_message(rop_pb2.UpdateManagersResponse, update)
 
     async def CallReady(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        answer = self.service.call_ready(caller_of(context), request.tab, request.call)
+        answer = await self.service.call_ready(caller_of(context), request.tab, request.call)
         return to_message(rop_pb2.CallReadyResponse, answer)
 
     async def ListCalls(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -123,6 +123,18 @@ class RopServicer(rop_pb2_grpc.RopServicer):
     async def WebhookCounts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         counts = self.service.delivery_counts(caller_of(context))
         return to_message(rop_pb2.WebhookCountsResponse, counts)
+
+    async def CreateReceiver(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        made = self.service.create_receiver(caller_of(context), request.kind, request.id)
+        return to_message(rop_pb2.Receiver, made)
+
+    async def DeleteReceiver(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        ident = self.service.delete_receiver(caller_of(context), request.kind, request.id)
+        return rop_pb2.DeleteResponse(id=ident)
+
+    async def ListReceivers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        receivers = self.service.receivers_of(caller_of(context))
+        return to_message(rop_pb2.ListReceiversResponse, {"receivers": receivers})
 
     async def WatchCallAnalyzed(
         self, request: Any, context: grpc.aio.ServicerContext

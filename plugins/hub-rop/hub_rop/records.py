@@ -187,3 +187,26 @@ class ManagersUpdate:
     received: int
     created: int
     updated: int
+
+
+# -- upstream mode: where ROP posts its results --------------------------------------------------
+@dataclass(frozen=True)
+class Receiver:
+    """One checklist's or table's receiver; ``path`` and ``url`` carry its secret token and are
+    given only in the answer that makes it."""
+
+    kind: str  # checklist | table
+    target_id: str  # ROP's id of the checklist or table
+    created_at: datetime
+    received: int  # results stored (a repeat of a stored result is not counted)
+    last_received_at: datetime | None
+    path: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Received:
+    """A receiver's answer to ROP: ``stored``, or ``duplicate`` for a result it holds already."""
+
+    status: str
+    call_id: str

@@ -12,7 +12,7 @@ from multidict import MultiDict
 from hub.api import HubApi
 from hub.caller import Caller, Query, caller_of
 from hub.errors import HubError
-from hub.http.body import MULTIPART, URLENCODED, FormFile, read_form, read_json
+from hub.http.body import MULTIPART, URLENCODED, FormFile, read_body, read_form, read_json
 from hub.http.params import reject_unknown
 from hub.records import to_json
 from hub.registrations import RestApi
@@ -24,7 +24,8 @@ API_KEY = Query("apiKey")
 
 
 def render_error(exc: HubError) -> web.Response:
-    body = {"error": code_of(exc), "message": exc.message}
+    """rop's error body; in upstream mode a refusal of the fronted ROP is its own body."""
+    body = exc.body if exc.body is not None else {"error": code_of(exc), "message": exc.message}
     return web.Response(
         body=orjson.dumps(body),
         status=exc.status,
@@ -83,23 +84,29 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
     async def offices_update(request: web.Request) -> web.Response:
         caller = _caller(request, only_key)
         service.access.reader(caller)
-        return _ok(service.update_offices(caller, await read_json(request)))
+        return _ok(await service.update_offices(caller, await read_json(request)))
 
     async def managers_update(request: web.Request) -> web.Response:
         caller = _caller(request, only_key)
         service.access.reader(caller)
-        return _ok(service.update_managers(caller, await read_json(request)))
+        return _ok(await service.update_managers(caller, await read_json(request)))
 
     async def call_ready(request: web.Request) -> web.Response:
         caller = _caller(request, {API_KEY.name, "tab", "call"})
         query = request.query
-        return _ok(service.call_ready(caller, query.get("tab"), query.get("call")))
+        return _ok(await service.call_ready(caller, query.get("tab"), query.get("call")))
+
+    async def receive(request: web.Request) -> web.Response:
+        """Upstream mode: ROP posts a checklist's or table's result (see ``receivers``)."""
+        caller = caller_of(request)
+        return _ok(service.receive(caller, request.match_info["token"], await read_body(request)))
 
     return [
         web.post(f"{BASE}/calls/audio-upload", audio_upload),
         web.post(f"{BASE}/settings/offices-update", offices_update),
         web.post(f"{BASE}/settings/managers-update", managers_update),
         web.get(f"{BASE}/tables/call-ready", call_ready, allow_head=False),
+        web.post("/receivers/{token}", receive),
     ]
 
 

@@ -1,16 +1,35 @@
-"""``[plugins.rop]`` / ``HUB_ROP_<KEY>``: limits of the seed and the knobs tests shorten."""
+"""``[plugins.rop]`` / ``HUB_ROP_<KEY>``: limits of the seed and the knobs tests shorten, and
+``mode = "upstream"`` with ``[plugins.rop.upstream]`` (``HUB_ROP_UPSTREAM_<KEY>``): the ROP
+deployment the hub fronts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from hub.config import ConfigError
+from hub.peer import parse_networks
+from hub.upstream import UpstreamSettings, check_mode
 
 PLUGIN = "rop"
 
 
 @dataclass
+class RopUpstream(UpstreamSettings):
+    """The ROP deployment fronted in upstream mode. ROP allows 60 requests a minute per key;
+    the hub spends at most ``budget`` on reads (call-ready) and as much again on writes, so the
+    default of half that each never breaks ROP's limit and reads never starve writes."""
+
+    budget: str = "30/m"
+    api_key: str = ""  # the vendor's key, sent as ?apiKey= (HUB_ROP_UPSTREAM_API_KEY)
+    public_url: str = ""  # the hub's address as ROP reaches it: receiver URLs start with it
+    receiver_allow: list[str] = field(default_factory=list)  # addresses/CIDRs ROP posts from
+
+
+@dataclass
 class RopSettings:
+    mode: str = "local"  # "upstream": front the ROP deployment in [plugins.rop.upstream]
+    upstream: RopUpstream = field(default_factory=RopUpstream)
+    trusted_proxies: list[str] = field(default_factory=list)  # whose X-Forwarded-For counts
     rate_limit: int = 60  # requests per key per rate_window (the seed: 60 per minute)
     rate_window: float = 60.0
     max_body: int = 1024 * 1024
@@ -31,7 +50,28 @@ class RopSettings:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            if getattr(self, f.name) <= 0:
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and value <= 0:
                 raise ConfigError(f"plugins.{PLUGIN}.{f.name}: must be positive")
         if self.webhook_lease <= self.webhook_timeout:
             raise ConfigError(f"plugins.{PLUGIN}.webhook_lease: must exceed webhook_timeout")
+        upstream = f"plugins.{PLUGIN}.upstream"
+        if check_mode(PLUGIN, self.mode, self.upstream) and not self.upstream.api_key:
+            raise ConfigError(
+                f"{upstream}.api_key: the vendor's API key is required in upstream mode"
+                " (or HUB_ROP_UPSTREAM_API_KEY)"
+            )
+        public = self.upstream.public_url
+        if public and not public.startswith(("http://", "https://")):
+            raise ConfigError(f"{upstream}.public_url: expected an http:// or https:// URL")
+        for index, entry in enumerate(self.upstream.receiver_allow):
+            try:
+                parse_networks([entry])
+            except ValueError:
+                raise ConfigError(
+                    f"{upstream}.receiver_allow[{index}]: not an address or CIDR: {entry!r}"
+                ) from None
+
+    @property
+    def upstream_mode(self) -> bool:
+        return self.mode == "upstream"

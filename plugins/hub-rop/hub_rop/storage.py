@@ -99,7 +99,26 @@ def m005_work_queues(db: Any) -> None:
     db.execute("ALTER TABLE calls DROP COLUMN claimed_until")
 
 
-MIGRATIONS = [m001_calls, m002_structure, m003_analysis, m004_webhooks, m005_work_queues]
+def m006_receivers(db: Any) -> None:
+    """Upstream mode: where ROP posts its results, one receiver per checklist or table, found
+    by the SHA-256 of its path token (the token itself is shown once, when it is made)."""
+    db.execute(
+        "CREATE TABLE receivers (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+        " target_id TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_at REAL NOT NULL,"
+        " received INTEGER NOT NULL DEFAULT 0, last_received_at REAL, UNIQUE (kind, target_id))"
+    )
+    for kind in ("checklist", "table"):  # what ROP posted (canonical JSON), to know a repeat
+        db.execute(f"ALTER TABLE {kind}_results ADD COLUMN received_digest TEXT")
+
+
+MIGRATIONS = [
+    m001_calls,
+    m002_structure,
+    m003_analysis,
+    m004_webhooks,
+    m005_work_queues,
+    m006_receivers,
+]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from hub.paging import Page
 from hub.queue import Backoff, Claim, Outcome, Table, WorkQueue, dead, done, retry
 from hub.records import instant
 from hub.storage import Database
-from hub_rop.definitions import KINDS, Definitions
+from hub_rop.definitions import KINDS, Definitions, Kind
 from hub_rop.errors import bad_request, error
 from hub_rop.records import WebhookDelivery
 from hub_rop.settings import RopSettings
@@ -134,6 +134,22 @@ class Outbox:
         }
         self.queue.enqueue(db, row, due=now)
         return delivery_id
+
+    def enqueue_result(self, db: Any, kind: Kind, ident: str, call_id: str, body: bytes) -> None:
+        """A result against checklist or table ``ident``, queued with these very bytes when it
+        has a webhook; call inside the transaction that stores the result."""
+        endpoint = self.definitions.endpoint(db, kind, ident)
+        if endpoint is not None:
+            self.enqueue(
+                db,
+                event=f"{kind.name}.result",
+                call_id=call_id,
+                target_kind=kind.name,
+                target_id=ident,
+                url=endpoint.url,
+                secret=endpoint.secret,
+                body=body,
+            )
 
     def redeliver(self, delivery_id: str) -> WebhookDelivery:
         """A dead (or delivered) delivery goes out again with the same ``X-Hub-Delivery``, to the

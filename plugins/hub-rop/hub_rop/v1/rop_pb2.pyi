@@ -442,3 +442,39 @@ class WebhookCountsResponse(_message.Message):
 class WatchCallAnalyzedRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ReceiverRequest(_message.Message):
+    __slots__ = ("kind", "id")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    id: str
+    def __init__(self, kind: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
+class Receiver(_message.Message):
+    __slots__ = ("kind", "target_id", "created_at", "received", "last_received_at", "path", "url")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    LAST_RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    target_id: str
+    created_at: str
+    received: int
+    last_received_at: str
+    path: str
+    url: str
+    def __init__(self, kind: _Optional[str] = ..., target_id: _Optional[str] = ..., created_at: _Optional[str] = ..., received: _Optional[int] = ..., last_received_at: _Optional[str] = ..., path: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
+
+class ListReceiversRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListReceiversResponse(_message.Message):
+    __slots__ = ("receivers",)
+    RECEIVERS_FIELD_NUMBER: _ClassVar[int]
+    receivers: _containers.RepeatedCompositeFieldContainer[Receiver]
+    def __init__(self, receivers: _Optional[_Iterable[_Union[Receiver, _Mapping]]] = ...) -> None: ...

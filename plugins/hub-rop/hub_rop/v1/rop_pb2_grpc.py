@@ -131,6 +131,21 @@ class RopStub:
                 request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.WatchCallAnalyzedRequest.SerializeToString,
                 response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Call.FromString,
                 _registered_method=True)
+        self.CreateReceiver = channel.unary_unary(
+                '/hub.rop.v1.Rop/CreateReceiver',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ReceiverRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.Receiver.FromString,
+                _registered_method=True)
+        self.DeleteReceiver = channel.unary_unary(
+                '/hub.rop.v1.Rop/DeleteReceiver',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ReceiverRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.ListReceivers = channel.unary_unary(
+                '/hub.rop.v1.Rop/ListReceivers',
+                request_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListReceiversRequest.SerializeToString,
+                response_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListReceiversResponse.FromString,
+                _registered_method=True)
 
 
 class RopServicer:
@@ -252,6 +267,25 @@ class RopServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateReceiver(self, request, context):
+        """Upstream mode, admin only: where ROP posts its results, one receiver per checklist/table.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteReceiver(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReceivers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RopServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -349,6 +383,21 @@ def add_RopServicer_to_server(servicer, server):
                     servicer.WatchCallAnalyzed,
                     request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.WatchCallAnalyzedRequest.FromString,
                     response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Call.SerializeToString,
+            ),
+            'CreateReceiver': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReceiver,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ReceiverRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.Receiver.SerializeToString,
+            ),
+            'DeleteReceiver': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteReceiver,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ReceiverRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListReceivers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReceivers,
+                    request_deserializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListReceiversRequest.FromString,
+                    response_serializer=hub_dot_rop_dot_v1_dot_rop__pb2.ListReceiversResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -866,6 +915,87 @@ class Rop:
             '/hub.rop.v1.Rop/WatchCallAnalyzed',
             hub_dot_rop_dot_v1_dot_rop__pb2.WatchCallAnalyzedRequest.SerializeToString,
             hub_dot_rop_dot_v1_dot_rop__pb2.Call.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReceiver(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/CreateReceiver',
+            hub_dot_rop_dot_v1_dot_rop__pb2.ReceiverRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.Receiver.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteReceiver(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/DeleteReceiver',
+            hub_dot_rop_dot_v1_dot_rop__pb2.ReceiverRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReceivers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.rop.v1.Rop/ListReceivers',
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListReceiversRequest.SerializeToString,
+            hub_dot_rop_dot_v1_dot_rop__pb2.ListReceiversResponse.FromString,
             options,
             channel_credentials,
             insecure,
