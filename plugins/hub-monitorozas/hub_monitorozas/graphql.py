@@ -167,54 +167,60 @@ def _connection(cls: type[T], stored: StoredPage[Any], window: Page) -> Connecti
 @strawberry.type(name="MonitorozasQuery")
 class MonitorozasQuery:
     @strawberry.field(description="The key's user, key id and scopes.")
-    def me(self, info: strawberry.Info) -> Me:
-        return to_graphql(Me, _service(info).me(_caller(info)))
+    async def me(self, info: strawberry.Info) -> Me:
+        return to_graphql(Me, await _service(info).me(_caller(info)))
 
     @strawberry.field(description="The caller's devices (every user's for the admin), by id.")
-    def devices(
+    async def devices(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[Device]:
         window = page_window(first, after, invalid_field, seekable=True)
-        return _connection(Device, _service(info).devices.page(_caller(info), window), window)
+        stored = await _service(info).device_records.page(_caller(info), window)
+        return _connection(Device, stored, window)
 
     @strawberry.field
-    def device(self, info: strawberry.Info, id: int) -> Device:
-        return to_graphql(Device, _service(info).devices.get(_caller(info), id))
+    async def device(self, info: strawberry.Info, id: int) -> Device:
+        return to_graphql(Device, await _service(info).device_records.get(_caller(info), id))
 
     @strawberry.field(description="The caller's blacklist monitors, by id.")
-    def blacklist_monitors(
+    async def blacklist_monitors(
         self, info: strawberry.Info, first: int | None = None, after: str | None = None
     ) -> Connection[BlacklistMonitor]:
         window = page_window(first, after, invalid_field, seekable=True)
-        stored = _service(info).monitors.page(_caller(info), window)
+        stored = await _service(info).monitor_records.page(_caller(info), window)
         return _connection(BlacklistMonitor, stored, window)
 
     @strawberry.field
-    def blacklist_monitor(self, info: strawberry.Info, id: int) -> BlacklistMonitor:
-        return to_graphql(BlacklistMonitor, _service(info).monitors.get(_caller(info), id))
+    async def blacklist_monitor(self, info: strawberry.Info, id: int) -> BlacklistMonitor:
+        monitor = await _service(info).monitor_records.get(_caller(info), id)
+        return to_graphql(BlacklistMonitor, monitor)
 
 
 @strawberry.type(name="MonitorozasMutation")
 class MonitorozasMutation:
     @strawberry.mutation
-    def monitorozas_create_device(self, info: strawberry.Info, input: DeviceInput) -> Device:
-        device = _service(info).devices.create(_caller(info), sent_fields(input))
+    async def monitorozas_create_device(self, info: strawberry.Info, input: DeviceInput) -> Device:
+        device = await _service(info).device_records.create(_caller(info), sent_fields(input))
         return to_graphql(Device, device)
 
     @strawberry.mutation
-    def monitorozas_delete_device(self, info: strawberry.Info, id: int) -> DeleteResult:
-        return to_graphql(DeleteResult, _service(info).devices.delete(_caller(info), id))
+    async def monitorozas_delete_device(self, info: strawberry.Info, id: int) -> DeleteResult:
+        deleted = await _service(info).device_records.delete(_caller(info), id)
+        return to_graphql(DeleteResult, deleted)
 
     @strawberry.mutation
-    def monitorozas_create_blacklist_monitor(
+    async def monitorozas_create_blacklist_monitor(
         self, info: strawberry.Info, input: BlacklistMonitorInput
     ) -> BlacklistMonitor:
-        monitor = _service(info).monitors.create(_caller(info), sent_fields(input))
+        monitor = await _service(info).monitor_records.create(_caller(info), sent_fields(input))
         return to_graphql(BlacklistMonitor, monitor)
 
     @strawberry.mutation
-    def monitorozas_delete_blacklist_monitor(self, info: strawberry.Info, id: int) -> DeleteResult:
-        return to_graphql(DeleteResult, _service(info).monitors.delete(_caller(info), id))
+    async def monitorozas_delete_blacklist_monitor(
+        self, info: strawberry.Info, id: int
+    ) -> DeleteResult:
+        deleted = await _service(info).monitor_records.delete(_caller(info), id)
+        return to_graphql(DeleteResult, deleted)
 
     @strawberry.mutation(description="Check the device now and return it with the result.")
     async def monitorozas_check_now(self, info: strawberry.Info, device_id: int) -> Device:

@@ -32,17 +32,18 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
         return page(request.offset, request.limit if request.HasField("limit") else None)
 
     async def Me(self, request: Any, context: Context) -> Any:
-        return to_message(pb.MeResponse, self.service.me(caller_of(context)))
+        return to_message(pb.MeResponse, await self.service.me(caller_of(context)))
 
     async def ListDevices(self, request: Any, context: Context) -> Any:
         caller = self._caller(context)
-        stored = self.service.devices.page(caller, self._window(request))
+        stored = await self.service.device_records.page(caller, self._window(request))
         return pb.ListDevicesResponse(
             devices=[to_message(pb.Device, d) for d in stored.items], total_count=stored.total
         )
 
     async def GetDevice(self, request: Any, context: Context) -> Any:
-        return to_message(pb.Device, self.service.devices.get(caller_of(context), request.id))
+        device = await self.service.device_records.get(caller_of(context), request.id)
+        return to_message(pb.Device, device)
 
     async def GetDeviceHistory(self, request: Any, context: Context) -> Any:
         limit = request.limit if request.HasField("limit") else None
@@ -50,11 +51,11 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
         return pb.HistoryResponse(results=[to_message(pb.CheckResult, e) for e in entries])
 
     async def CreateDevice(self, request: Any, context: Context) -> Any:
-        device = self.service.devices.create(caller_of(context), sent_fields(request))
+        device = await self.service.device_records.create(caller_of(context), sent_fields(request))
         return to_message(pb.Device, device)
 
     async def DeleteDevice(self, request: Any, context: Context) -> Any:
-        deleted = self.service.devices.delete(caller_of(context), request.id)
+        deleted = await self.service.device_records.delete(caller_of(context), request.id)
         return to_message(pb.DeleteResponse, deleted)
 
     async def CheckNow(self, request: Any, context: Context) -> Any:
@@ -63,22 +64,23 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
 
     async def ListBlacklistMonitors(self, request: Any, context: Context) -> Any:
         caller = self._caller(context)
-        stored = self.service.monitors.page(caller, self._window(request))
+        stored = await self.service.monitor_records.page(caller, self._window(request))
         return pb.ListBlacklistMonitorsResponse(
             blacklist_monitors=[to_message(pb.BlacklistMonitor, m) for m in stored.items],
             total_count=stored.total,
         )
 
     async def GetBlacklistMonitor(self, request: Any, context: Context) -> Any:
-        monitor = self.service.monitors.get(caller_of(context), request.id)
+        monitor = await self.service.monitor_records.get(caller_of(context), request.id)
         return to_message(pb.BlacklistMonitor, monitor)
 
     async def CreateBlacklistMonitor(self, request: Any, context: Context) -> Any:
-        monitor = self.service.monitors.create(caller_of(context), sent_fields(request))
+        records = self.service.monitor_records
+        monitor = await records.create(caller_of(context), sent_fields(request))
         return to_message(pb.BlacklistMonitor, monitor)
 
     async def DeleteBlacklistMonitor(self, request: Any, context: Context) -> Any:
-        deleted = self.service.monitors.delete(caller_of(context), request.id)
+        deleted = await self.service.monitor_records.delete(caller_of(context), request.id)
         return to_message(pb.DeleteResponse, deleted)
 
     async def WatchDeviceStatus(self, request: Any, context: Context) -> AsyncIterator[Any]:

@@ -1,12 +1,14 @@
 """A user's devices or blacklist monitors: rows a user owns, listed, read, created and deleted
 alike (the admin token sees and deletes every user's, and names the owner when it creates).
-``service.devices`` and ``service.monitors`` are the two inventories."""
+``service.devices`` and ``service.monitors`` are the two inventories; the adapters reach them
+as :class:`Records` (``service.device_records``, ``service.monitor_records``), which upstream
+mode answers from the vendor instead (``hub_monitorozas.upstream``)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from hub.caller import Caller
 from hub.errors import HubError
@@ -100,3 +102,39 @@ class Inventory(Generic[R]):
         if not storage.user_exists(self.database, user_id):
             raise validation.invalid("user_id", f"no user {user_id}")
         return user_id
+
+
+class Records(Protocol[R]):
+    """What the adapters ask of devices or blacklist monitors, whichever mode answers."""
+
+    async def list_json(self, caller: Caller, window: Page | None = None) -> bytes: ...
+
+    async def page(self, caller: Caller, window: Page) -> StoredPage[R]: ...
+
+    async def get(self, caller: Caller, raw_id: Any) -> R: ...
+
+    async def create(self, caller: Caller, data: Any) -> R: ...
+
+    async def delete(self, caller: Caller, raw_id: Any) -> Deleted: ...
+
+
+class LocalRecords(Generic[R]):
+    """Local mode's :class:`Records`: the inventory in the hub's own database."""
+
+    def __init__(self, inventory: Inventory[R]) -> None:
+        self.inventory = inventory
+
+    async def list_json(self, caller: Caller, window: Page | None = None) -> bytes:
+        return self.inventory.list_json(caller, window)
+
+    async def page(self, caller: Caller, window: Page) -> StoredPage[R]:
+        return self.inventory.page(caller, window)
+
+    async def get(self, caller: Caller, raw_id: Any) -> R:
+        return self.inventory.get(caller, raw_id)
+
+    async def create(self, caller: Caller, data: Any) -> R:
+        return self.inventory.create(caller, data)
+
+    async def delete(self, caller: Caller, raw_id: Any) -> Deleted:
+        return self.inventory.delete(caller, raw_id)

@@ -93,5 +93,8 @@ def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None])
 @hookimpl
 def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) -> None:
     """The checks' work queue: the host runs it as the timer ``monitorozas.scheduler``, reports
-    ``monitorozas.checks`` and gives its leases back at shutdown."""
-    register(hub.service(MonitorozasService).scheduler.queue)
+    ``monitorozas.checks`` and gives its leases back at shutdown. Not in upstream mode: the
+    vendor runs the checks (devices left from a local past stay unchecked)."""
+    service = hub.service(MonitorozasService)
+    if service.upstream is None:
+        register(service.scheduler.queue)

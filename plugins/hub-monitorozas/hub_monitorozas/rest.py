@@ -17,7 +17,7 @@ from hub.paging import Page
 from hub.records import to_json
 from hub.registrations import RestApi
 from hub_monitorozas.errors import error, invalid_field
-from hub_monitorozas.inventory import Inventory
+from hub_monitorozas.inventory import Records
 from hub_monitorozas.service import MonitorozasService, page
 
 API = "/api/v1"
@@ -52,9 +52,14 @@ def error_code(exc: HubError) -> str:
 
 
 def render_error(exc: HubError) -> web.Response:
-    body = {"success": False, "error": error_code(exc), "message": exc.message}
+    """The seed's error body; in upstream mode a refusal of the vendor's is its body as it is."""
+    body = (
+        exc.body
+        if isinstance(exc.body, bytes)
+        else orjson.dumps({"success": False, "error": error_code(exc), "message": exc.message})
+    )
     return web.Response(
-        body=orjson.dumps(body),
+        body=body,
         status=exc.status,
         content_type="application/json",
         charset="utf-8",
@@ -108,18 +113,18 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
         return request.query.get("id")
 
     async def me(request: web.Request) -> web.Response:
-        return ok(service.me(caller(request)))
+        return ok(await service.me(caller(request)))
 
-    def inventory_routes(path: str, inventory: Inventory[Any]) -> list[tuple[str, str, Any]]:
+    def inventory_routes(path: str, records: Records[Any]) -> list[tuple[str, str, Any]]:
         async def list_all(request: web.Request) -> web.Response:
-            return ok_json(inventory.list_json(caller(request), window(request)))
+            return ok_json(await records.list_json(caller(request), window(request)))
 
         async def create(request: web.Request) -> web.Response:
             who = caller(request)
-            return ok(inventory.create(who, await read_json(request)), 201)
+            return ok(await records.create(who, await read_json(request)), 201)
 
         async def delete(request: web.Request) -> web.Response:
-            return ok(inventory.delete(caller(request), ident(request)))
+            return ok(await records.delete(caller(request), ident(request)))
 
         return [
             ("GET", path, list_all),
@@ -135,10 +140,10 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
 
     table: list[tuple[str, str, Any]] = [
         ("GET", f"{API}/me", me),
-        *inventory_routes(DEVICES, service.devices),
+        *inventory_routes(DEVICES, service.device_records),
         ("POST", f"{DEVICES}/check-now", check_device),
         ("GET", f"{DEVICES}/history", device_history),
-        *inventory_routes(MONITORS, service.monitors),
+        *inventory_routes(MONITORS, service.monitor_records),
     ]
     allowed: dict[str, list[str]] = {}
     for method, path, _ in table:

@@ -3,25 +3,30 @@ Every operation takes the :class:`~hub.caller.Caller` first and checks it (``aut
 anything else, and returns the typed records of ``records`` (REST's lists excepted: stored JSON
 served as it is). The work lives in the topic modules: ``inventory`` (devices and blacklist
 monitors, ``service.devices`` and ``service.monitors``), ``scheduler`` (the checks),
-``events`` (status changes), ``storage`` (queries), ``validation`` (the seed's field table)."""
+``events`` (status changes), ``storage`` (queries), ``validation`` (the seed's field table).
+In upstream mode ``upstream`` answers the records and ``me`` from the vendor instead, and the
+vendor runs the checks."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.api import HubApi
 from hub.caller import Caller
 from hub.paging import Page
 from hub_monitorozas import storage, validation
 from hub_monitorozas.auth import KeyGate, KeyHolder
-from hub_monitorozas.errors import invalid_field, storage_errors
+from hub_monitorozas.errors import error, invalid_field, storage_errors
 from hub_monitorozas.events import StatusEvents
-from hub_monitorozas.inventory import Inventory
+from hub_monitorozas.inventory import Inventory, LocalRecords, Records
 from hub_monitorozas.records import BlacklistMonitor, CheckResult, Device, Identity, StatusChange
 from hub_monitorozas.scheduler import Scheduler
 from hub_monitorozas.settings import PLUGIN, MonitorozasSettings
 from hub_monitorozas.storage import DEVICES, MONITORS
+
+if TYPE_CHECKING:
+    from hub_monitorozas.upstream import VendorAccount
 
 
 def page(offset: int | None, limit: int | None, *, limit_name: str = "limit") -> Page:
@@ -57,21 +62,47 @@ class MonitorozasService:
             duplicate="a blacklist monitor with this target_type and target_value already exists",
             first_check=self.scheduler.first_blacklist_round,
         )
+        self.upstream: VendorAccount | None = None
+        self.device_records: Records[Device] = LocalRecords(self.devices)
+        self.monitor_records: Records[BlacklistMonitor] = LocalRecords(self.monitors)
+        if self.settings.mode == "upstream":
+            from hub_monitorozas.upstream import DEVICE_RESOURCE, MONITOR_RESOURCE, VendorAccount
+
+            self.upstream = VendorAccount(hub, self.settings, self.events)
+            self.device_records = self.upstream.records(DEVICE_RESOURCE, self.devices)
+            self.monitor_records = self.upstream.records(MONITOR_RESOURCE, self.monitors)
 
     def authorize(self, caller: Caller) -> KeyHolder:
         """The caller's key, checked once per caller; adapters call it before they read the
         request, so a stranger learns nothing from a 400."""
         return self.gate.authorize(caller)
 
-    def me(self, caller: Caller) -> Identity:
-        return self.authorize(caller).require("read").identity()
+    async def me(self, caller: Caller) -> Identity:
+        """The key's identity; in upstream mode the vendor's for the key the hub acts with."""
+        holder = self.authorize(caller).require("read")
+        if self.upstream is not None:
+            return await self.upstream.me(caller)
+        return holder.identity()
+
+    def _local_only(self, what: str) -> None:
+        """The checks, their history and check-now are the vendor's in upstream mode, and its
+        API has neither."""
+        if self.upstream is not None:
+            raise error(
+                409,
+                f"monitorozas fronts a Monitorozás.hu deployment (mode = upstream): the vendor"
+                f" runs the checks and its API has no {what}",
+                "upstream_mode",
+            )
 
     # -- a device's checks -------------------------------------------------------------------
     @storage_errors
     def history(
         self, caller: Caller, device_id: Any, limit: int | None = None
     ) -> list[CheckResult]:
-        device = self.devices.find(self.authorize(caller).require("read"), device_id)
+        holder = self.authorize(caller).require("read")
+        self._local_only("check history")
+        device = self.devices.find(holder, device_id)
         return self.device_history(device.id, limit)
 
     def device_history(
@@ -79,6 +110,7 @@ class MonitorozasService:
     ) -> list[CheckResult]:
         """Newest first; every kept result unless ``limit`` (the host's paging bounds) says.
         For a device already read by its caller (GraphQL's ``device { history }``)."""
+        self._local_only("check history")
         size = (
             self.settings.history_size
             if limit is None
@@ -90,6 +122,7 @@ class MonitorozasService:
     async def check_now(self, caller: Caller, device_id: Any) -> Device:
         """Check the device at once (within the concurrency bound) and return it updated."""
         holder = self.authorize(caller).require("write")
+        self._local_only("check-now")
         device = self.devices.find(holder, device_id)
         await self.scheduler.check_now(device)
         return self.devices.find(holder, device.id)
@@ -97,8 +130,9 @@ class MonitorozasService:
     # -- status events and the monitor -------------------------------------------------------
     def status_changes(self, caller: Caller) -> AsyncIterator[StatusChange]:
         """Each change of a device's status from now on: the caller's devices (all for the
-        admin)."""
-        return self.events.seen_by(self.authorize(caller).require("read"))
+        admin, and for everyone in upstream mode, where every key sees the vendor account's)."""
+        holder = self.authorize(caller).require("read")
+        return self.events.seen_by(None if self.upstream is not None else holder.owner)
 
     @property
     def subscribers(self) -> int:

@@ -6,12 +6,24 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from hub.config import ConfigError
+from hub.upstream import UpstreamSettings, check_mode
 
 PLUGIN = "monitorozas"
 
 
 @dataclass
+class MonitorozasUpstream(UpstreamSettings):
+    """``[plugins.monitorozas.upstream]``: the Monitorozás.hu deployment fronted in upstream
+    mode. The vendor counts requests per key, whatever the path: one budget for the key."""
+
+    budget: str = "120/m"  # the vendor's documented limit per key
+    key: str = ""  # the vendor's API key (sent as Authorization: Bearer)
+
+
+@dataclass
 class MonitorozasSettings:
+    mode: str = "local"  # "upstream": front the deployment in [plugins.monitorozas.upstream]
+    upstream: MonitorozasUpstream = field(default_factory=MonitorozasUpstream)
     interval: float = 60.0  # seconds between two checks of one device
     blacklist_interval: float = 3600.0  # seconds between two DNSBL rounds of one monitor
     scheduler_tick: float = 0.5  # how often the scheduler looks for due work
@@ -55,3 +67,8 @@ class MonitorozasSettings:
                 raise ConfigError(
                     f"plugins.{PLUGIN}.trusted_proxies[{i}]: not an address or CIDR: {cidr!r}"
                 ) from None
+        if check_mode(PLUGIN, self.mode, self.upstream) and not self.upstream.key:
+            raise ConfigError(
+                f"plugins.{PLUGIN}.upstream.key: the vendor's API key is required in upstream"
+                f" mode (or HUB_MONITOROZAS_UPSTREAM_KEY)"
+            )
