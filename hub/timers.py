@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 if TYPE_CHECKING:
     from hub.leases import Leases
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub.timers")
 
 Job = Callable[[], Awaitable[None] | None]
+T = TypeVar("T")
 Scope = Literal["hub", "worker"]
 WINDOW = 60.0  # seconds of executions kept per timer (webim's "last_min")
 FAILURES_KEPT = 100
@@ -109,9 +110,10 @@ class TimerRegistry:
 
     async def run_once(self, timer: Timer) -> None:
         timer.running = True
-        timer.last_started = time.time()
+        timer.last_started = at = time.time()
         if self.store is not None:
-            self.store.started(timer.key, timer.last_started)
+            store = self.store
+            self._shared(timer, "recording its run", lambda: store.started(timer.key, at))
         started = time.perf_counter()
         error: str | None = None
         try:
@@ -134,38 +136,52 @@ class TimerRegistry:
             if error is not None:
                 timer.failed.append((timer.last_started, timer.last_duration, error))
             if self.store is not None:
-                self.store.finished(timer.key, timer.last_started, timer.last_duration, error)
+                store, took = self.store, timer.last_duration
+                self._shared(
+                    timer, "recording its run", lambda: store.finished(timer.key, at, took, error)
+                )
 
     async def _loop(self, timer: Timer) -> None:
         if self.leases is None or timer.scope == "worker":
             while True:
                 await self.run_once(timer)
                 await asyncio.sleep(timer.interval)
-        name, ttl = f"timer:{timer.key}", 1.5 * timer.interval
+        leases, name, ttl = self.leases, f"timer:{timer.key}", 1.5 * timer.interval
+
+        def acquire() -> int | None:
+            return self._shared(timer, "taking its lease", lambda: leases.acquire(name, ttl))
+
         while True:
-            if self.leases.acquire(name, ttl) is None:
+            if acquire() is None:
                 self._held.discard(name)
                 await asyncio.sleep(timer.interval / 2)
                 continue
             self._held.add(name)
-            keeper = asyncio.get_running_loop().create_task(self._keep(name, ttl, timer))
+            keeper = asyncio.get_running_loop().create_task(self._keep(acquire, timer))
             try:
                 await self.run_once(timer)
             finally:
                 keeper.cancel()
-            if self.leases.acquire(name, ttl) is None:  # lost while running (frozen): let go
+            if acquire() is None:  # lost while running (frozen): let go
                 self._held.discard(name)
             await asyncio.sleep(timer.interval)
 
-    async def _keep(self, name: str, ttl: float, timer: Timer) -> None:
+    async def _keep(self, acquire: Callable[[], int | None], timer: Timer) -> None:
         """Renew the lease every half interval while the timer runs, so a long run keeps it."""
-        assert self.leases is not None
         while True:
             await asyncio.sleep(timer.interval / 2)
-            try:
-                self.leases.acquire(name, ttl)
-            except Exception:  # the database busy past its timeout: the lease may lapse
-                log.exception("timer %s: renewing its lease failed", timer.key)
+            acquire()
+
+    @staticmethod
+    def _shared(timer: Timer, what: str, write: Callable[[], T]) -> T | None:
+        """A write to the database every worker shares (a lease, a run's figures). Busy past its
+        timeout (a process frozen mid-write) it fails for a while, which must not end the timer:
+        it goes on without the lease (the lease may lapse) or without those figures."""
+        try:
+            return write()
+        except Exception as exc:
+            log.warning("timer %s: %s failed: %s", timer.key, what, exc)
+            return None
 
     def start(self) -> None:
         for timer in self.timers.values():

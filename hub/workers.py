@@ -154,6 +154,9 @@ async def _serve_worker(settings: Settings, conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C reaches the whole process group
         loop.add_signal_handler(sig, stop.set)
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None:  # killed outright, it stops no one: drain and go, freeing the ports
+        loop.add_reader(supervisor.sentinel, stop.set)
     async with running(server):
         conn.send(("ready", dict(server.addresses)))
         await stop.wait()
@@ -274,12 +277,12 @@ class Supervisor:
                 self.exits.append(now)
                 while self.exits and self.exits[0] < now - window:
                     self.exits.popleft()
-                log.warning("worker %d exited (code %s): starting another", index, code)
                 if len(self.exits) >= limit:
                     raise StartupError(
                         f"workers exited {len(self.exits)} times within {window:g}s"
                         f" (worker {index} last, exit code {code}): stopping"
                     )
+                log.warning("worker %d exited (code %s): starting another", index, code)
                 self._metrics_of_dead(worker.process.pid)
                 await self._ready(self._spawn(index))
 

@@ -57,13 +57,10 @@ def error_middleware(
     metrics: HubMetrics,
     callers: Callers,
     fixed_plugin: str | None = None,
-    worker: int | None = None,
 ) -> Middleware:
     """Find the plugin that owns the path, put its :class:`~hub.caller.Caller` on the request
     (``caller_of(request)``), enforce its body limit, render every failure in its documented
     error shape, and never let a traceback reach the client."""
-
-    worker_header = None if worker is None else str(worker)  # which worker answered
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -105,8 +102,6 @@ def error_middleware(
         caller = request.get(CALLER_KEY)
         if caller is not None and caller.upstream:
             response.headers.update(rest_headers(caller))
-        if worker_header is not None and not response.prepared:
-            response.headers["Hub-Worker"] = worker_header
         metrics.observe_request(
             plugin, request.method, response.status, time.perf_counter() - started
         )
@@ -173,6 +168,19 @@ def own_listener(plugin: str, hub: Hub) -> str | None:
     return str(listen) if listen else None
 
 
+def name_worker(app: web.Application, worker: int | None) -> None:
+    """In a multi-worker hub every answer says which worker gave it (``Hub-Worker``), the
+    websocket upgrade and streamed answers included: set as the headers go out."""
+    if worker is None:
+        return
+    value = str(worker)
+
+    async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Hub-Worker"] = value
+
+    app.on_response_prepare.append(stamp)
+
+
 def build_apps(
     hub: Hub, graphql_routes: list[web.RouteDef]
 ) -> tuple[web.Application, dict[str, web.Application]]:
@@ -191,20 +199,22 @@ def build_apps(
     )
     biggest = max([limit, *(lim for _, lim in surfaces.values())])
     main = web.Application(
-        middlewares=[error_middleware(surfaces, limit, metrics, callers, None, hub.worker)],
+        middlewares=[error_middleware(surfaces, limit, metrics, callers)],
         client_max_size=biggest,
     )
     main[HUB_KEY] = hub
+    name_worker(main, hub.worker)
     main.add_routes(hub_routes(hub, metrics))
     main.add_routes(graphql_routes)
     separate: dict[str, web.Application] = {}
     for name, api in hub.rest.items():
         if own_listener(name, hub):
             app = web.Application(
-                middlewares=[error_middleware(surfaces, limit, metrics, callers, name, hub.worker)],
+                middlewares=[error_middleware(surfaces, limit, metrics, callers, name)],
                 client_max_size=biggest,
             )
             app[HUB_KEY] = hub
+            name_worker(app, hub.worker)
             app.add_routes(api.routes)
             separate[name] = app
         else:
