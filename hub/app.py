@@ -252,9 +252,11 @@ class Hub:
         database.migrate(CORE, [m001_budget, m001_cache, m002_writes])
         source = Upstream(plugin, vendor, database, self.metrics, self.events.shared)
         self._add_queue(plugin, source.writes.queue)
-        # every worker polls for the keys its own readers and subscribers need; the shared
-        # budget keeps the vendor's count what it would be for one
-        self.timers.add(plugin, "upstream.poll", vendor.settings.poll, source.poll, "worker")
+        # every worker tells the shared cache what its readers asked for; one polls (a lease in
+        # a multi-worker hub), and the shared budget holds whoever fetches
+        interval = vendor.settings.poll
+        self.timers.add(plugin, "upstream.reads", interval, source.flush_reads, "worker")
+        self.timers.add(plugin, "upstream.poll", interval, source.poll)
         self.probes.append((plugin, HealthProbe("upstream", source.health, critical=False)))
         self.upstreams[plugin] = source
         return source

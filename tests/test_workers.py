@@ -647,3 +647,52 @@ def test_a_crash_loop_stops_the_hub_with_one_line(tmp_path: Path) -> None:
     assert len(restarts) == int(stopped[1]) - 1, err
     for line in restarts:
         assert re.search(r" WARNING .* worker \d exited \(code 3\): starting another$", line), err
+
+
+async def test_one_worker_polls_the_upstream_for_the_readers_of_both(tmp_path: Path) -> None:
+    """Upstream mode under two workers: every worker tells the shared cache what its readers
+    asked for, one worker polls (under a lease), and the vendor sees one budget."""
+    from hub.testing.inprocess import running_hub
+
+    vendor_env = {"HUB_PLUGINS": "unspot", "HUB_UNSPOT_RATE_WINDOW": "0.05"}
+    async with running_hub(tmp_path / "vendor", vendor_env) as vendor:
+        token = vendor.creds("unspot", role="owner")["token"]
+        env = {
+            "HUB_PLUGINS": "unspot",
+            "HUB_UNSPOT_MODE": "upstream",
+            "HUB_UNSPOT_UPSTREAM_URL": vendor.rest_url("unspot"),
+            "HUB_UNSPOT_UPSTREAM_TOKEN": token,
+            "HUB_UNSPOT_UPSTREAM_BUDGET": "1/1s",
+            "HUB_UNSPOT_UPSTREAM_POLL": "0.2",
+        }
+        front = HubProcess(tmp_path / "front", env, args=["--workers", "2"]).start(timeout=90)
+        try:
+            query = {"query": "{ unspot { monitoring { displays { id } } } }"}
+            served: set[str] = set()
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                async with new_connections() as session:  # noqa: SIM117
+                    async with session.post(
+                        front.url + "/graphql",
+                        json=query,
+                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                    ) as response:
+                        assert response.status == 200
+                        served.add(response.headers["Hub-Worker"])
+                await asyncio.sleep(0.05)
+            assert served == {"0", "1"}
+            with sqlite3.connect(tmp_path / "front" / "_workers.db") as db:
+                rows = dict(
+                    db.execute(
+                        "SELECT key, count(DISTINCT worker) FROM timer_stats WHERE runs > 0"
+                        " GROUP BY key"
+                    ).fetchall()
+                )
+                holders = db.execute(
+                    "SELECT count(*) FROM leases WHERE name = 'timer:unspot.upstream.poll'"
+                ).fetchone()[0]
+            assert rows["unspot.upstream.poll"] == 1, rows  # one poller for the hub
+            assert rows["unspot.upstream.reads"] == 2, rows  # every worker's readers counted
+            assert holders == 1
+        finally:
+            front.stop()

@@ -498,6 +498,12 @@ class Upstream:
         return reply
 
     # -- the poller ----------------------------------------------------------------------
+    def flush_reads(self) -> None:
+        """What this process's readers asked for, into the shared cache, where the poller (in
+        whichever process runs it) finds the keys to keep fresh."""
+        reads, self._reads = self._reads, {}
+        self.cache.touch(reads)
+
     async def poll(self) -> None:
         """Refresh, within the budget, the keys read in the last ``hot`` seconds (and those
         someone listens to) that are past fresh, the oldest first."""
@@ -516,8 +522,7 @@ class Upstream:
                 self._tell(entry)  # another process may have fetched it
             elif 200 <= entry.status < 300:
                 self._heard[target.key] = entry.body  # the baseline listeners hear changes from
-        reads, self._reads = self._reads, {}
-        self.cache.touch(reads)
+        self.flush_reads()
         due = [
             entry.target
             for entry in self.cache.due(now - self.settings.hot, now - self.fresh)
