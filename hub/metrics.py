@@ -19,6 +19,7 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
     values,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -28,6 +29,10 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from hub.timers import TimerRegistry
+
+# a counter's `_created` sample is a timestamp that scrapers store as one more gauge series per
+# counter; nothing here reads it, and a multi-worker hub could not give it anyway
+disable_created_metrics()
 
 QueueDepths = Callable[[], list[tuple[str, int]]]
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")

@@ -555,6 +555,7 @@ async def test_healthz_readyz_metrics(http: aiohttp.ClientSession, hub_process: 
     assert float(samples['hub_http_requests_total{method="GET",plugin="era",status="404"}']) >= 1
     assert float(samples['hub_http_requests_total{method="GET",plugin="hub",status="200"}']) >= 2
     assert float(samples['hub_timer_runs_total{timer="hub.grpc_health"}']) >= 1
+    assert not [name for name in samples if "_created" in name]  # no timestamps kept as series
     assert 'hub_timer_failures_total{timer="hub.grpc_health"}' in samples
     assert 'hub_timer_last_duration_seconds{timer="hub.grpc_health"}' in samples
     assert float(samples['hub_grpc_calls_total{code="OK",method="/hub.v1.Hub/ListPlugins"}']) >= 1
