@@ -6,10 +6,13 @@ freshness); a plugin describes its vendor (:class:`Vendor`) and reads through
 from hub.upstream.cache import Change, Entry, Target
 from hub.upstream.client import Reply, VendorAuth
 from hub.upstream.settings import Rate, UpstreamSettings, check_mode, parse_rate
-from hub.upstream.source import Reading, Split, Upstream, Vendor, refusal_reason
+from hub.upstream.source import Upstream
+from hub.upstream.vendor import REASONS, REFUSALS, Reading, Split, Vendor, refusal_reason
 from hub.upstream.writes import Reconciler, Write, WritePending, WriteState
 
 __all__ = [
+    "REASONS",
+    "REFUSALS",
     "Change",
     "Entry",
     "Rate",

@@ -22,8 +22,7 @@ from hub.api import HubApi
 from hub.caller import Caller
 from hub.errors import HubError
 from hub.records import parse_iso8601
-from hub.upstream import Reading, Reply, Target, Upstream, Vendor, VendorAuth, Write
-from hub.upstream.source import REFUSALS
+from hub.upstream import REFUSALS, Reading, Reply, Target, Upstream, Vendor, VendorAuth, Write
 from hub_era.errors import PLUGIN, error
 from hub_era.fields import FIELDS, OPTS, Order
 from hub_era.records import Ext, IntegrationPoint, Opts

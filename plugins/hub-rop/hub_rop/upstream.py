@@ -18,8 +18,7 @@ import orjson
 from hub.api import HubApi
 from hub.caller import Caller
 from hub.errors import HubError
-from hub.upstream import Reading, Reply, Target, Upstream, Vendor, VendorAuth, Write
-from hub.upstream.source import REASONS
+from hub.upstream import REASONS, Reading, Reply, Target, Upstream, Vendor, VendorAuth, Write
 from hub_rop.errors import PLUGIN, error
 from hub_rop.inputs import UPLOAD_FIELDS
 from hub_rop.records import CallReady, ManagersUpdate, OfficesUpdate, Queued
