@@ -97,9 +97,7 @@ class TimerRegistry:
         self.store = store
         self._held: set[str] = set()
 
-    def add(
-        self, plugin: str, name: str, interval: float, job: Job, scope: Scope = "hub"
-    ) -> Timer:
+    def add(self, plugin: str, name: str, interval: float, job: Job, scope: Scope = "hub") -> Timer:
         if interval <= 0:
             raise ValueError(f"timer {plugin}.{name}: interval must be positive")
         timer = Timer(plugin, name, interval, job, scope)

@@ -42,9 +42,7 @@ def register_rest(hub: HubApi, register: Callable[[RestApi], None]) -> None:
 def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
     from hub_webim.graphql import WebimMutation, WebimQuery, WebimSubscription
 
-    register(
-        GraphQLPart(query=WebimQuery, mutation=WebimMutation, subscription=WebimSubscription)
-    )
+    register(GraphQLPart(query=WebimQuery, mutation=WebimMutation, subscription=WebimSubscription))
 
 
 @hookimpl
