@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 BUILTINS := era,monitorozas,unspot,webim,rop
 
-.PHONY: install test lint protos schema bench audit ci serve
+.PHONY: install test lint protos schema bench audit ci serve graphiql-assets
 
 install:
 	python3 -m venv .venv && .venv/bin/pip install -e ".[test]" \
@@ -22,6 +22,9 @@ protos:
 
 schema:
 	HUB_PLUGINS=$(BUILTINS) $(PY) -m hub --data-dir "$$(mktemp -d)" schema export > schema.graphql
+
+graphiql-assets:
+	.ci/graphiql-assets.sh
 
 bench:
 	$(PY) bench/bench.py

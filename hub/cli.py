@@ -1,5 +1,5 @@
-"""The ``hub`` command: serve, plugins, creds (add, list, revoke, rotate), schema export, protogen;
-plugins add more."""
+"""The ``hub`` command: serve, plugins, creds (add, list, revoke, rotate), schema (export, check),
+protogen; plugins add more."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def serve(
     from hub.workers import serve_workers, worker_count
 
     settings = _settings(ctx, http=http, grpc=grpc_address, workers=workers)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     try:
         count = worker_count(settings.workers)
         if count > 1:
@@ -251,6 +251,99 @@ def schema_export(ctx: click.Context) -> None:
         except Exception as exc:
             raise failure(hub.assembly_error(exc)) from None
         click.echo(schema.as_str())
+
+
+@schema.command("check")
+@click.option("--against", required=True, metavar="REF", help="A git ref, or a directory.")
+@click.argument("project", default=".")
+def schema_check(against: str, project: str) -> None:
+    """Breaking changes to the GraphQL schema and protos of PROJECT since REF (a git ref, or a
+    directory holding schema.graphql and protos/): one line each; exit 1 if any, 2 if REF
+    cannot be compared."""
+    from hub.schemacheck import SchemaCheckError, check
+
+    try:
+        changes, notes = check(Path(project), against)
+    except SchemaCheckError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    for line in [*notes, *(change.line() for change in changes)]:
+        click.echo(line)
+    breaking = sum(change.breaking for change in changes)
+    click.echo(f"{breaking} breaking, {len(changes) - breaking} warnings against {against}")
+    sys.exit(1 if breaking else 0)
+
+
+@cli.group()
+def persisted() -> None:
+    """Persisted GraphQL documents: the trusted ones that run with [graphql] persisted_only, and
+    those clients registered (automatic persisted queries)."""
+
+
+@persisted.command("add")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.pass_context
+def persisted_add(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Register the operations of FILES as trusted and print their hashes as JSON. A FILE is a
+    GraphQL document (each operation kept with the fragments it uses, as graphql-js prints it)
+    or a .json manifest: Apollo's persisted query manifest, or {sha256: document}. Every
+    operation must validate against the loaded plugins' schema, or nothing is added."""
+    from hub.graphql.persisted import PersistedQueries, read_documents
+    from hub.graphql.schema import build_schema
+
+    with open_hub(ctx) as hub:
+        try:
+            schema = build_schema(hub.graphql_parts, hub.settings.graphql)
+        except Exception as exc:
+            raise failure(hub.assembly_error(exc)) from None
+        found = []
+        for path in files:
+            try:
+                documents = read_documents(path)
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+            for name, text in documents:
+                _, errors = schema.documents.get(schema._schema, text)
+                if errors:
+                    what = f"operation {name}" if name else "an operation"
+                    raise click.ClickException(f"{path}: {what}: {errors[0].message}")
+                found.append((name, text))
+        store = PersistedQueries.of(hub, hub.settings.graphql)
+        added = []
+        for name, text in found:
+            hash, new = store.add(text)
+            added.append({"hash": hash, "operation": name, "new": new})
+        click.echo(json.dumps(added, indent=2))
+
+
+@persisted.command("list")
+@click.option("--trusted", is_flag=True, help="Only the documents the admin added.")
+@click.pass_context
+def persisted_list(ctx: click.Context, trusted: bool) -> None:
+    """Print the persisted documents as a JSON array, oldest first."""
+    from hub.credentials import iso
+    from hub.graphql.persisted import PersistedQueries
+
+    with open_hub(ctx) as hub:
+        entries = PersistedQueries.of(hub, hub.settings.graphql).listing(trusted)
+    for entry in entries:
+        entry["created_at"] = iso(entry["created_at"])
+    click.echo(json.dumps(entries, indent=2))
+
+
+@persisted.command("remove")
+@click.argument("hash", metavar="SHA256")
+@click.pass_context
+def persisted_remove(ctx: click.Context, hash: str) -> None:
+    """Remove a persisted document: it stops running at once on every hub of this data dir."""
+    from hub.graphql.persisted import PersistedQueries
+
+    with open_hub(ctx) as hub:
+        if not PersistedQueries.of(hub, hub.settings.graphql).remove(hash):
+            raise click.ClickException(f"no persisted document has the hash {hash}")
+    click.echo(json.dumps({"removed": hash.lower()}))
 
 
 @cli.command()

@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 HTTP_LIMITS = (
     "http_header_timeout",
     "http_keepalive_timeout",
@@ -46,6 +47,10 @@ class GraphQLLimits:
     max_resolved_fields: int = 50_000  # fields one request may resolve (list items count)
     max_body: int = 64 * 1024  # bytes of a POST body on /graphql
     document_cache_bytes: int = 16 * 1024 * 1024
+    # trusted documents: only operations registered with `hub persisted add` run
+    persisted_only: bool = False
+    # bytes of the documents clients register (automatic persisted queries), oldest dropped first
+    persisted_apq_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass
@@ -62,6 +67,7 @@ class Settings:
     http_websocket_heartbeat: float = 30.0
     http_max_connections: int = 1024
     log_level: str = "INFO"
+    log_format: str = "text"  # text, or json: one JSON object a line (hub.logs)
     plugins_dir: str = ""
     workers: str = "1"  # `hub serve` worker processes: a number, or "auto" (one per usable CPU)
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
@@ -189,6 +195,10 @@ def load_settings(
     if settings.log_level.upper() not in LOG_LEVELS:
         raise ConfigError(
             f"log_level: expected one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}"
+        )
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"log_format: expected one of {', '.join(LOG_FORMATS)}, got {settings.log_format!r}"
         )
     for key in HTTP_LIMITS:
         if getattr(settings, key) <= 0:

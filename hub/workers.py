@@ -136,7 +136,7 @@ def worker_main(settings: Settings, conn: Connection) -> None:
     """A worker process: one whole hub on the reserved ports, until SIGTERM."""
     from hub import logs
 
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(_serve_worker(settings, conn))
     except (ConfigError, StartupError, OSError) as exc:

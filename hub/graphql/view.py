@@ -1,7 +1,7 @@
 """GraphQL over HTTP, following the graphql-over-http spec (``application/graphql-response+json``
 included), with parsed and validated documents cached (:mod:`hub.graphql.documents`) so a
-repeated query only executes. Websockets (graphql-transport-ws) and GraphiQL are served by
-strawberry's own aiohttp view."""
+repeated query only executes. Websockets (graphql-transport-ws) are served by strawberry's own
+aiohttp view; GraphiQL, with its assets, by :mod:`hub.graphql.graphiql`."""
 
 from __future__ import annotations
 
@@ -16,11 +16,19 @@ from aiohttp import web
 from graphql import GraphQLError, OperationType, execute, get_operation_ast
 from strawberry.aiohttp.views import GraphQLView as StrawberryView
 
+from hub import requestid
 from hub.config import GraphQLLimits
 from hub.errors import HubError
+from hub.graphql import graphiql
 from hub.graphql.context import HubContext
 from hub.graphql.fast import PlainSubtreeExecutor
 from hub.graphql.limits import INTERNAL, request_error_extensions
+from hub.graphql.persisted import (
+    PersistedQueries,
+    PersistedQueryError,
+    names_a_document,
+    requested_hash,
+)
 from hub.graphql.schema import HubSchema
 from hub.graphql.ws import HubTransportWSHandler
 from hub.http.body import MAX_BODY_KEY, read_body
@@ -102,14 +110,16 @@ def _media_type(accept: str | None) -> str:
     return best
 
 
-Params = tuple[str, dict[str, Any] | None, str | None]
+# query (None when the request names a persisted document), variables, operationName, and the
+# SHA-256 of the persisted document named
+Params = tuple[str | None, dict[str, Any] | None, str | None, str | None]
 
 
 def _params_from(data: Any) -> Params:
     if not isinstance(data, dict):
         raise RequestError(400, "the request body must be a JSON object", "bad_params")
     query = data.get("query")
-    if not isinstance(query, str):
+    if not isinstance(query, str) and not (query is None and names_a_document(data)):
         raise RequestError(400, "query: expected a string holding a GraphQL document", "bad_params")
     variables = data.get("variables")
     if variables is not None and not isinstance(variables, dict):
@@ -121,7 +131,7 @@ def _params_from(data: Any) -> Params:
     if extensions is not None and not isinstance(extensions, dict):
         raise RequestError(400, "extensions: expected a JSON object", "bad_params")
     # "" is what a form or a client with no name to give sends: it means "no operationName"
-    return query, variables, operation or None
+    return query, variables, operation or None, requested_hash(data)
 
 
 def _json_param(data: dict[str, Any], name: str) -> None:
@@ -134,13 +144,14 @@ def _json_param(data: dict[str, Any], name: str) -> None:
 
 
 class HubStrawberryView(StrawberryView):
-    """strawberry's view, for websockets and GraphiQL, with the hub's context."""
+    """strawberry's view, for websockets, with the hub's context."""
 
     graphql_transport_ws_handler_class = HubTransportWSHandler
 
-    def __init__(self, hub: Any, schema: strawberry.Schema) -> None:
+    def __init__(self, hub: Any, schema: strawberry.Schema, persisted: PersistedQueries) -> None:
         super().__init__(schema=schema, subscription_protocols=["graphql-transport-ws"])
         self.hub = hub
+        self.persisted = persisted
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 
     async def create_websocket_response(
@@ -171,22 +182,31 @@ class GraphQLEndpoint:
         self.limits = limits
         self.documents = schema.documents
         self.executor = PlainSubtreeExecutor.limited(limits.max_resolved_fields)
-        self.strawberry_view = HubStrawberryView(hub, schema)
+        self.persisted = PersistedQueries.of(hub, limits)
+        self.strawberry_view = HubStrawberryView(hub, schema, self.persisted)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.route("*", "/graphql", self.handle)]
+        return [web.route("*", "/graphql", self.handle), *graphiql.routes()]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "GET" and (
-            request.headers.get("Upgrade", "").lower() == "websocket"
-            or ("text/html" in request.headers.get("Accept", "") and "query" not in request.query)
-        ):
+        requestid.describe(protocol="graphql")
+        if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
             return await self.strawberry_view(request)
+        if (
+            request.method == "GET"
+            and "text/html" in request.headers.get("Accept", "")
+            and "query" not in request.query
+        ):
+            return graphiql.page(request)
         media = JSON  # what a request error is answered with until Accept is understood
         try:
             media = _media_type(request.headers.get("Accept"))
-            query, variables, operation = await self._read_params(request)
-            return await self._run(request, media, query, variables, operation)
+            query, variables, operation, hash = await self._read_params(request)
+            text, register = self.persisted.resolve(query, hash)
+            return await self._run(request, media, text, variables, operation, register)
+        except PersistedQueryError as exc:
+            body = {"errors": [exc.formatted()]}
+            return self._respond(body, exc.http_status(media == GRAPHQL_RESPONSE), media)
         except RequestError as exc:
             extensions = request_error_extensions(exc.reason, exc.status)
             body = {"errors": [{"message": exc.message, "extensions": extensions}]}
@@ -240,7 +260,10 @@ class GraphQLEndpoint:
         query: str,
         variables: dict[str, Any] | None,
         operation: str | None,
+        register: bool = False,
     ) -> web.Response:
+        """Run ``query``; ``register``: a client sent it with its hash (automatic persisted
+        queries), to keep once it validates."""
         document, errors = self.documents.get(self.schema._schema, query)
         # graphql-response+json says "this request never executed" with a 4xx; plain JSON
         # clients of old expect 200 and look at "errors"
@@ -249,6 +272,8 @@ class GraphQLEndpoint:
             return self._respond(
                 {"errors": [format_error(e) for e in errors]}, failure_status, media
             )
+        if register:
+            self.persisted.admit(query)
         op = get_operation_ast(document, operation)
         if op is None:
             message = (
@@ -273,6 +298,7 @@ class GraphQLEndpoint:
                 "subscriptions are served over websockets (graphql-transport-ws)",
                 "subscription_over_http",
             )
+        requestid.describe(operation=op.name.value if op.name else op.operation.value)
         context = HubContext(self.hub, request.headers.get("Authorization"), request)
         result = execute(
             self.schema._schema,

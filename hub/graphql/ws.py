@@ -7,15 +7,22 @@ is closing the socket with 4400 and a reason, which is what the hub does."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
-# (key, expected type, what to call it) for the parts of a subscribe payload strawberry reads
+from hub.graphql.persisted import PersistedQueryError, names_a_document, requested_hash
+
+if TYPE_CHECKING:
+    from hub.graphql.schema import HubSchema
+    from hub.graphql.view import HubStrawberryView
+
+# (key, expected type, what to call it) for the parts of a subscribe payload strawberry reads;
+# a payload naming a persisted document (extensions.persistedQuery, documentId) needs no query
 _PAYLOAD = (
-    ("query", str, "a string"),
+    ("query", str | None, "a string"),
     ("variables", dict | None, "an object or null"),
     ("operationName", str | None, "a string or null"),
     ("extensions", dict | None, "an object or null"),
@@ -37,6 +44,8 @@ def malformed(message: Any) -> str | None:
     for key, kind_of, described in _PAYLOAD:
         if not isinstance(payload.get(key), kind_of):
             return f"subscribe: payload.{key} must be {described}"
+    if payload.get("query") is None and not names_a_document(payload):
+        return "subscribe: payload.query must be a string"
     return None
 
 
@@ -46,4 +55,29 @@ class HubTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         if problem is not None:
             await self.handle_invalid_message(problem)
             return
+        # strawberry closes the socket for an early or a repeated subscribe before it reads
+        # the query; a persisted document it is told only when it would run
+        if (
+            message["type"] == "subscribe"
+            and self.connection_acknowledged
+            and message["id"] not in self.operations
+        ):
+            try:
+                message["payload"]["query"] = self._persisted_text(message["payload"])
+            except PersistedQueryError as exc:
+                error = {"id": message["id"], "type": "error", "payload": [exc.formatted()]}
+                await self.send_message(error)  # type: ignore[arg-type]
+                return
         await super().handle_message(message)
+
+    def _persisted_text(self, payload: dict[str, Any]) -> str:
+        """The document to run, as over HTTP: a client's document sent with its hash is kept
+        once it validates."""
+        store = cast("HubStrawberryView", self.view).persisted
+        text, register = store.resolve(payload.get("query"), requested_hash(payload))
+        if register:
+            schema = cast("HubSchema", self.schema)
+            document, errors = schema.documents.get(schema._schema, text)
+            if document is not None and not errors:
+                store.admit(text)
+        return text

@@ -3,6 +3,8 @@ entry per plugin service, server reflection, and the error table applied to ever
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +15,7 @@ import grpc
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from hub import requestid
 from hub.caller import Callers, bind_grpc
 from hub.errors import HubError, StartupError
 from hub.grpc.reflection import add_reflection
@@ -93,7 +96,8 @@ class Guard:
 
         check = self._messages if handler.request_streaming else self._request
         return handler._replace(
-            request_deserializer=deserialize, **{kind: _checked(behavior, check, method)}
+            request_deserializer=deserialize,
+            **{kind: _checked(behavior, check, method, self.plugin or "hub")},
         )
 
     async def refuse(self, method: str, request: Undecodable, context: Any) -> NoReturn:
@@ -120,19 +124,48 @@ class Guard:
         return checked()
 
 
-def _checked(behavior: Any, check: Any, method: str) -> Any:
+@contextlib.asynccontextmanager
+async def served(
+    plugin: str, method: str, context: grpc.aio.ServicerContext
+) -> AsyncIterator[None]:
+    """The call's id (the client's ``x-request-id`` metadata when it is sane), sent back in the
+    initial metadata and on every line logged while the call runs, and its access line with
+    the status the call ended with."""
+    incoming = dict(context.invocation_metadata() or ()).get(requestid.METADATA)
+    with requestid.serving(incoming, "grpc", method, plugin) as call:
+        failed: BaseException | None = None
+        try:
+            await context.send_initial_metadata(((requestid.METADATA, call.id),))
+            yield
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            code = context.code()
+            if isinstance(code, grpc.StatusCode):
+                status = code.name
+            elif isinstance(failed, asyncio.CancelledError | GeneratorExit):
+                status = "CANCELLED"  # the client went away
+            else:
+                status = "OK" if failed is None else "UNKNOWN"
+            requestid.log_access(call, status)
+
+
+def _checked(behavior: Any, check: Any, method: str, plugin: str) -> Any:
     """``behavior`` of the same kind (grpc.aio tells coroutines from async generators) with
-    ``check`` applied to its request first."""
+    ``check`` applied to its request first, the whole call :func:`served`."""
     if inspect.isasyncgenfunction(behavior):
 
         async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
-            async for item in behavior(await check(method, request, context), context):
-                yield item
+            async with served(plugin, method, context):
+                async for item in behavior(await check(method, request, context), context):
+                    yield item
 
         return streaming
 
     async def unary(request: Any, context: Any) -> Any:
-        return await behavior(await check(method, request, context), context)
+        async with served(plugin, method, context):
+            return await behavior(await check(method, request, context), context)
 
     return unary
 

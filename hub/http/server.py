@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from hub import requestid
 from hub.app import Hub
 from hub.caller import CALLER_KEY, Callers
 from hub.errors import HubError
@@ -64,6 +65,24 @@ def error_middleware(
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The request's id on every line logged while it is served, on its answer, and on
+        its access line (the route's template, never the path: a path may carry a token)."""
+        incoming = request.headers.get(requestid.HEADER)
+        operation = f"{request.method} {_route(request)}"
+        with requestid.serving(incoming, "rest", operation, "hub") as served:
+            try:
+                response = await answer(request, handler)
+            except web.HTTPException as exc:  # a redirect, raised on to aiohttp
+                exc.headers[requestid.HEADER] = served.id
+                requestid.log_access(served, exc.status)
+                raise
+            served.plugin = request.get(PLUGIN_KEY, served.plugin)
+            if not response.prepared:  # a websocket's head went out with the upgrade
+                response.headers[requestid.HEADER] = served.id
+            requestid.log_access(served, response.status)
+        return response
+
+    async def answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         plugin = fixed_plugin or _first_segment(request.path)
         render, limit = surfaces.get(plugin, (default_error_renderer, default_limit))
         if plugin not in surfaces:

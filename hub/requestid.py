@@ -1,0 +1,85 @@
+"""The request a log line was written for: its id (the client's ``X-Request-Id`` / gRPC
+``x-request-id`` when it is sane, else a new one), protocol and operation, held in a context
+variable so that every line written while it is served (by the host, a plugin, or a task it
+starts) carries them, and one access line per request when it ends."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+HEADER = "X-Request-Id"
+METADATA = "x-request-id"  # gRPC metadata keys are lower case
+MAX_LENGTH = 128
+
+access_log = logging.getLogger("hub.access")
+
+
+@dataclass
+class Served:
+    """What is known of the request being served; the protocol's layer fills in what it learns
+    (GraphQL knows its operation only once the document is parsed)."""
+
+    id: str
+    protocol: str  # rest, graphql, grpc
+    operation: str  # route template, GraphQL operation name or type, gRPC method
+    plugin: str
+    started: float = field(default_factory=time.perf_counter)
+
+
+_current: ContextVar[Served | None] = ContextVar("hub_request", default=None)
+
+
+def current() -> Served | None:
+    return _current.get()
+
+
+def sanitised(incoming: str | None) -> str | None:
+    """The client's id if it can go into a log line and a header as is: 1 to 128 visible ASCII
+    characters; anything else is replaced, not cleaned, so that a log never shows a forged line."""
+    if incoming and len(incoming) <= MAX_LENGTH and all(" " < c <= "~" for c in incoming):
+        return incoming
+    return None
+
+
+def request_id(incoming: str | None) -> str:
+    return sanitised(incoming) or uuid.uuid4().hex
+
+
+@contextlib.contextmanager
+def serving(incoming: str | None, protocol: str, operation: str, plugin: str) -> Iterator[Served]:
+    """The request for the lines logged inside the block."""
+    served = Served(request_id(incoming), protocol, operation, plugin)
+    token = _current.set(served)
+    try:
+        yield served
+    finally:
+        _current.reset(token)
+
+
+def describe(protocol: str | None = None, operation: str | None = None) -> None:
+    """What the protocol's own layer learns (``/graphql`` is GraphQL, its operation's name)."""
+    served = _current.get()
+    if served is not None:
+        served.protocol = protocol or served.protocol
+        served.operation = operation or served.operation
+
+
+def log_access(served: Served, status: str | int) -> None:
+    """The request's one access line (INFO, ``hub.access``; on only in JSON logs): its status
+    and duration, under the plugin that served it."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    duration_ms = round((time.perf_counter() - served.started) * 1000, 3)
+    access_log.info(
+        "%s %s %s",
+        served.operation,
+        status,
+        f"{duration_ms}ms",
+        extra={"plugin": served.plugin, "status": status, "duration_ms": duration_ms},
+    )
