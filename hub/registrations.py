@@ -31,6 +31,8 @@ class RestApi:
     render_error: ErrorRenderer = default_error_renderer
     max_body: int | None = None
     presented_in: Sequence[Presentation] = (AUTHORIZATION,)
+    # the schemes an ``Authorization`` header carries, for the OpenAPI document (``basic``)
+    auth_schemes: Sequence[str] = ("bearer",)
 
 
 @dataclass
@@ -64,6 +66,21 @@ class HealthProbe:
     name: str
     probe: Probe
     critical: bool = True  # a critical probe that is down makes /readyz fail
+
+
+PanelData = dict[str, Any]  # JSON-able: numbers, strings, lists and dicts of them
+
+
+@dataclass
+class StatusPanel:
+    """A plugin's part of the status page at ``/``: ``collect()`` (plain or async) returns a
+    small JSON-able dict, shown as it is each time the page refreshes. ``plot`` names numbers
+    in it by dotted path (``"check_latency_ms.p50"``): the host samples them with the hub's own
+    series and plots their last hour."""
+
+    name: str
+    collect: Callable[[], Awaitable[PanelData] | PanelData]
+    plot: Sequence[str] = ()
 
 
 @dataclass

@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hub import requestid
+from hub import openapi, requestid
 from hub.app import Hub
 from hub.caller import CALLER_KEY, Callers
 from hub.errors import HubError
@@ -235,10 +235,34 @@ def build_apps(
             app[HUB_KEY] = hub
             name_worker(app, hub.worker)
             app.add_routes(api.routes)
+            app.add_routes(openapi.plugin_routes(name, _version(hub, name), api, ""))
             separate[name] = app
         else:
             sub = web.Application(client_max_size=biggest)
             sub[HUB_KEY] = hub
             sub.add_routes(api.routes)
+            sub.add_routes(openapi.plugin_routes(name, _version(hub, name), api, f"/{name}"))
             main.add_subapp(f"/{name}", sub)
+    main.add_routes([openapi.index_route(lambda: _openapi_index(hub))])
     return main, separate
+
+
+def _version(hub: Hub, plugin: str) -> str:
+    info = hub.plugins.get(plugin)
+    return str(getattr(info, "version", None) or "0")
+
+
+def _openapi_index(hub: Hub) -> list[dict[str, str]]:
+    """Where each plugin's document is: under ``/<plugin>``, or at the root of its own
+    listener (an absolute URL, once it listens)."""
+    entries = []
+    for name in hub.rest:
+        own = hub.listening.get(f"http:{name}")
+        if own_listener(name, hub) and own is not None:
+            host, port = own[0], own[1]
+            shown = f"[{host}]" if ":" in host else host
+            url = f"http://{shown}:{port}/openapi.json"
+        else:
+            url = f"/{name}/openapi.json"
+        entries.append({"plugin": name, "url": url})
+    return entries
