@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 BUILTINS := era,monitorozas,unspot,webim,rop
 
-.PHONY: install test lint protos schema bench audit ci serve graphiql-assets
+.PHONY: install test lint protos schema openapi bench audit ci serve graphiql-assets swagger-ui-assets
 
 install:
 	python3 -m venv .venv && .venv/bin/pip install -e ".[test]" \
@@ -23,8 +23,14 @@ protos:
 schema:
 	HUB_PLUGINS=$(BUILTINS) $(PY) -m hub --data-dir "$$(mktemp -d)" schema export > schema.graphql
 
+openapi:
+	$(PY) -c 'from hub.openapi import write_documents; write_documents("openapi", "$(BUILTINS)".split(","))'
+
 graphiql-assets:
 	.ci/graphiql-assets.sh
+
+swagger-ui-assets:
+	.ci/swagger-ui-assets.sh
 
 bench:
 	$(PY) bench/bench.py

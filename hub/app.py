@@ -37,6 +37,7 @@ from hub.registrations import (
     HealthProbe,
     PeriodicJob,
     RestApi,
+    StatusPanel,
 )
 from hub.storage import Database, private_directory
 from hub.timer_stats import TimerStore, m001_timer_stats
@@ -148,6 +149,10 @@ class Hub:
         )
         self._collect("register_jobs", PeriodicJob, self._add_job)
         self._collect("register_queues", BackgroundQueue, self._add_queue)
+        self.status_panels: list[tuple[str, StatusPanel]] = []
+        self._collect(
+            "register_status_panels", StatusPanel, lambda p, s: self.status_panels.append((p, s))
+        )
 
     def _timer_registry(self) -> TimerRegistry:
         """A worker of a multi-worker hub runs its ``hub``-scoped timers under leases and

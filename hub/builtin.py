@@ -5,7 +5,7 @@ core probes and the timer that records when credentials were last used."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,12 +23,21 @@ from hub.hookspecs import hookimpl
 from hub.paging import Page
 from hub.plugins import CORE
 from hub.records import to_message
-from hub.registrations import GraphQLPart, GrpcService, HealthProbe, PeriodicJob
+from hub.registrations import (
+    GraphQLPart,
+    GrpcService,
+    HealthProbe,
+    PanelData,
+    PeriodicJob,
+    StatusPanel,
+)
+from hub.status import SAMPLE_SECONDS, StatusService
 from hub.upstream.cache import Target
 from hub.upstream.writes import WriteState
 from hub.v1 import hub_pb2, hub_pb2_grpc
 
 PUBLIC_PLUGIN_FIELDS = ("name",)  # what ListPlugins tells a caller without the admin token
+MAX_STATUS_INTERVAL = 3600
 
 
 def bad_argument(message: str) -> HubError:
@@ -112,6 +121,18 @@ class HubService:
             }
             for v in versions
         ], total
+
+    async def status(self, caller: Caller, since: float | None = None) -> dict[str, Any]:
+        """Admin only: what the status page at ``/`` shows (:mod:`hub.status`)."""
+        caller.require_admin()
+        return await self.hub.service(StatusService).snapshot(since)  # type: ignore[no-any-return]
+
+    def status_stream(self, caller: Caller, interval: int) -> AsyncIterator[PanelData]:
+        """Admin only: a snapshot now and every ``interval`` seconds (1 to 3600)."""
+        caller.require_admin()
+        if not 1 <= interval <= MAX_STATUS_INTERVAL:
+            raise bad_argument(f"intervalSeconds: must be 1 to {MAX_STATUS_INTERVAL}")
+        return self.hub.service(StatusService).snapshots(interval)  # type: ignore[no-any-return]
 
     def upstream_write(self, caller: Caller, write_id: str) -> dict[str, Any]:
         """A forwarded write's state, for the admin or the credential that made it (presented
@@ -238,6 +259,13 @@ class HubQuery:
         report = await _service(info).health(_caller(info))
         return [PluginHealthType(**p) for p in report["plugins"]]
 
+    @strawberry.field(
+        description="Admin only: what the status page at / shows: plugins' health, upstreams,"
+        " queues and dead letters, plugins' panels and the last hour of samples."
+    )
+    async def status(self, info: strawberry.Info) -> JSON:
+        return JSON(await _service(info).status(_caller(info)))
+
     @strawberry.field(description="Admin only: live credentials of a plugin (or all), oldest first")
     def credentials(
         self,
@@ -304,6 +332,19 @@ class HubMutation:
         return RotatedCredentialType(id=strawberry.ID(new_id), credential=JSON(shown))
 
 
+@strawberry.type(name="HubSubscription")
+class HubSubscription:
+    @strawberry.subscription(
+        description="Admin only: hub { status } now and every intervalSeconds (1 to 3600); after"
+        " the first, samples holds only the points taken since the previous one."
+    )
+    async def hub_status(
+        self, info: strawberry.Info, interval_seconds: int = 5
+    ) -> AsyncIterator[JSON]:
+        async for snapshot in _service(info).status_stream(_caller(info), interval_seconds):
+            yield JSON(snapshot)
+
+
 # -- gRPC ------------------------------------------------------------------------------------
 class HubServicer(hub_pb2_grpc.HubServicer):
     def __init__(self, hub: Any) -> None:
@@ -366,7 +407,7 @@ class HubServicer(hub_pb2_grpc.HubServicer):
 # -- hooks -----------------------------------------------------------------------------------
 @hookimpl(trylast=True)
 def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
-    register(GraphQLPart(query=HubQuery, mutation=HubMutation))
+    register(GraphQLPart(query=HubQuery, mutation=HubMutation, subscription=HubSubscription))
 
 
 @hookimpl(trylast=True)
@@ -384,6 +425,9 @@ def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
             scope="worker",  # each process flushes what it saw
         )
     )
+    # the status page's last hour is kept in each process's memory: each samples
+    sample = hub.service(StatusService).sample
+    register(PeriodicJob("status.sample", SAMPLE_SECONDS, sample, scope="worker"))
 
 
 @hookimpl(trylast=True)
@@ -404,3 +448,24 @@ def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None])
 
     register(HealthProbe("database", database))
     register(HealthProbe("data_dir", data_dir))
+
+
+@hookimpl(trylast=True)
+def register_status_panels(hub: HubApi, register: Callable[[StatusPanel], None]) -> None:
+    """The periodic jobs: one that keeps failing is what an operator looks for first."""
+
+    def timers() -> PanelData:
+        return {
+            "timers": [
+                {
+                    "timer": f"{t['plugin']}.{t['name']}",
+                    "runs": t["runs"],
+                    "failures": t["failures"],
+                    "last_seconds": t["last_duration"],
+                    "last_error": t["last_error"],
+                }
+                for t in hub.timers.stats()
+            ]
+        }
+
+    register(StatusPanel("timers", timers))

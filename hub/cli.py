@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from hub import __version__, logs
+from hub import __version__, logs, tracing
 from hub.api import HubApi
 from hub.config import ConfigError, Settings, load_settings
 from hub.errors import StartupError
@@ -148,6 +148,7 @@ def serve(
         count = worker_count(settings.workers)
         if count > 1:
             sys.exit(serve_workers(settings, count))
+        tracing.configure(settings.tracing)
         asyncio.run(run(settings))
     except (ConfigError, StartupError, OSError) as exc:
         raise failure(exc) from None
@@ -257,9 +258,9 @@ def schema_export(ctx: click.Context) -> None:
 @click.option("--against", required=True, metavar="REF", help="A git ref, or a directory.")
 @click.argument("project", default=".")
 def schema_check(against: str, project: str) -> None:
-    """Breaking changes to the GraphQL schema and protos of PROJECT since REF (a git ref, or a
-    directory holding schema.graphql and protos/): one line each; exit 1 if any, 2 if REF
-    cannot be compared."""
+    """Breaking changes to the GraphQL schema, the protos and the OpenAPI documents of PROJECT
+    since REF (a git ref, or a directory holding schema.graphql, protos/ and openapi/): one
+    line each; exit 1 if any, 2 if REF cannot be compared."""
     from hub.schemacheck import SchemaCheckError, check
 
     try:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hub import tracing
+
 T = TypeVar("T")
 
 
@@ -30,7 +32,12 @@ HOST_VARIABLES = {"HUB_CONFIG", "HUB_PLUGINS"}
 # set by the supervisor of `hub serve --workers N` in each worker (hub.workers)
 WORKER_VARIABLES = {"HUB_WORKER_INDEX", "HUB_INSTANCE", "HUB_STARTED", "HUB_BUS"}
 # read by the test suite and CI, never by the hub; named here so that they draw no warning
-TEST_VARIABLES = {"HUB_REQUIRE_NODE", "HUB_REQUIRE_PROMTOOL", "HUB_FUZZ_SCALE"}
+TEST_VARIABLES = {
+    "HUB_REQUIRE_NODE",
+    "HUB_REQUIRE_PROMTOOL",
+    "HUB_REQUIRE_CHROMIUM",
+    "HUB_FUZZ_SCALE",
+}
 
 
 class ConfigError(Exception):
@@ -68,6 +75,7 @@ class Settings:
     http_max_connections: int = 1024
     log_level: str = "INFO"
     log_format: str = "text"  # text, or json: one JSON object a line (hub.logs)
+    tracing: str = "off"  # off, otlp or console: OpenTelemetry spans (hub.tracing, the otel extra)
     plugins_dir: str = ""
     workers: str = "1"  # `hub serve` worker processes: a number, or "auto" (one per usable CPU)
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
@@ -200,6 +208,13 @@ def load_settings(
         raise ConfigError(
             f"log_format: expected one of {', '.join(LOG_FORMATS)}, got {settings.log_format!r}"
         )
+    if settings.tracing not in tracing.SETTINGS:
+        raise ConfigError(
+            f"tracing: expected one of {', '.join(tracing.SETTINGS)}, got {settings.tracing!r}"
+        )
+    missing = tracing.missing_extra(settings.tracing)
+    if missing:
+        raise ConfigError(missing)
     for key in HTTP_LIMITS:
         if getattr(settings, key) <= 0:
             raise ConfigError(f"{key}: must be greater than 0, got {getattr(settings, key)}")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         HealthProbe,
         PeriodicJob,
         RestApi,
+        StatusPanel,
     )
     from hub.storage import Migration
 
@@ -78,6 +79,12 @@ def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) ->
     """Register :class:`hub.registrations.BackgroundQueue` depths, reported by ``/metrics`` and
     plugins that report on the deployment (unspot's ``system``); a :class:`hub.queue.WorkQueue`
     also gets its leased consumer job."""
+
+
+@hookspec
+def register_status_panels(hub: HubApi, register: Callable[[StatusPanel], None]) -> None:
+    """Register :class:`hub.registrations.StatusPanel` data for the operators' status page at
+    ``/`` (and the admin's ``hub { status }`` and ``hubStatus``)."""
 
 
 @hookspec

@@ -90,8 +90,8 @@ class Schemas:
         self.camel_case = camel_case
 
     def of(self, shape: Any, camel_case: bool = False) -> Schema:
-        if isinstance(shape, dict):
-            return shape
+        if isinstance(shape, dict):  # a JSON Schema: the record types inside it are made too
+            return {key: self._within(value, camel_case) for key, value in shape.items()}
         origin = typing.get_origin(shape)
         if origin in (typing.Union, types.UnionType):
             options = [a for a in typing.get_args(shape) if a is not type(None)]
@@ -124,6 +124,14 @@ class Schemas:
         if dataclasses.is_dataclass(shape):
             return self._record(typing.cast(type, shape), camel_case)
         return {}
+
+    def _within(self, value: Any, camel_case: bool) -> Any:
+        """A value inside a JSON Schema: a record type (``{"data": Device}``) is its schema."""
+        if isinstance(value, list):
+            return [self._within(item, camel_case) for item in value]
+        if isinstance(value, (dict, type)) or typing.get_origin(value) is not None:
+            return self.of(value, camel_case)
+        return value
 
     def _record(self, cls: type, camel_case: bool) -> Schema:
         name = cls.__name__ + ("Camel" if camel_case and not self.camel_case else "")
@@ -208,8 +216,8 @@ def document(plugin: str, version: str, api: Any, server: str) -> Schema:
     schemes = security_schemes(api.presented_in, getattr(api, "auth_schemes", ("bearer",)))
     paths: dict[str, Schema] = {}
     for route in api.routes:
-        if not isinstance(route, web.RouteDef):
-            continue
+        if not isinstance(route, web.RouteDef) or route.method == "*":
+            continue  # "*": a catch-all answering unknown paths and methods, not an operation
         method = route.method.lower()
         described = getattr(route.handler, OPERATION_ATTR, None) or Operation(
             (route.handler.__doc__ or route.handler.__name__).strip().splitlines()[0]
@@ -290,15 +298,25 @@ def _phrase(status: int) -> str:
 
 
 # -- serving ---------------------------------------------------------------------------------
-def plugin_routes(plugin: str, version: str, api: Any, prefix: str) -> list[web.RouteDef]:
+def plugin_version(hub: Any, plugin: str) -> str:
+    """The document's ``info.version``: the plugin's distribution version ("0" if unknown)."""
+    info = hub.plugins.get(plugin)
+    return str(getattr(info, "version", None) or "0")
+
+
+def plugin_routes(hub: Any, plugin: str, api: Any, prefix: str) -> list[web.RouteDef]:
     """``openapi.json`` beside the plugin's routes; ``prefix`` is where they are served
     (``/<plugin>``, or empty at the root of its own listener)."""
     made: dict[str, bytes] = {}
 
     async def serve(request: web.Request) -> web.Response:
         if "doc" not in made:  # made on first use: every plugin's routes are known by then
+            version = plugin_version(hub, plugin)
             made["doc"] = orjson.dumps(document(plugin, version, api, prefix or "/"))
-        return web.Response(body=made["doc"], content_type="application/json")
+        # any origin may read it: Swagger UI on the hub's main port reads the documents of
+        # plugins on listeners of their own
+        headers = {"Access-Control-Allow-Origin": "*"}
+        return web.Response(body=made["doc"], content_type="application/json", headers=headers)
 
     return [web.get("/openapi.json", serve, allow_head=False)]
 
@@ -312,3 +330,44 @@ def index_route(entries: Callable[[], list[dict[str, str]]]) -> web.RouteDef:
         )
 
     return web.get("/openapi", index, allow_head=False)
+
+
+# -- as files ----------------------------------------------------------------------------------
+def built_in_documents(plugins: Sequence[str]) -> dict[str, Schema]:
+    """Each plugin's document as a hub running just ``plugins`` serves it under ``/<plugin>``,
+    made without serving (a fresh data directory): what ``make openapi`` writes to
+    ``openapi/`` and ``hub schema check`` compares with a release's files."""
+    import tempfile
+
+    from hub.app import Hub
+    from hub.config import Settings
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        hub = Hub(Settings(data_dir=data_dir), env={"HUB_PLUGINS": ",".join(plugins)})
+        try:
+            return {
+                name: document(name, plugin_version(hub, name), api, f"/{name}")
+                for name, api in sorted(hub.rest.items())
+            }
+        finally:
+            hub.close()
+
+
+def document_text(doc: Schema) -> str:
+    """A document as its file holds it: indented, keys sorted, so a change is a readable diff."""
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+
+
+def write_documents(directory: str, plugins: Sequence[str]) -> None:
+    """``make openapi``: ``<directory>/<plugin>.json`` for each of ``plugins`` with a REST
+    surface, and no file left for a plugin that has none any more."""
+    from pathlib import Path
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    documents = built_in_documents(plugins)
+    for stale in target.glob("*.json"):
+        if stale.stem not in documents:
+            stale.unlink()
+    for name, doc in documents.items():
+        (target / f"{name}.json").write_text(document_text(doc))

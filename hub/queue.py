@@ -324,6 +324,19 @@ class WorkQueue(BackgroundQueue):
             total += int(row[0])
         return total
 
+    def dead(self) -> int:
+        """Dead letters: items that failed for good and wait for :meth:`redeliver`."""
+        total = 0
+        for t in self.tables.values():
+            if t.state is None:  # a table of schedules has none
+                continue
+            where = f" AND ({t.where})" if t.where else ""
+            row = self.database.execute(
+                f"SELECT count(*) FROM {t.name} WHERE {t.state} = '{DEAD}'{where}"
+            ).fetchone()
+            total += int(row[0])
+        return total
+
     # -- the worker's side ---------------------------------------------------------------
     def claim(self, limit: int) -> list[Claim]:
         """Lease up to ``limit`` due items that no live lease holds, table by table in order,

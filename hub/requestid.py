@@ -9,9 +9,11 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+
+from hub import tracing
 
 HEADER = "X-Request-Id"
 METADATA = "x-request-id"  # gRPC metadata keys are lower case
@@ -30,6 +32,7 @@ class Served:
     operation: str  # route template, GraphQL operation name or type, gRPC method
     plugin: str
     started: float = field(default_factory=time.perf_counter)
+    status: str | int | None = None  # set by log_access: HTTP status or gRPC code name
 
 
 _current: ContextVar[Served | None] = ContextVar("hub_request", default=None)
@@ -52,13 +55,23 @@ def request_id(incoming: str | None) -> str:
 
 
 @contextlib.contextmanager
-def serving(incoming: str | None, protocol: str, operation: str, plugin: str) -> Iterator[Served]:
-    """The request for the lines logged inside the block."""
+def serving(
+    incoming: str | None,
+    protocol: str,
+    operation: str,
+    plugin: str,
+    carrier: Mapping[str, str] | None = None,
+) -> Iterator[Served]:
+    """The request for the lines logged inside the block, and its trace span when tracing is
+    on (``carrier``: the HTTP headers or gRPC metadata that may hold ``traceparent``)."""
     served = Served(request_id(incoming), protocol, operation, plugin)
     token = _current.set(served)
+    span = tracing.request_span(protocol, operation, carrier)
     try:
         yield served
     finally:
+        if span is not None:
+            tracing.end_request(span, served)
         _current.reset(token)
 
 
@@ -73,6 +86,7 @@ def describe(protocol: str | None = None, operation: str | None = None) -> None:
 def log_access(served: Served, status: str | int) -> None:
     """The request's one access line (INFO, ``hub.access``; on only in JSON logs): its status
     and duration, under the plugin that served it."""
+    served.status = status
     if not access_log.isEnabledFor(logging.INFO):
         return
     duration_ms = round((time.perf_counter() - served.started) * 1000, 3)

@@ -1,19 +1,22 @@
 """``hub schema check --against REF``: what the current code breaks for clients written against
-REF (a git ref, or a directory holding ``schema.graphql`` and ``protos/``).
+REF (a git ref, or a directory holding ``schema.graphql``, ``protos/`` and ``openapi/``).
 
 GraphQL goes through graphql-core's ``find_breaking_changes``/``find_dangerous_changes``; protos
 are compiled by protoc on both sides and their descriptors compared, so the comparison sees what
-protoc sees (imports, nested messages, packages) rather than a text diff."""
+protoc sees (imports, nested messages, packages) rather than a text diff. OpenAPI documents are
+compared operation by operation, with ``$ref``s followed, against the documents the code makes
+(not the working tree's ``openapi/`` files, which may be stale)."""
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import subprocess
 import tempfile
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import graphql
 from google.protobuf.descriptor_pb2 import (
@@ -26,6 +29,8 @@ from google.protobuf.descriptor_pb2 import (
     ServiceDescriptorProto,
 )
 from grpc_tools import protoc
+
+from hub.openapi import built_in_documents
 
 
 class SchemaCheckError(Exception):
@@ -72,6 +77,8 @@ def materialize(project: Path, against: str, into: Path) -> Path:
     wanted = [p for p in listed.split("\0") if p]
     listed = _git(root, "ls-tree", "-r", "-z", "--name-only", commit, "--", "protos")
     wanted += [p for p in listed.split("\0") if p.endswith(".proto")]
+    listed = _git(root, "ls-tree", "-z", "--name-only", commit, "--", "openapi/")
+    wanted += [p for p in listed.split("\0") if p.endswith(".json")]
     for name in wanted:
         target = into / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -273,6 +280,168 @@ def proto_changes(old: ProtoIndex, new: ProtoIndex) -> list[Change]:
     return changes
 
 
+# -- OpenAPI ---------------------------------------------------------------------------------
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _operations(item: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A path item's operations by upper-case method, ERA's ``LOOKUP`` (an additional one)
+    included."""
+    found = {m.upper(): item[m] for m in HTTP_METHODS if isinstance(item.get(m), dict)}
+    found |= dict(item.get("x-additionalOperations", {}))
+    return found
+
+
+class _Document:
+    """One side's document, its ``$ref``s followed."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+
+    def resolve(self, schema: Any) -> dict[str, Any]:
+        seen: set[str] = set()
+        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+            ref = schema["$ref"]
+            if ref in seen or not ref.startswith("#/"):
+                return {}
+            seen.add(ref)
+            target: Any = self.doc
+            for part in ref[2:].split("/"):
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            schema = target
+        return schema if isinstance(schema, dict) else {}
+
+
+def _types(schema: dict[str, Any]) -> frozenset[str]:
+    declared = schema.get("type")
+    if isinstance(declared, list):
+        return frozenset(declared)
+    return frozenset([declared]) if isinstance(declared, str) else frozenset()
+
+
+@dataclass
+class _Comparison:
+    """Compares the schemas of one operation; ``response``: what the server sends (a removed
+    property breaks readers), else what clients send (a new required property breaks writers)."""
+
+    old: _Document
+    new: _Document
+    where: str
+    changes: list[Change]
+
+    def note(self, message: str, breaking: bool = True) -> None:
+        self.changes.append(Change("openapi", f"{self.where}: {message}", breaking))
+
+    def schemas(self, at: str, old: Any, new: Any, response: bool, depth: int = 0) -> None:
+        old_schema, new_schema = self.old.resolve(old), self.new.resolve(new)
+        old_types, new_types = _types(old_schema), _types(new_schema)
+        if old_types and new_types and old_types != new_types:
+            shown = "|".join(sorted(old_types)), "|".join(sorted(new_types))
+            self.note(f"{at}: type changed {shown[0]} -> {shown[1]}")
+            return
+        if depth > 20:  # a record that contains itself: the first levels tell
+            return
+        if "items" in old_schema and "items" in new_schema:
+            self.schemas(f"{at}[]", old_schema["items"], new_schema["items"], response, depth + 1)
+        old_props = old_schema.get("properties", {})
+        new_props = new_schema.get("properties", {})
+        required = set(new_schema.get("required", [])) - set(old_schema.get("required", []))
+        for name, schema in old_props.items():
+            if name in new_props:
+                self.schemas(f"{at}.{name}", schema, new_props[name], response, depth + 1)
+            else:
+                self.note(f"{at}.{name}: removed", breaking=response)
+        for name in sorted(new_props.keys() - old_props.keys()):
+            breaking = not response and name in required
+            self.note(f"{at}.{name}: added{' (required)' if breaking else ''}", breaking)
+
+    def parameters(self, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+        old_by = {(p.get("in"), p.get("name")): p for p in map(self.old.resolve, old)}
+        new_by = {(p.get("in"), p.get("name")): p for p in map(self.new.resolve, new)}
+        for key, param in new_by.items():
+            shown = f"{key[0]} parameter {key[1]}"
+            before = old_by.get(key)
+            if before is None:
+                required = bool(param.get("required"))
+                self.note(f"{shown}: added{' (required)' if required else ''}", required)
+                continue
+            if param.get("required") and not before.get("required"):
+                self.note(f"{shown}: became required")
+            self.schemas(shown, before.get("schema"), param.get("schema"), response=False)
+        for key in sorted(old_by.keys() - new_by.keys(), key=str):
+            self.note(f"{key[0]} parameter {key[1]}: removed", breaking=False)
+
+    def body(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        old, new = self.old.resolve(old), self.new.resolve(new)
+        if new.get("required") and not old.get("required"):
+            self.note("request body: became required")
+        old_content, new_content = old.get("content", {}), new.get("content", {})
+        for media, entry in new_content.items():
+            if media in old_content:
+                before = old_content[media].get("schema")
+                self.schemas(f"request {media}", before, entry.get("schema"), response=False)
+        for media in sorted(old_content.keys() - new_content.keys()):
+            self.note(f"request body {media}: no longer taken")
+
+    def responses(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        for status, answer in old.items():
+            if status not in new:
+                self.note(f"response {status}: removed")
+                continue
+            old_content = self.old.resolve(answer).get("content", {})
+            new_content = self.new.resolve(new[status]).get("content", {})
+            for media, entry in old_content.items():
+                if media not in new_content:
+                    self.note(f"response {status} {media}: removed")
+                    continue
+                after = new_content[media].get("schema")
+                self.schemas(f"response {status}", entry.get("schema"), after, response=True)
+        for status in sorted(new.keys() - old.keys()):
+            self.note(f"response {status}: added", breaking=False)
+
+
+def _read_documents(directory: Path) -> dict[str, dict[str, Any]]:
+    """REF's ``openapi/<plugin>.json`` files by plugin."""
+    documents = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            documents[path.stem] = json.loads(path.read_text())
+        except ValueError as error:
+            raise SchemaCheckError(f"{path.name} of the old side is not JSON: {error}") from None
+    return documents
+
+
+def openapi_changes(
+    old_docs: dict[str, dict[str, Any]], new_docs: dict[str, dict[str, Any]]
+) -> list[Change]:
+    """What clients of ``old_docs`` (each plugin's document) find broken in ``new_docs``."""
+    changes: list[Change] = []
+    for plugin, old_doc in sorted(old_docs.items()):
+        if plugin not in new_docs:
+            changes.append(Change("openapi", f"{plugin}: document removed"))
+            continue
+        old, new = _Document(old_doc), _Document(new_docs[plugin])
+        old_paths, new_paths = old_doc.get("paths", {}), new_docs[plugin].get("paths", {})
+        for path in sorted(old_paths.keys() | new_paths.keys()):
+            old_ops = _operations(old_paths.get(path, {}))
+            new_ops = _operations(new_paths.get(path, {}))
+            for method in sorted(old_ops.keys() | new_ops.keys()):
+                at = _Comparison(old, new, f"{plugin} {method} {path}", changes)
+                if method not in new_ops:
+                    at.note("removed")
+                elif method not in old_ops:
+                    at.note("added", breaking=False)
+                else:
+                    before, after = old_ops[method], new_ops[method]
+                    at.parameters(before.get("parameters", []), after.get("parameters", []))
+                    at.body(before.get("requestBody"), after.get("requestBody"))
+                    at.responses(before.get("responses", {}), after.get("responses", {}))
+    for plugin in sorted(new_docs.keys() - old_docs.keys()):
+        changes.append(Change("openapi", f"{plugin}: document added", breaking=False))
+    return changes
+
+
 # -- the report ------------------------------------------------------------------------------
 
 
@@ -294,8 +463,10 @@ def check(project: Path, against: str) -> tuple[list[Change], list[str]]:
             changes += proto_changes(ProtoIndex.of(old_files), ProtoIndex.of(new_files))
         else:
             notes.append(f"skipped proto: {against} has no protos/**/*.proto")
-    if importlib.util.find_spec("hub.openapi") is None:
-        notes.append("skipped openapi: the hub serves no OpenAPI documents yet")
+        old_documents = _read_documents(old_side / "openapi")
+    if old_documents:
+        new_documents = built_in_documents(_built_in_plugins(project))
+        changes += openapi_changes(old_documents, new_documents)
     else:
-        notes.append("skipped openapi: `hub schema check` does not compare OpenAPI documents yet")
+        notes.append(f"skipped openapi: {against} has no openapi/ documents")
     return changes, notes

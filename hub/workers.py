@@ -134,9 +134,10 @@ def prepare(settings: Settings) -> None:
 # -- the worker side -------------------------------------------------------------------------
 def worker_main(settings: Settings, conn: Connection) -> None:
     """A worker process: one whole hub on the reserved ports, until SIGTERM."""
-    from hub import logs
+    from hub import logs, tracing
 
     logs.configure(settings.log_level, settings.log_format)
+    tracing.configure(settings.tracing)  # in each worker: a provider's export thread is its own
     try:
         asyncio.run(_serve_worker(settings, conn))
     except (ConfigError, StartupError, OSError) as exc:

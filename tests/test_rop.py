@@ -356,6 +356,20 @@ def snake_to_camel(name: str) -> str:
         ({"duration": "2701"}, "duration: expected seconds between 1 and 2700, got '2701'"),
         ({"duration": "long"}, "duration: expected seconds between 1 and 2700, got 'long'"),
         ({"audio_url": "ftp://x/a"}, "audio_url: expected an http or https URL, got 'ftp://x/a'"),
+        # hosts no resolver takes (a label empty or over 63 characters), a broken IPv6 literal:
+        # each was a 500 when the fetch raised instead of answering
+        ({"audio_url": "http://a..b/x"}, "audio_url: bad host name in 'http://a..b/x'"),
+        ({"audio_url": "http://.com/x"}, "audio_url: bad host name in 'http://.com/x'"),
+        (
+            {"audio_url": f"http://{'a' * 64}.com/x"},
+            f"audio_url: bad host name in 'http://{'a' * 64}.com/x'",
+        ),
+        ({"audio_url": "http://[::1/x"}, "audio_url: not a URL: 'http://[::1/x'"),
+        # a host the HTTP client refuses to put in a request: not the file host failing (502)
+        (
+            {"audio_url": "http://a\u200db.com/x"},
+            "audio_url: not a URL the hub can fetch: 'http://a\\u200db.com/x'",  # repr
+        ),
         (
             {"colour": "red"},
             "colour: unknown field; expected manager_id, call_id, deal_id,"

@@ -3,10 +3,16 @@ one line per break and exit 1; the tree against its own HEAD gives exit 0."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from hub.openapi import built_in_documents
+from hub.schemacheck import openapi_changes
+from tests.test_schema_file import built_in_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 ERA_PROTO = Path("protos/hub/era/v1/era.proto")
@@ -110,3 +116,83 @@ def test_a_ref_outside_a_git_checkout_is_one_line_and_exit_2(tmp_path: Path) -> 
     assert (
         unknown.stderr.strip() == f"Error: no-such-ref: neither a directory nor a commit in {ROOT}"
     )
+
+
+# -- OpenAPI ---------------------------------------------------------------------------------
+ERA_POINTS = "/rest/v1/service/integration_points"
+OPENAPI_EXPECTED = {
+    "BREAKING openapi: era GET /rest/v1/legacy: removed",
+    f"BREAKING openapi: era GET {ERA_POINTS}: response 418: removed",
+    f"BREAKING openapi: era DELETE {ERA_POINTS}/{{id}}: path parameter id: became required",
+    f"warning openapi: era LOOKUP {ERA_POINTS}: added",
+}
+
+
+def old_era_document(today: dict[str, Any]) -> dict[str, Any]:
+    """ERA's document as a release before today's changes had it."""
+    old = json.loads(json.dumps(today))
+    paths = old["paths"]
+    paths["/rest/v1/legacy"] = {
+        "get": {"summary": "gone", "responses": {"200": {"description": "OK"}}}
+    }
+    assert "418" not in paths[ERA_POINTS]["get"]["responses"]
+    paths[ERA_POINTS]["get"]["responses"]["418"] = {"description": "I'm a teapot"}
+    assert paths[ERA_POINTS].pop("x-additionalOperations").keys() == {"LOOKUP"}
+    (id_param,) = [
+        p for p in paths[f"{ERA_POINTS}/{{id}}"]["delete"]["parameters"] if p["name"] == "id"
+    ]
+    id_param["required"] = False
+    return old
+
+
+def test_openapi_breaks_are_reported_with_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "openapi").mkdir()
+    for name, doc in built_in_documents(built_in_plugins()).items():
+        old = old_era_document(doc) if name == "era" else doc
+        (tmp_path / "openapi" / f"{name}.json").write_text(json.dumps(old))
+    done = schema_check("--against", str(tmp_path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert reported(done) == OPENAPI_EXPECTED
+    assert "skipped openapi" not in done.stdout
+    assert "skipped graphql: " in done.stdout
+
+
+def test_openapi_schemas_are_compared_through_refs() -> None:
+    def doc(answer: dict[str, Any], param: dict[str, Any], body: dict[str, Any]) -> Any:
+        operation = {
+            "parameters": [param],
+            "requestBody": {"content": {"application/json": {"schema": body}}},
+            "responses": {"200": {"content": {"application/json": {"schema": answer}}}},
+        }
+        return {"paths": {"/things": {"get": operation}}, "components": {"schemas": {}}}
+
+    old = doc(
+        {"type": "object", "properties": {"id": {"type": "string"}, "gone": {"type": "string"}}},
+        {"name": "q", "in": "query", "schema": {"type": "string"}},
+        {"type": "object", "properties": {"n": {"type": "integer"}}},
+    )
+    new = doc(
+        {"$ref": "#/components/schemas/Thing"},
+        {"name": "q", "in": "query", "required": True, "schema": {"type": "integer"}},
+        {
+            "type": "object",
+            "properties": {"n": {"type": "integer"}, "m": {"type": "string"}},
+            "required": ["m"],
+        },
+    )
+    new["components"]["schemas"] = {
+        "Thing": {"type": "object", "properties": {"id": {"type": "integer"}, "new": {}}}
+    }
+    lines = {change.line() for change in openapi_changes({"x": old}, {"x": new})}
+    assert lines == {
+        "BREAKING openapi: x GET /things: query parameter q: became required",
+        "BREAKING openapi: x GET /things: query parameter q: type changed string -> integer",
+        "BREAKING openapi: x GET /things: request application/json.m: added (required)",
+        "BREAKING openapi: x GET /things: response 200.id: type changed string -> integer",
+        "BREAKING openapi: x GET /things: response 200.gone: removed",
+        "warning openapi: x GET /things: response 200.new: added",
+    }
+    assert [change.line() for change in openapi_changes({"x": old}, {"y": old})] == [
+        "BREAKING openapi: x: document removed",
+        "warning openapi: y: document added",
+    ]

@@ -141,7 +141,8 @@ async def test_reading_roles(hub: HubProcess, role: str) -> None:
 async def test_other_roles_get_the_seeds_403_everywhere(hub: HubProcess, role: str) -> None:
     token = owner(hub, role)
     for path in ("", "/displays", "/system"):
-        assert await get(hub, path, token) == (403, (await get(hub, path, token))[1], SEED_403)
+        status, _, raw = await get(hub, path, token)
+        assert (status, raw) == (403, SEED_403)
     result = await graphql(hub, "{ unspot { monitoring { displays { id } } } }", token)
     assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert result["errors"][0]["message"] == "Access denied"

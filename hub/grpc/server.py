@@ -131,8 +131,9 @@ async def served(
     """The call's id (the client's ``x-request-id`` metadata when it is sane), sent back in the
     initial metadata and on every line logged while the call runs, and its access line with
     the status the call ended with."""
-    incoming = dict(context.invocation_metadata() or ()).get(requestid.METADATA)
-    with requestid.serving(incoming, "grpc", method, plugin) as call:
+    metadata = dict(context.invocation_metadata() or ())
+    incoming = metadata.get(requestid.METADATA)
+    with requestid.serving(incoming, "grpc", method, plugin, metadata) as call:
         failed: BaseException | None = None
         try:
             await context.send_initial_metadata(((requestid.METADATA, call.id),))

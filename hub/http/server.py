@@ -12,11 +12,12 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hub import openapi, requestid
+from hub import openapi, openapi_ui, requestid
 from hub.app import Hub
 from hub.caller import CALLER_KEY, Callers
 from hub.errors import HubError
 from hub.health import plugin_status
+from hub.http import statuspage
 from hub.http.body import MAX_BODY_KEY, PLUGIN_KEY, too_large
 from hub.metrics import HubMetrics
 from hub.registrations import ErrorRenderer, default_error_renderer
@@ -69,7 +70,7 @@ def error_middleware(
         its access line (the route's template, never the path: a path may carry a token)."""
         incoming = request.headers.get(requestid.HEADER)
         operation = f"{request.method} {_route(request)}"
-        with requestid.serving(incoming, "rest", operation, "hub") as served:
+        with requestid.serving(incoming, "rest", operation, "hub", request.headers) as served:
             try:
                 response = await answer(request, handler)
             except web.HTTPException as exc:  # a redirect, raised on to aiohttp
@@ -179,6 +180,7 @@ def hub_routes(hub: Hub, metrics: HubMetrics) -> list[web.RouteDef]:
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
         web.get("/metrics", prometheus),
+        *statuspage.routes(),  # the operators' status page at /
     ]
 
 
@@ -235,21 +237,17 @@ def build_apps(
             app[HUB_KEY] = hub
             name_worker(app, hub.worker)
             app.add_routes(api.routes)
-            app.add_routes(openapi.plugin_routes(name, _version(hub, name), api, ""))
+            app.add_routes(openapi.plugin_routes(hub, name, api, ""))
             separate[name] = app
         else:
             sub = web.Application(client_max_size=biggest)
             sub[HUB_KEY] = hub
             sub.add_routes(api.routes)
-            sub.add_routes(openapi.plugin_routes(name, _version(hub, name), api, f"/{name}"))
+            sub.add_routes(openapi.plugin_routes(hub, name, api, f"/{name}"))
             main.add_subapp(f"/{name}", sub)
     main.add_routes([openapi.index_route(lambda: _openapi_index(hub))])
+    main.add_routes(openapi_ui.routes(lambda: _openapi_index(hub)))
     return main, separate
-
-
-def _version(hub: Hub, plugin: str) -> str:
-    info = hub.plugins.get(plugin)
-    return str(getattr(info, "version", None) or "0")
 
 
 def _openapi_index(hub: Hub) -> list[dict[str, str]]:

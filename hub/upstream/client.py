@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from hub import tracing
 from hub.upstream.cache import Target
 from hub.upstream.settings import UpstreamSettings
 
@@ -145,28 +146,31 @@ class VendorClient:
     ) -> Reply:
         params = [*target.query, *self.auth.params.items()]
         try:
-            async with self.session.request(
-                method,
-                self.base + target.path,
-                params=params,
-                headers=dict(headers or {}),
-                data=data,
-                allow_redirects=False,
-            ) as response:
-                body = await _read_body(response.content, self.settings.max_body)
-                if body is None:
-                    raise VendorFailure(
-                        502,
-                        f"{self.where(target)} answered more than {self.settings.max_body} bytes",
+            with tracing.outgoing(f"upstream {method} {target.path}", self.where(target)) as call:
+                async with self.session.request(
+                    method,
+                    self.base + target.path,
+                    params=params,
+                    headers={**(headers or {}), **call.headers},
+                    data=data,
+                    allow_redirects=False,
+                ) as response:
+                    call.answered(response.status)
+                    body = await _read_body(response.content, self.settings.max_body)
+                    if body is None:
+                        raise VendorFailure(
+                            502,
+                            f"{self.where(target)} answered more than"
+                            f" {self.settings.max_body} bytes",
+                        )
+                    return Reply(
+                        response.status,
+                        response.headers.get("Content-Type", ""),
+                        body,
+                        response.headers.get("ETag"),
+                        response.headers.get("Last-Modified"),
+                        _retry_after(response.headers.get("Retry-After")),
                     )
-                return Reply(
-                    response.status,
-                    response.headers.get("Content-Type", ""),
-                    body,
-                    response.headers.get("ETag"),
-                    response.headers.get("Last-Modified"),
-                    _retry_after(response.headers.get("Retry-After")),
-                )
         except TimeoutError:
             raise VendorFailure(
                 504, f"{self.where(target)} did not answer within {self.settings.timeout:g}s"

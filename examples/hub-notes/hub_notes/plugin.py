@@ -19,6 +19,7 @@ from hub.registrations import (
     HealthProbe,
     PeriodicJob,
     RestApi,
+    StatusPanel,
 )
 from hub.storage import Migration
 from hub_notes import auth, storage
@@ -89,6 +90,12 @@ def register_jobs(hub: HubApi, register: Callable[[PeriodicJob], None]) -> None:
 @hookimpl
 def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) -> None:
     register(BackgroundQueue("purge", hub.service(NotesService).expired_pending))
+
+
+@hookimpl
+def register_status_panels(hub: HubApi, register: Callable[[StatusPanel], None]) -> None:
+    notes = hub.service(NotesService)
+    register(StatusPanel("notes", lambda: {"stored": notes.count()}, plot=("stored",)))
 
 
 @hookimpl

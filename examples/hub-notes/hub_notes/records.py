@@ -18,3 +18,11 @@ class Note:
     body: str
     created_at: datetime = field(metadata=MILLISECONDS)
     expires_at: datetime | None = field(metadata=MILLISECONDS)  # None: never expires
+
+
+@dataclass(frozen=True)
+class NoteList:
+    """A page of notes, as REST lists them."""
+
+    notes: list[Note]
+    total: int  # live notes in all, whatever the page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -12,11 +13,21 @@ from hub.caller import Caller, caller_of
 from hub.errors import HubError
 from hub.http.body import read_json
 from hub.http.params import bad_param, bool_param, int_param, json_param, reject_unknown
+from hub.openapi import Param, operation
 from hub.paging import Page
 from hub.records import to_json
 from hub.registrations import RestApi
 from hub_era.errors import PLUGIN, bad_request
-from hub_era.fields import field_path, orders_from_json
+from hub_era.fields import (
+    ALIASES,
+    KEY_FIELDS,
+    LEAVES,
+    OPTS,
+    STRING_FIELDS,
+    field_path,
+    orders_from_json,
+)
+from hub_era.records import IntegrationPoint
 from hub_era.service import EraService
 
 BASE = "/rest/v1/service/integration_points"
@@ -82,6 +93,81 @@ def _present_json(query: Any, name: str) -> Any:
     return value
 
 
+# -- what the OpenAPI document says of each route ------------------------------------------------
+POINT_REF = {"$ref": "#/components/schemas/IntegrationPoint"}
+SHOWN = {  # mask and flat choose the keys: the whole channel, or the fields asked for
+    "anyOf": [POINT_REF, {"type": "object", "description": "the fields named by mask/flat"}]
+}
+FIELD_NAME = "|".join(re.escape(name) for name in (*LEAVES, "opts", "ext", *ALIASES))
+MASK = Param(
+    "mask",
+    {"type": "string", "pattern": f"^(?:{FIELD_NAME})(?:,(?:{FIELD_NAME}))*$"},
+    description="comma-separated fields to output, dotted for nested: code,opts.title",
+)
+FLAT = Param(  # what bool_param reads: true/1 or false/0 (any case), empty is false
+    "flat",
+    {"type": "string", "pattern": "^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)?$"},
+    description="true: nested fields as dotted keys",
+)
+STRING = {"type": "string", "maxLength": 2048}
+CHANGES = {
+    "type": "object",
+    "properties": {
+        **{name: STRING for name in STRING_FIELDS},
+        "code": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
+        "type": {**STRING, "minLength": 1, "pattern": r"\S"},
+        "opts": {
+            "type": "object",
+            "properties": {
+                name: STRING if kind is str else {"type": "boolean"} for name, kind in OPTS.items()
+            },
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+    "description": "id, token_local and ext are set by the server: sending them is a 400",
+}
+NEW_POINT = {**CHANGES, "required": ["code", "type"]}
+LOOKUP_KEY = {
+    "anyOf": [
+        {"type": "string", "description": "searched in id, code and token_local"},
+        {
+            "type": "object",
+            "properties": {name: {"type": "string"} for name in KEY_FIELDS},
+            "minProperties": 1,
+            "maxProperties": 1,
+            "additionalProperties": False,
+        },
+    ]
+}
+TOKEN_LINK = {
+    "type": "object",
+    "properties": {
+        "integration_point": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "_links": {
+                    "type": "object",
+                    "properties": {
+                        "self": {
+                            "type": "object",
+                            "properties": {"href": {"type": "string"}},
+                            "required": ["href"],
+                        }
+                    },
+                    "required": ["self"],
+                },
+            },
+            "required": ["id", "_links"],
+        }
+    },
+    "required": ["integration_point"],
+}
+UPSTREAM = (502, 503, 504)  # upstream mode: the vendor unreachable, slow or answering nonsense
+WRITE_ERRORS = (400, 401, 403, 409, 413, *UPSTREAM)
+
+
 def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(EraService)
 
@@ -91,12 +177,31 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
         service.authorize(caller)
         return caller
 
+    @operation(
+        "Create an integration point",
+        body=NEW_POINT,
+        responses={200: IntegrationPoint},
+        errors=WRITE_ERRORS,
+    )
     async def create(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
         point = await service.create(caller, await read_json(request))
         return _ok(orjson.dumps(to_json(point)))
 
+    @operation(
+        "List integration points",
+        params=[
+            Param("offset", {"type": "integer", "minimum": 0}),
+            Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            MASK,
+            Param("filter", description='JSON object of field to value: {"type":"telegram"}'),
+            Param("order", description='JSON array of fields or {"field": "asc"|"desc"}'),
+            FLAT,
+        ],
+        responses={200: {"type": "array", "items": SHOWN}},
+        errors=(400, 401, 403, *UPSTREAM),
+    )
     async def list_points(request: web.Request) -> web.Response:
         caller = auth(request)
         query = _query(request, LIST_PARAMS)
@@ -113,11 +218,23 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
         )
         return _ok(body)
 
+    @operation(
+        "Look up the ids of integration points by a key field (HTTP method LOOKUP)",
+        body=LOOKUP_KEY,
+        responses={200: {"type": "array", "items": {"type": "string"}}},
+        errors=(400, 401, 403, 404, 413, *UPSTREAM),
+    )
     async def lookup(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
         return _ok(orjson.dumps(await service.lookup(caller, await read_json(request))))
 
+    @operation(
+        "An integration point",
+        params=[MASK, FLAT],
+        responses={200: SHOWN},
+        errors=(400, 401, 403, 404, *UPSTREAM),
+    )
     async def get_one(request: web.Request) -> web.Response:
         caller = auth(request)
         query = _query(request, ONE_PARAMS)
@@ -126,6 +243,12 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
         sent = _sent(query, ONE_PARAMS)
         return _ok(await service.get_json(caller, ident, mask=mask, flat=flat, sent=sent))
 
+    @operation(
+        "Change an integration point (a merge: only the fields sent change)",
+        body=CHANGES,
+        responses={200: IntegrationPoint},
+        errors=(*WRITE_ERRORS, 404),
+    )
     async def update(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
@@ -133,12 +256,22 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
         point = await service.update(caller, request.match_info["id"], changes)
         return _ok(orjson.dumps(to_json(point)))
 
+    @operation(
+        "Delete an integration point",
+        responses={204: None},
+        errors=(400, 401, 403, 404, *UPSTREAM),
+    )
     async def delete(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
         await service.delete(caller, request.match_info["id"])
         return web.Response(status=204)
 
+    @operation(
+        "The integration point whose token_local is this token",
+        responses={200: TOKEN_LINK},
+        errors=(400, 401, 403, 404, *UPSTREAM),
+    )
     async def by_token(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)

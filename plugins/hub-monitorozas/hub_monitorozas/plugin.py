@@ -14,6 +14,7 @@ from hub.registrations import (
     GrpcService,
     HealthProbe,
     RestApi,
+    StatusPanel,
 )
 from hub.storage import Migration
 from hub_monitorozas import storage
@@ -98,3 +99,13 @@ def register_queues(hub: HubApi, register: Callable[[BackgroundQueue], None]) ->
     service = hub.service(MonitorozasService)
     if service.upstream is None:
         register(service.scheduler.queue)
+
+
+@hookimpl
+def register_status_panels(hub: HubApi, register: Callable[[StatusPanel], None]) -> None:
+    """Devices up and down and check latency on the status page; not in upstream mode, where
+    the vendor runs the checks."""
+    service = hub.service(MonitorozasService)
+    if service.upstream is None:
+        plot = ("check_latency_ms.p50", "check_latency_ms.p95", "devices.down")
+        register(StatusPanel("devices", service.status_panel, plot=plot))

@@ -13,12 +13,23 @@ from hub.caller import Caller, caller_of
 from hub.errors import HubError
 from hub.http.body import read_json
 from hub.http.params import int_param
-from hub.paging import Page
+from hub.openapi import Param, operation
+from hub.paging import MAX_LIMIT, MAX_OFFSET, Page
 from hub.records import to_json
 from hub.registrations import RestApi
 from hub_monitorozas.errors import error, invalid_field
 from hub_monitorozas.inventory import Records
+from hub_monitorozas.records import BlacklistMonitor, CheckResult, Deleted, Device, Identity
 from hub_monitorozas.service import MonitorozasService, page
+from hub_monitorozas.validation import (
+    MAX_ID,
+    MAX_LOCATION,
+    ORIGIN_CHECKS,
+    SCHEMES,
+    SERVICE_PORTS,
+    TARGET_TYPES,
+    WEB_CHECKS,
+)
 
 API = "/api/v1"
 DEVICES = f"{API}/devices"
@@ -43,6 +54,80 @@ STATUS_CODES = {
     413: "payload_too_large",
     429: "rate_limit_exceeded",
 }
+
+
+# -- the OpenAPI document's shapes: the envelope, and the bodies create takes (validation.py) --
+def envelope(data: Any) -> dict[str, Any]:
+    """``{"success": true, "data": ...}`` around a record type (``list[Device]``: a list)."""
+    return {
+        "type": "object",
+        "properties": {"success": {"const": True}, "data": data},
+        "required": ["success", "data"],
+    }
+
+
+def optional(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional field of create: null is the same as leaving it out."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+BOOLEAN = optional({"enum": [0, 1, True, False, "0", "1", "true", "false"]})
+PORT = optional({"type": "integer", "minimum": 1, "maximum": 65535})
+SCHEME = optional({"enum": list(SCHEMES)})
+TARGET = {"type": "string", "minLength": 1, "maxLength": 253, "description": "a host name or IP"}
+BY_TARGET_TYPE = [  # what target_value is for each target_type
+    {
+        "properties": {
+            "target_type": {"const": "ip"},
+            "target_value": {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+        }
+    },
+    {"properties": {"target_type": {"const": "domain"}, "target_value": {"format": "hostname"}}},
+]
+# the admin token may also name the owner, ``user_id``; a key that sends it gets unknown_field
+DEVICE_INPUT = {
+    "type": "object",
+    "properties": {
+        "target_type": {"enum": list(TARGET_TYPES)},
+        "target_value": TARGET,
+        "service_type": {"enum": list(SERVICE_PORTS)},
+        "scheme": SCHEME,
+        "port": PORT,
+        "host_header": optional({"type": "string"}),
+        "proxy_enabled": BOOLEAN,
+        "origin_host": optional({"type": "string"}),
+        "origin_scheme": SCHEME,
+        "origin_port": PORT,
+        **{check: BOOLEAN for check in (*WEB_CHECKS, *ORIGIN_CHECKS)},
+        "expect_status": optional({"type": "integer", "minimum": 100, "maximum": 599}),
+        "location": optional({"type": "string", "maxLength": MAX_LOCATION}),
+        "is_enabled": BOOLEAN,
+    },
+    "required": ["target_type", "target_value", "service_type"],
+    "additionalProperties": False,
+    "anyOf": BY_TARGET_TYPE,
+    "description": "scheme, host_header, proxy_enabled, the origin's fields, expect_status and"
+    " the checks are for service_type web only; port is required for tcp",
+}
+MONITOR_INPUT = {
+    "type": "object",
+    "properties": {
+        "target_type": {"enum": list(TARGET_TYPES)},
+        "target_value": TARGET,
+        "is_enabled": BOOLEAN,
+    },
+    "required": ["target_type", "target_value"],
+    "additionalProperties": False,
+    "anyOf": BY_TARGET_TYPE,
+}
+ID = Param("id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, required=True)
+PAGING = [  # without either, the whole list
+    Param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
+    Param("limit", {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}),
+]
+# a bad value; no or a bad key; a missing scope or address; the rate limit; in upstream mode,
+# the vendor's deployment failing, unreachable or out of budget, or too slow
+KEYED = (400, 401, 403, 429, 502, 503, 504)
 
 
 def error_code(exc: HubError) -> str:
@@ -112,17 +197,40 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
     def ident(request: web.Request) -> str | None:
         return request.query.get("id")
 
+    @operation(
+        "The key's user, key id and scopes", responses={200: envelope(Identity)}, errors=KEYED
+    )
     async def me(request: web.Request) -> web.Response:
         return ok(await service.me(caller(request)))
 
-    def inventory_routes(path: str, records: Records[Any]) -> list[tuple[str, str, Any]]:
+    def inventory_routes(
+        path: str, records: Records[Any], record: type, body: dict[str, Any], what: str
+    ) -> list[tuple[str, str, Any]]:
+        @operation(
+            f"The user's {what}s (the admin's: everyone's)",
+            params=PAGING,
+            responses={200: envelope(list[record])},  # type: ignore[valid-type]
+            errors=KEYED,
+        )
         async def list_all(request: web.Request) -> web.Response:
             return ok_json(await records.list_json(caller(request), window(request)))
 
+        @operation(
+            f"Create a {what}",
+            body=body,
+            responses={201: envelope(record)},
+            errors=(*KEYED, 409, 413),
+        )
         async def create(request: web.Request) -> web.Response:
             who = caller(request)
             return ok(await records.create(who, await read_json(request)), 201)
 
+        @operation(
+            f"Delete one of the user's {what}s",
+            params=[ID],
+            responses={200: envelope(Deleted)},
+            errors=(*KEYED, 404),
+        )
         async def delete(request: web.Request) -> web.Response:
             return ok(await records.delete(caller(request), ident(request)))
 
@@ -132,18 +240,32 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
             ("DELETE", f"{path}/delete", delete),
         ]
 
+    @operation(
+        "Check a device now and answer it updated (local mode)",
+        params=[ID],
+        responses={200: envelope(Device)},
+        errors=(*KEYED, 404, 409),
+    )
     async def check_device(request: web.Request) -> web.Response:
         return ok(await service.check_now(caller(request), ident(request)))
 
+    @operation(
+        "A device's check results, newest first (local mode)",
+        params=[ID],
+        responses={200: envelope(list[CheckResult])},
+        errors=(*KEYED, 404, 409),
+    )
     async def device_history(request: web.Request) -> web.Response:
         return ok(service.history(caller(request), ident(request)))
 
     table: list[tuple[str, str, Any]] = [
         ("GET", f"{API}/me", me),
-        *inventory_routes(DEVICES, service.device_records),
+        *inventory_routes(DEVICES, service.device_records, Device, DEVICE_INPUT, "device"),
         ("POST", f"{DEVICES}/check-now", check_device),
         ("GET", f"{DEVICES}/history", device_history),
-        *inventory_routes(MONITORS, service.monitor_records),
+        *inventory_routes(
+            MONITORS, service.monitor_records, BlacklistMonitor, MONITOR_INPUT, "blacklist monitor"
+        ),
     ]
     allowed: dict[str, list[str]] = {}
     for method, path, _ in table:

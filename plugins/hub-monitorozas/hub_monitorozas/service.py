@@ -9,12 +9,15 @@ vendor runs the checks."""
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from hub.api import HubApi
 from hub.caller import Caller
 from hub.paging import Page
+from hub.records import ISO_Z
 from hub_monitorozas import storage, validation
 from hub_monitorozas.auth import KeyGate, KeyHolder
 from hub_monitorozas.errors import error, invalid_field, storage_errors
@@ -146,3 +149,37 @@ class MonitorozasService:
 
     def counts(self) -> tuple[int, int]:
         return storage.counts(self.database)
+
+    def status_panel(self) -> dict[str, Any]:
+        """The operators' status page: enabled devices by last status, and the response times
+        of the checks kept from the last :data:`LATENCY_WINDOW` seconds (in milliseconds)."""
+        rows = self.database.execute(
+            "SELECT last_status, count(*) FROM devices WHERE is_enabled = 1 GROUP BY last_status"
+        ).fetchall()
+        devices = {"up": 0, "down": 0, "unknown": 0} | {str(s): int(n) for s, n in rows}
+        since = ISO_Z.format(time.time() - LATENCY_WINDOW)
+        times = sorted(
+            int(row[0])
+            for row in self.database.execute(
+                "SELECT response_ms FROM device_checks WHERE checked_at >= ?"
+                " AND response_ms IS NOT NULL",
+                (since,),
+            )
+        )
+        latency = {
+            "checks": len(times),
+            "p50": _percentile(times, 0.5),
+            "p95": _percentile(times, 0.95),
+            "max": times[-1] if times else None,
+        }
+        return {"devices": devices, "check_latency_ms": latency}
+
+
+LATENCY_WINDOW = 300
+
+
+def _percentile(ordered: list[int], fraction: float) -> int | None:
+    """Nearest rank; None for no values."""
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]

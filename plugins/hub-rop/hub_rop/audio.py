@@ -87,6 +87,10 @@ async def fetch_head(session: aiohttp.ClientSession, url: str, timeout: float) -
         raise IntakeFailure(
             "fetch_failed", f"audio_url: cannot connect to the file host: {exc}", 503
         ) from None
+    except aiohttp.InvalidURL:  # no host can answer it: the same upload would fail again
+        raise IntakeFailure(
+            "fetch_failed", f"audio_url: not a URL the hub can fetch: {url!r}"
+        ) from None
     except aiohttp.ClientError as exc:
         raise IntakeFailure(
             "fetch_failed", f"audio_url: the file host's answer is broken: {exc}", 502

@@ -20,6 +20,7 @@ import aiohttp
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hub import tracing
 from hub.paging import Page
 from hub.queue import Backoff, Claim, Outcome, Table, WorkQueue, dead, done, retry
 from hub.records import instant
@@ -223,17 +224,20 @@ class Outbox:
         }
         timeout = self.settings.webhook_timeout
         try:
-            async with self.session().post(
-                url,
-                data=bytes(body),
-                headers=headers,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:
-                await response.read()
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
-                problem = None if 200 <= response.status < 300 else f"HTTP {response.status}"
-                return response.status, problem, retry_after
+            with tracing.outgoing("webhook POST", url) as call:  # a failure marks the span
+                async with self.session().post(
+                    url,
+                    data=bytes(body),
+                    headers={**headers, **call.headers},
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                ) as response:
+                    call.answered(response.status)
+                    await response.read()
+                    now = time.time()
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"), now)
+                    problem = None if 200 <= response.status < 300 else f"HTTP {response.status}"
+                    return response.status, problem, retry_after
         except TimeoutError:
             return None, f"timed out after {timeout:g}s", None
         except aiohttp.ClientError as exc:

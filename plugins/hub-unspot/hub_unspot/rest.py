@@ -5,8 +5,11 @@ Every failure, the host's own 404/405/500 included, is ``{"message": ..., "error
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web
@@ -14,9 +17,11 @@ from aiohttp import web
 from hub.api import HubApi
 from hub.caller import caller_of
 from hub.errors import HubError
+from hub.openapi import operation
 from hub.records import to_json
 from hub.registrations import RestApi
 from hub_unspot.monitoring import CATEGORIES, FULL_REQUEST
+from hub_unspot.records import OMITTED, Monitoring
 from hub_unspot.service import UnspotService
 
 BASE = "/api/external/v1/monitoring"
@@ -58,12 +63,52 @@ def render_error(exc: HubError) -> web.Response:
     return render({"message": message, "errors": []}, exc.status)
 
 
+# -- what the OpenAPI document says of each route ------------------------------------------------
+def answer(title: str, categories: Sequence[str], optional: Sequence[str] = ()) -> type:
+    """The record of ``{"message": "OK", "body": {...}}`` carrying exactly these categories
+    (those in ``optional`` may be left out), typed as :class:`Monitoring` types them."""
+    hints = typing.get_type_hints(Monitoring)
+    fields: list[Any] = []
+    for category in categories:
+        name = CATEGORIES[category]
+        kind = typing.get_args(hints[name])[0]  # Monitoring's "X | None": left out, never null
+        if category in optional:
+            fields.append((name, kind, dataclasses.field(default=None, metadata=OMITTED)))
+        else:
+            fields.append((name, kind))
+    body = dataclasses.make_dataclass(f"{title}Body", fields, frozen=True)
+    return dataclasses.make_dataclass(
+        f"{title}Answer", [("message", Literal["OK"]), ("body", body)], frozen=True
+    )
+
+
+ERRORS = (401, 403, 429, 502, 503, 504)  # 5xx: upstream mode, the vendor down or slow
+RATE_LIMITED = (
+    "One request per 30 seconds (the plugin's rate_window) per token per category: more is a "
+    "429 whose Retry-After header says in how many seconds to try again. System monitoring "
+    "outside an on-premise deployment is a 401."
+)
+
+
 def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(UnspotService)
 
     def handler(category: str | None) -> Any:
         requested = [category] if category else None
+        if category:
+            summary = f"Monitoring: {category}"
+            shape = answer(category.title().replace("-", ""), [category])
+        else:
+            summary = "Monitoring: every category (system only on-premise)"
+            shape = answer("Full", list(CATEGORIES), optional=["system"])
 
+        @operation(
+            summary,
+            responses={200: shape},
+            errors=ERRORS,
+            camel_case=True,
+            description=RATE_LIMITED,
+        )
         async def monitoring(request: web.Request) -> web.Response:
             monitoring = await service.monitoring(
                 caller_of(request),

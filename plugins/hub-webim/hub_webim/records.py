@@ -115,12 +115,19 @@ class AccountsTotal(Counters, _Named):
 
 
 @dataclass(frozen=True)
-class Account(Counters, _NamedAccount):
-    """``blocked`` is ``None`` where it is not known: a Webim fronted in upstream mode reports
-    it per account (account-state), not in accounts-stat."""
+class AccountRow(Counters, _NamedAccount):
+    """An account's accounts-stat row as REST writes it: no ``blocked`` (zabbix/tornado's
+    business)."""
 
     not_belongs_to_tornado_instance: bool
     ignore_not_belongs_to_tornado_instance: bool
+
+
+@dataclass(frozen=True)
+class Account(AccountRow):
+    """``blocked`` is ``None`` where it is not known: a Webim fronted in upstream mode reports
+    it per account (account-state), not in accounts-stat."""
+
     blocked: bool | None
 
 
