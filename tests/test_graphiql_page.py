@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -18,11 +17,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser import hub_only_page
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
@@ -72,43 +71,10 @@ def test_licences_are_served_and_unknown_assets_are_404(hub_process: HubProcess)
 
 
 @pytest.fixture
-def browser_page(hub_process: HubProcess) -> Iterator[tuple[Any, list[str], list[str]]]:
-    """A Chromium page that can reach the hub's address only: anything else is aborted and
-    recorded (requests), and every websocket opened is recorded (websockets)."""
-    if CHROMIUM is None:
-        if os.environ.get("HUB_REQUIRE_CHROMIUM"):
-            pytest.fail("HUB_REQUIRE_CHROMIUM is set but no chromium is on PATH")
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    hub_address = urlsplit(hub_process.url).netloc
-    hub_host = urlsplit(hub_process.url).hostname
-    blocked: list[str] = []
-    websockets: list[str] = []
-
-    def only_the_hub(route: Any) -> None:
-        if urlsplit(route.request.url).netloc == hub_address:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("internetdisconnected")
-
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            # and below the browser's own routing: no name resolves, no proxy is used
-            args=[
-                f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {hub_host}",
-                "--no-proxy-server",
-                "--no-sandbox",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            page.route("**/*", only_the_hub)
-            page.on("websocket", lambda socket: websockets.append(socket.url))
-            yield page, blocked, websockets
-        finally:
-            browser.close()
+def browser_page(hub_process: HubProcess) -> Iterator[tuple[Any, list[str], list[Any]]]:
+    """A Chromium page that reaches the hub's address only (tests/browser.py)."""
+    with hub_only_page(hub_process.url) as browsing:
+        yield browsing.page, browsing.blocked, browsing.sockets
 
 
 def set_editor(page: Any, editor: str, text: str) -> None:
@@ -140,7 +106,7 @@ def run_and_read(page: Any, query: str) -> dict[str, Any]:
 
 
 def test_graphiql_runs_a_query_with_no_internet(
-    hub_process: HubProcess, browser_page: tuple[Any, list[str], list[str]]
+    hub_process: HubProcess, browser_page: tuple[Any, list[str], list[Any]]
 ) -> None:
     page, blocked, websockets = browser_page
     console_errors: list[str] = []
@@ -161,12 +127,12 @@ def test_graphiql_runs_a_query_with_no_internet(
     assert isinstance(answer["data"]["hub"]["credentials"]["totalCount"], int)
 
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
-    assert websockets == [], websockets
+    assert websockets == [], [socket.url for socket in websockets]
     assert not console_errors, console_errors
 
 
 def test_graphiql_subscribes_over_the_hubs_websocket(
-    hub_process: HubProcess, browser_page: tuple[Any, list[str], list[str]]
+    hub_process: HubProcess, browser_page: tuple[Any, list[str], list[Any]]
 ) -> None:
     page, blocked, _ = browser_page
     frames: list[dict[str, Any]] = []

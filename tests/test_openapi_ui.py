@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser import hub_only_page
 from tests.hubproc import HubProcess
-from tests.test_graphiql_page import ASSET_TYPES, CHROMIUM, get
+from tests.test_graphiql_page import ASSET_TYPES, get
 
 ERA_PATH = "/rest/v1/service/integration_points"
 
@@ -52,40 +53,9 @@ def test_licences_are_served_and_unknown_assets_are_404(hub_process: HubProcess)
 
 @pytest.fixture
 def browser_page(hub_process: HubProcess) -> Iterator[tuple[Any, list[str]]]:
-    """A Chromium page that can reach the hub's address only: anything else is aborted and
-    recorded."""
-    if CHROMIUM is None:
-        if os.environ.get("HUB_REQUIRE_CHROMIUM"):
-            pytest.fail("HUB_REQUIRE_CHROMIUM is set but no chromium is on PATH")
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    hub_address = urlsplit(hub_process.url).netloc
-    hub_host = urlsplit(hub_process.url).hostname
-    blocked: list[str] = []
-
-    def only_the_hub(route: Any) -> None:
-        if urlsplit(route.request.url).netloc == hub_address:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("internetdisconnected")
-
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            # and below the browser's own routing: no name resolves, no proxy is used
-            args=[
-                f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {hub_host}",
-                "--no-proxy-server",
-                "--no-sandbox",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            page.route("**/*", only_the_hub)
-            yield page, blocked
-        finally:
-            browser.close()
+    """A Chromium page that reaches the hub's address only (tests/browser.py)."""
+    with hub_only_page(hub_process.url) as browsing:
+        yield browsing.page, browsing.blocked
 
 
 def test_swagger_ui_shows_every_plugin_and_eras_paths_with_no_internet(

@@ -7,9 +7,7 @@ then down once the server stops (through the subscription, no reload), and takes
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -17,17 +15,16 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
 from hub.queue import QUEUE_COLUMNS, Claim, Table, WorkQueue, dead, done
 from hub.storage import Database
+from tests.browser import hub_only_page
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.monitorozas_support import Api, wait_for
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ASSET_TYPES = {"status.js": "text/javascript", "status.css": "text/css"}
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # a name, never fetched
 STATUS = "{ hub { status } }"
@@ -246,41 +243,9 @@ def test_dead_letters_are_counted(tmp_path: Path) -> None:
 
 @pytest.fixture
 def browser_page(hub: HubProcess) -> Iterator[tuple[Any, list[str], list[Any]]]:
-    """A Chromium page that reaches the hub's address only: anything else is aborted and
-    recorded (blocked); every websocket it opens is kept (sockets)."""
-    if CHROMIUM is None:
-        if os.environ.get("HUB_REQUIRE_CHROMIUM"):
-            pytest.fail("HUB_REQUIRE_CHROMIUM is set but no chromium is on PATH")
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    hub_address = urlsplit(hub.url).netloc
-    hub_host = urlsplit(hub.url).hostname
-    blocked: list[str] = []
-    sockets: list[Any] = []
-
-    def only_the_hub(route: Any) -> None:
-        if urlsplit(route.request.url).netloc == hub_address:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("internetdisconnected")
-
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {hub_host}",
-                "--no-proxy-server",
-                "--no-sandbox",
-            ],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.route("**/*", only_the_hub)
-            page.on("websocket", lambda socket: sockets.append(socket))
-            yield page, blocked, sockets
-        finally:
-            browser.close()
+    """A Chromium page that reaches the hub's address only (tests/browser.py)."""
+    with hub_only_page(hub.url, viewport={"width": 1280, "height": 1000}) as browsing:
+        yield browsing.page, browsing.blocked, browsing.sockets
 
 
 def test_page_shows_a_device_going_down_live(
