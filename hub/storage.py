@@ -12,6 +12,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from hub.errors import StartupError
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 BUSY_TIMEOUT_MS = 5000
@@ -34,6 +36,22 @@ def private_file(path: Path) -> None:
         path.chmod(0o600)
 
 
+def _wal(conn: sqlite3.Connection, path: Path) -> None:
+    """WAL mode. Switching a new file to it takes a lock that SQLite does not wait for, so two
+    processes opening a fresh data directory at once (``hub serve`` and ``hub creds add``)
+    would see "database is locked": retried for the busy timeout, then one line naming it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise StartupError(f"{path}: {exc}") from None
+            time.sleep(0.05)
+
+
 class Database:
     """A plugin's SQLite file. Reads run on the caller's thread; every write goes through
     :meth:`write` so that it takes the write lock up front instead of failing half-way."""
@@ -52,7 +70,7 @@ class Database:
             timeout=BUSY_TIMEOUT_MS / 1000,
         )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _wal(conn, self.path)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         self.conn = conn
