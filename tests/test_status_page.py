@@ -299,3 +299,14 @@ def test_page_shows_a_device_going_down_live(
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
     assert blocked == []
     assert errors == []
+
+
+def test_a_token_in_the_fragment_signs_in_and_leaves_the_address(
+    hub: HubProcess, browser_page: tuple[Any, list[str], list[Any]]
+) -> None:
+    """``/#token=...`` for a bookmark or a kiosk: never sent to the hub, taken off the address."""
+    page, blocked, _ = browser_page
+    page.goto(f"{hub.url}/#token={ADMIN_TOKEN}")
+    page.wait_for_selector("#status:not([hidden])", timeout=15_000)
+    assert page.evaluate("location.hash") == ""
+    assert blocked == []

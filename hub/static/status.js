@@ -310,5 +310,12 @@ function format(v) {
   return Math.abs(v) >= 0.01 ? v.toFixed(2) : v.toPrecision(2);
 }
 
+// `/#token=<admin token>` signs in without typing (a fragment never reaches the server or a log);
+// it is taken off the address at once
+const given = new URLSearchParams(location.hash.slice(1)).get("token");
+if (given) {
+  sessionStorage.setItem(TOKEN_KEY, given);
+  history.replaceState(null, "", location.pathname + location.search);
+}
 if (sessionStorage.getItem(TOKEN_KEY)) start();
 else askForToken("");
