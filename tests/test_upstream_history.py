@@ -161,3 +161,35 @@ def test_upstream_settings_come_from_the_environment() -> None:
 def test_a_bad_upstream_setting_names_its_key(env: dict[str, str], key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         plugin_settings(Settings(), "unspot", UnspotSettings, env)
+
+
+def test_the_cache_and_histories_are_bounded(tmp_path: Path) -> None:
+    """Every distinct query a client sends is a key: the cache keeps the most recently read
+    ones, each history its newest versions, and a forgotten key's history goes in time."""
+    from hub.storage import Database
+    from hub.upstream.cache import Cache, Entry, Target, digest, m001_cache
+
+    database = Database(tmp_path / "_upstream.db")
+    database.migrate("hub", [m001_cache])
+    cache = Cache(database, "era")
+
+    def store(key: int, version: int, at: float) -> None:
+        body = f"{key}:{version}".encode()
+        target = Target.of("/items", [("q", str(key))])
+        cache.store(Entry(target, "c", 200, "text/plain", body, digest(body), None, None, at), at)
+
+    for key in range(5):
+        for version in range(4):
+            store(key, version, at=1000.0 + key)
+    cache.prune(max_keys=3, versions=2, forgotten_before=0)
+    kept = [row[0] for row in database.execute("SELECT key FROM upstream_cache ORDER BY key")]
+    assert kept == ["/items?q=2", "/items?q=3", "/items?q=4"]  # the most recently read
+    versions = database.execute(
+        "SELECT key, count(*) FROM upstream_history GROUP BY key ORDER BY key"
+    ).fetchall()
+    assert [n for _, n in versions] == [2] * 5  # the evicted keys' history is still young
+    newest = cache.history(Target.of("/items", [("q", "4")]), 0, 10)[0]
+    assert [v.body for v in newest] == [b"4:3", b"4:2"]
+    cache.prune(max_keys=3, versions=2, forgotten_before=2000)
+    left = {row[0] for row in database.execute("SELECT DISTINCT key FROM upstream_history")}
+    assert left == set(kept)

@@ -253,6 +253,29 @@ class Cache:
                 [(at, self.source, key) for key, at in read_at.items()],
             )
 
+    def prune(self, max_keys: int, versions: int, forgotten_before: float) -> None:
+        """Bound what clients can make the cache hold (every distinct query is a key): the
+        ``max_keys`` most recently read answers stay, each key keeps its ``versions`` newest
+        contents, and the history of a key no longer cached goes once it is older than
+        ``forgotten_before``."""
+        with self.database.write() as db:
+            db.execute(
+                "DELETE FROM upstream_cache WHERE source = ? AND key NOT IN (SELECT key FROM"
+                " upstream_cache WHERE source = ? ORDER BY read_at DESC LIMIT ?)",
+                (self.source, self.source, max_keys),
+            )
+            db.execute(
+                "DELETE FROM upstream_history WHERE id IN (SELECT id FROM (SELECT id,"
+                " row_number() OVER (PARTITION BY key ORDER BY id DESC) AS n FROM"
+                " upstream_history WHERE source = ?) WHERE n > ?)",
+                (self.source, versions),
+            )
+            db.execute(
+                "DELETE FROM upstream_history WHERE source = ? AND fetched_at < ? AND key NOT IN"
+                " (SELECT key FROM upstream_cache WHERE source = ?)",
+                (self.source, forgotten_before, self.source),
+            )
+
     def hot_paths(self, read_since: float) -> set[str]:
         """The paths of keys read since ``read_since``."""
         rows = self.database.execute(

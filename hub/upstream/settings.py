@@ -63,6 +63,8 @@ class UpstreamSettings:
     max_body: int = 16 * 1024 * 1024  # bytes of one vendor answer at most
     write_wait: float = 10.0  # how long a client waits for the vendor's answer to its write
     write_lease: float = 30.0  # a write whose sender died is taken up again after this long
+    max_keys: int = 10_000  # cached answers kept; the least recently read go first
+    history_versions: int = 100  # versions of one answer kept in its history
 
     def rate(self, plugin: str) -> Rate:
         return parse_rate(self.budget, f"plugins.{plugin}.upstream.budget")
@@ -87,9 +89,9 @@ class UpstreamSettings:
         for name in ("max_stale", "fresh", "revalidate"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{key}.{name}: must not be negative")
-        if self.connections < 1 or self.max_body < 1:
-            name = "connections" if self.connections < 1 else "max_body"
-            raise ConfigError(f"{key}.{name}: must be at least 1")
+        for name in ("connections", "max_body", "max_keys", "history_versions"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{key}.{name}: must be at least 1")
 
 
 def check_mode(plugin: str, mode: str, upstream: UpstreamSettings) -> bool:

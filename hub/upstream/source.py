@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub.upstream")
 
 T = TypeVar("T")
+PRUNE_EVERY = 60.0  # seconds between bounding the cache and histories (Cache.prune)
+HISTORY_KEPT = 86_400.0  # seconds the history of a key no longer cached is kept
 DECODED_KEPT = 1024  # decoded answers kept, least recently used dropped first
 
 
@@ -65,6 +67,7 @@ class Upstream:
         self._reads: dict[str, float] = {}  # key -> last read, written to the cache each poll
         self._heard: dict[str, bytes] = {}  # watched key -> the content its listeners know
         self._shared_events = shared_events
+        self._next_prune = 0.0
         self._splits = {split.path: split for split in vendor.splits}
         self._covered = frozenset(path for split in vendor.splits for path in split.covers)
         self._background: set[asyncio.Task[Any]] = set()
@@ -418,6 +421,11 @@ class Upstream:
         """Refresh, within the budget, the keys read in the last ``hot`` seconds (and those
         someone listens to) that are past fresh, the oldest first."""
         now = time.time()
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            settings = self.settings
+            forgotten = now - max(settings.hot, self.fresh + settings.max_stale, HISTORY_KEPT)
+            self.cache.prune(settings.max_keys, settings.history_versions, forgotten)
         watched = list(self.vendor.watched())
         self._heard = {t.key: self._heard[t.key] for t in watched if t.key in self._heard}
         for target in watched:
