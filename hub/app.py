@@ -39,7 +39,7 @@ from hub.registrations import (
     RestApi,
     StatusPanel,
 )
-from hub.storage import Database, private_directory
+from hub.storage import Database, Engine, private_directory
 from hub.timer_stats import TimerStore, m001_timer_stats
 from hub.timers import TimerRegistry
 from hub.upstream.budget import m001_budget
@@ -109,6 +109,7 @@ class Hub:
         if before_open is not None:
             before_open(self)
         private_directory(self.data_dir)
+        self.storage = Engine(self.data_dir, settings.database_url)
         self._databases: dict[str, Database] = {}
         self._services: dict[type, Any] = {}
         self.admin_token, self.admin_token_created = load_admin_token(
@@ -232,9 +233,10 @@ class Hub:
 
     # -- what plugins use ----------------------------------------------------------------
     def database(self, plugin: str) -> Database:
-        """The plugin's own SQLite file, ``<data-dir>/<plugin>.db``."""
+        """The plugin's own database: the SQLite file ``<data-dir>/<plugin>.db``, or the schema
+        ``<plugin>`` on PostgreSQL."""
         if plugin not in self._databases:
-            self._databases[plugin] = Database(self.data_dir / f"{plugin}.db")
+            self._databases[plugin] = self.storage.open(plugin)
         return self._databases[plugin]
 
     def settings_for(self, plugin: str) -> Any:

@@ -22,7 +22,9 @@ from hub.errors import StartupError
 GLOBAL_OPTIONS = {
     "--config": "TOML config file.",
     "--data-dir": "Where the SQLite files live (default ./hub-data).",
+    "--database": "postgresql://user:password@host:5432/db: keep the state there instead.",
 }
+OVERRIDES = {"--data-dir": "data_dir", "--database": "database_url"}
 
 
 def failure(exc: Exception) -> click.ClickException:
@@ -98,12 +100,12 @@ def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     if param.name == "config":
         ctx.obj["config"] = value
     else:
-        ctx.obj["overrides"]["data_dir"] = value
+        ctx.obj["overrides"][OVERRIDES[param.opts[0]]] = value
 
 
 def accept_global_options(command: click.Command) -> None:
-    """Let ``--config`` and ``--data-dir`` follow the subcommand too (``hub serve --data-dir X``),
-    on the host's commands and on those plugins add, unless a command has its own."""
+    """Let the global options follow the subcommand too (``hub serve --data-dir X``), on the
+    host's commands and on those plugins add, unless a command has its own."""
     taken = {opt for param in command.params for opt in param.opts}
     for flag, text in GLOBAL_OPTIONS.items():
         if flag not in taken:
@@ -118,13 +120,16 @@ def accept_global_options(command: click.Command) -> None:
 @click.group(cls=HubGroup)
 @click.option("--config", "config", envvar="HUB_CONFIG", help=GLOBAL_OPTIONS["--config"])
 @click.option("--data-dir", help=GLOBAL_OPTIONS["--data-dir"])
+@click.option("--database", "database_url", help=GLOBAL_OPTIONS["--database"])
 @click.version_option(__version__, message="%(prog)s %(version)s", prog_name="hub")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
+def cli(
+    ctx: click.Context, config: str | None, data_dir: str | None, database_url: str | None
+) -> None:
     """hub: one GraphQL API and gRPC over several outside systems, each brought in by a plugin."""
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
-    ctx.obj["overrides"] = {"data_dir": data_dir}
+    ctx.obj["overrides"] = {"data_dir": data_dir, "database_url": database_url}
 
 
 @cli.command()

@@ -37,6 +37,7 @@ TEST_VARIABLES = {
     "HUB_REQUIRE_PROMTOOL",
     "HUB_REQUIRE_CHROMIUM",
     "HUB_FUZZ_SCALE",
+    "HUB_TEST_POSTGRES",
 }
 
 
@@ -65,6 +66,8 @@ class Settings:
     http: str = "127.0.0.1:8080"
     grpc: str = "127.0.0.1:50051"
     data_dir: str = "./hub-data"
+    # empty: SQLite files in data_dir; postgresql://…: every hub on that database shares state
+    database_url: str = ""
     admin_token: str = ""
     max_body: int = 1024 * 1024
     shutdown_timeout: float = 10.0
@@ -200,6 +203,12 @@ def load_settings(
     settings = build(Settings, values)
     for key in ("http", "grpc"):
         parse_address(getattr(settings, key), key)
+    if settings.database_url and not settings.database_url.startswith(
+        ("postgresql://", "postgres://")
+    ):
+        raise ConfigError(
+            "database_url: expected postgresql://user:password@host:5432/db (or empty for SQLite)"
+        )
     if settings.log_level.upper() not in LOG_LEVELS:
         raise ConfigError(
             f"log_level: expected one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}"

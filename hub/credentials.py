@@ -167,10 +167,10 @@ class LastUsed:
             return
         batch = dict(self._pending)
         with self.database.write() as db:
-            db.conn.executemany(  # several processes may flush the same id: the latest use wins
+            db.executemany(  # several processes may flush the same id: the latest use wins
                 "INSERT INTO credential_last_used (id, last_used_at) VALUES (?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET"
-                " last_used_at = max(last_used_at, excluded.last_used_at)",
+                " last_used_at = max(credential_last_used.last_used_at, excluded.last_used_at)",
                 list(batch.items()),
             )
         for credential_id, at in batch.items():
@@ -198,7 +198,7 @@ class LastUsed:
 
 
 LISTED = "id, plugin, login, attrs, created_at, revoked_at"
-LISTING_ORDER = Keyset((SortKey("created", "created_at"), SortKey("row", "rowid")))
+LISTING_ORDER = Keyset((SortKey("created", "created_at"), SortKey("id", "id")))
 EVERY = Page(0, 2**62)  # the command line lists every credential at once
 
 
@@ -221,10 +221,10 @@ class CredentialStore:
         self.last_used = LastUsed()
 
     def _cache_is_current(self) -> None:
-        """Look-ups are cached until the credentials file changes: ``PRAGMA data_version`` moves
-        when any other connection (another worker, ``hub creds add``) commits, and our own
-        writes clear the caches themselves. So a revoked token stops working at once."""
-        version = self.database.execute("PRAGMA data_version").fetchone()[0]
+        """Look-ups are cached until the credentials change: the database's data version moves
+        when any other connection (another worker or hub, ``hub creds add``) commits, and our
+        own writes clear the caches themselves. So a revoked token stops working at once."""
+        version = self.database.data_version()
         if version != self._seen_version or len(self._token_cache) > 10_000:
             self._token_cache.clear()
             self._basic_cache.clear()
@@ -308,7 +308,7 @@ class CredentialStore:
 
     def listing(self, plugin: str | None = None, page: Page = EVERY) -> CredentialPage:
         """Live credentials of one plugin (or of every loaded plugin), oldest first, a page at a
-        time (keyset cursors: creation order is unique by ``rowid``): what they are, never a
+        time (keyset cursors: creation time, then the unique id): what they are, never a
         secret or its hash."""
         plugins = [plugin] if plugin is not None else sorted(self.types)
         if plugin is not None:

@@ -65,7 +65,7 @@ class Leases:
         if not names:
             return
         with self.database.write() as db:
-            db.conn.executemany(
+            db.executemany(
                 "UPDATE leases SET until = 0 WHERE name = ? AND holder = ?",
                 [(name, self.holder) for name in names],
             )

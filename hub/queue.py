@@ -363,8 +363,8 @@ class WorkQueue(BackgroundQueue):
                 rows = db.execute(
                     f"UPDATE {t.name} SET {t.lease_until} = ?, {t.lease_owner} = ?"
                     f" WHERE {t.key} IN (SELECT {t.key} FROM {t.name} WHERE {free}"
-                    f" AND {t.key} NOT IN (SELECT value FROM json_each(?))"
-                    f" ORDER BY {t.due}, rowid LIMIT ?)"
+                    f" AND CAST({t.key} AS TEXT) NOT IN (SELECT value FROM json_each(?))"
+                    f" ORDER BY {t.due}, {t.key} LIMIT ?)"
                     f" RETURNING {t.key}, {t.attempts}, {t.due}",
                     (now + self.lease, token, now, now, mine, room),
                 ).fetchall()

@@ -66,8 +66,8 @@ class TimerStore:
                 (key, time.time() - WINDOW),
             )
             db.execute(
-                "DELETE FROM timer_runs WHERE key = ? AND error IS NOT NULL AND rowid NOT IN"
-                " (SELECT rowid FROM timer_runs WHERE key = ? AND error IS NOT NULL"
+                "DELETE FROM timer_runs WHERE key = ? AND error IS NOT NULL AND started NOT IN"
+                " (SELECT started FROM timer_runs WHERE key = ? AND error IS NOT NULL"
                 " ORDER BY started DESC LIMIT ?)",
                 (key, key, FAILURES_KEPT),
             )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.ratelimit import RateLimiter, m001_rate_limits
-from hub.storage import Database
+from hub.storage import SQLiteDatabase as Database
 
 
 def limiter(path: Path, clock: Any = None) -> RateLimiter:

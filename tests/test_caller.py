@@ -43,7 +43,7 @@ from hub.http.protocol import ConnectionLimits, HubRunner, Listener
 from hub.http.server import build_apps
 from hub.peer import Peer, parse_address
 from hub.registrations import GrpcService, default_error_renderer
-from hub.storage import Database
+from hub.storage import SQLiteDatabase as Database
 from hub.v1 import hub_pb2, hub_pb2_grpc
 
 ADMIN = "the-admin-token"

@@ -18,7 +18,7 @@ from hub.credentials import (
     sha256,
 )
 from hub.errors import HubError
-from hub.storage import Database
+from hub.storage import SQLiteDatabase as Database
 
 
 def user_only(params: dict[str, str]) -> dict[str, Any]:

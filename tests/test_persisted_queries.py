@@ -17,7 +17,7 @@ import pytest
 
 from hub.config import GraphQLLimits
 from hub.graphql.persisted import PersistedQueries
-from hub.storage import Database
+from hub.storage import SQLiteDatabase as Database
 from hub.testing.inprocess import RunningHub, running_hub
 from hub.testing.process import ADMIN_TOKEN
 

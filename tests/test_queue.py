@@ -31,7 +31,7 @@ from hub.queue import (
     later,
     retry,
 )
-from hub.storage import Database
+from hub.storage import SQLiteDatabase as Database
 from tests.hubproc import HubProcess
 from tests.rop_client import start_hub
 from tests.rop_servers import AudioServer, WebhookReceiver
@@ -359,7 +359,7 @@ async def test_stop_cancels_the_work_in_flight_and_releases_its_leases(
 CLAIMER = """
 import json, sys, time
 from hub.queue import Table, WorkQueue, done
-from hub.storage import Database
+from hub.storage import SQLiteDatabase as Database
 
 async def idle(claim):
     return done()

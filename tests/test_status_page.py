@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from hub.queue import QUEUE_COLUMNS, Claim, Table, WorkQueue, dead, done
-from hub.storage import Database
+from hub.storage import SQLiteDatabase as Database
 from tests.browser import hub_only_page
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.monitorozas_support import Api, wait_for

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub import storage
+from hub.storage import sqlite as storage
 from hub.errors import StartupError
 
 
@@ -41,7 +41,7 @@ def test_processes_opening_a_fresh_file_at_once_all_open_it(tmp_path: Path) -> N
     def open_it(path: Path, start: threading.Barrier) -> None:
         start.wait()
         try:
-            storage.Database(path).close()
+            storage.SQLiteDatabase(path).close()
         except Exception as exc:
             failures.append(repr(exc))
 
@@ -63,5 +63,5 @@ def test_a_file_locked_past_the_busy_timeout_is_one_line(
     path = tmp_path / "plugin.db"
     holder = hold_exclusive(path, 2)
     with pytest.raises(StartupError, match=r"plugin\.db: database is locked"):
-        storage.Database(path)
+        storage.SQLiteDatabase(path)
     holder.join()

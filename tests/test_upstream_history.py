@@ -166,7 +166,7 @@ def test_a_bad_upstream_setting_names_its_key(env: dict[str, str], key: str) -> 
 def test_the_cache_and_histories_are_bounded(tmp_path: Path) -> None:
     """Every distinct query a client sends is a key: the cache keeps the most recently read
     ones, each history its newest versions, and a forgotten key's history goes in time."""
-    from hub.storage import Database
+    from hub.storage import SQLiteDatabase as Database
     from hub.upstream.cache import Cache, Entry, Target, digest, m001_cache
 
     database = Database(tmp_path / "_upstream.db")

@@ -46,7 +46,7 @@ class Budget:
 
     def next_slot(self, key: str, rate: Rate) -> float:
         """Seconds until ``take`` would succeed (0: now); spends nothing."""
-        return self._state(self.database.db, key, rate, self.clock())[0]
+        return self._state(self.database, key, rate, self.clock())[0]
 
     def push_back(self, key: str, seconds: float) -> None:
         """The vendor said "not before ``seconds`` from now" (a 429's ``Retry-After``)."""
@@ -55,7 +55,7 @@ class Budget:
             db.execute(
                 "INSERT INTO upstream_budget (key, blocked_until) VALUES (?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET"
-                " blocked_until = max(blocked_until, excluded.blocked_until)",
+                " blocked_until = max(upstream_budget.blocked_until, excluded.blocked_until)",
                 (key, until),
             )
 

@@ -225,7 +225,8 @@ class Cache:
         db.execute(
             "INSERT INTO upstream_sources (source, last_success_at) VALUES (?, ?)"
             " ON CONFLICT(source) DO UPDATE SET"
-            " last_success_at = max(coalesce(last_success_at, 0), excluded.last_success_at)",
+            " last_success_at ="
+            " max(coalesce(upstream_sources.last_success_at, 0), excluded.last_success_at)",
             (self.source, at),
         )
 
@@ -237,7 +238,7 @@ class Cache:
         if not paths:
             return
         with self.database.write() as db:
-            db.conn.executemany(
+            db.executemany(
                 "DELETE FROM upstream_cache WHERE source = ? AND (path = ? OR"
                 " substr(path, 1, length(?) + 1) = ? || '/')",
                 [(self.source, path, path, path) for path in paths],
@@ -248,7 +249,7 @@ class Cache:
         if not read_at:
             return
         with self.database.write() as db:
-            db.conn.executemany(
+            db.executemany(
                 "UPDATE upstream_cache SET read_at = max(read_at, ?) WHERE source = ? AND key = ?",
                 [(at, self.source, key) for key, at in read_at.items()],
             )

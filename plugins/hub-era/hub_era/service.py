@@ -8,7 +8,6 @@ deployment the hub fronts (:mod:`hub_era.upstream`)."""
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,6 +19,7 @@ from hub.api import HubApi
 from hub.caller import Caller
 from hub.credentials import Credential
 from hub.records import to_json
+from hub.storage import IntegrityError
 from hub_era.errors import PLUGIN, bad_request, error, unauthorized
 from hub_era.fields import (
     ALIASES,
@@ -233,7 +233,7 @@ class EraService:
                         orjson.dumps(entity).decode(),
                     ),
                 )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise error(
                 409, f"code: an integration point with code {entity['code']!r} already exists"
             ) from None
@@ -257,7 +257,7 @@ class EraService:
                     f"UPDATE {TABLE} SET code = ?, data = ? WHERE id = ?",
                     (entity["code"], orjson.dumps(entity).decode(), ident),
                 )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise error(
                 409, f"code: an integration point with code {changes.get('code')!r} already exists"
             ) from None

@@ -150,8 +150,9 @@ class KeyIssuer:
             )
             user_id = db.execute("SELECT id FROM users WHERE name = ?", (user,)).fetchone()[0]
             key_id = db.execute(
-                "INSERT INTO api_keys (user_id, created_at) VALUES (?, ?)", (user_id, now)
-            ).lastrowid
+                "INSERT INTO api_keys (user_id, created_at) VALUES (?, ?) RETURNING id",
+                (user_id, now),
+            ).fetchone()[0]
         return {
             "user": user,
             "user_id": user_id,

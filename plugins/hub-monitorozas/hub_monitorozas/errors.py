@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hub.errors import ErrorFactory, HubError
+from hub.storage import StorageError
 from hub_monitorozas.settings import PLUGIN
 
 log = logging.getLogger("hub_monitorozas")
@@ -30,10 +30,10 @@ def missing_field(message: str) -> HubError:
 
 
 def storage_errors(method: F) -> F:
-    """SQLite failures as the seed's 500s: ``missing_table`` when a table is gone,
+    """Storage failures as the seed's 500s: ``missing_table`` when a table is gone,
     ``server_error`` otherwise (the details go to the log only)."""
 
-    def translate(exc: sqlite3.Error) -> HubError:
+    def translate(exc: StorageError) -> HubError:
         log.error("monitorozas storage error: %s", exc)
         if "no such table" in str(exc):
             return error(500, "a table of the monitor is missing", "missing_table")
@@ -45,7 +45,7 @@ def storage_errors(method: F) -> F:
         async def wrapped_async(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await method(*args, **kwargs)
-            except sqlite3.Error as exc:
+            except StorageError as exc:
                 raise translate(exc) from None
 
         return wrapped_async  # type: ignore[return-value]
@@ -54,7 +54,7 @@ def storage_errors(method: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             raise translate(exc) from None
 
     return wrapped  # type: ignore[return-value]

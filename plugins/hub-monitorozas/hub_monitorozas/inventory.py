@@ -6,14 +6,13 @@ mode answers from the vendor instead (``hub_monitorozas.upstream``)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from hub.caller import Caller
 from hub.errors import HubError
 from hub.paging import Page
-from hub.storage import Database
+from hub.storage import Database, IntegrityError
 from hub_monitorozas import storage, validation
 from hub_monitorozas.auth import KeyGate, KeyHolder
 from hub_monitorozas.errors import error, invalid_field, storage_errors
@@ -82,7 +81,7 @@ class Inventory(Generic[R]):
             ident = storage.insert(
                 self.database, self.kind, {"user_id": owner, **columns}, self.first_check
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise error(409, self.duplicate, f"duplicate_{self.code}") from None
         return self.find(holder, ident)
 

@@ -194,16 +194,15 @@ def insert(
     database: Database, kind: Kind[Any], values: dict[str, Any], first_check: Callable[[int], float]
 ) -> int:
     """A new row, created and updated now, first due at ``first_check(id)``; raises
-    ``sqlite3.IntegrityError`` for a duplicate."""
+    :class:`hub.storage.IntegrityError` for a duplicate."""
     stamp = now()
     values = {**values, "created_at": stamp, "updated_at": stamp, "next_check_at": 0.0}
     with database.write() as db:
         ident = db.execute(
             f"INSERT INTO {kind.table} ({', '.join(values)})"
-            f" VALUES ({', '.join('?' * len(values))})",
+            f" VALUES ({', '.join('?' * len(values))}) RETURNING id",
             tuple(values.values()),
-        ).lastrowid
-        assert ident is not None  # an INSERT's row
+        ).fetchone()[0]
         db.execute(
             f"UPDATE {kind.table} SET next_check_at = ? WHERE id = ?", (first_check(ident), ident)
         )

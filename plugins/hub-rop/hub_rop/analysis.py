@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import sqlite3
 import time
 from typing import Any
 
@@ -14,6 +13,7 @@ import orjson
 
 from hub.api import HubApi
 from hub.records import instant, to_json
+from hub.storage import IntegrityError
 from hub_rop import inputs
 from hub_rop.calls import Calls
 from hub_rop.definitions import CHECKLISTS, TABLES, Definitions, Kind
@@ -69,7 +69,7 @@ class Analysis:
                     " WHERE call_id = ?",
                     (now, now, call_id),
                 )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise error(
                 409,
                 f"call_id: call {call_id!r} already has a result for one of"

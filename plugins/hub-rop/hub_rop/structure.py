@@ -29,7 +29,7 @@ class Structure:
                     "INSERT INTO offices (position, office_id, office_title) VALUES (?, ?, ?)",
                     (position, office["office_id"], office["office_title"]),
                 )
-                db.conn.executemany(
+                db.executemany(
                     "INSERT INTO office_members (office_id, role, member_id, position)"
                     " VALUES (?, ?, ?, ?)",
                     [

@@ -46,10 +46,7 @@ class Monitor:
         ttl, timeout = settings.system_cache, settings.probe_timeout
         redis = settings.redis
         self._redis = probes.CachedProbe(lambda: probes.redis_status(redis), ttl, timeout)
-        identity = probes.file_identity(database.path)  # the file the hub opened
-        self._database = probes.CachedProbe(
-            lambda: probes.database_status(database, identity), ttl, timeout
-        )
+        self._database = probes.CachedProbe(lambda: probes.database_status(database), ttl, timeout)
         self._filesystem = probes.CachedProbe(
             lambda: asyncio.to_thread(probes.filesystem_status, hub.data_dir), ttl, timeout
         )

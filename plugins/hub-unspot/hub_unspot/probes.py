@@ -6,54 +6,34 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import closing, suppress
+from contextlib import suppress
 from pathlib import Path
-from urllib.parse import quote
 
-from hub.storage import Database
+from hub.storage import Database, DatabaseUnavailable, StorageError
 from hub_unspot.settings import RedisAddress
 
 ONLINE, OFFLINE, NOT_CONFIGURED = "online", "offline", "not_configured"
 TABLES = ("users", "displays", "calendars", "webhooks", "user_sync")
 
 
-def file_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
-async def database_status(database: Database, identity: tuple[int, int] | None) -> str:
-    """Online when the hub's own connection answers, the file at its path is still the one the
-    hub opened (``identity``: replaced or removed under a running hub means the hub now writes
-    where nobody will find it), and a fresh connection (never creating the file) finds the
-    plugin's tables."""
+async def database_status(database: Database) -> str:
+    """Online when the hub's own connection answers and a fresh one (never creating the store;
+    on SQLite, to the very file the hub opened: one replaced or removed under a running hub
+    means it now writes where nobody will find it) finds the plugin's tables."""
     try:
         database.execute("SELECT 1").fetchall()
-    except sqlite3.Error:
-        return OFFLINE
-    return await asyncio.to_thread(_file_status, database.path, identity)
-
-
-def _file_status(path: Path, identity: tuple[int, int] | None) -> str:
-    if identity is None or file_identity(path) != identity:
-        return OFFLINE
-    try:
-        # only SQLite opens the file: closing any other descriptor on it would drop the
-        # process's POSIX locks, which the hub's own connection relies on
-        uri = f"file:{quote(str(path))}?mode=rw"
-        with closing(sqlite3.connect(uri, uri=True, timeout=1)) as fresh:
-            rows = fresh.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            names = {row[0] for row in rows.fetchall()}
-    except (sqlite3.Error, OSError):
+        names = await asyncio.to_thread(_fresh_tables, database)
+    except (StorageError, DatabaseUnavailable, OSError):
         return OFFLINE
     return ONLINE if set(TABLES) <= names else OFFLINE
+
+
+def _fresh_tables(database: Database) -> set[str]:
+    with database.fresh() as fresh:
+        return set(fresh.tables())
 
 
 def filesystem_status(data_dir: Path) -> str:

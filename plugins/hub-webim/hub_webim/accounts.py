@@ -265,7 +265,7 @@ def set_store_objects(
             "DELETE FROM store_objects WHERE account = ? AND collector = ?",
             (account, collector),
         )
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO store_objects (account, collector, class_name, count) VALUES (?, ?, ?, ?)",
             [(account, collector, o.class_name, o.count) for o in kept],
         )

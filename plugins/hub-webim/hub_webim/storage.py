@@ -5,11 +5,9 @@ two ways of reaching it: the hub's connection for queries, a fresh one for the c
 from __future__ import annotations
 
 import logging
-import sqlite3
-from pathlib import Path
 from typing import Any
 
-from hub.storage import Database
+from hub.storage import Database, StorageError
 from hub_webim.errors import error
 
 log = logging.getLogger("hub_webim")
@@ -77,13 +75,6 @@ def read(database: Database, sql: str, params: tuple | list = ()) -> list[Any]:
     """The rows of a query; a database that does not answer is connect-to-db's 500."""
     try:
         return database.execute(sql, params).fetchall()
-    except sqlite3.Error as exc:
+    except StorageError as exc:
         log.error("webim.db: %s", exc)
         raise error(500, "Failed to connect to database meta", "database") from None
-
-
-def fresh_connection(database: Database) -> sqlite3.Connection:
-    """A new connection to ``webim.db`` (never creating it): the hub's long-lived one keeps
-    reading pages it has cached after the file under it is replaced or broken."""
-    path = Path(database.path).resolve()
-    return sqlite3.connect(path.as_uri() + "?mode=rw", uri=True, timeout=5, isolation_level=None)

@@ -1,0 +1,166 @@
+"""What every engine gives a plugin: one query text for both, ``write()`` transactions that
+serialise writers the way SQLite does, migrations recorded by name, and driver errors turned
+into the host's own."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+from hub.errors import HubError
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+class Cursor(Protocol):
+    """What both drivers' cursors give: rows as tuples."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class StorageError(Exception):
+    """A query failed in the engine (a missing table, a bad statement): the driver's message,
+    whichever engine runs."""
+
+
+class IntegrityError(StorageError):
+    """A constraint refused the write (a duplicate unique key, a missing foreign row)."""
+
+
+class DatabaseUnavailable(HubError):
+    """The engine cannot be reached (PostgreSQL restarting, the network down): every protocol
+    answers 503 in the plugin's shape, and the next request tries again."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(
+            503, f"the database is unavailable: {detail}", reason="database_unavailable"
+        )
+        self.retry_after = 1
+        self.where = where
+
+
+Migration = Callable[["Database"], None]
+
+
+class Database:
+    """One plugin's state: a SQLite file, or a schema in PostgreSQL. Queries are written once in
+    SQLite's dialect with ``?`` parameters (docs/plugin-authoring.md lists what PostgreSQL is
+    given in its place). Reads run at once; every write goes through :meth:`write`, which takes
+    the writer's lock up front, so a read-modify-write inside it sees no other writer."""
+
+    engine = ""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._depth = 0
+
+    # -- what engines implement -----------------------------------------------------------
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        raise NotImplementedError
+
+    def data_version(self) -> int:
+        """A number that moves whenever another process commits a write here, for caches."""
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Reach the engine on a new connection and read from it; raise if that fails."""
+        with self.fresh() as fresh:
+            fresh.tables()
+
+    def fresh(self) -> contextlib.AbstractContextManager[Database]:
+        """The same state on a new connection, closed at the end of the block, for probes that
+        must not trust a long-lived one: it never creates the store, and raises
+        :class:`StorageError` when the store was removed or replaced under the hub."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def location(self) -> str:
+        """Where the state is, for messages: a path, or the server and schema."""
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        raise NotImplementedError
+
+    def _rollback(self) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        yield
+
+    # -- shared -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Database]:
+        """One transaction, all or nothing, holding the writer's lock: re-entrant (inner
+        blocks join the outer one)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._begin()
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            self._rollback()
+            raise
+        self._depth = 0
+        self._commit()
+
+    def migrate(self, plugin: str, migrations: list[Migration]) -> list[str]:
+        """Apply the plugin's migrations not yet recorded, each in its own transaction; hubs
+        starting together on one PostgreSQL take turns, so each runs once."""
+        with self._migration_lock():
+            with self.write() as db:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS _hub_migrations ("
+                    " plugin TEXT NOT NULL, name TEXT NOT NULL, applied_at REAL NOT NULL,"
+                    " PRIMARY KEY (plugin, name))"
+                )
+            done = {
+                row[0]
+                for row in self.execute(
+                    "SELECT name FROM _hub_migrations WHERE plugin = ?", (plugin,)
+                )
+            }
+            applied = []
+            for migration in migrations:
+                if migration.__name__ in done:
+                    continue
+                with self.write() as db:
+                    migration(db)
+                    db.execute(
+                        "INSERT INTO _hub_migrations (plugin, name, applied_at) VALUES (?, ?, ?)",
+                        (plugin, migration.__name__, time.time()),
+                    )
+                applied.append(migration.__name__)
+            return applied
+
+    def tables(self) -> list[str]:
+        """The tables here, by name (for ``hub db copy`` and inspection)."""
+        raise NotImplementedError
+
+    def columns(self, table: str) -> list[str]:
+        raise NotImplementedError

@@ -1,0 +1,286 @@
+"""PostgreSQL, for several hubs sharing their state: each plugin's tables in a schema of its own
+name (``era``, ``hub``, ``_upstream``), one connection per schema and process, queries
+rewritten from SQLite's dialect (:mod:`hub.storage.dialect`).
+
+Writers take a transaction-level advisory lock per schema, so a ``write()`` block sees what
+SQLite's ``BEGIN IMMEDIATE`` gives: no other writer of that schema, in any hub, until it ends.
+A lost connection is a :class:`DatabaseUnavailable` (503) for that request; the next one
+reconnects."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from hub.errors import StartupError
+from hub.storage import dialect
+from hub.storage.base import (
+    Cursor,
+    Database,
+    DatabaseUnavailable,
+    IntegrityError,
+    Params,
+    StorageError,
+)
+
+CONNECT_TIMEOUT = 3  # seconds; the event loop waits on it, so it is short
+RETRY_AFTER_FAILURE = 0.5  # a failed connect is not tried again sooner: requests fail fast
+
+
+def _import_psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise StartupError(
+            "database_url: PostgreSQL needs psycopg: pip install 'hub-gateway[postgres]'"
+        ) from None
+    return psycopg
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"postgresql://{user}{host}{port}{parts.path}"
+
+
+def check_url(url: str) -> None:
+    if urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise StartupError(
+            f"database_url: expected postgresql://user:password@host:5432/db, got {redacted(url)!r}"
+        )
+
+
+def _loose_typing(adapters: Any) -> None:
+    """SQLite's loose typing where queries rely on it: numbers and booleans go as untyped
+    literals that take the type of what they meet (a ``BIGINT`` column, a ``TEXT`` one), and
+    ``sum``'s NUMERIC comes back as an int or a float."""
+    from psycopg.adapt import Dumper, Loader
+
+    class Untyped(Dumper):
+        oid = 0
+
+        def dump(self, obj: Any) -> bytes:
+            if isinstance(obj, bool):
+                return b"1" if obj else b"0"
+            return repr(obj).encode() if isinstance(obj, float) else str(obj).encode()
+
+    class Number(Loader):
+        def load(self, data: Any) -> int | float:
+            value = Decimal(bytes(data).decode())
+            return int(value) if value == value.to_integral_value() else float(value)
+
+    for kind in (int, float, bool):
+        adapters.register_dumper(kind, Untyped)
+    adapters.register_loader("numeric", Number)
+
+
+class PostgresServer:
+    """One PostgreSQL database the hub keeps its schemas in: its URL, the shared functions,
+    and the adapters every connection uses."""
+
+    def __init__(self, url: str) -> None:
+        check_url(url)
+        self.url = url
+        self.psycopg = _import_psycopg()
+        self._prepared: set[str] = set()
+
+    @property
+    def location(self) -> str:
+        return redacted(self.url)
+
+    def connect(self) -> Any:
+        conn = self.psycopg.connect(
+            self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None
+        )
+        _loose_typing(conn.adapters)
+        return conn
+
+    def prepare(self, conn: Any, schema: str) -> None:
+        """The schema and its version row, and the dialect's functions, made once, under a
+        lock: hubs starting together would otherwise race on the catalogue."""
+        if schema in self._prepared:
+            return
+        conn.execute("SELECT pg_advisory_lock(%s)", (lock_key("hub:catalogue"),))
+        try:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {dialect.SCHEMA}")
+            if dialect.SCHEMA not in self._prepared:
+                conn.execute(dialect.FUNCTIONS)
+                self._prepared.add(dialect.SCHEMA)
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{schema}"._hub_data_version (n BIGINT NOT NULL)'
+            )
+            conn.execute(
+                f'INSERT INTO "{schema}"._hub_data_version (n) SELECT 0'
+                f' WHERE NOT EXISTS (SELECT 1 FROM "{schema}"._hub_data_version)'
+            )
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key("hub:catalogue"),))
+        self._prepared.add(schema)
+
+
+class PostgresDatabase(Database):
+    """One plugin's schema. Statements run on this process's connection for the schema;
+    :meth:`write` is ``BEGIN`` plus the schema's advisory lock, and bumps the schema's
+    ``_hub_data_version`` so that other hubs' caches see the change."""
+
+    engine = "postgresql"
+
+    def __init__(self, server: PostgresServer, name: str, fresh: bool = False) -> None:
+        """``fresh``: a connection of its own that never creates the schema (a probe's)."""
+        super().__init__(name)
+        if '"' in name or not name:
+            raise StartupError(f"database {name!r}: not a usable schema name")
+        self.server = server
+        self._conn: Any = None
+        self._failed_at = 0.0
+        self._lock = threading.RLock()
+        self._write_key = lock_key(f"hub:write:{name}")
+        self._fresh = fresh
+        self._connection()  # a start-up failure names the server, once
+
+    @property
+    def location(self) -> str:
+        return f"{self.server.location} (schema {self.name})"
+
+    def _connection(self) -> Any:
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        if self._depth:
+            raise self._unavailable("the connection was lost during a transaction")
+        if time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE:
+            raise self._unavailable("the last attempt to connect failed")
+        psycopg = self.server.psycopg
+        try:
+            conn = self.server.connect()
+            if self._fresh:
+                self._exists(conn)
+            else:
+                self.server.prepare(conn, self.name)
+            conn.execute(f'SET search_path TO "{self.name}", {dialect.SCHEMA}')
+        except psycopg.Error as exc:
+            self._failed_at = time.monotonic()
+            raise self._unavailable(_first_line(exc)) from None
+        self._conn = conn
+        return conn
+
+    def _exists(self, conn: Any) -> None:
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.name,)
+        ).fetchone()
+        if found is None:
+            conn.close()
+            raise StorageError(f"{self.location}: the schema is gone")
+
+    def _unavailable(self, detail: str) -> DatabaseUnavailable:
+        return DatabaseUnavailable(self.location, detail)
+
+    def _run(self, call: Any) -> Any:
+        psycopg = self.server.psycopg
+        conn = self._connection()
+        try:
+            return call(conn)
+        except psycopg.IntegrityError as exc:
+            raise IntegrityError(str(exc).strip()) from exc
+        except psycopg.Error as exc:
+            if conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError):
+                self._failed_at = time.monotonic()
+                raise self._unavailable(_first_line(exc)) from None
+            raise StorageError(str(exc).strip()) from exc
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        query = dialect.translate(sql)
+        with self._lock:
+            return self._run(lambda conn: conn.execute(query, params))  # type: ignore[no-any-return]
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        query = dialect.translate(sql)
+        with self._lock:
+            self._run(lambda conn: conn.cursor().executemany(query, list(rows)))
+
+    def data_version(self) -> int:
+        return int(self.execute("SELECT n FROM _hub_data_version").fetchone()[0])
+
+    @contextlib.contextmanager
+    def fresh(self) -> Iterator[Database]:
+        fresh = PostgresDatabase(self.server, self.name, fresh=True)
+        try:
+            yield fresh
+        finally:
+            fresh.close()
+
+    def _begin(self) -> None:
+        self._lock.acquire()
+        try:
+            self._run(
+                lambda conn: conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({self._write_key})")
+            )
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _commit(self) -> None:
+        try:
+            self._run(lambda conn: conn.execute("UPDATE _hub_data_version SET n = n + 1; COMMIT"))
+        finally:
+            self._lock.release()
+
+    def _rollback(self) -> None:
+        try:
+            conn = self._conn
+            if conn is not None and not conn.closed and not conn.broken:
+                with contextlib.suppress(self.server.psycopg.Error):
+                    conn.execute("ROLLBACK")
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        key = lock_key(f"hub:migrate:{self.name}")
+        self.execute("SELECT pg_advisory_lock(?)", (key,))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(StorageError, DatabaseUnavailable):
+                self.execute("SELECT pg_advisory_unlock(?)", (key,))
+
+    def tables(self) -> list[str]:
+        rows = self.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?"
+            " ORDER BY table_name",
+            (self.name,),
+        ).fetchall()
+        return [row[0] for row in rows if row[0] != "_hub_data_version"]
+
+    def columns(self, table: str) -> list[str]:
+        rows = self.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            (self.name, table),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
