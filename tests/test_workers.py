@@ -31,7 +31,7 @@ import pytest
 from hub_unspot.v1 import unspot_pb2 as pb
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.storage import BUSY_TIMEOUT_MS
+from hub.storage.sqlite import BUSY_TIMEOUT_MS
 from hub.v1 import hub_pb2, hub_pb2_grpc
 from hub.workers import STOP_MARGIN as SUPERVISOR_MARGIN
 from tests.hubproc import ADMIN_TOKEN, LISTENING, HubProcess
