@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from hub.errors import StartupError
 from hub.storage import dialect
@@ -62,11 +63,26 @@ def redacted(url: str) -> str:
     return f"postgresql://{user}{host}{port}{parts.path}"
 
 
-def check_url(url: str) -> None:
-    if urlsplit(url).scheme not in ("postgresql", "postgres"):
+SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,20}$")
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """The URL psycopg connects to, and the hub's own ``schema_prefix`` parameter taken out
+    of it (several hub clusters in one database, each with its own schemas)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
         raise StartupError(
             f"database_url: expected postgresql://user:password@host:5432/db, got {redacted(url)!r}"
         )
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = "".join(v for k, v in query if k == "schema_prefix")
+    if prefix and not PREFIX.match(prefix):
+        raise StartupError(
+            f"database_url: schema_prefix {prefix!r}: lower-case letters, digits and _ only"
+        )
+    rest = urlencode([(k, v) for k, v in query if k != "schema_prefix"])
+    return urlunsplit(parts._replace(query=rest)), prefix
 
 
 def _loose_typing(adapters: Any) -> None:
@@ -98,14 +114,14 @@ class PostgresServer:
     and the adapters every connection uses."""
 
     def __init__(self, url: str) -> None:
-        check_url(url)
-        self.url = url
+        self.url, self.schema_prefix = split_url(url)
         self.psycopg = _import_psycopg()
         self._prepared: set[str] = set()
 
     @property
     def location(self) -> str:
-        return redacted(self.url)
+        prefix = f"?schema_prefix={self.schema_prefix}" if self.schema_prefix else ""
+        return redacted(self.url) + prefix
 
     def connect(self) -> Any:
         conn = self.psycopg.connect(
@@ -148,19 +164,20 @@ class PostgresDatabase(Database):
     def __init__(self, server: PostgresServer, name: str, fresh: bool = False) -> None:
         """``fresh``: a connection of its own that never creates the schema (a probe's)."""
         super().__init__(name)
-        if '"' in name or not name:
+        if not SCHEMA_NAME.match(name):
             raise StartupError(f"database {name!r}: not a usable schema name")
+        self.schema = server.schema_prefix + name
         self.server = server
         self._conn: Any = None
         self._failed_at = 0.0
         self._lock = threading.RLock()
-        self._write_key = lock_key(f"hub:write:{name}")
+        self._write_key = lock_key(f"hub:write:{self.schema}")
         self._fresh = fresh
         self._connection()  # a start-up failure names the server, once
 
     @property
     def location(self) -> str:
-        return f"{self.server.location} (schema {self.name})"
+        return f"{self.server.location} (schema {self.schema})"
 
     def _connection(self) -> Any:
         conn = self._conn
@@ -176,8 +193,8 @@ class PostgresDatabase(Database):
             if self._fresh:
                 self._exists(conn)
             else:
-                self.server.prepare(conn, self.name)
-            conn.execute(f'SET search_path TO "{self.name}", {dialect.SCHEMA}')
+                self.server.prepare(conn, self.schema)
+            conn.execute(f'SET search_path TO "{self.schema}", {dialect.SCHEMA}')
         except psycopg.Error as exc:
             self._failed_at = time.monotonic()
             raise self._unavailable(_first_line(exc)) from None
@@ -186,7 +203,7 @@ class PostgresDatabase(Database):
 
     def _exists(self, conn: Any) -> None:
         found = conn.execute(
-            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.name,)
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.schema,)
         ).fetchone()
         if found is None:
             conn.close()
@@ -256,7 +273,7 @@ class PostgresDatabase(Database):
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
-        key = lock_key(f"hub:migrate:{self.name}")
+        key = lock_key(f"hub:migrate:{self.schema}")
         self.execute("SELECT pg_advisory_lock(?)", (key,))
         try:
             yield
@@ -268,7 +285,7 @@ class PostgresDatabase(Database):
         rows = self.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ?"
             " ORDER BY table_name",
-            (self.name,),
+            (self.schema,),
         ).fetchall()
         return [row[0] for row in rows if row[0] != "_hub_data_version"]
 
@@ -276,7 +293,7 @@ class PostgresDatabase(Database):
         rows = self.execute(
             "SELECT column_name FROM information_schema.columns"
             " WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            (self.name, table),
+            (self.schema, table),
         ).fetchall()
         return [row[0] for row in rows]
 

@@ -9,14 +9,17 @@ group ``pytest11`` (``pip install 'hub-gateway[testing]'`` brings pytest and pyt
 - ``fresh_hub``: a :class:`~hub.testing.HubProcess` of the test's own, not yet started.
 - ``hub_database``: with ``HUB_TEST_POSTGRES`` set (``temporary``: a throwaway server the
   session starts; or the URL of a server where databases may be created), every test gets an
-  empty PostgreSQL database of its own as ``HUB_DATABASE_URL``, so each hub it starts (in
-  process, as a subprocess, or a ``hub`` command) keeps its state there; ``new()`` makes
-  another, for a second hub that must not share it. Unset: SQLite, and ``new()`` is ``""``.
+  empty PostgreSQL namespace of its own as ``HUB_DATABASE_URL`` (a ``schema_prefix`` on the
+  session's database), so each hub it starts (in process, as a subprocess, or a ``hub``
+  command) keeps its state there; ``new()`` makes another, for a second hub that must not
+  share it. Unset: SQLite, and ``new()`` is ``""``.
 
 Only pytest imports this module; the hub itself never does."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,77 +52,70 @@ def hub_env() -> dict[str, str]:
 
 
 class PostgresDatabases:
-    """Empty databases on the session's PostgreSQL server, dropped when the test ends."""
+    """Empty namespaces on the session's PostgreSQL database: each ``new()`` URL carries a
+    ``schema_prefix`` of its own, so hubs given different ones share nothing. Their schemas
+    are dropped by :meth:`drop` (at the end of the test module: a module's hub outlives the
+    test that started it)."""
 
-    def __init__(self, server: Any) -> None:
-        self.server = server
+    _count = itertools.count(1)
+
+    def __init__(self, base: str | None) -> None:
+        self.base = base
         self.made: list[str] = []
 
     def new(self) -> str:
-        if self.server is None:
+        if self.base is None:
             return ""
-        url = str(self.server.create_database())
-        self.made.append(url)
-        return url
+        prefix = f"t{os.getpid()}_{next(self._count)}_"
+        self.made.append(prefix)
+        return f"{self.base}?schema_prefix={prefix}"
 
     def drop(self) -> None:
-        for url in self.made:
-            self.server.drop_database(url)
-
-
-class _ExternalPostgres:
-    """A server the caller runs (``HUB_TEST_POSTGRES=postgresql://…``)."""
-
-    def __init__(self, url: str) -> None:
-        self.base = url.rsplit("/", 1)[0]
-        self._count = 0
-
-    def _sql(self, statement: str) -> None:
+        if self.base is None or not self.made:
+            return
         from hub.testing.postgres import run_sql
 
-        run_sql(self.url(), statement)
-
-    def url(self, database: str = "postgres") -> str:
-        return f"{self.base}/{database}"
-
-    def create_database(self) -> str:
-        import os
-
-        self._count += 1
-        name = f"hub_{os.getpid()}_{self._count}"
-        self._sql(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-    def drop_database(self, url: str) -> None:
-        self._sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        rows = run_sql(self.base, "SELECT nspname FROM pg_namespace")
+        doomed = [r[0] for r in rows if r[0].startswith(tuple(self.made))]
+        if doomed:
+            run_sql(self.base, "DROP SCHEMA " + ", ".join(f'"{n}"' for n in doomed) + " CASCADE")
+        self.made.clear()
 
 
 @pytest.fixture(scope="session")
-def hub_postgres() -> Iterator[Any]:
-    """The session's PostgreSQL server, or None when the suite runs on SQLite."""
-    import os
+def hub_postgres() -> Iterator[str | None]:
+    """The URL of the session's PostgreSQL database, or None when the suite runs on SQLite:
+    ``HUB_TEST_POSTGRES=temporary`` starts a throwaway server, a URL names a server the
+    caller runs (the database is made there and dropped at the end)."""
+    from hub.testing.postgres import TemporaryPostgres, run_sql
 
     setting = os.environ.get("HUB_TEST_POSTGRES", "")
     if not setting:
         yield None
     elif setting == "temporary":
-        from hub.testing.postgres import TemporaryPostgres
-
         with TemporaryPostgres() as server:
-            yield server
+            yield server.create_database("hub_test")
     else:
-        yield _ExternalPostgres(setting)
+        name = f"hub_test_{os.getpid()}"
+        run_sql(setting, f'CREATE DATABASE "{name}"')
+        yield f"{setting.rsplit('/', 1)[0]}/{name}"
+        run_sql(setting, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hub_module_databases(hub_postgres: str | None) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(hub_postgres)
+    yield databases
+    databases.drop()
 
 
 @pytest.fixture(autouse=True)
-def hub_database(hub_postgres: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[PostgresDatabases]:
-    databases = PostgresDatabases(hub_postgres)
-    if hub_postgres is not None:
-        monkeypatch.setenv("HUB_DATABASE_URL", databases.new())
-    yield databases
-    if hub_postgres is not None:
-        monkeypatch.undo()
-        databases.drop()
+def hub_database(
+    _hub_module_databases: PostgresDatabases, monkeypatch: pytest.MonkeyPatch
+) -> PostgresDatabases:
+    if _hub_module_databases.base is not None:
+        monkeypatch.setenv("HUB_DATABASE_URL", _hub_module_databases.new())
+    return _hub_module_databases
 
 
 @_async_fixture
@@ -145,7 +141,7 @@ def hub_process(
     from hub.testing import HubProcess
 
     database = PostgresDatabases(hub_postgres)
-    env = {"HUB_DATABASE_URL": database.new()}  # its own: it outlives every test's
+    env = {"HUB_DATABASE_URL": database.new()}  # its own: it outlives every module
     process = HubProcess(tmp_path_factory.mktemp("hub-data"), env).start()
     yield process
     process.stop()

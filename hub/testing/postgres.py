@@ -92,10 +92,17 @@ class TemporaryPostgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
 
+    def _as_owner(self) -> dict[str, Any]:
+        """Popen's arguments that run the server itself as the data directory's owner: no
+        ``runuser`` in between, which would not pass :meth:`stop`'s signal on."""
+        if self._uid is None:
+            return {}
+        entry = pwd.getpwuid(self._uid)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
     def start(self, timeout: float = 30) -> TemporaryPostgres:
         self._proc = subprocess.Popen(
             [
-                *self._prefix,
                 _binary("postgres"),
                 "-D",
                 str(self.data),
@@ -118,6 +125,7 @@ class TemporaryPostgres:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            **self._as_owner(),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
