@@ -45,6 +45,9 @@ def test_placeholders_types_and_conflicts_are_rewritten() -> None:
         "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING RETURNING a"
     )
     assert translate("SELECT max(a, b), max(c) FROM t") == "SELECT greatest(a, b), max(c) FROM t"
+    assert translate("SELECT 1 WHERE a IS NOT excluded.a AND b IS ? AND c IS NULL") == (
+        "SELECT 1 WHERE a IS DISTINCT FROM excluded.a AND b IS NOT DISTINCT FROM %s AND c IS NULL"
+    )
     assert translate("SELECT CAST(doc AS BLOB) FROM t") == ("SELECT convert_to(doc, 'UTF8') FROM t")
     # quoted text is never rewritten
     assert translate("SELECT 'max(a, b) INTEGER ?' FROM t") == "SELECT 'max(a, b) INTEGER ?' FROM t"

@@ -7,6 +7,7 @@ once, is not PostgreSQL's; each query is rewritten once per process and remember
   ``TEXT COLLATE "C"`` (SQLite's byte order); ``CAST(x AS INTEGER|REAL)`` likewise;
 - ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``;
 - ``max(a, b)``/``min(a, b)`` of two or more values become ``greatest``/``least``;
+- ``a IS b``/``a IS NOT b`` (any values, NULL included) become ``IS [NOT] DISTINCT FROM``;
 - ``json_extract``, ``json_each``, ``json_set`` and ``json`` call the functions in
   :data:`FUNCTIONS`, and ``json_object`` is ``json_build_object``.
 
@@ -55,6 +56,9 @@ _FUNCTIONS = re.compile(
     r"\b(json_extract|json_each|json_set|json_object|json|max|min|cast)\s*\(", re.I
 )
 _AS_BLOB = re.compile(r"\s+AS\s+BLOB\s*$", re.I)
+# SQLite's ``a IS b`` / ``a IS NOT b`` compare any two values, NULL included
+_IS_NOT = re.compile(r"\bIS\s+NOT\s+(?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.I)
+_IS = re.compile(r"\bIS\s+(?!NOT\b|NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.I)
 _OR_IGNORE = re.compile(r"\bINSERT\s+OR\s+IGNORE\b", re.I)
 _OR_REPLACE = re.compile(r"\bINSERT\s+OR\s+REPLACE\b", re.I)
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
@@ -137,6 +141,8 @@ def translate(sql: str) -> str:
     for pattern, replacement in _CASTS:
         code = pattern.sub(replacement, code)
     code = _functions(code)
+    code = _IS_NOT.sub("IS DISTINCT FROM ", code)
+    code = _IS.sub("IS NOT DISTINCT FROM ", code)
     if _OR_IGNORE.search(code):
         code = _OR_IGNORE.sub("INSERT", code)
         returning = _RETURNING.search(code)
