@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +29,8 @@ from hub.errors import StartupError
 from hub.events import EventBus
 from hub.leases import Leases, m001_leases
 from hub.metrics import HubMetrics
+from hub.outage import log_failure
+from hub.pgbus import m001_bus_events
 from hub.plugins import CORE, PluginInfo, in_call_order, invoke, load_plugins, one_line
 from hub.queue import WorkQueue
 from hub.registrations import (
@@ -112,12 +115,13 @@ class Hub:
         self.storage = Engine(self.data_dir, settings.database_url)
         self._databases: dict[str, Database] = {}
         self._services: dict[type, Any] = {}
-        self.admin_token, self.admin_token_created = load_admin_token(
-            self.data_dir, settings.admin_token or None
-        )
         core_db = self.database(CORE)
         core_db.migrate(CORE, [m001_credentials])
-        self.credentials = CredentialStore(core_db, self.admin_token)
+        self.admin_token = load_admin_token(
+            self.data_dir, settings.admin_token or None, core_db if self.storage.shared else None
+        )
+        self.admin_token_created = self.admin_token.generated is not None
+        self.credentials = CredentialStore(core_db, admin_hash=self.admin_token.digest)
         # its own file: its frequent writes (rate limits, when credentials were last used) must
         # not move hub.db's data_version, which empties every process's credential cache
         limits_db = self.database(ratelimit.DATABASE)
@@ -130,7 +134,7 @@ class Hub:
         self.instance_id = environ.get(INSTANCE_VARIABLE) or uuid.uuid4().hex
         self.started_at = float(environ.get(STARTED_VARIABLE) or time.time())
         self.timers = self._timer_registry()
-        self.events = EventBus(environ.get(BUS_VARIABLE))
+        self.events = self._event_bus(environ.get(BUS_VARIABLE))
         self.queues: list[tuple[str, BackgroundQueue]] = []
         self.metrics = HubMetrics(self.timers, self.queue_depths, self.worker)
         self.upstreams: dict[str, Upstream] = {}
@@ -156,13 +160,28 @@ class Hub:
         )
 
     def _timer_registry(self) -> TimerRegistry:
-        """A worker of a multi-worker hub runs its ``hub``-scoped timers under leases and
-        records every run where all workers see it; one process keeps them to itself."""
-        if self.worker is None:
+        """A worker of a multi-worker hub, or any hub on PostgreSQL (several hubs may share
+        it), runs its ``hub``-scoped timers under leases and records every run where all
+        processes see it; one process on SQLite keeps them to itself."""
+        if self.worker is None and not self.storage.shared:
             return TimerRegistry()
         shared = self.database(COORDINATION_DATABASE)
         shared.migrate(CORE, [m001_leases, m001_timer_stats])
-        return TimerRegistry(Leases(shared), TimerStore(shared, f"worker-{self.worker}"))
+        name = f"worker-{self.worker or 0}"
+        if self.storage.shared:  # one row per timer and process of each hub of the cluster
+            name = f"{socket.gethostname()}:{self.data_dir.resolve()}:{name}"
+        store = TimerStore(shared, name)
+        store.idle()
+        return TimerRegistry(Leases(shared), store)
+
+    def _event_bus(self, broker: str | None) -> EventBus:
+        """Events reach every hub of the cluster through PostgreSQL, else every worker of this
+        hub through the supervisor's broker, else this process."""
+        if not self.storage.shared:
+            return EventBus(broker)
+        shared = self.database(COORDINATION_DATABASE)
+        shared.migrate(CORE, [m001_bus_events])
+        return EventBus(database=shared)
 
     # -- registrations -------------------------------------------------------------------
     @staticmethod
@@ -278,8 +297,8 @@ class Hub:
         for plugin, queue in self.queues:
             try:
                 depth = int(queue.depth())
-            except Exception:
-                log.exception("queue %s.%s: depth failed", plugin, queue.name)
+            except Exception as exc:
+                log_failure(log, exc, "queue %s.%s: depth failed", plugin, queue.name)
                 depth = -1
             depths.append((f"{plugin}.{queue.name}", depth))
         return depths
@@ -292,7 +311,8 @@ class Hub:
     def admin_token_notice(self) -> str:
         """Shown once, by whichever command generated the token."""
         stored = self.data_dir / "admin-token"
-        return f"admin token (shown once, also in {stored}): {self.admin_token}"
+        shared = f"; every hub on {self.storage.location} accepts it" if self.storage.shared else ""
+        return f"admin token (shown once, also in {stored}{shared}): {self.admin_token.generated}"
 
     def assembly_error(self, exc: Exception) -> StartupError:
         """One line for a failure while the server is built from the registrations: the plugin

@@ -4,10 +4,12 @@ core probes and the timer that records when credentials were last used."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 import strawberry
@@ -21,7 +23,7 @@ from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.health import plugin_status
 from hub.hookspecs import hookimpl
 from hub.paging import Page
-from hub.plugins import CORE
+from hub.plugins import CORE, one_line
 from hub.records import to_message
 from hub.registrations import (
     GraphQLPart,
@@ -32,6 +34,7 @@ from hub.registrations import (
     StatusPanel,
 )
 from hub.status import SAMPLE_SECONDS, StatusService
+from hub.storage import Database, DatabaseUnavailable
 from hub.upstream.cache import Target
 from hub.upstream.writes import WriteState
 from hub.v1 import hub_pb2, hub_pb2_grpc
@@ -435,11 +438,30 @@ def shutdown(hub: HubApi) -> None:
     hub.credentials.last_used.flush()
 
 
+def database_problem(database: Database) -> str:
+    """What keeps the engine from answering, in one line naming where it is (never a
+    password), or "" when it answers: checked on a connection of its own, as the hub's
+    long-lived one may be broken without knowing it yet."""
+    try:
+        database.check()
+    except DatabaseUnavailable as exc:
+        return str(exc)  # where, and the driver's reason
+    except Exception as exc:  # StorageError (a file removed, a schema dropped), an OSError
+        detail = one_line(exc)
+        where = database.location
+        return detail if detail.startswith(where) else f"{where}: {detail}"
+    return ""
+
+
 @hookimpl(trylast=True)
 def register_health_probes(hub: HubApi, register: Callable[[HealthProbe], None]) -> None:
-    def database() -> tuple[str, str]:
-        hub.database("hub").execute("SELECT count(*) FROM credentials").fetchone()
-        return "ok", ""
+    async def database() -> tuple[str, str]:
+        # a thread: a connect that hangs (the server's host gone) must not hold the event loop
+        problem = await asyncio.to_thread(database_problem, hub.database(CORE))
+        password = urlsplit(hub.settings.database_url).password
+        if password:  # a driver's message may quote what it was given
+            problem = problem.replace(password, "***")
+        return ("down", problem) if problem else ("ok", "")
 
     def data_dir() -> tuple[str, str]:
         if not os.access(hub.data_dir, os.W_OK):

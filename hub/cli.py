@@ -352,6 +352,61 @@ def persisted_remove(ctx: click.Context, hash: str) -> None:
     click.echo(json.dumps({"removed": hash.lower()}))
 
 
+@cli.group()
+def db() -> None:
+    """The hub's database: what it holds, and moving a SQLite data directory to PostgreSQL."""
+
+
+@db.command("copy")
+@click.option(
+    "--to", "url", metavar="URL", help="postgresql://… (default: the configured database_url)."
+)
+@click.option("--replace", is_flag=True, help="Empty the hub's tables in the target first.")
+@click.pass_context
+def db_copy(ctx: click.Context, url: str | None, replace: bool) -> None:
+    """Copy every table row of the data directory's SQLite files into PostgreSQL (the same
+    plugins must be loaded); refuses a target holding the hub's data unless --replace. Files
+    beside the databases (admin-token, ...) are not copied: they are listed on stderr."""
+    from hub.dbcopy import CopyError, copy_data_dir, left_behind
+    from hub.errors import HubError
+    from hub.storage import StorageError
+
+    settings = _settings(ctx.find_root())
+    target = url or settings.database_url
+    if not target:
+        raise click.ClickException("--to postgresql://user:password@host:5432/db is required")
+    try:
+        copied = copy_data_dir(
+            settings,
+            target,
+            replace,
+            lambda row: click.echo(row.line()),
+            lambda notice: click.echo(notice, err=True),
+        )
+    except (ConfigError, StartupError, CopyError, HubError, StorageError) as exc:
+        raise failure(exc) from None
+    rows = sum(row.rows for row in copied)
+    click.echo(f"copied {rows} rows of {len(copied)} tables from {settings.data_dir}")
+    beside = left_behind(Path(settings.data_dir))
+    if beside:
+        click.echo(f"not copied (files, not table rows): {', '.join(beside)}", err=True)
+
+
+@db.command("info")
+@click.pass_context
+def db_info(ctx: click.Context) -> None:
+    """Print the engine, its location and each database's tables with their rows, as JSON."""
+    from hub.dbcopy import inventory
+    from hub.errors import HubError
+    from hub.storage import StorageError
+
+    with open_hub(ctx) as hub:
+        try:
+            click.echo(json.dumps(inventory(hub), indent=2))
+        except (HubError, StorageError) as exc:
+            raise failure(exc) from None
+
+
 @cli.command()
 @click.option("--check", is_flag=True, help="Fail if the committed stubs are out of date.")
 @click.argument("project", default=".")

@@ -125,18 +125,75 @@ def iso(at: float | None) -> str | None:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def load_admin_token(data_dir: Path, from_env: str | None) -> tuple[str, bool]:
-    """The admin token and whether it was generated just now (so the caller prints it once)."""
-    if from_env:
-        return from_env, False
-    path = data_dir / "admin-token"
-    if path.exists():
-        return path.read_text().strip(), False
-    token = secrets.token_urlsafe(32)
+def m002_shared_admin_token(db) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL only: the SHA-256 of the generated admin token every hub on the database
+    accepts (one row)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS admin_token ("
+        " id INTEGER PRIMARY KEY CHECK (id = 1), token_hash TEXT NOT NULL,"
+        " created_at REAL NOT NULL)"
+    )
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    """What a hub knows of the admin token: its SHA-256, all that a comparison needs, and the
+    token itself only when this command generated it (to be shown once)."""
+
+    digest: str
+    generated: str | None = None
+
+
+def _write_private(path: Path, token: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
-    return token, True
+
+
+def load_admin_token(
+    data_dir: Path, from_env: str | None, shared: Database | None = None
+) -> AdminToken:
+    """The admin token: the setting, else ``<data-dir>/admin-token``, generated there once.
+    ``shared`` (the ``hub`` schema on PostgreSQL) makes it one token for every hub on the
+    database: see :func:`_shared_admin_token`."""
+    if from_env:
+        return AdminToken(sha256(from_env))
+    path = data_dir / "admin-token"
+    if shared is not None:
+        return _shared_admin_token(path, shared)
+    if path.exists():
+        return AdminToken(sha256(path.read_text().strip()))
+    token = secrets.token_urlsafe(32)
+    _write_private(path, token)
+    return AdminToken(sha256(token), token)
+
+
+def _shared_admin_token(path: Path, database: Database) -> AdminToken:
+    """The first hub to store a token's SHA-256 decides, the others read it back (hubs
+    starting together agree). Only the hub that generated the token writes it to its data
+    directory; a token already there (a SQLite data directory moved to PostgreSQL) is offered
+    as that token, and one the database does not share is refused."""
+    database.migrate(database.name, [m002_shared_admin_token])
+    known = path.read_text().strip() if path.exists() else None
+    candidate = known or secrets.token_urlsafe(32)
+    with database.write() as db:
+        db.execute(
+            "INSERT INTO admin_token (id, token_hash, created_at) VALUES (1, ?, ?)"
+            " ON CONFLICT (id) DO NOTHING",
+            (sha256(candidate), time.time()),
+        )
+        digest = str(db.execute("SELECT token_hash FROM admin_token WHERE id = 1").fetchone()[0])
+    if known is not None:
+        if not hmac.compare_digest(digest, sha256(known)):
+            raise StartupError(
+                f"{path} holds another admin token than the one the hubs on"
+                f" {database.location} share: delete the file, or set admin_token"
+            )
+        return AdminToken(digest)
+    if not hmac.compare_digest(digest, sha256(candidate)):
+        return AdminToken(digest)  # another hub generated it
+    _write_private(path, candidate)
+    return AdminToken(digest, candidate)
 
 
 class LastUsed:
@@ -211,9 +268,14 @@ class CredentialPage:
 
 
 class CredentialStore:
-    def __init__(self, database: Database, admin_token: str) -> None:
+    def __init__(
+        self, database: Database, admin_token: str | None = None, *, admin_hash: str = ""
+    ) -> None:
+        """``admin_hash`` (the token's SHA-256) when the hub knows only that."""
+        if not admin_token and not admin_hash:
+            raise ValueError("CredentialStore needs the admin token or its hash")
         self.database = database
-        self._admin_hash = sha256(admin_token)
+        self._admin_hash = admin_hash or sha256(admin_token or "")
         self.types: dict[str, CredentialType] = {}
         self._basic_cache: dict[tuple[str, str, str], Credential] = {}
         self._token_cache: dict[tuple[str, str], Credential | None] = {}

@@ -1,35 +1,56 @@
 """Publish/subscribe for GraphQL subscriptions, so every plugin streams events the same way:
 bounded per subscriber, ended (not buffered without bound) when a subscriber lags, and every
 stream closed at shutdown. In a multi-worker hub the events of every worker go through the
-supervisor's broker (:mod:`hub.bus`), so each worker's subscribers see them all, in one order."""
+supervisor's broker (:mod:`hub.bus`), so each worker's subscribers see them all, in one order; on
+PostgreSQL those of every hub of the cluster go through ``NOTIFY`` (:mod:`hub.pgbus`)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.bus import BrokerLink
+
+if TYPE_CHECKING:
+    from hub.storage import Database
 
 BACKLOG = 100  # events a subscriber may fall behind by before its stream is ended
 _END = object()
 
 
+class Link(Protocol):
+    """Where a process's events go to reach the other processes, and come back from."""
+
+    def publish(self, topic: str, event: Any) -> None: ...
+    def counted(self, topic: str) -> None: ...
+    def others(self, topic: str) -> int: ...
+    def close(self) -> None: ...
+
+
 class EventBus:
-    def __init__(self, bus: str | None = None) -> None:
-        """``bus``: the broker's socket in a multi-worker hub (``HUB_BUS``); without it,
-        events stay in this process."""
+    def __init__(self, bus: str | None = None, database: Database | None = None) -> None:
+        """``database``: the cluster's coordination schema on PostgreSQL (events through
+        ``NOTIFY``); else ``bus``: the broker's socket in a multi-worker hub (``HUB_BUS``);
+        with neither, events stay in this process."""
         self._topics: dict[str, set[asyncio.Queue[Any]]] = {}
-        self._link = BrokerLink(bus, self._topics, self._deliver) if bus else None
+        self._link: Link | None = None
+        if database is not None:
+            from hub.pgbus import PostgresLink
+
+            self._link = PostgresLink(database, self._topics, self._deliver)
+        elif bus:
+            self._link = BrokerLink(bus, self._topics, self._deliver)
 
     @property
     def shared(self) -> bool:
-        """Whether events reach every worker of the hub (through the broker)."""
+        """Whether events reach every process of the hub (through the broker or PostgreSQL)."""
         return self._link is not None
 
     def publish(self, topic: str, event: Any) -> None:
-        """Hand ``event`` to every current subscriber of ``topic`` (on every worker: through the
-        broker, this worker's own subscribers included); never blocks."""
+        """Hand ``event`` to every current subscriber of ``topic`` (on every worker and hub:
+        through the broker or PostgreSQL, this process's own subscribers included); never
+        blocks."""
         if self._link is not None:
             self._link.publish(topic, event)
         else:
@@ -59,8 +80,8 @@ class EventBus:
             self._discard(topic, queue)
 
     def subscribers(self, topic: str) -> int:
-        """Subscribers of ``topic`` in the whole hub (the other workers' as the broker last
-        told this one)."""
+        """Subscribers of ``topic`` in the whole hub, or the whole cluster on PostgreSQL (the
+        other processes' as last heard)."""
         others = self._link.others(topic) if self._link is not None else 0
         return len(self._topics.get(topic, ())) + others
 
@@ -83,7 +104,8 @@ class EventBus:
         queue.put_nowait(_END)
 
     def close(self) -> None:
-        """End every stream (at shutdown, so websockets can close) and leave the broker."""
+        """End every stream (at shutdown, so websockets can close) and leave the broker or
+        PostgreSQL."""
         for topic, queues in list(self._topics.items()):
             for queue in list(queues):
                 self._end(topic, queue)

@@ -1,7 +1,12 @@
-"""Named leases in SQLite, so that what must run once runs in one process of the hub at a time
-(periodic jobs, upstream pollers) whichever worker that is: a lease has a holder, an expiry and
-a fence that grows at every change of holder. A holder that dies is replaced once its lease runs
-out; a holder that was frozen learns at its next renewal that it lost the lease."""
+"""Named leases in the hub's database, so that what must run once runs in one process at a time
+(periodic jobs, upstream pollers) whichever worker, or on PostgreSQL whichever hub of the
+cluster, that is: a lease has a holder, an expiry and a fence that grows at every change of
+holder. A holder that dies is replaced once its lease runs out; a holder that was frozen learns
+at its next renewal that it lost the lease.
+
+Expiries are wall-clock times (``time.time``), read under the database's write lock, so the
+processes of several machines compare them: their clocks must agree (NTP) to well within half
+the shortest interval leased, or a fast clock takes a lease early."""
 
 from __future__ import annotations
 

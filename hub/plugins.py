@@ -20,6 +20,7 @@ import pluggy
 from hub import hookspecs, logs
 from hub.config import ConfigError
 from hub.errors import StartupError
+from hub.outage import log_failure
 
 log = logging.getLogger("hub")
 CORE = "hub"  # the host's own features, registered through the same hooks as any plugin
@@ -162,4 +163,4 @@ async def call_lifecycle(pm: pluggy.PluginManager, hook: str, hub: Any) -> None:
         except Exception as exc:
             if hook == "startup":
                 raise StartupError(f"plugin {impl.plugin_name}: {hook}: {one_line(exc)}") from exc
-            log.exception("plugin %s: %s failed", impl.plugin_name, hook)
+            log_failure(log, exc, "plugin %s: %s failed", impl.plugin_name, hook)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import orjson
 
+from hub.outage import log_failure
 from hub.registrations import BackgroundQueue
 from hub.storage import Database
 
@@ -471,8 +472,8 @@ class WorkQueue(BackgroundQueue):
             await asyncio.sleep(self.lease * RENEW_EVERY)
             try:
                 self._renew()
-            except Exception:  # e.g. the database is locked for longer than its busy timeout
-                log.exception("queue %s: renewing leases failed", self.name)
+            except Exception as exc:  # the database locked past its busy timeout, or away
+                log_failure(log, exc, "queue %s: renewing leases failed", self.name)
 
     def _renew(self) -> None:
         """A lease that expired or was taken over is lost: its work is cancelled, as its result
@@ -498,12 +499,14 @@ class WorkQueue(BackgroundQueue):
         try:
             outcome = await self.handler(claim)
         except Exception as exc:
-            log.exception("queue %s: %s %s failed", self.name, claim.table, claim.key)
+            log_failure(log, exc, "queue %s: %s %s failed", self.name, claim.table, claim.key)
             outcome = retry(f"{type(exc).__name__}: {exc}")
         try:
             settled = self.settle(claim, outcome)
         except Exception as exc:  # the plugin's write failed: count a failed attempt instead
-            log.exception("queue %s: settling %s %s failed", self.name, claim.table, claim.key)
+            log_failure(
+                log, exc, "queue %s: settling %s %s failed", self.name, claim.table, claim.key
+            )
             with contextlib.suppress(Exception):  # the database itself failing: the lease lapses
                 self.settle(claim, retry(f"{type(exc).__name__}: {exc}"))
             return
@@ -524,7 +527,10 @@ class WorkQueue(BackgroundQueue):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self.release([r.claim for r in running])
+        try:
+            self.release([r.claim for r in running])
+        except Exception as exc:  # the database away: the leases lapse instead
+            log_failure(log, exc, "queue %s: giving leases back failed", self.name)
 
     @staticmethod
     def _assignments(values: Mapping[str, Any]) -> str:

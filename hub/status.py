@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.health import plugin_status
+from hub.outage import is_outage, log_failure
 from hub.queue import WorkQueue
 from hub.registrations import PanelData, StatusPanel
 
@@ -71,8 +72,8 @@ class StatusService:
             if isinstance(queue, WorkQueue):
                 try:
                     dead = queue.dead()
-                except Exception:
-                    log.exception("queue %s: counting dead letters failed", name)
+                except Exception as exc:
+                    log_failure(log, exc, "queue %s: counting dead letters failed", name)
                     dead = -1
             found.append({"name": name, "depth": depth, "dead": dead})
         return found
@@ -92,7 +93,9 @@ class StatusService:
                 data = await data
             return {"data": data, "error": None}
         except Exception as exc:
-            log.warning("status panel %s failed: %s", panel.name, exc, exc_info=True)
+            log.warning(
+                "status panel %s failed: %s", panel.name, exc, exc_info=not is_outage(exc)
+            )
             return {"data": None, "error": f"{type(exc).__name__}: {exc}"}
 
     def _request_rate(self, total: float) -> float | None:

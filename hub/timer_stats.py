@@ -1,6 +1,7 @@
-"""Timer statistics of every worker of a multi-worker hub, in SQLite, so that webim's
-``timer-stats`` and ``/metrics`` report the whole hub whichever worker answers: one row per
-timer and worker with its totals, plus the executions of the last minute and the last failures."""
+"""Timer statistics of every worker of a multi-worker hub (of every hub of a cluster on
+PostgreSQL) in the shared database, so that webim's ``timer-stats`` and ``/metrics`` report the
+whole hub whichever worker answers: one row per timer and worker with its totals, plus the
+executions of the last minute and the last failures."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ class TimerStore:
         with self.database.write() as db:
             db.execute("DELETE FROM timer_stats")
             db.execute("DELETE FROM timer_runs")
+
+    def idle(self) -> None:
+        """This process starting: a run its previous start was killed in is not running."""
+        with self.database.write() as db:
+            db.execute("UPDATE timer_stats SET running = 0 WHERE worker = ?", (self.worker,))
 
     def started(self, key: str, at: float) -> None:
         with self.database.write() as db:

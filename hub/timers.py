@@ -1,12 +1,14 @@
 """Every periodic job of every plugin runs through here, so the hub can report them all
 (webim's ``timer-stats``, ``/metrics``) and stop them cleanly.
 
-In a multi-worker hub (``hub serve --workers N``) a timer of scope ``hub`` runs in one worker at
-a time, under a lease (:mod:`hub.leases`) renewed while it runs: the other workers try to take it
-every half interval, so when its holder dies another takes over within two intervals, and no
-interval is run twice. Timers of scope ``worker`` (a queue's consumer, whose items are leased one
-by one; a process's own bookkeeping) run in every worker. Their statistics go to SQLite
-(:mod:`hub.timer_stats`) so that every worker reports the whole hub."""
+In a multi-worker hub (``hub serve --workers N``), and in every hub whose state is on
+PostgreSQL (several hubs may share it), a timer of scope ``hub`` runs in one process at a time,
+under a lease (:mod:`hub.leases`) renewed while it runs: the other processes (workers, hubs) try
+to take it every half interval, so when its holder dies another takes over within two
+intervals, and no interval is run twice. Timers of scope ``worker`` (a queue's consumer, whose
+items are leased one by one; a process's own bookkeeping) run in every process. Their
+statistics go to the shared database (:mod:`hub.timer_stats`) so that every process reports the
+whole hub (the whole cluster on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeVar
+
+from hub.outage import is_outage, log_failure
+from hub.storage import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from hub.leases import Leases
@@ -54,6 +59,7 @@ class Timer:
     last_error: str | None = None
     total_duration: float = 0.0
     running: bool = False
+    in_outage: bool = False  # its last run failed for want of the database
     recent: deque[tuple[float, float]] = field(default_factory=deque, repr=False)
     failed: deque[tuple[float, float, str]] = field(
         default_factory=lambda: deque(maxlen=FAILURES_KEPT), repr=False
@@ -91,11 +97,13 @@ class Timer:
 
 class TimerRegistry:
     def __init__(self, leases: Leases | None = None, store: TimerStore | None = None) -> None:
-        """``leases`` and ``store``: a worker of a multi-worker hub; none: one process."""
+        """``leases`` and ``store``: a worker of a multi-worker hub or a hub on PostgreSQL;
+        none: one process alone."""
         self.timers: dict[str, Timer] = {}
         self.leases = leases
         self.store = store
         self._held: set[str] = set()
+        self._shared_down = False  # the shared database was unavailable at the last write
 
     def add(self, plugin: str, name: str, interval: float, job: Job, scope: Scope = "hub") -> Timer:
         if interval <= 0:
@@ -123,7 +131,11 @@ class TimerRegistry:
         except Exception as exc:  # one failing run must not stop the timer
             timer.failures += 1
             timer.last_error = error = f"{type(exc).__name__}: {exc}"
-            log.exception("timer %s failed", timer.key)
+            self._failed(timer, exc)
+        else:
+            if timer.in_outage:
+                timer.in_outage = False
+                log.info("timer %s: runs again", timer.key)
         finally:
             timer.running = False
             timer.runs += 1
@@ -138,6 +150,22 @@ class TimerRegistry:
                 self._shared(
                     timer, "recording its run", lambda: store.finished(timer.key, at, took, error)
                 )
+
+    @staticmethod
+    def _failed(timer: Timer, exc: Exception) -> None:
+        """A bug is logged with its traceback each time; the database being unavailable is
+        one line when the outage starts (and one when the timer runs again), however many
+        runs it fails meanwhile: each tries again after the interval."""
+        if not is_outage(exc):
+            log.exception("timer %s failed", timer.key)
+        elif not timer.in_outage:
+            timer.in_outage = True
+            log.warning(
+                "timer %s: the database is unavailable (%s); trying again every %gs",
+                timer.key,
+                exc,
+                timer.interval,
+            )
 
     async def _loop(self, timer: Timer) -> None:
         if self.leases is None or timer.scope == "worker":
@@ -170,16 +198,24 @@ class TimerRegistry:
             await asyncio.sleep(timer.interval / 2)
             acquire()
 
-    @staticmethod
-    def _shared(timer: Timer, what: str, write: Callable[[], T]) -> T | None:
+    def _shared(self, timer: Timer, what: str, write: Callable[[], T]) -> T | None:
         """A write to the database every worker shares (a lease, a run's figures). Busy past its
         timeout (a process frozen mid-write) it fails for a while, which must not end the timer:
-        it goes on without the lease (the lease may lapse) or without those figures."""
+        it goes on without the lease (the lease may lapse) or without those figures. The
+        database unavailable is one line for every timer until it answers again."""
         try:
-            return write()
+            found = write()
         except Exception as exc:
-            log.warning("timer %s: %s failed: %s", timer.key, what, exc)
+            if not is_outage(exc):
+                log.warning("timer %s: %s failed: %s", timer.key, what, exc)
+            elif not self._shared_down:
+                self._shared_down = True
+                log.warning("timers: leases and run figures are not kept meanwhile: %s", exc)
             return None
+        if self._shared_down:
+            self._shared_down = False
+            log.info("timers: leases and run figures are kept again")
+        return found
 
     def start(self) -> None:
         for timer in self.timers.values():
@@ -196,7 +232,10 @@ class TimerRegistry:
         for timer in self.timers.values():
             timer._task = None
         if self.leases is not None:  # another worker takes them at once, not after the ttl
-            self.leases.release(sorted(self._held))
+            try:
+                self.leases.release(sorted(self._held))
+            except Exception as exc:  # the database away: they lapse after their ttl instead
+                log_failure(log, exc, "timers: giving their leases back failed")
             self._held.clear()
 
     def stats(self) -> list[dict]:
@@ -204,7 +243,10 @@ class TimerRegistry:
         own = [t.stats() for t in self.timers.values()]
         if self.store is None:
             return own
-        totals = self.store.totals(self.timers)
+        try:
+            totals = self.store.totals(self.timers)
+        except DatabaseUnavailable:  # /metrics and the status page answer through an outage
+            return own
         for stats in own:
             shared = totals[f"{stats['plugin']}.{stats['name']}"]
             runs = shared["runs"]

@@ -126,7 +126,8 @@ def prepare(settings: Settings) -> None:
             print(hub.admin_token_notice(), flush=True)
         shared = hub.database(COORDINATION_DATABASE)
         shared.migrate(CORE, [m001_leases, m001_timer_stats])
-        TimerStore(shared, "supervisor").clear()
+        if not hub.storage.shared:  # on PostgreSQL the figures are the cluster's: other hubs'
+            TimerStore(shared, "supervisor").clear()
     finally:
         hub.close()
 

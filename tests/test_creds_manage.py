@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from google.protobuf import json_format
 
 from hub import __version__ as HUB_VERSION
+from hub.storage import Database, Engine
 from hub.v1 import hub_pb2, hub_pb2_grpc
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 
@@ -43,6 +44,11 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
 async def http(pair: Pair) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(base_url=pair[0].url) as session:
         yield session
+
+
+def database_of(hub: HubProcess, name: str) -> Database:
+    """``hub``'s database ``name``, on the engine the hub runs on (a file or a schema)."""
+    return Engine(hub.data_dir, hub.env.get("HUB_DATABASE_URL", "")).open(name)
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -106,7 +112,7 @@ def test_cli_lists_without_secrets_and_filters_by_plugin(pair: Pair) -> None:
     everything = hub.cli("creds", "list").stdout
     for secret in secrets:
         assert secret not in everything
-    with sqlite3.connect(hub.data_dir / "hub.db") as db:
+    with closing(database_of(hub, "hub")) as db:
         hashes = [row[0] for row in db.execute("SELECT secret_hash FROM credentials")]
     for stored in hashes:
         assert stored not in everything and stored.split("$")[-1] not in everything
@@ -405,7 +411,7 @@ async def test_last_used_is_coalesced_and_written_at_shutdown(tmp_path: Path) ->
         assert node["lastUsedAt"] is not None  # the serving process knows at once
         # ... but twenty requests wrote nothing yet: another process does not see it
         assert listed(hub, "era")[0]["last_used_at"] is None
-        with sqlite3.connect(hub.data_dir / "_ratelimits.db") as db:
+        with closing(database_of(hub, "_ratelimits")) as db:
             assert db.execute("SELECT count(*) FROM credential_last_used").fetchone() == (0,)
     finally:
         assert hub.stop() == 0

@@ -8,7 +8,6 @@ import base64
 import json
 import re
 import socket
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from google.protobuf import json_format, struct_pb2
 from hub_era.v1 import era_pb2, era_pb2_grpc
 
 from hub.credentials import sha256
+from hub.storage import Engine
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 
 BASE = "/era/rest/v1/service/integration_points"
@@ -430,6 +430,9 @@ async def test_filter_dotted_paths_and_any_of(era: Era) -> None:
     assert await ids({"type": kind, "url": ["http://a", "http://c"]}) == [a["id"], c["id"]]
     assert await ids({"url": "http://a", "type": [kind, other["type"]]}) == [a["id"], other["id"]]
     assert await ids({"type": kind, "url": []}) == []
+    assert await ids({"type": kind, "opts.issync": "true"}) == []  # a string is not a boolean
+    assert await ids({"type": kind, "opts.title": True}) == []
+    assert await ids({"type": kind, "opts.issync": [True, "false"]}) == [a["id"], c["id"]]
     assert await ids({"type": kind, "tokenlocal": b["token_local"]}) == [b["id"]]
     assert await ids({"id": c["id"]}) == [c["id"]]
     assert a["id"] in await ids({"ext.ct": a["ext"]["ct"], "type": kind})
@@ -693,12 +696,16 @@ async def test_auth_is_required_everywhere(era: Era, hub_process: HubProcess) ->
     entity = await era.create()
     # a credential of another plugin, stored the way the hub stores one (hashed)
     other = "other-plugin-secret-" + uid()
-    with sqlite3.connect(hub_process.data_dir / "hub.db", timeout=5) as db:
-        db.execute(
-            "INSERT INTO credentials (id, plugin, login, secret_hash, attrs, created_at)"
-            " VALUES (?, 'webim', NULL, ?, '{}', ?)",
-            (str(uuid.uuid4()), sha256(other), time.time()),
-        )
+    database = Engine(hub_process.data_dir, hub_process.env.get("HUB_DATABASE_URL", "")).open("hub")
+    try:
+        with database.write():
+            database.execute(
+                "INSERT INTO credentials (id, plugin, login, secret_hash, attrs, created_at)"
+                " VALUES (?, 'webim', NULL, ?, '{}', ?)",
+                (str(uuid.uuid4()), sha256(other), time.time()),
+            )
+    finally:
+        database.close()
     calls = [
         ("GET", "", NO_TOKEN),
         ("POST", "", {"code": "auth-" + uid(), "type": "x"}),

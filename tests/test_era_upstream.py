@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import signal
-import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,7 +26,9 @@ from hub_era.v1 import era_pb2, era_pb2_grpc
 
 from hub.app import Hub
 from hub.config import ConfigError, load_settings
+from hub.storage import Engine
 from hub.testing.inprocess import RunningHub, running_hub
+from hub.testing.plugin import PostgresDatabases
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 
 BASE = "/rest/v1/service/integration_points"
@@ -182,6 +184,16 @@ class Proxy:
 
 
 # -- the hubs ----------------------------------------------------------------------------------
+VENDOR_DATABASE = ""  # hub A's own state on PostgreSQL, apart from B's (set for each test)
+
+
+@pytest.fixture(autouse=True)
+def vendor_database(hub_database: PostgresDatabases, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hub A is another system than hub B: on PostgreSQL it gets a namespace of its own
+    (``""`` on SQLite, where A's data directory is its own already)."""
+    monkeypatch.setattr(sys.modules[__name__], "VENDOR_DATABASE", hub_database.new())
+
+
 def front_env(proxy: Proxy, token: str, **settings: str) -> dict[str, str]:
     env = {
         "HUB_PLUGINS": "era",
@@ -202,7 +214,9 @@ def front_env(proxy: Proxy, token: str, **settings: str) -> dict[str, str]:
 async def vendor(tmp_path: Path) -> AsyncIterator[tuple[Client, Proxy, str]]:
     """Hub A with a client of its own, the proxy in front of it, and a vendor token made on A."""
     async with (
-        running_hub(tmp_path / "vendor", {"HUB_PLUGINS": "era"}) as a,
+        running_hub(
+            tmp_path / "vendor", {"HUB_PLUGINS": "era", "HUB_DATABASE_URL": VENDOR_DATABASE}
+        ) as a,
         Proxy(a.url) as proxy,
         Client(a, str(a.creds("era")["token"])) as client,
     ):
@@ -570,7 +584,7 @@ async def test_sigkill_mid_write_repeatedly_lands_each_create_once(tmp_path: Pat
             proxy.hold_before = proxy.hold_after = 0.0
             b = HubProcess(tmp_path / "front", env)
             await asyncio.to_thread(b.start)
-            await until(lambda: all_done(tmp_path / "front"), "every write done", 30)
+            await until(lambda: all_done(b), "every write done", 30)
         finally:
             await asyncio.to_thread(b.stop)
         for one in codes:
@@ -579,20 +593,22 @@ async def test_sigkill_mid_write_repeatedly_lands_each_create_once(tmp_path: Pat
             assert len(proxy.posts(one, 200)) == 1, one  # made once; any other try was a 409
         for one in landed:
             assert len(proxy.posts(one)) == 1, one
-        rows = write_rows(tmp_path / "front")
+        rows = write_rows(b)
         assert len(rows) == len(codes)
         for status, reply_status, body in rows:
             assert (status, reply_status) == ("done", 200)
             assert json.loads(body)["code"] in codes
 
 
-def write_rows(data_dir: Path) -> list[tuple[str, int, bytes]]:
-    with contextlib.closing(sqlite3.connect(data_dir / "_upstream.db")) as db:
+def write_rows(hub: HubProcess) -> list[tuple[str, int, bytes]]:
+    """B's upstream writes, as B's engine keeps them (its data directory or PostgreSQL)."""
+    url = hub.env.get("HUB_DATABASE_URL", "")
+    with contextlib.closing(Engine(hub.data_dir, url).open("_upstream")) as db:
         return db.execute("SELECT status, reply_status, reply_body FROM upstream_writes").fetchall()
 
 
-async def all_done(data_dir: Path) -> bool:
-    rows = write_rows(data_dir)
+async def all_done(hub: HubProcess) -> bool:
+    rows = write_rows(hub)
     return bool(rows) and all(status == "done" for status, _, _ in rows)
 
 

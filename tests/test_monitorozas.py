@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from hub_monitorozas.v1 import monitorozas_pb2 as pb
 from hub_monitorozas.v1 import monitorozas_pb2_grpc
 
+from hub.storage import Engine
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.monitorozas_support import Api, has_ipv6_loopback, issue
 
@@ -1201,14 +1201,16 @@ def test_storage_failures_are_the_seeds_500s(own_hub: HubProcess) -> None:
     api = Api(own_hub.http)
     key = issue(api, user="unlucky", scopes="read,write")["key"]
     assert api.call("POST", "/devices/create", key, SEED_SSH)[0] == 201
-    database = sqlite3.connect(own_hub.data_dir / "monitorozas.db")
-    database.execute("ALTER TABLE devices RENAME COLUMN location TO place")
-    database.commit()
+    url = own_hub.env.get("HUB_DATABASE_URL", "")
+    database = Engine(own_hub.data_dir, url).open("monitorozas")
+    with database.write():
+        database.execute("ALTER TABLE devices RENAME COLUMN location TO place")
     message = expect_error(api.call("POST", "/devices/create", key, SEED_WEB), 500, "server_error")
     assert "place" not in message and "sqlite" not in message.lower()
+    assert "postgres" not in message.lower()
     assert len(listing(api, key)) == 1  # what is stored is still served
-    database.execute("DROP TABLE blacklist_monitors")
-    database.commit()
+    with database.write():
+        database.execute("DROP TABLE blacklist_monitors")
     database.close()
     expect_error(api.call("GET", "/blacklist-monitors", key), 500, "missing_table")
     result = api.graphql("{ monitorozas { blacklistMonitors { totalCount } } }", key)

@@ -27,6 +27,7 @@ from hub_monitorozas.v1 import monitorozas_pb2 as pb
 from hub_monitorozas.v1 import monitorozas_pb2_grpc
 
 from hub.testing.inprocess import RunningHub, running_hub
+from hub.testing.plugin import PostgresDatabases
 from hub.v1 import hub_pb2, hub_pb2_grpc
 from tests.hubproc import HubProcess
 from tests.upstream_proxy import VendorProxy
@@ -69,6 +70,14 @@ SSH = {"target_type": "domain", "target_value": "ssh.example.hu", "service_type"
 SSH_INPUT = {"targetType": "domain", "targetValue": "ssh.example.hu", "serviceType": "ssh"}
 
 Hub = RunningHub | HubProcess
+VENDOR_DATABASE = ""  # hub A's own state on PostgreSQL, apart from B's (set for each test)
+
+
+@pytest.fixture(autouse=True)
+def vendor_database(hub_database: PostgresDatabases, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hub A is another system than hub B: on PostgreSQL it gets a namespace of its own
+    (``""`` on SQLite, where A's data directory is its own already)."""
+    monkeypatch.setattr(sys.modules[__name__], "VENDOR_DATABASE", hub_database.new())
 
 
 # -- the vendor side: a target to check, hub A, the proxy ----------------------------------------
@@ -155,6 +164,7 @@ async def vendor(tmp_path: Path, **env: str) -> AsyncIterator[tuple[RunningHub, 
         "HUB_PLUGINS": "monitorozas",
         "HUB_MONITOROZAS_INTERVAL": "3600",
         "HUB_MONITOROZAS_RATE_LIMIT": "100000",
+        "HUB_DATABASE_URL": VENDOR_DATABASE,
         **env,
     }
     async with running_hub(tmp_path / "vendor", settings) as a, LossyProxy(a.url) as proxy:

@@ -82,7 +82,10 @@ def codes(body: dict[str, Any]) -> list[str]:
 
 
 def persisted_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # the hub's settings only; where its state is (HUB_DATABASE_URL) stays
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    if "HUB_DATABASE_URL" in os.environ:
+        env["HUB_DATABASE_URL"] = os.environ["HUB_DATABASE_URL"]
     env.update(PLUGINS, HUB_ADMIN_TOKEN=ADMIN_TOKEN)
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", "persisted", *args, "--data-dir", str(data_dir)],

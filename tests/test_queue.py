@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -31,6 +32,8 @@ from hub.queue import (
     later,
     retry,
 )
+from hub.storage import Database as StoredDatabase
+from hub.storage import Engine
 from hub.storage import SQLiteDatabase as Database
 from tests.hubproc import HubProcess
 from tests.rop_client import start_hub
@@ -437,7 +440,7 @@ def test_a_hub_runs_a_plugins_queue_and_releases_its_leases_when_it_stops(
         tmp_path / "data", env={"HUB_PLUGINS": "worker", "HUB_PLUGINS_DIR": str(plugins)}
     ).start()
     try:
-        database = Database(tmp_path / "data" / "worker.db")
+        database = hub_database_of(tmp_path / "data", "worker")
         deadline = time.monotonic() + 10
         while database.execute("SELECT count(claimed_by) FROM jobs").fetchone()[0] != 1:
             assert time.monotonic() < deadline, "the hub never claimed an item"
@@ -453,7 +456,12 @@ def test_a_hub_runs_a_plugins_queue_and_releases_its_leases_when_it_stops(
     database.close()
 
 
-def wait_for_row(database: Database, sql: str, params: tuple[Any, ...], want: Any) -> None:
+def hub_database_of(data_dir: Path, name: str) -> StoredDatabase:
+    """What a hub started now keeps as ``name``: a file, or a schema in PostgreSQL."""
+    return Engine(data_dir, os.environ.get("HUB_DATABASE_URL", "")).open(name)
+
+
+def wait_for_row(database: StoredDatabase, sql: str, params: tuple[Any, ...], want: Any) -> None:
     deadline = time.monotonic() + 20
     while (found := database.execute(sql, params).fetchone()) != want:
         assert time.monotonic() < deadline, f"{sql}: {found}, expected {want}"
@@ -466,7 +474,7 @@ def test_rops_pending_work_survives_the_upgrade_to_the_queue(tmp_path: Path) -> 
     audio, receiver = AudioServer(200_000), WebhookReceiver({"/old": "endpoint-secret-abcdefgh"})
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
-    database = Database(data / "rop.db")
+    database = hub_database_of(data, "rop")
     database.migrate("rop", rop_storage.MIGRATIONS[:4])
     now = time.time()
     with database.write() as db:

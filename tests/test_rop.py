@@ -1088,10 +1088,9 @@ def test_creds_add_prints_an_api_key(hub: HubProcess) -> None:
     assert bad.returncode != 0 and "role: expected crm or analyser" in bad.stderr + bad.stdout
 
 
-def test_audio_is_stored_under_the_data_dir(hub: HubProcess) -> None:
-    files = list(Path(hub.data_dir, "rop-audio").iterdir())
-    assert files and not [f for f in files if f.suffix in (".part", ".download")]
-    assert {f.suffix for f in files} <= {".mp3", ".wav", ".ogg"}
+def test_audio_is_stored_in_the_database_not_the_data_dir(hub: HubProcess) -> None:
+    """Every hub sharing the database reads it (tests/test_rop_audio_store.py)."""
+    assert not Path(hub.data_dir, "rop-audio").exists()
 
 
 async def test_cli_manages_checklists_beside_a_running_hub(

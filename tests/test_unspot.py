@@ -215,7 +215,9 @@ async def test_exactly_one_of_concurrent_requests_succeeds(hub: HubProcess) -> N
 
 async def test_the_limit_holds_across_processes(hub: HubProcess) -> None:
     """A second hub serving the same data directory shares the window (SQLite, not memory)."""
-    twin = unspot_hub(hub.data_dir, rate_window=str(WINDOW)).start()
+    twin = unspot_hub(hub.data_dir, rate_window=str(WINDOW))
+    twin.env["HUB_DATABASE_URL"] = hub.env.get("HUB_DATABASE_URL", "")  # the same state
+    twin.start()
     try:
         token = owner(hub)
         results = await asyncio.gather(

@@ -5,6 +5,7 @@ mode read from the environment (``HUB_<PLUGIN>_UPSTREAM_<KEY>``)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -166,10 +167,11 @@ def test_a_bad_upstream_setting_names_its_key(env: dict[str, str], key: str) -> 
 def test_the_cache_and_histories_are_bounded(tmp_path: Path) -> None:
     """Every distinct query a client sends is a key: the cache keeps the most recently read
     ones, each history its newest versions, and a forgotten key's history goes in time."""
-    from hub.storage import SQLiteDatabase as Database
+    from hub.storage import Engine
     from hub.upstream.cache import Cache, Entry, Target, digest, m001_cache
 
-    database = Database(tmp_path / "_upstream.db")
+    # the hub's engine (PostgreSQL when HUB_DATABASE_URL is set): pruning's SQL runs on both
+    database = Engine(tmp_path, os.environ.get("HUB_DATABASE_URL", "")).open("_upstream")
     database.migrate("hub", [m001_cache])
     cache = Cache(database, "era")
 

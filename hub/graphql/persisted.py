@@ -191,7 +191,7 @@ class PersistedQueries:
             db.execute(
                 "DELETE FROM persisted_queries WHERE hash IN (SELECT hash FROM ("
                 " SELECT hash, SUM(size) OVER (ORDER BY created_at DESC, hash) AS kept"
-                " FROM persisted_queries WHERE trusted = 0) WHERE kept > ?)",
+                " FROM persisted_queries WHERE trusted = 0) AS ranked WHERE kept > ?)",
                 (self.apq_bytes,),
             )
 

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, get_operation_ast
 from strawberry.extensions import MaxTokensLimiter
 from strawberry.tools import create_type
 from strawberry.types import ExecutionContext
@@ -38,9 +38,37 @@ class SchemaConflict(StartupError):
 class HubSchema(strawberry.Schema):
     """The schema, with the document cache that the HTTP view and websockets share."""
 
-    def __init__(self, *args: Any, documents: DocumentCache, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        documents: DocumentCache,
+        owners: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.documents = documents
+        self.owners = owners or {}  # root field -> the plugin that registered it
+
+    def attribute(self, error: GraphQLError, operation: OperationDefinitionNode | None) -> None:
+        """A :class:`HubError` that names no plugin (the host's: the database unavailable)
+        names the plugin whose root field failed, as REST and gRPC do; an error with no path
+        (a subscription that failed to start) the one plugin of the operation's root fields."""
+        original = error.original_error
+        if not isinstance(original, HubError) or original.plugin is not None:
+            return
+        fields = {  # response key (an alias, or the name) -> the root field's name
+            (node.alias or node.name).value: node.name.value
+            for node in (operation.selection_set.selections if operation else ())
+            if isinstance(node, FieldNode)
+        }
+        if error.path:
+            key = str(error.path[0])
+            owners = {self.owners.get(fields.get(key, key))}
+        else:
+            owners = {self.owners.get(name) for name in fields.values()}
+        if len(owners) == 1 and None not in owners:
+            original.plugin = owners.pop()
+            error.extensions = original.extensions
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -49,7 +77,13 @@ class HubSchema(strawberry.Schema):
         HubError (strawberry would log each with a traceback and the whole document). The
         unexpected one is masked in place, as the HTTP view masks it: its text (an SQL error,
         a path) is for the log, not the client."""
+        operation = None
+        if execution_context is not None and execution_context.graphql_document is not None:
+            operation = get_operation_ast(
+                execution_context.graphql_document, execution_context.operation_name
+            )
         for error in errors:
+            self.attribute(error, operation)
             original = error.original_error
             if original is not None and not isinstance(original, HubError | GraphQLError):
                 log.error("resolver failed at %s", error.path, exc_info=original)
@@ -163,4 +197,5 @@ def build_schema(parts: dict[str, GraphQLPart], limits: GraphQLLimits | None = N
         ],
         execution_context_class=PlainSubtreeExecutor.limited(limits.max_resolved_fields),
         documents=documents,
+        owners={name: plugin for root in roots.values() for name, (plugin, _) in root.items()},
     )

@@ -311,6 +311,8 @@ class GraphQLEndpoint:
         if inspect.isawaitable(result):
             result = await result
         body: dict[str, Any] = {}
+        for error in result.errors or ():
+            self.schema.attribute(error, op)
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             # variables could not be coerced (the request never executed), or the execution
             # budget was spent (what was resolved is no answer)

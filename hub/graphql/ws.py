@@ -13,6 +13,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
+from hub.errors import HubError
 from hub.graphql.persisted import PersistedQueryError, names_a_document, requested_hash
 
 if TYPE_CHECKING:
@@ -65,10 +66,19 @@ class HubTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             try:
                 message["payload"]["query"] = self._persisted_text(message["payload"])
             except PersistedQueryError as exc:
-                error = {"id": message["id"], "type": "error", "payload": [exc.formatted()]}
-                await self.send_message(error)  # type: ignore[arg-type]
+                await self._refuse(message["id"], exc.formatted())
+                return
+            except HubError as exc:  # the store's database unavailable: 503, as over HTTP
+                exc.plugin = exc.plugin or "hub"
+                formatted = {"message": exc.message, "extensions": exc.extensions}
+                await self._refuse(message["id"], formatted)
                 return
         await super().handle_message(message)
+
+    async def _refuse(self, operation: str, error: dict[str, Any]) -> None:
+        """The subscribe's answer: one ``error`` message; the socket stays open."""
+        refusal: Any = {"id": operation, "type": "error", "payload": [error]}
+        await self.send_message(refusal)
 
     def _persisted_text(self, payload: dict[str, Any]) -> str:
         """The document to run, as over HTTP: a client's document sent with its hash is kept

@@ -242,7 +242,7 @@ class ErrorMapping:
                 if inspect.isawaitable(response):
                     response = await response
             except Exception as exc:
-                await self._abort(name, exc, context)
+                await self._abort(plugin, name, exc, context)
             if caller.upstream:
                 context.set_trailing_metadata(grpc_trailers(caller))
             ok.inc()
@@ -259,12 +259,14 @@ class ErrorMapping:
                 async for item in impl(request, context):
                     yield item
             except Exception as exc:
-                await self._abort(name, exc, context)
+                await self._abort(plugin, name, exc, context)
             ok.inc()
 
         return call
 
-    async def _abort(self, name: str, exc: Exception, context: grpc.aio.ServicerContext) -> None:
+    async def _abort(
+        self, plugin: str, name: str, exc: Exception, context: grpc.aio.ServicerContext
+    ) -> None:
         if isinstance(exc, grpc.aio.AbortError):
             raise exc
         if not isinstance(exc, HubError):
@@ -273,6 +275,7 @@ class ErrorMapping:
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             return
         self.calls.labels(name, exc.grpc_code.name).inc()
+        exc.plugin = exc.plugin or plugin  # the host's own (the database unavailable) name none
         await abort(context, exc)
 
 

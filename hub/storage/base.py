@@ -41,11 +41,14 @@ class DatabaseUnavailable(HubError):
     answers 503 in the plugin's shape, and the next request tries again."""
 
     def __init__(self, where: str, detail: str) -> None:
-        super().__init__(
-            503, f"the database is unavailable: {detail}", reason="database_unavailable"
-        )
+        # clients are told that it is down; where and why (a host, a port) is for the operator
+        super().__init__(503, "the database is unavailable", reason="database_unavailable")
         self.retry_after = 1
         self.where = where
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.detail}"
 
 
 Migration = Callable[["Database"], None]

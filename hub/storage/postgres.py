@@ -173,7 +173,12 @@ class PostgresDatabase(Database):
         self._lock = threading.RLock()
         self._write_key = lock_key(f"hub:write:{self.schema}")
         self._fresh = fresh
-        self._connection()  # a start-up failure names the server, once
+        try:
+            self._connection()
+        except DatabaseUnavailable as exc:
+            if fresh:
+                raise
+            raise StartupError(f"cannot reach the database: {exc}") from None
 
     @property
     def location(self) -> str:
@@ -212,18 +217,27 @@ class PostgresDatabase(Database):
     def _unavailable(self, detail: str) -> DatabaseUnavailable:
         return DatabaseUnavailable(self.location, detail)
 
-    def _run(self, call: Any) -> Any:
+    def _run(self, call: Any, retry: bool = True) -> Any:
+        """``call(connection)``, with the driver's errors as the host's. A connection found
+        dead outside a transaction (the server restarted while it idled) is replaced and the
+        statement tried once more: outside ``write()`` it is a read or a ``BEGIN``, which the
+        dead connection cannot have run. Never a ``COMMIT`` (``retry=False``): its transaction
+        died with the connection, and a client must not be told it was kept."""
         psycopg = self.server.psycopg
-        conn = self._connection()
-        try:
-            return call(conn)
-        except psycopg.IntegrityError as exc:
-            raise IntegrityError(str(exc).strip()) from exc
-        except psycopg.Error as exc:
-            if conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError):
-                self._failed_at = time.monotonic()
-                raise self._unavailable(_first_line(exc)) from None
-            raise StorageError(str(exc).strip()) from exc
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                return call(conn)
+            except psycopg.IntegrityError as exc:
+                raise IntegrityError(str(exc).strip()) from exc
+            except psycopg.Error as exc:
+                lost = conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError)
+                if not lost:
+                    raise StorageError(str(exc).strip()) from exc
+                if attempt == 2 or self._depth or not retry:
+                    raise self._unavailable(_first_line(exc)) from None
+                conn.close()
+        raise AssertionError("unreachable")
 
     def execute(self, sql: str, params: Params = ()) -> Cursor:
         query = dialect.translate(sql)
@@ -258,7 +272,10 @@ class PostgresDatabase(Database):
 
     def _commit(self) -> None:
         try:
-            self._run(lambda conn: conn.execute("UPDATE _hub_data_version SET n = n + 1; COMMIT"))
+            self._run(
+                lambda conn: conn.execute("UPDATE _hub_data_version SET n = n + 1; COMMIT"),
+                retry=False,
+            )
         finally:
             self._lock.release()
 

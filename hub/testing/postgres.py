@@ -92,17 +92,10 @@ class TemporaryPostgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
 
-    def _as_owner(self) -> dict[str, Any]:
-        """Popen's arguments that run the server itself as the data directory's owner: no
-        ``runuser`` in between, which would not pass :meth:`stop`'s signal on."""
-        if self._uid is None:
-            return {}
-        entry = pwd.getpwuid(self._uid)
-        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-
     def start(self, timeout: float = 30) -> TemporaryPostgres:
         self._proc = subprocess.Popen(
             [
+                *self._prefix,
                 _binary("postgres"),
                 "-D",
                 str(self.data),
@@ -125,7 +118,6 @@ class TemporaryPostgres:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            **self._as_owner(),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -143,13 +135,24 @@ class TemporaryPostgres:
         by an operator does)."""
         if self._proc is None:
             return
-        self._proc.send_signal(2 if fast else 15)
+        self._signal_server(2 if fast else 15)
         try:
             self._proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
+
+    def _signal_server(self, signal: int) -> None:
+        """Signal the server itself, as ``pg_ctl`` does: as root it runs under ``runuser``,
+        which does not pass a signal on."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):  # not written yet: the process we started is all there is
+            assert self._proc is not None
+            self._proc.send_signal(signal)
+            return
+        os.kill(pid, signal)
 
     def restart(self) -> None:
         self.stop()

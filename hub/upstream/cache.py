@@ -268,7 +268,7 @@ class Cache:
             db.execute(
                 "DELETE FROM upstream_history WHERE id IN (SELECT id FROM (SELECT id,"
                 " row_number() OVER (PARTITION BY key ORDER BY id DESC) AS n FROM"
-                " upstream_history WHERE source = ?) WHERE n > ?)",
+                " upstream_history WHERE source = ?) AS ranked WHERE n > ?)",
                 (self.source, versions),
             )
             db.execute(

@@ -12,7 +12,7 @@ import orjson
 
 from hub import paging
 from hub_era.errors import bad_request
-from hub_era.fields import Order, field_path
+from hub_era.fields import OPTS, Order, field_path
 from hub_era.records import IntegrationPoint
 
 TABLE = "integration_points"
@@ -85,8 +85,12 @@ def where(filter: Any) -> tuple[list[str], list[Any]]:
         for v in values:
             if not isinstance(v, str | bool):  # every field is one of these
                 raise bad_request(f"filter.{name}: expected a string, boolean or a list of them")
+        # a value of the other type matches nothing (PostgreSQL reads every value as text:
+        # true and "true" would be one there)
+        kind = OPTS.get(path.removeprefix("opts."), str) if path.startswith("opts.") else str
+        values = [v for v in values if type(v) is kind]
         if not values:
-            clauses.append("0")
+            clauses.append("1 = 0")
             continue
         # one parameter however long the list: SQLite caps the number of parameters
         clauses.append("json_extract(data, ?) IN (SELECT value FROM json_each(?))")

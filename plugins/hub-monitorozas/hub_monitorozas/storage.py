@@ -157,7 +157,7 @@ def docs(database: Database, kind: Kind[Any], owner: int | None, page: Page | No
     if page is not None:
         params, tail = (*params, page.limit, page.offset), " LIMIT ? OFFSET ?"
     rows = database.execute(
-        f"SELECT CAST(doc AS BLOB) FROM {kind.table} WHERE 1{where} ORDER BY id{tail}", params
+        f"SELECT CAST(doc AS BLOB) FROM {kind.table} WHERE 1 = 1{where} ORDER BY id{tail}", params
     ).fetchall()
     return [row[0] for row in rows]
 

@@ -4,9 +4,12 @@ transaction, then announced on ``rop.call_analyzed``; and whether a table's resu
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,6 +18,7 @@ from hub.api import HubApi
 from hub.records import instant, to_json
 from hub.storage import IntegrityError
 from hub_rop import inputs
+from hub_rop.audio_store import AudioStore
 from hub_rop.calls import Calls
 from hub_rop.definitions import CHECKLISTS, TABLES, Definitions, Kind
 from hub_rop.errors import error
@@ -33,6 +37,21 @@ class Analysis:
         self.calls = calls
         self.definitions = definitions
         self.outbox = outbox
+        self._asking: set[asyncio.Task[None]] = set()
+
+    def offer(self, call_id: str) -> None:
+        """:meth:`ask_analysers` in a task of its own, once the download is settled: the
+        download queue's task renews leases while it runs, and an analyser (or copying the
+        audio for it) may take longer than a lease."""
+        task = asyncio.get_running_loop().create_task(self.ask_analysers(call_id))
+        self._asking.add(task)
+        task.add_done_callback(self._asking.discard)
+
+    async def close(self) -> None:
+        """At shutdown: analysers still running are cancelled (the call waits for a result)."""
+        for task in list(self._asking):
+            task.cancel()
+        await asyncio.gather(*self._asking, return_exceptions=True)
 
     def submit(self, data: Any) -> Call:
         """Results, the call's new status and every webhook delivery, in one transaction."""
@@ -102,6 +121,11 @@ class Analysis:
             raise error(404, f"call: no call {call!r}")
         return self.stored_ready(tab, call) or CallReady(ready=False)
 
+    def _copy_audio(self, call_id: str, path: Path) -> None:
+        """In a thread, on a connection of its own, a chunk at a time."""
+        with self.database.fresh() as db, path.open("xb") as out:
+            AudioStore.copy_to(db, call_id, out)
+
     def stored_ready(self, tab: str, call: str) -> CallReady | None:
         """The table's result for the call if the hub holds one (made here, or received)."""
         row = self.database.execute(
@@ -114,29 +138,34 @@ class Analysis:
     async def ask_analysers(self, call_id: str) -> None:
         """Offer a call that is ready to the ``rop_analyze_call`` implementations; without an
         answer it waits in ``awaiting_analysis`` for ``ropSubmitAnalysis``. The hook gets the
-        call as GraphQL shows it (snake_case, without results) and the definitions."""
+        call as GraphQL shows it (snake_case, without results), the definitions, and the audio
+        as a file: a copy of the stored audio in a private temporary directory, removed once the
+        hook (and its awaitable) returns."""
         row = self.database.execute(
-            "SELECT audio_path FROM calls WHERE call_id = ? AND status = 'awaiting_analysis'",
+            "SELECT format FROM calls WHERE call_id = ? AND status = 'awaiting_analysis'",
             (call_id,),
         ).fetchone()
-        if row is None:
+        if row is None or not self.hub.pm.hook.rop_analyze_call.get_hookimpls():
             return
         call = {
             k: v for k, v in to_json(self.calls.get(call_id)).items() if not k.endswith("_results")
         }
-        try:
-            answer = self.hub.pm.hook.rop_analyze_call(
-                call=call,
-                audio_path=row[0],
-                checklists=to_json(self.definitions.all(CHECKLISTS)),
-                tables=to_json(self.definitions.all(TABLES)),
-            )
-            if inspect.isawaitable(answer):
-                answer = await answer
-            if answer is None:
-                return
-            if isinstance(answer, dict):
-                answer = {**answer, "call_id": call_id}
-            self.submit(answer)
-        except Exception:
-            log.exception("call %s: the analyser failed; the call waits for a result", call_id)
+        with tempfile.TemporaryDirectory(prefix="hub-rop-") as scratch:
+            audio_path = Path(scratch) / f"audio.{row[0]}"
+            try:
+                await asyncio.to_thread(self._copy_audio, call_id, audio_path)
+                answer = self.hub.pm.hook.rop_analyze_call(
+                    call=call,
+                    audio_path=str(audio_path),
+                    checklists=to_json(self.definitions.all(CHECKLISTS)),
+                    tables=to_json(self.definitions.all(TABLES)),
+                )
+                if inspect.isawaitable(answer):
+                    answer = await answer
+                if answer is None:
+                    return
+                if isinstance(answer, dict):
+                    answer = {**answer, "call_id": call_id}
+                self.submit(answer)
+            except Exception:
+                log.exception("call %s: the analyser failed; the call waits for a result", call_id)

@@ -3,9 +3,8 @@ the duration as the audio metadata library (mutagen) reads it."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-from pathlib import Path
+import io
+from collections.abc import Callable
 
 import aiohttp
 
@@ -100,13 +99,12 @@ async def fetch_head(session: aiohttp.ClientSession, url: str, timeout: float) -
 async def download(
     session: aiohttp.ClientSession,
     url: str,
-    target: Path,
+    sink: Callable[[bytes], None],
     *,
     max_bytes: int,
     timeout: float,
 ) -> int:
-    """Stream ``url`` into ``target`` (via ``target.part``); stop past ``max_bytes``."""
-    part = target.with_name(target.name + ".part")
+    """Stream ``url`` into ``sink`` a piece at a time; stop past ``max_bytes``."""
     size = 0
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
@@ -119,18 +117,14 @@ async def download(
                     "too_large",
                     f"audio: {response.content_length} bytes, over the limit of {max_bytes}",
                 )
-            with os.fdopen(
-                os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb"
-            ) as out:
-                async for chunk in response.content.iter_chunked(CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        response.close()
-                        raise IntakeFailure(
-                            "too_large", f"audio: more than {max_bytes} bytes, download stopped"
-                        )
-                    out.write(chunk)
-        os.replace(part, target)
+            async for chunk in response.content.iter_chunked(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    response.close()
+                    raise IntakeFailure(
+                        "too_large", f"audio: more than {max_bytes} bytes, download stopped"
+                    )
+                sink(chunk)
         return size
     except TimeoutError:
         raise IntakeFailure(
@@ -138,12 +132,10 @@ async def download(
         ) from None
     except aiohttp.ClientError as exc:
         raise IntakeFailure("download_failed", f"audio_url: download failed: {exc}") from None
-    finally:
-        part.unlink(missing_ok=True)
 
 
-def read_duration(path: Path, fmt: str) -> float:
-    """Seconds of audio as mutagen reads them from the file itself."""
+def read_duration(audio: io.RawIOBase, fmt: str) -> float:
+    """Seconds of audio as mutagen reads them from the file itself (seekable, binary)."""
     from mutagen import MutagenError
     from mutagen.mp3 import MP3
     from mutagen.oggflac import OggFLAC
@@ -154,13 +146,14 @@ def read_duration(path: Path, fmt: str) -> float:
 
     try:
         if fmt == "mp3":
-            info = MP3(path).info
+            info = MP3(audio).info
         elif fmt == "wav":
-            info = WAVE(path).info
+            info = WAVE(audio).info
         else:
             for kind in (OggVorbis, OggOpus, OggFLAC, OggSpeex):
                 try:
-                    info = kind(path).info
+                    audio.seek(0)
+                    info = kind(audio).info
                     break
                 except MutagenError:
                     continue
@@ -174,7 +167,3 @@ def read_duration(path: Path, fmt: str) -> float:
     if length <= 0:
         raise IntakeFailure("unreadable", f"audio: {fmt.upper()} file of no measurable duration")
     return length
-
-
-async def duration_of(path: Path, fmt: str) -> float:
-    return await asyncio.to_thread(read_duration, path, fmt)

@@ -1,4 +1,5 @@
-"""The background half of audio intake: download, check, measure, then ask the analysers.
+"""The background half of audio intake: download (into rop's database, ``hub_rop.audio_store``),
+check, measure, then ask the analysers.
 Waiting downloads are items of a work queue of the host (``hub.queue``) in the table
 ``audio_downloads``, written in the upload's transaction; the queue leases them and renews the
 lease while the download runs, so a hub that stops or dies leaves nothing lost: the next start
@@ -7,27 +8,21 @@ lease while the download runs, so a hub that stops or dies leaves nothing lost: 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from hub.queue import Claim, Outcome, Table, WorkQueue, done
-from hub.storage import Database
-from hub_rop.audio import IntakeFailure, download, duration_of, sniff
+from hub.storage import Database, StorageError
+from hub_rop.audio import HEAD_BYTES, IntakeFailure, download, read_duration, sniff
+from hub_rop.audio_store import AudioStore
 from hub_rop.settings import RopSettings
 
 log = logging.getLogger("hub_rop.intake")
-
-
-def audio_file(audio_dir: Path, call_id: str, fmt: str) -> Path:
-    """A file name the call id cannot steer outside the directory."""
-    return audio_dir / f"{hashlib.sha256(call_id.encode()).hexdigest()[:32]}.{fmt}"
 
 
 class Intake:
@@ -35,13 +30,12 @@ class Intake:
         self,
         database: Database,
         settings: RopSettings,
-        audio_dir: Path,
         session: Callable[[], aiohttp.ClientSession],
-        on_ready: Callable[[str], Awaitable[None]],
+        on_ready: Callable[[str], None],
     ) -> None:
         self.database = database
         self.settings = settings
-        self.audio_dir = audio_dir
+        self.audio = AudioStore(database)
         self.session = session
         self.on_ready = on_ready
         self.queue = WorkQueue(
@@ -60,50 +54,45 @@ class Intake:
         self.queue.enqueue(db, {"call_id": call_id})
 
     async def _process(self, claim: Claim) -> Outcome:
-        """One call's download, in a task of its own (up to ``intake_concurrency`` at once). A
-        failure rejects the call; nothing is retried (docs/rop.md)."""
+        """One call's download, in a task of its own (up to ``intake_concurrency`` at once),
+        into the database a chunk at a time. A failure rejects the call; nothing is retried
+        (docs/rop.md), but the database failing counts as a failed attempt of the queue, which
+        tries again later."""
         call_id = claim.key
         row = self.database.execute(
             "SELECT audio_url FROM calls WHERE call_id = ? AND status = 'downloading'", (call_id,)
         ).fetchone()
         if row is None:
             return done()
-        self.audio_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the data directory
-        staging = audio_file(self.audio_dir, call_id, "download")
-        target: Path | None = None
         try:
+            store = self.audio.writer(call_id)
             size = await download(
                 self.session(),
                 row[0],
-                staging,
+                store.write,
                 max_bytes=self.settings.max_audio_bytes,
                 timeout=self.settings.download_timeout,
             )
-            with staging.open("rb") as f:
-                fmt = sniff(f.read(16))
+            store.flush()
+            fmt = sniff(self.audio.head(call_id, HEAD_BYTES))
             if fmt is None:
                 raise IntakeFailure(
                     "not_audio", "audio: the downloaded file is not MP3, WAV or OGG"
                 )
-            target = audio_file(self.audio_dir, call_id, fmt)
-            staging.replace(target)
-            seconds = await duration_of(target, fmt)
+            seconds = await asyncio.to_thread(self._duration, call_id, fmt)
             if seconds > self.settings.max_duration:
                 raise IntakeFailure(
                     "too_long",
                     f"audio: {seconds:.1f}s long, over the limit of"
                     f" {self.settings.max_duration:g}s",
                 )
-        except asyncio.CancelledError:  # shutting down: the queue gives the lease back
-            staging.unlink(missing_ok=True)
-            raise
         except IntakeFailure as failure:
-            return self._reject(call_id, failure.reason, failure.message, staging, target)
+            return self._reject(call_id, failure.reason, failure.message)
+        except StorageError:  # the database, not the recording: the queue tries again
+            raise
         except Exception as exc:  # a bug must not leave the call waiting for ever
             log.exception("call %s: intake failed", call_id)
-            return self._reject(
-                call_id, "internal", f"audio: intake failed: {type(exc).__name__}", staging, target
-            )
+            return self._reject(call_id, "internal", f"audio: intake failed: {type(exc).__name__}")
         ready = partial(
             _update,
             call_id=call_id,
@@ -111,20 +100,23 @@ class Intake:
             format=fmt,
             size_bytes=size,
             duration=seconds,
-            audio_path=str(target),
         )
         return done(write=ready, then=partial(self.on_ready, call_id))
 
+    def _duration(self, call_id: str, fmt: str) -> float:
+        """In a thread, on a connection of its own."""
+        with self.database.fresh() as db:
+            return read_duration(AudioStore.reader(db, call_id), fmt)
+
     @staticmethod
-    def _reject(call_id: str, reason: str, message: str, *files: Path | None) -> Outcome:
-        for path in files:
-            if path is not None:
-                path.unlink(missing_ok=True)
-        return done(
-            write=partial(
-                _update, call_id=call_id, status="rejected", reason=reason, detail=message
-            )
-        )
+    def _reject(call_id: str, reason: str, message: str) -> Outcome:
+        """The call is kept, its audio is not."""
+
+        def rejected(db: Any) -> None:
+            AudioStore.discard(db, call_id)
+            _update(db, call_id=call_id, status="rejected", reason=reason, detail=message)
+
+        return done(write=rejected)
 
 
 def _update(db: Any, *, call_id: str, **values: Any) -> None:

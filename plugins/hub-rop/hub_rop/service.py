@@ -36,7 +36,7 @@ from hub_rop.records import (
     WebhookDelivery,
 )
 from hub_rop.settings import RopSettings
-from hub_rop.storage import Listing
+from hub_rop.storage import Listing, import_audio_files
 from hub_rop.structure import Structure
 from hub_rop.webhooks import Outbox, WebhookCollector
 
@@ -56,12 +56,12 @@ class RopService:
         self.definitions = Definitions(self.database)
         self.structure = Structure(self.database)
         self.outbox = Outbox(self.database, self.settings, self.session, self.definitions)
+        import_audio_files(self.database, hub.data_dir / "rop-audio")  # older versions' files
         self.intake = Intake(
             self.database,
             self.settings,
-            hub.data_dir / "rop-audio",
             self.session,
-            lambda call_id: self.analysis.ask_analysers(call_id),
+            lambda call_id: self.analysis.offer(call_id),
         )
         self.calls = Calls(self.database, self.settings, self.intake, self.session)
         self.analysis = Analysis(hub, self.calls, self.definitions, self.outbox)
@@ -85,6 +85,7 @@ class RopService:
 
     async def close(self) -> None:
         """After the host stopped the work queues (their tasks use the session)."""
+        await self.analysis.close()
         if self._session is not None:
             await self._session.close()
 

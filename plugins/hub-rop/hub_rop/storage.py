@@ -1,16 +1,19 @@
-"""``<data-dir>/rop.db``: calls, the office structure, managers, checklists, tables, results,
-and the two work queues of the host (``hub.queue``): the webhook outbox and the downloads. Also
-how every list of rop is read a page at a time."""
+"""``<data-dir>/rop.db`` (or the schema ``rop``): calls, their audio, the office structure,
+managers, checklists, tables, results, and the two work queues of the host (``hub.queue``): the
+webhook outbox and the downloads. Also how every list of rop is read a page at a time."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from hub.paging import Keyset, Page, SortKey
 from hub.queue import QUEUE_COLUMNS
 from hub.storage import Database
+from hub_rop.audio_store import AudioStore
 from hub_rop.errors import bad_request
 
 T = TypeVar("T")
@@ -111,6 +114,16 @@ def m006_receivers(db: Any) -> None:
         db.execute(f"ALTER TABLE {kind}_results ADD COLUMN received_digest TEXT")
 
 
+def m007_audio_chunks(db: Any) -> None:
+    """Downloaded audio moves from ``<data-dir>/rop-audio/`` into the database, in chunks
+    (``hub_rop.audio_store``). ``calls.audio_path`` now names only a file of an older version
+    not yet moved: :func:`import_audio_files` moves those at each start."""
+    db.execute(
+        "CREATE TABLE audio_chunks (call_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " data BLOB NOT NULL, PRIMARY KEY (call_id, seq))"
+    )
+
+
 MIGRATIONS = [
     m001_calls,
     m002_structure,
@@ -118,7 +131,38 @@ MIGRATIONS = [
     m004_webhooks,
     m005_work_queues,
     m006_receivers,
+    m007_audio_chunks,
 ]
+
+
+def import_audio_files(database: Database, directory: Path) -> None:
+    """Move the recordings an older version kept in ``directory`` into the database, each in
+    one transaction and deleted once it committed; then delete what is left there (partial
+    downloads, files of calls already moved or gone) and the directory itself. A file named by
+    a call and not found here stays named: with several hubs on one database it is on another
+    hub's disk, and that hub moves it when it starts."""
+    if not directory.is_dir():
+        return
+    store = AudioStore(database)
+    rows = database.execute(
+        "SELECT call_id, audio_path FROM calls WHERE audio_path IS NOT NULL"
+    ).fetchall()
+    for call_id, audio_path in rows:
+        source = directory / Path(audio_path).name  # the data directory may have moved
+        with database.write() as db:  # another worker may be moving the same files
+            waiting = db.execute(
+                "SELECT 1 FROM calls WHERE call_id = ? AND audio_path IS NOT NULL", (call_id,)
+            ).fetchone()
+            if waiting is None or not source.is_file():
+                continue
+            store.import_file(call_id, source)
+            db.execute("UPDATE calls SET audio_path = NULL WHERE call_id = ?", (call_id,))
+        source.unlink(missing_ok=True)
+    for leftover in directory.iterdir():
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: something else was put there
+        directory.rmdir()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,350 @@
+"""The event bus across every hub (and every worker of each) on one PostgreSQL database: each
+process publishes with ``NOTIFY`` and delivers to its own subscribers only what its ``LISTEN``
+connection receives, so every process sees every event in one order, the order in which the
+notifications were committed.
+
+A notification's payload is JSON: ``["E", topic, pickled event in base64]``; an event too large
+for a payload (PostgreSQL's limit is 8000 bytes) goes into the ``bus_events`` table and
+``["R", topic, row id]`` is notified instead (rows are deleted ``KEEP`` seconds later).
+Processes also tell each other how many subscribers they have per topic (``["C", process,
+topic, count]``, repeated every ``HEARTBEAT`` seconds and forgotten after ``EXPIRES``; ``["H",
+process]`` asks everyone to repeat theirs at once, ``["B", process]`` says one is leaving), so
+``subscribers(topic)`` counts the whole cluster: the process that polls an upstream (one hub
+holds its lease) knows whether anyone, on any hub, listens.
+
+``publish`` commits its ``NOTIFY`` before it returns (one short statement on the event loop,
+as every query of :mod:`hub.storage` is), so an event published before a request's answer is
+ordered before any event a later request publishes, through whichever hub. Events published
+while PostgreSQL is unreachable wait (up to ``PENDING``) and go once it is back; what a
+listener misses while its connection is down is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import pickle
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.storage import Database
+
+log = logging.getLogger("hub.bus")
+
+CHANNEL = "hub_events"  # after the database URL's schema_prefix: one channel per cluster
+PAYLOAD_LIMIT = 7900  # bytes: PostgreSQL refuses a NOTIFY payload of 8000 or more
+KEEP = 60.0  # seconds a large event's row stays readable
+HEARTBEAT = 10.0  # seconds between repeats of this process's subscriber counts
+EXPIRES = 3 * HEARTBEAT  # another process's counts not heard of for this long are forgotten
+PENDING = 1000  # events kept while PostgreSQL is unreachable
+FIRST_RETRY, LAST_RETRY = 0.05, 1.0  # seconds between reconnection attempts, doubling
+CONNECT: dict[str, Any] = {  # a dead server or network is noticed within about 25 s idle
+    "connect_timeout": 3,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
+
+def m001_bus_events(db) -> None:  # type: ignore[no-untyped-def]
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS bus_events (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " topic TEXT NOT NULL, body BLOB NOT NULL, at REAL NOT NULL)"
+    )
+
+
+class PostgresLink:
+    """A process's connections to the cluster's bus: a ``LISTEN`` one, read as the event loop
+    runs, and one that publishes (and reads large events' rows).
+
+    ``database`` is the hub's coordination schema (where ``bus_events`` is); ``topics`` is the
+    bus's live map of local subscribers per topic (what to unpickle, what to announce);
+    ``deliver`` hands an event to them."""
+
+    def __init__(
+        self,
+        database: Database,
+        topics: Mapping[str, Collection[Any]],
+        deliver: Callable[[str, Any], None],
+    ) -> None:
+        import psycopg
+
+        from hub.storage.postgres import PostgresDatabase
+
+        assert isinstance(database, PostgresDatabase)
+        self._psycopg = psycopg
+        self.url = database.server.url
+        self.table = f'"{database.schema}".bus_events'
+        self.channel = database.server.schema_prefix + CHANNEL
+        self.process = secrets.token_hex(8)
+        self._topics = topics
+        self._deliver = deliver
+        self._others: dict[str, tuple[float, dict[str, int]]] = {}  # process -> heard, counts
+        self._outgoing: deque[tuple[str, Any]] = deque()  # ("notify", payload) | ("row", ...)
+        self._dropped = 0
+        self._sender: Any = None  # the publishing connection, while it works
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self._start()
+
+    # -- what the bus calls --------------------------------------------------------------
+    def publish(self, topic: str, event: Any) -> None:
+        if self._closed:
+            return
+        try:
+            body = pickle.dumps(event, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            log.error(
+                "event bus: an event of %s cannot be pickled (%s): only this process's "
+                "subscribers get it",
+                topic,
+                exc,
+            )
+            self._deliver(topic, event)
+            return
+        payload = json.dumps(["E", topic, base64.b64encode(body).decode()])
+        if len(payload.encode()) < PAYLOAD_LIMIT:
+            self._send("notify", payload)
+        else:
+            self._send("row", (topic, body))
+
+    def counted(self, topic: str) -> None:
+        """The number of local subscribers of ``topic`` changed: tell the others."""
+        self._start()
+        self._announce(topic)
+
+    def others(self, topic: str) -> int:
+        """Subscribers of ``topic`` in the other processes of the cluster, as last heard."""
+        self._start()
+        cutoff = time.monotonic() - EXPIRES
+        for process in [p for p, (heard, _) in self._others.items() if heard < cutoff]:
+            del self._others[process]
+        return sum(counts.get(topic, 0) for _, counts in self._others.values())
+
+    def close(self) -> None:
+        """Say goodbye (with what is queued), then close the connections."""
+        if self._closed:
+            return
+        self._send("notify", json.dumps(["B", self.process]))
+        self._closed = True
+        for task in [*self._tasks, self._reconnecting]:
+            if task is not None:
+                task.cancel()
+        self._others.clear()
+        self._outgoing.clear()
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
+
+    # -- outgoing ------------------------------------------------------------------------
+    def _announce(self, topic: str) -> None:
+        count = len(self._topics.get(topic, ()))
+        self._send("notify", json.dumps(["C", self.process, topic, count]))
+
+    def _send(self, kind: str, item: Any) -> None:
+        if self._closed:
+            return
+        self._start()
+        if len(self._outgoing) >= PENDING:
+            if not self._dropped:
+                log.warning("event bus: dropping events: %d already wait for PostgreSQL", PENDING)
+            self._dropped += 1
+            return
+        self._outgoing.append((kind, item))
+        if self._reconnecting is None and not self._flushed():
+            self._reconnect_later()
+
+    def _connect(self) -> Any:
+        return self._psycopg.connect(self.url, autocommit=True, **CONNECT)
+
+    def _flushed(self) -> bool:
+        """Send what is queued, in order, in one transaction: its notifications reach every
+        listener together, after those committed before. False: it waits for a connection."""
+        conn = self._sender
+        if conn is None or conn.closed or conn.broken:
+            return False
+        try:
+            with conn.transaction():
+                self._send_batch(conn, list(self._outgoing))
+        except self._psycopg.Error as exc:
+            log.warning("event bus: cannot publish to PostgreSQL (%s); retrying", _line(exc))
+            conn.close()
+            self._sender = None
+            return False
+        self._outgoing.clear()
+        if self._dropped:
+            log.warning("event bus: %d events were dropped", self._dropped)
+            self._dropped = 0
+        return True
+
+    def _send_batch(self, conn: Any, batch: list[tuple[str, Any]]) -> None:
+        stored = False
+        for kind, item in batch:
+            if kind == "row":
+                topic, body = item
+                row = conn.execute(
+                    f"INSERT INTO {self.table} (topic, body, at) VALUES (%s, %s, %s) RETURNING id",
+                    (topic, body, time.time()),
+                ).fetchone()
+                item, stored = json.dumps(["R", topic, row[0]]), True
+            conn.execute("SELECT pg_notify(%s, %s)", (self.channel, item))
+        if stored:
+            conn.execute(f"DELETE FROM {self.table} WHERE at < %s", (time.time() - KEEP,))
+
+    def _reconnect_later(self) -> None:
+        """Connect (again) off the event loop, then send what waits."""
+        if self._reconnecting is not None or self._closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: what is queued goes once one runs
+        self._reconnecting = loop.create_task(self._reconnect(), name="hub event bus: connect")
+
+    async def _reconnect(self) -> None:
+        delay, failing = FIRST_RETRY, False
+        try:
+            while not self._closed:
+                try:
+                    self._sender = await asyncio.to_thread(self._connect)
+                except (self._psycopg.Error, OSError) as exc:
+                    if not failing:
+                        log.warning("event bus: cannot reach PostgreSQL (%s); retrying", _line(exc))
+                    failing = True
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, LAST_RETRY)
+                    continue
+                if self._closed:
+                    self._sender.close()
+                    return
+                if self._flushed():
+                    if failing:
+                        log.info("event bus: publishing to PostgreSQL again")
+                    return
+                failing = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAST_RETRY)
+        finally:
+            self._reconnecting = None
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            for topic in list(self._topics):
+                self._announce(topic)
+
+    # -- incoming ------------------------------------------------------------------------
+    async def _listening(self) -> None:
+        delay, failing = FIRST_RETRY, False
+        while True:
+            try:
+                conn = await self._psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, **CONNECT
+                )
+                async with conn:
+                    await conn.execute(f'LISTEN "{self.channel}"')
+                    if failing:
+                        log.info("event bus: listening to PostgreSQL again")
+                    delay, failing = FIRST_RETRY, False
+                    self._send("notify", json.dumps(["H", self.process]))
+                    for topic in list(self._topics):
+                        self._announce(topic)
+                    async for notify in conn.notifies():
+                        self._received(notify.payload)
+            except (self._psycopg.Error, OSError) as exc:
+                self._others.clear()
+                if not failing:
+                    log.warning(
+                        "event bus: lost PostgreSQL (%s); reconnecting: events published "
+                        "meanwhile do not reach this process",
+                        _line(exc),
+                    )
+                failing = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAST_RETRY)
+
+    def _received(self, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+            kind = message[0]
+            if kind == "E":
+                _, topic, encoded = message
+                if topic in self._topics:
+                    self._unpickle(topic, base64.b64decode(encoded))
+            elif kind == "R":
+                _, topic, row = message
+                if topic in self._topics:
+                    self._unpickle(topic, self._row(int(row)))
+            elif kind == "C":
+                _, process, topic, count = message
+                self._counted_by(str(process), str(topic), int(count))
+            elif kind == "H" and message[1] != self.process:
+                for topic in list(self._topics):
+                    self._announce(topic)
+            elif kind == "B":
+                self._others.pop(str(message[1]), None)
+        except (ValueError, TypeError, IndexError, LookupError) as exc:
+            log.warning("event bus: dropped a notification: %s", exc)
+
+    def _row(self, row: int) -> bytes:
+        """A large event's body, read on the publishing connection."""
+        conn = self._sender
+        found = None
+        if conn is not None and not conn.closed and not conn.broken:
+            try:
+                found = conn.execute(
+                    f"SELECT body FROM {self.table} WHERE id = %s", (row,)
+                ).fetchone()
+            except self._psycopg.Error as exc:
+                raise LookupError(f"event row {row} could not be read: {_line(exc)}") from None
+        if found is None:
+            raise LookupError(f"event row {row} is gone (rows are kept {KEEP:g} s)")
+        return bytes(found[0])
+
+    def _unpickle(self, topic: str, body: bytes) -> None:
+        try:
+            event = pickle.loads(body)
+        except Exception as exc:
+            log.warning("event bus: an event of %s could not be unpickled: %s", topic, exc)
+            return
+        self._deliver(topic, event)
+
+    def _counted_by(self, process: str, topic: str, count: int) -> None:
+        if process == self.process:
+            return
+        _, counts = self._others.get(process, (0.0, {}))
+        if count:
+            counts[topic] = count
+        else:
+            counts.pop(topic, None)
+        if counts:
+            self._others[process] = (time.monotonic(), counts)
+        else:
+            self._others.pop(process, None)
+
+    # -- the tasks -----------------------------------------------------------------------
+    def _start(self) -> None:
+        """Run the connections from the first moment an event loop is there to run them on."""
+        if self._tasks or self._closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._tasks = [
+            loop.create_task(self._listening(), name="hub event bus: listen"),
+            loop.create_task(self._heartbeat(), name="hub event bus: heartbeat"),
+        ]
+        self._reconnect_later()
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
