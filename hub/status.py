@@ -93,9 +93,7 @@ class StatusService:
                 data = await data
             return {"data": data, "error": None}
         except Exception as exc:
-            log.warning(
-                "status panel %s failed: %s", panel.name, exc, exc_info=not is_outage(exc)
-            )
+            log.warning("status panel %s failed: %s", panel.name, exc, exc_info=not is_outage(exc))
             return {"data": None, "error": f"{type(exc).__name__}: {exc}"}
 
     def _request_rate(self, total: float) -> float | None:

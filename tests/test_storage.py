@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.storage import sqlite as storage
 from hub.errors import StartupError
+from hub.storage import sqlite as storage
 
 
 def hold_exclusive(path: Path, seconds: float) -> threading.Thread:
