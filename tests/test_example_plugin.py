@@ -9,7 +9,6 @@ import importlib.metadata
 import importlib.util
 import inspect
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 from hub import hookspecs
+from hub.storage import Engine
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -574,7 +574,8 @@ async def test_purge_job_deletes_expired_notes(hub: HubProcess, writer: str, rea
     assert (await rest(hub, "GET", f"/notes/api/notes/{note['id']}", reader))[0] == 200
 
     def stored() -> bool:
-        with closing(sqlite3.connect(hub.data_dir / "notes.db")) as db:
+        url = hub.env.get("HUB_DATABASE_URL", "")  # notes.db, or schema notes in PostgreSQL
+        with closing(Engine(hub.data_dir, url).open("notes")) as db:
             row = db.execute("SELECT 1 FROM notes WHERE id = ?", (note["id"],)).fetchone()
         return row is not None
 

@@ -10,13 +10,13 @@ import json
 import multiprocessing
 import os
 import signal
-import sqlite3
 import stat
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from hub import __version__ as HUB_VERSION
 from hub.cli import cli as hub_cli
 from hub.credentials import sha256
 from hub.metrics import HubMetrics
+from hub.storage import Database, Engine
 from hub.timers import TimerRegistry
 from hub.v1 import hub_pb2, hub_pb2_grpc
 from tests.hubproc import ADMIN_TOKEN, HubProcess
@@ -405,6 +406,11 @@ def test_creds_add_before_the_first_start_shows_the_new_admin_token(tmp_path: Pa
     assert token not in again.stderr + again.stdout
 
 
+def database_of(hub: HubProcess, name: str) -> Database:
+    """``hub``'s database ``name``, on the engine the hub runs on (a file or a schema)."""
+    return Engine(hub.data_dir, hub.env.get("HUB_DATABASE_URL", "")).open(name)
+
+
 def adds_credential(url: str, token: str) -> bool:
     """Whether ``token`` may add an era credential, over GraphQL (urllib: no event loop here)."""
     import urllib.request
@@ -442,7 +448,7 @@ async def test_creds_add_prints_a_token_stored_only_hashed(
     assert isinstance(token, str) and len(token) >= 32
     async with http.get(ERA, headers={"Authorization": f"Bearer {token}"}) as r:
         assert r.status == 200
-    with sqlite3.connect(hub_process.data_dir / "hub.db", timeout=5) as db:
+    with closing(database_of(hub_process, "hub")) as db:
         rows = db.execute(
             "SELECT plugin, secret_hash FROM credentials WHERE secret_hash = ?", (sha256(token),)
         ).fetchall()
@@ -567,7 +573,7 @@ async def test_readyz_is_503_when_a_critical_probe_is_down(fresh_hub: HubProcess
     async with aiohttp.ClientSession(base_url=fresh_hub.url) as session:
         async with session.get("/readyz") as r:
             assert r.status == 200
-        with sqlite3.connect(fresh_hub.data_dir / "era.db", timeout=5) as db:
+        with closing(database_of(fresh_hub, "era")) as db:
             db.execute("DROP TABLE integration_points")  # era's storage is gone
         async with session.get("/readyz") as r:
             assert r.status == 503

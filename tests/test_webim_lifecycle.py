@@ -8,12 +8,15 @@ import asyncio
 import re
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import grpc
 import pytest
 from hub_webim.v1 import webim_pb2
 
+from hub.storage import Engine
+from hub.storage.postgres import PostgresDatabase
 from tests.hubproc import HubProcess
 from tests.webim_client import (
     ADMIN,
@@ -134,16 +137,27 @@ async def test_a_restart_changes_the_instance_id(hub: HubProcess, auth: str) -> 
     assert restarted > started
 
 
-async def test_a_broken_database_is_reported(hub: HubProcess, auth: str, root: Path) -> None:
-    assert (await rest(own(hub, "/l/a/monitor/connect-to-db"), auth))[1] == {"result": "ok"}
-    token = (await issue(hub, kind="operator"))["auth_token"]
-    database = root / "data" / "webim.db"
-    with open(database, "r+b") as fh:  # garbage over the file in place: root ignores chmod
+def break_database(hub: HubProcess, data: Path) -> None:
+    """webim's state made unusable under the hub: garbage over its SQLite file, or its
+    PostgreSQL schema dropped."""
+    url = hub.env.get("HUB_DATABASE_URL", "")
+    if url:
+        with closing(Engine(data, url).open("webim")) as database:
+            assert isinstance(database, PostgresDatabase)
+            database.execute(f'DROP SCHEMA "{database.schema}" CASCADE')
+        return
+    with open(data / "webim.db", "r+b") as fh:  # garbage over the file in place: root ignores chmod
         size = fh.seek(0, 2)
         fh.seek(0)
         fh.write(b"this is not a database " * (max(size, 4096) // 23 + 1))
     for name in ("webim.db-wal", "webim.db-shm"):
-        (root / "data" / name).unlink(missing_ok=True)
+        (data / name).unlink(missing_ok=True)
+
+
+async def test_a_broken_database_is_reported(hub: HubProcess, auth: str, root: Path) -> None:
+    assert (await rest(own(hub, "/l/a/monitor/connect-to-db"), auth))[1] == {"result": "ok"}
+    token = (await issue(hub, kind="operator"))["auth_token"]
+    break_database(hub, root / "data")
     status, body, _ = await rest(own(hub, "/l/a/monitor/connect-to-db"), auth)
     assert (status, body) == (500, {"result": "error", "e": "Failed to connect to database meta"})
     status, body, _ = await rest(

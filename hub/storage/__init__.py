@@ -12,6 +12,7 @@ from hub.storage.base import (
     DatabaseUnavailable,
     IntegrityError,
     Migration,
+    MissingTable,
     StorageError,
 )
 from hub.storage.sqlite import SIDE_FILES, SQLiteDatabase, private_directory, private_file
@@ -24,6 +25,7 @@ __all__ = [
     "Engine",
     "IntegrityError",
     "Migration",
+    "MissingTable",
     "SQLiteDatabase",
     "StorageError",
     "private_directory",

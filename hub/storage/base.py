@@ -36,6 +36,10 @@ class IntegrityError(StorageError):
     """A constraint refused the write (a duplicate unique key, a missing foreign row)."""
 
 
+class MissingTable(StorageError):
+    """A table the query names is not there (dropped under the hub)."""
+
+
 class DatabaseUnavailable(HubError):
     """The engine cannot be reached (PostgreSQL restarting, the network down): every protocol
     answers 503 in the plugin's shape, and the next request tries again."""

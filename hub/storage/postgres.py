@@ -26,6 +26,7 @@ from hub.storage.base import (
     Database,
     DatabaseUnavailable,
     IntegrityError,
+    MissingTable,
     Params,
     StorageError,
 )
@@ -233,7 +234,9 @@ class PostgresDatabase(Database):
             except psycopg.Error as exc:
                 lost = conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError)
                 if not lost:
-                    raise StorageError(str(exc).strip()) from exc
+                    missing = isinstance(exc, psycopg.errors.UndefinedTable)
+                    kind = MissingTable if missing else StorageError
+                    raise kind(str(exc).strip()) from exc
                 if attempt == 2 or self._depth or not retry:
                     raise self._unavailable(_first_line(exc)) from None
                 conn.close()

@@ -15,7 +15,14 @@ from urllib.parse import quote
 import sqlite_utils
 
 from hub.errors import StartupError
-from hub.storage.base import Cursor, Database, IntegrityError, Params, StorageError
+from hub.storage.base import (
+    Cursor,
+    Database,
+    IntegrityError,
+    MissingTable,
+    Params,
+    StorageError,
+)
 
 BUSY_TIMEOUT_MS = 5000
 # what SQLite writes beside a database; it gives them the database file's mode when it makes them
@@ -62,8 +69,11 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def _translated(exc: sqlite3.Error) -> StorageError:
-    kind = IntegrityError if isinstance(exc, sqlite3.IntegrityError) else StorageError
-    return kind(str(exc))
+    if isinstance(exc, sqlite3.IntegrityError):
+        return IntegrityError(str(exc))
+    if str(exc).startswith("no such table"):
+        return MissingTable(str(exc))
+    return StorageError(str(exc))
 
 
 class SQLiteDatabase(Database):

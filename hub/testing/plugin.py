@@ -104,8 +104,13 @@ def hub_postgres() -> Iterator[str | None]:
 
 @pytest.fixture(scope="module", autouse=True)
 def _hub_module_databases(hub_postgres: str | None) -> Iterator[PostgresDatabases]:
+    """A namespace for the module's own hubs (a module-scoped fixture's), which start before
+    any test's namespace is set; each test then gets one of its own."""
     databases = PostgresDatabases(hub_postgres)
-    yield databases
+    with pytest.MonkeyPatch.context() as patch:
+        if hub_postgres is not None:
+            patch.setenv("HUB_DATABASE_URL", databases.new())
+        yield databases
     databases.drop()
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hub.errors import ErrorFactory, HubError
-from hub.storage import StorageError
+from hub.storage import MissingTable, StorageError
 from hub_monitorozas.settings import PLUGIN
 
 log = logging.getLogger("hub_monitorozas")
@@ -35,7 +35,7 @@ def storage_errors(method: F) -> F:
 
     def translate(exc: StorageError) -> HubError:
         log.error("monitorozas storage error: %s", exc)
-        if "no such table" in str(exc):
+        if isinstance(exc, MissingTable):
             return error(500, "a table of the monitor is missing", "missing_table")
         return error(500, "the monitor's storage failed", "server_error")
 
