@@ -125,7 +125,7 @@ class Hub:
         # its own file: its frequent writes (rate limits, when credentials were last used) must
         # not move hub.db's data_version, which empties every process's credential cache
         limits_db = self.database(ratelimit.DATABASE)
-        limits_db.migrate(CORE, [ratelimit.m001_rate_limits])
+        limits_db.migrate(CORE, ratelimit.MIGRATIONS)
         self.rate_limiter = ratelimit.RateLimiter(limits_db)
         self.credentials.last_used.store_in(limits_db, CORE)
         self.worker = worker_index(env)

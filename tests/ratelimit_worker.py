@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.ratelimit import RateLimiter, m001_rate_limits
+from hub.ratelimit import MIGRATIONS, RateLimiter
 from hub.storage import SQLiteDatabase as Database
 
 
 def limiter(path: Path, clock: Any = None) -> RateLimiter:
     database = Database(path)
-    database.migrate("hub", [m001_rate_limits])
+    database.migrate("hub", MIGRATIONS)
     return RateLimiter(database) if clock is None else RateLimiter(database, clock=clock)
 
 

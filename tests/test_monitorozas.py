@@ -1187,7 +1187,7 @@ def test_configured_rate_limit(tmp_path: Any) -> None:
         key = issue(api, user="slow", scopes="read,write")["key"]
         assert [api.call("GET", "/me", key)[0] for _ in range(3)] == [200, 200, 200]
         status, headers, _ = api.call("POST", "/devices/create", key, SEED_SSH)
-        assert status == 429 and 1 <= int(headers["Retry-After"]) <= 10
+        assert status == 429 and 1 <= int(headers["Retry-After"]) <= 30  # the window's end
         assert api.call("GET", "/devices", ADMIN_TOKEN)[2]["data"] == []  # nothing was created
         with grpc.insecure_channel(process.grpc) as channel, pytest.raises(grpc.RpcError) as caught:
             monitorozas_pb2_grpc.MonitorozasStub(channel).Me(pb.MeRequest(), metadata=md(key))

@@ -12,6 +12,7 @@ from typing import Any
 from hub.app import Hub
 from hub.config import load_settings
 from hub.serve import Server, build_server, running
+from hub.testing.namespaces import database_env
 from hub.testing.process import ADMIN_TOKEN
 
 
@@ -53,7 +54,12 @@ async def running_hub(
     """Serve a hub on the running loop until the block ends. ``env`` adds to the process
     environment as :class:`~hub.testing.HubProcess` does: ``HUB_PLUGINS`` picks the plugins,
     ``HUB_<PLUGIN>_<KEY>`` sets their options; the admin token is ``ADMIN_TOKEN``."""
-    environ = {**os.environ, "HUB_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
+    environ = {
+        **os.environ,
+        "HUB_ADMIN_TOKEN": ADMIN_TOKEN,
+        **database_env(data_dir, env),
+        **(env or {}),
+    }
     loopback = {"data_dir": str(data_dir), "http": "127.0.0.1:0", "grpc": "127.0.0.1:0"}
     hub = Hub(load_settings(overrides=loopback, env=environ), env=environ)
     async with running(build_server(hub)) as server:

@@ -71,6 +71,11 @@ class PostgresDatabases:
         return f"{self.base}?schema_prefix={prefix}"
 
     def drop(self) -> None:
+        """Also the namespaces the kit gave data directories meanwhile."""
+        from hub.testing import namespaces
+
+        self.made.extend(namespaces.made)
+        namespaces.made.clear()
         if self.base is None or not self.made:
             return
         from hub.testing.postgres import run_sql
@@ -87,19 +92,26 @@ def hub_postgres() -> Iterator[str | None]:
     """The URL of the session's PostgreSQL database, or None when the suite runs on SQLite:
     ``HUB_TEST_POSTGRES=temporary`` starts a throwaway server, a URL names a server the
     caller runs (the database is made there and dropped at the end)."""
+    from hub.testing.namespaces import SESSION_DATABASE
     from hub.testing.postgres import TemporaryPostgres, run_sql
 
     setting = os.environ.get("HUB_TEST_POSTGRES", "")
     if not setting:
         yield None
-    elif setting == "temporary":
-        with TemporaryPostgres() as server:
-            yield server.create_database("hub_test")
-    else:
-        name = f"hub_test_{os.getpid()}"
-        run_sql(setting, f'CREATE DATABASE "{name}"')
-        yield f"{setting.rsplit('/', 1)[0]}/{name}"
-        run_sql(setting, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        if setting == "temporary":
+            with TemporaryPostgres() as server:
+                url = server.create_database("hub_test")
+                patch.setenv(SESSION_DATABASE, url)
+                yield url
+        else:
+            name = f"hub_test_{os.getpid()}"
+            run_sql(setting, f'CREATE DATABASE "{name}"')
+            url = f"{setting.rsplit('/', 1)[0]}/{name}"
+            patch.setenv(SESSION_DATABASE, url)
+            yield url
+            run_sql(setting, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module", autouse=True)

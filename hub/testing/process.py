@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hub.testing.namespaces import database_env
+
 ADMIN_TOKEN = "test-admin-token"
 LISTENING = re.compile(r"^(?:(\w+) )?(http|grpc) listening on (.+):(\d+)$")
 
@@ -31,6 +33,7 @@ class HubProcess:
             **os.environ,
             "HUB_ADMIN_TOKEN": ADMIN_TOKEN,
             "HUB_LOG_LEVEL": "WARNING",
+            **database_env(data_dir, env),
             **(env or {}),
         }
         self.args = args or []
