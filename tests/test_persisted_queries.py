@@ -19,6 +19,7 @@ from hub.config import GraphQLLimits
 from hub.graphql.persisted import PersistedQueries
 from hub.storage import SQLiteDatabase as Database
 from hub.testing.inprocess import RunningHub, running_hub
+from hub.testing.namespaces import database_env
 from hub.testing.process import ADMIN_TOKEN
 
 PLUGINS = {"HUB_PLUGINS": "unspot"}
@@ -82,10 +83,9 @@ def codes(body: dict[str, Any]) -> list[str]:
 
 
 def persisted_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # the hub's settings only; where its state is (HUB_DATABASE_URL) stays
+    # none of the caller's hub settings; the database the kit's hubs on data_dir use
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    if "HUB_DATABASE_URL" in os.environ:
-        env["HUB_DATABASE_URL"] = os.environ["HUB_DATABASE_URL"]
+    env.update(database_env(data_dir, None))
     env.update(PLUGINS, HUB_ADMIN_TOKEN=ADMIN_TOKEN)
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", "persisted", *args, "--data-dir", str(data_dir)],

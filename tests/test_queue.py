@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from hub.queue import (
 from hub.storage import Database as StoredDatabase
 from hub.storage import Engine
 from hub.storage import SQLiteDatabase as Database
+from hub.testing.namespaces import database_env
 from tests.hubproc import HubProcess
 from tests.rop_client import start_hub
 from tests.rop_servers import AudioServer, WebhookReceiver
@@ -457,8 +457,10 @@ def test_a_hub_runs_a_plugins_queue_and_releases_its_leases_when_it_stops(
 
 
 def hub_database_of(data_dir: Path, name: str) -> StoredDatabase:
-    """What a hub started now keeps as ``name``: a file, or a schema in PostgreSQL."""
-    return Engine(data_dir, os.environ.get("HUB_DATABASE_URL", "")).open(name)
+    """What a hub the kit starts on ``data_dir`` keeps as ``name``: a file, or a schema in
+    the PostgreSQL namespace the kit gives that directory."""
+    url = database_env(data_dir, None).get("HUB_DATABASE_URL", "")
+    return Engine(data_dir, url).open(name)
 
 
 def wait_for_row(database: StoredDatabase, sql: str, params: tuple[Any, ...], want: Any) -> None:
