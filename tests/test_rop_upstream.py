@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import functools
 import signal
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,9 @@ import pytest
 from aiohttp import web
 from hub_rop.v1 import rop_pb2
 
+from hub.storage import Engine
 from hub.testing.inprocess import RunningHub, running_hub
+from hub.testing.namespaces import database_env
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.rop_client import FAST, Rop, from_grpc, uid, until
 from tests.rop_servers import AudioServer, WebhookReceiver
@@ -442,8 +443,8 @@ async def _both(crm: WebhookReceiver) -> list[Any] | None:
 
 def _delivered_bodies(a: RunningHub) -> set[bytes]:
     """What A sent to B's receivers, read from A's outbox database."""
-    with contextlib.closing(sqlite3.connect(a.hub.data_dir / "rop.db")) as db:
-        return {bytes(row[0]) for row in db.execute("SELECT body FROM webhook_deliveries")}
+    rows = a.hub.database("rop").execute("SELECT body FROM webhook_deliveries").fetchall()
+    return {bytes(row[0]) for row in rows}
 
 
 async def write_state(rop: Rop, write_id: str, key: str) -> dict[str, Any] | None:
@@ -550,7 +551,9 @@ async def test_sigkilled_mid_write_the_upload_lands_once(
 
 async def _written(data: Path, call_id: str) -> dict[str, Any] | None:
     """The write of ``call_id``'s upload in B's queue, once it is done with ROP's answer."""
-    with contextlib.closing(sqlite3.connect(data / "_upstream.db")) as db:
+    url = database_env(data, None).get("HUB_DATABASE_URL", "")
+    db = Engine(data, url).open("_upstream")
+    with contextlib.closing(db):
         for status, reply_status, reply_body, request in db.execute(
             "SELECT status, reply_status, reply_body, body FROM upstream_writes"
         ):

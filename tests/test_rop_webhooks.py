@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ import orjson
 import pytest
 from hub_rop.v1 import rop_pb2
 
+from hub.storage import Engine
+from hub.testing.namespaces import database_env
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.rop_client import Rop, from_grpc, start_hub, uid, until
 from tests.rop_servers import AudioServer, Received, WebhookReceiver
@@ -288,7 +289,8 @@ async def test_deliveries_survive_a_sigkill(
             hub.stop(signal.SIGKILL)
     finally:
         hub.stop(signal.SIGKILL)
-    with sqlite3.connect(data_dir / "rop.db") as db:
+    url = database_env(data_dir, None).get("HUB_DATABASE_URL", "")
+    with contextlib.closing(Engine(data_dir, url).open("rop")) as db:
         rows = db.execute(
             "SELECT target_kind, status, attempts, claimed_until IS NOT NULL"
             " FROM webhook_deliveries WHERE call_id = ? ORDER BY seq",

@@ -136,7 +136,7 @@ class Receivers:
                 f" VALUES (?, ?, ?, ?, ?) ON CONFLICT (call_id, {kind.name}_id) DO UPDATE SET"
                 " result = excluded.result, created_at = excluded.created_at,"
                 " received_digest = excluded.received_digest"
-                " WHERE received_digest IS NOT excluded.received_digest",
+                f" WHERE {kind.name}_results.received_digest IS NOT excluded.received_digest",
                 (result.call_id, target, stored, now, digest),
             ).rowcount
             if not changed:
