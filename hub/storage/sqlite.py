@@ -93,8 +93,10 @@ class SQLiteDatabase(Database):
         private_file(self.path)  # before SQLite creates it (and its -wal, -shm) world-readable
         for suffix in SIDE_FILES:
             side = self.path.with_name(self.path.name + suffix)
-            if side.exists():
-                private_file(side)
+            # another connection may remove it at any moment (its last close does): never made
+            with contextlib.suppress(FileNotFoundError):
+                if side.stat().st_mode & 0o077:
+                    side.chmod(0o600)
         conn = sqlite3.connect(
             str(self.path),
             isolation_level=None,
