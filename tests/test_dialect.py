@@ -157,3 +157,34 @@ def test_a_bad_database_url_is_one_line(tmp_path: Path) -> None:
         Engine(tmp_path, "postgresql://hub@127.0.0.1:1/db?schema_prefix=Bad-Prefix")
     with pytest.raises(StartupError, match="expected postgresql://"):
         Engine(tmp_path, "mysql://hub:secret@127.0.0.1/db")
+
+
+def test_a_writer_held_past_the_busy_timeout_is_told_so(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frozen writer (another hub's, mid-transaction) makes the next one wait as long as
+    SQLite's busy timeout, then fail as busy, not hang; the connection stays usable."""
+    database.migrate("test", [m001_items])
+    holder = Engine(tmp_path, os.environ.get("HUB_DATABASE_URL", "")).open("dialect")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.write() as db:
+            db.execute("INSERT INTO items (name) VALUES ('held')")
+            holding.set()
+            release.wait(20)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(5)
+    try:
+        with pytest.raises(StorageError, match="locked"), database.write() as db:
+            db.execute("INSERT INTO items (name) VALUES ('waiting')")
+    finally:
+        release.set()
+        thread.join()
+        holder.close()
+    with database.write() as db:
+        db.execute("INSERT INTO items (name) VALUES ('after')")
+    names = {r[0] for r in database.execute("SELECT name FROM items").fetchall()}
+    assert names == {"held", "after"}

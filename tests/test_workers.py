@@ -12,13 +12,13 @@ them stop and restart it). The crash loop has a hub of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -31,6 +31,7 @@ import pytest
 from hub_unspot.v1 import unspot_pb2 as pb
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.storage import Engine
 from hub.storage.sqlite import BUSY_TIMEOUT_MS
 from hub.v1 import hub_pb2, hub_pb2_grpc
 from hub.workers import STOP_MARGIN as SUPERVISOR_MARGIN
@@ -494,14 +495,18 @@ async def test_a_replaced_worker_publishes_and_hears_through_the_bus(hub: Shared
 
 # -- 3b. ... and outlives the coordination database being busy ----------------------------------
 async def test_periodic_jobs_outlive_a_busy_coordination_database(hub: Shared) -> None:
-    """A write lock held past SQLite's busy timeout (a process frozen mid-write) fails the
+    """A write lock held past the busy timeout (a process frozen mid-write) fails the
     workers' lease and statistics writes for a while; the jobs go on once it is released."""
-    database = sqlite3.connect(hub.process.data_dir / "_workers.db", isolation_level=None)
+    url = hub.process.env.get("HUB_DATABASE_URL", "")
+    database = Engine(hub.process.data_dir, url).open("_workers")
+
+    def hold() -> None:
+        with database.write():
+            time.sleep(BUSY_TIMEOUT_MS / 1000 + 1)
+
     try:
-        database.execute("BEGIN IMMEDIATE")
-        await asyncio.sleep(BUSY_TIMEOUT_MS / 1000 + 1)
+        await asyncio.to_thread(hold)
     finally:
-        database.execute("ROLLBACK")
         database.close()
     released = time.time()
     await asyncio.sleep(6 * TICK_INTERVAL)
@@ -681,7 +686,8 @@ async def test_one_worker_polls_the_upstream_for_the_readers_of_both(tmp_path: P
                         served.add(response.headers["Hub-Worker"])
                 await asyncio.sleep(0.05)
             assert served == {"0", "1"}
-            with sqlite3.connect(tmp_path / "front" / "_workers.db") as db:
+            url = front.env.get("HUB_DATABASE_URL", "")
+            with contextlib.closing(Engine(tmp_path / "front", url).open("_workers")) as db:
                 rows = dict(
                     db.execute(
                         "SELECT key, count(DISTINCT worker) FROM timer_stats WHERE runs > 0"

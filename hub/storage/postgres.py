@@ -31,6 +31,7 @@ from hub.storage.base import (
     StorageError,
 )
 
+BUSY_TIMEOUT_MS = 5000  # as SQLite's (hub.storage.sqlite)
 CONNECT_TIMEOUT = 3  # seconds; the event loop waits on it, so it is short
 RETRY_AFTER_FAILURE = 0.5  # a failed connect is not tried again sooner: requests fail fast
 
@@ -201,6 +202,8 @@ class PostgresDatabase(Database):
             else:
                 self.server.prepare(conn, self.schema)
             conn.execute(f'SET search_path TO "{self.schema}", {dialect.SCHEMA}')
+            # a writer waits for another as long as SQLite would, then is told it is busy
+            conn.execute(f"SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'")
         except psycopg.Error as exc:
             self._failed_at = time.monotonic()
             raise self._unavailable(_first_line(exc)) from None
@@ -232,7 +235,10 @@ class PostgresDatabase(Database):
             except psycopg.IntegrityError as exc:
                 raise IntegrityError(str(exc).strip()) from exc
             except psycopg.Error as exc:
+                busy = isinstance(exc, psycopg.errors.LockNotAvailable)
                 lost = conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError)
+                if busy and not (conn.broken or conn.closed):
+                    raise StorageError(f"database is locked: {_first_line(exc)}") from exc
                 if not lost:
                     missing = isinstance(exc, psycopg.errors.UndefinedTable)
                     kind = MissingTable if missing else StorageError
@@ -270,7 +276,7 @@ class PostgresDatabase(Database):
                 lambda conn: conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({self._write_key})")
             )
         except BaseException:
-            self._lock.release()
+            self._rollback()  # the lock was not granted: end the transaction it began
             raise
 
     def _commit(self) -> None:
