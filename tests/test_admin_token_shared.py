@@ -22,7 +22,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def without_admin_token(data_dir: Path) -> HubProcess:
-    hub = HubProcess(data_dir)
+    # every hub on the test's one database, not a namespace of its data directory's own
+    hub = HubProcess(data_dir, {"HUB_DATABASE_URL": os.environ.get("HUB_DATABASE_URL", "")})
     hub.env.pop("HUB_ADMIN_TOKEN")
     return hub
 

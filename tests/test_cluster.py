@@ -37,6 +37,8 @@ def _hub(data_dir: Path, **env: str) -> HubProcess:
             "HUB_PLUGINS": "notes",
             "HUB_NOTES_PURGE_INTERVAL": str(PURGE_INTERVAL),
             "HUB_NOTES_CREATE_LIMIT": "1000",
+            # the test's one database, not a namespace of this data directory's own
+            "HUB_DATABASE_URL": os.environ.get("HUB_DATABASE_URL", ""),
             **env,
         },
     )

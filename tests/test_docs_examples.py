@@ -218,7 +218,9 @@ def test_examples_run(document: str, workdir: Path) -> None:
         assert not hosts, f"{block.where}: an example that runs reaches outside hosts {hosts}"
     if not runnable:
         pytest.skip(f"{document} has no shell example that runs")
-    hub = HubProcess(workdir / "hub-data").start()
+    # the default a reader gets: SQLite, as the examples' own `hub` commands (whose environment
+    # has no HUB_* variable) use, whichever engine the suite runs on
+    hub = HubProcess(workdir / "hub-data", {"HUB_DATABASE_URL": ""}).start()
     try:
         ports = dict(
             zip(

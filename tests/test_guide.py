@@ -319,7 +319,9 @@ def test_shell_examples_that_need_the_plugin(
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env |= plugin_env(installed)
     env["PATH"] = os.pathsep.join([str(shims), str(Path(sys.prefix) / "bin"), env["PATH"]])
-    hub = HubProcess(tmp_path / "hub-data", env=plugin_env(installed)).start()
+    # SQLite, as the guide's own `hub` commands (no HUB_* in their environment) use
+    hub = HubProcess(tmp_path / "hub-data", env={**plugin_env(installed), "HUB_DATABASE_URL": ""})
+    hub.start()
     port = hub.http.rsplit(":", 1)[1]
     try:
         for block in ours:

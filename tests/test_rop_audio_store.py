@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from hub_rop.audio_store import CHUNK_BYTES, AudioStore, ChunkWriter
 from hub_rop.storage import MIGRATIONS
 
 from hub.storage import Database, Engine
+from hub.testing.namespaces import database_env
 from tests.hubproc import HubProcess
 from tests.rop_audio import wav_bytes
 from tests.rop_client import Rop, start_hub, uid
@@ -97,7 +97,7 @@ def start(data_dir: Path, seen: Path) -> HubProcess:
 
 def rop_database(data_dir: Path) -> Database:
     """The hub's ``rop`` state, on whichever engine the suite runs."""
-    return Engine(data_dir, os.environ.get("HUB_DATABASE_URL", "")).open("rop")
+    return Engine(data_dir, database_env(data_dir, None).get("HUB_DATABASE_URL", "")).open("rop")
 
 
 def chunks(data_dir: Path, call_id: str) -> list[bytes]:

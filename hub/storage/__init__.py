@@ -14,6 +14,7 @@ from hub.storage.base import (
     Migration,
     MissingTable,
     StorageError,
+    UnstorableValue,
 )
 from hub.storage.sqlite import SIDE_FILES, SQLiteDatabase, private_directory, private_file
 
@@ -28,6 +29,7 @@ __all__ = [
     "MissingTable",
     "SQLiteDatabase",
     "StorageError",
+    "UnstorableValue",
     "private_directory",
     "private_file",
 ]

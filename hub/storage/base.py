@@ -55,6 +55,14 @@ class DatabaseUnavailable(HubError):
         return f"{self.where}: {self.detail}"
 
 
+class UnstorableValue(HubError):
+    """A value the engine cannot store or compare (PostgreSQL: a NUL character in text, an
+    integer past 64 bits): the request's input, answered 400 in the plugin's shape."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, f"a value cannot be stored: {detail}", reason="unstorable_value")
+
+
 Migration = Callable[["Database"], None]
 
 

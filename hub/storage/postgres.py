@@ -29,6 +29,7 @@ from hub.storage.base import (
     MissingTable,
     Params,
     StorageError,
+    UnstorableValue,
 )
 
 BUSY_TIMEOUT_MS = 5000  # as SQLite's (hub.storage.sqlite)
@@ -234,6 +235,10 @@ class PostgresDatabase(Database):
                 return call(conn)
             except psycopg.IntegrityError as exc:
                 raise IntegrityError(str(exc).strip()) from exc
+            except psycopg.DataError as exc:
+                # a value SQLite stores and PostgreSQL cannot (a NUL in text, an integer past
+                # 64 bits): the caller's input, so a 400 in the plugin's shape, not a 500
+                raise UnstorableValue(_first_line(exc)) from exc
             except psycopg.Error as exc:
                 busy = isinstance(exc, psycopg.errors.LockNotAvailable)
                 lost = conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError)

@@ -151,7 +151,7 @@ class Scheduler:
         return later(
             next_at,
             storage.blacklist_round_columns(verdict),
-            write=lambda db: db.execute(MONITORS.refresh_doc, (claim.key,)),
+            write=lambda db: MONITORS.refresh_doc(db, int(claim.key)),
             then=self.checks_done.labels("blacklist", verdict.status).inc,
         )
 

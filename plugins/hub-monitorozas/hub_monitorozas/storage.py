@@ -1,6 +1,7 @@
 """Where devices, blacklist monitors and check results live: the migrations and every query.
-Each device and monitor row keeps its caller-facing JSON in ``doc``, which SQLite rewrites from
-the row's columns after every write, so REST lists join stored text without decoding. Both
+Each device and monitor row keeps its caller-facing JSON in ``doc``, rewritten from the row's
+columns after every write (the same bytes on either engine), so REST lists join stored text
+without decoding. Both
 lists are ordered by ``id``, a unique key, so their GraphQL cursors seek."""
 
 from __future__ import annotations
@@ -111,13 +112,20 @@ class Kind(Generic[R]):
     columns: tuple[str, ...]
     json_columns: tuple[str, ...] = ()  # stored as JSON text, in the doc as JSON values
 
-    @property
-    def refresh_doc(self) -> str:
-        """Rewrites one row's ``doc`` (parameter: the row's id) from its columns."""
-        values = ", ".join(
-            f"'{c}', json({c})" if c in self.json_columns else f"'{c}', {c}" for c in self.columns
+    def refresh_doc(self, db: Database, ident: int) -> None:
+        """Rewrite row ``ident``'s ``doc`` from its columns, in the record's field order."""
+        row = db.execute(
+            f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE id = ?", (ident,)
+        ).fetchone()
+        if row is None:
+            return
+        doc = {
+            column: orjson.loads(value) if column in self.json_columns else value
+            for column, value in zip(self.columns, row, strict=True)
+        }
+        db.execute(
+            f"UPDATE {self.table} SET doc = ? WHERE id = ?", (orjson.dumps(doc).decode(), ident)
         )
-        return f"UPDATE {self.table} SET doc = json_object({values}) WHERE id = ?"
 
     def decode(self, doc: bytes) -> R:
         return self.record(orjson.loads(doc))
@@ -206,7 +214,7 @@ def insert(
         db.execute(
             f"UPDATE {kind.table} SET next_check_at = ? WHERE id = ?", (first_check(ident), ident)
         )
-        db.execute(kind.refresh_doc, (ident,))
+        kind.refresh_doc(db, ident)
     return ident
 
 
@@ -263,7 +271,7 @@ def store_device_check(db: Any, device_id: int, check: Outcome, keep: int) -> st
             device_id,
         ),
     )
-    db.execute(DEVICES.refresh_doc, (device_id,))
+    DEVICES.refresh_doc(db, device_id)
     db.execute(
         "INSERT INTO device_checks (device_id, checked_at, status, response_ms, error,"
         " tls_expires_at, checks) VALUES (?, ?, ?, ?, ?, ?, ?)",
