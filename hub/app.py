@@ -42,7 +42,7 @@ from hub.registrations import (
     RestApi,
     StatusPanel,
 )
-from hub.storage import Database, Engine, private_directory
+from hub.storage import Database, Engine, Migration, private_directory
 from hub.timer_stats import TimerStore, m001_timer_stats
 from hub.timers import TimerRegistry
 from hub.upstream.budget import m001_budget
@@ -79,6 +79,11 @@ def attributed(plugin: str, what: str) -> Iterator[None]:
     except Exception as exc:
         log.debug("plugin %s: %s failed", plugin, what, exc_info=True)
         raise StartupError(f"plugin {plugin}: {what}: {one_line(exc)}") from exc
+
+
+# the host's databases migrated when a hub first uses them rather than at every start
+COORDINATION_MIGRATIONS: list[Migration] = [m001_leases, m001_timer_stats, m001_bus_events]
+UPSTREAM_MIGRATIONS: list[Migration] = [m001_budget, m001_cache, m002_writes]
 
 
 class Hub:
@@ -166,7 +171,7 @@ class Hub:
         if self.worker is None and not self.storage.shared:
             return TimerRegistry()
         shared = self.database(COORDINATION_DATABASE)
-        shared.migrate(CORE, [m001_leases, m001_timer_stats])
+        shared.migrate(CORE, COORDINATION_MIGRATIONS)
         name = f"worker-{self.worker or 0}"
         if self.storage.shared:  # one row per timer and process of each hub of the cluster
             name = f"{socket.gethostname()}:{self.data_dir.resolve()}:{name}"
@@ -180,7 +185,7 @@ class Hub:
         if not self.storage.shared:
             return EventBus(broker)
         shared = self.database(COORDINATION_DATABASE)
-        shared.migrate(CORE, [m001_bus_events])
+        shared.migrate(CORE, COORDINATION_MIGRATIONS)
         return EventBus(database=shared)
 
     # -- registrations -------------------------------------------------------------------
@@ -275,7 +280,7 @@ class Hub:
             return self.upstreams[plugin]
         vendor.settings.check(plugin)
         database = self.database(UPSTREAM_DATABASE)
-        database.migrate(CORE, [m001_budget, m001_cache, m002_writes])
+        database.migrate(CORE, UPSTREAM_MIGRATIONS)
         source = Upstream(plugin, vendor, database, self.metrics, self.events.shared)
         self._add_queue(plugin, source.writes.queue)
         # every worker tells the shared cache what its readers asked for; one polls (a lease in

@@ -27,17 +27,18 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from hub import ratelimit
-from hub.app import COORDINATION_DATABASE, UPSTREAM_DATABASE, Hub
+from hub.app import (
+    COORDINATION_DATABASE,
+    COORDINATION_MIGRATIONS,
+    UPSTREAM_DATABASE,
+    UPSTREAM_MIGRATIONS,
+    Hub,
+)
 from hub.config import Settings
 from hub.graphql import persisted
-from hub.leases import m001_leases
 from hub.plugins import CORE
 from hub.storage import SIDE_FILES, Database, Migration, SQLiteDatabase
 from hub.storage.postgres import PostgresDatabase, PostgresServer
-from hub.timer_stats import m001_timer_stats
-from hub.upstream.budget import m001_budget
-from hub.upstream.cache import m001_cache
-from hub.upstream.writes import m002_writes
 
 BATCH = 1000  # rows per executemany
 NOT_COPIED = ("_hub_migrations", "sqlite_sequence")  # the target's migrations record their own
@@ -45,9 +46,9 @@ HUB_BOOKKEEPING = ("_hub_migrations", "_hub_data_version")  # on PostgreSQL, nev
 _ON_START = (ratelimit.DATABASE,)  # the host's own besides hub.db, migrated at every start
 # the host's files that a hub migrates only when it first uses them (not at start)
 HOST_ON_FIRST_USE: dict[str, list[Migration]] = {
-    UPSTREAM_DATABASE: [m001_budget, m001_cache, m002_writes],
-    COORDINATION_DATABASE: [m001_leases, m001_timer_stats],
-    persisted.DATABASE: [persisted.m001_persisted_queries],
+    UPSTREAM_DATABASE: UPSTREAM_MIGRATIONS,
+    COORDINATION_DATABASE: COORDINATION_MIGRATIONS,
+    persisted.DATABASE: persisted.MIGRATIONS,
 }
 
 

@@ -36,6 +36,7 @@ from typing import Any
 from hub.app import (
     BUS_VARIABLE,
     COORDINATION_DATABASE,
+    COORDINATION_MIGRATIONS,
     INSTANCE_VARIABLE,
     STARTED_VARIABLE,
     WORKER_VARIABLE,
@@ -43,9 +44,8 @@ from hub.app import (
 )
 from hub.config import ConfigError, Settings, parse_address
 from hub.errors import StartupError
-from hub.leases import m001_leases
 from hub.plugins import CORE, one_line
-from hub.timer_stats import TimerStore, m001_timer_stats
+from hub.timer_stats import TimerStore
 
 log = logging.getLogger("hub.workers")
 
@@ -125,7 +125,7 @@ def prepare(settings: Settings) -> None:
         if hub.admin_token_created:
             print(hub.admin_token_notice(), flush=True)
         shared = hub.database(COORDINATION_DATABASE)
-        shared.migrate(CORE, [m001_leases, m001_timer_stats])
+        shared.migrate(CORE, COORDINATION_MIGRATIONS)
         if not hub.storage.shared:  # on PostgreSQL the figures are the cluster's: other hubs'
             TimerStore(shared, "supervisor").clear()
     finally:

@@ -30,7 +30,7 @@ from graphql import (
 from hub.api import HubApi
 from hub.config import GraphQLLimits
 from hub.plugins import CORE
-from hub.storage import Database
+from hub.storage import Database, Migration
 
 DATABASE = "_graphql"
 VERSION = 1  # the only version of Apollo's persistedQuery extension
@@ -131,11 +131,14 @@ def requested_hash(params: dict[str, Any]) -> str | None:
     return found
 
 
+MIGRATIONS: list[Migration] = [m001_persisted_queries]
+
+
 class PersistedQueries:
     """The shared store of persisted documents, keyed by the SHA-256 of their text."""
 
     def __init__(self, database: Database, limits: GraphQLLimits) -> None:
-        database.migrate(CORE, [m001_persisted_queries])
+        database.migrate(CORE, MIGRATIONS)
         self.db = database
         self.only = limits.persisted_only
         self.apq_bytes = limits.persisted_apq_bytes
