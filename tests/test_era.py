@@ -970,6 +970,37 @@ async def test_lookup_after_a_body_the_server_never_read(hub_process: HubProcess
 
 
 # == GraphQL and gRPC: the same operations ======================================================
+async def test_graphql_lists_show_each_write_on_the_next_read(era: Era) -> None:
+    """GraphQL keeps each listed row's rendering by its stored bytes: a write through any
+    protocol is in the very next list, whatever it selects."""
+    made = await era.create(opts={"title": "before"})
+    by_code = json.dumps({"code": made["code"]})
+    query = (
+        GQL_POINT + "query($f: JSON) { era { integrationPoints(filter: $f) {"
+        " edges { node { ...P } } nodes { code t: opts { title } } } } }"
+    )
+
+    async def listed() -> Any:
+        found = (await era.gql_data(query, {"f": json.loads(by_code)}))["era"]
+        (edge,) = found["integration_points"]["edges"]
+        (node,) = found["integration_points"]["nodes"]
+        assert node == {"code": edge["node"]["code"], "t": {"title": edge["node"]["opts"]["title"]}}
+        return edge["node"]
+
+    for _ in range(3):  # rendered, then kept
+        assert await listed() == made
+    reply = await era.rest("PATCH", "/" + made["id"], body={"opts": {"title": "after"}})
+    assert reply.status == 200, reply.text
+    assert await listed() == await era.get(made["id"]) != made
+    await era.rpc(
+        "Update",
+        era_pb2.UpdateRequest(
+            id=made["id"], integration_point=era_pb2.IntegrationPointInput(url="http://x.example")
+        ),
+    )
+    assert (await listed())["url"] == "http://x.example"
+
+
 async def test_graphql_crud(era: Era) -> None:
     code = "gql-" + uid()
     data = await era.gql_data(

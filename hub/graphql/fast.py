@@ -19,9 +19,9 @@ import asyncio
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from operator import attrgetter
 from typing import Any
 
+import orjson
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
@@ -38,6 +38,7 @@ from graphql import (
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 
 from hub.graphql.limits import request_error_extensions
+from hub.graphql.stored import Stored
 
 Completer = Callable[[Any], Any]
 YIELD_EVERY = 500  # fields one request resolves in a turn of the event loop (about 10 ms)
@@ -92,14 +93,6 @@ def _collect(
     return grouped
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _constant(value: str) -> Callable[[Any], str]:
-    return lambda _source: value
-
-
 def _leaf(serialize: Callable[[Any], Any]) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
@@ -149,13 +142,18 @@ def _plain_field_name(field: Any) -> str | None:
 
 
 def compile_completer(
-    return_type: GraphQLOutputType, nodes: Sequence[FieldNode], fragments: dict[str, Any]
+    return_type: GraphQLOutputType,
+    nodes: Sequence[FieldNode],
+    fragments: dict[str, Any],
+    splice: bool = False,
 ) -> Completer | None:
+    """The completer of a plain subtree, or None. ``splice``: the answer is serialized with
+    orjson, so :class:`Stored` rows may be answered with their serialized rendering."""
     if isinstance(return_type, GraphQLNonNull):
-        inner = compile_completer(return_type.of_type, nodes, fragments)
+        inner = compile_completer(return_type.of_type, nodes, fragments, splice)
         return _non_null(inner) if inner else None
     if isinstance(return_type, GraphQLList):
-        inner = compile_completer(return_type.of_type, nodes, fragments)
+        inner = compile_completer(return_type.of_type, nodes, fragments, splice)
         return _list(inner) if inner else None
     if is_leaf_type(return_type):
         return _leaf(return_type.serialize)  # type: ignore[union-attr]
@@ -164,36 +162,129 @@ def compile_completer(
     grouped = _collect(return_type, nodes, fragments)
     if grouped is None:
         return None
-    entries: list[tuple[str, Callable[[Any], Any], Completer]] = []
+    fields: list[_FieldPlan] = []
     for key, field_nodes in grouped.items():
         name = field_nodes[0].name.value
         if name == "__typename":
-            entries.append((key, _constant(return_type.name), _identity))
+            fields.append(_FieldPlan(key, None, None, False))
             continue
         field = return_type.fields.get(name)
         attribute = _plain_field_name(field) if field is not None else None
         if attribute is None or any(n.arguments for n in field_nodes):
             return None
-        sub = compile_completer(field.type, field_nodes, fragments)  # type: ignore[union-attr]
+        field_type = field.type  # type: ignore[union-attr]
+        non_null = isinstance(field_type, GraphQLNonNull)
+        inner_type = field_type.of_type if non_null else field_type
+        sub = compile_completer(inner_type, field_nodes, fragments, splice)
         if sub is None:
             return None
-        entries.append((key, attrgetter(attribute), sub))
+        fields.append(_FieldPlan(key, attribute, sub, non_null))
+    return _object_completer(return_type.name, fields, splice)
 
-    width = len(entries)
 
-    def complete(value: Any) -> Any:
-        if value is None:
-            return None
-        _completed[0] += width
-        try:
-            return {key: sub(read(value)) for key, read, sub in entries}
-        except AttributeError:
-            raise _Fallback from None
+class _FieldPlan:
+    """One response key of an object: the attribute it reads (None: ``__typename``), how its
+    value completes and whether a null there is graphql-core's to propagate."""
 
+    def __init__(self, key: str, attribute: str | None, sub: Completer | None, non_null: bool):
+        self.key, self.attribute, self.sub, self.non_null = key, attribute, sub, non_null
+
+
+def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) -> Completer:
+    """An object's completer as one generated function: attribute reads and a dict display,
+    without a loop or a call per field beyond the field's own completer (a list page of
+    thousands of rows calls this once per row)."""
+    namespace: dict[str, Any] = {"Stored": Stored, "Fallback": _Fallback, "done": _completed}
+    reads, items = [], []
+    for i, field in enumerate(fields):
+        if field.attribute is None:
+            items.append(f"{field.key!r}: {type_name!r}")
+            continue
+        namespace[f"c{i}"] = field.sub
+        reads.append(f"v{i} = c{i}(value.{field.attribute})")
+        if field.non_null:
+            reads.append(f"if v{i} is None: raise Fallback")
+        items.append(f"{field.key!r}: v{i}")
+    stored = "return render(value)" if splice else "value = value.built()"
+    source = "\n".join(
+        [
+            "def complete(value):",
+            "    if value is None: return None",
+            f"    if type(value) is Stored: {stored}",
+            f"    done[0] += {len(fields)}",
+            "    try:",
+            *(f"        {line}" for line in reads or ["pass"]),
+            "    except AttributeError:",
+            "        raise Fallback from None",
+            f"    return {{{', '.join(items)}}}",
+        ]
+    )
+    exec(compile(source, f"<completer of {type_name}>", "exec"), namespace)
+    complete: Completer = namespace["complete"]
+    if splice:
+        namespace["render"] = _renderer(complete)
     return complete
 
 
-Plans = dict[tuple[str, tuple[int, ...]], tuple[list[FieldNode], Completer | None]]
+def _renderer(complete: Completer) -> Completer:
+    """A :class:`Stored` row's rendering as serialized JSON by ``complete``, made once per
+    stored bytes and counted as the fields it completed then."""
+    memo = _renderings.new()
+    rows = memo.rows
+
+    def render(value: Stored) -> Any:
+        found = rows.get(value.key)
+        if found is not None:
+            _completed[0] += found[1]
+            return found[0]
+        before = _completed[0]
+        rendered = orjson.Fragment(orjson.dumps(complete(value.built())))
+        _renderings.keep(memo, value.key, (rendered, _completed[0] - before))
+        return rendered
+
+    return render
+
+
+class Renderings:
+    """Every plan's renderings of stored rows, within one budget of bytes: past it, all are
+    dropped at once (the next requests render again), so memory stays bounded however many
+    documents and rows pass through."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self.memos: weakref.WeakSet[_Memo] = weakref.WeakSet()
+
+    def new(self) -> _Memo:
+        memo = _Memo()
+        self.memos.add(memo)
+        return memo
+
+    def keep(self, memo: _Memo, key: bytes, entry: tuple[orjson.Fragment, int]) -> None:
+        size = 2 * len(key) + 100  # the key, a rendering of about its size, the entry
+        if self.used + size > self.budget:
+            for each in list(self.memos):
+                each.rows.clear()
+            self.used = 0
+            if size > self.budget:
+                return
+        memo.rows[key] = entry
+        self.used += size
+
+
+class _Memo:
+    """A plan's renderings by stored bytes; it lives as long as its plan."""
+
+    __slots__ = ("__weakref__", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[bytes, tuple[orjson.Fragment, int]] = {}
+
+
+_renderings = Renderings(64 * 1024 * 1024)
+
+
+Plans = dict[tuple[str, tuple[int, ...], bool], tuple[list[FieldNode], Completer | None]]
 # plans by the id of their operation, as long as it lives: a document the cache dropped (or never
 # kept) takes its plans along. Not a WeakKeyDictionary: nodes compare by content, and two equal
 # documents must not share plans keyed by the ids of one's nodes.
@@ -213,16 +304,17 @@ def plan_for(
     return_type: GraphQLOutputType,
     nodes: list[FieldNode],
     fragments: dict[str, Any],
+    splice: bool = False,
 ) -> Completer | None:
     """Plans are cached by the identity of the field nodes, per operation; the plan keeps the
     nodes alive so an id is never reused while its plan exists."""
     plans = _plans_of(operation)
-    key = (str(return_type), tuple(map(id, nodes)))
+    key = (str(return_type), tuple(map(id, nodes)), splice)
     cached = plans.get(key)
     if cached is not None:
         return cached[1]
     try:
-        plan = compile_completer(return_type, nodes, fragments)
+        plan = compile_completer(return_type, nodes, fragments, splice)
     except Exception:  # a shape this compiler does not know: graphql-core handles it
         plan = None
     plans[key] = (nodes, plan)
@@ -256,6 +348,7 @@ def _over_limit(error: GraphQLError) -> bool:
 
 class PlainSubtreeExecutor(IncrementalExecutor):
     max_resolved_fields: int | None = None  # set by :meth:`limited`
+    splice = False  # the answer is serialized with orjson (set by :meth:`limited`)
 
     def __init__(self, *args: Any, operation_extensions: Any = None, **kwargs: Any) -> None:
         # strawberry hands a custom executor the request's "extensions"; nothing here reads them
@@ -266,9 +359,11 @@ class PlainSubtreeExecutor(IncrementalExecutor):
         self.waiting: deque[asyncio.Future[None]] = deque()
 
     @classmethod
-    def limited(cls, max_resolved_fields: int) -> type[PlainSubtreeExecutor]:
-        """The executor with a budget of fields per request."""
-        return type(cls.__name__, (cls,), {"max_resolved_fields": max_resolved_fields})
+    def limited(cls, max_resolved_fields: int, splice: bool = False) -> type[PlainSubtreeExecutor]:
+        """The executor with a budget of fields per request; ``splice``: its answers are
+        serialized with orjson, which takes stored rows' renderings as they are."""
+        attributes = {"max_resolved_fields": max_resolved_fields, "splice": splice}
+        return type(cls.__name__, (cls,), attributes)
 
     def spend(self, fields: int) -> None:
         self.resolved_fields += fields
@@ -332,7 +427,7 @@ class PlainSubtreeExecutor(IncrementalExecutor):
             return None
         if not isinstance(result, Exception):
             nodes = [d.node for d in field_details_list]
-            plan = plan_for(self.operation, return_type, nodes, self.fragments)
+            plan = plan_for(self.operation, return_type, nodes, self.fragments, self.splice)
             if plan is not None:
                 before = _completed[0]
                 try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 import strawberry
 from strawberry.scalars import JSON
@@ -60,20 +60,60 @@ def connection(
     and ``total`` tells whether more follow; a keyset list passes each row's
     :meth:`~hub.paging.Keyset.cursor` and ``has_next`` (it fetched one row more than asked)."""
     if cursors is None:
-        cursors = [offset_cursor(page.offset + i) for i in range(len(items))]
+        cursors = _OffsetCursors(page.offset, len(items))
         has_next = page.offset + len(items) < total
-    edges = [Edge(cursor=cursor, node=item) for cursor, item in zip(cursors, items, strict=True)]
+    if len(cursors) != len(items):
+        raise ValueError(f"{len(items)} items but {len(cursors)} cursors")
+    edges = [_Edge(item, cursors, i) for i, item in enumerate(items)]
     return Connection(
-        edges=edges,
+        edges=edges,  # type: ignore[arg-type]
         nodes=list(items),
         page_info=PageInfo(
             has_next_page=bool(has_next),
             has_previous_page=page.offset > 0 or page.after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=cursors[0] if edges else None,
+            end_cursor=cursors[len(edges) - 1] if edges else None,
         ),
         total_count=total,
     )
+
+
+class _Edge:
+    """An :class:`Edge` whose cursor is made only if the answer asks for it: a page of
+    thousands of rows must not encode a cursor per row for a query that selects none."""
+
+    __slots__ = ("_cursors", "_index", "node")
+
+    def __init__(self, node: object, cursors: Sequence[str], index: int) -> None:
+        self.node = node
+        self._cursors = cursors
+        self._index = index
+
+    @property
+    def cursor(self) -> str:
+        return self._cursors[self._index]
+
+
+class _OffsetCursors(Sequence[str]):
+    """Offset cursors of a page's rows, each made when read."""
+
+    def __init__(self, offset: int, count: int) -> None:
+        self.offset = offset
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [offset_cursor(self.offset + i) for i in range(self.count)[index]]
+        return offset_cursor(self.offset + range(self.count)[index])
 
 
 SHARED_TYPES = {"PageInfo", "JSON"}

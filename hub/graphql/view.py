@@ -181,7 +181,7 @@ class GraphQLEndpoint:
         self.schema = schema
         self.limits = limits
         self.documents = schema.documents
-        self.executor = PlainSubtreeExecutor.limited(limits.max_resolved_fields)
+        self.executor = PlainSubtreeExecutor.limited(limits.max_resolved_fields, splice=True)
         self.persisted = PersistedQueries.of(hub, limits)
         self.strawberry_view = HubStrawberryView(hub, schema, self.persisted)
 

@@ -7,11 +7,13 @@ from enum import Enum
 import strawberry
 
 from hub.graphql.context import plugin_resolvers
+from hub.graphql.stored import stored_objects
 from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.records import sent_fields, to_graphql
 from hub_era.errors import PLUGIN, bad_request
 from hub_era.fields import Order
 from hub_era.service import EraService
+from hub_era.storage import record_of
 
 
 @strawberry.type(name="EraOpts")
@@ -102,8 +104,11 @@ class EraQuery:
         window = page_window(first, after, bad_request, seekable=service.upstream is None)
         orders = [Order(o.field, o.direction is Direction.DESC) for o in order or []]
         page = await service.page(caller, filter=filter, order=orders, window=window)
+        stored = page.stored
         return connection(
-            [to_graphql(IntegrationPoint, p) for p in page.records()],
+            [to_graphql(IntegrationPoint, p) for p in page.records()]
+            if stored is None
+            else stored_objects(IntegrationPoint, stored, record_of),
             page.total or 0,
             window,
             page.cursors(),

@@ -41,11 +41,20 @@ class StoredPage:
     def has_next(self) -> bool:
         return self.read.has_next
 
+    @property
+    def stored(self) -> list[bytes]:
+        return self.items
+
     def records(self) -> list[IntegrationPoint]:
-        return [IntegrationPoint.of(orjson.loads(item)) for item in self.items]
+        return [record_of(item) for item in self.items]
 
     def cursors(self) -> list[str]:
         return self.read.cursors()
+
+
+def record_of(stored: bytes) -> IntegrationPoint:
+    """A channel from its stored JSON."""
+    return IntegrationPoint.of(orjson.loads(stored))
 
 
 def json_path(path: str) -> str:

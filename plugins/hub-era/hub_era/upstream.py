@@ -224,6 +224,7 @@ class VendorPage:
     points: tuple[IntegrationPoint, ...]
     total: int
     has_next: bool
+    stored = None  # the vendor's channels are decoded records, not stored rows
 
     def records(self) -> list[IntegrationPoint]:
         return list(self.points)

@@ -1,0 +1,148 @@
+"""Stored rows (:func:`hub.graphql.stored.stored_objects`) answer exactly as the objects built
+from them would, whatever the selection, on the first request and on every later one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphql
+import orjson
+import pytest
+import strawberry
+
+from hub.graphql import fast
+from hub.graphql.fast import PlainSubtreeExecutor, Renderings
+from hub.graphql.stored import Stored, stored_objects
+from hub.records import to_graphql
+
+
+@strawberry.type
+class Tag:
+    name: str
+    weight: float | None
+
+
+@strawberry.type
+class Item:
+    id: strawberry.ID
+    title: str
+    tags: list[Tag]
+    note: str | None
+
+    @strawberry.field
+    def shout(self, suffix: str = "!") -> str:
+        return self.title.upper() + suffix
+
+
+ROWS: list[bytes] = []  # what the resolvers list, as stored
+
+
+def decode(raw: bytes) -> dict[str, Any]:
+    return orjson.loads(raw)  # type: ignore[no-any-return]
+
+
+def row(i: int, title: str | None = None, note: str | None = None) -> bytes:
+    tags = [{"name": "a", "weight": 1.5}, {"name": "é", "weight": None}]
+    data = {"id": str(i), "title": f"t{i}" if title is None else title, "tags": tags, "note": note}
+    return orjson.dumps(data)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def stored(self) -> list[Item]:
+        return stored_objects(Item, ROWS, decode)
+
+    @strawberry.field
+    def built(self) -> list[Item]:
+        return [to_graphql(Item, decode(raw)) for raw in ROWS]
+
+
+schema = strawberry.Schema(query=Query)
+
+SELECTIONS = [
+    "{ id title tags { name weight } note }",
+    "{ __typename a: title b: title ...F tags { ... on Tag { name } } } fragment F on Item { id }",
+    '{ title shout(suffix: "?") }',
+    "{ title note @include(if: $s) }",
+    "{ id }",
+]
+
+
+def answer(field: str, selection: str, executor: Any) -> tuple[bytes, list[Any]]:
+    head, _, fragments = selection.partition(" fragment ")
+    query = f"query($s: Boolean!) {{ {field} {head} }}" + (
+        f" fragment {fragments}" if fragments else ""
+    )
+    result = graphql.execute(
+        schema._schema, graphql.parse(query), variable_values={"s": True}, executor_class=executor
+    )
+    return orjson.dumps(result.data), [e.formatted for e in result.errors or []]
+
+
+def same_as_built(selection: str, executor: Any) -> None:
+    expected = answer("built", selection, None)
+    data, errors = answer("stored", selection, executor)
+    assert (data.replace(b'"stored"', b'"built"'), errors) == expected
+
+
+@pytest.fixture(autouse=True)
+def rows() -> Any:
+    ROWS[:] = [row(i) for i in range(3)]
+    yield
+    ROWS.clear()
+
+
+@pytest.mark.parametrize("selection", SELECTIONS)
+@pytest.mark.parametrize("splice", [True, False])
+def test_stored_rows_answer_as_built_objects(selection: str, splice: bool) -> None:
+    executor = PlainSubtreeExecutor.limited(10_000, splice=splice)
+    for _ in range(3):  # rendered, then answered from the renderings
+        same_as_built(selection, executor)
+
+
+def test_a_changed_row_is_rendered_again() -> None:
+    executor = PlainSubtreeExecutor.limited(10_000, splice=True)
+    same_as_built(SELECTIONS[0], executor)
+    ROWS[1] = row(1, title="changed", note="new")
+    same_as_built(SELECTIONS[0], executor)
+    assert b'"changed"' in answer("stored", SELECTIONS[0], executor)[0]
+
+
+def test_a_null_in_a_non_null_field_is_graphql_cores_error() -> None:
+    ROWS[1] = orjson.dumps({**orjson.loads(row(1)), "title": None})
+    executor = PlainSubtreeExecutor.limited(10_000, splice=True)
+    for _ in range(2):
+        data, errors = answer("stored", "{ id title }", executor)
+        assert data == b"null"
+        assert "Cannot return null for non-nullable field Item.title" in errors[0]["message"]
+
+
+def test_renderings_count_against_the_field_budget_every_time() -> None:
+    def fits(budget: int, splice: bool) -> bool:
+        executor = PlainSubtreeExecutor.limited(budget, splice)
+        errors = answer("stored", "{ id title }", executor)[1]
+        assert errors == [] or errors[0]["extensions"]["reason"] == "execution_limit"
+        return not errors
+
+    needed = next(n for n in range(1, 50) if fits(n, splice=False))
+    assert needed > 6  # the root field, three rows and their two fields each
+    for _ in range(3):  # rendered, then answered from the renderings: counted alike
+        assert fits(needed, splice=True)
+        assert not fits(needed - 1, splice=True)
+
+
+def test_renderings_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    small = Renderings(budget=3 * (2 * len(row(0)) + 100))
+    monkeypatch.setattr(fast, "_renderings", small)
+    executor = PlainSubtreeExecutor.limited(10_000, splice=True)
+    ROWS[:] = [row(i) for i in range(5)]
+    for _ in range(3):
+        same_as_built("{ id title note }", executor)
+        assert small.used <= small.budget
+
+
+def test_a_stored_row_reads_as_its_object() -> None:
+    (item,) = stored_objects(Item, [row(7)], decode)
+    assert type(item) is Stored and isinstance(item, Item)
+    assert item.title == "t7" and item.shout() == "T7!"  # type: ignore[call-arg]
