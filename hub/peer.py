@@ -6,6 +6,7 @@ which counts only when the peer is a proxy the plugin trusts. Addresses come bac
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 FORWARDED_FOR = "x-forwarded-for"
 
 
+@functools.lru_cache(maxsize=4096)  # every request reads its peer; clients come back
 def parse_address(text: str | None) -> Address | None:
     """``127.0.0.1``, ``::1``, ``[::1]``, ``fe80::1%eth0``, ``::ffff:10.0.0.1`` (as
     ``10.0.0.1``); anything else is ``None``."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import orjson
@@ -233,13 +233,17 @@ def _renderer(complete: Completer) -> Completer:
     rows = memo.rows
 
     def render(value: Stored) -> Any:
-        found = rows.get(value.key)
+        try:
+            found = rows.get(value.key)
+        except TypeError:  # a row that cannot be hashed: rendered each time
+            return complete(value.built())
         if found is not None:
             _completed[0] += found[1]
             return found[0]
         before = _completed[0]
-        rendered = orjson.Fragment(orjson.dumps(complete(value.built())))
-        _renderings.keep(memo, value.key, (rendered, _completed[0] - before))
+        data = orjson.dumps(complete(value.built()))
+        rendered = orjson.Fragment(data)
+        _renderings.keep(memo, value.key, (rendered, _completed[0] - before), len(data))
         return rendered
 
     return render
@@ -260,8 +264,10 @@ class Renderings:
         self.memos.add(memo)
         return memo
 
-    def keep(self, memo: _Memo, key: bytes, entry: tuple[orjson.Fragment, int]) -> None:
-        size = 2 * len(key) + 100  # the key, a rendering of about its size, the entry
+    def keep(
+        self, memo: _Memo, key: Hashable, entry: tuple[orjson.Fragment, int], length: int
+    ) -> None:
+        size = 2 * length + 200  # the rendering, a key of about its size, the entry
         if self.used + size > self.budget:
             for each in list(self.memos):
                 each.rows.clear()
@@ -273,12 +279,12 @@ class Renderings:
 
 
 class _Memo:
-    """A plan's renderings by stored bytes; it lives as long as its plan."""
+    """A plan's renderings by stored row; it lives as long as its plan."""
 
     __slots__ = ("__weakref__", "rows")
 
     def __init__(self) -> None:
-        self.rows: dict[bytes, tuple[orjson.Fragment, int]] = {}
+        self.rows: dict[Hashable, tuple[orjson.Fragment, int]] = {}
 
 
 _renderings = Renderings(64 * 1024 * 1024)

@@ -1,24 +1,29 @@
-"""Rows as stored, handed to GraphQL without building their objects first.
+"""Rows (stored bytes, column tuples, records) handed to GraphQL without building their objects.
 
 A list resolver over stored rows returns :func:`stored_objects` instead of building a strawberry
 object per row. The fast completer (:mod:`hub.graphql.fast`) renders each row once per
-(selection, stored bytes): on ``/graphql`` it keeps the rendering as serialized JSON and
-splices it into every later answer that selects the same fields of a row with the same bytes,
-the way REST joins stored JSON texts. The stored bytes are the whole key, so a changed row is a
-new key and can never be answered with an old rendering. Anything else that reads a row (a
-resolver, graphql-core's own completion) gets the object built from the row, once.
+(selection, row): on ``/graphql`` it keeps the rendering as serialized JSON and splices it into
+every later answer that selects the same fields of an equal row, the way REST joins stored JSON
+texts. The row's whole content is the key, so a changed row is a new key and can never be
+answered with an old rendering. Anything else that reads a row (a resolver, graphql-core's own
+completion) gets the object built from the row, once.
 
-The contract for ``record``: a pure function of the stored bytes (no caller, clock or setting
-may change what it returns), because its result is reused for every request."""
+The contract: ``record`` is a pure function of the row (no caller, clock, setting or other row
+may change what it returns), and rows that compare equal render alike, because a rendering is
+reused for every request that lists an equal row. JSON bytes, tuples of column values and frozen
+dataclass records of typed fields are such rows. A row that cannot be hashed (a record holding a
+list or a dict) is rendered each time, as if it were not stored."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from hub.records import to_graphql
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Hashable)
 _UNBUILT: Any = object()
 
 
@@ -27,7 +32,7 @@ class Stored:
 
     __slots__ = ("_build", "_object", "key")
 
-    def __init__(self, key: bytes, build: Callable[[bytes], Any]) -> None:
+    def __init__(self, key: Hashable, build: Callable[[Any], Any]) -> None:
         self.key = key
         self._build = build
         self._object = _UNBUILT
@@ -45,11 +50,16 @@ class Stored:
         return type(self.built())
 
 
-def stored_objects(cls: type[T], rows: Sequence[bytes], record: Callable[[bytes], Any]) -> list[T]:
-    """``rows`` (stored bytes, each decoded by ``record`` into a record) as objects of the
-    strawberry type ``cls``, each built from its record only when something reads it."""
+def stored_objects(
+    cls: type[T], rows: Sequence[R], record: Callable[[R], Any] | None = None
+) -> list[T]:
+    """``rows`` as objects of the strawberry type ``cls``, each built from ``record(row)`` (or
+    the row itself, when it is a record) only when something reads it. A row is what holds the
+    whole of it: its stored JSON bytes, a tuple of its columns, or a frozen dataclass record."""
+    if record is None:
+        return [Stored(row, functools.partial(to_graphql, cls)) for row in rows]  # type: ignore[misc]
 
-    def build(raw: bytes) -> T:
-        return to_graphql(cls, record(raw))
+    def build(row: R) -> T:
+        return to_graphql(cls, record(row))
 
-    return [Stored(raw, build) for raw in rows]  # type: ignore[misc]
+    return [Stored(row, build) for row in rows]  # type: ignore[misc]

@@ -99,10 +99,10 @@ class _OffsetCursors(Sequence[str]):
 
     def __init__(self, offset: int, count: int) -> None:
         self.offset = offset
-        self.count = count
+        self.length = count
 
     def __len__(self) -> int:
-        return self.count
+        return self.length
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -112,8 +112,8 @@ class _OffsetCursors(Sequence[str]):
 
     def __getitem__(self, index: int | slice) -> str | list[str]:
         if isinstance(index, slice):
-            return [offset_cursor(self.offset + i) for i in range(self.count)[index]]
-        return offset_cursor(self.offset + range(self.count)[index])
+            return [offset_cursor(self.offset + i) for i in range(self.length)[index]]
+        return offset_cursor(self.offset + range(self.length)[index])
 
 
 SHARED_TYPES = {"PageInfo", "JSON"}

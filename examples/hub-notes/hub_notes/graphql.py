@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import strawberry
 
 from hub.graphql.context import plugin_resolvers
+from hub.graphql.stored import stored_objects
 from hub.graphql.types import Connection, connection, page_window
 from hub.records import sent_fields, to_graphql
 from hub_notes.errors import bad_request
@@ -44,7 +45,7 @@ class NotesQuery:
     ) -> Connection[NoteType]:
         page = page_window(first, after, bad_request, seekable=True)  # ordered by a unique key
         notes = _service(info).list(_caller(info), page)
-        nodes = [to_graphql(NoteType, n) for n in notes.notes]
+        nodes = stored_objects(NoteType, notes.notes)
         return connection(nodes, notes.total, page, notes.cursors, notes.has_next)
 
     @strawberry.field

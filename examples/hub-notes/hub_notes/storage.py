@@ -3,6 +3,7 @@ a page after a cursor is a seek: a deep page costs what the first one does."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,7 @@ def note_of(row: Any) -> Note:
 class NotePage:
     notes: list[Note]
     total: int  # live notes in all, whatever the page
-    cursors: list[str]  # each note's keyset cursor, for GraphQL
+    cursors: Sequence[str]  # each note's keyset cursor, for GraphQL
     has_next: bool  # more notes follow this page
 
 

@@ -22,7 +22,9 @@ STRING_FIELDS = (
 )
 OPTS: dict[str, type] = {"title": str, "comment": str, "allow_files_api": bool, "issync": bool}
 SERVER_SET = ("id", "token_local", "ext")
-FIELDS = ("id", "code", "type", "token_local", *STRING_FIELDS[2:], "opts", "ext")
+OPTIONAL_STRINGS = STRING_FIELDS[2:]
+EMPTY_OPTS = {k: kind() for k, kind in OPTS.items()}  # "" and False
+FIELDS = ("id", "code", "type", "token_local", *OPTIONAL_STRINGS, "opts", "ext")
 LEAVES = (
     *(f for f in FIELDS if f not in ("opts", "ext")),
     *(f"opts.{k}" for k in OPTS),
@@ -37,6 +39,10 @@ ALIASES = {
 KEY_FIELDS = ("id", "code", "token_local")
 MAX_STRING = 2048
 MAX_CODE = 255
+# what a POST/PATCH body may hold; what only the server sets (``tokenlocal`` too)
+SETTABLE = frozenset((*STRING_FIELDS, "opts"))
+SERVER_KEYS = frozenset((*SERVER_SET, *(a for a, f in ALIASES.items() if f == "token_local")))
+STRING_LIMITS = tuple((k, MAX_CODE if k == "code" else MAX_STRING) for k in STRING_FIELDS)
 
 
 def field_path(name: str, *, what: str) -> str:
@@ -59,17 +65,17 @@ def validate_changes(changes: Any, *, creating: bool) -> dict[str, Any]:
     """Check a POST/PATCH body; the message names the first bad field."""
     if not isinstance(changes, dict):
         raise bad_request("body: expected a JSON object (integration_point entity)")
-    for key in changes:
-        if key in SERVER_SET or ALIASES.get(key) == "token_local":
-            raise bad_request(f"{key}: field is set by the server and cannot be changed")
-        if key not in STRING_FIELDS and key != "opts":
-            raise bad_request(f"{key}: unknown field")
-    for key in STRING_FIELDS:
+    if not SETTABLE.issuperset(changes):
+        for key in changes:
+            if key in SERVER_KEYS:
+                raise bad_request(f"{key}: field is set by the server and cannot be changed")
+            if key not in SETTABLE:
+                raise bad_request(f"{key}: unknown field")
+    for key, limit in STRING_LIMITS:
         if key in changes:
             value = changes[key]
             if not isinstance(value, str):
                 raise bad_request(f"{key}: expected a string")
-            limit = MAX_CODE if key == "code" else MAX_STRING
             if len(value) > limit:
                 raise bad_request(f"{key}: longer than {limit} characters")
     for key in ("code", "type"):
@@ -94,11 +100,19 @@ def validate_changes(changes: Any, *, creating: bool) -> dict[str, Any]:
     return changes
 
 
-def canonical(entity: dict[str, Any]) -> dict[str, Any]:
-    out = {k: entity[k] for k in FIELDS if k not in ("opts", "ext")}
-    out["opts"] = {k: entity["opts"][k] for k in OPTS}
-    out["ext"] = {"ct": entity["ext"]["ct"], "lwt": entity["ext"]["lwt"]}
-    return out
+def new_entity(changes: dict[str, Any], ident: str, token: str, stamp: str) -> dict[str, Any]:
+    """A new channel in its canonical form (the seed's field order), built in one pass: what
+    the checked ``changes`` set, every other field empty."""
+    opts = changes.get("opts") or {}
+    return {
+        "id": ident,
+        "code": changes["code"],
+        "type": changes["type"],
+        "token_local": token,
+        **{k: changes.get(k, "") for k in OPTIONAL_STRINGS},
+        "opts": {k: opts.get(k, empty) for k, empty in EMPTY_OPTS.items()},
+        "ext": {"ct": stamp, "lwt": stamp},
+    }
 
 
 def apply_mask(entity: dict[str, Any], mask: Sequence[str] | None, flat: bool) -> dict[str, Any]:

@@ -186,8 +186,7 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
     async def create(request: web.Request) -> web.Response:
         caller = auth(request)
         _query(request)
-        point = await service.create(caller, await read_json(request))
-        return _ok(orjson.dumps(to_json(point)))
+        return _ok(await service.create_json(caller, await read_json(request)))
 
     @operation(
         "List integration points",

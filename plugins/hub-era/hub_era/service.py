@@ -23,11 +23,10 @@ from hub.storage import IntegrityError
 from hub_era.errors import PLUGIN, bad_request, error, unauthorized
 from hub_era.fields import (
     ALIASES,
-    FIELDS,
     KEY_FIELDS,
     Order,
     apply_mask,
-    canonical,
+    new_entity,
     validate_changes,
 )
 from hub_era.records import IntegrationPoint, now_stamp
@@ -47,9 +46,14 @@ class PointPage(Protocol):
     @property
     def has_next(self) -> bool: ...
 
+    @property
+    def stored(self) -> list[bytes] | None:
+        """Each channel's stored JSON (for :func:`~hub_era.storage.record_of`); None for the
+        vendor's."""
+
     def records(self) -> list[IntegrationPoint]: ...
 
-    def cursors(self) -> list[str] | None: ...
+    def cursors(self) -> Sequence[str] | None: ...
 
 
 class EraService:
@@ -213,31 +217,33 @@ class EraService:
         changes = validate_changes(changes, creating=True)
         if self.upstream is not None:
             return await self.upstream.create(caller, changes)
-        stamp = now_stamp()
-        entity: dict[str, Any] = {k: "" for k in FIELDS if k not in ("opts", "ext")}
-        entity.update({k: v for k, v in changes.items() if k != "opts"})
-        entity["id"] = str(uuid.uuid4())
-        entity["token_local"] = secrets.token_hex(16)
-        entity["opts"] = {"title": "", "comment": "", "allow_files_api": False, "issync": False}
-        entity["opts"].update(changes.get("opts") or {})
-        entity["ext"] = {"ct": stamp, "lwt": stamp}
-        entity = canonical(entity)
+        return IntegrationPoint.of(self._insert(changes)[0])
+
+    async def create_json(self, caller: Caller, changes: Any) -> bytes:
+        """REST's create: the new channel's JSON as it is stored (the record REST would render
+        from it is never built); upstream, the vendor's channel rendered."""
+        self.authorize(caller)
+        changes = validate_changes(changes, creating=True)
+        if self.upstream is not None:
+            return orjson.dumps(to_json(await self.upstream.create(caller, changes)))
+        return self._insert(changes)[1]
+
+    def _insert(self, changes: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """Store a new channel made from checked ``changes``: it and its canonical JSON."""
+        entity = new_entity(changes, str(uuid.uuid4()), secrets.token_hex(16), now_stamp())
+        stored = orjson.dumps(entity)
+        row = (entity["id"], entity["code"], entity["token_local"], stored.decode())
         try:
+            # one statement, no look-up first: the UNIQUE constraints refuse a duplicate (a 409)
             with self.database.write() as db:
                 db.execute(
-                    f"INSERT INTO {TABLE} (id, code, token_local, data) VALUES (?, ?, ?, ?)",
-                    (
-                        entity["id"],
-                        entity["code"],
-                        entity["token_local"],
-                        orjson.dumps(entity).decode(),
-                    ),
+                    f"INSERT INTO {TABLE} (id, code, token_local, data) VALUES (?, ?, ?, ?)", row
                 )
         except IntegrityError:
             raise error(
                 409, f"code: an integration point with code {entity['code']!r} already exists"
             ) from None
-        return IntegrationPoint.of(entity)
+        return entity, stored
 
     async def update(self, caller: Caller, ident: str, changes: Any) -> IntegrationPoint:
         self.authorize(caller)

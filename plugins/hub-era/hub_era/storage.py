@@ -48,7 +48,7 @@ class StoredPage:
     def records(self) -> list[IntegrationPoint]:
         return [record_of(item) for item in self.items]
 
-    def cursors(self) -> list[str]:
+    def cursors(self) -> Sequence[str]:
         return self.read.cursors()
 
 

@@ -5,7 +5,7 @@ webhook outbox and the downloads. Also how every list of rop is read a page at a
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -169,7 +169,7 @@ def import_audio_files(database: Database, directory: Path) -> None:
 class Listing(Generic[T]):
     items: list[T]
     total: int  # every matching row, whatever the page
-    cursors: list[str]  # each item's keyset cursor, for GraphQL
+    cursors: Sequence[str]  # each item's keyset cursor, for GraphQL
     has_next: bool  # more rows follow this page
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from hub.graphql.context import plugin_resolvers
+from hub.graphql.stored import stored_objects
 from hub.graphql.types import Connection, connection, page_window
 from hub.records import sent_fields, to_graphql
 from hub_unspot.errors import bad_request
@@ -134,7 +135,7 @@ class UnspotQuery:
     ) -> Connection[User]:
         page = page_window(first, after, bad_request, seekable=True)
         users = _service(info).list_users(_caller(info), page)
-        nodes = [to_graphql(User, u) for u in users.users]
+        nodes = stored_objects(User, users.users)
         return connection(nodes, users.total, page, users.cursors, users.has_next)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +101,7 @@ def delete_user(database: Database, user_id: Any) -> bool:
 class UserPage:
     users: list[User]
     total: int  # every user, whatever the page
-    cursors: list[str]  # each user's keyset cursor
+    cursors: Sequence[str]  # each user's keyset cursor
     has_next: bool  # more users follow this page
 
 

@@ -68,7 +68,7 @@ def every(database: Database) -> list[Account]:
 class AccountPage:
     accounts: list[Account]
     total: int  # every account, whatever the page
-    cursors: list[str]  # each account's keyset cursor, for GraphQL
+    cursors: Sequence[str]  # each account's keyset cursor, for GraphQL
     has_next: bool  # more accounts follow this page
 
 
