@@ -82,6 +82,8 @@ class Settings:
     tracing: str = "off"  # off, otlp or console: OpenTelemetry spans (hub.tracing, the otel extra)
     plugins_dir: str = ""
     workers: str = "1"  # `hub serve` worker processes: a number, or "auto" (one per usable CPU)
+    # renderings of stored rows (GraphQL JSON, gRPC messages) kept for later answers; 0: none
+    rendered_rows_bytes: int = 64 * 1024 * 1024
     graphql: GraphQLLimits = field(default_factory=GraphQLLimits)
     # per-plugin tables, checked against each plugin's registered settings class later
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -228,6 +230,10 @@ def load_settings(
     for key in HTTP_LIMITS:
         if getattr(settings, key) <= 0:
             raise ConfigError(f"{key}: must be greater than 0, got {getattr(settings, key)}")
+    if settings.rendered_rows_bytes < 0:
+        raise ConfigError(
+            f"rendered_rows_bytes: must be 0 or more, got {settings.rendered_rows_bytes}"
+        )
     return settings
 
 

@@ -18,7 +18,7 @@ import binascii
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import orjson
 
@@ -113,15 +113,11 @@ class Keyset:
         count: bool = True,
     ) -> Slice:
         """One page of ``SELECT select FROM source WHERE where`` in this order: after a keyset
-        cursor's row (a seek), or from an offset. ``count`` also counts every match. One row
-        more than asked is read, to tell whether another page follows."""
-        total = None
+        cursor's row (a seek), or from an offset. ``count`` also counts every match (with no
+        ``count(*)`` when the page shows the total: the last page of an offset read that reached
+        a row, or the first). One row more than asked is read, to tell whether another page
+        follows."""
         clauses, values = list(where), list(params)
-        if count:
-            matching = " WHERE " + " AND ".join(clauses) if clauses else ""
-            total = int(
-                database.execute(f"SELECT count(*) FROM {source}{matching}", values).fetchone()[0]
-            )
         if page.after is not None:
             seek, seek_params = self.seek(page.after, error)
             clauses, values = [*clauses, seek], [*values, *seek_params]
@@ -132,10 +128,19 @@ class Keyset:
             [*values, page.limit + 1, page.offset],
         ).fetchall()
         shown, width = rows[: page.limit], len(self.terms)
+        total = None
+        if count:
+            if page.after is None and len(rows) <= page.limit and (rows or not page.offset):
+                total = page.offset + len(rows)
+            else:
+                matching = " WHERE " + " AND ".join(where) if where else ""
+                counted = f"SELECT count(*) FROM {source}{matching}"
+                total = int(database.execute(counted, list(params)).fetchone()[0])
+        columns = list(zip(*shown, strict=True))  # split by column in C: a page may be 1,000 rows
         return Slice(
-            [tuple(row[:-width]) for row in shown],
+            list(zip(*columns[:-width], strict=True)) if shown else [],
             total,
-            [tuple(row[-width:]) for row in shown],
+            list(zip(*columns[-width:], strict=True)) if shown else [],
             self,
             len(rows) > len(shown),
         )
@@ -152,9 +157,32 @@ class Slice:
     keyset: Keyset
     has_next: bool
 
-    def cursors(self) -> list[str]:
-        """Each row's keyset cursor (made on demand: REST and gRPC answers carry none)."""
-        return [self.keyset.cursor(key) for key in self.keys]
+    def cursors(self) -> Cursors:
+        """Each row's keyset cursor, each made when read (REST and gRPC answers carry none, and
+        a GraphQL answer only those it selects)."""
+        return Cursors(self.keyset, self.keys)
+
+
+class Cursors(Sequence[str]):
+    """The keyset cursors of a page's rows, each made when it is read."""
+
+    def __init__(self, keyset: Keyset, keys: Sequence[tuple[Any, ...]]) -> None:
+        self.keyset = keyset
+        self.keys = keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self.keyset.cursor(key) for key in self.keys[index]]
+        return self.keyset.cursor(self.keys[index])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -231,7 +231,7 @@ def _make_graphql_plan(cls: Any, record_type: Any) -> tuple[tuple[str, Any], ...
         if field.base_resolver is not None or not field.init:
             continue
         spec = _spec_of(record_type, field.python_name)
-        plan.append((field.python_name, functools.partial(_graphql_value, field.type, spec=spec)))
+        plan.append((field.python_name, _graphql_converter(field.type, spec)))
     return tuple(plan)
 
 
@@ -240,18 +240,21 @@ def _spec_of(record_type: type | None, name: str) -> FieldSpec:
     return fields[name].metadata.get(SPEC_KEY, PLAIN) if name in fields else PLAIN
 
 
-def _graphql_value(annotation: Any, value: Any, spec: FieldSpec) -> Any:
-    if value is None:
-        return None
+def _graphql_converter(annotation: Any, spec: FieldSpec) -> Callable[[Any], Any]:
+    """How a field's (non-null) value becomes what the strawberry type holds, decided once
+    from its annotation: a list element by element, a nested type by :func:`to_graphql`, an
+    instant as ISO 8601, a flag as a bool."""
     if isinstance(annotation, StrawberryOptional):
         annotation = annotation.of_type
     if isinstance(annotation, StrawberryList):
-        return [_graphql_value(annotation.of_type, v, spec) for v in value]
+        inner = _graphql_converter(annotation.of_type, spec)
+        return lambda value: [None if v is None else inner(v) for v in value]
     if isinstance(annotation, type) and has_object_definition(annotation):
-        return to_graphql(annotation, value)
-    if isinstance(value, datetime):
-        return spec.instant.format(value)
-    return bool(value) if spec.flag else value
+        return functools.partial(to_graphql, annotation)
+    instant = spec.instant
+    if spec.flag:
+        return lambda value: instant.format(value) if isinstance(value, datetime) else bool(value)
+    return lambda value: instant.format(value) if isinstance(value, datetime) else value
 
 
 # -- gRPC ----------------------------------------------------------------------------------------
@@ -265,6 +268,12 @@ def to_message(cls: type[M], record: Any) -> M:
     flags), nested records become nested messages, a mapping becomes a ``Struct``, instants
     become ``Timestamp`` or, for a ``string`` field, ISO 8601. What to do per field is worked
     out once per (message, record type): rendering is on every list's hot path."""
+    return cls(**_message_fields(cls, record))
+
+
+def _message_fields(cls: Any, record: Any) -> dict[str, Any]:
+    """``to_message``'s keyword arguments. A nested record's are a dict of its own, which the
+    constructor builds in place (a message built first would be copied in)."""
     values: dict[str, Any] = {}
     mapping = isinstance(record, Mapping)
     for name, shape, convert in _message_plan(cls, None if mapping else type(record)):
@@ -274,10 +283,10 @@ def to_message(cls: type[M], record: Any) -> M:
         if shape is _MAP:
             values[name] = {k: convert(v) for k, v in value.items()}
         elif shape is _REPEATED:
-            values[name] = [convert(v) for v in value]
+            values[name] = list(value) if convert is None else [convert(v) for v in value]
         else:
-            values[name] = convert(value)
-    return cls(**values)
+            values[name] = value if convert is None else convert(value)
+    return values
 
 
 _SINGLE, _REPEATED, _MAP = "single", "repeated", "map"
@@ -291,17 +300,40 @@ def _message_plan(cls: Any, record_type: Any) -> tuple[tuple[str, str, Any], ...
 
 
 def _make_message_plan(cls: Any, record_type: Any) -> tuple[tuple[str, str, Any], ...]:
+    """Per field: its shape and its value's conversion (``None``: the value as it is)."""
     plan = []
     for field in cls.DESCRIPTOR.fields:
         spec = _spec_of(record_type, field.name)
         if _is_map(field):
             entry = field.message_type.fields_by_name["value"]
-            plan.append((field.name, _MAP, functools.partial(_proto_value, entry, spec=spec)))
-        elif field.is_repeated:
-            plan.append((field.name, _REPEATED, functools.partial(_proto_value, field, spec=spec)))
+            convert = _converter(entry, spec, whole=True)
+            plan.append((field.name, _MAP, convert or _as_is))
         else:
-            plan.append((field.name, _SINGLE, functools.partial(_proto_value, field, spec=spec)))
+            shape = _REPEATED if field.is_repeated else _SINGLE
+            plan.append((field.name, shape, _converter(field, spec)))
     return tuple(plan)
+
+
+def _converter(field: FieldDescriptor, spec: FieldSpec, *, whole: bool = False) -> Any:
+    """What a value of ``field`` goes through, or ``None`` when it is taken as it is. A nested
+    message becomes its keyword arguments, or (``whole``: a map's values) a message."""
+    message_type = field.message_type
+    if message_type is not None:
+        if message_type.full_name == TIMESTAMP:
+            return _timestamp
+        if message_type.full_name == STRUCT:
+            return _struct
+        nested = _message_class(message_type)
+        return functools.partial(_whole_message if whole else _nested_fields, nested)
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return bool
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return functools.partial(_text, spec=spec)
+    return None
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _is_map(field: FieldDescriptor) -> bool:
@@ -312,20 +344,27 @@ def _message_class(descriptor: Descriptor) -> type[Message]:
     return message_factory.GetMessageClass(descriptor)
 
 
-def _proto_value(field: FieldDescriptor, value: Any, spec: FieldSpec) -> Any:
-    if field.message_type is not None:
-        if isinstance(value, Message):
-            return value
-        if field.message_type.full_name == TIMESTAMP:
-            return to_timestamp(value)
-        if field.message_type.full_name == STRUCT:  # a JSON object (a mapping) as a Struct
-            return json_format.ParseDict(value, struct_pb2.Struct())
-        return to_message(_message_class(field.message_type), value)
-    if field.type == FieldDescriptor.TYPE_BOOL:
-        return bool(value)
-    if isinstance(value, datetime):
-        return spec.instant.format(value)
-    return value
+def _timestamp(value: Any) -> Any:
+    return value if isinstance(value, Message) else to_timestamp(value)
+
+
+def _struct(value: Any) -> Any:
+    """A JSON object (a mapping) as a ``Struct``."""
+    if isinstance(value, Message):
+        return value
+    return json_format.ParseDict(value, struct_pb2.Struct())
+
+
+def _nested_fields(cls: Any, value: Any) -> Any:
+    return value if isinstance(value, Message) else _message_fields(cls, value)
+
+
+def _whole_message(cls: Any, value: Any) -> Any:
+    return value if isinstance(value, Message) else to_message(cls, value)
+
+
+def _text(value: Any, spec: FieldSpec) -> Any:
+    return spec.instant.format(value) if isinstance(value, datetime) else value
 
 
 # -- only the fields that were sent --------------------------------------------------------------

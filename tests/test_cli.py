@@ -256,6 +256,15 @@ def test_a_bad_log_level_is_one_line_naming_it(tmp_path: Path) -> None:
     assert code == 0 and not err
 
 
+def test_a_negative_rendered_rows_budget_is_one_line_naming_it(tmp_path: Path) -> None:
+    code, out, err = finish(hub("serve", cwd=tmp_path, env=clean_env(HUB_RENDERED_ROWS_BYTES="-1")))
+    assert code == 1 and not out
+    assert (
+        one_error_line(err) == "Error: bad config: rendered_rows_bytes: must be 0 or more, got -1"
+    )
+    assert not (tmp_path / "hub-data").exists()
+
+
 @pytest.mark.parametrize(
     ("source", "commands", "expected"),
     [

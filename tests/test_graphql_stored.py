@@ -11,9 +11,10 @@ import pytest
 import strawberry
 
 from hub.graphql import fast
-from hub.graphql.fast import PlainSubtreeExecutor, Renderings
+from hub.graphql.fast import PlainSubtreeExecutor
 from hub.graphql.stored import Stored, stored_objects
 from hub.records import to_graphql
+from hub.rendered import Renderings
 
 
 @strawberry.type
@@ -134,7 +135,7 @@ def test_renderings_count_against_the_field_budget_every_time() -> None:
 
 def test_renderings_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     small = Renderings(budget=3 * (2 * len(row(0)) + 100))
-    monkeypatch.setattr(fast, "_renderings", small)
+    monkeypatch.setattr(fast, "renderings", small)
     executor = PlainSubtreeExecutor.limited(10_000, splice=True)
     ROWS[:] = [row(i) for i in range(5)]
     for _ in range(3):

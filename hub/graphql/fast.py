@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -39,6 +39,7 @@ from graphql.execution.incremental.incremental_executor import IncrementalExecut
 
 from hub.graphql.limits import request_error_extensions
 from hub.graphql.stored import Stored
+from hub.rendered import renderings
 
 Completer = Callable[[Any], Any]
 YIELD_EVERY = 500  # fields one request resolves in a turn of the event loop (about 10 ms)
@@ -229,7 +230,7 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
 def _renderer(complete: Completer) -> Completer:
     """A :class:`Stored` row's rendering as serialized JSON by ``complete``, made once per
     stored bytes and counted as the fields it completed then."""
-    memo = _renderings.new()
+    memo = renderings.new()
     rows = memo.rows
 
     def render(value: Stored) -> Any:
@@ -243,51 +244,12 @@ def _renderer(complete: Completer) -> Completer:
         before = _completed[0]
         data = orjson.dumps(complete(value.built()))
         rendered = orjson.Fragment(data)
-        _renderings.keep(memo, value.key, (rendered, _completed[0] - before), len(data))
+        renderings.keep(memo, value.key, (rendered, _completed[0] - before), len(data))
         return rendered
 
     return render
 
 
-class Renderings:
-    """Every plan's renderings of stored rows, within one budget of bytes: past it, all are
-    dropped at once (the next requests render again), so memory stays bounded however many
-    documents and rows pass through."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.used = 0
-        self.memos: weakref.WeakSet[_Memo] = weakref.WeakSet()
-
-    def new(self) -> _Memo:
-        memo = _Memo()
-        self.memos.add(memo)
-        return memo
-
-    def keep(
-        self, memo: _Memo, key: Hashable, entry: tuple[orjson.Fragment, int], length: int
-    ) -> None:
-        size = 2 * length + 200  # the rendering, a key of about its size, the entry
-        if self.used + size > self.budget:
-            for each in list(self.memos):
-                each.rows.clear()
-            self.used = 0
-            if size > self.budget:
-                return
-        memo.rows[key] = entry
-        self.used += size
-
-
-class _Memo:
-    """A plan's renderings by stored row; it lives as long as its plan."""
-
-    __slots__ = ("__weakref__", "rows")
-
-    def __init__(self) -> None:
-        self.rows: dict[Hashable, tuple[orjson.Fragment, int]] = {}
-
-
-_renderings = Renderings(64 * 1024 * 1024)
 
 
 Plans = dict[tuple[str, tuple[int, ...], bool], tuple[list[FieldNode], Completer | None]]

@@ -181,7 +181,8 @@ class GraphQLEndpoint:
         self.schema = schema
         self.limits = limits
         self.documents = schema.documents
-        self.executor = PlainSubtreeExecutor.limited(limits.max_resolved_fields, splice=True)
+        splice = hub.settings.rendered_rows_bytes > 0
+        self.executor = PlainSubtreeExecutor.limited(limits.max_resolved_fields, splice)
         self.persisted = PersistedQueries.of(hub, limits)
         self.strawberry_view = HubStrawberryView(hub, schema, self.persisted)
 

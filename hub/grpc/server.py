@@ -4,7 +4,6 @@ entry per plugin service, server reflection, and the error table applied to ever
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +18,7 @@ from hub import requestid
 from hub.caller import Callers, bind_grpc
 from hub.errors import HubError, StartupError
 from hub.grpc.reflection import add_reflection
+from hub.grpc.wire import Serialized
 from hub.health import plugin_status
 from hub.registrations import GrpcService
 from hub.upstream.freshness import grpc_trailers
@@ -38,6 +38,9 @@ class Oversized:
 
     def __init__(self, size: int) -> None:
         self.size = size
+
+
+REFUSED = (Undecodable, Oversized)  # what a unary method never gets: the Guard answers first
 
 
 def trailers(exc: HubError) -> tuple[tuple[str, str], ...]:
@@ -97,6 +100,7 @@ class Guard:
         check = self._messages if handler.request_streaming else self._request
         return handler._replace(
             request_deserializer=deserialize,
+            response_serializer=_passing_serialized(handler.response_serializer),
             **{kind: _checked(behavior, check, method, self.plugin or "hub")},
         )
 
@@ -124,49 +128,81 @@ class Guard:
         return checked()
 
 
-@contextlib.asynccontextmanager
-async def served(
-    plugin: str, method: str, context: grpc.aio.ServicerContext
-) -> AsyncIterator[None]:
+def _passing_serialized(
+    serialize: Callable[[Any], bytes] | None,
+) -> Callable[[Any], bytes] | None:
+    """``serialize``, except that a :class:`~hub.grpc.wire.Serialized` answer (assembled by
+    the method from serialized parts) is sent as it is (with no serializer, grpc sends bytes
+    as they are anyway)."""
+    if serialize is None:
+        return None
+
+    def respond(message: Any) -> bytes:
+        return message.data if type(message) is Serialized else serialize(message)
+
+    return respond
+
+
+class ServedCall:
     """The call's id (the client's ``x-request-id`` metadata when it is sane), sent back in the
     initial metadata and on every line logged while the call runs, and its access line with
-    the status the call ended with."""
-    metadata = dict(context.invocation_metadata() or ())
-    incoming = metadata.get(requestid.METADATA)
-    with requestid.serving(incoming, "grpc", method, plugin, metadata) as call:
-        failed: BaseException | None = None
+    the status the call ended with. (A class rather than an ``asynccontextmanager``: it wraps
+    every call, and a generator per call costs more.)"""
+
+    __slots__ = ("context", "method", "plugin", "request", "scope")
+
+    def __init__(self, plugin: str, method: str, context: grpc.aio.ServicerContext) -> None:
+        self.plugin, self.method, self.context = plugin, method, context
+
+    async def __aenter__(self) -> None:
+        metadata = dict(self.context.invocation_metadata() or ())
+        incoming = metadata.get(requestid.METADATA)
+        self.scope = requestid.serving(incoming, "grpc", self.method, self.plugin, metadata)
+        self.request = self.scope.__enter__()
         try:
-            await context.send_initial_metadata(((requestid.METADATA, call.id),))
-            yield
+            await self.context.send_initial_metadata(((requestid.METADATA, self.request.id),))
         except BaseException as exc:
-            failed = exc
+            self._end(exc)
             raise
-        finally:
-            code = context.code()
+
+    async def __aexit__(self, kind: Any, failed: BaseException | None, trace: Any) -> None:
+        self._end(failed)
+
+    def _end(self, failed: BaseException | None) -> None:
+        try:
+            code = self.context.code()
             if isinstance(code, grpc.StatusCode):
                 status = code.name
             elif isinstance(failed, asyncio.CancelledError | GeneratorExit):
                 status = "CANCELLED"  # the client went away
             else:
                 status = "OK" if failed is None else "UNKNOWN"
-            requestid.log_access(call, status)
+            requestid.log_access(self.request, status)
+        finally:
+            if failed is None:
+                self.scope.__exit__(None, None, None)
+            else:
+                self.scope.__exit__(type(failed), failed, failed.__traceback__)
 
 
 def _checked(behavior: Any, check: Any, method: str, plugin: str) -> Any:
     """``behavior`` of the same kind (grpc.aio tells coroutines from async generators) with
-    ``check`` applied to its request first, the whole call :func:`served`."""
+    ``check`` applied to its request first (awaited only for a request that fails it), the
+    whole call :class:`ServedCall`."""
     if inspect.isasyncgenfunction(behavior):
 
         async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
-            async with served(plugin, method, context):
+            async with ServedCall(plugin, method, context):
                 async for item in behavior(await check(method, request, context), context):
                     yield item
 
         return streaming
 
     async def unary(request: Any, context: Any) -> Any:
-        async with served(plugin, method, context):
-            return await behavior(await check(method, request, context), context)
+        async with ServedCall(plugin, method, context):
+            if type(request) in REFUSED:
+                await check(method, request, context)
+            return await behavior(request, context)
 
     return unary
 

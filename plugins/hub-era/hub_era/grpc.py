@@ -8,19 +8,27 @@ import grpc
 
 from hub.api import HubApi
 from hub.caller import caller_of
+from hub.grpc.wire import RenderedRows, delimited, spliced
 from hub.paging import Page
 from hub.records import plain, sent_fields, to_message
 from hub_era.errors import bad_request
 from hub_era.fields import Order
 from hub_era.service import EraService
+from hub_era.storage import record_of
 from hub_era.v1 import era_pb2, era_pb2_grpc
 
 Point = era_pb2.IntegrationPoint
 
 
+def stored_point(stored: bytes) -> Any:
+    """A channel's message from its stored JSON, as every other read renders it."""
+    return to_message(Point, record_of(stored))
+
+
 class EraServicer(era_pb2_grpc.EraServicer):
     def __init__(self, hub: HubApi) -> None:
         self.service = hub.service(EraService)
+        self.stored_points = RenderedRows(stored_point)
 
     async def Create(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         changes = sent_fields(request.integration_point)
@@ -37,9 +45,12 @@ class EraServicer(era_pb2_grpc.EraServicer):
                 request.offset, request.limit if request.HasField("limit") else None, bad_request
             ),
         )
-        return era_pb2.ListResponse(
-            integration_points=[to_message(Point, p) for p in page.records()],
-            total_count=page.total or 0,
+        if page.stored is not None:  # stored rows: each one's message rendered once
+            points = self.stored_points.many(page.stored)
+        else:
+            points = [delimited(to_message(Point, p)) for p in page.records()]
+        return spliced(
+            era_pb2.ListResponse, {"integration_points": points}, total_count=page.total or 0
         )
 
     async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

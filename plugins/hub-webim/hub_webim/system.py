@@ -70,8 +70,17 @@ def uptime_line(now: float | None = None) -> str:
 
 def object_stats(limit: int = 50) -> dict[str, int]:
     """The hub process's live objects by type name, most common first (objgraph's
-    ``most_common_types``)."""
-    counts = Counter(type(o).__name__ for o in gc.get_objects())
+    ``most_common_types``). ``hub serve`` freezes what it keeps for its life out of the
+    collector, and frozen objects are not listed: they are thawed for the count and frozen
+    again (with whatever has lived since), as the collector would keep them anyway."""
+    frozen = gc.get_freeze_count()
+    if frozen:
+        gc.unfreeze()
+    try:
+        counts = Counter(type(o).__name__ for o in gc.get_objects())
+    finally:
+        if frozen:
+            gc.freeze()
     return dict(counts.most_common(limit))
 
 

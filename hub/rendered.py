@@ -1,0 +1,53 @@
+"""Renderings of stored rows kept for reuse, within one memory budget per process.
+
+GraphQL (a row's selection as serialized JSON, :mod:`hub.graphql.fast`) and gRPC (a row's
+message in its wire format, :mod:`hub.grpc.wire`) render a stored row once and answer later
+requests that list an equal row from the rendering. A row's whole content is its key, so a
+changed row is a miss, never a stale answer. Every memo shares the budget of
+``rendered_rows_bytes``: past it all are dropped at once and the next requests render again, so
+memory stays bounded however many documents, methods and rows pass through."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Hashable
+from typing import Any
+
+DEFAULT_BUDGET = 64 * 1024 * 1024
+
+
+class Memo:
+    """One user's renderings by row (a GraphQL plan's, a servicer's); it lives as long as that
+    user holds it."""
+
+    __slots__ = ("__weakref__", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[Hashable, Any] = {}
+
+
+class Renderings:
+    def __init__(self, budget: int = DEFAULT_BUDGET) -> None:
+        self.budget = budget  # bytes; 0 keeps nothing
+        self.used = 0
+        self.memos: weakref.WeakSet[Memo] = weakref.WeakSet()
+
+    def new(self) -> Memo:
+        memo = Memo()
+        self.memos.add(memo)
+        return memo
+
+    def keep(self, memo: Memo, key: Hashable, entry: Any, length: int) -> None:
+        """Keep ``entry`` (a rendering of ``length`` bytes) for ``key`` in ``memo``."""
+        size = 2 * length + 200  # the rendering, a key of about its size, the entry
+        if self.used + size > self.budget:
+            for each in list(self.memos):
+                each.rows.clear()
+            self.used = 0
+            if size > self.budget:
+                return
+        memo.rows[key] = entry
+        self.used += size
+
+
+renderings = Renderings()  # the process's; ``rendered_rows_bytes`` sets its budget at start
