@@ -1,11 +1,13 @@
-"""Bare baselines for the ``era`` scenarios of ``bench.py``, each serving from memory exactly
-what the hub serves. Loaded only by a baseline's own process (``bench.py _serve era-...``).
+"""Bare baselines for the ``era`` scenarios of ``bench.py``: the lists served from memory
+exactly as the hub serves them, and a create that stores each channel in SQLite as the hub
+does. Loaded only by a baseline's own process (``bench.py _serve era-...``).
 
 The strawberry types live at module level: strawberry resolves annotations in the module's
 namespace, so they cannot be defined inside a function."""
 
 import base64
 import json
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -191,3 +193,77 @@ async def serve_grpc(data: list[dict[str, Any]], host: str, options: dict[str, A
     await server.start()
     _keep.append(server)
     return f"{host}:{port}"
+
+
+# -- REST create: bare aiohttp and one SQLite WAL insert ----------------------------------------
+
+TEXT_FIELDS = (  # after id, code, type and token_local, in the hub's order
+    "token_remote",
+    "token_remote2",
+    "url",
+    "recv_svcscriptcode",
+    "recv_svcscriptcode_ws",
+    "send_svcscriptcode",
+    "send_svcscriptcode_ws",
+)
+OPTS_DEFAULTS: dict[str, Any] = {
+    "title": "",
+    "comment": "",
+    "allow_files_api": False,
+    "issync": False,
+}
+
+
+async def serve_create(data: None, host: str, options: dict[str, Any]) -> str:
+    """``POST /era/rest/v1/service/integration_points``: parse the JSON body, fill in what the
+    hub fills in (id, local token, defaults, times) and INSERT it into a SQLite database in WAL
+    mode (``synchronous = NORMAL``, as the hub's), one commit per request; answer the channel
+    as the hub does. The database is a new file in ``options["workdir"]``; a duplicate code
+    is a 409."""
+    import os
+    import sqlite3
+    import uuid
+    from datetime import UTC, datetime
+
+    import orjson
+    from aiohttp import web
+
+    database = Path(options["workdir"]) / f"era-create-{uuid.uuid4().hex}.sqlite"
+    conn = sqlite3.connect(database, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS integration_points"
+        " (id TEXT PRIMARY KEY, code TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)"
+    )
+    _keep.append(conn)
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+
+    async def create(request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        point = {
+            "id": str(uuid.uuid4()),
+            "code": body["code"],
+            "type": body.get("type", ""),
+            "token_local": os.urandom(16).hex(),
+            **{name: body.get(name, "") for name in TEXT_FIELDS},
+            "opts": {**OPTS_DEFAULTS, **body.get("opts", {})},
+            "ext": {"ct": now, "lwt": now},
+        }
+        doc = orjson.dumps(point)
+        try:
+            conn.execute("BEGIN")
+            conn.execute(
+                "INSERT INTO integration_points (id, code, doc) VALUES (?, ?, ?)",
+                (point["id"], point["code"], doc.decode()),
+            )
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK")
+            return web.Response(status=409, body=b'{"error":"code taken"}', headers=headers)
+        return web.Response(body=doc, headers=headers)
+
+    app = web.Application()
+    app.router.add_post("/era/rest/v1/service/integration_points", create)
+    return await run_aiohttp(app, host)
