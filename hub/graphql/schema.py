@@ -24,6 +24,7 @@ from hub.errors import HubError, StartupError
 from hub.graphql.documents import CachedDocuments, DocumentCache
 from hub.graphql.fast import PlainSubtreeExecutor
 from hub.graphql.limits import INTERNAL
+from hub.graphql.resolvers import lighten
 from hub.graphql.types import SHARED_TYPES
 from hub.registrations import GraphQLPart
 
@@ -185,7 +186,7 @@ def build_schema(parts: dict[str, GraphQLPart], limits: GraphQLLimits | None = N
         return create_type(name, fields) if fields else None
 
     documents = DocumentCache(limits)
-    return HubSchema(
+    schema = HubSchema(
         query=root_type("Query"),  # type: ignore[arg-type]
         mutation=root_type("Mutation"),
         subscription=root_type("Subscription"),
@@ -199,3 +200,5 @@ def build_schema(parts: dict[str, GraphQLPart], limits: GraphQLLimits | None = N
         documents=documents,
         owners={name: plugin for root in roots.values() for name, (plugin, _) in root.items()},
     )
+    lighten(schema._schema, schema.config, schema.schema_converter.scalar_registry)
+    return schema

@@ -1,0 +1,140 @@
+"""The lean resolvers (:func:`hub.graphql.resolvers.lighten`) answer exactly as strawberry's own:
+the same arguments in the same Python types, the same source and info, the same errors."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import graphql
+import pytest
+import strawberry
+from strawberry.permission import BasePermission
+from strawberry.scalars import JSON
+
+from hub.graphql.resolvers import lighten
+
+
+@strawberry.enum
+class Color(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.input
+class Range:
+    low: int
+    high: int = 10
+    color: Color | None = strawberry.UNSET
+
+
+class Deny(BasePermission):
+    message = "denied"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.type
+class Box:
+    size: int
+
+    @strawberry.field
+    def grown(self, by: int = 1) -> int:
+        return self.size + by
+
+    @strawberry.field
+    def parent_size(self, root: Box) -> int:
+        return root.size
+
+
+def shown(value: Any) -> Any:
+    """A value as plain data with its Python types named, to compare conversions."""
+    if isinstance(value, list):
+        return [shown(v) for v in value]
+    if isinstance(value, Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if hasattr(value, "__strawberry_definition__"):
+        return {type(value).__name__: {k: shown(v) for k, v in vars(value).items()}}
+    if value is strawberry.UNSET:
+        return "UNSET"
+    return value
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def echo(
+        self,
+        info: strawberry.Info,
+        text: str,
+        count: int | None = None,
+        color: Color = Color.RED,
+        ranges: list[Range] | None = None,
+        data: JSON | None = None,
+        ident: strawberry.ID | None = None,
+    ) -> JSON:
+        return {
+            "field": info.field_name,
+            "path": list(info.path.as_list()),
+            "args": shown([text, count, color, ranges, data, ident]),
+        }
+
+    @strawberry.field
+    async def later(self, n: int) -> int:
+        return n * 2
+
+    @strawberry.field
+    def box(self) -> Box:
+        return Box(size=3)
+
+    @strawberry.field(permission_classes=[Deny])
+    def secret(self) -> str:
+        return "s"
+
+    @strawberry.field
+    def fails(self, n: int) -> int:
+        raise ValueError(f"bad n {n}")
+
+
+QUERIES = [
+    '{ echo(text: "a") }',
+    '{ echo(text: "a", count: 2, color: BLUE, ranges: [{low: 1}, {low: 2, high: 3, color: RED}],'
+    ' data: {x: [1, "y"]}, ident: "7") }',
+    'query($r: [Range!], $c: Color!) { a: echo(text: "v", ranges: $r, color: $c) }',
+    "{ later(n: 4) box { size grown g2: grown(by: 5) parentSize } }",
+    "{ secret }",
+    "{ fails(n: 3) }",
+    '{ echo(text: "a", count: null) }',
+]
+VARIABLES = {"r": [{"low": 5, "color": "BLUE"}], "c": "BLUE"}
+
+
+async def run(schema: strawberry.Schema, query: str) -> Any:
+    result = await graphql.graphql(schema._schema, query, variable_values=VARIABLES)
+    return result.data, [(e.message, e.path) for e in result.errors or []]
+
+
+def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    stock, lean = strawberry.Schema(query=Query), strawberry.Schema(query=Query)
+    lighten(lean._schema, lean.config, lean.schema_converter.scalar_registry)
+    return stock, lean
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_lean_resolvers_answer_as_strawberrys(query: str) -> None:
+    stock, lean = schemas()
+    assert await run(lean, query) == await run(stock, query)
+
+
+def test_only_plain_resolver_fields_are_replaced() -> None:
+    stock, lean = schemas()
+    fields = lean._schema.query_type.fields  # type: ignore[union-attr]
+    originals = stock._schema.query_type.fields  # type: ignore[union-attr]
+    for name in ("echo", "later", "box", "fails"):
+        assert fields[name].resolve.__module__ == "hub.graphql.resolvers", name
+    assert fields["secret"].resolve.__module__ == originals["secret"].resolve.__module__
+    assert fields["secret"].resolve.__module__ != "hub.graphql.resolvers"
+    box = lean._schema.type_map["Box"].fields  # type: ignore[union-attr]
+    assert box["grown"].resolve.__module__ == "hub.graphql.resolvers"
+    assert getattr(box["size"].resolve, "_is_default", False)  # a basic field keeps its own
