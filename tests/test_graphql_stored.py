@@ -49,6 +49,14 @@ def row(i: int, title: str | None = None, note: str | None = None) -> bytes:
 
 
 @strawberry.type
+class Edge:
+    """A wrapper whose one field is the row, as a Relay edge without its cursor."""
+
+    node: Item
+    rank: int
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def stored(self) -> list[Item]:
@@ -57,6 +65,15 @@ class Query:
     @strawberry.field
     def built(self) -> list[Item]:
         return [to_graphql(Item, decode(raw)) for raw in ROWS]
+
+    @strawberry.field
+    def stored_edges(self) -> list[Edge]:
+        nodes = stored_objects(Item, ROWS, decode)
+        return [Edge(node=node, rank=i) for i, node in enumerate(nodes)]
+
+    @strawberry.field
+    def built_edges(self) -> list[Edge]:
+        return [Edge(node=to_graphql(Item, decode(raw)), rank=i) for i, raw in enumerate(ROWS)]
 
 
 schema = strawberry.Schema(query=Query)
@@ -81,10 +98,14 @@ def answer(field: str, selection: str, executor: Any) -> tuple[bytes, list[Any]]
     return orjson.dumps(result.data), [e.formatted for e in result.errors or []]
 
 
-def same_as_built(selection: str, executor: Any) -> None:
-    expected = answer("built", selection, None)
-    data, errors = answer("stored", selection, executor)
-    assert (data.replace(b'"stored"', b'"built"'), errors) == expected
+def same_as_built(selection: str, executor: Any, field: str = "") -> None:
+    def plain(errors: list[Any]) -> list[Any]:  # the root field's name and column differ
+        return [(e["message"], e.get("path", [None])[1:]) for e in errors]
+
+    expected, expected_errors = answer("built" + field, selection, None)
+    data, errors = answer("stored" + field, selection, executor)
+    assert data.replace(b'"stored', b'"built') == expected
+    assert plain(errors) == plain(expected_errors)
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +121,32 @@ def test_stored_rows_answer_as_built_objects(selection: str, splice: bool) -> No
     executor = PlainSubtreeExecutor.limited(10_000, splice=splice)
     for _ in range(3):  # rendered, then answered from the renderings
         same_as_built(selection, executor)
+
+
+EDGE_SELECTIONS = [
+    f"{{ node {SELECTIONS[0]} }}",
+    "{ __typename n: node { __typename id } }",
+    "{ node { id } rank }",
+    '{ node { title shout(suffix: "?") } }',
+]
+
+
+@pytest.mark.parametrize("selection", EDGE_SELECTIONS)
+@pytest.mark.parametrize("splice", [True, False])
+def test_an_object_holding_one_stored_row_answers_as_built(selection: str, splice: bool) -> None:
+    executor = PlainSubtreeExecutor.limited(10_000, splice=splice)
+    for _ in range(3):
+        same_as_built(selection, executor, "Edges")
+    ROWS[0] = row(0, title="changed")
+    same_as_built(selection, executor, "Edges")
+
+
+def test_an_edges_null_row_field_is_graphql_cores_error() -> None:
+    ROWS[2] = orjson.dumps({**orjson.loads(row(2)), "title": None})
+    executor = PlainSubtreeExecutor.limited(10_000, splice=True)
+    for _ in range(2):
+        same_as_built("{ node { id title } }", executor, "Edges")
+        assert answer("storedEdges", "{ node { id title } }", executor)[0] == b"null"
 
 
 def test_a_changed_row_is_rendered_again() -> None:
@@ -119,10 +166,13 @@ def test_a_null_in_a_non_null_field_is_graphql_cores_error() -> None:
         assert "Cannot return null for non-nullable field Item.title" in errors[0]["message"]
 
 
-def test_renderings_count_against_the_field_budget_every_time() -> None:
+@pytest.mark.parametrize(
+    ("field", "selection"), [("stored", "{ id title }"), ("storedEdges", "{ node { id title } }")]
+)
+def test_renderings_count_against_the_field_budget_every_time(field: str, selection: str) -> None:
     def fits(budget: int, splice: bool) -> bool:
         executor = PlainSubtreeExecutor.limited(budget, splice)
-        errors = answer("stored", "{ id title }", executor)[1]
+        errors = answer(field, selection, executor)[1]
         assert errors == [] or errors[0]["extensions"]["reason"] == "execution_limit"
         return not errors
 

@@ -116,14 +116,17 @@ def _non_null(inner: Completer) -> Completer:
     return complete
 
 
-def _list(inner: Completer) -> Completer:
+def _list(inner: Completer, non_null_items: bool = False) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
             return None
         if not isinstance(value, list | tuple):
             raise _Fallback
         _completed[0] += len(value)
-        return [inner(item) for item in value]
+        items = [inner(item) for item in value]
+        if non_null_items and None in items:  # one scan, not a call per item
+            raise _Fallback
+        return items
 
     return complete
 
@@ -154,8 +157,12 @@ def compile_completer(
         inner = compile_completer(return_type.of_type, nodes, fragments, splice)
         return _non_null(inner) if inner else None
     if isinstance(return_type, GraphQLList):
-        inner = compile_completer(return_type.of_type, nodes, fragments, splice)
-        return _list(inner) if inner else None
+        item_type = return_type.of_type
+        non_null_items = isinstance(item_type, GraphQLNonNull)
+        if non_null_items:
+            item_type = item_type.of_type
+        inner = compile_completer(item_type, nodes, fragments, splice)
+        return _list(inner, non_null_items) if inner else None
     if is_leaf_type(return_type):
         return _leaf(return_type.serialize)  # type: ignore[union-attr]
     if not isinstance(return_type, GraphQLObjectType) or return_type.is_type_of is not None:
@@ -207,29 +214,56 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
             reads.append(f"if v{i} is None: raise Fallback")
         items.append(f"{field.key!r}: v{i}")
     stored = "return render(value)" if splice else "value = value.built()"
-    source = "\n".join(
-        [
-            "def complete(value):",
-            "    if value is None: return None",
-            f"    if type(value) is Stored: {stored}",
-            f"    done[0] += {len(fields)}",
-            "    try:",
-            *(f"        {line}" for line in reads or ["pass"]),
-            "    except AttributeError:",
-            "        raise Fallback from None",
+    wrapper = _wrapped_row(fields) if splice else None
+    lines = [
+        "def complete(value):",
+        "    if value is None: return None",
+        f"    if type(value) is Stored: {stored}",
+        f"    done[0] += {len(fields)}",
+        "    try:",
+    ]
+    if wrapper is not None:  # an edge: its one row is answered with the edge's rendering
+        lines += [
+            f"        row = value.{wrapper.attribute}",
+            "        if type(row) is Stored: return wrap(row)",
+        ]
+        reads = [line.replace(f"value.{wrapper.attribute}", "row") for line in reads]
+    lines += [
+        *(f"        {line}" for line in reads or ["pass"]),
+        "    except AttributeError:",
+        "        raise Fallback from None",
+        f"    return {{{', '.join(items)}}}",
+    ]
+    if wrapper is not None:
+        lines += [
+            "def wrapped(row):",
+            *(f"    {line.replace(f'value.{wrapper.attribute}', 'row')}" for line in reads),
             f"    return {{{', '.join(items)}}}",
         ]
-    )
-    exec(compile(source, f"<completer of {type_name}>", "exec"), namespace)
+    exec(compile("\n".join(lines), f"<completer of {type_name}>", "exec"), namespace)
     complete: Completer = namespace["complete"]
     if splice:
         namespace["render"] = _renderer(complete)
+    if wrapper is not None:
+        namespace["wrap"] = _renderer(namespace["wrapped"], built=False)
+    complete.renders_rows = True  # type: ignore[attr-defined]
     return complete
 
 
-def _renderer(complete: Completer) -> Completer:
-    """A :class:`Stored` row's rendering as serialized JSON by ``complete``, made once per
-    stored bytes and counted as the fields it completed then."""
+def _wrapped_row(fields: list[_FieldPlan]) -> _FieldPlan | None:
+    """The one field of an object that holds all of what it shows besides ``__typename`` (a
+    Relay edge whose cursor is not asked for: ``{ node { ... } }``), when that field is an
+    object that may be a stored row: then the whole object renders once per row."""
+    read = [field for field in fields if field.attribute is not None]
+    if len(read) == 1 and getattr(read[0].sub, "renders_rows", False):
+        return read[0]
+    return None
+
+
+def _renderer(complete: Completer, built: bool = True) -> Completer:
+    """A :class:`Stored` row's rendering as serialized JSON by ``complete`` (of the object
+    built from the row, or with ``built=False`` of the row itself), made once per row and
+    counted as the fields it completed then."""
     memo = renderings.new()
     rows = memo.rows
 
@@ -237,12 +271,12 @@ def _renderer(complete: Completer) -> Completer:
         try:
             found = rows.get(value.key)
         except TypeError:  # a row that cannot be hashed: rendered each time
-            return complete(value.built())
+            return complete(value.built() if built else value)
         if found is not None:
             _completed[0] += found[1]
             return found[0]
         before = _completed[0]
-        data = orjson.dumps(complete(value.built()))
+        data = orjson.dumps(complete(value.built() if built else value))
         rendered = orjson.Fragment(data)
         renderings.keep(memo, value.key, (rendered, _completed[0] - before), len(data))
         return rendered

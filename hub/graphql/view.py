@@ -331,7 +331,6 @@ class GraphQLEndpoint:
     def _respond(
         body: Any, status: int, media: str, headers: dict[str, str] | None = None
     ) -> web.Response:
-        response = web.Response(body=orjson.dumps(body), status=status, headers=headers)
-        response.content_type = media
-        response.charset = "utf-8"
-        return response
+        content_type = {"Content-Type": f"{media}; charset=utf-8"}
+        headers = {**headers, **content_type} if headers else content_type
+        return web.Response(body=orjson.dumps(body), status=status, headers=headers)
