@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar, overload
+from itertools import count, repeat
+from operator import itemgetter
+from typing import Any, Generic, TypeVar, overload
 
 import strawberry
 from strawberry.scalars import JSON
@@ -64,7 +66,7 @@ def connection(
         has_next = page.offset + len(items) < total
     if len(cursors) != len(items):
         raise ValueError(f"{len(items)} items but {len(cursors)} cursors")
-    edges = [_Edge(item, cursors, i) for i, item in enumerate(items)]
+    edges = list(map(_Edge, zip(items, repeat(cursors), count())))
     return Connection(
         edges=edges,  # type: ignore[arg-type]
         nodes=list(items),
@@ -78,20 +80,17 @@ def connection(
     )
 
 
-class _Edge:
+class _Edge(tuple[Any, Sequence[str], int]):
     """An :class:`Edge` whose cursor is made only if the answer asks for it: a page of
-    thousands of rows must not encode a cursor per row for a query that selects none."""
+    thousands of rows must not encode a cursor per row for a query that selects none. A tuple
+    (node, cursors, index): made and read in C, once per row."""
 
-    __slots__ = ("_cursors", "_index", "node")
-
-    def __init__(self, node: object, cursors: Sequence[str], index: int) -> None:
-        self.node = node
-        self._cursors = cursors
-        self._index = index
+    __slots__ = ()
+    node = property(itemgetter(0))
 
     @property
     def cursor(self) -> str:
-        return self._cursors[self._index]
+        return self[1][self[2]]
 
 
 class _OffsetCursors(Sequence[str]):
