@@ -3,7 +3,6 @@ protogen; plugins add more."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sys
@@ -144,6 +143,7 @@ def serve(
     ctx: click.Context, http: str | None, grpc_address: str | None, workers: str | None
 ) -> None:
     """Run the hub until SIGINT or SIGTERM."""
+    from hub.serve import run_loop
     from hub.serve import serve as run
     from hub.workers import serve_workers, worker_count
 
@@ -154,7 +154,7 @@ def serve(
         if count > 1:
             sys.exit(serve_workers(settings, count))
         tracing.configure(settings.tracing)
-        asyncio.run(run(settings))
+        run_loop(run(settings))
     except (ConfigError, StartupError, OSError) as exc:
         raise failure(exc) from None
 

@@ -28,7 +28,7 @@ HTTP_LIMITS = (
     "http_websocket_heartbeat",
     "http_max_connections",
 )
-HOST_VARIABLES = {"HUB_CONFIG", "HUB_PLUGINS"}
+HOST_VARIABLES = {"HUB_CONFIG", "HUB_PLUGINS", "HUB_EVENT_LOOP"}
 # set by the supervisor of `hub serve --workers N` in each worker (hub.workers)
 WORKER_VARIABLES = {"HUB_WORKER_INDEX", "HUB_INSTANCE", "HUB_STARTED", "HUB_BUS"}
 # read by the test suite and CI, never by the hub; named here so that they draw no warning

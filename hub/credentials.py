@@ -12,6 +12,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,6 +255,46 @@ class LastUsed:
         return found
 
 
+class Arrivals:
+    """How many times this process has read bytes from a client on the hub's HTTP listeners
+    (request heads and bodies, websocket frames). The HTTP protocol counts each read before the
+    bytes go to the parser and notes the count on the connection, so a request's stamp (its
+    connection's count when its handler starts) is at least the count of a read that carried
+    its bytes.
+
+    A credential check reads the database's data version (a query; on PostgreSQL a round trip)
+    so that a change committed elsewhere counts. A request whose stamp is not above the count
+    taken just before the last read arrived before that read, and so did any change its sender
+    could know of (a change counts for the requests *sent* after it was committed): the last
+    read is recent enough. See :meth:`CredentialStore._cache_is_current`."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+ARRIVALS = Arrivals()  # one per process, shared by every listener and credential store
+_ARRIVED: ContextVar[int | None] = ContextVar("hub_request_arrived", default=None)
+
+
+class ArrivedRequest:
+    """``with ArrivedRequest(stamp):`` marks the checks made inside as being for a request whose
+    bytes :data:`ARRIVALS` counted, with its stamp (a plain HTTP request; not a websocket, whose
+    later work is not prompted by its upgrade's bytes). Anything else (gRPC, websockets,
+    commands) reads the data version on every check. A class, not a generator: it wraps every
+    HTTP request."""
+
+    __slots__ = ("_stamp", "_token")
+
+    def __init__(self, stamp: int) -> None:
+        self._stamp = stamp
+
+    def __enter__(self) -> None:
+        self._token = _ARRIVED.set(self._stamp)
+
+    def __exit__(self, *exc: object) -> None:
+        _ARRIVED.reset(self._token)
+
+
 LISTED = "id, plugin, login, attrs, created_at, revoked_at"
 LISTING_ORDER = Keyset((SortKey("created", "created_at"), SortKey("id", "id")))
 EVERY = Page(0, 2**62)  # the command line lists every credential at once
@@ -280,17 +321,27 @@ class CredentialStore:
         self._basic_cache: dict[tuple[str, str, str], Credential] = {}
         self._token_cache: dict[tuple[str, str], Credential | None] = {}
         self._seen_version = -1
+        self._seen_at = -1  # ARRIVALS.count when the data version was last read
         self.last_used = LastUsed()
 
     def _cache_is_current(self) -> None:
         """Look-ups are cached until the credentials change: the database's data version moves
         when any other connection (another worker or hub, ``hub creds add``) commits, and our
-        own writes clear the caches themselves. So a revoked token stops working at once."""
+        own writes clear the caches themselves. So a revoked token stops working at once.
+
+        The version is read again unless the check is for an HTTP request that arrived before
+        the last read (see :class:`Arrivals`): every change committed before it was sent was
+        seen then."""
+        arrived = _ARRIVED.get()
+        if arrived is not None and arrived <= self._seen_at and len(self._token_cache) <= 10_000:
+            return
+        arrivals = ARRIVALS.count  # taken before the read: bytes read after it count as new
         version = self.database.data_version()
         if version != self._seen_version or len(self._token_cache) > 10_000:
             self._token_cache.clear()
             self._basic_cache.clear()
             self._seen_version = version
+        self._seen_at = arrivals
 
     def register_type(self, plugin: str, ctype: CredentialType) -> None:
         if plugin in self.types:
@@ -387,7 +438,7 @@ class CredentialStore:
         )
         used = self.last_used.of([row[0] for row in read.rows])
         described = [self._describe(row, used.get(row[0])) for row in read.rows]
-        return CredentialPage(described, read.total or 0, read.cursors(), read.has_next)
+        return CredentialPage(described, read.total or 0, list(read.cursors()), read.has_next)
 
     def _live_row(self, db: Any, plugin: str, credential_id: str) -> tuple[Any, ...]:
         row = db.execute(

@@ -5,11 +5,11 @@ starts) carries them, and one access line per request when it ends."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import os
+import random
 import time
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -50,29 +50,48 @@ def sanitised(incoming: str | None) -> str | None:
     return None
 
 
+# seeded from os.urandom, and again in a forked child: ids must not repeat, and need not be secret
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def request_id(incoming: str | None) -> str:
-    return sanitised(incoming) or uuid.uuid4().hex
+    return sanitised(incoming) or f"{_ids.getrandbits(128):032x}"  # 32 hex digits
 
 
-@contextlib.contextmanager
+class Serving:
+    """What :func:`serving` returns: a class rather than a generator, as it wraps every
+    request."""
+
+    __slots__ = ("_span", "_token", "carrier", "served")
+
+    def __init__(self, served: Served, carrier: Mapping[str, str] | None) -> None:
+        self.served = served
+        self.carrier = carrier
+
+    def __enter__(self) -> Served:
+        self._token = _current.set(self.served)
+        self._span = tracing.request_span(self.served.protocol, self.served.operation, self.carrier)
+        return self.served
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._span is not None:
+                tracing.end_request(self._span, self.served)
+        finally:
+            _current.reset(self._token)
+
+
 def serving(
     incoming: str | None,
     protocol: str,
     operation: str,
     plugin: str,
     carrier: Mapping[str, str] | None = None,
-) -> Iterator[Served]:
+) -> Serving:
     """The request for the lines logged inside the block, and its trace span when tracing is
     on (``carrier``: the HTTP headers or gRPC metadata that may hold ``traceparent``)."""
-    served = Served(request_id(incoming), protocol, operation, plugin)
-    token = _current.set(served)
-    span = tracing.request_span(protocol, operation, carrier)
-    try:
-        yield served
-    finally:
-        if span is not None:
-            tracing.end_request(span, served)
-        _current.reset(token)
+    return Serving(Served(request_id(incoming), protocol, operation, plugin), carrier)
 
 
 def describe(protocol: str | None = None, operation: str | None = None) -> None:

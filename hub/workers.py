@@ -139,8 +139,10 @@ def worker_main(settings: Settings, conn: Connection) -> None:
 
     logs.configure(settings.log_level, settings.log_format)
     tracing.configure(settings.tracing)  # in each worker: a provider's export thread is its own
+    from hub.serve import run_loop
+
     try:
-        asyncio.run(_serve_worker(settings, conn))
+        run_loop(_serve_worker(settings, conn))
     except (ConfigError, StartupError, OSError) as exc:
         with contextlib.suppress(OSError):
             conn.send(("failed", one_line(exc)))

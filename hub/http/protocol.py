@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web, web_server
 from aiohttp.http_exceptions import (
@@ -22,6 +22,7 @@ from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestHandler, RequestPayl
 from aiohttp.web_request import BaseRequest
 
 from hub.config import Settings
+from hub.credentials import ARRIVALS
 from hub.errors import HubError
 from hub.http.parser import StrictRequestParser
 from hub.metrics import HubMetrics
@@ -96,6 +97,7 @@ class HubRequestHandler(RequestHandler):
         )
         self._head_timer: asyncio.TimerHandle | None = None
         self._heads_seen = 0
+        self.arrived: int | None = None  # ARRIVALS.count at this connection's latest read
 
     # -- the header timeout: from the connection's start, or a request head's first byte ---------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -103,6 +105,8 @@ class HubRequestHandler(RequestHandler):
         self._arm_head_timer()
 
     def data_received(self, data: bytes) -> None:
+        ARRIVALS.count += 1  # before the parser sees them: see hub.credentials.Arrivals
+        self.arrived = ARRIVALS.count
         super().data_received(data)
         parser = self._parser
         if parser is None:
@@ -186,11 +190,13 @@ class Refusal(asyncio.Protocol):
         self.closing: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(self.answer)
-        if transport.can_write_eof():
-            transport.write_eof()
-        self.closing = asyncio.get_running_loop().call_later(self.LINGER, transport.close)
+        # Not asserted to be an asyncio.Transport: uvloop's are not (an assertion failing here
+        # made the loop abort the connection, and the unread request turned into a reset)
+        stream = cast(asyncio.Transport, transport)
+        stream.write(self.answer)
+        if stream.can_write_eof():
+            stream.write_eof()
+        self.closing = asyncio.get_running_loop().call_later(self.LINGER, stream.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closing is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -9,16 +10,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub import openapi, openapi_ui, requestid
 from hub.app import Hub
 from hub.caller import CALLER_KEY, Callers
+from hub.credentials import ArrivedRequest
 from hub.errors import HubError
 from hub.health import plugin_status
 from hub.http import statuspage
 from hub.http.body import MAX_BODY_KEY, PLUGIN_KEY, too_large
+from hub.http.protocol import HubRequestHandler
 from hub.metrics import HubMetrics
 from hub.registrations import ErrorRenderer, default_error_renderer
 from hub.upstream.freshness import rest_headers
@@ -48,6 +51,16 @@ def _refuse_unroutable(request: web.Request) -> None:
         raise web.HTTPMethodNotAllowed(request.method, allowed_methods=())
 
 
+def _arrival(request: web.Request) -> contextlib.AbstractContextManager[None]:
+    """The request's arrival stamp for credential checks (see ``hub.credentials.Arrivals``) when
+    the hub's own connection handler counted its bytes, and it is not a websocket's upgrade."""
+    protocol = request.protocol
+    if not isinstance(protocol, HubRequestHandler) or hdrs.UPGRADE in request.headers:
+        return contextlib.nullcontext()
+    stamp = protocol.arrived
+    return contextlib.nullcontext() if stamp is None else ArrivedRequest(stamp)
+
+
 def _route(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "(no route)"
@@ -70,7 +83,10 @@ def error_middleware(
         its access line (the route's template, never the path: a path may carry a token)."""
         incoming = request.headers.get(requestid.HEADER)
         operation = f"{request.method} {_route(request)}"
-        with requestid.serving(incoming, "rest", operation, "hub", request.headers) as served:
+        with (
+            requestid.serving(incoming, "rest", operation, "hub", request.headers) as served,
+            _arrival(request),
+        ):
             try:
                 response = await answer(request, handler)
             except web.HTTPException as exc:  # a redirect, raised on to aiohttp
