@@ -70,11 +70,8 @@ def connection(
     return Connection(
         edges=edges,  # type: ignore[arg-type]
         nodes=list(items),
-        page_info=PageInfo(
-            has_next_page=bool(has_next),
-            has_previous_page=page.offset > 0 or page.after is not None,
-            start_cursor=cursors[0] if edges else None,
-            end_cursor=cursors[len(edges) - 1] if edges else None,
+        page_info=_PageInfo(  # type: ignore[arg-type]
+            (bool(has_next), page.offset > 0 or page.after is not None, cursors)
         ),
         total_count=total,
     )
@@ -91,6 +88,22 @@ class _Edge(tuple[Any, Sequence[str], int]):
     @property
     def cursor(self) -> str:
         return self[1][self[2]]
+
+
+class _PageInfo(tuple[bool, bool, Sequence[str]]):
+    """A :class:`PageInfo` whose first and last cursors are made only if asked for."""
+
+    __slots__ = ()
+    has_next_page = property(itemgetter(0))
+    has_previous_page = property(itemgetter(1))
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self[2][0] if self[2] else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self[2][len(self[2]) - 1] if self[2] else None
 
 
 class _OffsetCursors(Sequence[str]):

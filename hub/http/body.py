@@ -37,11 +37,17 @@ async def read_body(request: web.Request) -> bytes:
     chunks = []
     size = 0
     try:
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            size += len(chunk)
+        if request.content.is_eof():  # all of it came with the head (a small body does)
+            chunks.append(request.content.read_nowait())
+            size = len(chunks[0])
             if size > limit:
                 raise too_large(limit)
-            chunks.append(chunk)
+        else:
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
     except RequestPayloadError as exc:  # a Content-Encoding or chunked framing that is broken
         detail = getattr(exc.__cause__, "message", None) or str(exc)
         raise HubError(400, f"request body cannot be read: {detail}", reason="bad_body") from None
