@@ -160,18 +160,20 @@ class Slice:
     def cursors(self) -> Cursors:
         """Each row's keyset cursor, each made when read (REST and gRPC answers carry none, and
         a GraphQL answer only those it selects)."""
-        return Cursors(self.keyset, self.keys)
+        keyset, keys = self.keyset, self.keys
+        return Cursors(len(keys), lambda i: keyset.cursor(keys[i]))
 
 
 class Cursors(Sequence[str]):
-    """The keyset cursors of a page's rows, each made when it is read."""
+    """The cursors of a page's rows, each made by ``make(index)`` when it is read: a page of
+    thousands of rows must not encode a cursor per row for an answer that shows none."""
 
-    def __init__(self, keyset: Keyset, keys: Sequence[tuple[Any, ...]]) -> None:
-        self.keyset = keyset
-        self.keys = keys
+    def __init__(self, length: int, make: Callable[[int], str]) -> None:
+        self.length = length
+        self.make = make
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self.length
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -181,8 +183,8 @@ class Cursors(Sequence[str]):
 
     def __getitem__(self, index: int | slice) -> str | list[str]:
         if isinstance(index, slice):
-            return [self.keyset.cursor(key) for key in self.keys[index]]
-        return self.keyset.cursor(self.keys[index])
+            return [self.make(i) for i in range(self.length)[index]]
+        return self.make(range(self.length)[index])
 
 
 @dataclass(frozen=True)

@@ -15,25 +15,7 @@ from hub.graphql.fast import PlainSubtreeExecutor
 from hub.graphql.stored import Stored, stored_objects
 from hub.records import to_graphql
 from hub.rendered import Renderings
-
-
-@strawberry.type
-class Tag:
-    name: str
-    weight: float | None
-
-
-@strawberry.type
-class Item:
-    id: strawberry.ID
-    title: str
-    tags: list[Tag]
-    note: str | None
-
-    @strawberry.field
-    def shout(self, suffix: str = "!") -> str:
-        return self.title.upper() + suffix
-
+from tests.test_graphql_fast import Item  # the same types, here listed as stored rows
 
 ROWS: list[bytes] = []  # what the resolvers list, as stored
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import count, repeat
 from operator import itemgetter
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 
 from hub.errors import HubError
-from hub.paging import Page, bad_argument, offset_cursor
+from hub.paging import Cursors, Page, bad_argument, offset_cursor
 
 T = TypeVar("T")
 
@@ -62,7 +62,8 @@ def connection(
     and ``total`` tells whether more follow; a keyset list passes each row's
     :meth:`~hub.paging.Keyset.cursor` and ``has_next`` (it fetched one row more than asked)."""
     if cursors is None:
-        cursors = _OffsetCursors(page.offset, len(items))
+        offset = page.offset
+        cursors = Cursors(len(items), lambda i: offset_cursor(offset + i))
         has_next = page.offset + len(items) < total
     if len(cursors) != len(items):
         raise ValueError(f"{len(items)} items but {len(cursors)} cursors")
@@ -104,28 +105,6 @@ class _PageInfo(tuple[bool, bool, Sequence[str]]):
     @property
     def end_cursor(self) -> str | None:
         return self[2][len(self[2]) - 1] if self[2] else None
-
-
-class _OffsetCursors(Sequence[str]):
-    """Offset cursors of a page's rows, each made when read."""
-
-    def __init__(self, offset: int, count: int) -> None:
-        self.offset = offset
-        self.length = count
-
-    def __len__(self) -> int:
-        return self.length
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [offset_cursor(self.offset + i) for i in range(self.length)[index]]
-        return offset_cursor(self.offset + range(self.length)[index])
 
 
 SHARED_TYPES = {"PageInfo", "JSON"}
