@@ -7,6 +7,11 @@ a function that builds the response with attribute reads and scalar serialisatio
 unusual (a null where the schema forbids one, a value a scalar rejects, an abstract type, a
 resolver) falls back to graphql-core, so errors and null propagation stay exactly its own.
 
+On ``/graphql`` (whose answers orjson serializes) a stored row (:mod:`hub.graphql.stored`) is
+completed once per plan and row and kept as serialized JSON (:mod:`hub.rendered`), spliced into
+later answers as it is; so is an object holding nothing but one such row (a Relay edge whose
+cursor is not asked for).
+
 Both paths count the fields they complete against the request's budget
 (``graphql.max_resolved_fields``): past it, the remaining fields fail with one error whose
 reason is ``execution_limit``, however the document's lists multiply. Within the budget, every
