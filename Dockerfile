@@ -1,14 +1,12 @@
 # The hub with its built-in plugins: `docker build -t hub . && docker run -p 8080:8080 -p 50051:50051 hub`.
 # The build stage installs into a virtualenv, which the runtime stage copies: no sources, no pip
 # cache and no build tools in the image. The postgres extra (psycopg with its own libpq) is in, so
-# the same image keeps its state on PostgreSQL when given HUB_DATABASE_URL=postgresql://…. So is
-# the uvloop extra: the event loop `hub serve` prefers (the same answers for less CPU).
+# the same image keeps its state on PostgreSQL when given HUB_DATABASE_URL=postgresql://….
 FROM python:3.11-slim AS build
 RUN python -m venv /opt/hub
 WORKDIR /src
 COPY . .
-RUN /opt/hub/bin/pip install --no-cache-dir ".[postgres]" ./plugins/hub-* \
-    && /opt/hub/bin/pip install --no-cache-dir ".[uvloop]"
+RUN /opt/hub/bin/pip install --no-cache-dir ".[postgres]" ./plugins/hub-*
 
 FROM python:3.11-slim
 COPY --from=build /opt/hub /opt/hub

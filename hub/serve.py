@@ -52,7 +52,7 @@ def loop_factory(choice: str | None = None) -> Callable[[], asyncio.AbstractEven
             return None
         raise StartupError(
             f"{EVENT_LOOP_VARIABLE}=uvloop: uvloop is not installed"
-            " (pip install 'hub-gateway[uvloop]')"
+            " (pip install uvloop; it has no Windows build)"
         ) from None
     return uvloop.new_event_loop
 
