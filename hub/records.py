@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -163,6 +163,17 @@ def _lookup(record: Any, name: str) -> tuple[Any, FieldSpec]:
 
 
 # -- REST ----------------------------------------------------------------------------------------
+def json_array(items: Sequence[bytes]) -> bytes:
+    """Stored JSON texts as one JSON array, copied once: a 1,000-row page is over half a
+    megabyte, and ``b"[" + b",".join(items) + b"]"`` would copy it three times."""
+    if not items:
+        return b"[]"
+    parts = list(items)
+    parts[0] = b"[" + parts[0]
+    parts[-1] = parts[-1] + b"]"
+    return b",".join(parts)
+
+
 def to_json(value: Any, *, camel_case: bool = False) -> Any:
     """A record (nested records, lists and mappings of them too) as JSON-ready data: field
     names as they are or camelCased, instants as ISO 8601, flags as 0/1. A plain mapping's

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import strawberry
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -28,6 +29,7 @@ from hub.records import (
     flag,
     from_timestamp,
     iso8601,
+    json_array,
     parse_iso8601,
     sent_fields,
     snake,
@@ -367,3 +369,12 @@ async def test_the_host_sets_retry_after_on_every_plugins_429(
         assert response.headers.getall("Retry-After") == ["7"]
         body = await response.read()
     assert b"slow down" in body  # in the plugin's own error shape
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5])
+def test_json_array_joins_stored_texts_as_one_array(count: int) -> None:
+    items = [orjson.dumps({"n": i, "s": "é,]"}) for i in range(count)]
+    joined = json_array(items)
+    assert joined == b"[" + b",".join(items) + b"]"
+    assert orjson.loads(joined) == [{"n": i, "s": "é,]"} for i in range(count)]
+    assert items == [orjson.dumps({"n": i, "s": "é,]"}) for i in range(count)]  # left as they were

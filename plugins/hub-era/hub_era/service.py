@@ -18,7 +18,7 @@ from hub import paging
 from hub.api import HubApi
 from hub.caller import Caller
 from hub.credentials import Credential
-from hub.records import to_json
+from hub.records import json_array, to_json
 from hub.storage import IntegrityError
 from hub_era.errors import PLUGIN, bad_request, error, unauthorized
 from hub_era.fields import (
@@ -130,7 +130,7 @@ class EraService:
             return await self.upstream.list_json(caller, sent, plain)
         page = self._page(filter, order, window, count=False)
         if plain:
-            return b"[" + b",".join(page.items) + b"]"
+            return json_array(page.items)
         return orjson.dumps([apply_mask(to_json(p), mask, flat) for p in page.records()])
 
     async def page(

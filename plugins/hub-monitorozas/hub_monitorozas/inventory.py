@@ -12,6 +12,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from hub.caller import Caller
 from hub.errors import HubError
 from hub.paging import Page
+from hub.records import json_array
 from hub.storage import Database, IntegrityError
 from hub_monitorozas import storage, validation
 from hub_monitorozas.auth import KeyGate, KeyHolder
@@ -52,7 +53,7 @@ class Inventory(Generic[R]):
         every row, as the seed answers, unless the request asked for a page."""
         holder = self.gate.authorize(caller).require("read")
         docs = storage.docs(self.database, self.kind, holder.owner, window)
-        return b"[" + b",".join(docs) + b"]"
+        return json_array(docs)
 
     @storage_errors
     def page(self, caller: Caller, window: Page) -> StoredPage[R]:
