@@ -289,8 +289,6 @@ def _renderer(complete: Completer, built: bool = True) -> Completer:
     return render
 
 
-
-
 Plans = dict[tuple[str, tuple[int, ...], bool], tuple[list[FieldNode], Completer | None]]
 # plans by the id of their operation, as long as it lives: a document the cache dropped (or never
 # kept) takes its plans along. Not a WeakKeyDictionary: nodes compare by content, and two equal
