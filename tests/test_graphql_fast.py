@@ -140,3 +140,15 @@ def test_a_spent_field_budget_stops_execution_with_one_error(query: str, budget:
     )
     assert result.errors is not None and len(result.errors) == 1, result.errors
     assert result.errors[0].extensions["reason"] == "execution_limit"
+
+
+def test_documents_of_one_shape_share_code_and_keep_their_names() -> None:
+    """The generated code holds no name from the document: two documents that differ only in
+    their aliases run the same code, each answering with its own keys."""
+    fast._CODE.clear()
+    first = run("{ items { a: title b: id } }", PlainSubtreeExecutor)
+    compiled = len(fast._CODE)
+    second = run("{ items { x: title y: id } }", PlainSubtreeExecutor)
+    assert len(fast._CODE) == compiled > 0
+    assert first[0] == {"items": [{"a": f"t{i}", "b": str(i)} for i in range(3)]}
+    assert second[0] == {"items": [{"x": f"t{i}", "y": str(i)} for i in range(3)]}

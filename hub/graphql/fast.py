@@ -24,6 +24,7 @@ import asyncio
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
+from types import CodeType
 from typing import Any
 
 import orjson
@@ -207,17 +208,23 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
     """An object's completer as one generated function: attribute reads and a dict display,
     without a loop or a call per field beyond the field's own completer (a list page of
     thousands of rows calls this once per row)."""
-    namespace: dict[str, Any] = {"Stored": Stored, "Fallback": _Fallback, "done": _completed}
+    namespace: dict[str, Any] = {
+        "Stored": Stored,
+        "Fallback": _Fallback,
+        "done": _completed,
+        "name": type_name,
+    }
     reads, items = [], []
     for i, field in enumerate(fields):
+        namespace[f"k{i}"] = field.key  # the document's names stay out of the source
         if field.attribute is None:
-            items.append(f"{field.key!r}: {type_name!r}")
+            items.append(f"k{i}: name")
             continue
         namespace[f"c{i}"] = field.sub
         reads.append(f"v{i} = c{i}(value.{field.attribute})")
         if field.non_null:
             reads.append(f"if v{i} is None: raise Fallback")
-        items.append(f"{field.key!r}: v{i}")
+        items.append(f"k{i}: v{i}")
     stored = "return render(value)" if splice else "value = value.built()"
     wrapper = _wrapped_row(fields) if splice else None
     lines = [
@@ -245,7 +252,7 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
             *(f"    {line.replace(f'value.{wrapper.attribute}', 'row')}" for line in reads),
             f"    return {{{', '.join(items)}}}",
         ]
-    exec(compile("\n".join(lines), f"<completer of {type_name}>", "exec"), namespace)
+    exec(_compiled("\n".join(lines)), namespace)
     complete: Completer = namespace["complete"]
     if splice:
         namespace["render"] = _renderer(complete)
@@ -253,6 +260,23 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
         namespace["wrap"] = _renderer(namespace["wrapped"], built=False)
     complete.renders_rows = True  # type: ignore[attr-defined]
     return complete
+
+
+_CODE: dict[str, CodeType] = {}
+CODE_CACHE_SIZE = 4096
+
+
+def _compiled(source: str) -> CodeType:
+    """``source`` compiled once: it holds only the shape of a selection (how many fields, the
+    attributes they read, which may not be null), never a name from the document, so documents
+    that differ only in aliases or inlined arguments (a client that writes its values into the
+    query) share the code, and a new document costs no compilation for a known shape."""
+    code = _CODE.get(source)
+    if code is None:
+        if len(_CODE) >= CODE_CACHE_SIZE:
+            del _CODE[next(iter(_CODE))]
+        code = _CODE[source] = compile(source, "<hub.graphql.fast completer>", "exec")
+    return code
 
 
 def _wrapped_row(fields: list[_FieldPlan]) -> _FieldPlan | None:
