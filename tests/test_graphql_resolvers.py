@@ -3,6 +3,8 @@ the same arguments in the same Python types, the same source and info, the same 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from enum import Enum
 from typing import Any
 
@@ -85,6 +87,28 @@ class Query:
         return n * 2
 
     @strawberry.field
+    async def slept(self, n: int) -> int:
+        await asyncio.sleep(0)  # suspends: the rest runs when the event loop resumes it
+        return n + 1
+
+    @strawberry.field
+    async def fails_later(self, n: int) -> int:
+        await asyncio.sleep(0)
+        raise ValueError(f"late n {n}")
+
+    @strawberry.field
+    async def fails_at_once(self, n: int) -> int:
+        raise ValueError(f"early n {n}")
+
+    @strawberry.field
+    async def waits(self) -> int:
+        try:
+            await WAITING.wait()
+        finally:
+            WAITING_ENDED.append(True)
+        return 1
+
+    @strawberry.field
     def box(self) -> Box:
         return Box(size=3)
 
@@ -105,8 +129,12 @@ QUERIES = [
     "{ later(n: 4) box { size grown g2: grown(by: 5) parentSize } }",
     "{ secret }",
     "{ fails(n: 3) }",
+    "{ slept(n: 1) later(n: 2) again: slept(n: 5) }",
+    "{ failsLater(n: 1) failsAtOnce(n: 2) later(n: 3) }",
     '{ echo(text: "a", count: null) }',
 ]
+WAITING = asyncio.Event()
+WAITING_ENDED: list[bool] = []
 VARIABLES = {"r": [{"low": 5, "color": "BLUE"}], "c": "BLUE"}
 
 
@@ -138,3 +166,33 @@ def test_only_plain_resolver_fields_are_replaced() -> None:
     box = lean._schema.type_map["Box"].fields  # type: ignore[union-attr]
     assert box["grown"].resolve.__module__ == "hub.graphql.resolvers"
     assert getattr(box["size"].resolve, "_is_default", False)  # a basic field keeps its own
+
+
+async def test_async_resolvers_that_never_suspend_are_answered_without_awaiting() -> None:
+    """A coroutine resolver over SQLite finishes at its first step: graphql-core then completes
+    the field at once, and a query of such fields is answered without an await."""
+    stock, lean = schemas()
+    document = graphql.parse("{ later(n: 4) box { size } }")
+    awaited = graphql.execute(stock._schema, document)
+    assert inspect.isawaitable(awaited)
+    assert (await awaited).data == {"later": 8, "box": {"size": 3}}  # type: ignore[misc]
+    result = graphql.execute(lean._schema, document)
+    assert not inspect.isawaitable(result)
+    assert result.data == {"later": 8, "box": {"size": 3}}  # type: ignore[union-attr]
+    suspending = graphql.execute(lean._schema, graphql.parse("{ slept(n: 1) }"))
+    assert inspect.isawaitable(suspending)
+    assert (await suspending).data == {"slept": 2}  # type: ignore[misc]
+
+
+async def test_a_suspended_resolver_is_cancelled_where_it_waits() -> None:
+    _, lean = schemas()
+    WAITING.clear()
+    WAITING_ENDED.clear()
+    running = graphql.execute(lean._schema, graphql.parse("{ waits }"))
+    task = asyncio.ensure_future(running)  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    assert not task.done() and not WAITING_ENDED
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert WAITING_ENDED == [True]  # the resolver's own finally ran, in the resolver

@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from hub_rop.v1 import rop_pb2 as rop_pb
+from hub_rop.v1 import rop_pb2_grpc
 from hub_unspot.v1 import unspot_pb2 as pb
 from hub_unspot.v1 import unspot_pb2_grpc
 
@@ -225,10 +227,11 @@ def grpc_monitoring(hub: HubProcess, metadata: list[tuple[str, str]]) -> Any:
             _, rpc = call.with_call(pb.GetMonitoringRequest(), metadata=metadata, timeout=10)
         except grpc.RpcError as exc:
             rpc = exc
-        return rpc.code(), dict(rpc.initial_metadata())
+        return rpc.code(), dict(rpc.trailing_metadata())
 
 
 def test_grpc_request_id_in_metadata_and_on_the_access_line(hub: HubProcess) -> None:
+    """In the trailers: sent with the answer or the error in one batch, not before it."""
     admin = ("authorization", f"Bearer {ADMIN_TOKEN}")
     code, metadata = grpc_monitoring(hub, [admin, ("x-request-id", "grpc-1")])
     assert code == grpc.StatusCode.OK and metadata["x-request-id"] == "grpc-1"
@@ -242,10 +245,23 @@ def test_grpc_request_id_in_metadata_and_on_the_access_line(hub: HubProcess) -> 
 
     code, metadata = grpc_monitoring(hub, [("authorization", "Bearer nope")])
     assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert metadata["hub-status"] == "401"  # the error's own trailers beside the id
     assert access_line(hub, metadata["x-request-id"])["status"] == "UNAUTHENTICATED"
 
     code, metadata = grpc_monitoring(hub, [admin, ("x-request-id", "bad id")])
     assert NEW_ID.match(metadata["x-request-id"])
+
+
+def test_a_grpc_stream_sends_its_request_id_before_its_first_message(hub: HubProcess) -> None:
+    admin = ("authorization", f"Bearer {ADMIN_TOKEN}")
+    with grpc.insecure_channel(hub.grpc) as channel:
+        stream = rop_pb2_grpc.RopStub(channel).WatchCallAnalyzed(
+            rop_pb.WatchCallAnalyzedRequest(),
+            metadata=[admin, ("x-request-id", "watch-1")],
+            timeout=10,
+        )
+        assert dict(stream.initial_metadata())["x-request-id"] == "watch-1"  # no event yet
+        stream.cancel()
 
 
 def test_every_grpc_call_has_its_access_line(hub: HubProcess) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import SimpleNamespace
 from typing import Any, NoReturn
 
@@ -58,8 +58,14 @@ def trailers(exc: HubError) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def add_trailers(context: grpc.aio.ServicerContext, pairs: Iterable[tuple[str, str]]) -> None:
+    """``pairs`` added to the call's trailing metadata (grpc.aio's setter replaces what was
+    set, the request id among it)."""
+    context.set_trailing_metadata((*(context.trailing_metadata() or ()), *pairs))
+
+
 async def abort(context: grpc.aio.ServicerContext, exc: HubError) -> NoReturn:
-    context.set_trailing_metadata(trailers(exc))
+    add_trailers(context, trailers(exc))
     await context.abort(exc.grpc_code, exc.message)
     raise AssertionError("context.abort returned")  # it always raises
 
@@ -145,25 +151,37 @@ def _passing_serialized(
 
 class ServedCall:
     """The call's id (the client's ``x-request-id`` metadata when it is sane), sent back in the
-    initial metadata and on every line logged while the call runs, and its access line with
-    the status the call ended with. (A class rather than an ``asynccontextmanager``: it wraps
-    every call, and a generator per call costs more.)"""
+    trailing metadata (a stream's also in its initial metadata, before the first message) and
+    on every line logged while the call runs, and its access line with the status the call
+    ended with. (A class rather than an ``asynccontextmanager``: it wraps every call, and a
+    generator per call costs more.)
 
-    __slots__ = ("context", "method", "plugin", "request", "scope")
+    Not in a unary call's initial metadata: grpc.aio sends custom initial metadata as a batch
+    of its own (about a tenth of a short call's cost), while trailing metadata goes out with
+    the answer and the status. Set as the call starts, it is in every trailer: an answer, the
+    host's errors, a plugin's own ``context.abort``."""
 
-    def __init__(self, plugin: str, method: str, context: grpc.aio.ServicerContext) -> None:
+    __slots__ = ("context", "method", "plugin", "request", "scope", "streaming")
+
+    def __init__(
+        self, plugin: str, method: str, context: grpc.aio.ServicerContext, streaming: bool = False
+    ) -> None:
         self.plugin, self.method, self.context = plugin, method, context
+        self.streaming = streaming
 
     async def __aenter__(self) -> None:
         metadata = dict(self.context.invocation_metadata() or ())
         incoming = metadata.get(requestid.METADATA)
         self.scope = requestid.serving(incoming, "grpc", self.method, self.plugin, metadata)
         self.request = self.scope.__enter__()
-        try:
-            await self.context.send_initial_metadata(((requestid.METADATA, self.request.id),))
-        except BaseException as exc:
-            self._end(exc)
-            raise
+        echoed = ((requestid.METADATA, self.request.id),)
+        self.context.set_trailing_metadata(echoed)
+        if self.streaming:
+            try:
+                await self.context.send_initial_metadata(echoed)
+            except BaseException as exc:
+                self._end(exc)
+                raise
 
     async def __aexit__(self, kind: Any, failed: BaseException | None, trace: Any) -> None:
         self._end(failed)
@@ -192,7 +210,7 @@ def _checked(behavior: Any, check: Any, method: str, plugin: str) -> Any:
     if inspect.isasyncgenfunction(behavior):
 
         async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
-            async with ServedCall(plugin, method, context):
+            async with ServedCall(plugin, method, context, streaming=True):
                 async for item in behavior(await check(method, request, context), context):
                     yield item
 
@@ -280,7 +298,7 @@ class ErrorMapping:
             except Exception as exc:
                 await self._abort(plugin, name, exc, context)
             if caller.upstream:
-                context.set_trailing_metadata(grpc_trailers(caller))
+                add_trailers(context, grpc_trailers(caller))
             ok.inc()
             return response
 

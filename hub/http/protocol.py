@@ -121,6 +121,14 @@ class HubRequestHandler(RequestHandler):
         self._disarm_head_timer()
         super().connection_lost(exc)
 
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        """Only when reading was paused. aiohttp's body reader calls this whenever its buffer
+        runs low, which is every read of a small body; unpaused, aiohttp would feed the parser
+        an empty read (counted here as an arrival, so later credential checks would read the
+        data version again) and poke the transport, on every POST."""
+        if self._reading_paused:
+            super().resume_reading(resume_parser)
+
     def _arm_head_timer(self) -> None:
         self._head_timer = self._loop.call_later(
             self.listener.limits.header_timeout, self._head_timed_out
