@@ -22,7 +22,7 @@ from aiohttp import web
 
 from hub.credentials import Credential, CredentialStore
 from hub.errors import HubError, StartupError
-from hub.peer import Address, Network, Peer, parse_networks
+from hub.peer import Address, Network, Peer, invocation_metadata, parse_networks
 
 Protocol = Literal["rest", "graphql", "grpc"]
 
@@ -233,7 +233,7 @@ def _rest_presented(request: web.BaseRequest, forms: Sequence[Presentation]) -> 
 
 
 def _grpc_authorization(context: Any) -> str | None:
-    for key, value in context.invocation_metadata() or ():
+    for key, value in invocation_metadata(context):
         if key == "authorization":
             return value if isinstance(value, str) else value.decode()
     return None

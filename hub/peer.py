@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -16,6 +17,22 @@ from urllib.parse import unquote
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 FORWARDED_FOR = "x-forwarded-for"
+Metadata = tuple[tuple[str, Any], ...]
+_CALL_METADATA: ContextVar[tuple[Any, Metadata] | None] = ContextVar(
+    "hub_grpc_metadata", default=None
+)
+
+
+def invocation_metadata(context: Any) -> Metadata:
+    """A gRPC call's metadata, converted once per call: grpc.aio converts it from its C form on
+    every ``context.invocation_metadata()``, and the request id, the credential and the peer
+    each read it. (Each call runs in a task of its own, so the one kept is never another's.)"""
+    kept = _CALL_METADATA.get()
+    if kept is not None and kept[0] is context:
+        return kept[1]
+    metadata = tuple(context.invocation_metadata() or ())
+    _CALL_METADATA.set((context, metadata))
+    return metadata
 
 
 @functools.lru_cache(maxsize=4096)  # every request reads its peer; clients come back
@@ -71,7 +88,7 @@ class Peer:
         """A ``grpc.aio.ServicerContext``; forwarded hops come from ``x-forwarded-for``."""
         forwarded = tuple(
             value if isinstance(value, str) else value.decode("latin-1")
-            for key, value in (context.invocation_metadata() or ())
+            for key, value in invocation_metadata(context)
             if key.lower() == FORWARDED_FOR
         )
         return cls(parse_grpc_peer(context.peer()), forwarded)

@@ -24,6 +24,7 @@ import asyncio
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from types import CodeType
 from typing import Any
 
@@ -123,6 +124,11 @@ def _non_null(inner: Completer) -> Completer:
 
 
 def _list(inner: Completer, non_null_items: bool = False) -> Completer:
+    edge = getattr(inner, "edge", None)
+    if edge is not None:
+        attribute, kept, fields = edge
+        return _edge_list(inner, attribute, kept, fields, non_null_items)
+
     def complete(value: Any) -> Any:
         if value is None:
             return None
@@ -131,6 +137,50 @@ def _list(inner: Completer, non_null_items: bool = False) -> Completer:
         _completed[0] += len(value)
         items = [inner(item) for item in value]
         if non_null_items and None in items:  # one scan, not a call per item
+            raise _Fallback
+        return items
+
+    return complete
+
+
+def _edge_list(
+    inner: Completer,
+    attribute: str,
+    kept: Callable[[Any], Any],
+    fields: int,
+    non_null_items: bool = False,
+) -> Completer:
+    """A list of edges (objects holding one stored row, :func:`_wrapped_row`): each edge whose
+    row's rendering is kept is answered here with it, as ``inner`` would answer it, without a
+    call per row; any other item goes to ``inner``."""
+    row_of = attrgetter(attribute)
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, list | tuple):
+            raise _Fallback
+        items: list[Any] = []
+        append = items.append
+        counted = len(value)
+        for item in value:
+            if item is not None and type(item) is not Stored:
+                try:
+                    row = row_of(item)
+                except AttributeError:
+                    raise _Fallback from None
+                if type(row) is Stored:
+                    try:
+                        found = kept(row.key)
+                    except TypeError:
+                        found = None
+                    if found is not None:
+                        counted += fields + found[1]
+                        append(found[0])
+                        continue
+            append(inner(item))
+        _completed[0] += counted
+        if non_null_items and None in items:
             raise _Fallback
         return items
 
@@ -225,20 +275,16 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
         if field.non_null:
             reads.append(f"if v{i} is None: raise Fallback")
         items.append(f"k{i}: v{i}")
-    stored = "return render(value)" if splice else "value = value.built()"
     wrapper = _wrapped_row(fields) if splice else None
-    lines = [
-        "def complete(value):",
-        "    if value is None: return None",
-        f"    if type(value) is Stored: {stored}",
-        f"    done[0] += {len(fields)}",
-        "    try:",
-    ]
+    lines = ["def complete(value):", "    if value is None: return None"]
+    if splice:  # a rendering kept for the row is looked up here, not in a call per row
+        lines += _spliced("value", "kept", "render", "    ")
+    else:
+        lines.append("    if type(value) is Stored: value = value.built()")
+    lines += [f"    done[0] += {len(fields)}", "    try:"]
     if wrapper is not None:  # an edge: its one row is answered with the edge's rendering
-        lines += [
-            f"        row = value.{wrapper.attribute}",
-            "        if type(row) is Stored: return wrap(row)",
-        ]
+        lines.append(f"        row = value.{wrapper.attribute}")
+        lines += _spliced("row", "kept_edge", "wrap", "        ")
         reads = [line.replace(f"value.{wrapper.attribute}", "row") for line in reads]
     lines += [
         *(f"        {line}" for line in reads or ["pass"]),
@@ -255,9 +301,12 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
     exec(_compiled("\n".join(lines)), namespace)
     complete: Completer = namespace["complete"]
     if splice:
-        namespace["render"] = _renderer(complete)
+        namespace["render"] = render = _renderer(complete)
+        namespace["kept"] = render.rows.get  # type: ignore[attr-defined]
     if wrapper is not None:
-        namespace["wrap"] = _renderer(namespace["wrapped"], built=False)
+        namespace["wrap"] = wrap = _renderer(namespace["wrapped"], built=False)
+        namespace["kept_edge"] = kept_edge = wrap.rows.get  # type: ignore[attr-defined]
+        complete.edge = (wrapper.attribute, kept_edge, len(fields))  # type: ignore[attr-defined]
     complete.renders_rows = True  # type: ignore[attr-defined]
     return complete
 
@@ -277,6 +326,23 @@ def _compiled(source: str) -> CodeType:
             del _CODE[next(iter(_CODE))]
         code = _CODE[source] = compile(source, "<hub.graphql.fast completer>", "exec")
     return code
+
+
+def _spliced(value: str, kept: str, render: str, indent: str) -> list[str]:
+    """Lines answering ``value``, when it is a stored row, with its kept rendering (looked up
+    with ``kept``, the memo's ``get``), else with ``render(value)``, which renders and keeps it
+    (and renders a row that cannot be hashed each time)."""
+    lines = [
+        f"if type({value}) is Stored:",
+        "    try:",
+        f"        found = {kept}({value}.key)",
+        "    except TypeError:",
+        "        found = None",
+        f"    if found is None: return {render}({value})",
+        "    done[0] += found[1]",
+        "    return found[0]",
+    ]
+    return [indent + line for line in lines]
 
 
 def _wrapped_row(fields: list[_FieldPlan]) -> _FieldPlan | None:
@@ -310,6 +376,7 @@ def _renderer(complete: Completer, built: bool = True) -> Completer:
         renderings.keep(memo, value.key, (rendered, _completed[0] - before), len(data))
         return rendered
 
+    render.rows = rows  # type: ignore[attr-defined]  # cleared in place, never replaced
     return render
 
 

@@ -20,6 +20,7 @@ from hub.errors import HubError, StartupError
 from hub.grpc.reflection import add_reflection
 from hub.grpc.wire import Serialized
 from hub.health import plugin_status
+from hub.peer import invocation_metadata
 from hub.registrations import GrpcService
 from hub.upstream.freshness import grpc_trailers
 
@@ -170,7 +171,7 @@ class ServedCall:
         self.streaming = streaming
 
     async def __aenter__(self) -> None:
-        metadata = dict(self.context.invocation_metadata() or ())
+        metadata = dict(invocation_metadata(self.context))
         incoming = metadata.get(requestid.METADATA)
         self.scope = requestid.serving(incoming, "grpc", self.method, self.plugin, metadata)
         self.request = self.scope.__enter__()
