@@ -86,7 +86,7 @@ def item_list_plan(query: str) -> Any:
         schema._schema, document, variable_values={"s": True}, executor_class=PlainSubtreeExecutor
     )
     plans = fast._plans[id(document.definitions[0])]
-    found = [plan for key, (_, plan) in plans.items() if key[0] == "[Item!]!"]
+    found = [plan for kind, _, plan in plans.values() if str(kind) == "[Item!]!"]
     assert len(found) == 1
     return found[0]
 

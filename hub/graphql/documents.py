@@ -55,18 +55,18 @@ class DocumentCache:
         self.cost_rules = cost_rules(limits)
         # what strawberry's own validation adds to graphql-core's
         self.rules = [*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule]
-        self.entries: OrderedDict[bytes, tuple[Entry, int]] = OrderedDict()
+        # by the text itself (the parsed document holds it anyway): no digest per request
+        self.entries: OrderedDict[str, tuple[Entry, int]] = OrderedDict()
         self.size = 0
-        self.seen_once: OrderedDict[bytes, None] = OrderedDict()
+        self.seen_once: OrderedDict[bytes, None] = OrderedDict()  # digests: texts not kept
 
     def get(self, schema: GraphQLSchema, query: str) -> Entry:
-        key = hashlib.blake2b(query.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        cached = self.entries.get(key)
+        cached = self.entries.get(query)
         if cached is not None:
-            self.entries.move_to_end(key)
+            self.entries.move_to_end(query)
             return cached[0]
         entry = self._check(schema, query)
-        self._admit(key, entry, _size(query, entry[0]))
+        self._admit(query, entry, _size(query, entry[0]))
         return entry
 
     def _check(self, schema: GraphQLSchema, query: str) -> Entry:
@@ -86,7 +86,8 @@ class DocumentCache:
                 problem.extensions = request_error_extensions("validation_aborted")
         return document, list(errors)
 
-    def _admit(self, key: bytes, entry: Entry, size: int) -> None:
+    def _admit(self, query: str, entry: Entry, size: int) -> None:
+        key = hashlib.blake2b(query.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         if key not in self.seen_once:
             self.seen_once[key] = None
             if len(self.seen_once) > FIRST_SIGHTINGS:
@@ -95,7 +96,7 @@ class DocumentCache:
         if size > self.limits.document_cache_bytes:
             return
         del self.seen_once[key]
-        self.entries[key] = (entry, size)
+        self.entries[query] = (entry, size)
         self.size += size
         while (
             self.size > self.limits.document_cache_bytes

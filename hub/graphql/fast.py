@@ -380,7 +380,10 @@ def _renderer(complete: Completer, built: bool = True) -> Completer:
     return render
 
 
-Plans = dict[tuple[str, tuple[int, ...], bool], tuple[list[FieldNode], Completer | None]]
+Plans = dict[
+    tuple[int, tuple[int, ...], bool],
+    tuple[GraphQLOutputType, list[FieldNode], Completer | None],
+]
 # plans by the id of their operation, as long as it lives: a document the cache dropped (or never
 # kept) takes its plans along. Not a WeakKeyDictionary: nodes compare by content, and two equal
 # documents must not share plans keyed by the ids of one's nodes.
@@ -402,18 +405,18 @@ def plan_for(
     fragments: dict[str, Any],
     splice: bool = False,
 ) -> Completer | None:
-    """Plans are cached by the identity of the field nodes, per operation; the plan keeps the
-    nodes alive so an id is never reused while its plan exists."""
+    """Plans are cached by the identity of the return type and the field nodes, per operation;
+    the plan keeps them alive so an id is never reused while its plan exists."""
     plans = _plans_of(operation)
-    key = (str(return_type), tuple(map(id, nodes)), splice)
+    key = (id(return_type), tuple(map(id, nodes)), splice)
     cached = plans.get(key)
     if cached is not None:
-        return cached[1]
+        return cached[2]
     try:
         plan = compile_completer(return_type, nodes, fragments, splice)
     except Exception:  # a shape this compiler does not know: graphql-core handles it
         plan = None
-    plans[key] = (nodes, plan)
+    plans[key] = (return_type, nodes, plan)
     return plan
 
 
