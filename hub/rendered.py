@@ -20,10 +20,11 @@ class Memo:
     """One user's renderings by row (a GraphQL plan's, a servicer's); it lives as long as that
     user holds it."""
 
-    __slots__ = ("__weakref__", "rows")
+    __slots__ = ("__weakref__", "ids", "rows")
 
     def __init__(self) -> None:
-        self.rows: dict[Hashable, Any] = {}
+        self.rows: dict[Hashable, Any] = {}  # by the row's content
+        self.ids: dict[Hashable, Any] = {}  # by the row's id, the entry holding its content
 
 
 class Renderings:
@@ -37,16 +38,18 @@ class Renderings:
         self.memos.add(memo)
         return memo
 
-    def keep(self, memo: Memo, key: Hashable, entry: Any, length: int) -> None:
-        """Keep ``entry`` (a rendering of ``length`` bytes) for ``key`` in ``memo``."""
+    def keep(self, memo: Memo, key: Hashable, entry: Any, length: int, by_id: bool = False) -> None:
+        """Keep ``entry`` (a rendering of ``length`` bytes) for ``key`` in ``memo``: a row's
+        content, or with ``by_id`` its id (the entry then holds the content, to compare)."""
         size = 2 * length + 200  # the rendering, a key of about its size, the entry
         if self.used + size > self.budget:
             for each in list(self.memos):
                 each.rows.clear()
+                each.ids.clear()
             self.used = 0
             if size > self.budget:
                 return
-        memo.rows[key] = entry
+        (memo.ids if by_id else memo.rows)[key] = entry
         self.used += size
 
 

@@ -18,6 +18,11 @@ from hub.rendered import Renderings
 from tests.test_graphql_fast import Item  # the same types, here listed as stored rows
 
 ROWS: list[bytes] = []  # what the resolvers list, as stored
+WITH_IDS = [False]  # whether the resolvers hand each row's id over too (its index)
+
+
+def ids() -> list[int] | None:
+    return list(range(len(ROWS))) if WITH_IDS[0] else None
 
 
 def decode(raw: bytes) -> dict[str, Any]:
@@ -42,7 +47,7 @@ class Edge:
 class Query:
     @strawberry.field
     def stored(self) -> list[Item]:
-        return stored_objects(Item, ROWS, decode)
+        return stored_objects(Item, ROWS, decode, ids())
 
     @strawberry.field
     def built(self) -> list[Item]:
@@ -50,7 +55,7 @@ class Query:
 
     @strawberry.field
     def stored_edges(self) -> list[Edge]:
-        nodes = stored_objects(Item, ROWS, decode)
+        nodes = stored_objects(Item, ROWS, decode, ids())
         return [Edge(node=node, rank=i) for i, node in enumerate(nodes)]
 
     @strawberry.field
@@ -69,13 +74,17 @@ SELECTIONS = [
 ]
 
 
+DOCUMENTS: dict[str, graphql.DocumentNode] = {}  # renderings live with their document's plans
+
+
 def answer(field: str, selection: str, executor: Any) -> tuple[bytes, list[Any]]:
     head, _, fragments = selection.partition(" fragment ")
     query = f"query($s: Boolean!) {{ {field} {head} }}" + (
         f" fragment {fragments}" if fragments else ""
     )
+    document = DOCUMENTS.setdefault(query, graphql.parse(query))  # as the hub's cache keeps it
     result = graphql.execute(
-        schema._schema, graphql.parse(query), variable_values={"s": True}, executor_class=executor
+        schema._schema, document, variable_values={"s": True}, executor_class=executor
     )
     return orjson.dumps(result.data), [e.formatted for e in result.errors or []]
 
@@ -90,11 +99,15 @@ def same_as_built(selection: str, executor: Any, field: str = "") -> None:
     assert plain(errors) == plain(expected_errors)
 
 
-@pytest.fixture(autouse=True)
-def rows() -> Any:
+@pytest.fixture(autouse=True, params=[False, True], ids=["by content", "by id"])
+def rows(request: pytest.FixtureRequest) -> Any:
+    """Every test twice: renderings found by the row's content, and by its id (confirmed by
+    its content, so a changed row with the same id is rendered again)."""
+    WITH_IDS[0] = request.param
     ROWS[:] = [row(i) for i in range(3)]
     yield
     ROWS.clear()
+    WITH_IDS[0] = False
 
 
 @pytest.mark.parametrize("selection", SELECTIONS)
@@ -131,12 +144,15 @@ def test_an_edges_null_row_field_is_graphql_cores_error() -> None:
         assert answer("storedEdges", "{ node { id title } }", executor)[0] == b"null"
 
 
-def test_a_changed_row_is_rendered_again() -> None:
+@pytest.mark.parametrize(
+    ("field", "selection"), [("", SELECTIONS[0]), ("Edges", "{ node { id title note } }")]
+)
+def test_a_changed_row_is_rendered_again(field: str, selection: str) -> None:
     executor = PlainSubtreeExecutor.limited(10_000, splice=True)
-    same_as_built(SELECTIONS[0], executor)
+    same_as_built(selection, executor, field)
     ROWS[1] = row(1, title="changed", note="new")
-    same_as_built(SELECTIONS[0], executor)
-    assert b'"changed"' in answer("stored", SELECTIONS[0], executor)[0]
+    same_as_built(selection, executor, field)
+    assert b'"changed"' in answer("stored" + field, selection, executor)[0]
 
 
 def test_a_null_in_a_non_null_field_is_graphql_cores_error() -> None:

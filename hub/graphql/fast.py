@@ -126,8 +126,8 @@ def _non_null(inner: Completer) -> Completer:
 def _list(inner: Completer, non_null_items: bool = False) -> Completer:
     edge = getattr(inner, "edge", None)
     if edge is not None:
-        attribute, kept, fields = edge
-        return _edge_list(inner, attribute, kept, fields, non_null_items)
+        attribute, kept, kept_ids, fields = edge
+        return _edge_list(inner, attribute, kept, kept_ids, fields, non_null_items)
 
     def complete(value: Any) -> Any:
         if value is None:
@@ -147,6 +147,7 @@ def _edge_list(
     inner: Completer,
     attribute: str,
     kept: Callable[[Any], Any],
+    kept_ids: Callable[[Any], Any],
     fields: int,
     non_null_items: bool = False,
 ) -> Completer:
@@ -170,14 +171,22 @@ def _edge_list(
                 except AttributeError:
                     raise _Fallback from None
                 if type(row) is Stored:
-                    try:
-                        found = kept(row.key)
-                    except TypeError:
-                        found = None
-                    if found is not None:
-                        counted += fields + found[1]
-                        append(found[0])
-                        continue
+                    ident = row.ident
+                    if ident is not None:  # by id, confirmed by the content
+                        found = kept_ids(ident)
+                        if found is not None and found[0] == row.key:
+                            counted += fields + found[2]
+                            append(found[1])
+                            continue
+                    else:
+                        try:
+                            found = kept(row.key)
+                        except TypeError:
+                            found = None
+                        if found is not None:
+                            counted += fields + found[1]
+                            append(found[0])
+                            continue
             append(inner(item))
         _completed[0] += counted
         if non_null_items and None in items:
@@ -303,10 +312,12 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
     if splice:
         namespace["render"] = render = _renderer(complete)
         namespace["kept"] = render.rows.get  # type: ignore[attr-defined]
+        namespace["kept_ids"] = render.ids.get  # type: ignore[attr-defined]
     if wrapper is not None:
         namespace["wrap"] = wrap = _renderer(namespace["wrapped"], built=False)
-        namespace["kept_edge"] = kept_edge = wrap.rows.get  # type: ignore[attr-defined]
-        complete.edge = (wrapper.attribute, kept_edge, len(fields))  # type: ignore[attr-defined]
+        kept_edge = namespace["kept_edge"] = wrap.rows.get  # type: ignore[attr-defined]
+        kept_ids = namespace["kept_edge_ids"] = wrap.ids.get  # type: ignore[attr-defined]
+        complete.edge = (wrapper.attribute, kept_edge, kept_ids, len(fields))  # type: ignore[attr-defined]
     complete.renders_rows = True  # type: ignore[attr-defined]
     return complete
 
@@ -328,14 +339,21 @@ def _compiled(source: str) -> CodeType:
     return code
 
 
-def _spliced(value: str, kept: str, render: str, indent: str) -> list[str]:
+def _spliced(value: str, memo: str, render: str, indent: str) -> list[str]:
     """Lines answering ``value``, when it is a stored row, with its kept rendering (looked up
-    with ``kept``, the memo's ``get``), else with ``render(value)``, which renders and keeps it
-    (and renders a row that cannot be hashed each time)."""
+    with the memo's ``get``: ``{memo}_ids`` by the row's id, confirmed by its content, or
+    ``{memo}`` by its content), else with ``render(value)``, which renders and keeps it (and
+    renders a row that cannot be hashed each time)."""
     lines = [
         f"if type({value}) is Stored:",
+        f"    ident = {value}.ident",
+        "    if ident is not None:",
+        f"        found = {memo}_ids(ident)",
+        f"        if found is None or found[0] != {value}.key: return {render}({value})",
+        "        done[0] += found[2]",
+        "        return found[1]",
         "    try:",
-        f"        found = {kept}({value}.key)",
+        f"        found = {memo}({value}.key)",
         "    except TypeError:",
         "        found = None",
         f"    if found is None: return {render}({value})",
@@ -360,23 +378,35 @@ def _renderer(complete: Completer, built: bool = True) -> Completer:
     built from the row, or with ``built=False`` of the row itself), made once per row and
     counted as the fields it completed then."""
     memo = renderings.new()
-    rows = memo.rows
+    rows, ids = memo.rows, memo.ids
 
     def render(value: Stored) -> Any:
-        try:
-            found = rows.get(value.key)
-        except TypeError:  # a row that cannot be hashed: rendered each time
-            return complete(value.built() if built else value)
-        if found is not None:
-            _completed[0] += found[1]
-            return found[0]
+        ident = value.ident
+        if ident is not None:  # by id, confirmed by the content
+            found = ids.get(ident)
+            if found is not None and found[0] == value.key:
+                _completed[0] += found[2]
+                return found[1]
+        else:
+            try:
+                found = rows.get(value.key)
+            except TypeError:  # a row that cannot be hashed: rendered each time
+                return complete(value.built() if built else value)
+            if found is not None:
+                _completed[0] += found[1]
+                return found[0]
         before = _completed[0]
         data = orjson.dumps(complete(value.built() if built else value))
         rendered = orjson.Fragment(data)
-        renderings.keep(memo, value.key, (rendered, _completed[0] - before), len(data))
+        count = _completed[0] - before
+        if ident is not None:
+            renderings.keep(memo, ident, (value.key, rendered, count), len(data), by_id=True)
+        else:
+            renderings.keep(memo, value.key, (rendered, count), len(data))
         return rendered
 
-    render.rows = rows  # type: ignore[attr-defined]  # cleared in place, never replaced
+    # both cleared in place, never replaced: generated code holds their ``get``
+    render.rows, render.ids = rows, ids  # type: ignore[attr-defined]
     return render
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable, Sequence
+from itertools import repeat
 from typing import Any, TypeVar
 
 from hub.records import to_graphql
@@ -30,12 +31,15 @@ _UNBUILT: Any = object()
 class Stored:
     """A row's bytes and how to build its strawberry object; reads as that object."""
 
-    __slots__ = ("_build", "_object", "key")
+    __slots__ = ("_build", "_object", "ident", "key")
 
-    def __init__(self, key: Hashable, build: Callable[[Any], Any]) -> None:
+    def __init__(
+        self, key: Hashable, build: Callable[[Any], Any], ident: Hashable | None = None
+    ) -> None:
         self.key = key
         self._build = build
         self._object = _UNBUILT
+        self.ident = ident
 
     def built(self) -> Any:
         if self._object is _UNBUILT:
@@ -51,15 +55,26 @@ class Stored:
 
 
 def stored_objects(
-    cls: type[T], rows: Sequence[R], record: Callable[[R], Any] | None = None
+    cls: type[T],
+    rows: Sequence[R],
+    record: Callable[[R], Any] | None = None,
+    ids: Sequence[Hashable] | None = None,
 ) -> list[T]:
     """``rows`` as objects of the strawberry type ``cls``, each built from ``record(row)`` (or
     the row itself, when it is a record) only when something reads it. A row is what holds the
-    whole of it: its stored JSON bytes, a tuple of its columns, or a frozen dataclass record."""
+    whole of it: its stored JSON bytes, a tuple of its columns, or a frozen dataclass record.
+
+    ``ids``: each row's unique id (its primary key, an int or a string), when the plugin has
+    one at hand: a rendering is then found by id and confirmed by comparing the row (a
+    comparison of equal bytes stops at the first difference), instead of hashing the whole row
+    (about 0.2 us for a row of 600 bytes, per row of every answer)."""
     if record is None:
-        return [Stored(row, functools.partial(to_graphql, cls)) for row in rows]  # type: ignore[misc]
+        build: Callable[[Any], Any] = functools.partial(to_graphql, cls)
+    else:
 
-    def build(row: R) -> T:
-        return to_graphql(cls, record(row))
+        def build(row: R) -> T:
+            return to_graphql(cls, record(row))
 
-    return [Stored(row, build) for row in rows]  # type: ignore[misc]
+    if ids is None:
+        return [Stored(row, build) for row in rows]  # type: ignore[misc]
+    return list(map(Stored, rows, repeat(build), ids))  # type: ignore[arg-type]

@@ -108,7 +108,7 @@ class EraQuery:
         return connection(
             [to_graphql(IntegrationPoint, p) for p in page.records()]
             if stored is None
-            else stored_objects(IntegrationPoint, stored, record_of),
+            else stored_objects(IntegrationPoint, stored, record_of, page.ids),
             page.total or 0,
             window,
             page.cursors(),

@@ -51,6 +51,10 @@ class PointPage(Protocol):
         """Each channel's stored JSON (for :func:`~hub_era.storage.record_of`); None for the
         vendor's."""
 
+    @property
+    def ids(self) -> list[int] | None:
+        """Each stored channel's unique ``seq``; None for the vendor's."""
+
     def records(self) -> list[IntegrationPoint]: ...
 
     def cursors(self) -> Sequence[str] | None: ...

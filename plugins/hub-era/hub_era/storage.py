@@ -45,6 +45,11 @@ class StoredPage:
     def stored(self) -> list[bytes]:
         return self.items
 
+    @property
+    def ids(self) -> list[int]:
+        """Each channel's ``seq``, unique (every sort key ends with it)."""
+        return [key[-1] for key in self.read.keys]
+
     def records(self) -> list[IntegrationPoint]:
         return [record_of(item) for item in self.items]
 

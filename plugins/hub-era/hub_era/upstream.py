@@ -225,6 +225,7 @@ class VendorPage:
     total: int
     has_next: bool
     stored = None  # the vendor's channels are decoded records, not stored rows
+    ids = None
 
     def records(self) -> list[IntegrationPoint]:
         return list(self.points)
