@@ -107,6 +107,21 @@ def test_rendered_rows_renders_each_stored_row_once_and_stays_bounded(
     assert rendered == [b"a", b"b", b"c", b"d", b"a"]
 
 
+def test_rendered_rows_by_id_are_confirmed_by_the_row() -> None:
+    rendered: list[bytes] = []
+
+    def render(stored: bytes) -> era_pb2.IntegrationPoint:
+        rendered.append(stored)
+        return era_pb2.IntegrationPoint(id=stored.decode())
+
+    rows = RenderedRows(render)
+    assert rows.many([b"a", b"b"], [1, 2]) == rows.many([b"a", b"b"], [1, 2])
+    assert rendered == [b"a", b"b"]
+    changed = rows.many([b"a", b"B"], [1, 2])  # row 2 edited: its id alone is no hit
+    assert changed[1] == delimited(era_pb2.IntegrationPoint(id="B"))
+    assert rendered == [b"a", b"b", b"B"]
+
+
 # -- era's List through a hub -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def token(hub_process: HubProcess) -> str:

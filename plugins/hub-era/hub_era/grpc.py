@@ -46,7 +46,7 @@ class EraServicer(era_pb2_grpc.EraServicer):
             ),
         )
         if page.stored is not None:  # stored rows: each one's message rendered once
-            points = self.stored_points.many(page.stored)
+            points = self.stored_points.many(page.stored, page.ids)
         else:
             points = [delimited(to_message(Point, p)) for p in page.records()]
         return spliced(
