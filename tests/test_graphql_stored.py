@@ -13,6 +13,8 @@ import strawberry
 from hub.graphql import fast
 from hub.graphql.fast import PlainSubtreeExecutor
 from hub.graphql.stored import Stored, stored_objects
+from hub.graphql.types import Connection, connection
+from hub.paging import Page
 from hub.records import to_graphql
 from hub.rendered import Renderings
 from tests.test_graphql_fast import Item  # the same types, here listed as stored rows
@@ -57,6 +59,16 @@ class Query:
     def stored_edges(self) -> list[Edge]:
         nodes = stored_objects(Item, ROWS, decode, ids())
         return [Edge(node=node, rank=i) for i, node in enumerate(nodes)]
+
+    @strawberry.field
+    def stored_page(self) -> Connection[Item]:
+        nodes = stored_objects(Item, ROWS, decode, ids())
+        return connection(nodes, len(ROWS), Page(0, len(ROWS)))
+
+    @strawberry.field
+    def built_page(self) -> Connection[Item]:
+        nodes = [to_graphql(Item, decode(raw)) for raw in ROWS]
+        return connection(nodes, len(ROWS), Page(0, len(ROWS)))
 
     @strawberry.field
     def built_edges(self) -> list[Edge]:
@@ -134,6 +146,39 @@ def test_an_object_holding_one_stored_row_answers_as_built(selection: str, splic
         same_as_built(selection, executor, "Edges")
     ROWS[0] = row(0, title="changed")
     same_as_built(selection, executor, "Edges")
+
+
+PAGE_SELECTIONS = [
+    "{ edges { node { id title tags { name weight } note } } totalCount }",
+    "{ edges { cursor node { id } } pageInfo { hasNextPage startCursor endCursor } }",
+    "{ edges { node { id note @include(if: $s) } } }",  # graphql-core reads the edges
+    "{ nodes { id } edges { node { title } } }",
+    "{ edges { __typename node { __typename id } } }",
+]
+
+
+@pytest.mark.parametrize("selection", PAGE_SELECTIONS)
+@pytest.mark.parametrize("splice", [True, False])
+def test_a_connection_of_stored_rows_answers_as_built(selection: str, splice: bool) -> None:
+    """A connection's edges are made only when read: answered from the rows by the fast
+    completer, read as a list by graphql-core and by the completer of an edge with a cursor."""
+    executor = PlainSubtreeExecutor.limited(10_000, splice)
+    for _ in range(2):  # rendered, then from the renderings
+        same_as_built(selection, executor, "Page")
+    ROWS[1] = row(1, title="changed")
+    same_as_built(selection, executor, "Page")
+
+
+def test_a_connections_edges_read_as_a_list() -> None:
+    (page,) = [connection(stored_objects(Item, ROWS, decode), 3, Page(0, 3))]
+    edges = page.edges
+    assert len(edges) == 3 and [e.node.id for e in edges] == ["0", "1", "2"]
+    assert edges[-1].node.id == "2" and [e.cursor for e in edges[1:]] == [
+        edges[1].cursor,
+        edges[2].cursor,
+    ]
+    with pytest.raises(IndexError):
+        edges[3]
 
 
 def test_an_edges_null_row_field_is_graphql_cores_error() -> None:

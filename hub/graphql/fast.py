@@ -46,6 +46,7 @@ from graphql.execution.incremental.incremental_executor import IncrementalExecut
 
 from hub.graphql.limits import request_error_extensions
 from hub.graphql.stored import Stored
+from hub.graphql.types import Edges
 from hub.rendered import renderings
 
 Completer = Callable[[Any], Any]
@@ -132,7 +133,7 @@ def _list(inner: Completer, non_null_items: bool = False) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
             return None
-        if not isinstance(value, list | tuple):
+        if not isinstance(value, list | tuple | Edges):
             raise _Fallback
         _completed[0] += len(value)
         items = [inner(item) for item in value]
@@ -141,6 +142,9 @@ def _list(inner: Completer, non_null_items: bool = False) -> Completer:
         return items
 
     return complete
+
+
+_NO_ROW = object()  # an item that is not an edge holding a row: ``inner`` answers it
 
 
 def _edge_list(
@@ -153,41 +157,49 @@ def _edge_list(
 ) -> Completer:
     """A list of edges (objects holding one stored row, :func:`_wrapped_row`): each edge whose
     row's rendering is kept is answered here with it, as ``inner`` would answer it, without a
-    call per row; any other item goes to ``inner``."""
+    call per row; any other item goes to ``inner``. A connection's :class:`Edges` is answered
+    from its rows, without making the edge of a row that is answered so."""
     row_of = attrgetter(attribute)
+    by_node = attribute == "node"  # what an Edges' edge wraps
 
     def complete(value: Any) -> Any:
         if value is None:
             return None
+        if type(value) is Edges and by_node:
+            return answered(value.nodes, value.__getitem__, len(value))
         if not isinstance(value, list | tuple):
             raise _Fallback
+        try:
+            rows = [
+                _NO_ROW if item is None or type(item) is Stored else row_of(item) for item in value
+            ]
+        except AttributeError:
+            raise _Fallback from None
+        return answered(rows, value.__getitem__, len(value))
+
+    def answered(rows: Sequence[Any], item_at: Callable[[int], Any], length: int) -> list[Any]:
         items: list[Any] = []
         append = items.append
-        counted = len(value)
-        for item in value:
-            if item is not None and type(item) is not Stored:
-                try:
-                    row = row_of(item)
-                except AttributeError:
-                    raise _Fallback from None
-                if type(row) is Stored:
-                    ident = row.ident
-                    if ident is not None:  # by id, confirmed by the content
-                        found = kept_ids(ident)
-                        if found is not None and found[0] == row.key:
-                            counted += fields + found[2]
-                            append(found[1])
-                            continue
-                    else:
-                        try:
-                            found = kept(row.key)
-                        except TypeError:
-                            found = None
-                        if found is not None:
-                            counted += fields + found[1]
-                            append(found[0])
-                            continue
-            append(inner(item))
+        counted = length
+        for index, row in enumerate(rows):
+            if type(row) is Stored:
+                ident = row.ident
+                if ident is not None:  # by id, confirmed by the content
+                    found = kept_ids(ident)
+                    if found is not None and found[0] == row.key:
+                        counted += fields + found[2]
+                        append(found[1])
+                        continue
+                else:
+                    try:
+                        found = kept(row.key)
+                    except TypeError:
+                        found = None
+                    if found is not None:
+                        counted += fields + found[1]
+                        append(found[0])
+                        continue
+            append(inner(item_at(index)))
         _completed[0] += counted
         if non_null_items and None in items:
             raise _Fallback

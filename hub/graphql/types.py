@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import count, repeat
 from operator import itemgetter
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import strawberry
 from strawberry.scalars import JSON
@@ -67,15 +67,46 @@ def connection(
         has_next = page.offset + len(items) < total
     if len(cursors) != len(items):
         raise ValueError(f"{len(items)} items but {len(cursors)} cursors")
-    edges = list(map(_Edge, zip(items, repeat(cursors), count())))
+    nodes = list(items)
     return Connection(
-        edges=edges,  # type: ignore[arg-type]
-        nodes=list(items),
+        edges=Edges(nodes, cursors),  # type: ignore[arg-type]
+        nodes=nodes,
         page_info=_PageInfo(  # type: ignore[arg-type]
             (bool(has_next), page.offset > 0 or page.after is not None, cursors)
         ),
         total_count=total,
     )
+
+
+class Edges(Sequence["_Edge"]):
+    """A page's edges, each made when it is read. The fast completer (:mod:`hub.graphql.fast`)
+    answers the edge of a stored row from the row and its kept rendering alone, so a page of
+    thousands of rows makes no edge object for an answer that needs none; anything else
+    (graphql-core, a resolver) reads edges as from a list."""
+
+    __slots__ = ("cursors", "nodes")
+
+    def __init__(self, nodes: list[Any], cursors: Sequence[str]) -> None:
+        self.nodes = nodes
+        self.cursors = cursors
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @overload
+    def __getitem__(self, index: int) -> _Edge: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[_Edge]: ...
+
+    def __getitem__(self, index: int | slice) -> _Edge | list[_Edge]:
+        if isinstance(index, slice):
+            return [_Edge((self.nodes[i], self.cursors, i)) for i in range(len(self))[index]]
+        at = range(len(self))[index]  # negative indexes, and IndexError past the end
+        return _Edge((self.nodes[at], self.cursors, at))
+
+    def __iter__(self) -> Iterator[_Edge]:
+        return map(_Edge, zip(self.nodes, repeat(self.cursors), count()))
 
 
 class _Edge(tuple[Any, Sequence[str], int]):
