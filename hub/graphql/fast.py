@@ -24,6 +24,7 @@ import asyncio
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from operator import attrgetter
 from types import CodeType
 from typing import Any
@@ -45,7 +46,7 @@ from graphql import (
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 
 from hub.graphql.limits import request_error_extensions
-from hub.graphql.stored import Stored
+from hub.graphql.stored import Stored, StoredRows
 from hub.graphql.types import Edges
 from hub.rendered import renderings
 
@@ -133,7 +134,7 @@ def _list(inner: Completer, non_null_items: bool = False) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
             return None
-        if not isinstance(value, list | tuple | Edges):
+        if not isinstance(value, list | tuple | Edges | StoredRows):
             raise _Fallback
         _completed[0] += len(value)
         items = [inner(item) for item in value]
@@ -166,33 +167,51 @@ def _edge_list(
         if value is None:
             return None
         if type(value) is Edges and by_node:
-            return answered(value.nodes, value.__getitem__, len(value))
-        if not isinstance(value, list | tuple):
+            nodes = value.nodes
+            if type(nodes) is StoredRows:  # the rows as they are: no object made for a hit
+                return answered(nodes.rows, nodes.ids, value.__getitem__, len(value))
+            rows: Sequence[Any] = nodes
+        elif isinstance(value, list | tuple):
+            try:
+                rows = [
+                    _NO_ROW if item is None or type(item) is Stored else row_of(item)
+                    for item in value
+                ]
+            except AttributeError:
+                raise _Fallback from None
+        else:
             raise _Fallback
-        try:
-            rows = [
-                _NO_ROW if item is None or type(item) is Stored else row_of(item) for item in value
-            ]
-        except AttributeError:
-            raise _Fallback from None
-        return answered(rows, value.__getitem__, len(value))
+        keys: list[Any] = []
+        ids: list[Any] = []
+        for row in rows:
+            stored = type(row) is Stored
+            keys.append(row.key if stored else _NO_ROW)
+            ids.append(row.ident if stored else None)
+        return answered(keys, ids, value.__getitem__, len(value))
 
-    def answered(rows: Sequence[Any], item_at: Callable[[int], Any], length: int) -> list[Any]:
+    def answered(
+        keys: Sequence[Any],
+        ids: Sequence[Any] | None,
+        item_at: Callable[[int], Any],
+        length: int,
+    ) -> list[Any]:
+        """Each row's kept rendering by its id (confirmed by its content) or its content;
+        ``item_at(index)`` for the rest (``_NO_ROW``: no stored row there)."""
         items: list[Any] = []
         append = items.append
         counted = length
-        for index, row in enumerate(rows):
-            if type(row) is Stored:
-                ident = row.ident
+        idents = repeat(None) if ids is None else ids  # endless: zip stops at the keys' end
+        for index, (key, ident) in enumerate(zip(keys, idents, strict=False)):
+            if key is not _NO_ROW:
                 if ident is not None:  # by id, confirmed by the content
                     found = kept_ids(ident)
-                    if found is not None and found[0] == row.key:
+                    if found is not None and found[0] == key:
                         counted += fields + found[2]
                         append(found[1])
                         continue
                 else:
                     try:
-                        found = kept(row.key)
+                        found = kept(key)
                     except TypeError:
                         found = None
                     if found is not None:

@@ -17,9 +17,9 @@ list or a dict) is rendered each time, as if it were not stored."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from itertools import repeat
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from hub.records import to_graphql
 
@@ -54,12 +54,50 @@ class Stored:
         return type(self.built())
 
 
+class StoredRows(Sequence[Any]):
+    """What :func:`stored_objects` returns: the rows, read as their :class:`Stored` objects (all
+    made at the first read). The fast completer answers a row whose rendering is kept from the
+    row itself, so a page whose rows are all rendered already makes no object per row."""
+
+    __slots__ = ("_made", "build", "ids", "rows")
+
+    def __init__(
+        self, rows: Sequence[Any], build: Callable[[Any], Any], ids: Sequence[Hashable] | None
+    ) -> None:
+        if ids is not None and len(ids) != len(rows):
+            raise ValueError(f"{len(rows)} rows but {len(ids)} ids")
+        self.rows, self.build, self.ids = rows, build, ids
+        self._made: list[Stored] | None = None
+
+    def objects(self) -> list[Stored]:
+        made = self._made
+        if made is None:
+            ids = repeat(None) if self.ids is None else self.ids
+            made = self._made = list(map(Stored, self.rows, repeat(self.build), ids))
+        return made
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self.objects()[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.objects())
+
+
 def stored_objects(
     cls: type[T],
     rows: Sequence[R],
     record: Callable[[R], Any] | None = None,
     ids: Sequence[Hashable] | None = None,
-) -> list[T]:
+) -> Sequence[T]:
     """``rows`` as objects of the strawberry type ``cls``, each built from ``record(row)`` (or
     the row itself, when it is a record) only when something reads it. A row is what holds the
     whole of it: its stored JSON bytes, a tuple of its columns, or a frozen dataclass record.
@@ -75,6 +113,4 @@ def stored_objects(
         def build(row: R) -> T:
             return to_graphql(cls, record(row))
 
-    if ids is None:
-        return [Stored(row, build) for row in rows]  # type: ignore[misc]
-    return list(map(Stored, rows, repeat(build), ids))  # type: ignore[arg-type]
+    return StoredRows(rows, build, ids)

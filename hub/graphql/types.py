@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from hub.errors import HubError
+from hub.graphql.stored import StoredRows
 from hub.paging import Cursors, Page, bad_argument, offset_cursor
 
 T = TypeVar("T")
@@ -67,10 +68,10 @@ def connection(
         has_next = page.offset + len(items) < total
     if len(cursors) != len(items):
         raise ValueError(f"{len(items)} items but {len(cursors)} cursors")
-    nodes = list(items)
+    nodes = items if type(items) is StoredRows else list(items)  # stored rows: made when read
     return Connection(
         edges=Edges(nodes, cursors),  # type: ignore[arg-type]
-        nodes=nodes,
+        nodes=nodes,  # type: ignore[arg-type]
         page_info=_PageInfo(  # type: ignore[arg-type]
             (bool(has_next), page.offset > 0 or page.after is not None, cursors)
         ),
@@ -86,7 +87,7 @@ class Edges(Sequence["_Edge"]):
 
     __slots__ = ("cursors", "nodes")
 
-    def __init__(self, nodes: list[Any], cursors: Sequence[str]) -> None:
+    def __init__(self, nodes: Sequence[Any], cursors: Sequence[str]) -> None:
         self.nodes = nodes
         self.cursors = cursors
 
