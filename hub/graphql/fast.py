@@ -43,7 +43,7 @@ from graphql import (
     Undefined,
     is_leaf_type,
 )
-from graphql.execution.incremental.incremental_executor import IncrementalExecutor
+from graphql.execution.executor import Executor
 
 from hub.graphql.limits import request_error_extensions
 from hub.graphql.stored import Stored, StoredRows
@@ -506,7 +506,11 @@ def _over_limit(error: GraphQLError) -> bool:
     )
 
 
-class PlainSubtreeExecutor(IncrementalExecutor):
+class PlainSubtreeExecutor(Executor[Any]):
+    """graphql-core's plain executor (the schema has no ``@defer``/``@stream``, so its
+    incremental executor's bookkeeping would be spent for nothing on every request) with the
+    fast completer, the field budget and a turn of the event loop every ``YIELD_EVERY`` fields."""
+
     max_resolved_fields: int | None = None  # set by :meth:`limited`
     splice = False  # the answer is serialized with orjson (set by :meth:`limited`)
 
