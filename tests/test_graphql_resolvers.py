@@ -101,6 +101,10 @@ class Query:
         raise ValueError(f"early n {n}")
 
     @strawberry.field
+    async def shared(self, n: int) -> int:
+        return n + await SHARED[0]  # one future for every field, as a DataLoader key gives
+
+    @strawberry.field
     async def waits(self) -> int:
         try:
             await WAITING.wait()
@@ -133,6 +137,7 @@ QUERIES = [
     "{ failsLater(n: 1) failsAtOnce(n: 2) later(n: 3) }",
     '{ echo(text: "a", count: null) }',
 ]
+SHARED: list[asyncio.Future[int]] = []
 WAITING = asyncio.Event()
 WAITING_ENDED: list[bool] = []
 VARIABLES = {"r": [{"low": 5, "color": "BLUE"}], "c": "BLUE"}
@@ -196,3 +201,13 @@ async def test_a_suspended_resolver_is_cancelled_where_it_waits() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert WAITING_ENDED == [True]  # the resolver's own finally ran, in the resolver
+
+
+async def test_resolvers_awaiting_one_future_all_get_its_value() -> None:
+    """Run at once to where they wait, several resolvers stop on the same future (a DataLoader
+    hands every load of one key the same future): each must still be awaited by its task."""
+    _, lean = schemas()
+    SHARED[:] = [asyncio.get_running_loop().create_future()]
+    asyncio.get_running_loop().call_soon(SHARED[0].set_result, 10)
+    result = graphql.execute(lean._schema, graphql.parse("{ a: shared(n: 1) b: shared(n: 2) }"))
+    assert (await result).data == {"a": 11, "b": 12}  # type: ignore[misc]

@@ -95,6 +95,10 @@ def eager(coroutine: CoroutineType[Any, Any, Any]) -> Any:
         suspended = coroutine.send(None)
     except StopIteration as done:
         return done.value
+    if getattr(suspended, "_asyncio_future_blocking", False):
+        # what a task does with the future a coroutine stops on: without it, a second
+        # resolver awaiting the same future (one DataLoader key) would be refused by asyncio
+        suspended._asyncio_future_blocking = False
     return _Started(coroutine, suspended)
 
 
@@ -109,6 +113,10 @@ class _Started:
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coroutine, suspended = self.coroutine, self.suspended
+        if hasattr(suspended, "_asyncio_future_blocking"):
+            # asyncio's protocol: a future is yielded with this flag set, and the task that
+            # takes it clears it; ``eager`` cleared it on the first stop, as a task would
+            suspended._asyncio_future_blocking = True
         while True:
             try:
                 sent = yield suspended
