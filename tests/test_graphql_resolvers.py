@@ -4,7 +4,6 @@ the same arguments in the same Python types, the same source and info, the same 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from enum import Enum
 from typing import Any
 
@@ -173,22 +172,6 @@ def test_only_plain_resolver_fields_are_replaced() -> None:
     assert getattr(box["size"].resolve, "_is_default", False)  # a basic field keeps its own
 
 
-async def test_async_resolvers_that_never_suspend_are_answered_without_awaiting() -> None:
-    """A coroutine resolver over SQLite finishes at its first step: graphql-core then completes
-    the field at once, and a query of such fields is answered without an await."""
-    stock, lean = schemas()
-    document = graphql.parse("{ later(n: 4) box { size } }")
-    awaited = graphql.execute(stock._schema, document)
-    assert inspect.isawaitable(awaited)
-    assert (await awaited).data == {"later": 8, "box": {"size": 3}}  # type: ignore[misc]
-    result = graphql.execute(lean._schema, document)
-    assert not inspect.isawaitable(result)
-    assert result.data == {"later": 8, "box": {"size": 3}}  # type: ignore[union-attr]
-    suspending = graphql.execute(lean._schema, graphql.parse("{ slept(n: 1) }"))
-    assert inspect.isawaitable(suspending)
-    assert (await suspending).data == {"slept": 2}  # type: ignore[misc]
-
-
 async def test_a_suspended_resolver_is_cancelled_where_it_waits() -> None:
     _, lean = schemas()
     WAITING.clear()
@@ -204,8 +187,8 @@ async def test_a_suspended_resolver_is_cancelled_where_it_waits() -> None:
 
 
 async def test_resolvers_awaiting_one_future_all_get_its_value() -> None:
-    """Run at once to where they wait, several resolvers stop on the same future (a DataLoader
-    hands every load of one key the same future): each must still be awaited by its task."""
+    """Several resolvers wait on the same future (a DataLoader hands every load of one key the
+    same future): each gets its value."""
     _, lean = schemas()
     SHARED[:] = [asyncio.get_running_loop().create_future()]
     asyncio.get_running_loop().call_soon(SHARED[0].set_result, 10)

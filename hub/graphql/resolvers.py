@@ -12,8 +12,7 @@ keeps strawberry's resolver."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
-from types import CoroutineType
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
@@ -80,59 +79,9 @@ def _resolver(
             kwargs[name] = source
         if info_name is not None:
             kwargs[info_name] = strawberry_info
-        result = call(source, **kwargs) if takes_self else call(**kwargs)
-        return eager(result) if type(result) is CoroutineType else result
+        return call(source, **kwargs) if takes_self else call(**kwargs)
 
     return resolve
-
-
-def eager(coroutine: CoroutineType[Any, Any, Any]) -> Any:
-    """The coroutine's value if it finishes without suspending (a resolver over SQLite
-    does): graphql-core then completes the field at once instead of awaiting it, and an answer
-    whose resolvers all finish so is made without a single await. Otherwise an awaitable
-    that carries on from where it stopped."""
-    try:
-        suspended = coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    if getattr(suspended, "_asyncio_future_blocking", False):
-        # what a task does with the future a coroutine stops on: without it, a second
-        # resolver awaiting the same future (one DataLoader key) would be refused by asyncio
-        suspended._asyncio_future_blocking = False
-    return _Started(coroutine, suspended)
-
-
-class _Started:
-    """A coroutine that ran to its first suspension, awaited from there."""
-
-    __slots__ = ("coroutine", "suspended")
-
-    def __init__(self, coroutine: CoroutineType[Any, Any, Any], suspended: Any) -> None:
-        self.coroutine = coroutine
-        self.suspended = suspended
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coroutine, suspended = self.coroutine, self.suspended
-        if hasattr(suspended, "_asyncio_future_blocking"):
-            # asyncio's protocol: a future is yielded with this flag set, and the task that
-            # takes it clears it; ``eager`` cleared it on the first stop, as a task would
-            suspended._asyncio_future_blocking = True
-        while True:
-            try:
-                sent = yield suspended
-            except GeneratorExit:
-                coroutine.close()
-                raise
-            except BaseException as exc:  # a cancellation, thrown into the resolver
-                try:
-                    suspended = coroutine.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    suspended = coroutine.send(sent)
-                except StopIteration as done:
-                    return done.value
 
 
 def _converter(
