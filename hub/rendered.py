@@ -23,8 +23,18 @@ class Memo:
     __slots__ = ("__weakref__", "ids", "rows")
 
     def __init__(self) -> None:
-        self.rows: dict[Hashable, Any] = {}  # by the row's content
-        self.ids: dict[Hashable, Any] = {}  # by the row's id, the entry holding its content
+        # entries are (row, rendering, ...): by the row's content, or by its id
+        self.rows: dict[Hashable, tuple[Any, ...]] = {}
+        self.ids: dict[Hashable, tuple[Any, ...]] = {}
+
+    def entry(self, row: Any, ident: Hashable | None = None) -> tuple[Any, ...] | None:
+        """The row's kept entry: by its id, confirmed by its content (a comparison of equal
+        bytes stops at the first difference, where a hash reads the whole row), or by its
+        content. ``TypeError`` for a row (or id) that cannot be hashed."""
+        if ident is None:
+            return self.rows.get(row)
+        found = self.ids.get(ident)
+        return found if found is not None and found[0] == row else None
 
 
 class Renderings:

@@ -202,22 +202,15 @@ def _edge_list(
         counted = length
         idents = repeat(None) if ids is None else ids  # endless: zip stops at the keys' end
         for index, (key, ident) in enumerate(zip(keys, idents, strict=False)):
-            if key is not _NO_ROW:
-                if ident is not None:  # by id, confirmed by the content
-                    found = kept_ids(ident)
-                    if found is not None and found[0] == key:
-                        counted += fields + found[2]
-                        append(found[1])
-                        continue
-                else:
-                    try:
-                        found = kept(key)
-                    except TypeError:
-                        found = None
-                    if found is not None:
-                        counted += fields + found[1]
-                        append(found[0])
-                        continue
+            if key is not _NO_ROW:  # Memo.entry, inlined: not a call per row
+                try:
+                    found = kept(key) if ident is None else kept_ids(ident)
+                except TypeError:  # a row that cannot be hashed: ``inner`` renders it
+                    found = None
+                if found is not None and (ident is None or found[0] == key):
+                    counted += fields + found[2]
+                    append(found[1])
+                    continue
             append(inner(item_at(index)))
         _completed[0] += counted
         if non_null_items and None in items:
@@ -316,15 +309,19 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
             reads.append(f"if v{i} is None: raise Fallback")
         items.append(f"k{i}: v{i}")
     wrapper = _wrapped_row(fields) if splice else None
-    lines = ["def complete(value):", "    if value is None: return None"]
-    if splice:  # a rendering kept for the row is looked up here, not in a call per row
-        lines += _spliced("value", "kept", "render", "    ")
-    else:
-        lines.append("    if type(value) is Stored: value = value.built()")
-    lines += [f"    done[0] += {len(fields)}", "    try:"]
+    stored = "return render(value)" if splice else "value = value.built()"
+    lines = [
+        "def complete(value):",
+        "    if value is None: return None",
+        f"    if type(value) is Stored: {stored}",
+        f"    done[0] += {len(fields)}",
+        "    try:",
+    ]
     if wrapper is not None:  # an edge: its one row is answered with the edge's rendering
-        lines.append(f"        row = value.{wrapper.attribute}")
-        lines += _spliced("row", "kept_edge", "wrap", "        ")
+        lines += [
+            f"        row = value.{wrapper.attribute}",
+            "        if type(row) is Stored: return wrap(row)",
+        ]
         reads = [line.replace(f"value.{wrapper.attribute}", "row") for line in reads]
     lines += [
         *(f"        {line}" for line in reads or ["pass"]),
@@ -341,14 +338,11 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
     exec(_compiled("\n".join(lines)), namespace)
     complete: Completer = namespace["complete"]
     if splice:
-        namespace["render"] = render = _renderer(complete)
-        namespace["kept"] = render.rows.get  # type: ignore[attr-defined]
-        namespace["kept_ids"] = render.ids.get  # type: ignore[attr-defined]
+        namespace["render"] = _renderer(complete)
     if wrapper is not None:
         namespace["wrap"] = wrap = _renderer(namespace["wrapped"], built=False)
-        kept_edge = namespace["kept_edge"] = wrap.rows.get  # type: ignore[attr-defined]
-        kept_ids = namespace["kept_edge_ids"] = wrap.ids.get  # type: ignore[attr-defined]
-        complete.edge = (wrapper.attribute, kept_edge, kept_ids, len(fields))  # type: ignore[attr-defined]
+        memo = wrap.memo  # type: ignore[attr-defined]  # cleared in place, never replaced
+        complete.edge = (wrapper.attribute, memo.rows.get, memo.ids.get, len(fields))  # type: ignore[attr-defined]
     complete.renders_rows = True  # type: ignore[attr-defined]
     return complete
 
@@ -370,30 +364,6 @@ def _compiled(source: str) -> CodeType:
     return code
 
 
-def _spliced(value: str, memo: str, render: str, indent: str) -> list[str]:
-    """Lines answering ``value``, when it is a stored row, with its kept rendering (looked up
-    with the memo's ``get``: ``{memo}_ids`` by the row's id, confirmed by its content, or
-    ``{memo}`` by its content), else with ``render(value)``, which renders and keeps it (and
-    renders a row that cannot be hashed each time)."""
-    lines = [
-        f"if type({value}) is Stored:",
-        f"    ident = {value}.ident",
-        "    if ident is not None:",
-        f"        found = {memo}_ids(ident)",
-        f"        if found is None or found[0] != {value}.key: return {render}({value})",
-        "        done[0] += found[2]",
-        "        return found[1]",
-        "    try:",
-        f"        found = {memo}({value}.key)",
-        "    except TypeError:",
-        "        found = None",
-        f"    if found is None: return {render}({value})",
-        "    done[0] += found[1]",
-        "    return found[0]",
-    ]
-    return [indent + line for line in lines]
-
-
 def _wrapped_row(fields: list[_FieldPlan]) -> _FieldPlan | None:
     """The one field of an object that holds all of what it shows besides ``__typename`` (a
     Relay edge whose cursor is not asked for: ``{ node { ... } }``), when that field is an
@@ -409,35 +379,24 @@ def _renderer(complete: Completer, built: bool = True) -> Completer:
     built from the row, or with ``built=False`` of the row itself), made once per row and
     counted as the fields it completed then."""
     memo = renderings.new()
-    rows, ids = memo.rows, memo.ids
 
     def render(value: Stored) -> Any:
-        ident = value.ident
-        if ident is not None:  # by id, confirmed by the content
-            found = ids.get(ident)
-            if found is not None and found[0] == value.key:
-                _completed[0] += found[2]
-                return found[1]
-        else:
-            try:
-                found = rows.get(value.key)
-            except TypeError:  # a row that cannot be hashed: rendered each time
-                return complete(value.built() if built else value)
-            if found is not None:
-                _completed[0] += found[1]
-                return found[0]
+        key, ident = value.key, value.ident
+        try:
+            found = memo.entry(key, ident)
+        except TypeError:  # a row that cannot be hashed: rendered each time
+            return complete(value.built() if built else value)
+        if found is not None:
+            _completed[0] += found[2]
+            return found[1]
         before = _completed[0]
         data = orjson.dumps(complete(value.built() if built else value))
         rendered = orjson.Fragment(data)
-        count = _completed[0] - before
-        if ident is not None:
-            renderings.keep(memo, ident, (value.key, rendered, count), len(data), by_id=True)
-        else:
-            renderings.keep(memo, value.key, (rendered, count), len(data))
+        entry = (key, rendered, _completed[0] - before)
+        renderings.keep(memo, key if ident is None else ident, entry, len(data), ident is not None)
         return rendered
 
-    # both cleared in place, never replaced: generated code holds their ``get``
-    render.rows, render.ids = rows, ids  # type: ignore[attr-defined]
+    render.memo = memo  # type: ignore[attr-defined]
     return render
 
 

@@ -122,13 +122,15 @@ class RenderedRows:
         self.render = render
         self.memo = renderings.new()
 
-    def __call__(self, stored: bytes) -> bytes:
+    def __call__(self, stored: bytes, ident: Hashable | None = None) -> bytes:
         key = stored if type(stored) is bytes else bytes(stored)  # a memoryview is no key
-        found: bytes | None = self.memo.rows.get(key)
+        found = self.memo.entry(key, ident)
         if found is None:
-            found = delimited(self.render(key))
-            renderings.keep(self.memo, key, found, len(found))
-        return found
+            found = (key, delimited(self.render(key)))
+            by = key if ident is None else ident
+            renderings.keep(self.memo, by, found, len(found[1]), ident is not None)
+        message: bytes = found[1]
+        return message
 
     def many(self, stored: Iterable[bytes], ids: Iterable[Hashable] | None = None) -> list[bytes]:
         """Each row's message; with ``ids`` (each row's unique id) found by id and confirmed by
@@ -136,13 +138,4 @@ class RenderedRows:
         takes them)."""
         if ids is None:
             return [self(row) for row in stored]
-        kept, memo = self.memo.ids.get, self.memo
-        out = []
-        for row, ident in zip(stored, ids, strict=True):
-            found = kept(ident)
-            if found is None or found[0] != row:
-                key = row if type(row) is bytes else bytes(row)
-                found = (key, delimited(self.render(key)))
-                renderings.keep(memo, ident, found, len(found[1]), by_id=True)
-            out.append(found[1])
-        return out
+        return [self(row, ident) for row, ident in zip(stored, ids, strict=True)]
