@@ -113,30 +113,36 @@ class Keyset:
         count: bool = True,
     ) -> Slice:
         """One page of ``SELECT select FROM source WHERE where`` in this order: after a keyset
-        cursor's row (a seek), or from an offset. ``count`` also counts every match (with no
-        ``count(*)`` when the page shows the total: the last page of an offset read that reached
-        a row, or the first). One row more than asked is read, to tell whether another page
-        follows."""
+        cursor's row (a seek), or from an offset. ``count`` also counts every match, in the same
+        statement as the page (one snapshot: the total always agrees with the rows beside it);
+        only a page with no row needs a ``count(*)`` of its own. One row more than asked is read,
+        to tell whether another page follows."""
         clauses, values = list(where), list(params)
         if page.after is not None:
             seek, seek_params = self.seek(page.after, error)
             clauses, values = [*clauses, seek], [*values, *seek_params]
-        matching = " WHERE " + " AND ".join(clauses) if clauses else ""
+        matching = _where(clauses)
+        counting = ""
+        if count:  # an uncorrelated subquery: SQLite runs it once per statement
+            counting = f", (SELECT count(*) FROM {source}{_where(where)})"
+            values = [*params, *values]
         rows = database.execute(
-            f"SELECT {select}, {self.columns()} FROM {source}{matching}"
+            f"SELECT {select}, {self.columns()}{counting} FROM {source}{matching}"
             f" ORDER BY {self.order_by()} LIMIT ? OFFSET ?",
             [*values, page.limit + 1, page.offset],
         ).fetchall()
-        shown, width = rows[: page.limit], len(self.terms)
         total = None
         if count:
-            if page.after is None and len(rows) <= page.limit and (rows or not page.offset):
-                total = page.offset + len(rows)
-            else:
-                matching = " WHERE " + " AND ".join(where) if where else ""
-                counted = f"SELECT count(*) FROM {source}{matching}"
+            if rows:
+                total = int(rows[0][-1])
+            elif page.after is None and not page.offset:
+                total = 0
+            else:  # past the last row: nothing carried the count
+                counted = f"SELECT count(*) FROM {source}{_where(where)}"
                 total = int(database.execute(counted, list(params)).fetchone()[0])
-        columns = list(zip(*shown, strict=True))  # split by column in C: a page may be 1,000 rows
+        shown, width = rows[: page.limit], len(self.terms)
+        # split by column in C (a page may be 1,000 rows), the count's column left out
+        columns = list(zip(*shown, strict=True))[: -1 if count else None]
         return Slice(
             list(zip(*columns[:-width], strict=True)) if shown else [],
             total,
@@ -144,6 +150,10 @@ class Keyset:
             self,
             len(rows) > len(shown),
         )
+
+
+def _where(clauses: Sequence[str]) -> str:
+    return " WHERE " + " AND ".join(clauses) if clauses else ""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""``Keyset.read``'s total: counted with ``count(*)`` only when the page does not show it, and
-the same number either way, for every window, filter and cursor."""
+"""``Keyset.read``'s total: counted in the page's own statement (one snapshot), with a
+``count(*)`` of its own only for a page past the last row, and right for every window, filter
+and cursor."""
 
 from __future__ import annotations
 
@@ -50,22 +51,29 @@ def read(database: Recording, page: Page, where: list[str], params: list[Any]) -
     ("where", "params", "matching"),
     [([], [], 12), (["a = ?"], [2], 4), (["a > ?"], [9], 0)],
 )
-def test_totals_are_every_match_and_counted_only_when_the_page_does_not_show_it(
+def test_totals_are_every_match_in_one_statement_unless_the_page_is_past_the_end(
     database: Recording, where: list[str], params: list[Any], matching: int
 ) -> None:
     for offset, limit in itertools.product(range(15), range(14)):
         page = read(database, Page(offset, limit), where, params)
         assert page.total == matching, (offset, limit)
         assert len(page.rows) == max(0, min(limit, matching - offset))
-        shown = offset + limit >= matching and (offset < matching or offset == 0)
-        assert database.counted() is not shown, (offset, limit)
+        # the rows and keys are what was selected: the count's column is not among them
+        assert all(len(row) == 1 for row in page.rows) and all(len(k) == 2 for k in page.keys)
+        assert [row[0] for row in page.rows] == [key[1] for key in page.keys]
+        past_the_end = offset >= matching and offset > 0
+        assert len(database.asked) == (2 if past_the_end else 1), (offset, limit)
+        assert database.counted()
 
 
 def test_a_page_after_a_cursor_is_always_counted(database: Recording) -> None:
     first = read(database, Page(0, 5), [], [])
     after = Seek(tuple(t.signed for t in KEYSET.terms), first.keys[-1])
     rest = read(database, Page(0, 100, after), [], [])
-    assert (len(rest.rows), rest.total) == (7, 12) and database.counted()
+    assert (len(rest.rows), rest.total) == (7, 12) and len(database.asked) == 1
+    last = Seek(after.order, rest.keys[-1])
+    beyond = read(database, Page(0, 100, last), [], [])
+    assert (beyond.rows, beyond.total, len(database.asked)) == ([], 12, 2)
 
 
 def test_not_counting_when_not_asked(database: Recording) -> None:
