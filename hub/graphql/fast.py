@@ -41,8 +41,10 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     Undefined,
+    VariableNode,
     is_leaf_type,
 )
+from graphql.execution.collect_fields import collect_subfields
 from graphql.execution.executor import Executor
 
 from hub.graphql.limits import request_error_extensions
@@ -440,6 +442,75 @@ def plan_for(
     return plan
 
 
+def _depends_on_variables(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
+    """Whether a ``@skip``/``@include`` of the operation (or of a fragment it may spread) takes
+    its condition from a variable: then which fields are collected differs per request."""
+    if any(fragment.variable_signatures for fragment in fragments.values()):
+        return True  # fragment arguments: values per spread
+    for node in (operation, *(fragment.definition for fragment in fragments.values())):
+        for directive in _directives(node):
+            if directive.name.value in ("skip", "include") and any(
+                isinstance(argument.value, VariableNode) for argument in directive.arguments
+            ):
+                return True
+    return False
+
+
+def _directives(node: Any) -> Any:
+    yield from getattr(node, "directives", None) or ()
+    selection_set = getattr(node, "selection_set", None)
+    for selection in selection_set.selections if selection_set else ():
+        yield from _directives(selection)
+
+
+class Collected:
+    """An operation's subfields collected by :func:`collected_subfields`, by the identity of the
+    return type and the field nodes (each kept alive with its entry, so no id is reused), and
+    whether the operation's collection can be kept at all."""
+
+    __slots__ = ("__weakref__", "entries", "static")
+
+    def __init__(self, static: bool) -> None:
+        self.static = static
+        self.entries: dict[tuple[int, ...], tuple[Any, list[FieldNode], Any]] = {}
+
+
+_collected: dict[int, Collected] = {}  # by the id of their operation, as long as it lives
+
+
+def collected_subfields(executor: Executor[Any], return_type: Any, details: Any) -> Any:
+    """graphql-core's subfield collection for ``details`` (the field's collected nodes), kept
+    with the operation across requests when it cannot differ between them: no ``@skip`` or
+    ``@include`` of the document reads a variable, and no ``@defer`` or fragment variables
+    apply. Keyed by the identity of the nodes (which the operation holds), so the lists it
+    returns are found again one level down on the next request. ``None``: not kept."""
+    operation = executor.operation
+    kept = _collected.get(id(operation))
+    if kept is None:
+        kept = Collected(not _depends_on_variables(operation, executor.fragments))
+        _collected[id(operation)] = kept
+        weakref.finalize(operation, _collected.pop, id(operation), None)
+    if not kept.static:
+        return None
+    for detail in details:
+        if detail.defer_usage is not None or detail.fragment_variable_values is not None:
+            return None
+    key = (id(return_type), *[id(detail.node) for detail in details])
+    found = kept.entries.get(key)
+    if found is None:
+        collected = collect_subfields(
+            executor.schema,
+            executor.fragments,
+            executor.variable_values,
+            operation,
+            return_type,
+            details,
+            executor.hide_suggestions,
+        )
+        found = kept.entries[key] = (return_type, [d.node for d in details], collected)
+    return found[2]
+
+
 class ResolvedFieldLimit(GraphQLError):
     """The request resolved more fields than ``graphql.max_resolved_fields`` allows."""
 
@@ -536,6 +607,12 @@ class PlainSubtreeExecutor(Executor[Any]):
             errors.append(ResolvedFieldLimit(self.max_resolved_fields or 0))
             data = None
         return super().build_response(data)
+
+    def collect_subfields(self, return_type: Any, field_details_list: Any) -> Any:
+        kept = collected_subfields(self, return_type, field_details_list)
+        if kept is not None:
+            return kept
+        return super().collect_subfields(return_type, field_details_list)
 
     def complete_value(  # type: ignore[override]
         self,
