@@ -4,19 +4,20 @@ Values are the REST ones; REST's 0/1 flags are Booleans here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
 import strawberry
 
 from hub.graphql.context import plugin_resolvers
+from hub.graphql.stored import stored_objects
 from hub.graphql.types import Connection, connection, page_window
 from hub.paging import Page
 from hub.records import sent_fields, to_graphql
 from hub_monitorozas.errors import invalid_field
 from hub_monitorozas.service import MonitorozasService
 from hub_monitorozas.settings import PLUGIN
-from hub_monitorozas.storage import StoredPage
+from hub_monitorozas.storage import DEVICES, MONITORS, Kind, StoredPage
 
 T = TypeVar("T")
 
@@ -157,11 +158,20 @@ class BlacklistMonitorInput:
     )
 
 
-def _connection(cls: type[T], stored: StoredPage[Any], window: Page) -> Connection[T]:
-    """A page of records as a connection whose cursors seek (both lists are by id)."""
-    items = [to_graphql(cls, record) for record in stored.items]
-    found = stored.found
-    return connection(items, stored.total, window, found.cursors(), found.has_next)
+def _connection(
+    cls: type[T], kind: Kind[Any], page: StoredPage[Any], window: Page
+) -> Connection[T]:
+    """A page as a connection whose cursors seek (both lists are by id). Stored rows go to
+    GraphQL as they are (``hub.graphql.stored``), each rendered once per selection and reused
+    while its bytes stay the same. That is safe because a row's object shows nothing but its
+    stored JSON: no field depends on the caller, the clock or a setting (``Device.history`` is
+    a resolver, which a kept rendering never holds). Each row's id is its primary key."""
+    if page.stored is None:  # the vendor's records
+        items: Sequence[T] = [to_graphql(cls, record) for record in page.records]
+    else:
+        items = stored_objects(cls, page.stored, kind.decode, page.ids)
+    found = page.found
+    return connection(items, page.total, window, found.cursors(), found.has_next)
 
 
 @strawberry.type(name="MonitorozasQuery")
@@ -176,7 +186,7 @@ class MonitorozasQuery:
     ) -> Connection[Device]:
         window = page_window(first, after, invalid_field, seekable=True)
         stored = await _service(info).device_records.page(_caller(info), window)
-        return _connection(Device, stored, window)
+        return _connection(Device, DEVICES, stored, window)
 
     @strawberry.field
     async def device(self, info: strawberry.Info, id: int) -> Device:
@@ -188,7 +198,7 @@ class MonitorozasQuery:
     ) -> Connection[BlacklistMonitor]:
         window = page_window(first, after, invalid_field, seekable=True)
         stored = await _service(info).monitor_records.page(_caller(info), window)
-        return _connection(BlacklistMonitor, stored, window)
+        return _connection(BlacklistMonitor, MONITORS, stored, window)
 
     @strawberry.field
     async def blacklist_monitor(self, info: strawberry.Info, id: int) -> BlacklistMonitor:

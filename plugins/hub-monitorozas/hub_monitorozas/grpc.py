@@ -1,5 +1,6 @@
 """gRPC service ``hub.monitorozas.v1.Monitorozas``, a thin adapter over
-:class:`MonitorozasService`: records become messages through ``hub.records.to_message``."""
+:class:`MonitorozasService`: records become messages through ``hub.records.to_message``. A
+list's stored rows are rendered once each and kept by their bytes (``hub.grpc.wire``)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,29 @@ from grpc.aio import ServicerContext as Context
 
 from hub.api import HubApi
 from hub.caller import Caller, caller_of
+from hub.grpc.wire import RenderedRows, delimited, spliced
 from hub.paging import Page
 from hub.records import sent_fields, to_message
 from hub_monitorozas.service import MonitorozasService, page
+from hub_monitorozas.storage import DEVICES, MONITORS, StoredPage
 from hub_monitorozas.v1 import monitorozas_pb2 as pb
 from hub_monitorozas.v1 import monitorozas_pb2_grpc
+
+
+def _listed(rows: RenderedRows, cls: Any, page: StoredPage[Any]) -> list[bytes]:
+    """A page's messages, each :func:`~hub.grpc.wire.delimited`: stored rows' kept ones."""
+    if page.stored is None:  # the vendor's records
+        return [delimited(to_message(cls, record)) for record in page.records]
+    return rows.many(page.stored, page.ids)
 
 
 class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
     def __init__(self, hub: HubApi) -> None:
         self.service = hub.service(MonitorozasService)
+        self.devices = RenderedRows(lambda doc: to_message(pb.Device, DEVICES.decode(doc)))
+        self.monitors = RenderedRows(
+            lambda doc: to_message(pb.BlacklistMonitor, MONITORS.decode(doc))
+        )
 
     def _caller(self, context: Context) -> Caller:
         """The caller, checked before the request is read (a 401 before a bad limit's 400)."""
@@ -37,9 +51,8 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
     async def ListDevices(self, request: Any, context: Context) -> Any:
         caller = self._caller(context)
         stored = await self.service.device_records.page(caller, self._window(request))
-        return pb.ListDevicesResponse(
-            devices=[to_message(pb.Device, d) for d in stored.items], total_count=stored.total
-        )
+        devices = _listed(self.devices, pb.Device, stored)
+        return spliced(pb.ListDevicesResponse, {"devices": devices}, total_count=stored.total)
 
     async def GetDevice(self, request: Any, context: Context) -> Any:
         device = await self.service.device_records.get(caller_of(context), request.id)
@@ -65,8 +78,10 @@ class MonitorozasServicer(monitorozas_pb2_grpc.MonitorozasServicer):
     async def ListBlacklistMonitors(self, request: Any, context: Context) -> Any:
         caller = self._caller(context)
         stored = await self.service.monitor_records.page(caller, self._window(request))
-        return pb.ListBlacklistMonitorsResponse(
-            blacklist_monitors=[to_message(pb.BlacklistMonitor, m) for m in stored.items],
+        monitors = _listed(self.monitors, pb.BlacklistMonitor, stored)
+        return spliced(
+            pb.ListBlacklistMonitorsResponse,
+            {"blacklist_monitors": monitors},
             total_count=stored.total,
         )
 

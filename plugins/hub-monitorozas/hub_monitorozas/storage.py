@@ -1,13 +1,13 @@
 """Where devices, blacklist monitors and check results live: the migrations and every query.
 Each device and monitor row keeps its caller-facing JSON in ``doc``, rewritten from the row's
 columns after every write (the same bytes on either engine), so REST lists join stored text
-without decoding. Both
+without decoding, and GraphQL and gRPC lists render each stored row once (``StoredPage``). Both
 lists are ordered by ``id``, a unique key, so their GraphQL cursors seek."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
@@ -142,15 +142,24 @@ MONITORS = Kind(
 
 @dataclass(frozen=True)
 class StoredPage(Generic[R]):
-    """One page of records, with what the host's keyset read found beside them."""
+    """One page, with what the host's keyset read found beside them: the hub's own rows as
+    stored (``stored``, each row's JSON ``doc``; its ``Kind.decode`` makes the record), or the
+    vendor's records (``records``, upstream mode). GraphQL and gRPC render a stored row once and
+    reuse the rendering while its bytes stay the same, so no record is made for it then."""
 
-    items: list[R]
+    records: Sequence[R]  # the vendor's; empty for a page of stored rows
     found: Slice
+    stored: list[bytes] | None = None
 
     @property
     def total(self) -> int:
         """Every row the caller owns."""
         return self.found.total or 0
+
+    @property
+    def ids(self) -> list[int]:
+        """Each row's id, its unique key (both lists are ordered by it alone)."""
+        return [key[0] for key in self.found.keys]
 
 
 def _owned(owner: int | None) -> tuple[str, tuple[Any, ...]]:
@@ -187,7 +196,7 @@ def page_of(
         params=() if owner is None else (owner,),
         error=error,
     )
-    return StoredPage([kind.decode(row[0]) for row in found.rows], found)
+    return StoredPage((), found, [row[0] for row in found.rows])
 
 
 def find(database: Database, kind: Kind[R], ident: int, owner: int | None = None) -> R | None:
