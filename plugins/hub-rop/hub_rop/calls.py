@@ -4,7 +4,8 @@ and its download queued in one transaction), and calls read back with their resu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -140,36 +141,47 @@ class Calls:
         ).fetchone()
         if row is None:
             raise error(404, f"{name}: no call {call_id!r}")
-        return self._call(row)
+        return call_of(self._with_results([row])[0])
 
     def page(self, status: str | None, page: Page) -> Listing[Call]:
         """Calls in upload order; ``status`` filters."""
         if status is not None and status not in STATUSES:
             raise bad_request(f"status: expected one of {', '.join(STATUSES)}, got {status!r}")
         where, params = ("status = ?", [status]) if status else ("", [])
-        return read_page(self.database, "calls", COLUMNS, page, self._call, where, params)
+        listing = read_page(self.database, "calls", COLUMNS, page, call_of, where, params)
+        return replace(listing, rows=self._with_results(listing.rows))
 
-    def _call(self, row: Any) -> Call:
-        """A row of :data:`COLUMNS` (times as epoch seconds) with the call's results."""
-        stored = dict(zip(NAMES, row, strict=True))
-        for name in ("created_at", "updated_at", "analyzed_at"):
-            stored[name] = None if stored[name] is None else instant(stored[name])
-        return Call(
-            **stored,
-            checklist_results=tuple(
-                ChecklistResult.of(r) for r in self._results("checklist", stored["call_id"])
-            ),
-            table_results=tuple(
-                TableResult.of(r) for r in self._results("table", stored["call_id"])
-            ),
-        )
-
-    def _results(self, kind: str, call_id: str) -> list[dict[str, Any]]:
-        return [
-            orjson.loads(r[0])
-            for r in self.database.execute(
-                f"SELECT result FROM {kind}_results WHERE call_id = ?"
+    def _with_results(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Each row of :data:`COLUMNS` with its results as stored (JSON texts, checklists' then
+        tables'), read in one query per kind: the row then holds the whole call."""
+        if not rows:
+            return []
+        call_ids = [row[0] for row in rows]
+        marks = ", ".join("?" * len(call_ids))
+        results: dict[str, dict[str, list[Any]]] = {}
+        for kind in ("checklist", "table"):
+            of_kind = results[kind] = {}
+            for call_id, result in self.database.execute(
+                f"SELECT call_id, result FROM {kind}_results WHERE call_id IN ({marks})"
                 f" ORDER BY created_at, {kind}_id",
-                (call_id,),
-            )
+                call_ids,
+            ):
+                of_kind.setdefault(call_id, []).append(result)
+        checklists, tables = results["checklist"], results["table"]
+        return [
+            (*row, tuple(checklists.get(row[0], ())), tuple(tables.get(row[0], ()))) for row in rows
         ]
+
+
+def call_of(row: tuple[Any, ...]) -> Call:
+    """A row of :data:`COLUMNS` (times as epoch seconds) with its results' JSON texts
+    (:meth:`Calls._with_results`) as its record, from the row alone."""
+    *columns, checklists, tables = row
+    stored = dict(zip(NAMES, columns, strict=True))
+    for name in ("created_at", "updated_at", "analyzed_at"):
+        stored[name] = None if stored[name] is None else instant(stored[name])
+    return Call(
+        **stored,
+        checklist_results=tuple(ChecklistResult.of(orjson.loads(r)) for r in checklists),
+        table_results=tuple(TableResult.of(orjson.loads(r)) for r in tables),
+    )

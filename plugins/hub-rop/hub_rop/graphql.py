@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import strawberry
 
 from hub.graphql.context import plugin_resolvers
+from hub.graphql.stored import stored_objects
 from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.paging import Page
 from hub.records import sent_fields, to_graphql
@@ -24,8 +25,10 @@ _service, _caller = plugin_resolvers(PLUGIN, RopService)
 
 
 def _connection(cls: type[T], listing: Listing[Any], page: Page) -> Connection[T]:
-    """A list read in creation order, with keyset cursors."""
-    nodes = [to_graphql(cls, item) for item in listing.items]
+    """A list read in creation order, with keyset cursors. Its stored rows go to GraphQL as
+    they are: each is rendered once per selection and its rendering reused while the row is
+    unchanged (``hub.graphql.stored``), found by the row's seq."""
+    nodes = stored_objects(cls, listing.rows, listing.record, listing.ids)
     return connection(nodes, listing.total, page, listing.cursors, listing.has_next)
 
 

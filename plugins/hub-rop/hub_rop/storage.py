@@ -167,10 +167,21 @@ def import_audio_files(database: Database, directory: Path) -> None:
 
 @dataclass(frozen=True)
 class Listing(Generic[T]):
-    items: list[T]
+    """One page of a list. Each of ``rows`` is the whole of one item as stored (a tuple of
+    column values) and ``record`` makes the item of it, a pure function of the row alone: so
+    GraphQL keeps each row's rendering and reuses it for every equal row
+    (``hub.graphql.stored``)."""
+
+    rows: Sequence[tuple[Any, ...]]
+    record: Callable[[Any], T]
+    ids: Sequence[int]  # each row's seq, its primary key
     total: int  # every matching row, whatever the page
     cursors: Sequence[str]  # each item's keyset cursor, for GraphQL
     has_next: bool  # more rows follow this page
+
+    @property
+    def items(self) -> list[T]:
+        return [self.record(row) for row in self.rows]
 
 
 def read_page(
@@ -178,12 +189,12 @@ def read_page(
     table: str,
     columns: str,
     page: Page,
-    make: Callable[[Any], T],
+    record: Callable[[Any], T],
     where: str = "",
     params: list[Any] | None = None,
 ) -> Listing[T]:
     """One page of ``table`` in creation order: after a keyset cursor's row (a seek), or from an
-    offset. ``where`` (with ``params``) filters; ``make`` turns a row of ``columns`` into an
+    offset. ``where`` (with ``params``) filters; ``record`` turns a row of ``columns`` into an
     item."""
     read = CREATION_ORDER.read(
         database,
@@ -194,4 +205,5 @@ def read_page(
         params=params or [],
         error=bad_request,
     )
-    return Listing([make(row) for row in read.rows], read.total or 0, read.cursors(), read.has_next)
+    ids = [seq for (seq,) in read.keys]
+    return Listing(read.rows, record, ids, read.total or 0, read.cursors(), read.has_next)
