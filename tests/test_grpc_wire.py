@@ -122,6 +122,24 @@ def test_rendered_rows_by_id_are_confirmed_by_the_row() -> None:
     assert rendered == [b"a", b"b", b"B"]
 
 
+def test_rendered_rows_take_any_row_and_render_an_unhashable_one_each_time() -> None:
+    rendered: list[Any] = []
+
+    def render(row: Any) -> era_pb2.IntegrationPoint:
+        rendered.append(row)
+        return era_pb2.IntegrationPoint(id=str(row[0]), code=str(row[1]))
+
+    rows = RenderedRows(render)
+    assert rows.many([("a", 1), ("b", 2)]) == rows.many([("a", 1), ("b", 2)])  # column tuples
+    assert rendered == [("a", 1), ("b", 2)]
+    assert rows.many([("a", 1), ("b", 3)], [1, 2])[1] == delimited(
+        era_pb2.IntegrationPoint(id="b", code="3")
+    )
+    unhashable = ("c", [1])
+    assert rows(unhashable) == rows(unhashable) == delimited(render(unhashable))
+    assert rendered.count(unhashable) == 3  # never kept
+
+
 # -- era's List through a hub -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def token(hub_process: HubProcess) -> str:

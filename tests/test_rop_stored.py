@@ -371,6 +371,11 @@ async def test_calls_answer_as_their_records_and_show_a_change_at_once(
     for status in ("analyzed", "awaiting_analysis"):  # a filtered list: rows of another query
         got = await lists.ask(f"{{ nodes {text(CALL_ALL)} }}", f'first: 1000, status: "{status}"')
         same(got["nodes"], project([c for c in after if c["status"] == status], CALL_ALL))
+    # gRPC's list (kept renderings) and GetCall (built on its own) give the same messages
+    listed = await rop.rpc("ListCalls", rop_pb2.ListCallsRequest(limit=1000), key)
+    for message in listed.calls:
+        alone = await rop.rpc("GetCall", rop_pb2.GetCallRequest(call_id=message.call_id), key)
+        assert message.SerializeToString() == alone.SerializeToString()
     # the list and the single call (built on its own) agree
     single = await rop.gql_data(
         f'{{ rop {{ call(callId: "{made[0]}") {text(CALL_ALL)} }} }}', token=key

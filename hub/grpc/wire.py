@@ -4,7 +4,7 @@ is not rebuilt message by message on every call.
 A repeated message field is, on the wire, nothing but its entries one after another, each as
 its tag, its length and its bytes; a message is its fields in field-number order. So a list
 response is the concatenation of its rows' length-prefixed messages (each rendered once, then
-kept in a :class:`RenderedRows` keyed by the row's stored bytes) and its other fields, byte for
+kept in a :class:`RenderedRows` keyed by the row as stored) and its other fields, byte for
 byte what ``SerializeToString`` of the same message gives. The server sends a :class:`Serialized`
 as it is (:class:`hub.grpc.server.Guard` wraps every method's response serializer)."""
 
@@ -113,18 +113,23 @@ def spliced(
 
 
 class RenderedRows:
-    """Each stored row's message, :func:`delimited`, keyed by the row's stored bytes, within the
-    process's budget of renderings (:mod:`hub.rendered`). A stored row is immutable bytes and
-    ``render`` a function of them alone, so a hit is always the message a fresh rendering would
-    give; an edited row is other bytes, a miss."""
+    """Each stored row's message, :func:`delimited`, keyed by the row, within the process's
+    budget of renderings (:mod:`hub.rendered`). A row is what holds the whole of one item, as
+    :func:`hub.graphql.stored.stored_objects` takes them: its stored bytes, a tuple of its
+    column values, or a frozen record; ``render`` a function of it alone. So a hit is always the
+    message a fresh rendering would give; an edited row is another row, a miss. A row that
+    cannot be hashed is rendered each time."""
 
-    def __init__(self, render: Callable[[bytes], Message]) -> None:
+    def __init__(self, render: Callable[[Any], Message]) -> None:
         self.render = render
         self.memo = renderings.new()
 
-    def __call__(self, stored: bytes, ident: Hashable | None = None) -> bytes:
-        key = stored if type(stored) is bytes else bytes(stored)  # a memoryview is no key
-        found = self.memo.entry(key, ident)
+    def __call__(self, stored: Hashable, ident: Hashable | None = None) -> bytes:
+        key = bytes(stored) if type(stored) is memoryview else stored  # a memoryview is no key
+        try:
+            found = self.memo.entry(key, ident)
+        except TypeError:  # unhashable: nothing to keep it by
+            return delimited(self.render(key))
         if found is None:
             found = (key, delimited(self.render(key)))
             by = key if ident is None else ident
@@ -132,10 +137,12 @@ class RenderedRows:
         message: bytes = found[1]
         return message
 
-    def many(self, stored: Iterable[bytes], ids: Iterable[Hashable] | None = None) -> list[bytes]:
+    def many(
+        self, stored: Iterable[Hashable], ids: Iterable[Hashable] | None = None
+    ) -> list[bytes]:
         """Each row's message; with ``ids`` (each row's unique id) found by id and confirmed by
-        the row's bytes, instead of hashing every row (as :func:`hub.graphql.stored.stored_objects`
-        takes them)."""
+        comparing the row, instead of hashing every row (as
+        :func:`hub.graphql.stored.stored_objects` takes them)."""
         if ids is None:
             return [self(row) for row in stored]
         return [self(row, ident) for row, ident in zip(stored, ids, strict=True)]

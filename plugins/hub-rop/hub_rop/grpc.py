@@ -9,11 +9,13 @@ import grpc
 
 from hub.api import HubApi
 from hub.caller import caller_of
+from hub.grpc.wire import RenderedRows, spliced
 from hub.paging import Page
 from hub.records import plain, sent_fields, to_message
 from hub_rop.definitions import CHECKLISTS, TABLES, Kind
 from hub_rop.errors import bad_request
 from hub_rop.service import RopService
+from hub_rop.storage import Listing
 from hub_rop.v1 import rop_pb2, rop_pb2_grpc
 
 
@@ -30,6 +32,17 @@ def _status(request: Any) -> str | None:
 class RopServicer(rop_pb2_grpc.RopServicer):
     def __init__(self, hub: HubApi) -> None:
         self.service: RopService = hub.service(RopService)
+        self._rendered: dict[Any, RenderedRows] = {}
+
+    def _messages(self, cls: Any, listing: Listing[Any]) -> list[bytes]:
+        """A page's messages, each stored row's rendered once and kept while the row is
+        unchanged (``hub.grpc.wire``), found by its seq: a list's rows are whole items and its
+        ``record`` a function of the row alone (see :class:`~hub_rop.storage.Listing`)."""
+        rows = self._rendered.get(cls)
+        if rows is None:
+            record = listing.record  # one per list, whatever the page
+            rows = self._rendered[cls] = RenderedRows(lambda row: to_message(cls, record(row)))
+        return rows.many(listing.rows, listing.ids)
 
     async def UploadCall(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         queued = await self.service.upload(caller_of(context), sent_fields(request))
@@ -50,9 +63,8 @@ class RopServicer(rop_pb2_grpc.RopServicer):
     async def ListCalls(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         page = _page(request)
         calls = self.service.list_calls(caller_of(context), _status(request), page)
-        return to_message(
-            rop_pb2.ListCallsResponse, {"calls": calls.items, "total_count": calls.total}
-        )
+        messages = self._messages(rop_pb2.Call, calls)
+        return spliced(rop_pb2.ListCallsResponse, {"calls": messages}, total_count=calls.total)
 
     async def GetCall(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return to_message(rop_pb2.Call, self.service.call(caller_of(context), request.call_id))
@@ -64,9 +76,9 @@ class RopServicer(rop_pb2_grpc.RopServicer):
     async def ListManagers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         page = _page(request)
         managers = self.service.managers(caller_of(context), page)
-        return to_message(
-            rop_pb2.ListManagersResponse,
-            {"managers": managers.items, "total_count": managers.total},
+        messages = self._messages(rop_pb2.Manager, managers)
+        return spliced(
+            rop_pb2.ListManagersResponse, {"managers": messages}, total_count=managers.total
         )
 
     # -- checklists and tables: the same operations on either kind -----------------------
@@ -111,9 +123,11 @@ class RopServicer(rop_pb2_grpc.RopServicer):
     async def ListWebhookDeliveries(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         page = _page(request)
         deliveries = self.service.deliveries(caller_of(context), _status(request), page)
-        return to_message(
+        messages = self._messages(rop_pb2.WebhookDelivery, deliveries)
+        return spliced(
             rop_pb2.ListWebhookDeliveriesResponse,
-            {"deliveries": deliveries.items, "total_count": deliveries.total},
+            {"deliveries": messages},
+            total_count=deliveries.total,
         )
 
     async def RedeliverWebhook(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
