@@ -45,7 +45,7 @@ class NotesQuery:
     ) -> Connection[NoteType]:
         page = page_window(first, after, bad_request, seekable=True)  # ordered by a unique key
         notes = _service(info).list(_caller(info), page)
-        nodes = stored_objects(NoteType, notes.notes)
+        nodes = stored_objects(NoteType, notes.notes, ids=[note.id for note in notes.notes])
         return connection(nodes, notes.total, page, notes.cursors, notes.has_next)
 
     @strawberry.field

@@ -135,7 +135,7 @@ class UnspotQuery:
     ) -> Connection[User]:
         page = page_window(first, after, bad_request, seekable=True)
         users = _service(info).list_users(_caller(info), page)
-        nodes = stored_objects(User, users.users)
+        nodes = stored_objects(User, users.users, ids=[user.id for user in users.users])
         return connection(nodes, users.total, page, users.cursors, users.has_next)
 
 

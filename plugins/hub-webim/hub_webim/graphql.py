@@ -240,6 +240,8 @@ class WebimQuery:
     ) -> Connection[AccountStat]:
         page = page_window(first, after, bad_request, seekable=True)
         got = await _service(info).accounts(_caller(info), page)
+        # built, not stored_objects: a WebimCounters type has an is_type_of, so graphql-core
+        # completes these rows whatever they are handed as, and stored rows only add a proxy
         nodes = [to_graphql(AccountStat, r) for r in got.accounts]
         return connection(nodes, got.total, page, got.cursors, got.has_next)
 
