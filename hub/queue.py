@@ -181,10 +181,11 @@ class Backoff:
 Handler = Callable[[Claim], Awaitable[Outcome]]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Running:
     claim: Claim
     task: asyncio.Task[None]
+    settled: bool = False  # its lease given back: only the outcome's ``then()`` may be left
 
 
 class WorkQueue(BackgroundQueue):
@@ -481,7 +482,7 @@ class WorkQueue(BackgroundQueue):
         now = time.time()
         with self.database.write() as db:
             for running in list(self._running.values()):
-                if running.task.done():  # settled already, or about to be
+                if running.settled or running.task.done():
                     continue
                 t = self.tables[running.claim.table]
                 kept = db.execute(
@@ -501,6 +502,11 @@ class WorkQueue(BackgroundQueue):
         except Exception as exc:
             log_failure(log, exc, "queue %s: %s %s failed", self.name, claim.table, claim.key)
             outcome = retry(f"{type(exc).__name__}: {exc}")
+        running = self._running.get((claim.table, claim.key))
+        if running is not None and running.claim is claim:
+            # settled now, or its lease lapses: from here on there is no lease to renew, and
+            # its ``then()`` must not be taken for work whose lease was lost
+            running.settled = True
         try:
             settled = self.settle(claim, outcome)
         except Exception as exc:  # the plugin's write failed: count a failed attempt instead

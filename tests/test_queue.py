@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -331,6 +332,29 @@ async def test_leases_of_running_items_are_renewed_and_a_lost_one_is_cancelled(
     queue.start_due()  # the renewal finds the lease gone
     await asyncio.sleep(0.05)
     assert cancelled == ["b"] and row(databases[1], "b")["claimed_by"] == "someone else"
+
+
+async def test_a_long_then_after_the_settle_is_neither_cancelled_nor_a_lost_lease(
+    databases: list[Database], caplog: pytest.LogCaptureFixture
+) -> None:
+    """After the settle the item's lease is given back; its ``then()`` may run for longer than
+    the renewal period without being taken for work whose lease was lost."""
+    finished: list[str] = []
+
+    async def handler(claim: Claim) -> Outcome:
+        async def announce() -> None:
+            await asyncio.sleep(0.5)  # past two renewals of a 0.4 s lease
+            finished.append(claim.key)
+
+        return done(then=announce)
+
+    queue = worker(databases[0], handler, lease=0.4)
+    add(queue, "a")
+    assert queue.start_due() == 1
+    with caplog.at_level(logging.WARNING, logger="hub.queue"):
+        await asyncio.sleep(0.8)
+    assert finished == ["a"] and row(databases[1], "a")["status"] == "finished"
+    assert "lost the lease" not in caplog.text
 
 
 async def test_stop_cancels_the_work_in_flight_and_releases_its_leases(
