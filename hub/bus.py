@@ -8,7 +8,7 @@ code); a worker unpickles only the topics it has subscribers for. Workers also r
 subscribers they have per topic, so ``subscribers(topic)`` counts the whole hub.
 
 A frame is a 4-byte big-endian length, then a kind byte, a 2-byte topic length, the topic in
-UTF-8 and the body: an event pickled, or a 4-byte count.
+UTF-8 and the body: an event (pickled, read back by :mod:`hub.eventcodec`), or a 4-byte count.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import pickle
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
+
+from hub import eventcodec
 
 log = logging.getLogger("hub.bus")
 
@@ -260,11 +261,11 @@ class BrokerLink:
         if self._closed:
             return
         try:
-            data = frame(EVENT, topic, pickle.dumps(event, pickle.HIGHEST_PROTOCOL))
+            data = frame(EVENT, topic, eventcodec.encode(event))
         except Exception as exc:
             log.error(
-                "event bus: an event of %s cannot be pickled (%s): only this worker's "
-                "subscribers get it",
+                "event bus: an event of %s cannot be pickled for the other workers (%s): only "
+                "this worker's subscribers get it",
                 topic,
                 exc,
             )
@@ -298,9 +299,9 @@ class BrokerLink:
         if topic not in self._topics:
             return
         try:
-            event = pickle.loads(body)
+            event = eventcodec.decode(body)
         except Exception as exc:
-            log.warning("event bus: an event of %s could not be unpickled: %s", topic, exc)
+            log.warning("event bus: dropped an event of %s: %s", topic, exc)
             return
         self._deliver(topic, event)
 

@@ -3,9 +3,10 @@ process publishes with ``NOTIFY`` and delivers to its own subscribers only what 
 connection receives, so every process sees every event in one order, the order in which the
 notifications were committed.
 
-A notification's payload is JSON: ``["E", topic, pickled event in base64]``; an event too large
-for a payload (PostgreSQL's limit is 8000 bytes) goes into the ``bus_events`` table and
-``["R", topic, row id]`` is notified instead (rows are deleted ``KEEP`` seconds later).
+A notification's payload is JSON: ``["E", topic, event in base64]`` (the event pickled, read
+back by :mod:`hub.eventcodec`); an event too large for a payload (PostgreSQL's limit is 8000
+bytes) goes into the ``bus_events`` table and ``["R", topic, row id]`` is notified instead (rows
+are deleted ``KEEP`` seconds later).
 Processes also tell each other how many subscribers they have per topic (``["C", process,
 topic, count]``, repeated every ``HEARTBEAT`` seconds and forgotten after ``EXPIRES``; ``["H",
 process]`` asks everyone to repeat theirs at once, ``["B", process]`` says one is leaving), so
@@ -24,12 +25,13 @@ import asyncio
 import base64
 import json
 import logging
-import pickle
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
+
+from hub import eventcodec
 
 if TYPE_CHECKING:
     from hub.storage import Database
@@ -99,11 +101,11 @@ class PostgresLink:
         if self._closed:
             return
         try:
-            body = pickle.dumps(event, pickle.HIGHEST_PROTOCOL)
+            body = eventcodec.encode(event)
         except Exception as exc:
             log.error(
-                "event bus: an event of %s cannot be pickled (%s): only this process's "
-                "subscribers get it",
+                "event bus: an event of %s cannot be pickled for the other processes (%s): "
+                "only this process's subscribers get it",
                 topic,
                 exc,
             )
@@ -310,9 +312,9 @@ class PostgresLink:
 
     def _unpickle(self, topic: str, body: bytes) -> None:
         try:
-            event = pickle.loads(body)
+            event = eventcodec.decode(body)
         except Exception as exc:
-            log.warning("event bus: an event of %s could not be unpickled: %s", topic, exc)
+            log.warning("event bus: dropped an event of %s: %s", topic, exc)
             return
         self._deliver(topic, event)
 
