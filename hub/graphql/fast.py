@@ -256,8 +256,11 @@ def compile_completer(
         return _list(inner, non_null_items) if inner else None
     if is_leaf_type(return_type):
         return _leaf(return_type.serialize)  # type: ignore[union-attr]
-    if not isinstance(return_type, GraphQLObjectType) or return_type.is_type_of is not None:
+    if not isinstance(return_type, GraphQLObjectType):
         return None
+    check = return_type.is_type_of
+    if check is not None and not _generated_check(check):
+        return None  # a type's own is_type_of may read the resolve info, which plans lack
     grouped = _collect(return_type, nodes, fragments)
     if grouped is None:
         return None
@@ -278,7 +281,15 @@ def compile_completer(
         if sub is None:
             return None
         fields.append(_FieldPlan(key, attribute, sub, non_null))
-    return _object_completer(return_type.name, fields, splice)
+    return _object_completer(return_type.name, fields, splice, check)
+
+
+def _generated_check(check: Callable[..., Any]) -> bool:
+    """Whether ``is_type_of`` is the one strawberry gives a type that implements an interface
+    (an ``isinstance`` of the object, or of what it was cast to; the resolve info unread)."""
+    return check.__qualname__.endswith("_get_is_type_of.<locals>.is_type_of") and (
+        check.__module__ == "strawberry.schema.schema_converter"
+    )
 
 
 class _FieldPlan:
@@ -289,15 +300,23 @@ class _FieldPlan:
         self.key, self.attribute, self.sub, self.non_null = key, attribute, sub, non_null
 
 
-def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) -> Completer:
+def _object_completer(
+    type_name: str,
+    fields: list[_FieldPlan],
+    splice: bool,
+    check: Callable[[Any, Any], Any] | None = None,
+) -> Completer:
     """An object's completer as one generated function: attribute reads and a dict display,
     without a loop or a call per field beyond the field's own completer (a list page of
-    thousands of rows calls this once per row)."""
+    thousands of rows calls this once per row). ``check``: the type's generated ``is_type_of``,
+    asked of every object completed (a stored row's object when it is rendered: its kept
+    rendering is of an object that passed); one that fails is graphql-core's to report."""
     namespace: dict[str, Any] = {
         "Stored": Stored,
         "Fallback": _Fallback,
         "done": _completed,
         "name": type_name,
+        "check": check,
     }
     reads, items = [], []
     for i, field in enumerate(fields):
@@ -316,6 +335,7 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
         "def complete(value):",
         "    if value is None: return None",
         f"    if type(value) is Stored: {stored}",
+        *(["    if not check(value, None): raise Fallback"] if check is not None else []),
         f"    done[0] += {len(fields)}",
         "    try:",
     ]
@@ -344,7 +364,8 @@ def _object_completer(type_name: str, fields: list[_FieldPlan], splice: bool) ->
     if wrapper is not None:
         namespace["wrap"] = wrap = _renderer(namespace["wrapped"], built=False)
         memo = wrap.memo  # type: ignore[attr-defined]  # cleared in place, never replaced
-        complete.edge = (wrapper.attribute, memo.rows.get, memo.ids.get, len(fields))  # type: ignore[attr-defined]
+        if check is None:  # a list of them may be answered without completing each edge
+            complete.edge = (wrapper.attribute, memo.rows.get, memo.ids.get, len(fields))  # type: ignore[attr-defined]
     complete.renders_rows = True  # type: ignore[attr-defined]
     return complete
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import strawberry
 
 from hub.graphql.context import plugin_resolvers
+from hub.graphql.stored import stored_objects
 from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.records import sent_fields, to_graphql
 from hub_webim.errors import PLUGIN, bad_request
@@ -240,9 +241,8 @@ class WebimQuery:
     ) -> Connection[AccountStat]:
         page = page_window(first, after, bad_request, seekable=True)
         got = await _service(info).accounts(_caller(info), page)
-        # built, not stored_objects: a WebimCounters type has an is_type_of, so graphql-core
-        # completes these rows whatever they are handed as, and stored rows only add a proxy
-        nodes = [to_graphql(AccountStat, r) for r in got.accounts]
+        # each account's row is its whole record (its counters included): rendered once
+        nodes = stored_objects(AccountStat, got.accounts, ids=[a.name for a in got.accounts])
         return connection(nodes, got.total, page, got.cursors, got.has_next)
 
     @strawberry.field(description="The TOTAL row of accounts-stat.")
