@@ -24,6 +24,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
 HTTP_LIMITS = (
     "http_header_timeout",
+    "http_body_timeout",
     "http_keepalive_timeout",
     "http_websocket_heartbeat",
     "http_max_connections",
@@ -74,6 +75,7 @@ class Settings:
     shutdown_timeout: float = 10.0
     # slow and idle HTTP clients (seconds), and open connections per HTTP listener
     http_header_timeout: float = 10.0
+    http_body_timeout: float = 60.0  # the longest wait for a body's next bytes, not its whole
     http_keepalive_timeout: float = 75.0
     http_websocket_heartbeat: float = 30.0
     http_max_connections: int = 1024

@@ -1,7 +1,7 @@
 """The connection side of the hub's HTTP listeners, below the application: one request grammar
 (:class:`StrictRequestParser`), malformed requests answered in the listener's error shape with
-one short log line, a deadline on request heads, a cap on open connections, and a drain on
-shutdown that ends at a deadline."""
+one short log line, a deadline on request heads, a connection closed after a request body
+stalled, a cap on open connections, and a drain on shutdown that ends at a deadline."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ CANCEL_GRACE = 0.5  # seconds a request cancelled at the shutdown deadline gets 
 @dataclass(frozen=True)
 class ConnectionLimits:
     header_timeout: float
+    body_timeout: float  # read by hub.http.body, which waits for the bytes
     keepalive_timeout: float
     max_connections: int
 
@@ -44,6 +45,7 @@ class ConnectionLimits:
         """Each is checked to be positive when the settings are loaded."""
         return cls(
             settings.http_header_timeout,
+            settings.http_body_timeout,
             settings.http_keepalive_timeout,
             settings.http_max_connections,
         )
@@ -145,6 +147,27 @@ class HubRequestHandler(RequestHandler):
         self._head_timer = None
         self.listener.metrics.header_timeouts.labels(self.listener.name).inc()
         self.force_close()
+
+    # -- the body timeout: hub.http.body waits, the connection ends after the answer ----------
+    def body_stalled(self, request: BaseRequest) -> None:
+        """No bytes of ``request``'s body came for ``body_timeout``: one line, and the answer
+        (a 408) closes the connection, as the rest of the body may still come."""
+        log.info(
+            "request body stalled on %s from %s: no bytes for %gs",
+            self.listener.name,
+            request.remote,
+            self.listener.limits.body_timeout,
+        )
+        # this connection's answer, only: every other request finishes as aiohttp finishes it
+        self.finish_response = self._finish_and_close  # type: ignore[method-assign]
+
+    async def _finish_and_close(
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        resp.force_close()  # Connection: close
+        answer = await super().finish_response(request, resp, start_time)
+        self.force_close()  # at once: aiohttp would read on for the rest of the body
+        return answer
 
     # -- errors before the application runs -----------------------------------------------------
     def handle_error(
