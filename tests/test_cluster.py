@@ -18,7 +18,7 @@ import pytest
 
 from hub.storage.postgres import split_url
 from hub.testing.postgres import TemporaryPostgres
-from tests.hubproc import HubProcess
+from tests.hubproc import ADMIN_TOKEN, HubProcess
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("HUB_DATABASE_URL") and not os.environ.get("HUB_TEST_POSTGRES"),
@@ -66,7 +66,10 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def _readyz_subscribers(hub: HubProcess) -> str:
-    async with aiohttp.ClientSession() as session, session.get(hub.url + "/readyz") as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(hub.url + "/readyz", headers=bearer(ADMIN_TOKEN)) as resp,
+    ):
         ready = await resp.json()
     (probe,) = [p for p in ready["probes"] if p["plugin"] == "notes"]
     return str(probe["detail"]).split("subscribers: ")[1]

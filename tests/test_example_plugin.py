@@ -414,7 +414,7 @@ async def _next_message(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
 
 
 async def _subscribers(hub: HubProcess) -> str:
-    _, _, ready = await rest(hub, "GET", "/readyz")
+    _, _, ready = await rest(hub, "GET", "/readyz", ADMIN_TOKEN)  # details are the admin's
     (probe,) = [p for p in ready["probes"] if p["plugin"] == "notes"]
     return str(probe["detail"]).split("subscribers: ")[1]
 
@@ -561,7 +561,7 @@ async def test_create_rate_limit_on_every_protocol(hub: HubProcess) -> None:
 
 
 async def test_health_probe(hub: HubProcess) -> None:
-    status, _, ready = await rest(hub, "GET", "/readyz")
+    status, _, ready = await rest(hub, "GET", "/readyz", ADMIN_TOKEN)
     assert status == 200 and ready["plugins"]["notes"] == "ok"
     (probe,) = [p for p in ready["probes"] if p["plugin"] == "notes"]
     assert probe["name"] == "database" and probe["status"] == "ok"

@@ -221,8 +221,10 @@ async def _outage_answers(session: aiohttp.ClientSession, notes: str) -> None:
         assert answer["payload"][0]["extensions"] == expected, answer
 
 
-async def _readyz(session: aiohttp.ClientSession) -> tuple[int, dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+async def _readyz(
+    session: aiohttp.ClientSession, token: str = ADMIN_TOKEN
+) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"}
     async with session.get("/readyz", headers=headers) as r:
         return r.status, await r.json()
 
@@ -263,6 +265,10 @@ async def _scenario(hub: HubProcess, postgres: Any) -> None:
         ends = time.monotonic() + OUTAGE
         while time.monotonic() < ends:
             down.append(await _readyz(session))
+            # a plugin's token cannot be looked up now: the report still comes, without details
+            status, report = await _readyz(session, tokens["notes"])
+            assert status == 503 and report["status"] == "not ready", report
+            assert all(p["detail"] is None for p in report["probes"]), report
             await asyncio.sleep(0.3)
         await asyncio.to_thread(postgres.start)
 

@@ -409,7 +409,11 @@ async def _next_message(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
 
 
 async def _subscribers(hub: HubProcess) -> str:
-    async with aiohttp.ClientSession() as session, session.get(hub.url + "/readyz") as resp:
+    headers = {"Authorization": f"Bearer {ADMIN}"}  # probe details are the admin's
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(hub.url + "/readyz", headers=headers) as resp,
+    ):
         ready = await resp.json()
     (probe,) = [p for p in ready["probes"] if p["plugin"] == "unspot"]
     return str(probe["detail"]).split("subscribers: ")[1]

@@ -184,7 +184,7 @@ SUBSCRIPTION = "subscription { unspotDisplayStatusChanged { id status previousSt
 async def _subscribers_on(session: aiohttp.ClientSession, url: str, worker: int) -> str:
     """The unspot probe's subscriber count as worker ``worker`` reports it."""
     while True:
-        answer = await fetch(session, "GET", url + "/readyz")
+        answer = await fetch(session, "GET", url + "/readyz", headers=ADMIN)
         if answer.worker == worker:
             (probe,) = [p for p in json.loads(answer.body)["probes"] if p["plugin"] == "unspot"]
             return str(probe["detail"]).split("subscribers: ")[1]
