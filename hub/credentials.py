@@ -322,6 +322,7 @@ class CredentialStore:
         self._token_cache: dict[tuple[str, str], Credential | None] = {}
         self._seen_version = -1
         self._seen_at = -1  # ARRIVALS.count when the data version was last read
+        self._seen_marker: bytes | None = None  # the database's commit marker before that read
         self.last_used = LastUsed()
 
     def _cache_is_current(self) -> None:
@@ -331,17 +332,26 @@ class CredentialStore:
 
         The version is read again unless the check is for an HTTP request that arrived before
         the last read (see :class:`Arrivals`): every change committed before it was sent was
-        seen then."""
+        seen then; or unless the database's commit marker (SQLite's wal-index header, read
+        without a transaction) is the one taken before that read: nothing was committed since,
+        so that read is as good as a new one."""
         arrived = _ARRIVED.get()
-        if arrived is not None and arrived <= self._seen_at and len(self._token_cache) <= 10_000:
+        if len(self._token_cache) > 10_000:
+            self._seen_marker = None
+        elif arrived is not None and arrived <= self._seen_at:
             return
         arrivals = ARRIVALS.count  # taken before the read: bytes read after it count as new
+        marker = self.database.commit_marker()  # taken before the read, too
+        if marker is not None and marker == self._seen_marker:
+            self._seen_at = arrivals
+            return
         version = self.database.data_version()
         if version != self._seen_version or len(self._token_cache) > 10_000:
             self._token_cache.clear()
             self._basic_cache.clear()
             self._seen_version = version
         self._seen_at = arrivals
+        self._seen_marker = marker
 
     def register_type(self, plugin: str, ctype: CredentialType) -> None:
         if plugin in self.types:

@@ -2,7 +2,8 @@
 it was last read (``hub.credentials.Arrivals``). Each case here would let a stale cache through
 if that were wrong: a revocation made by another process is refused on the very next request
 of a keep-alive connection (no other traffic at all), over gRPC right after HTTP traffic (gRPC
-bytes are not counted), and on a websocket."""
+bytes are not counted) and after gRPC calls that skipped the read (the database's commit
+marker unchanged), and on a websocket."""
 
 from __future__ import annotations
 
@@ -89,6 +90,23 @@ async def test_revoked_elsewhere_is_refused_over_grpc_right_after_http(hub: HubP
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         finally:
             writer.close()
+
+
+async def test_revoked_elsewhere_is_refused_on_the_next_of_many_grpc_calls(
+    hub: HubProcess,
+) -> None:
+    """Between gRPC calls nothing is committed, so their checks skip the data version (the
+    database's commit marker is unchanged); the revocation's commit changes it."""
+    token, ident = issue(hub)
+    metadata = (("authorization", f"Bearer {token}"),)
+    async with grpc.aio.insecure_channel(hub.grpc) as channel:
+        stub = era_pb2_grpc.EraStub(channel)
+        for _ in range(5):
+            await stub.List(era_pb2.ListRequest(limit=1), metadata=metadata)
+        revoke(hub, ident)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.List(era_pb2.ListRequest(limit=1), metadata=metadata)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_revoked_elsewhere_is_refused_on_an_open_graphql_websocket(

@@ -89,6 +89,12 @@ class Database:
         """A number that moves whenever another process commits a write here, for caches."""
         raise NotImplementedError
 
+    def commit_marker(self) -> bytes | None:
+        """Without a query, a value that changes with every commit here (by any connection):
+        equal to one taken before, nothing was committed since. ``None`` when the engine offers
+        none now; then :meth:`data_version` tells."""
+        return None
+
     def check(self) -> None:
         """Reach the engine on a new connection and read from it; raise if that fails."""
         with self.fresh() as fresh:

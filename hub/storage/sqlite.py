@@ -23,6 +23,7 @@ from hub.storage.base import (
     Params,
     StorageError,
 )
+from hub.storage.walindex import WalIndex
 
 BUSY_TIMEOUT_MS = 5000
 # what SQLite writes beside a database; it gives them the database file's mode when it makes them
@@ -86,6 +87,7 @@ class SQLiteDatabase(Database):
         """Open (creating) the file at ``path``; or use ``conn``, already open on it."""
         self.path = Path(path)
         super().__init__(self.path.stem)
+        self._wal_index = WalIndex(self.path)
         if conn is not None:
             self.conn = conn
             self._identity = _identity(self.path)
@@ -129,6 +131,10 @@ class SQLiteDatabase(Database):
     def data_version(self) -> int:
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
+    def commit_marker(self) -> bytes | None:
+        """The wal-index header (:mod:`hub.storage.walindex`), read without a transaction."""
+        return self._wal_index.header()
+
     @contextlib.contextmanager
     def fresh(self) -> Iterator[Database]:
         """A new read-write connection to the file the hub opened (SQLite only opens it: closing
@@ -160,4 +166,5 @@ class SQLiteDatabase(Database):
         return [c.name for c in sqlite_utils.Database(self.conn)[table].columns]
 
     def close(self) -> None:
+        self._wal_index.close()
         self.conn.close()
