@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -68,30 +67,75 @@ def parse_networks(items: Iterable[str]) -> list[Network]:
     return [ipaddress.ip_network(item.strip(), strict=False) for item in items]
 
 
-@dataclass(frozen=True)
 class Peer:
-    """Where a request came from: the TCP peer and the ``X-Forwarded-For`` values it sent."""
+    """Where a request came from: the TCP peer and the ``X-Forwarded-For`` values it sent.
+    Made from a request or a call, it reads them only when asked (``address``,
+    ``forwarded_for``): most requests never ask, and parsing a gRPC peer costs a few µs."""
 
-    address: Address | None
-    forwarded_for: tuple[str, ...] = ()
+    __slots__ = ("_address", "_forwarded_for", "_read")
+
+    def __init__(
+        self,
+        address: Address | None = None,
+        forwarded_for: tuple[str, ...] = (),
+        *,
+        read: Callable[[], tuple[Address | None, tuple[str, ...]]] | None = None,
+    ) -> None:
+        self._address, self._forwarded_for, self._read = address, tuple(forwarded_for), read
+
+    def _resolved(self) -> None:
+        if self._read is not None:
+            self._address, self._forwarded_for = self._read()
+            self._read = None
+
+    @property
+    def address(self) -> Address | None:
+        self._resolved()
+        return self._address
+
+    @property
+    def forwarded_for(self) -> tuple[str, ...]:
+        self._resolved()
+        return self._forwarded_for
+
+    def __repr__(self) -> str:
+        return f"Peer({self.address!r}, {self.forwarded_for!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Peer):
+            return NotImplemented
+        return (self.address, self.forwarded_for) == (other.address, other.forwarded_for)
+
+    def __hash__(self) -> int:
+        return hash((self.address, self.forwarded_for))
 
     @classmethod
     def of_request(cls, request: Any) -> Peer:
         """An aiohttp request (``None``, for a caller with no HTTP request, has no address)."""
         if request is None:
             return cls(None)
-        forwarded = tuple(request.headers.getall("X-Forwarded-For", ()))
-        return cls(parse_address(request.remote), forwarded)
+
+        def read() -> tuple[Address | None, tuple[str, ...]]:
+            forwarded = tuple(request.headers.getall("X-Forwarded-For", ()))
+            return parse_address(request.remote), forwarded
+
+        return cls(read=read)
 
     @classmethod
     def of_grpc(cls, context: Any) -> Peer:
-        """A ``grpc.aio.ServicerContext``; forwarded hops come from ``x-forwarded-for``."""
-        forwarded = tuple(
-            value if isinstance(value, str) else value.decode("latin-1")
-            for key, value in invocation_metadata(context)
-            if key.lower() == FORWARDED_FOR
-        )
-        return cls(parse_grpc_peer(context.peer()), forwarded)
+        """A ``grpc.aio.ServicerContext``; forwarded hops come from ``x-forwarded-for``. The
+        metadata is taken now (the call's own, whichever task asks later)."""
+        metadata = invocation_metadata(context)
+
+        def read() -> tuple[Address | None, tuple[str, ...]]:
+            forwarded = tuple(
+                value if isinstance(value, str) else value.decode("latin-1")
+                for key, value in metadata
+                if key.lower() == FORWARDED_FOR
+            )
+            return parse_grpc_peer(context.peer()), forwarded
+
+        return cls(read=read)
 
     def client(self, trusted_proxies: Sequence[Network] = ()) -> Address | None:
         """The peer, or, when the peer is a trusted proxy, the first ``X-Forwarded-For`` hop
