@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,6 +116,30 @@ def test_migrations_run_once_and_are_recorded(database: Database) -> None:
     assert database.migrate("test", [m001_items]) == []
     assert "items" in database.tables()
     assert database.columns("items")[:3] == ["id", "name", "score"]
+
+
+def test_migrations_another_process_applied_meanwhile_are_not_applied_again(
+    database: Database, tmp_path: Path
+) -> None:
+    """Two commands starting at once on a new SQLite data directory: the other one applies the
+    migrations after this one read which were recorded. (PostgreSQL serialises whole runs.)"""
+    if database.engine != "sqlite":
+        pytest.skip("PostgreSQL takes an advisory lock for the whole run")
+    other = Engine(tmp_path, "").open("dialect")
+    ran: list[str] = []
+
+    def m001_counted(db: Database) -> None:
+        ran.append("m001")
+        m001_items(db)
+
+    class Racing(list[Any]):
+        def __iter__(self) -> Any:  # after ``done`` is read: the other process goes first
+            assert other.migrate("test", [m001_counted]) == ["m001_counted"]
+            return super().__iter__()
+
+    assert database.migrate("test", Racing([m001_counted])) == []
+    assert ran == ["m001"] and database.migrate("test", [m001_counted]) == []
+    other.close()
 
 
 def test_writers_see_no_other_writer(database: Database, tmp_path: Path) -> None:

@@ -152,7 +152,9 @@ class Database:
 
     def migrate(self, plugin: str, migrations: list[Migration]) -> list[str]:
         """Apply the plugin's migrations not yet recorded, each in its own transaction; hubs
-        starting together on one PostgreSQL take turns, so each runs once."""
+        starting together on one PostgreSQL take turns, and on SQLite each migration is looked
+        up again under the writer's lock (another process may have applied it since), so each
+        runs once."""
         with self._migration_lock():
             with self.write() as db:
                 db.execute(
@@ -171,6 +173,12 @@ class Database:
                 if migration.__name__ in done:
                     continue
                 with self.write() as db:
+                    recorded = db.execute(
+                        "SELECT 1 FROM _hub_migrations WHERE plugin = ? AND name = ?",
+                        (plugin, migration.__name__),
+                    ).fetchone()
+                    if recorded is not None:
+                        continue  # another process applied it after ``done`` was read
                     migration(db)
                     db.execute(
                         "INSERT INTO _hub_migrations (plugin, name, applied_at) VALUES (?, ?, ?)",
