@@ -115,6 +115,10 @@ class Query:
     def box(self) -> Box:
         return Box(size=3)
 
+    @strawberry.field
+    def maybe(self, value: strawberry.Maybe[Range | None] = None) -> str:
+        return repr(value)  # absent, Some(None) for an explicit null, Some(Range(...))
+
     @strawberry.field(permission_classes=[Deny])
     def secret(self) -> str:
         return "s"
@@ -135,6 +139,9 @@ QUERIES = [
     "{ slept(n: 1) later(n: 2) again: slept(n: 5) }",
     "{ failsLater(n: 1) failsAtOnce(n: 2) later(n: 3) }",
     '{ echo(text: "a", count: null) }',
+    '{ echo(text: "a", ranges: null, data: null, ident: null) }',
+    "{ maybe none: maybe(value: null) some: maybe(value: {low: 1}) }",
+    "query($r: Range) { maybe(value: $r) }",
 ]
 SHARED: list[asyncio.Future[int]] = []
 WAITING = asyncio.Event()

@@ -24,6 +24,7 @@ import asyncio
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
+from enum import Enum
 from itertools import repeat
 from operator import attrgetter
 from types import CodeType
@@ -31,6 +32,7 @@ from typing import Any
 
 import orjson
 from graphql import (
+    ExecutionResult,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -39,9 +41,12 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     Undefined,
     VariableNode,
+    get_argument_values,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import collect_subfields
@@ -486,17 +491,71 @@ def _directives(node: Any) -> Any:
 
 class Collected:
     """An operation's subfields collected by :func:`collected_subfields`, by the identity of the
-    return type and the field nodes (each kept alive with its entry, so no id is reused), and
-    whether the operation's collection can be kept at all."""
+    return type and the field nodes (each kept alive with its entry, so no id is reused),
+    whether the operation's collection can be kept at all, and its fields' constant arguments
+    (:func:`argument_values`)."""
 
-    __slots__ = ("__weakref__", "entries", "static")
+    __slots__ = ("__weakref__", "arguments", "entries", "static")
 
     def __init__(self, static: bool) -> None:
         self.static = static
         self.entries: dict[tuple[int, ...], tuple[Any, list[FieldNode], Any]] = {}
+        self.arguments: dict[tuple[int, int], tuple[Any, FieldNode, dict[str, Any]]] = {}
 
 
 _collected: dict[int, Collected] = {}  # by the id of their operation, as long as it lives
+
+
+def _kept(executor: Executor[Any]) -> Collected:
+    operation = executor.operation
+    kept = _collected.get(id(operation))
+    if kept is None:
+        kept = Collected(not _depends_on_variables(operation, executor.fragments))
+        _collected[id(operation)] = kept
+        weakref.finalize(operation, _collected.pop, id(operation), None)
+    return kept
+
+
+IMMUTABLE = (str, int, float, bool, type(None), Enum)
+
+
+def argument_values(executor: Executor[Any], field_def: Any, details: Any) -> dict[str, Any]:
+    """graphql-core's coerced arguments of a field, kept with the operation when they cannot
+    differ between requests: written in the document without a variable, and each value
+    immutable (a list or a JSON object would be one object every request's resolver gets, and
+    one could change it). Resolvers get them as keywords, so the kept dict is never theirs."""
+    node = details.node
+    if not (field_def.args or node.arguments):
+        return {}
+    key = (id(node), id(field_def))
+    arguments = _kept(executor).arguments
+    found = arguments.get(key)
+    if found is not None:
+        return found[2]
+    values = get_argument_values(
+        field_def,
+        node,
+        executor.variable_values,
+        details.fragment_variable_values,
+        executor.hide_suggestions,
+    )
+    if (
+        details.fragment_variable_values is None
+        and not any(_has_variable(argument.value) for argument in node.arguments or ())
+        and all(isinstance(value, IMMUTABLE) for value in values.values())
+    ):
+        arguments[key] = (field_def, node, values)
+    return values
+
+
+def _has_variable(value: Any) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(field.value) for field in value.fields)
+    return False
 
 
 def collected_subfields(executor: Executor[Any], return_type: Any, details: Any) -> Any:
@@ -505,12 +564,7 @@ def collected_subfields(executor: Executor[Any], return_type: Any, details: Any)
     ``@include`` of the document reads a variable, and no ``@defer`` or fragment variables
     apply. Keyed by the identity of the nodes (which the operation holds), so the lists it
     returns are found again one level down on the next request. ``None``: not kept."""
-    operation = executor.operation
-    kept = _collected.get(id(operation))
-    if kept is None:
-        kept = Collected(not _depends_on_variables(operation, executor.fragments))
-        _collected[id(operation)] = kept
-        weakref.finalize(operation, _collected.pop, id(operation), None)
+    kept = _kept(executor)
     if not kept.static:
         return None
     for detail in details:
@@ -523,7 +577,7 @@ def collected_subfields(executor: Executor[Any], return_type: Any, details: Any)
             executor.schema,
             executor.fragments,
             executor.variable_values,
-            operation,
+            executor.operation,
             return_type,
             details,
             executor.hide_suggestions,
@@ -580,6 +634,29 @@ class PlainSubtreeExecutor(Executor[Any]):
         attributes = {"max_resolved_fields": max_resolved_fields, "splice": splice}
         return type(cls.__name__, (cls,), attributes)
 
+    @classmethod
+    def run(
+        cls,
+        schema: Any,
+        document: Any,
+        context: Any,
+        variables: dict[str, Any] | None,
+        operation: str | None,
+    ) -> Any:
+        """graphql-core's ``execute`` with this executor, without its wrappers: the schema has
+        no ``@defer``/``@stream`` (strawberry adds them only when asked), so the answer is one
+        :class:`ExecutionResult` (or an awaitable of it)."""
+        executor = cls.build(
+            schema,
+            document,
+            context_value=context,
+            raw_variable_values=variables,
+            operation_name=operation,
+        )
+        if isinstance(executor, list):  # variables that cannot be coerced, no such operation
+            return ExecutionResult(None, errors=executor)
+        return executor.execute_operation()
+
     def spend(self, fields: int) -> None:
         self.resolved_fields += fields
         limit = self.max_resolved_fields
@@ -594,7 +671,7 @@ class PlainSubtreeExecutor(Executor[Any]):
         self.since_yield += 1
         if self.since_yield >= YIELD_EVERY and _in_event_loop():
             return self._after_other_tasks(*args, **kwargs)
-        return super().execute_field(*args, **kwargs)
+        return self._resolve_field(*args, **kwargs)
 
     async def _after_other_tasks(self, *args: Any, **kwargs: Any) -> Any:
         """The field, in its turn. graphql-core goes on with the fields it has in hand and
@@ -605,8 +682,56 @@ class PlainSubtreeExecutor(Executor[Any]):
         if self.spent:
             return None
         self.since_yield = 0
-        result = super().execute_field(*args, **kwargs)
+        result = self._resolve_field(*args, **kwargs)
         return await result if self.is_awaitable(result) else result
+
+    def _resolve_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's ``execute_field`` (3.3), its arguments from :func:`argument_values`;
+        with middleware (strawberry's extensions may add some), graphql-core's own."""
+        if self.middleware_manager is not None:
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+        first = field_details_list[0]
+        field_def = self.schema.get_field(parent_type, first.node.name.value)
+        if not field_def:
+            return Undefined
+        return_type = field_def.type
+        resolve_fn = field_def.resolve or self.field_resolver
+        info = self.build_resolve_info(
+            field_def, [d.node for d in field_details_list], parent_type, path
+        )
+        try:
+            result = resolve_fn(source, info, **argument_values(self, field_def, first))
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, path, result, position_context
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+            if self.is_awaitable(completed):
+                return self._await_completed(completed, return_type, field_details_list, path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
+    async def _await_completed(
+        self, completed: Any, return_type: Any, field_details_list: Any, path: Any
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
 
     async def _turn(self) -> None:
         loop = asyncio.get_running_loop()

@@ -67,9 +67,13 @@ def _resolver(
         for a in field.arguments
     ]
     make_info = config.info_class
+    converted = any(convert is not None for _, _, convert in arguments)
 
     def resolve(source: Any, info: GraphQLResolveInfo, **values: Any) -> Any:
-        strawberry_info = make_info(_raw_info=info, _field=field)
+        # strawberry's Info only when the resolver or a conversion reads it
+        strawberry_info = (
+            make_info(_raw_info=info, _field=field) if info_name is not None or converted else None
+        )
         kwargs: dict[str, Any] = {}
         for name, python_name, convert in arguments:
             if name in values:
@@ -95,8 +99,11 @@ def _converter(
     if kind is not GlobalID and not isinstance(kind, StrawberryMaybe) and is_scalar(kind, scalars):
         return None
     name = config.name_converter.from_argument(argument)
+    maybe = isinstance(argument.type, StrawberryMaybe)  # a null is Some(None) there
 
     def convert(value: Any, info: Any) -> Any:
+        if value is None and not maybe:  # what strawberry makes of a null, without its walk
+            return None
         return convert_argument(value, argument.type, scalars, config, info, path=(name,))
 
     return convert

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import strawberry
 from aiohttp import web
-from graphql import GraphQLError, OperationType, execute, get_operation_ast
+from graphql import GraphQLError, OperationType, get_operation_ast
 from strawberry.aiohttp.views import GraphQLView as StrawberryView
 
 from hub import requestid
@@ -301,14 +301,7 @@ class GraphQLEndpoint:
             )
         requestid.describe(operation=op.name.value if op.name else op.operation.value)
         context = HubContext(self.hub, request.headers.get("Authorization"), request)
-        result = execute(
-            self.schema._schema,
-            document,
-            context_value=context,
-            variable_values=variables,
-            operation_name=operation,
-            executor_class=self.executor,
-        )
+        result = self.executor.run(self.schema._schema, document, context, variables, operation)
         if inspect.isawaitable(result):
             result = await result
         body: dict[str, Any] = {}
