@@ -17,12 +17,11 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from hub import eventcodec
+from hub.buslink import Backoff, BusLink, tally
 
 log = logging.getLogger("hub.bus")
 
@@ -33,7 +32,6 @@ OTHERS = 0x4F  # O: the other workers' subscribers of a topic, broker -> worker
 MAX_FRAME = 64 * 1024 * 1024  # a longer length prefix is a broken stream, not an event
 WRITE_LIMIT = 16 * 1024 * 1024  # bytes queued on one connection before it counts as stuck
 PENDING = 1000  # events a worker keeps while it has no broker connection
-FIRST_RETRY, LAST_RETRY = 0.05, 1.0  # seconds between reconnection attempts, doubling
 
 
 class FrameError(ValueError):
@@ -178,10 +176,7 @@ class Broker:
             worker.send(events)
 
     def counted(self, worker: _Worker, topic: str, count: int) -> None:
-        if count:
-            worker.counts[topic] = count
-        else:
-            worker.counts.pop(topic, None)
+        tally(worker.counts, topic, count)
         self._tell_others(topic, but=worker)
 
     def _totals(self) -> dict[str, int]:
@@ -231,13 +226,12 @@ class _Connection(asyncio.Protocol):
             self.lost.set_result(None)
 
 
-class BrokerLink:
-    """A worker's connection to the broker, kept up for as long as the bus lives.
+class BrokerLink(BusLink[bytes]):
+    """A worker's connection to the broker, kept up for as long as the bus lives (see
+    :class:`hub.buslink.BusLink`); up to ``PENDING`` published events wait while the broker is
+    unreachable."""
 
-    ``topics`` is the bus's live map of local subscribers per topic (what to unpickle, what to
-    report); ``deliver`` hands an event to them. While the broker is unreachable, up to
-    ``PENDING`` published events wait (later ones are dropped, with a warning) and the
-    connection is retried, 50 ms doubling to 1 s apart."""
+    far_end = "the broker"
 
     def __init__(
         self,
@@ -245,34 +239,13 @@ class BrokerLink:
         topics: Mapping[str, Collection[Any]],
         deliver: Callable[[str, Any], None],
     ) -> None:
+        super().__init__(topics, deliver, PENDING)
         self.path = path
-        self._topics = topics
-        self._deliver = deliver
         self._others: dict[str, int] = {}
-        self._pending: deque[bytes] = deque()
-        self._dropped = 0
         self._connection: _Connection | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
         self._start()
 
     # -- what the bus calls --------------------------------------------------------------
-    def publish(self, topic: str, event: Any) -> None:
-        if self._closed:
-            return
-        try:
-            data = frame(EVENT, topic, eventcodec.encode(event))
-        except Exception as exc:
-            log.error(
-                "event bus: an event of %s cannot be pickled for the other workers (%s): only "
-                "this worker's subscribers get it",
-                topic,
-                exc,
-            )
-            self._deliver(topic, event)
-            return
-        self._send(data)
-
     def counted(self, topic: str) -> None:
         """The number of local subscribers of ``topic`` changed: tell the broker."""
         self._start()
@@ -286,41 +259,18 @@ class BrokerLink:
 
     def close(self) -> None:
         """Hand the broker what is written, then disconnect and stop reconnecting."""
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
+        super().close()
         if self._connection is not None and self._connection.transport is not None:
             self._connection.transport.close()
-        self._pending.clear()
         self._others.clear()
 
     # -- what the connection calls -------------------------------------------------------
-    def received(self, topic: str, body: bytes) -> None:
-        if topic not in self._topics:
-            return
-        try:
-            event = eventcodec.decode(body)
-        except Exception as exc:
-            log.warning("event bus: dropped an event of %s: %s", topic, exc)
-            return
-        self._deliver(topic, event)
-
     def others_counted(self, topic: str, count: int) -> None:
-        if count:
-            self._others[topic] = count
-        else:
-            self._others.pop(topic, None)
+        tally(self._others, topic, count)
 
     # -- the connection ------------------------------------------------------------------
-    def _start(self) -> None:
-        """Run the connection from the first moment an event loop is there to run it on."""
-        if self._task is not None or self._closed:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._task = loop.create_task(self._keep_connected(), name="hub event bus")
+    def _run(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
+        return [loop.create_task(self._keep_connected(), name="hub event bus")]
 
     def _live(self) -> asyncio.Transport | None:
         connection = self._connection
@@ -328,31 +278,21 @@ class BrokerLink:
             return None
         return None if connection.transport.is_closing() else connection.transport
 
-    def _send(self, data: bytes) -> None:
+    def _publish(self, topic: str, body: bytes) -> None:
         self._start()
         transport = self._live()
         if transport is None:
-            if len(self._pending) < PENDING:
-                self._pending.append(data)
-            else:
-                self._drop("the broker is unreachable and %d events already wait", PENDING)
+            self._wait(frame(EVENT, topic, body))
         elif transport.get_write_buffer_size() > WRITE_LIMIT:
             self._drop("the broker is %d bytes behind", transport.get_write_buffer_size())
         else:
-            self._write(data)
+            self._write(frame(EVENT, topic, body))
 
     def _write(self, data: bytes) -> None:
         transport = self._live()
         assert transport is not None
-        if self._dropped:
-            log.warning("event bus: %d events were dropped", self._dropped)
-            self._dropped = 0
+        self._flowing()
         transport.write(data)
-
-    def _drop(self, why: str, *args: Any) -> None:
-        if not self._dropped:
-            log.warning("event bus: dropping events: " + why, *args)
-        self._dropped += 1
 
     async def _keep_connected(self) -> None:
         try:
@@ -363,33 +303,26 @@ class BrokerLink:
 
     async def _reconnecting(self) -> None:
         loop = asyncio.get_running_loop()
-        delay, failing = FIRST_RETRY, False
+        backoff = Backoff()
         while not self._closed:
             try:
                 _, connection = await loop.create_unix_connection(
                     lambda: _Connection(self), self.path
                 )
             except OSError as exc:
-                if not failing:
-                    log.warning(
-                        "event bus: cannot reach the broker at %s (%s); retrying",
-                        self.path,
-                        exc.strerror or exc,
-                    )
-                failing = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, LAST_RETRY)
+                await backoff.failed(
+                    "event bus: cannot reach the broker at %s (%s); retrying",
+                    self.path,
+                    exc.strerror or exc,
+                )
                 continue
-            if failing:
-                log.info("event bus: connected to the broker at %s", self.path)
-            delay, failing = FIRST_RETRY, False
+            backoff.succeeded("event bus: connected to the broker at %s", self.path)
             self._connected(connection)
             await connection.lost
             self._connection = None
             self._others.clear()
             if not self._closed:
-                log.warning("event bus: lost the broker at %s; reconnecting", self.path)
-                failing = True
+                backoff.lost("event bus: lost the broker at %s; reconnecting", self.path)
 
     def _connected(self, connection: _Connection) -> None:
         self._connection = connection

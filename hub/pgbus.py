@@ -27,11 +27,10 @@ import json
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
-from hub import eventcodec
+from hub.buslink import Backoff, BusLink, tally
 
 if TYPE_CHECKING:
     from hub.storage import Database
@@ -44,7 +43,6 @@ KEEP = 60.0  # seconds a large event's row stays readable
 HEARTBEAT = 10.0  # seconds between repeats of this process's subscriber counts
 EXPIRES = 3 * HEARTBEAT  # another process's counts not heard of for this long are forgotten
 PENDING = 1000  # events kept while PostgreSQL is unreachable
-FIRST_RETRY, LAST_RETRY = 0.05, 1.0  # seconds between reconnection attempts, doubling
 CONNECT: dict[str, Any] = {  # a dead server or network is noticed within about 25 s idle
     "connect_timeout": 3,
     "keepalives": 1,
@@ -61,13 +59,14 @@ def m001_bus_events(db) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-class PostgresLink:
+class PostgresLink(BusLink[tuple[str, Any]]):  # ("notify", payload) | ("row", (topic, body))
     """A process's connections to the cluster's bus: a ``LISTEN`` one, read as the event loop
     runs, and one that publishes (and reads large events' rows).
 
-    ``database`` is the hub's coordination schema (where ``bus_events`` is); ``topics`` is the
-    bus's live map of local subscribers per topic (what to unpickle, what to announce);
-    ``deliver`` hands an event to them."""
+    ``database`` is the hub's coordination schema (where ``bus_events`` is); ``topics`` and
+    ``deliver`` are the bus's (:class:`hub.buslink.BusLink`)."""
+
+    far_end = "PostgreSQL"
 
     def __init__(
         self,
@@ -85,38 +84,13 @@ class PostgresLink:
         self.table = f'"{database.schema}".bus_events'
         self.channel = database.server.schema_prefix + CHANNEL
         self.process = secrets.token_hex(8)
-        self._topics = topics
-        self._deliver = deliver
+        super().__init__(topics, deliver, PENDING)
         self._others: dict[str, tuple[float, dict[str, int]]] = {}  # process -> heard, counts
-        self._outgoing: deque[tuple[str, Any]] = deque()  # ("notify", payload) | ("row", ...)
-        self._dropped = 0
         self._sender: Any = None  # the publishing connection, while it works
         self._reconnecting: asyncio.Task[None] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._closed = False
         self._start()
 
     # -- what the bus calls --------------------------------------------------------------
-    def publish(self, topic: str, event: Any) -> None:
-        if self._closed:
-            return
-        try:
-            body = eventcodec.encode(event)
-        except Exception as exc:
-            log.error(
-                "event bus: an event of %s cannot be pickled for the other processes (%s): "
-                "only this process's subscribers get it",
-                topic,
-                exc,
-            )
-            self._deliver(topic, event)
-            return
-        payload = json.dumps(["E", topic, base64.b64encode(body).decode()])
-        if len(payload.encode()) < PAYLOAD_LIMIT:
-            self._send("notify", payload)
-        else:
-            self._send("row", (topic, body))
-
     def counted(self, topic: str) -> None:
         """The number of local subscribers of ``topic`` changed: tell the others."""
         self._start()
@@ -135,17 +109,22 @@ class PostgresLink:
         if self._closed:
             return
         self._send("notify", json.dumps(["B", self.process]))
-        self._closed = True
-        for task in [*self._tasks, self._reconnecting]:
-            if task is not None:
-                task.cancel()
+        super().close()
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         self._others.clear()
-        self._outgoing.clear()
         if self._sender is not None:
             self._sender.close()
             self._sender = None
 
     # -- outgoing ------------------------------------------------------------------------
+    def _publish(self, topic: str, body: bytes) -> None:
+        payload = json.dumps(["E", topic, base64.b64encode(body).decode()])
+        if len(payload.encode()) < PAYLOAD_LIMIT:
+            self._send("notify", payload)
+        else:
+            self._send("row", (topic, body))
+
     def _announce(self, topic: str) -> None:
         count = len(self._topics.get(topic, ()))
         self._send("notify", json.dumps(["C", self.process, topic, count]))
@@ -154,12 +133,7 @@ class PostgresLink:
         if self._closed:
             return
         self._start()
-        if len(self._outgoing) >= PENDING:
-            if not self._dropped:
-                log.warning("event bus: dropping events: %d already wait for PostgreSQL", PENDING)
-            self._dropped += 1
-            return
-        self._outgoing.append((kind, item))
+        self._wait((kind, item))
         if self._reconnecting is None and not self._flushed():
             self._reconnect_later()
 
@@ -174,16 +148,14 @@ class PostgresLink:
             return False
         try:
             with conn.transaction():
-                self._send_batch(conn, list(self._outgoing))
+                self._send_batch(conn, list(self._pending))
         except self._psycopg.Error as exc:
             log.warning("event bus: cannot publish to PostgreSQL (%s); retrying", _line(exc))
             conn.close()
             self._sender = None
             return False
-        self._outgoing.clear()
-        if self._dropped:
-            log.warning("event bus: %d events were dropped", self._dropped)
-            self._dropped = 0
+        self._pending.clear()
+        self._flowing()
         return True
 
     def _send_batch(self, conn: Any, batch: list[tuple[str, Any]]) -> None:
@@ -211,28 +183,23 @@ class PostgresLink:
         self._reconnecting = loop.create_task(self._reconnect(), name="hub event bus: connect")
 
     async def _reconnect(self) -> None:
-        delay, failing = FIRST_RETRY, False
+        backoff = Backoff()
         try:
             while not self._closed:
                 try:
                     self._sender = await asyncio.to_thread(self._connect)
                 except (self._psycopg.Error, OSError) as exc:
-                    if not failing:
-                        log.warning("event bus: cannot reach PostgreSQL (%s); retrying", _line(exc))
-                    failing = True
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, LAST_RETRY)
+                    await backoff.failed(
+                        "event bus: cannot reach PostgreSQL (%s); retrying", _line(exc)
+                    )
                     continue
                 if self._closed:
                     self._sender.close()
                     return
                 if self._flushed():
-                    if failing:
-                        log.info("event bus: publishing to PostgreSQL again")
+                    backoff.succeeded("event bus: publishing to PostgreSQL again")
                     return
-                failing = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, LAST_RETRY)
+                await backoff.failed(None)  # _flushed said why
         finally:
             self._reconnecting = None
 
@@ -244,7 +211,7 @@ class PostgresLink:
 
     # -- incoming ------------------------------------------------------------------------
     async def _listening(self) -> None:
-        delay, failing = FIRST_RETRY, False
+        backoff = Backoff()
         while True:
             try:
                 conn = await self._psycopg.AsyncConnection.connect(
@@ -252,9 +219,7 @@ class PostgresLink:
                 )
                 async with conn:
                     await conn.execute(f'LISTEN "{self.channel}"')
-                    if failing:
-                        log.info("event bus: listening to PostgreSQL again")
-                    delay, failing = FIRST_RETRY, False
+                    backoff.succeeded("event bus: listening to PostgreSQL again")
                     self._send("notify", json.dumps(["H", self.process]))
                     for topic in list(self._topics):
                         self._announce(topic)
@@ -262,15 +227,11 @@ class PostgresLink:
                         self._received(notify.payload)
             except (self._psycopg.Error, OSError) as exc:
                 self._others.clear()
-                if not failing:
-                    log.warning(
-                        "event bus: lost PostgreSQL (%s); reconnecting: events published "
-                        "meanwhile do not reach this process",
-                        _line(exc),
-                    )
-                failing = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, LAST_RETRY)
+                await backoff.failed(
+                    "event bus: lost PostgreSQL (%s); reconnecting: events published "
+                    "meanwhile do not reach this process",
+                    _line(exc),
+                )
 
     def _received(self, payload: str) -> None:
         try:
@@ -279,11 +240,11 @@ class PostgresLink:
             if kind == "E":
                 _, topic, encoded = message
                 if topic in self._topics:
-                    self._unpickle(topic, base64.b64decode(encoded))
+                    self.received(topic, base64.b64decode(encoded))
             elif kind == "R":
                 _, topic, row = message
-                if topic in self._topics:
-                    self._unpickle(topic, self._row(int(row)))
+                if topic in self._topics:  # the row is read only for a subscriber here
+                    self.received(topic, self._row(int(row)))
             elif kind == "C":
                 _, process, topic, count = message
                 self._counted_by(str(process), str(topic), int(count))
@@ -310,41 +271,24 @@ class PostgresLink:
             raise LookupError(f"event row {row} is gone (rows are kept {KEEP:g} s)")
         return bytes(found[0])
 
-    def _unpickle(self, topic: str, body: bytes) -> None:
-        try:
-            event = eventcodec.decode(body)
-        except Exception as exc:
-            log.warning("event bus: dropped an event of %s: %s", topic, exc)
-            return
-        self._deliver(topic, event)
-
     def _counted_by(self, process: str, topic: str, count: int) -> None:
         if process == self.process:
             return
         _, counts = self._others.get(process, (0.0, {}))
-        if count:
-            counts[topic] = count
-        else:
-            counts.pop(topic, None)
+        tally(counts, topic, count)
         if counts:
             self._others[process] = (time.monotonic(), counts)
         else:
             self._others.pop(process, None)
 
     # -- the tasks -----------------------------------------------------------------------
-    def _start(self) -> None:
-        """Run the connections from the first moment an event loop is there to run them on."""
-        if self._tasks or self._closed:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._tasks = [
+    def _run(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
+        tasks = [
             loop.create_task(self._listening(), name="hub event bus: listen"),
             loop.create_task(self._heartbeat(), name="hub event bus: heartbeat"),
         ]
         self._reconnect_later()
+        return tasks
 
 
 def _line(exc: BaseException) -> str:
