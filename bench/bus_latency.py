@@ -31,14 +31,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub import logs  # noqa: E402
+from hub import eventcodec  # noqa: E402
 from hub.bus import Broker  # noqa: E402
 from hub.events import EventBus  # noqa: E402
 
 TOPIC = "bench.readings"
-# the processes read Stamped back only from a module they trust as a plugin's (hub.eventcodec);
-# at module level, so the spawned processes, which import this file again, claim it too
-logs.claim("bench", (__name__,))
+# the processes read Stamped back only from a module they trust as a plugin's package; at
+# module level, so the spawned processes, which import this file again, trust it too
+eventcodec.trust(__name__)
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,12 @@ class HubMetrics:
             ["listener"],
             registry=self.registry,
         )
+        self.body_timeouts = Counter(
+            "hub_http_body_timeouts",
+            "HTTP requests answered 408 because their body paused longer than http_body_timeout",
+            ["listener"],
+            registry=self.registry,
+        )
         self.upstream_requests = Counter(
             "hub_upstream_requests",
             "Requests sent to a vendor in upstream mode, by the vendor's status",

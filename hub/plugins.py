@@ -17,7 +17,7 @@ from typing import Any
 
 import pluggy
 
-from hub import hookspecs, logs
+from hub import eventcodec, hookspecs, logs
 from hub.config import ConfigError
 from hub.errors import StartupError
 from hub.outage import log_failure
@@ -83,6 +83,7 @@ def load_plugins(
             raise StartupError(f"plugin {pm.get_name(exc.plugin)}: {one_line(exc)}") from None
         loggers = logs.plugin_loggers(name, module)
         logs.claim(name, loggers)
+        eventcodec.trust(module.__name__.partition(".")[0])  # its records may be events
         infos[name] = PluginInfo(name, version, source, module, loggers=loggers)
 
     from hub import __version__, builtin

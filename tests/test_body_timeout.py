@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from tests.hubproc import HubProcess
-from tests.test_http_wire import ERA_POINTS, open_to, parse_responses
+from tests.test_http_wire import ERA_POINTS, open_to, parse_responses, scrape, series
 
 BODY_TIMEOUT = 0.5
 STALL_LINE = "request body stalled"
@@ -85,6 +85,12 @@ async def stall_lines(hub: HubProcess, count: int) -> list[str]:
         await asyncio.sleep(0.05)
 
 
+async def counted(hub: HubProcess, name: str) -> dict[str, float]:
+    """The counter ``name`` of ``hub``'s /metrics, by listener."""
+    lines = series(await scrape(hub), name + "_total")
+    return {line.split('"')[1]: float(line.split()[-1]) for line in lines}
+
+
 def assert_cut_at_the_timeout(lived: float, headers: dict[str, str]) -> None:
     assert BODY_TIMEOUT - 0.1 < lived < BODY_TIMEOUT + 2
     assert headers["connection"] == "close"
@@ -95,6 +101,7 @@ async def test_a_stalled_era_create_is_a_408_in_eras_shape_and_nothing_is_stored
 ) -> None:
     hub, token = slow_hub
     before = len(await stall_lines(hub, 0))
+    timeouts = await counted(hub, "hub_http_body_timeouts")
     body = era_point("stalled-era")
     request = head(ERA_POINTS, token, f"Content-Length: {len(body)}")
     lived, answers = await send_and_wait(hub.http, request + body[:10])
@@ -109,6 +116,20 @@ async def test_a_stalled_era_create_is_a_408_in_eras_shape_and_nothing_is_stored
     lines = await stall_lines(hub, before + 1)
     assert len(lines) == before + 1 and " INFO " in lines[-1], lines
     assert "Traceback" not in "".join(hub.output)
+    after = await counted(hub, "hub_http_body_timeouts")
+    assert after == {**timeouts, "http": timeouts["http"] + 1}
+
+
+async def test_every_listener_counts_body_timeouts_from_zero_as_header_timeouts(
+    tmp_path: Path,
+) -> None:
+    hub = HubProcess(tmp_path / "data", env={"HUB_WEBIM_LISTEN": "127.0.0.1:0"}).start()
+    try:
+        listeners = await counted(hub, "hub_http_header_timeouts")
+        assert len(listeners) == 2, listeners  # the hub's and webim's own
+        assert await counted(hub, "hub_http_body_timeouts") == dict.fromkeys(listeners, 0.0)
+    finally:
+        hub.stop()
 
 
 async def test_a_stalled_graphql_request_is_a_408_in_the_graphql_shape(

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from hub import bus as bus_module
-from hub import logs
+from hub import eventcodec
 from hub.bus import Broker
 from hub.events import EventBus
 
-# Reading's module is trusted by the bus as a plugin's package is (hub.eventcodec); at module
-# level, so the workers this file spawns claim it too
-logs.claim("test-bus", (__name__,))
+# Reading's module is trusted by the bus as a plugin's package is; at module level, so the
+# workers this file spawns trust it too
+eventcodec.trust(__name__)
 
 TOPIC = "test.readings"
 WAIT = 10.0  # seconds anything here may take on a busy machine

@@ -14,15 +14,19 @@ import pickle
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
+import types
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from datetime import time as clock
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import psycopg
@@ -34,6 +38,7 @@ from hub_rop.records import Call, ChecklistResult, StageResult, TableResult
 from hub_unspot.records import DisplayStatusChange
 from hub_webim.records import InstanceRestart
 
+from hub import eventcodec, logs
 from hub.bus import EVENT, frame
 from hub.eventcodec import Refused, decode, encode
 from hub.pgbus import CHANNEL
@@ -226,6 +231,126 @@ def test_decoding_imports_nothing() -> None:
 def test_an_event_the_others_would_refuse_is_refused_when_encoded() -> None:
     with pytest.raises(Refused, match=f"{__name__}.Stranger is refused"):
         encode({"who": Stranger("x")})
+
+
+# records of a module of their own, trusted (or not) by each test, as a plugin's package is
+RECORDS = """
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reading:
+    number: int
+
+
+@dataclass
+class Rebuilt:
+    number: int
+    builds = []  # the objects unpickling built, through __setstate__
+
+    def __setstate__(self, state):
+        self.builds.append(state)
+        self.__dict__.update(state)
+
+
+@dataclass(frozen=True)
+class Calling:
+    command: str
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+"""
+
+
+@pytest.fixture
+def records(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], types.ModuleType]:
+    """``make(name)``: the module ``name`` (of a package too, if dotted) holding :data:`RECORDS`,
+    imported; trusted by nobody yet."""
+
+    def make(name: str) -> types.ModuleType:
+        package = name.rpartition(".")[0]
+        if package:  # pickle imports a module by its full name, its package first
+            monkeypatch.setitem(sys.modules, package, types.ModuleType(package))
+        module = types.ModuleType(name)
+        monkeypatch.setitem(sys.modules, name, module)  # where dataclass looks annotations up
+        exec(textwrap.dedent(RECORDS), vars(module))
+        return module
+
+    return make
+
+
+def test_trust_is_the_codecs_own_not_the_loggers(
+    records: Callable[[str], types.ModuleType],
+) -> None:
+    """A module whose log lines are claimed as a plugin's is not trusted for it; a package
+    :func:`eventcodec.trust` names is, with its submodules, and a module merely named alike is
+    not."""
+    claimed = records("codec_claimed")
+    logs.claim("codec-claimed", (claimed.__name__,))
+    with pytest.raises(Refused, match=r"codec_claimed\.Reading is refused"):
+        encode(claimed.Reading(1))
+    with pytest.raises(Refused, match=r"codec_claimed\.Reading is refused"):
+        decode(pickle.dumps(claimed.Reading(1), pickle.HIGHEST_PROTOCOL))
+
+    inside, alike = records("codec_trusted.records"), records("codec_trustedx")
+    eventcodec.trust("codec_trusted")
+    assert decode(encode(inside.Reading(1))) == inside.Reading(1)
+    with pytest.raises(Refused, match=r"codec_trustedx\.Reading is refused"):
+        encode(alike.Reading(1))
+
+
+def test_encoding_checks_an_event_without_building_it_again(
+    records: Callable[[str], types.ModuleType],
+) -> None:
+    module = records("codec_rebuilt")
+    eventcodec.trust(module.__name__)
+    event = {"items": [module.Rebuilt(1), module.Rebuilt(2)]}
+    body = encode(event)
+    assert module.Rebuilt.builds == []  # no unpickling at the publisher
+    assert decode(body) == event and module.Rebuilt.builds == [{"number": 1}, {"number": 2}]
+
+
+def _refusals(records: Callable[[str], types.ModuleType]) -> dict[str, Any]:
+    """Values pickle writes with a global the decoder refuses, each a different way in."""
+    trusted = records("codec_refusals")
+    eventcodec.trust(trusted.__name__)
+    return {
+        "a record of no plugin": Stranger("x"),
+        "a builtin function (reduced to its name)": os.system,
+        "a function": _device,
+        "a singleton (reduced to its name)": Ellipsis,
+        "a copyreg reduction (complex)": 2 + 1j,
+        "a library class's own reduction": collections.OrderedDict(a=1),
+        "a bound method, inside a time zone": datetime(2026, 5, 1, tzinfo=ZoneInfo("UTC")),
+        "a callable a trusted record reduces to": trusted.Calling("true"),
+        "a partial": partial(int, "7"),
+    }
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        "a record of no plugin",
+        "a builtin function (reduced to its name)",
+        "a function",
+        "a singleton (reduced to its name)",
+        "a copyreg reduction (complex)",
+        "a library class's own reduction",
+        "a bound method, inside a time zone",
+        "a callable a trusted record reduces to",
+        "a partial",
+    ],
+)
+def test_encode_refuses_what_decode_refuses_and_names_the_same_global(
+    records: Callable[[str], types.ModuleType], refused: str
+) -> None:
+    value = {"nested": [(_refusals(records)[refused],)]}
+    with pytest.raises(Refused) as at_decode:
+        decode(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    with pytest.raises(Refused) as at_encode:
+        encode(value)
+    assert at_encode.value.name == at_decode.value.name
 
 
 # -- a real hub fed a refused event through its transport --------------------------------------

@@ -158,6 +158,7 @@ class HubRequestHandler(RequestHandler):
             request.remote,
             self.listener.limits.body_timeout,
         )
+        self.listener.metrics.body_timeouts.labels(self.listener.name).inc()
         # this connection's answer, only: every other request finishes as aiohttp finishes it
         self.finish_response = self._finish_and_close  # type: ignore[method-assign]
 
@@ -262,6 +263,7 @@ class HubServer(web_server.Server):
         self.open_gauge = metrics.connections_open.labels(listener.name)
         metrics.connections_refused.labels(listener.name)  # listed at 0 from the start
         metrics.header_timeouts.labels(listener.name)
+        metrics.body_timeouts.labels(listener.name)
 
     def __call__(self) -> asyncio.Protocol:  # type: ignore[override]
         if self.open >= self.listener.limits.max_connections:
