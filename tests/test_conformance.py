@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.testing import RunningHub, conformance
+from hub.testing import HubClient, RunningHub, conformance
+from hub.testing.conformance.graphql import subscribed
 from tests.test_guide import guide, installed, project  # noqa: F401 (the guide's plugin, built)
 
 PLUGINS = ["era", "monitorozas", "unspot", "webim", "rop", "notes"]
@@ -36,6 +37,8 @@ BREACHES = [
     "REST POST /items without a credential: answered 400 as application/json {'detail': 'str'},"
     " not in the plugin's error shape",
     "GraphQL query broken.boom without a credential: INTERNAL",
+    "GraphQL subscription brokenTicks without a credential: INTERNAL",
+    "GraphQL subscription brokenTicks with a wrong credential: INTERNAL",
     f"gRPC /{SERVICE}/Fail without a credential: INTERNAL without a hub-status trailer",
 ]
 
@@ -47,8 +50,20 @@ async def test_the_check_names_every_breach(hub_server: RunningHub) -> None:
     found = await conformance.problems(hub_server, "broken")
     for breach in BREACHES:
         assert any(problem.startswith(breach) for problem in found), (breach, found)
+    assert not [problem for problem in found if "brokenQuiet" in problem]  # waiting for events
     with pytest.raises(AssertionError, match="plugin broken does not conform"):
         await conformance.check(hub_server, "broken")
+
+
+@pytest.mark.parametrize("hub_env", [{"HUB_PLUGINS": "notes"}], ids=["notes"])
+async def test_a_subscription_the_hub_closes_the_socket_on_is_a_breach(
+    hub_client: HubClient,
+) -> None:
+    """A socket closed instead of an answer (here: a document the hub cannot parse) is named,
+    not taken for a subscription waiting for events."""
+    found = await subscribed(hub_client, "unparsable", "subscription {", {}, None, "notes")
+    assert len(found) == 1, found
+    assert found[0].startswith("GraphQL unparsable: the hub closed the socket (4400 "), found
 
 
 def test_the_example_plugins_own_kit_tests_pass_as_its_repository_runs_them() -> None:

@@ -3,7 +3,8 @@ must name every breach (tests/test_conformance.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -35,6 +36,20 @@ class BrokenQuery:
     @strawberry.field
     def boom(self) -> int:
         raise ValueError("a bug")  # INTERNAL
+
+
+@strawberry.type
+class BrokenSubscription:
+    @strawberry.subscription
+    async def broken_ticks(self) -> AsyncIterator[int]:
+        ticks: list[int] = []
+        yield ticks[0]  # an IndexError: INTERNAL
+
+    @strawberry.subscription
+    async def broken_quiet(self, topic: str) -> AsyncIterator[int]:
+        """Waits for events that never come: no breach (``topic``: made up by the check)."""
+        await asyncio.Event().wait()
+        yield 0
 
 
 def _describe() -> None:
@@ -84,7 +99,7 @@ def register_rest(hub: HubApi, register: Callable[[RestApi], None]) -> None:
 
 @hookimpl
 def register_graphql(hub: HubApi, register: Callable[[GraphQLPart], None]) -> None:
-    register(GraphQLPart(query=BrokenQuery))
+    register(GraphQLPart(query=BrokenQuery, subscription=BrokenSubscription))
 
 
 @hookimpl

@@ -2,11 +2,12 @@
 
     await conformance.check(hub_server, "notes")
 
-It probes the plugin's REST surface, its GraphQL fields and its gRPC services the way a careless
-or hostile client would (unknown paths, wrong methods, malformed and oversized bodies, no or a
-wrong credential, bytes that are no message) and fails listing every answer that is not in the
-plugin's own REST error shape or not per the error table, every 5xx, and every gRPC service that
-reflection or the health service does not know. See docs/plugin-authoring.md."""
+It probes the plugin's REST surface, its GraphQL fields (subscriptions over the websocket) and
+its gRPC services the way a careless or hostile client would (unknown paths, wrong methods,
+malformed and oversized bodies, no or a wrong credential, bytes that are no message) and fails
+listing every answer that is not in the plugin's own REST error shape or not per the error
+table, every 5xx, and every gRPC service that reflection or the health service does not know.
+See docs/plugin-authoring.md."""
 
 from __future__ import annotations
 

@@ -16,9 +16,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from hub.errors import HubError
 from hub.testing.clients import bearer
-from hub.testing.conformance.judge import WRONG_TOKEN, owned_by, table_status
+from hub.testing.conformance.judge import STREAM_WAIT, WRONG_TOKEN, owned_by, table_status
 
-STREAM_WAIT = 2.0  # seconds a stream may stay silent: it is waiting for events, not failing
 UNDECODABLE = b"\xff"  # a truncated tag: no message type parses it
 
 

@@ -6,6 +6,7 @@ from hub.errors import HubError
 
 PROBE = "conformance"  # every made-up path segment, argument and string value
 WRONG_TOKEN = "conformance-not-a-credential"
+STREAM_WAIT = 2.0  # seconds a stream may stay silent: it is waiting for events, not failing
 
 
 def table_status(status: object) -> int | None:
