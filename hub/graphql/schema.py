@@ -23,7 +23,7 @@ from hub.config import GraphQLLimits
 from hub.errors import HubError, StartupError
 from hub.graphql.documents import CachedDocuments, DocumentCache
 from hub.graphql.fast import PlainSubtreeExecutor
-from hub.graphql.limits import INTERNAL
+from hub.graphql.limits import INTERNAL, request_error_extensions
 from hub.graphql.resolvers import lighten
 from hub.graphql.types import SHARED_TYPES
 from hub.registrations import GraphQLPart
@@ -77,12 +77,17 @@ class HubSchema(strawberry.Schema):
         """Log what the HTTP view logs: an unexpected exception, not a refused request or a
         HubError (strawberry would log each with a traceback and the whole document). The
         unexpected one is masked in place, as the HTTP view masks it: its text (an SQL error,
-        a path) is for the log, not the client."""
+        a path) is for the log, not the client. A request error of graphql-core's own gets the
+        error table's extensions the HTTP view gives it (``graphql_invalid`` for a document that
+        does not parse or validate, ``bad_variables`` for variables that do not coerce)."""
         operation = None
-        if execution_context is not None and execution_context.graphql_document is not None:
-            operation = get_operation_ast(
-                execution_context.graphql_document, execution_context.operation_name
-            )
+        refused: list[GraphQLError] = []
+        if execution_context is not None:
+            refused = execution_context.pre_execution_errors or []
+            if execution_context.graphql_document is not None:
+                operation = get_operation_ast(
+                    execution_context.graphql_document, execution_context.operation_name
+                )
         for error in errors:
             self.attribute(error, operation)
             original = error.original_error
@@ -90,6 +95,10 @@ class HubSchema(strawberry.Schema):
                 log.error("resolver failed at %s", error.path, exc_info=original)
                 error.message = "internal error"
                 error.extensions = dict(INTERNAL)
+            elif original is None and "code" not in (error.extensions or {}):
+                invalid = error.path is not None or any(error is e for e in refused)
+                reason = "graphql_invalid" if invalid else "bad_variables"
+                error.extensions = request_error_extensions(reason)
 
 
 def pascal(plugin: str) -> str:
