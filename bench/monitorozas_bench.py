@@ -15,8 +15,10 @@ do not exist, run during the measurement)."""
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
+
+from hub_handle import HubHandle
+from scenario_model import Baseline, Request, Scenario
 
 os.environ.setdefault("HUB_MONITOROZAS_RATE_LIMIT", "100000000")
 os.environ.setdefault("HUB_MONITOROZAS_INTERVAL", "86400")
@@ -62,10 +64,7 @@ def seed(i: int) -> dict[str, Any]:
     }
 
 
-def setup(hub: Any) -> list[Any]:
-    bench = sys.modules[type(hub).__module__]  # bench.py, which runs as __main__
-    Baseline, Request, Scenario = bench.Baseline, bench.Request, bench.Scenario
-
+def setup(hub: HubHandle) -> list[Scenario]:
     key = hub.creds("monitorozas", user="bench", scopes="read,write")["key"]
     for i in range(DEVICES):
         hub.http("POST", "/monitorozas/api/v1/devices/create", seed(i), key)

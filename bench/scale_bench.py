@@ -58,7 +58,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench import ERA_LIMIT, ERA_PATH, era_seed  # noqa: E402
+from era_suite import ERA_LIMIT, ERA_PATH, era_seed  # noqa: E402
+
 from hub.testing.postgres import TemporaryPostgres  # noqa: E402
 from tests.hubproc import HubProcess  # noqa: E402
 

@@ -37,13 +37,16 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import bench
-from bench import ROOT, Baseline, Request, Result, Scenario
+from answers import fetch
+from bench_processes import ROOT
+from bench_report import fmt
+from closed_loop import Result, run_loader
+from hub_handle import stopped_at_exit
+from scenario_model import Baseline, Request, Scenario, graphql_request, grpc_request
 
 sys.path.insert(0, str(ROOT))
 
@@ -119,17 +122,9 @@ def seed(url: str, displays: int) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def running(data_dir: Path, env: dict[str, str]) -> Iterator[HubProcess]:
+def running(data_dir: Path, env: dict[str, str]) -> contextlib.AbstractContextManager[HubProcess]:
     process = HubProcess(data_dir, env={"HUB_PLUGINS": "unspot", **env}).start()
-    try:
-        yield process
-    finally:
-        output = process.output
-        code = process.stop()
-        if code not in (0, None):
-            tail = "".join(output[-20:])
-            print(f"warning: a hub exited with {code}:\n{tail}", file=sys.stderr)
+    return stopped_at_exit(process, "a hub")
 
 
 def metric(url: str, name: str, **labels: str) -> dict[str, float]:
@@ -166,36 +161,21 @@ def allowed(seconds: float) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def graphql_request(token: str) -> Request:
-    return Request(
-        "http",
-        {
-            "method": "POST",
-            "path": "/graphql",
-            "body": json.dumps({"query": QUERY}),
-            "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        },
-    )
+def monitoring_graphql(token: str) -> Request:
+    return graphql_request(token, QUERY)
 
 
-def grpc_request(token: str) -> Request:
-    return Request(
-        "grpc",
-        {
-            "stub": "hub_unspot.v1.unspot_pb2_grpc:UnspotStub",
-            "method": "GetMonitoring",
-            "request": "hub_unspot.v1.unspot_pb2:GetMonitoringRequest",
-            "fields": {"categories": GRPC_CATEGORIES},
-            "metadata": [["authorization", f"Bearer {token}"]],
-        },
-    )
+def monitoring_grpc(token: str) -> Request:
+    stub = "hub_unspot.v1.unspot_pb2_grpc:UnspotStub"
+    request = "hub_unspot.v1.unspot_pb2:GetMonitoringRequest"
+    return grpc_request(token, stub, "GetMonitoring", request, {"categories": GRPC_CATEGORIES})
 
 
 def same_answer(scenario: Scenario, b_address: str, a_address: str) -> int:
     """B (upstream) and A (local) give the same data, or stop: returns the size of B's answer.
     GraphQL compares ``data`` (B adds ``extensions.upstream``), gRPC the message bytes."""
-    b_body = asyncio.run(bench.fetch(scenario.hub_request, b_address))
-    a_body = asyncio.run(bench.fetch(scenario.baseline.request, a_address))
+    b_body = asyncio.run(fetch(scenario.hub_request, b_address))
+    a_body = asyncio.run(fetch(scenario.baseline.request, a_address))
     if scenario.compare == "json":
         b_doc, a_doc = json.loads(b_body), json.loads(a_body)
         if "unspot" not in b_doc.get("extensions", {}).get("upstream", {}):
@@ -226,7 +206,6 @@ class Spent:
 
 
 def print_table(results: list[tuple[Result, Spent]], args: argparse.Namespace) -> None:
-    f = bench._f
     w = max(len(r.scenario.name) for r, _ in results)
     head = (
         f"{'scenario':<{w}}  {'B rps':>7} {'p50 ms':>7} {'p99 ms':>7}   "
@@ -244,9 +223,9 @@ def print_table(results: list[tuple[Result, Spent]], args: argparse.Namespace) -
         b, a = r.hub, r.baseline
         target = f">={r.scenario.target:g}x"
         print(
-            f"{r.scenario.name:<{w}}  {f(b.rps, '7.0f')} {f(b.p50_ms, '7.2f')} "
-            f"{f(b.p99_ms, '7.2f')}   {f(a.rps, '7.0f')} {f(a.p50_ms, '7.2f')} "
-            f"{f(a.p99_ms, '7.2f')}   {f(r.ratio, '5.2f')}x {target:>7}"
+            f"{r.scenario.name:<{w}}  {fmt(b.rps, '7.0f')} {fmt(b.p50_ms, '7.2f')} "
+            f"{fmt(b.p99_ms, '7.2f')}   {fmt(a.rps, '7.0f')} {fmt(a.p50_ms, '7.2f')} "
+            f"{fmt(a.p99_ms, '7.2f')}   {fmt(r.ratio, '5.2f')}x {target:>7}"
         )
     print()
     print("CPU while measured, in cores (1.00 = one core busy): server, loader, other processes")
@@ -255,13 +234,13 @@ def print_table(results: list[tuple[Result, Spent]], args: argparse.Namespace) -
         spread = f"{min(ratios):.2f}-{max(ratios):.2f}x" if ratios else "-"
         print(
             f"  {r.scenario.name}: {r.response_bytes} bytes per answer from B; B/A req/s per"
-            f" slice {spread}, by server CPU per request {f(r.cpu_ratio, '.2f')}x"
+            f" slice {spread}, by server CPU per request {fmt(r.cpu_ratio, '.2f')}x"
         )
         for label, s in (("B upstream", r.hub), ("A local", r.baseline)):
             print(
-                f"    {label:<11} server {f(s.server_cpu, '4.2f')}"
-                f"  loader {f(s.loader_cpu, '4.2f')}  other {f(s.other_cpu, '4.2f')}"
-                f"   server {f(s.server_cpu_us_per_req, '5.0f')} us/req"
+                f"    {label:<11} server {fmt(s.server_cpu, '4.2f')}"
+                f"  loader {fmt(s.loader_cpu, '4.2f')}  other {fmt(s.other_cpu, '4.2f')}"
+                f"   server {fmt(s.server_cpu_us_per_req, '5.0f')} us/req"
             )
             if s.errors:
                 print(f"    ! {s.errors} failed requests, first: {s.first_error}")
@@ -328,8 +307,8 @@ def run(args: argparse.Namespace) -> int:
                     (
                         Scenario(
                             f"GraphQL monitoring, {counts['Display']} displays + counts",
-                            graphql_request(b_token),
-                            Baseline("local mode", "", None, graphql_request(a_token)),
+                            monitoring_graphql(b_token),
+                            Baseline("local mode", "", None, monitoring_graphql(a_token)),
                             target=1.0,
                             compare="json",
                         ),
@@ -339,8 +318,8 @@ def run(args: argparse.Namespace) -> int:
                     (
                         Scenario(
                             "gRPC Unspot/GetMonitoring, the same categories",
-                            grpc_request(b_token),
-                            Baseline("local mode", "", None, grpc_request(a_token)),
+                            monitoring_grpc(b_token),
+                            Baseline("local mode", "", None, monitoring_grpc(a_token)),
                             target=1.0,
                         ),
                         b.grpc,
@@ -351,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
                     size = same_answer(scenario, b_address, a_address)
                     print(f"{scenario.name}: A and B answer alike ({size} bytes); measuring")
                     before, t0 = a_received(a), time.monotonic()
-                    b_stats, a_stats = bench.run_loader(
+                    b_stats, a_stats = run_loader(
                         [
                             {
                                 "address": b_address,

@@ -63,7 +63,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import re
 import resource
 import shutil
@@ -79,8 +78,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bench
-from bench import ROOT, HubHandle, Request
+from answers import fetch
+from bench_processes import ROOT
+from bench_report import environment, fmt
+from cpu_usage import cpu_by_pid, machine_busy
+from era_suite import ERA_LIMIT, era_setup
+from hub_handle import HubHandle, stopped_at_exit
+from scenario_model import Request, grpc_call
 
 sys.path.insert(0, str(ROOT))
 
@@ -178,12 +182,10 @@ def http_answer_size(url: str, params: dict[str, Any]) -> int:
 
 def grpc_load(request: Request, address: str, answer: int, workdir: Path, conns: int) -> Load:
     p = request.params
-    message = bench._import(p["request"])(**p.get("fields", {}))
+    path, message = grpc_call(p)
     body = message.SerializeToString()
     frame = workdir / f"grpc-{address.rsplit(':', 1)[1]}.bin"
     frame.write_bytes(b"\0" + struct.pack(">I", len(body)) + body)
-    service = p["stub"].rpartition(":")[2].removesuffix("Stub")
-    path = f"/{message.DESCRIPTOR.file.package}.{service}/{p['method']}"
     headers = [("content-type", "application/grpc"), ("te", "trailers"), *p.get("metadata", ())]
     log = frame.with_suffix(".log")
     command = ["h2load", "-t1", f"-c{conns}", "-m1", "-d", str(frame), f"--log-file={log}"]
@@ -238,28 +240,6 @@ class Measured:
             "slice_rps": self.slice_rps,
             "slice_other_cores": self.slice_other,
         }
-
-
-def tree_cpu(root: int) -> dict[str, float]:
-    """CPU seconds (user + system) of ``root`` and every live process below it, by pid."""
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])))
-    wanted, found = {root}, True
-    while found:
-        found = False
-        for pid, (parent, _) in stats.items():
-            if parent in wanted and pid not in wanted:
-                wanted.add(pid)
-                found = True
-    return {str(pid): stats[pid][1] / bench.CLOCK_TICKS for pid in wanted if pid in stats}
 
 
 def run_tool(load: Load, seconds: int) -> tuple[int, float, int, str | None, Counter[int], float]:
@@ -330,9 +310,9 @@ def parse_h2load(out: str, load: Load) -> tuple[int, float, int, str | None, Cou
 def measure(load: Load, seconds: int, pid: int, into: Measured) -> None:
     """One slice of load on one hub, added to ``into``. Requests per second are over the
     loader's own measured time; CPU figures over the wall time of its whole run."""
-    cpu0, machine0, wall0 = tree_cpu(pid), bench._machine_busy() or 0.0, time.monotonic()
+    cpu0, machine0, wall0 = cpu_by_pid([pid]), machine_busy() or 0.0, time.monotonic()
     requests, elapsed, errors, first, histogram, loader = run_tool(load, seconds)
-    cpu1, machine1, wall1 = tree_cpu(pid), bench._machine_busy() or 0.0, time.monotonic()
+    cpu1, machine1, wall1 = cpu_by_pid([pid]), machine_busy() or 0.0, time.monotonic()
     spent = {key: value - cpu0.get(key, 0.0) for key, value in cpu1.items()}
     server, machine, wall = sum(spent.values()), machine1 - machine0, wall1 - wall0
     into.requests += requests
@@ -347,7 +327,7 @@ def measure(load: Load, seconds: int, pid: int, into: Measured) -> None:
     into.slice_rps.append(requests / elapsed if elapsed else float("nan"))
     into.slice_other.append(max(0.0, machine - server - loader) / wall)
     for key, value in spent.items():
-        name = "main" if key == str(pid) else key
+        name = "main" if key == pid else str(key)
         into.by_process[name] = into.by_process.get(name, 0.0) + value
 
 
@@ -374,12 +354,9 @@ def running_hub(workers: int, workdir: Path, conns: int) -> Iterator[Hub]:
     """``hub serve --workers N`` on a data directory of its own, seeded, with every request
     answered once (20 channels) before any clock starts; stopped at exit."""
     process = HubProcess(workdir / f"data-{workers}", args=["--workers", str(workers)])
-    process.start(timeout=90)
-    try:
+    with stopped_at_exit(process.start(timeout=90), f"the {workers}-worker hub"):
         handle = HubHandle(process.url, process.grpc, ADMIN_TOKEN, process)
-        requests = dict(
-            zip(PROTOCOLS, (s.hub_request for s in bench.era_setup(handle)), strict=True)
-        )
+        requests = dict(zip(PROTOCOLS, (s.hub_request for s in era_setup(handle)), strict=True))
         sizes = {protocol: answered(handle, protocol, r) for protocol, r in requests.items()}
         loads = {
             "REST": http_load("REST", requests["REST"], process.url, workdir, conns),
@@ -387,26 +364,20 @@ def running_hub(workers: int, workdir: Path, conns: int) -> Iterator[Hub]:
             "gRPC": grpc_load(requests["gRPC"], process.grpc, sizes["gRPC"], workdir, conns),
         }
         yield Hub(workers, process, loads, sizes)
-    finally:
-        output = process.output
-        code = process.stop()
-        if code not in (0, None):
-            print(f"warning: the {workers}-worker hub exited with {code}:", file=sys.stderr)
-            print("".join(output[-20:]), file=sys.stderr)
 
 
 def answered(hub: HubHandle, protocol: str, request: Request) -> int:
     """The size of the hub's answer to ``request``, which must list the 20 channels."""
     address = hub.grpc if request.kind == "grpc" else hub.url.removeprefix("http://")
-    raw = asyncio.run(bench.fetch(request, address))
+    raw = asyncio.run(fetch(request, address))
     if protocol == "REST":
         count = len(json.loads(raw))
     elif protocol == "GraphQL":
         count = len(json.loads(raw)["data"]["era"]["integrationPoints"]["edges"])
     else:
         count = raw.count(b"/era/api/v2/callback")  # each channel has one callback URL
-    if count != bench.ERA_LIMIT:
-        raise SystemExit(f"{protocol}: expected {bench.ERA_LIMIT} channels, the hub sent {count}")
+    if count != ERA_LIMIT:
+        raise SystemExit(f"{protocol}: expected {ERA_LIMIT} channels, the hub sent {count}")
     return len(raw)
 
 
@@ -483,10 +454,6 @@ class Comparison:
         return 2.0 / max(1.0, self.one["server_cores"]) * per_request if per_request else None
 
 
-def _f(value: float | None, spec: str) -> str:
-    return "-" if value is None or value != value else format(value, spec)
-
-
 def hub_processes(cores: dict[str, float]) -> str:
     """ "0.98" for one process; "0.81 + 0.79, supervisor 0.01" for a supervisor's workers."""
     main = cores.get("main", 0.0)
@@ -513,10 +480,10 @@ def print_report(comparisons: list[Comparison], args: argparse.Namespace) -> Non
         for workers, s in ((1, c.one), (2, c.two)):
             processes = hub_processes(s["process_cores"])
             print(
-                f"{c.protocol:<8} {workers:>7} {_f(s['rps'], '7.0f')} {_f(s['p50_ms'], '7.2f')}"
-                f" {_f(s['p99_ms'], '7.2f')}   {_f(s['server_cores'], '6.2f')}"
-                f" {_f(s['loader_cores'], '6.2f')} {_f(s['other_cores'], '6.2f')}"
-                f"  {_f(s['server_us_per_req'], '6.0f')}  {processes}"
+                f"{c.protocol:<8} {workers:>7} {fmt(s['rps'], '7.0f')} {fmt(s['p50_ms'], '7.2f')}"
+                f" {fmt(s['p99_ms'], '7.2f')}   {fmt(s['server_cores'], '6.2f')}"
+                f" {fmt(s['loader_cores'], '6.2f')} {fmt(s['other_cores'], '6.2f')}"
+                f"  {fmt(s['server_us_per_req'], '6.0f')}  {processes}"
             )
             if s["errors"]:
                 print(f"  ! {s['errors']} failed requests: {s['first_error']}")
@@ -526,14 +493,14 @@ def print_report(comparisons: list[Comparison], args: argparse.Namespace) -> Non
         rounds = c.round_ratios
         spread = f"{min(rounds):.2f}-{max(rounds):.2f}x" if rounds else "-"
         print(
-            f"  {c.protocol:<8} {_f(c.ratio, '.2f')}x (per round {spread}): server cores"
-            f" {_f(c.cores, '.2f')}x times CPU per request 1w/2w {_f(c.cpu_per_request, '.2f')};"
-            f" projected on two free cores {_f(c.projected, '.2f')}x"
+            f"  {c.protocol:<8} {fmt(c.ratio, '.2f')}x (per round {spread}): server cores"
+            f" {fmt(c.cores, '.2f')}x times CPU per request 1w/2w {fmt(c.cpu_per_request, '.2f')};"
+            f" projected on two free cores {fmt(c.projected, '.2f')}x"
         )
         quiet = c.quiet_rounds()
         print(
             f"           in the {len(quiet)} of {len(rounds)} rounds when other processes used"
-            f" < {QUIET:g} cores: {_f(c.quiet_ratio, '.2f')}{'x' if c.quiet_ratio else ''}"
+            f" < {QUIET:g} cores: {fmt(c.quiet_ratio, '.2f')}{'x' if c.quiet_ratio else ''}"
         )
 
 
@@ -552,20 +519,6 @@ def bus_latency(quick: bool) -> list[str] | None:
     for line in lines[-12:]:
         print(f"  {line}")
     return lines
-
-
-def environment() -> dict[str, Any]:
-    def first_line(command: list[str]) -> str:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=10)
-        return (done.stdout or done.stderr).strip().split("\n", 1)[0]
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "wrk": first_line(["wrk", "-v"]),
-        "h2load": first_line(["h2load", "--version"]),
-    }
 
 
 def bench_main(args: argparse.Namespace) -> int:
@@ -598,7 +551,7 @@ def bench_main(args: argparse.Namespace) -> int:
     if args.json:
         report = {
             "config": {k: v for k, v in vars(args).items() if k != "json"},
-            "environment": environment(),
+            "environment": environment({"wrk": ["wrk", "-v"], "h2load": ["h2load", "--version"]}),
             "target_ratio": TARGET,
             "total_seconds": round(seconds, 1),
             "answer_bytes": sizes,
