@@ -117,7 +117,9 @@ class Hub:
         if before_open is not None:
             before_open(self)
         private_directory(self.data_dir)
-        self.storage = Engine(self.data_dir, settings.database_url)
+        self.storage = Engine(
+            self.data_dir, settings.database_url, settings.database_statement_timeout
+        )
         self._databases: dict[str, Database] = {}
         self._services: dict[type, Any] = {}
         core_db = self.database(CORE)

@@ -29,6 +29,7 @@ HTTP_LIMITS = (
     "http_websocket_heartbeat",
     "http_max_connections",
 )
+STATEMENT_TIMEOUT_LIMIT = 2_147_483  # seconds: PostgreSQL's largest statement_timeout
 HOST_VARIABLES = {"HUB_CONFIG", "HUB_PLUGINS", "HUB_EVENT_LOOP"}
 # set by the supervisor of `hub serve --workers N` in each worker (hub.workers)
 WORKER_VARIABLES = {"HUB_WORKER_INDEX", "HUB_INSTANCE", "HUB_STARTED", "HUB_BUS"}
@@ -70,6 +71,9 @@ class Settings:
     data_dir: str = "./hub-data"
     # empty: SQLite files in data_dir; postgresql://…: every hub on that database shares state
     database_url: str = ""
+    # PostgreSQL: seconds a statement may run (and hold the event loop) before it is cancelled
+    # and its request answered 503; above the 5 s a writer waits for another; 0: no limit
+    database_statement_timeout: float = 10.0
     admin_token: str = ""
     max_body: int = 1024 * 1024
     shutdown_timeout: float = 10.0
@@ -232,6 +236,11 @@ def load_settings(
     for key in HTTP_LIMITS:
         if getattr(settings, key) <= 0:
             raise ConfigError(f"{key}: must be greater than 0, got {getattr(settings, key)}")
+    if not 0 <= settings.database_statement_timeout <= STATEMENT_TIMEOUT_LIMIT:
+        raise ConfigError(
+            "database_statement_timeout: must be 0 (no limit) or seconds up to"
+            f" {STATEMENT_TIMEOUT_LIMIT}, got {settings.database_statement_timeout:g}"
+        )
     if settings.rendered_rows_bytes < 0:
         raise ConfigError(
             f"rendered_rows_bytes: must be 0 or more, got {settings.rendered_rows_bytes}"

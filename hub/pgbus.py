@@ -31,6 +31,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hub.buslink import Backoff, BusLink, tally
+from hub.storage.postgres import CONNECT  # a dead server or network noticed within about 11 s
 
 if TYPE_CHECKING:
     from hub.storage import Database
@@ -43,13 +44,6 @@ KEEP = 60.0  # seconds a large event's row stays readable
 HEARTBEAT = 10.0  # seconds between repeats of this process's subscriber counts
 EXPIRES = 3 * HEARTBEAT  # another process's counts not heard of for this long are forgotten
 PENDING = 1000  # events kept while PostgreSQL is unreachable
-CONNECT: dict[str, Any] = {  # a dead server or network is noticed within about 25 s idle
-    "connect_timeout": 3,
-    "keepalives": 1,
-    "keepalives_idle": 10,
-    "keepalives_interval": 5,
-    "keepalives_count": 3,
-}
 
 
 def m001_bus_events(db) -> None:  # type: ignore[no-untyped-def]

@@ -37,16 +37,18 @@ __all__ = [
 
 class Engine:
     """Opens each plugin's database: ``<data-dir>/<name>.db``, or schema ``name`` of the
-    PostgreSQL database at ``url``."""
+    PostgreSQL database at ``url`` (``statement_timeout``: its setting; None: the default)."""
 
-    def __init__(self, data_dir: Path, url: str = "") -> None:
+    def __init__(
+        self, data_dir: Path, url: str = "", statement_timeout: float | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.url = url
         self._server = None
         if url:
             from hub.storage.postgres import PostgresServer
 
-            self._server = PostgresServer(url)  # type: ignore[assignment]
+            self._server = PostgresServer(url, statement_timeout)  # type: ignore[assignment]
 
     @property
     def shared(self) -> bool:

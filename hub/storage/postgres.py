@@ -5,12 +5,14 @@ rewritten from SQLite's dialect (:mod:`hub.storage.dialect`).
 Writers take a transaction-level advisory lock per schema, so a ``write()`` block sees what
 SQLite's ``BEGIN IMMEDIATE`` gives: no other writer of that schema, in any hub, until it ends.
 A lost connection is a :class:`DatabaseUnavailable` (503) for that request; the next one
-reconnects."""
+reconnects. So is a statement cancelled past ``database_statement_timeout``: every query runs on
+the event loop, and none may hold it longer."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -32,9 +34,25 @@ from hub.storage.base import (
     UnstorableValue,
 )
 
+log = logging.getLogger("hub.storage")
+
 BUSY_TIMEOUT_MS = 5000  # as SQLite's (hub.storage.sqlite)
 CONNECT_TIMEOUT = 3  # seconds; the event loop waits on it, so it is short
+STATEMENT_TIMEOUT = 10.0  # seconds: the default of the setting database_statement_timeout
 RETRY_AFTER_FAILURE = 0.5  # a failed connect is not tried again sooner: requests fail fast
+# every connection to PostgreSQL, the data ones and the event bus's (hub.pgbus): a server or
+# network path that vanishes without a reset is given up after about 11 s, not the kernel's
+# 15 minutes, whether the connection idles or waits for an answer (keepalive probes unanswered
+# past tcp_user_timeout) or sends (data unacknowledged for tcp_user_timeout). A live server's
+# kernel answers the probes however long a statement runs, so slow statements are not cut.
+CONNECT: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # milliseconds
+}
 
 
 def _import_psycopg() -> Any:
@@ -114,12 +132,23 @@ def _loose_typing(adapters: Any) -> None:
 
 class PostgresServer:
     """One PostgreSQL database the hub keeps its schemas in: its URL, the shared functions,
-    and the adapters every connection uses."""
+    and the adapters every connection uses. ``statement_timeout``: seconds a statement on a
+    data connection may run (0: no limit; None: the setting's default)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, statement_timeout: float | None = None) -> None:
         self.url, self.schema_prefix = split_url(url)
         self.psycopg = _import_psycopg()
+        self.statement_timeout = (
+            STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
+        )
         self._prepared: set[str] = set()
+
+    @property
+    def statement_timeout_ms(self) -> int:
+        """As PostgreSQL takes it: a positive setting is never rounded down to 0 (no limit)."""
+        if self.statement_timeout <= 0:
+            return 0
+        return max(1, round(self.statement_timeout * 1000))
 
     @property
     def location(self) -> str:
@@ -127,9 +156,7 @@ class PostgresServer:
         return redacted(self.url) + prefix
 
     def connect(self) -> Any:
-        conn = self.psycopg.connect(
-            self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None
-        )
+        conn = self.psycopg.connect(self.url, autocommit=True, prepare_threshold=None, **CONNECT)
         _loose_typing(conn.adapters)
         return conn
 
@@ -205,6 +232,8 @@ class PostgresDatabase(Database):
             conn.execute(f'SET search_path TO "{self.schema}", {dialect.SCHEMA}')
             # a writer waits for another as long as SQLite would, then is told it is busy
             conn.execute(f"SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'")
+            # nothing holds the event loop longer: a statement past it is cancelled (a 503)
+            conn.execute(f"SET statement_timeout = '{self.server.statement_timeout_ms}ms'")
         except psycopg.Error as exc:
             self._failed_at = time.monotonic()
             raise self._unavailable(_first_line(exc)) from None
@@ -221,6 +250,18 @@ class PostgresDatabase(Database):
 
     def _unavailable(self, detail: str) -> DatabaseUnavailable:
         return DatabaseUnavailable(self.location, detail)
+
+    def _cancelled(self, exc: Exception) -> DatabaseUnavailable:
+        """A statement PostgreSQL cancelled, past ``database_statement_timeout`` (or by an
+        operator): the connection still works, the request gets the outage's 503, and the
+        log one line naming it."""
+        error = self._unavailable(_first_line(exc))
+        log.warning(
+            "%s (database_statement_timeout %g s); answered as unavailable",
+            error,
+            self.server.statement_timeout,
+        )
+        return error
 
     def _run(self, call: Any, retry: bool = True) -> Any:
         """``call(connection)``, with the driver's errors as the host's. A connection found
@@ -240,10 +281,14 @@ class PostgresDatabase(Database):
                 # 64 bits): the caller's input, so a 400 in the plugin's shape, not a 500
                 raise UnstorableValue(_first_line(exc)) from exc
             except psycopg.Error as exc:
+                alive = not (conn.broken or conn.closed)
                 busy = isinstance(exc, psycopg.errors.LockNotAvailable)
-                lost = conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError)
-                if busy and not (conn.broken or conn.closed):
+                lost = not alive or isinstance(exc, psycopg.OperationalError)
+                if busy and alive:
                     raise StorageError(f"database is locked: {_first_line(exc)}") from exc
+                if isinstance(exc, psycopg.errors.QueryCanceled) and alive:
+                    # not tried again: it would hold the event loop as long once more
+                    raise self._cancelled(exc) from None
                 if not lost:
                     missing = isinstance(exc, psycopg.errors.UndefinedTable)
                     kind = MissingTable if missing else StorageError
@@ -304,11 +349,16 @@ class PostgresDatabase(Database):
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
+        """Hubs take turns; migrations run without the statement timeout: one cut short (an
+        index built over a large table) would fail every start of the hub in the same place."""
         key = lock_key(f"hub:migrate:{self.schema}")
         self.execute("SELECT pg_advisory_lock(?)", (key,))
         try:
+            self.execute("SET statement_timeout = 0")
             yield
         finally:
+            with contextlib.suppress(StorageError, DatabaseUnavailable):
+                self.execute(f"SET statement_timeout = '{self.server.statement_timeout_ms}ms'")
             with contextlib.suppress(StorageError, DatabaseUnavailable):
                 self.execute("SELECT pg_advisory_unlock(?)", (key,))
 
