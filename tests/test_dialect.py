@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hub.errors import StartupError
-from hub.storage import Database, Engine, IntegrityError, StorageError
+from hub.storage import Database, DatabaseBusy, Engine, IntegrityError, StorageError
 from hub.storage.dialect import UnsupportedSQL, translate
 
 
@@ -203,8 +203,11 @@ def test_a_writer_held_past_the_busy_timeout_is_told_so(
     thread.start()
     holding.wait(5)
     try:
-        with pytest.raises(StorageError, match="locked"), database.write() as db:
+        with pytest.raises(StorageError, match="locked") as refused, database.write() as db:
             db.execute("INSERT INTO items (name) VALUES ('waiting')")
+        # every protocol answers it as the plugin's 503, with Retry-After
+        assert isinstance(refused.value, DatabaseBusy)
+        assert (refused.value.status, refused.value.retry_after) == (503, 1)
     finally:
         release.set()
         thread.join()

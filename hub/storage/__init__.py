@@ -9,6 +9,7 @@ from pathlib import Path
 from hub.storage.base import (
     Cursor,
     Database,
+    DatabaseBusy,
     DatabaseUnavailable,
     IntegrityError,
     Migration,
@@ -22,6 +23,7 @@ __all__ = [
     "SIDE_FILES",
     "Cursor",
     "Database",
+    "DatabaseBusy",
     "DatabaseUnavailable",
     "Engine",
     "IntegrityError",

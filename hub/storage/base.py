@@ -5,11 +5,14 @@ into the host's own."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from hub.errors import HubError
+
+log = logging.getLogger("hub.storage")
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -53,6 +56,35 @@ class DatabaseUnavailable(HubError):
 
     def __str__(self) -> str:
         return f"{self.where}: {self.detail}"
+
+
+class DatabaseBusy(StorageError, HubError):
+    """Another writer held the plugin's write lock past the busy timeout (another process
+    mid-transaction: a second hub, ``hub db copy``, an operator's shell): every protocol
+    answers 503 in the plugin's shape with ``Retry-After``, as for an outage. Still a
+    :class:`StorageError`, so a plugin that handles storage failures its own way still does."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        HubError.__init__(
+            self,
+            503,
+            "the database is locked by another writer; try again",
+            reason="database_busy",
+            retry_after=1,
+        )
+        self.where = where
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.where}: locked by another writer past the busy timeout ({self.detail})"
+
+
+def busy(where: str, detail: str) -> DatabaseBusy:
+    """The engines' one way to report a busy writer's lock: the error, and one warning line
+    for the operator (the request gets no more than "locked")."""
+    error = DatabaseBusy(where, detail)
+    log.warning("%s; answered 503 (database_busy)", error)
+    return error
 
 
 class UnstorableValue(HubError):

@@ -33,6 +33,7 @@ from hub.storage.base import (
     StorageError,
     UnstorableValue,
 )
+from hub.storage.base import busy as storage_busy
 
 log = logging.getLogger("hub.storage")
 
@@ -285,7 +286,7 @@ class PostgresDatabase(Database):
                 busy = isinstance(exc, psycopg.errors.LockNotAvailable)
                 lost = not alive or isinstance(exc, psycopg.OperationalError)
                 if busy and alive:
-                    raise StorageError(f"database is locked: {_first_line(exc)}") from exc
+                    raise storage_busy(self.location, _first_line(exc)) from exc
                 if isinstance(exc, psycopg.errors.QueryCanceled) and alive:
                     # not tried again: it would hold the event loop as long once more
                     raise self._cancelled(exc) from None

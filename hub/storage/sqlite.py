@@ -22,10 +22,12 @@ from hub.storage.base import (
     MissingTable,
     Params,
     StorageError,
+    busy,
 )
 from hub.storage.walindex import WalIndex
 
 BUSY_TIMEOUT_MS = 5000
+BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # primary result codes
 # what SQLite writes beside a database; it gives them the database file's mode when it makes them
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -69,9 +71,11 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def _translated(exc: sqlite3.Error) -> StorageError:
+def _translated(exc: sqlite3.Error, where: str) -> StorageError:
     if isinstance(exc, sqlite3.IntegrityError):
         return IntegrityError(str(exc))
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF in BUSY_CODES:  # past the busy timeout
+        return busy(where, str(exc))
     if str(exc).startswith("no such table"):
         return MissingTable(str(exc))
     return StorageError(str(exc))
@@ -120,13 +124,13 @@ class SQLiteDatabase(Database):
         try:
             return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
-            raise _translated(exc) from exc
+            raise _translated(exc, str(self.path)) from exc
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         try:
             self.conn.executemany(sql, rows)
         except sqlite3.Error as exc:
-            raise _translated(exc) from exc
+            raise _translated(exc, str(self.path)) from exc
 
     def data_version(self) -> int:
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
@@ -145,7 +149,7 @@ class SQLiteDatabase(Database):
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=1, isolation_level=None)
         except sqlite3.Error as exc:
-            raise _translated(exc) from exc
+            raise _translated(exc, str(self.path)) from exc
         with closing(conn):
             yield SQLiteDatabase(self.path, conn)
 
