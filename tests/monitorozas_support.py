@@ -214,8 +214,17 @@ class Targets:
         return self
 
     def stop(self) -> None:
+        """Ends the handlers still at work (a banner's pause) before the loop stops: none is
+        left pending, to be finalised once its loop is gone."""
+        asyncio.run_coroutine_threadsafe(self._end_handlers(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+
+    async def _end_handlers(self) -> None:
+        handlers = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)

@@ -1,12 +1,14 @@
 """What the ``rop`` tests share: a hub configured with short intervals and a test analyser
-plugin, and one client speaking REST, GraphQL and gRPC to it."""
+plugin, one client speaking REST, GraphQL and gRPC to it, and a call analysed against a
+checklist whose webhook goes where the test says."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,9 @@ import grpc
 from google.protobuf import json_format
 from hub_rop.v1 import rop_pb2_grpc
 
+from hub.testing.inprocess import RunningHub
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.rop_servers import AudioServer
 
 BASE = "/rop/api/v1"
 FAST = {  # short intervals, leases and backoff so the suite stays quick
@@ -31,6 +35,7 @@ FAST = {  # short intervals, leases and backoff so the suite stays quick
     "HUB_ROP_WEBHOOK_BACKOFF": "0.1",
     "HUB_ROP_WEBHOOK_BACKOFF_MAX": "3",
 }
+WEBHOOK_SECRET = "endpoint-secret-abcdefghijkl"  # what analysed_call's webhooks are signed with
 
 # A third-party analyser, loaded from plugins_dir: it implements the hook rop defines. It takes
 # only calls whose deal stage is "auto_analyse" and judges them by the recording itself.
@@ -210,3 +215,82 @@ async def until(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> A
             return value
         await asyncio.sleep(0.05)
     raise AssertionError(f"gave up after {timeout}s; last value {value!r}")
+
+
+@contextlib.asynccontextmanager
+async def connected(hub: HubProcess | RunningHub) -> AsyncIterator[Rop]:
+    """A client on an HTTP session and a gRPC channel of its own, both closed on the way out."""
+    async with aiohttp.ClientSession() as session, grpc.aio.insecure_channel(hub.grpc) as channel:
+        yield Rop(hub, session, channel)  # type: ignore[arg-type]
+
+
+async def uploaded(rop: Rop, key: str, audio_url: str, **fields: Any) -> str:
+    """A call of a new id uploaded with this recording, ``fields`` over plain defaults; its
+    id."""
+    call_id = uid()
+    sent = {"manager_id": "m1", "deal_id": "d1", "deal_stage_id": "s1", **fields}
+    status, body, _ = await rop.upload(key, {**sent, "call_id": call_id, "audio_url": audio_url})
+    assert status == 200, body
+    return call_id
+
+
+async def analysed_call(
+    rop: Rop, audio: AudioServer, checklist_url: str, table_url: str | None = None
+) -> str:
+    """A checklist (and a table) whose webhooks go to these URLs, signed with
+    ``WEBHOOK_SECRET``, and a call analysed against them; returns the call's id."""
+    stages = [{"id": "greeting", "name": "Приветствие"}, {"id": "closing", "name": "Закрытие"}]
+    checklist = (
+        await rop.gql_data(
+            "mutation($i: RopChecklistInput!) { ropPutChecklist(input: $i) { id } }",
+            {
+                "i": {
+                    "name": "Скрипт " + uid("c"),
+                    "stages": stages,
+                    "webhookUrl": checklist_url,
+                    "webhookSecret": WEBHOOK_SECRET,
+                }
+            },
+            token=ADMIN_TOKEN,
+        )
+    )["ropPutChecklist"]["id"]
+    tables = []
+    if table_url:
+        table = (
+            await rop.gql_data(
+                "mutation($i: RopTableInput!) { ropPutTable(input: $i) { id } }",
+                {
+                    "i": {
+                        "name": "Итоги",
+                        "fields": [{"name": "result"}],
+                        "webhookUrl": table_url,
+                        "webhookSecret": WEBHOOK_SECRET,
+                    }
+                },
+                token=ADMIN_TOKEN,
+            )
+        )["ropPutTable"]["id"]
+        tables = [{"tableId": table, "extractedData": {"result": "сделка"}}]
+    key = await rop.new_key()
+    call_id = await uploaded(rop, key, audio.url("/call.wav"))
+    await rop.call_in(call_id, key, ("awaiting_analysis",))
+    await rop.gql_data(
+        "mutation($i: RopAnalysisInput!) { ropSubmitAnalysis(input: $i) { status } }",
+        {
+            "i": {
+                "callId": call_id,
+                "tables": tables,
+                "checklists": [
+                    {
+                        "checklistId": checklist,
+                        "stages": [
+                            {"stageId": "greeting", "status": "completed"},
+                            {"stageId": "closing", "status": "failed"},
+                        ],
+                    }
+                ],
+            }
+        },
+        token=ADMIN_TOKEN,
+    )
+    return call_id

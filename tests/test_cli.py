@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from hub import __version__
+from tests.hub_command import finish
 from tests.hubproc import ADMIN_TOKEN, LISTENING
 
 # hooks a plugin author can get wrong, each a single-file plugin for a throwaway plugins_dir
@@ -111,16 +112,6 @@ def hub(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"{proc.args} did not finish in {timeout}s:\n{out}\n{err}")
-    return proc.returncode, out, err
 
 
 def one_error_line(err: str) -> str:

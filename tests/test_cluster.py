@@ -19,6 +19,7 @@ import pytest
 from hub.storage.postgres import split_url
 from hub.testing.postgres import TemporaryPostgres
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.ws_client import PROTOCOL, next_message
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("HUB_DATABASE_URL") and not os.environ.get("HUB_TEST_POSTGRES"),
@@ -27,7 +28,6 @@ pytestmark = pytest.mark.skipif(
 
 PURGE_INTERVAL = 1.0  # seconds: the notes plugin's hub-scoped purge job
 PURGE_KEY = "notes.purge_expired"
-PROTOCOL = "graphql-transport-ws"
 
 
 def _hub(data_dir: Path, **env: str) -> HubProcess:
@@ -75,15 +75,6 @@ async def _readyz_subscribers(hub: HubProcess) -> str:
     return str(probe["detail"]).split("subscribers: ")[1]
 
 
-async def _next(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    while True:
-        message = await asyncio.wait_for(ws.receive_json(), 10)
-        if message["type"] == "ping":
-            await ws.send_json({"type": "pong"})
-            continue
-        return message  # type: ignore[no-any-return]
-
-
 async def _create(hub: HubProcess, token: str, title: str, body: str) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as session,
@@ -98,7 +89,7 @@ async def _create(hub: HubProcess, token: str, title: str, body: str) -> dict[st
 
 async def _subscribe(hub: HubProcess, ws: aiohttp.ClientWebSocketResponse, token: str) -> None:
     await ws.send_json({"type": "connection_init", "payload": bearer(token)})
-    assert (await _next(ws))["type"] == "connection_ack"
+    assert (await next_message(ws))["type"] == "connection_ack"
     query = "subscription { notesNoteAdded { id title body } }"
     await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
 
@@ -118,7 +109,7 @@ async def test_a_subscription_on_one_hub_sees_a_write_through_another(
     writer = first.creds("notes")["token"]  # issued through one hub, honoured by both
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(first.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
+        session.ws_connect(first.url + "/graphql", protocols=[PROTOCOL]) as ws,
     ):
         await _subscribe(first, ws, reader)
         # subscriber counts are the cluster's: the other hub hears of this one's subscriber
@@ -127,7 +118,7 @@ async def test_a_subscription_on_one_hub_sees_a_write_through_another(
         # a small event goes in the notification, a large one through a row of its own
         for title, body in (("small", "through hub B"), ("large", "x" * 9_000)):
             note = await _create(second, writer, title, body)
-            message = await _next(ws)
+            message = await next_message(ws)
             assert message["type"] == "next" and message["id"] == "1", message
             assert message["payload"]["data"]["notesNoteAdded"] == {
                 "id": note["id"],
@@ -139,7 +130,9 @@ async def test_a_subscription_on_one_hub_sees_a_write_through_another(
         titles = [f"n{i}" for i in range(10)]
         for i, title in enumerate(titles):
             await _create(second if i % 2 else first, writer, title, "ordered")
-        received = [(await _next(ws))["payload"]["data"]["notesNoteAdded"]["title"] for _ in titles]
+        received = [
+            (await next_message(ws))["payload"]["data"]["notesNoteAdded"]["title"] for _ in titles
+        ]
         assert received == titles
 
         await ws.send_json({"id": "1", "type": "complete"})

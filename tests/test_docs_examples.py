@@ -53,22 +53,18 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.hubproc import HubProcess
+from tests.markdown_blocks import ROOT, Block, fenced_blocks
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [
     "README.md",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")),
     "examples/hub-notes/README.md",
 ]
-FENCE = re.compile(r"^```(\S*)(.*)$")
-NOT_RUN = re.compile(r"^<!--\s*not run:\s*(.*?)\s*-->$")
-FAILS_WITH = re.compile(r"^<!--\s*fails with:\s*(.*?)\s*-->$")
 DOCUMENTED_PORTS = ("8080", "50051", "8000", "8001")
 URL_HOST = re.compile(r"\b(?:https?|wss?)://([^/:\s\"'@]+|\[[^\]]+\])")
 LOOPBACK = {"localhost", "127.0.0.1", "[::1]"}
@@ -77,43 +73,9 @@ OUTSIDE_REFERENCES = re.compile(r"\.\./shared|\bspec/|\bseeds?/|\bseed `?0\d\d_|
 SESSION_TIMEOUT = 240
 
 
-@dataclass
-class Block:
-    document: str
-    line: int
-    text: str
-    not_run: str | None = None
-    fails_with: str | None = None
-
-    @property
-    def where(self) -> str:
-        return f"{self.document}:{self.line}"
-
-
 def shell_blocks(document: str) -> list[Block]:
     """The ```sh blocks of a document with their markers, in order."""
-    lines = (ROOT / document).read_text(encoding="utf-8").splitlines()
-    blocks, i = [], 0
-    while i < len(lines):
-        fence = FENCE.match(lines[i])
-        if not fence:
-            i += 1
-            continue
-        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-        if fence.group(1) == "sh":
-            before = lines[i - 1].strip() if i else ""
-            not_run, fails = NOT_RUN.match(before), FAILS_WITH.match(before)
-            blocks.append(
-                Block(
-                    document,
-                    i + 1,
-                    "\n".join(lines[i + 1 : end]) + "\n",
-                    not_run=not_run.group(1) if not_run else None,
-                    fails_with=fails.group(1) if fails else None,
-                )
-            )
-        i = end + 1
-    return blocks
+    return [block for block in fenced_blocks(document) if block.language == "sh"]
 
 
 def free_port() -> int:

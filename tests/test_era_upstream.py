@@ -11,9 +11,8 @@ import contextlib
 import json
 import signal
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from hub.storage import Engine
 from hub.testing.inprocess import RunningHub, running_hub
 from hub.testing.plugin import PostgresDatabases
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.upstream_support import until
 
 BASE = "/rest/v1/service/integration_points"
 TOKENS = "/rest/v1/service/integration_tokens"
@@ -316,15 +316,6 @@ class Client:
             return state if state["status"] == "done" else None
 
         return await until(done, f"write {write_id} done", timeout)  # type: ignore[no-any-return]
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g}s: {what}")
-        await asyncio.sleep(0.1)
-    return value
 
 
 def nodes(data: Any) -> Any:

@@ -29,6 +29,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from hub import hookspecs
 from hub.storage import Engine
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.ws_client import acknowledged, first_answer, next_message, subscribe
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "hub-notes"
@@ -404,15 +405,6 @@ async def test_graphql_errors_follow_the_table(hub: HubProcess, reader: str) -> 
     assert bad["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
-async def _next_message(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    while True:
-        message = await asyncio.wait_for(ws.receive_json(), 10)
-        if message["type"] == "ping":
-            await ws.send_json({"type": "pong"})
-            continue
-        return message  # type: ignore[no-any-return]
-
-
 async def _subscribers(hub: HubProcess) -> str:
     _, _, ready = await rest(hub, "GET", "/readyz", ADMIN_TOKEN)  # details are the admin's
     (probe,) = [p for p in ready["probes"] if p["plugin"] == "notes"]
@@ -422,26 +414,15 @@ async def _subscribers(hub: HubProcess) -> str:
 async def test_graphql_subscription_over_websocket(
     hub: HubProcess, writer: str, reader: str
 ) -> None:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(hub.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
-    ):
-        await ws.send_json({"type": "connection_init", "payload": bearer(reader)})
-        assert (await _next_message(ws))["type"] == "connection_ack"
-        await ws.send_json(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {"query": "subscription { notesNoteAdded { id title body } }"},
-            }
-        )
+    async with acknowledged(hub.url, bearer(reader)) as ws:
+        await subscribe(ws, "subscription { notesNoteAdded { id title body } }")
         deadline = time.monotonic() + 10
         while await _subscribers(hub) != "1":  # the server does not acknowledge a subscribe
             assert time.monotonic() < deadline, "the subscription never started"
             await asyncio.sleep(0.05)
 
         note = await create(hub, writer, title="pushed", body="over the websocket")
-        message = await _next_message(ws)
+        message = await next_message(ws)
         assert message["type"] == "next" and message["id"] == "1"
         assert message["payload"]["data"]["notesNoteAdded"] == {
             "id": note["id"],
@@ -456,20 +437,7 @@ async def test_graphql_subscription_over_websocket(
 
 
 async def test_graphql_subscription_needs_a_token(hub: HubProcess) -> None:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(hub.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
-    ):
-        await ws.send_json({"type": "connection_init", "payload": {}})
-        assert (await _next_message(ws))["type"] == "connection_ack"
-        await ws.send_json(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {"query": "subscription { notesNoteAdded { id } }"},
-            }
-        )
-        message = await _next_message(ws)
+    message = await first_answer(hub.url, {}, "subscription { notesNoteAdded { id } }")
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
 

@@ -6,11 +6,8 @@ a subscription over the hub's websocket."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,18 +16,9 @@ import pytest
 
 from tests.browser import hub_only_page
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.static_pages import check_bundled_asset, get
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
 
 
 def page_assets(hub: HubProcess) -> tuple[Any, list[str]]:
@@ -46,14 +34,7 @@ def test_page_references_only_the_hubs_own_assets(hub_process: HubProcess) -> No
     assert len(assets) == 5, assets
     for asset in assets:
         assert asset.startswith("/graphql/static/"), asset
-        status, asset_headers, body = get(hub_process.url + asset)
-        assert status == 200, (asset, body[:200])
-        suffix = os.path.splitext(urlsplit(asset).path)[1]
-        assert asset_headers["Content-Type"] == f"{ASSET_TYPES[suffix]}; charset=utf-8", asset
-        assert "max-age=31536000" in asset_headers["Cache-Control"], asset
-        assert len(body) > 500, asset
-        etag = asset_headers["ETag"]
-        assert get(hub_process.url + asset, {"If-None-Match": etag})[0] == 304
+        check_bundled_asset(hub_process.url, asset)
 
 
 def test_licences_are_served_and_unknown_assets_are_404(hub_process: HubProcess) -> None:

@@ -18,6 +18,7 @@ from graphql import build_schema
 from hub.config import GraphQLLimits
 from hub.graphql.documents import DocumentCache
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.ws_client import acknowledged
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -261,14 +262,7 @@ def test_padded_anonymous_documents_do_not_pin_memory(tmp_path: Path) -> None:
 
 
 async def ws_first_answer(hub: HubProcess, message: Any) -> aiohttp.WSMessage:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(f"{hub.url}/graphql", protocols=["graphql-transport-ws"]) as ws,
-    ):
-        await ws.send_json(
-            {"type": "connection_init", "payload": {"Authorization": f"Bearer {ADMIN_TOKEN}"}}
-        )
-        assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+    async with acknowledged(hub.url, {"Authorization": f"Bearer {ADMIN_TOKEN}"}) as ws:
         await ws.send_str(json.dumps(message))
         return await ws.receive(timeout=30)
 

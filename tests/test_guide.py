@@ -40,7 +40,6 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,49 +52,19 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.markdown_blocks import FAILS_WITH, NOT_RUN, ROOT, Block, fenced_blocks
 
-ROOT = Path(__file__).resolve().parent.parent
-GUIDE = ROOT / "docs" / "plugin-authoring.md"
-FENCE = re.compile(r"^```(\S*)")
+GUIDE = "docs/plugin-authoring.md"
 CODE = {"python", "toml", "proto"}
 MARKER = re.compile(r"^<!--\s*(file|excerpt|not a file):\s*(.*?)\s*-->$")
 CONTINUED = " (continued)"
 RUN_HERE = "tests/test_guide.py runs it"
-NOT_RUN = re.compile(r"^<!--\s*not run:\s*(.*?)\s*-->$")
-FAILS_WITH = re.compile(r"^<!--\s*fails with:\s*(.*?)\s*-->$")
 PLUGIN = "todo"
 SERVICE = "hub.todo.v1.Todo"
 
 
-@dataclass
-class Block:
-    line: int  # of the opening fence, 1-based
-    language: str
-    text: str
-    before: list[str]  # the comment lines right above the fence, nearest last
-
-    @property
-    def where(self) -> str:
-        return f"docs/plugin-authoring.md:{self.line}"
-
-
 def guide_blocks() -> list[Block]:
-    lines = GUIDE.read_text(encoding="utf-8").splitlines()
-    blocks, i = [], 0
-    while i < len(lines):
-        fence = FENCE.match(lines[i])
-        if not fence:
-            i += 1
-            continue
-        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-        before, k = [], i - 1
-        while k >= 0 and lines[k].startswith("<!--") and lines[k].rstrip().endswith("-->"):
-            before.insert(0, lines[k].strip())
-            k -= 1
-        text = "\n".join(lines[i + 1 : end]) + "\n"
-        blocks.append(Block(i + 1, fence.group(1), text, before))
-        i = end + 1
-    return blocks
+    return fenced_blocks(GUIDE)
 
 
 def project_files(blocks: list[Block]) -> tuple[dict[str, str], list[tuple[Block, str]]]:

@@ -38,6 +38,7 @@ from hub.metrics import HubMetrics
 from hub.storage import Database, Engine
 from hub.timers import TimerRegistry
 from hub.v1 import hub_pb2, hub_pb2_grpc
+from tests.hub_command import finish
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.ratelimit_worker import hammer, limiter
 from tests.test_graphql_ws import over_websocket
@@ -130,16 +131,6 @@ def cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subpro
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # never leave a hub behind
-        out, err = proc.communicate()
-        pytest.fail(f"{proc.args} did not finish in {timeout}s:\n{out}\n{err}")
-    return proc.returncode, out, err
 
 
 def run_cli(

@@ -8,8 +8,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.metrics import HubMetrics, worker_exited
 from hub.timers import TimerRegistry
+from tests.promtool import promtool_check
 
 WAIT = 60.0
 
@@ -62,18 +61,6 @@ def value(
 
 def workers_of(text: str, family: str) -> list[str]:
     return sorted(re.findall(rf'^{family}\{{worker="([^"]+)"\}}', text, re.M))
-
-
-def promtool_check(text: str) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("HUB_REQUIRE_PROMTOOL"):
-            pytest.fail("promtool is required (HUB_REQUIRE_PROMTOOL) but not installed")
-        pytest.skip("promtool is not installed")
-    check = subprocess.run(
-        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_metrics_of_every_worker_from_any_worker(

@@ -17,6 +17,7 @@ from hub_monitorozas.v1 import monitorozas_pb2_grpc
 
 from hub.storage import Engine
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.monitorozas_fixtures import api_fixture, hub_fixture, stub_fixture
 from tests.monitorozas_support import Api, has_ipv6_loopback, issue
 
 SEED_WEB = {
@@ -42,23 +43,15 @@ QUIET = {  # nothing is checked during these tests: an hour between checks
     "HUB_MONITOROZAS_BLACKLIST_INTERVAL": "3600",
 }
 
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    env = {
-        **QUIET,
-        "HUB_MONITOROZAS_TRUSTED_PROXIES": "127.0.0.2",
-        "HUB_MONITOROZAS_RATE_LIMIT": "100000",
-        "HUB_MONITOROZAS_MAX_BODY": "4096",
-    }
-    process = HubProcess(tmp_path_factory.mktemp("monitorozas"), env=env).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def api(hub: HubProcess) -> Api:
-    return Api(hub.http)
+hub = hub_fixture(
+    "monitorozas",
+    **QUIET,
+    HUB_MONITOROZAS_TRUSTED_PROXIES="127.0.0.2",
+    HUB_MONITOROZAS_RATE_LIMIT="100000",
+    HUB_MONITOROZAS_MAX_BODY="4096",
+)
+api = api_fixture()
+stub = stub_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +67,6 @@ def alice_reader(api: Api) -> str:
 @pytest.fixture(scope="module")
 def bob(api: Api) -> str:
     return str(issue(api, user="bob", scopes="write,read")["key"])
-
-
-@pytest.fixture(scope="module")
-def stub(hub: HubProcess) -> Iterator[monitorozas_pb2_grpc.MonitorozasStub]:
-    with grpc.insecure_channel(hub.grpc) as channel:
-        yield monitorozas_pb2_grpc.MonitorozasStub(channel)
 
 
 def md(key: str) -> tuple[tuple[str, str], ...]:

@@ -9,7 +9,6 @@ import asyncio
 import ipaddress
 import json
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,13 +19,13 @@ from hub_monitorozas.v1 import monitorozas_pb2 as pb
 from hub_monitorozas.v1 import monitorozas_pb2_grpc
 
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.monitorozas_fixtures import api_fixture, checking_hub_fixture, targets_fixture
 from tests.monitorozas_support import (
     LISTED_IPV6,
     ORIGIN_NAME,
     Api,
     Targets,
     has_ipv6_loopback,
-    hub_env,
     wait_for,
 )
 
@@ -35,30 +34,14 @@ TIMEOUT = 1.5
 DEADLINE = 2 * INTERVAL + TIMEOUT + 1.0  # two intervals, the check's own timeout, slack
 
 
-@pytest.fixture(scope="module")
-def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
-    servers = Targets(tmp_path_factory.mktemp("targets")).start()
-    SERVERS[:] = [servers]
-    yield servers
-    servers.stop()
-
-
-@pytest.fixture(scope="module")
-def hub(targets: Targets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    env = hub_env(
-        targets,
-        HUB_MONITOROZAS_HISTORY_SIZE="3",
-        HUB_MONITOROZAS_RATE_LIMIT="100000",
-        HUB_MONITOROZAS_CONCURRENCY="4",
-    )
-    process = HubProcess(tmp_path_factory.mktemp("checks-hub"), env=env).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def api(hub: HubProcess) -> Api:
-    return Api(hub.http)
+targets = targets_fixture()
+hub = checking_hub_fixture(
+    "checks-hub",
+    HUB_MONITOROZAS_HISTORY_SIZE="3",
+    HUB_MONITOROZAS_RATE_LIMIT="100000",
+    HUB_MONITOROZAS_CONCURRENCY="4",
+)
+api = api_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +70,13 @@ def settle(api: Api, key: str, ident: int, status: str) -> dict[str, Any]:
     )
 
 
-SERVERS: list[Targets] = []
-
-
-def at(port: int) -> str:
-    """A loopback address of ``port``'s server not yet used by a device (the duplicate rule)."""
-    return SERVERS[0].address(port)
-
-
-def web(port: int, **fields: Any) -> dict[str, Any]:
+def web(targets: Targets, server: str, **fields: Any) -> dict[str, Any]:
+    """A web device on the ``server`` of ``targets``, at a loopback address no device uses yet
+    (the duplicate rule)."""
+    port = targets.ports[server]
     body = {
         "target_type": "ip",
-        "target_value": at(port),
+        "target_value": targets.address(port),
         "service_type": "web",
         "scheme": "http",
         "port": port,
@@ -108,11 +86,13 @@ def web(port: int, **fields: Any) -> dict[str, Any]:
 
 
 def test_http_status_with_host_header(api: Api, key: str, targets: Targets) -> None:
-    up = create(api, key, web(targets.ports["http"], host_header="status.example.hu"))
+    up = create(api, key, web(targets, "http", host_header="status.example.hu"))
     assert up["last_status"] == "unknown" and up["check_public_http"] == 1
-    wrong = create(api, key, web(targets.ports["http_503"]))
+    wrong = create(api, key, web(targets, "http_503"))
     expected = create(
-        api, key, web(targets.ports["http_503"], expect_status=503, host_header="other.example.hu")
+        api,
+        key,
+        web(targets, "http_503", expect_status=503, host_header="other.example.hu"),
     )
     checked = settle(api, key, up["id"], "up")
     assert checked["last_error"] is None and isinstance(checked["last_response_ms"], int)
@@ -241,7 +221,7 @@ def test_origin_behind_a_proxy_gets_the_public_name(api: Api, key: str, targets:
             **behind,
             "host_header": "other.site.test",
             "target_type": "ip",
-            "target_value": at(targets.ports["proxy"]),
+            "target_value": targets.address(targets.ports["proxy"]),
         },
     )
     error = settle(api, key, stranger["id"], "down")["last_error"]
@@ -276,7 +256,7 @@ def test_services_that_greet(api: Api, key: str, targets: Targets) -> None:
         key,
         {
             "target_type": "ip",
-            "target_value": at(targets.ports["not_ssh"]),
+            "target_value": targets.address(targets.ports["not_ssh"]),
             "service_type": "ssh",
             "port": targets.ports["not_ssh"],
         },
@@ -286,7 +266,7 @@ def test_services_that_greet(api: Api, key: str, targets: Targets) -> None:
         key,
         {
             "target_type": "ip",
-            "target_value": at(targets.ports["not_ssh"]),
+            "target_value": targets.address(targets.ports["not_ssh"]),
             "service_type": "tcp",
             "port": targets.ports["not_ssh"],
         },
@@ -308,7 +288,7 @@ def test_hanging_and_closed_targets_do_not_hold_up_the_others(
             key,
             {
                 "target_type": "ip",
-                "target_value": at(targets.ports["hang"]),
+                "target_value": targets.address(targets.ports["hang"]),
                 "service_type": "tcp" if i else "ssh",
                 "port": targets.ports["hang"],
                 "location": f"hang {i}",
@@ -316,8 +296,8 @@ def test_hanging_and_closed_targets_do_not_hold_up_the_others(
         )
         for i in range(5)
     ]
-    closed = create(api, key, web(targets.ports["closed"]))
-    good = create(api, key, web(targets.ports["http"], host_header="after.example.hu"))
+    closed = create(api, key, web(targets, "closed"))
+    good = create(api, key, web(targets, "http", host_header="after.example.hu"))
     settle(api, key, good["id"], "up")
     assert settle(api, key, closed["id"], "down")["last_error"] == (
         "public_http: connection refused"
@@ -330,10 +310,8 @@ def test_hanging_and_closed_targets_do_not_hold_up_the_others(
 
 
 def test_history_is_bounded_and_newest_first(api: Api, key: str, targets: Targets) -> None:
-    item = create(api, key, web(targets.ports["http"]))
-    disabled = create(
-        api, key, web(targets.ports["http"], host_header="off.example.hu", is_enabled=0)
-    )
+    item = create(api, key, web(targets, "http"))
+    disabled = create(api, key, web(targets, "http", host_header="off.example.hu", is_enabled=0))
 
     def full() -> Any:
         status, _, answer = api.call("GET", f"/devices/history?id={item['id']}", key)
@@ -352,7 +330,7 @@ def test_history_is_bounded_and_newest_first(api: Api, key: str, targets: Target
 def test_check_now_over_rest_graphql_and_grpc(
     api: Api, hub: HubProcess, key: str, targets: Targets
 ) -> None:
-    item = create(api, key, web(targets.ports["http_503"], is_enabled=0))
+    item = create(api, key, web(targets, "http_503", is_enabled=0))
     status, _, answer = api.call("POST", f"/devices/check-now?id={item['id']}", key)
     assert status == 200 and answer["data"]["last_status"] == "down"
     assert answer["data"]["last_error"] == "public_http: HTTP 503, expected 200"
@@ -526,10 +504,10 @@ async def test_status_change_subscription(hub: HubProcess, key: str, targets: Ta
         )
         # another user's device changes first: this subscriber must not see it
         await asyncio.to_thread(
-            create, api, other, web(targets.ports["http"], host_header="theirs.example.hu")
+            create, api, other, web(targets, "http", host_header="theirs.example.hu")
         )
         mine = await asyncio.to_thread(
-            create, api, key, web(targets.ports["http"], host_header="mine.example.hu")
+            create, api, key, web(targets, "http", host_header="mine.example.hu")
         )
         message = await ws.receive_json(timeout=DEADLINE + 5)
         assert message["type"] == "next", message
@@ -552,7 +530,7 @@ def test_status_change_stream_over_grpc(hub: HubProcess, key: str, targets: Targ
             10,
             "the gRPC stream never subscribed",
         )
-        mine = create(api, key, web(targets.ports["http_503"], location="grpc stream"))
+        mine = create(api, key, web(targets, "http_503", location="grpc stream"))
         change = next(stream)
         stream.cancel()
     assert (change.device.id, change.previous_status) == (mine["id"], "unknown")

@@ -8,17 +8,21 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import grpc
 import pytest
 from hub_monitorozas.v1 import monitorozas_pb2 as pb
 from hub_monitorozas.v1 import monitorozas_pb2_grpc
 
 from hub.paging import Seek, decode_cursor
-from tests.hubproc import HubProcess
-from tests.monitorozas_support import Api, Targets, hub_env, issue, wait_for
+from tests.monitorozas_fixtures import (
+    api_fixture,
+    checking_hub_fixture,
+    stub_fixture,
+    targets_fixture,
+)
+from tests.monitorozas_support import Api, Targets, issue, wait_for
 
 # every device field, REST's names, in the record's order
 DEVICE = [
@@ -67,26 +71,10 @@ MONITOR = [
 FLAGS = {name for name in DEVICE if name.startswith(("check_", "is_", "proxy_"))}
 ROUND = 1.0  # seconds between two DNSBL rounds of a monitor (and two checks of a device)
 
-
-@pytest.fixture(scope="module")
-def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
-    servers = Targets(tmp_path_factory.mktemp("targets")).start()
-    yield servers
-    servers.stop()
-
-
-@pytest.fixture(scope="module")
-def hub(targets: Targets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    env = hub_env(targets, HUB_MONITOROZAS_RATE_LIMIT="100000")
-    process = HubProcess(tmp_path_factory.mktemp("stored-hub"), env=env).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def api(hub: HubProcess) -> Api:
-    return Api(hub.http)
-
+targets = targets_fixture()
+hub = checking_hub_fixture("stored-hub", HUB_MONITOROZAS_RATE_LIMIT="100000")
+api = api_fixture()
+stub = stub_fixture()
 
 USERS = itertools.count(1)
 
@@ -95,12 +83,6 @@ USERS = itertools.count(1)
 def key(api: Api) -> str:
     """A user of the test's own, so its lists hold only the rows it made."""
     return str(issue(api, user=f"user{next(USERS)}", scopes="read,write")["key"])
-
-
-@pytest.fixture(scope="module")
-def stub(hub: HubProcess) -> Iterator[monitorozas_pb2_grpc.MonitorozasStub]:
-    with grpc.insecure_channel(hub.grpc) as channel:
-        yield monitorozas_pb2_grpc.MonitorozasStub(channel)
 
 
 def camel(name: str) -> str:

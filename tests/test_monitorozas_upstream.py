@@ -12,8 +12,7 @@ import contextlib
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from hub.testing.plugin import PostgresDatabases
 from hub.v1 import hub_pb2, hub_pb2_grpc
 from tests.hubproc import HubProcess
 from tests.upstream_proxy import VendorProxy
+from tests.upstream_support import until
 
 API = "/monitorozas/api/v1"
 DEVICE_FIELDS = (
@@ -256,18 +256,6 @@ def md(key: str) -> tuple[tuple[str, str], ...]:
 
 def trailer(error: grpc.aio.AioRpcError, name: str) -> str:
     return str(dict(error.trailing_metadata() or ())[name])
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
-    """``check()``'s first truthy value, polled; a generous deadline, never a timing claim."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g}s: {what}")
-        await asyncio.sleep(0.1)
 
 
 async def settled(hub: Hub, write_id: str, key: str) -> dict[str, Any]:

@@ -5,17 +5,15 @@ blocked lists every plugin's document in the top bar and renders ERA's operation
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.browser import hub_only_page
 from tests.hubproc import HubProcess
-from tests.test_graphiql_page import ASSET_TYPES, get
+from tests.static_pages import check_bundled_asset, get
 
 ERA_PATH = "/rest/v1/service/integration_points"
 
@@ -29,14 +27,7 @@ def test_page_references_only_the_hubs_own_assets(hub_process: HubProcess) -> No
     assert len(assets) == 4, assets
     for asset in assets:
         assert asset.startswith("/openapi/static/"), asset
-        status, asset_headers, content = get(hub_process.url + asset)
-        assert status == 200, (asset, content[:200])
-        suffix = os.path.splitext(urlsplit(asset).path)[1]
-        assert asset_headers["Content-Type"] == f"{ASSET_TYPES[suffix]}; charset=utf-8", asset
-        assert "max-age=31536000" in asset_headers["Cache-Control"], asset
-        assert len(content) > 500, asset
-        etag = asset_headers["ETag"]
-        assert get(hub_process.url + asset, {"If-None-Match": etag})[0] == 304
+        check_bundled_asset(hub_process.url, asset)
 
 
 def test_licences_are_served_and_unknown_assets_are_404(hub_process: HubProcess) -> None:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import grpc
 import pytest
 from aiohttp import web
@@ -20,40 +19,18 @@ from hub_rop.v1 import rop_pb2
 from hub.paging import Seek, decode_cursor
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.rop_audio import MP3_FRAME_SECONDS, wav_bytes
-from tests.rop_client import Rop, from_grpc, snaked, start_hub, uid, until
+from tests.rop_client import Rop, from_grpc, snaked, uid, until
+from tests.rop_fixtures import audio_fixture, hub_fixture, receiver_fixture, rop_fixture
 from tests.rop_servers import AudioServer, ThreadedServer, WebhookReceiver
 
 CAP = 200_000  # HUB_ROP_MAX_AUDIO_BYTES in tests.rop_client.FAST
 SECRET = "checklist-secret-0123456789"
 
 
-@pytest.fixture(scope="module")
-def audio() -> Iterator[AudioServer]:
-    server = AudioServer(CAP)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver({"/checklist": SECRET, "/table": SECRET})
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    process = start_hub(tmp_path_factory.mktemp("rop") / "data")
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def rop(hub: HubProcess) -> AsyncIterator[Rop]:
-    async with aiohttp.ClientSession() as session:
-        channel = grpc.aio.insecure_channel(hub.grpc)
-        yield Rop(hub, session, channel)
-        await channel.close()
+audio = audio_fixture(CAP)
+receiver = receiver_fixture({"/checklist": SECRET, "/table": SECRET})
+hub = hub_fixture("rop")
+rop = rop_fixture()
 
 
 @pytest.fixture

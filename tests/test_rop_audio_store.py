@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import grpc
 import pytest
 from aiohttp import web
 from hub_rop.audio_store import CHUNK_BYTES, AudioStore, ChunkWriter
@@ -24,7 +22,7 @@ from hub.storage import Database, Engine
 from hub.testing.namespaces import database_env
 from tests.hubproc import HubProcess
 from tests.rop_audio import wav_bytes
-from tests.rop_client import Rop, start_hub, uid
+from tests.rop_client import connected, start_hub, uploaded
 from tests.rop_servers import ThreadedServer
 
 BIG = wav_bytes(28.0, rate=48000, width=2)  # 2.69 MB: three chunks, the last one short
@@ -113,24 +111,10 @@ def chunks(data_dir: Path, call_id: str) -> list[bytes]:
 
 
 async def upload(hub: HubProcess, files: FileHost, path: str, statuses: tuple[str, ...]) -> Any:
-    async with aiohttp.ClientSession() as session:
-        channel = grpc.aio.insecure_channel(hub.grpc)
-        try:
-            rop = Rop(hub, session, channel)
-            key = await rop.new_key()
-            call_id = uid()
-            fields = {
-                "manager_id": "mgr_001",
-                "call_id": call_id,
-                "deal_id": "deal_1",
-                "deal_stage_id": "stage_1",
-                "audio_url": files.url(path),
-            }
-            status, body, _ = await rop.upload(key, fields)
-            assert status == 200, body
-            return await rop.call_in(call_id, key, statuses)
-        finally:
-            await channel.close()
+    async with connected(hub) as rop:
+        key = await rop.new_key()
+        call_id = await uploaded(rop, key, files.url(path))
+        return await rop.call_in(call_id, key, statuses)
 
 
 async def test_downloaded_audio_is_stored_in_database_chunks(

@@ -6,19 +6,16 @@ list."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aiohttp
-import grpc
 import orjson
-import pytest
 from google.protobuf import json_format
 from hub_rop.v1 import rop_pb2
 
 from hub.paging import Seek, decode_cursor
-from tests.hubproc import ADMIN_TOKEN, HubProcess
-from tests.rop_client import Rop, start_hub, uid, until
+from tests.hubproc import ADMIN_TOKEN
+from tests.rop_client import Rop, uid, until, uploaded
+from tests.rop_fixtures import audio_fixture, hub_fixture, receiver_fixture, rop_fixture
 from tests.rop_servers import AudioServer, WebhookReceiver
 
 SECRET = "stored-rows-secret-0123456789"
@@ -153,33 +150,10 @@ def same(actual: Any, expected: Any) -> None:
             same(a, e)
 
 
-@pytest.fixture(scope="module")
-def audio() -> Iterator[AudioServer]:
-    server = AudioServer(200_000)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver({"/ok": SECRET, "/flaky": SECRET})
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    process = start_hub(tmp_path_factory.mktemp("rop-stored") / "data")
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def rop(hub: HubProcess) -> AsyncIterator[Rop]:
-    async with aiohttp.ClientSession() as session:
-        channel = grpc.aio.insecure_channel(hub.grpc)
-        yield Rop(hub, session, channel)
-        await channel.close()
+audio = audio_fixture()
+receiver = receiver_fixture({"/ok": SECRET, "/flaky": SECRET})
+hub = hub_fixture("rop-stored")
+rop = rop_fixture()
 
 
 class Lists:
@@ -298,18 +272,8 @@ async def put_definitions(rop: Rop, receiver: WebhookReceiver, path: str) -> tup
 
 
 async def upload(rop: Rop, key: str, audio: AudioServer, path: str) -> str:
-    call_id = uid()
-    fields = {
-        "manager_id": "mgr_stored",
-        "call_id": call_id,
-        "deal_id": "deal_1",
-        "deal_stage_id": "stage_1",
-        "audio_url": audio.url(path),
-        "duration": 3,
-    }
-    status, body, _ = await rop.upload(key, fields)
-    assert status == 200, body
-    return call_id
+    fields = {"manager_id": "mgr_stored", "deal_id": "deal_1", "deal_stage_id": "stage_1"}
+    return await uploaded(rop, key, audio.url(path), **fields, duration=3)
 
 
 async def analyse(rop: Rop, call_id: str, checklist: str, table: str) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from hub.storage import Engine
 from hub.testing.inprocess import RunningHub, running_hub
 from hub.testing.namespaces import database_env
 from tests.hubproc import ADMIN_TOKEN, HubProcess
-from tests.rop_client import FAST, Rop, from_grpc, uid, until
+from tests.rop_client import FAST, Rop, connected, from_grpc, uid, until
+from tests.rop_fixtures import audio_fixture, receiver_fixture
 from tests.rop_servers import AudioServer, WebhookReceiver
 from tests.upstream_proxy import VendorProxy
 
@@ -59,19 +60,9 @@ class CountingProxy(VendorProxy):
         return [body for p, _, body, _ in self.arrived if p == path and needle.encode() in body]
 
 
-@pytest.fixture(scope="module")
-def audio() -> Iterator[AudioServer]:
-    server = AudioServer(200_000)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def crm() -> Iterator[WebhookReceiver]:
-    """B's own webhook endpoints: a CRM subscribed at the hub, checking B's signature."""
-    server = WebhookReceiver({"/checklist": SECRET_B, "/table": SECRET_B})
-    yield server
-    server.stop()
+audio = audio_fixture()
+# B's own webhook endpoints: a CRM subscribed at the hub, checking B's signature
+crm = receiver_fixture({"/checklist": SECRET_B, "/table": SECRET_B}, name="crm")
 
 
 def vendor_env() -> dict[str, str]:
@@ -98,14 +89,6 @@ async def vendor(tmp_path: Path) -> AsyncIterator[tuple[RunningHub, CountingProx
         proxy = CountingProxy(a.rest_url("rop"))
         async with proxy:
             yield a, proxy, a.creds("rop")["api_key"]
-
-
-@contextlib.asynccontextmanager
-async def client(hub: RunningHub | HubProcess) -> AsyncIterator[Rop]:
-    async with aiohttp.ClientSession() as session:
-        channel = grpc.aio.insecure_channel(hub.grpc)
-        yield Rop(hub, session, channel)  # type: ignore[arg-type]
-        await channel.close()
 
 
 def fields(audio: AudioServer, call_id: str) -> dict[str, Any]:
@@ -169,7 +152,7 @@ async def test_writes_reads_and_received_results_over_three_protocols(
 ) -> None:
     async with vendor(tmp_path) as (a, proxy, vendor_key):
         env = upstream_env(proxy, vendor_key)
-        async with running_hub(tmp_path / "b", env) as b, client(a) as ra, client(b) as rb:
+        async with running_hub(tmp_path / "b", env) as b, connected(a) as ra, connected(b) as rb:
             await _scenario(a, b, ra, rb, proxy, vendor_key, audio, crm)
 
 
@@ -460,7 +443,7 @@ async def write_state(rop: Rop, write_id: str, key: str) -> dict[str, Any] | Non
 async def test_vendor_down_writes_wait_then_land_once(tmp_path: Path, audio: AudioServer) -> None:
     async with vendor(tmp_path) as (a, proxy, vendor_key):
         env = upstream_env(proxy, vendor_key, write_wait="1", receiver_allow="10.0.0.0/8")
-        async with running_hub(tmp_path / "b", env) as b, client(a) as ra, client(b) as rb:
+        async with running_hub(tmp_path / "b", env) as b, connected(a) as ra, connected(b) as rb:
             key = b.creds("rop")["api_key"]
             await proxy.stop()
             calls = [uid("rest"), uid("gql"), uid("grpc")]
@@ -518,7 +501,7 @@ async def test_sigkilled_mid_write_the_upload_lands_once(
         key = HubProcess(data, env=env).creds("rop")["api_key"]  # before any B runs on it
         for call_id in calls:
             b = HubProcess(data, env=env).start()
-            async with client(b) as rb:
+            async with connected(b) as rb:
                 upload = asyncio.ensure_future(rb.upload(key, fields(audio, call_id)))
 
                 async def on_the_wire(call_id: str = call_id) -> bool:
@@ -538,7 +521,7 @@ async def test_sigkilled_mid_write_the_upload_lands_once(
         finally:
             b.stop()
         outputs += b.output
-        async with client(a) as ra:
+        async with connected(a) as ra:
             assert set(calls) <= set(await calls_on(ra))
     sends = 0
     for call_id in calls:  # a resend on the wire when the next kill came is sent once more

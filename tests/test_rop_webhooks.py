@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import grpc
 import orjson
 import pytest
@@ -18,125 +16,28 @@ from hub_rop.v1 import rop_pb2
 
 from hub.storage import Engine
 from hub.testing.namespaces import database_env
-from tests.hubproc import ADMIN_TOKEN, HubProcess
-from tests.rop_client import Rop, from_grpc, start_hub, uid, until
+from tests.hubproc import ADMIN_TOKEN
+from tests.rop_client import (
+    WEBHOOK_SECRET,
+    Rop,
+    analysed_call,
+    connected,
+    from_grpc,
+    start_hub,
+    until,
+    uploaded,
+)
+from tests.rop_fixtures import audio_fixture, hub_fixture, receiver_fixture, rop_fixture
 from tests.rop_servers import AudioServer, Received, WebhookReceiver
 
-SECRET = "endpoint-secret-abcdefghijkl"
 PATHS = ("/retry", "/reject", "/down", "/hold", "/later")
 DELIVERY = """{ rop { webhookDeliveries(first: 1000) { nodes {
   id event callId targetKind targetId url status attempts lastStatus lastError } } } }"""
 
-
-@pytest.fixture(scope="module")
-def audio() -> Iterator[AudioServer]:
-    server = AudioServer(200_000)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver(dict.fromkeys(PATHS, SECRET))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    process = start_hub(tmp_path_factory.mktemp("rop-webhooks") / "data")
-    yield process
-    process.stop()
-
-
-@contextlib.asynccontextmanager
-async def clients(hub: HubProcess) -> AsyncIterator[Rop]:
-    async with aiohttp.ClientSession() as session:
-        channel = grpc.aio.insecure_channel(hub.grpc)
-        yield Rop(hub, session, channel)
-        await channel.close()
-
-
-@pytest.fixture
-async def rop(hub: HubProcess) -> AsyncIterator[Rop]:
-    async with clients(hub) as client:
-        yield client
-
-
-async def analysed_call(
-    rop: Rop,
-    audio: AudioServer,
-    receiver: WebhookReceiver,
-    checklist_path: str,
-    table_path: str | None = None,
-) -> str:
-    """A checklist (and table) posting to the receiver, and a call analysed against them."""
-    stages = [{"id": "greeting", "name": "Приветствие"}, {"id": "closing", "name": "Закрытие"}]
-    checklist = (
-        await rop.gql_data(
-            "mutation($i: RopChecklistInput!) { ropPutChecklist(input: $i) { id } }",
-            {
-                "i": {
-                    "name": f"Скрипт {checklist_path}",
-                    "stages": stages,
-                    "webhookUrl": receiver.url(checklist_path),
-                    "webhookSecret": SECRET,
-                }
-            },
-            token=ADMIN_TOKEN,
-        )
-    )["ropPutChecklist"]["id"]
-    tables = []
-    if table_path:
-        table = (
-            await rop.gql_data(
-                "mutation($i: RopTableInput!) { ropPutTable(input: $i) { id } }",
-                {
-                    "i": {
-                        "name": "Итоги",
-                        "fields": [{"name": "result"}],
-                        "webhookUrl": receiver.url(table_path),
-                        "webhookSecret": SECRET,
-                    }
-                },
-                token=ADMIN_TOKEN,
-            )
-        )["ropPutTable"]["id"]
-        tables = [{"tableId": table, "extractedData": {"result": "сделка"}}]
-    key = await rop.new_key()
-    call_id = uid()
-    status, body, _ = await rop.upload(
-        key,
-        {
-            "manager_id": "m1",
-            "call_id": call_id,
-            "deal_id": "d1",
-            "deal_stage_id": "s1",
-            "audio_url": audio.url("/call.wav"),
-        },
-    )
-    assert status == 200, body
-    await rop.call_in(call_id, key, ("awaiting_analysis",))
-    await rop.gql_data(
-        "mutation($i: RopAnalysisInput!) { ropSubmitAnalysis(input: $i) { status } }",
-        {
-            "i": {
-                "callId": call_id,
-                "tables": tables,
-                "checklists": [
-                    {
-                        "checklistId": checklist,
-                        "stages": [
-                            {"stageId": "greeting", "status": "completed"},
-                            {"stageId": "closing", "status": "failed"},
-                        ],
-                    }
-                ],
-            }
-        },
-        token=ADMIN_TOKEN,
-    )
-    return call_id
+audio = audio_fixture()
+receiver = receiver_fixture(dict.fromkeys(PATHS, WEBHOOK_SECRET))
+hub = hub_fixture("rop-webhooks")
+rop = rop_fixture()
 
 
 async def deliveries(rop: Rop, call_id: str) -> list[dict[str, Any]]:
@@ -161,7 +62,7 @@ async def test_failures_timeouts_and_429_are_retried_until_delivered(
     rop: Rop, audio: AudioServer, receiver: WebhookReceiver
 ) -> None:
     receiver.script("/retry", ["500", "hang", "429:1", "200"])
-    call_id = await analysed_call(rop, audio, receiver, "/retry")
+    call_id = await analysed_call(rop, audio, receiver.url("/retry"))
     (delivery,) = await settled(rop, call_id)
     assert (delivery["status"], delivery["attempts"], delivery["lastStatus"]) == (
         "delivered",
@@ -181,7 +82,7 @@ async def test_other_4xx_is_dead_at_once_and_redelivery_is_admin_only(
     rop: Rop, audio: AudioServer, receiver: WebhookReceiver
 ) -> None:
     receiver.script("/reject", ["400"])
-    call_id = await analysed_call(rop, audio, receiver, "/reject")
+    call_id = await analysed_call(rop, audio, receiver.url("/reject"))
     (delivery,) = await settled(rop, call_id)
     assert (delivery["status"], delivery["attempts"], delivery["lastStatus"]) == ("dead", 1, 400)
     assert delivery["lastError"] == "HTTP 400"
@@ -208,7 +109,7 @@ async def test_5xx_until_the_attempts_run_out_is_dead_then_redelivered_over_grpc
     rop: Rop, audio: AudioServer, receiver: WebhookReceiver
 ) -> None:
     receiver.script("/down", ["503"])
-    call_id = await analysed_call(rop, audio, receiver, "/down")
+    call_id = await analysed_call(rop, audio, receiver.url("/down"))
     (delivery,) = await settled(rop, call_id)
     assert (delivery["status"], delivery["attempts"]) == ("dead", 4)  # HUB_ROP_WEBHOOK_MAX_ATTEMPTS
     dead = from_grpc(
@@ -263,24 +164,13 @@ async def test_deliveries_survive_a_sigkill(
     receiver.script("/hold", ["hold", "200"])
     hub = start_hub(data_dir, **env)
     try:
-        async with clients(hub) as rop:
-            call_id = await analysed_call(rop, audio, receiver, "/hold", "/later")
+        async with connected(hub) as rop:
+            call_id = await analysed_call(rop, audio, receiver.url("/hold"), receiver.url("/later"))
             held = call_id
             await until(lambda: _async(hits(receiver, "/hold", held)))
             audio.gate.clear()
             key = await rop.new_key()
-            gated = uid()
-            status, body, _ = await rop.upload(
-                key,
-                {
-                    "manager_id": "m1",
-                    "call_id": gated,
-                    "deal_id": "d1",
-                    "deal_stage_id": "s1",
-                    "audio_url": audio.url("/gated.wav"),
-                },
-            )
-            assert status == 200, body
+            gated = await uploaded(rop, key, audio.url("/gated.wav"))
             await until(
                 lambda: _async(
                     sum(1 for p, r in audio.requests if p == "/gated.wav" and r is None) >= 1
@@ -303,7 +193,7 @@ async def test_deliveries_survive_a_sigkill(
     audio.gate.set()
     hub = start_hub(data_dir, **env)
     try:
-        async with clients(hub) as rop:
+        async with connected(hub) as rop:
             done = await settled(rop, call_id, count=2)
             assert {d["status"] for d in done} == {"delivered"}
             checklist = next(d for d in done if d["targetKind"] == "checklist")

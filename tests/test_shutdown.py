@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.ws_client import acknowledged, subscribe
 
 SUBSCRIPTION = "subscription { notesNoteAdded { id } }"
 
@@ -18,15 +19,8 @@ SUBSCRIPTION = "subscription { notesNoteAdded { id } }"
 async def test_open_subscription_does_not_hold_up_shutdown(tmp_path: Path) -> None:
     hub = HubProcess(tmp_path / "data", env={"HUB_SHUTDOWN_TIMEOUT": "30"}).start()
     try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(f"{hub.url}/graphql", protocols=["graphql-transport-ws"]) as ws,
-        ):
-            await ws.send_json(
-                {"type": "connection_init", "payload": {"Authorization": f"Bearer {ADMIN_TOKEN}"}}
-            )
-            assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
-            await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+        async with acknowledged(hub.url, {"Authorization": f"Bearer {ADMIN_TOKEN}"}) as ws:
+            await subscribe(ws, SUBSCRIPTION)
             await asyncio.sleep(0.5)
             assert hub.proc is not None
             started = time.monotonic()

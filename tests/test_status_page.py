@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +22,7 @@ from hub.storage import SQLiteDatabase as Database
 from tests.browser import hub_only_page
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.monitorozas_support import Api, wait_for
+from tests.static_pages import get
 
 ASSET_TYPES = {"status.js": "text/javascript", "status.css": "text/css"}
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # a name, never fetched
@@ -89,15 +88,6 @@ def add_device(hub: HubProcess, port: int) -> int:
     status, _, answer = Api(hub.http).call("POST", "/devices/create", key, body)
     assert status == 201, answer
     return int(answer["data"]["id"])
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
 
 
 def graphql(hub: HubProcess, query: str, token: str | None = ADMIN_TOKEN) -> Any:

@@ -30,9 +30,8 @@ from hub import tracing
 from hub.config import ConfigError, load_settings
 from hub.testing.inprocess import RunningHub, running_hub
 from tests.hubproc import HubProcess
-from tests.rop_client import FAST, Rop
+from tests.rop_client import FAST, WEBHOOK_SECRET, analysed_call, connected
 from tests.rop_servers import AudioServer, ThreadedServer, WebhookReceiver
-from tests.test_rop_webhooks import SECRET, analysed_call
 
 POINTS = "/era/rest/v1/service/integration_points"
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -163,16 +162,11 @@ async def test_traceparent_goes_on_to_the_upstream_vendor(
 
 async def test_rop_webhooks_carry_traceparent(tmp_path: Path, spans: InMemorySpanExporter) -> None:
     audio = AudioServer(200_000)
-    receiver = WebhookReceiver({"/traced": SECRET})
+    receiver = WebhookReceiver({"/traced": WEBHOOK_SECRET})
     try:
         env = {**FAST, "HUB_PLUGINS": "rop"}
-        async with (
-            running_hub(tmp_path / "rop", env) as hub,
-            aiohttp.ClientSession() as session,
-            grpc.aio.insecure_channel(hub.grpc) as channel,
-        ):
-            rop: Any = Rop(hub, session, channel)  # type: ignore[arg-type]
-            await analysed_call(rop, audio, receiver, "/traced")
+        async with running_hub(tmp_path / "rop", env) as hub, connected(hub) as rop:
+            await analysed_call(rop, audio, receiver.url("/traced"))
             deadline = time.monotonic() + 20
             while not receiver.at("/traced") and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)

@@ -30,6 +30,7 @@ from tests.unspot_helpers import (
     grpc_error,
     unspot_hub,
 )
+from tests.ws_client import acknowledged, first_answer, next_message, subscribe
 
 WINDOW = 600  # long enough that a window never ends during a test on this hub
 MONITORING = """{ unspot { monitoring {
@@ -399,15 +400,6 @@ async def test_upsert_changes_only_what_is_sent(hub: HubProcess) -> None:
 
 
 # -- the subscription ------------------------------------------------------------------------
-async def _next_message(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    while True:
-        message = await asyncio.wait_for(ws.receive_json(), 10)
-        if message["type"] == "ping":
-            await ws.send_json({"type": "pong"})
-            continue
-        return message  # type: ignore[no-any-return]
-
-
 async def _subscribers(hub: HubProcess) -> str:
     headers = {"Authorization": f"Bearer {ADMIN}"}  # probe details are the admin's
     async with (
@@ -423,21 +415,9 @@ async def test_display_status_subscription_over_websocket(hub: HubProcess) -> No
     grpc_call(
         hub, "UpsertDisplay", pb.UpsertDisplayRequest(id="ws-1", name="Door", status="online")
     )
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(hub.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
-    ):
-        await ws.send_json({"type": "connection_init", "payload": bearer(owner(hub))})
-        assert (await _next_message(ws))["type"] == "connection_ack"
-        await ws.send_json(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {
-                    "query": "subscription { unspotDisplayStatusChanged "
-                    "{ id name status previousStatus } }"
-                },
-            }
+    async with acknowledged(hub.url, bearer(owner(hub))) as ws:
+        await subscribe(
+            ws, "subscription { unspotDisplayStatusChanged { id name status previousStatus } }"
         )
         deadline = time.monotonic() + 10
         while await _subscribers(hub) != "1":  # the server does not acknowledge a subscribe
@@ -446,7 +426,7 @@ async def test_display_status_subscription_over_websocket(hub: HubProcess) -> No
         # an upsert that keeps the status is not a change; the status change is
         grpc_call(hub, "UpsertDisplay", pb.UpsertDisplayRequest(id="ws-1", name="Front door"))
         grpc_call(hub, "SetDisplayStatus", pb.SetStatusRequest(id="ws-1", status="offline"))
-        message = await _next_message(ws)
+        message = await next_message(ws)
         assert message["type"] == "next" and message["id"] == "1"
         assert message["payload"]["data"]["unspotDisplayStatusChanged"] == {
             "id": "ws-1",
@@ -457,25 +437,16 @@ async def test_display_status_subscription_over_websocket(hub: HubProcess) -> No
         await graphql_ok(
             hub, 'mutation { unspotSetDisplayStatus(id: "ws-1", status: "online") { id } }'
         )
-        change = (await _next_message(ws))["payload"]["data"]["unspotDisplayStatusChanged"]
+        change = (await next_message(ws))["payload"]["data"]["unspotDisplayStatusChanged"]
         assert (change["status"], change["previousStatus"]) == ("online", "offline")
         await ws.send_json({"id": "1", "type": "complete"})
 
 
 async def test_subscription_needs_a_reading_role(hub: HubProcess) -> None:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(hub.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
-    ):
-        await ws.send_json({"type": "connection_init", "payload": bearer(owner(hub, "employee"))})
-        assert (await _next_message(ws))["type"] == "connection_ack"
-        await ws.send_json(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {"query": "subscription { unspotDisplayStatusChanged { id } }"},
-            }
-        )
-        message = await _next_message(ws)
+    message = await first_answer(
+        hub.url,
+        bearer(owner(hub, "employee")),
+        "subscription { unspotDisplayStatusChanged { id } }",
+    )
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"

@@ -31,6 +31,7 @@ from hub.testing.inprocess import RunningHub, running_hub
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 from tests.unspot_helpers import SEED_401, SEED_NOT_ON_PREMISE
 from tests.upstream_proxy import VendorProxy
+from tests.upstream_support import until
 
 BASE = "/api/external/v1/monitoring"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -168,18 +169,6 @@ async def readyz(hub: Hub) -> tuple[int, dict[str, Any]]:
 def upstream_probe(ready: dict[str, Any]) -> dict[str, Any]:
     (probe,) = [p for p in ready["probes"] if (p["plugin"], p["name"]) == ("unspot", "upstream")]
     return probe  # type: ignore[no-any-return]
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
-    """``check()``'s first truthy value, polled; a generous deadline, never a timing claim."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g}s: {what}")
-        await asyncio.sleep(0.1)
 
 
 def assert_within_budget(proxy: VendorProxy, limit: int, window: float) -> None:

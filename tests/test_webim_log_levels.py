@@ -6,45 +6,23 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import AsyncIterator, Iterator
-
-import aiohttp
-import grpc
-import pytest
 
 from tests.hubproc import ADMIN_TOKEN, HubProcess
-from tests.rop_client import Rop, start_hub, uid, until
+from tests.rop_client import Rop, analysed_call, until
+from tests.rop_fixtures import audio_fixture, hub_fixture, rop_fixture
 from tests.rop_servers import AudioServer
 from tests.webim_client import PREFIX, rest, service_login
 
 SET_LEVEL = PREFIX + "/l/a/monitor/set-log-level"
 
-
-@pytest.fixture(scope="module")
-def audio() -> Iterator[AudioServer]:
-    server = AudioServer(200_000)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    process = start_hub(
-        tmp_path_factory.mktemp("webim-log-levels") / "data",
-        HUB_PLUGINS="rop,rop_analyser,webim",
-        HUB_LOG_LEVEL="INFO",
-        HUB_ROP_WEBHOOK_MAX_ATTEMPTS="1",  # one failed attempt, one INFO line, then dead
-    )
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def rop(hub: HubProcess) -> AsyncIterator[Rop]:
-    async with aiohttp.ClientSession() as session:
-        channel = grpc.aio.insecure_channel(hub.grpc)
-        yield Rop(hub, session, channel)
-        await channel.close()
+audio = audio_fixture()
+hub = hub_fixture(
+    "webim-log-levels",
+    HUB_PLUGINS="rop,rop_analyser,webim",
+    HUB_LOG_LEVEL="INFO",
+    HUB_ROP_WEBHOOK_MAX_ATTEMPTS="1",  # one failed attempt, one INFO line, then dead
+)
+rop = rop_fixture()
 
 
 def refused_url() -> str:
@@ -58,50 +36,7 @@ def refused_url() -> str:
 async def failed_delivery(rop: Rop, audio: AudioServer) -> str:
     """A call analysed against a checklist whose webhook cannot be reached: rop writes an INFO
     line for the failed attempt. Returns the delivery's id once it is dead."""
-    checklist = (
-        await rop.gql_data(
-            "mutation($i: RopChecklistInput!) { ropPutChecklist(input: $i) { id } }",
-            {
-                "i": {
-                    "name": "Скрипт " + uid("c"),
-                    "stages": [{"id": "greeting", "name": "Приветствие"}],
-                    "webhookUrl": refused_url(),
-                    "webhookSecret": "endpoint-secret-abcdefghijkl",
-                }
-            },
-            token=ADMIN_TOKEN,
-        )
-    )["ropPutChecklist"]["id"]
-    key = await rop.new_key()
-    call_id = uid()
-    status, body, _ = await rop.upload(
-        key,
-        {
-            "manager_id": "m1",
-            "call_id": call_id,
-            "deal_id": "d1",
-            "deal_stage_id": "s1",
-            "audio_url": audio.url("/call.wav"),
-        },
-    )
-    assert status == 200, body
-    await rop.call_in(call_id, key, ("awaiting_analysis",))
-    await rop.gql_data(
-        "mutation($i: RopAnalysisInput!) { ropSubmitAnalysis(input: $i) { status } }",
-        {
-            "i": {
-                "callId": call_id,
-                "tables": [],
-                "checklists": [
-                    {
-                        "checklistId": checklist,
-                        "stages": [{"stageId": "greeting", "status": "completed"}],
-                    }
-                ],
-            }
-        },
-        token=ADMIN_TOKEN,
-    )
+    call_id = await analysed_call(rop, audio, refused_url())
 
     async def dead() -> str | None:
         nodes = (

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import grpc
 import orjson
 import pytest
@@ -31,6 +30,7 @@ from hub.testing.inprocess import RunningHub, running_hub
 from hub.upstream import Target
 from tests.hubproc import HubProcess
 from tests.webim_client import PREFIX, basic, gql_error, graphql, issue, rest, rpc_error
+from tests.ws_client import acknowledged, next_message, subscribe
 
 SEED = """mutation {
   a: webimUpsertAccount(input: {name: "acme", domain: "acme.webim.ru"}) { name }
@@ -474,15 +474,6 @@ def test_a_missing_login_stops_hub_serve_with_one_line(tmp_path: Path) -> None:
 
 
 # -- a restart of the vendor --------------------------------------------------------------------
-async def next_message(ws: aiohttp.ClientWebSocketResponse, timeout: float) -> dict[str, Any]:
-    while True:
-        message = await asyncio.wait_for(ws.receive_json(), timeout)
-        if message["type"] == "ping":
-            await ws.send_json({"type": "pong"})
-            continue
-        return message  # type: ignore[no-any-return]
-
-
 async def test_vendor_down_then_restarted(vendor: Vendor, tmp_path: Path) -> None:
     """Down: stale answers, then past max_stale UPSTREAM_UNAVAILABLE; up again with a new
     instance-id: a subscriber of B hears of the restart."""
@@ -491,16 +482,11 @@ async def test_vendor_down_then_restarted(vendor: Vendor, tmp_path: Path) -> Non
         instance = b.rest_url("/l/i/instance-id")
         status, before, _ = await rest(instance, b.auth)
         assert status == 200
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(b.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
-        ):
-            await ws.send_json({"type": "connection_init", "payload": {"Authorization": b.auth}})
-            assert (await next_message(ws, 10))["type"] == "connection_ack"
-            subscription = (
-                "subscription { webimInstanceRestarted { instanceId previousInstanceId seenAt } }"
+        async with acknowledged(b.url, {"Authorization": b.auth}) as ws:
+            await subscribe(
+                ws,
+                "subscription { webimInstanceRestarted { instanceId previousInstanceId seenAt } }",
             )
-            await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": subscription}})
             deadline = time.monotonic() + 10
             while not b.hub.hub.events.subscribers(RESTART_TOPIC):
                 assert time.monotonic() < deadline, "the subscription never started"

@@ -1,5 +1,6 @@
 """Clients for the webim tests: REST with Basic auth, GraphQL, gRPC stubs, curl as the seed
-writes it, and a parser of PHP's var_dump that checks every ``string(N)`` byte length."""
+writes it, a parser of PHP's var_dump that checks every ``string(N)`` byte length, and the
+seed's account counters."""
 
 from __future__ import annotations
 
@@ -17,6 +18,28 @@ from tests.hubproc import ADMIN_TOKEN, HubProcess
 
 ADMIN = f"Bearer {ADMIN_TOKEN}"
 PREFIX = "/webim"
+# An account row's counters in the seed's order, written out here rather than imported from
+# hub_webim.storage on purpose: the tests hold the hub's answers to the seed, not to itself.
+SEED_COUNTERS = (
+    "sessions_cnt",
+    "visible_sessions_cnt",
+    "alive_sessions_cnt",
+    "pages_cnt",
+    "alive_pages_cnt",
+    "online_operators_cnt",
+    "working_operators_cnt",
+    "chats_cnt",
+    "offline_chats_cnt",
+    "in_queue_cnt",
+    "failed_to_store_objects_cnt",
+    "collected_to_store_objects_cnt",
+    "being_stored_now_objects_cnt",
+    "being_stored_now_processed_objects_cnt",
+    "failed_to_store_objects_cnt_1",
+    "collected_to_store_objects_cnt_1",
+    "being_stored_now_objects_cnt_1",
+    "being_stored_now_processed_objects_cnt_1",
+)
 
 
 def basic(login: str, password: str) -> str:
