@@ -45,6 +45,7 @@ from hub.pgbus import CHANNEL
 from hub.plugins import load_plugins
 from hub.storage.postgres import split_url
 from tests.hubproc import ADMIN_TOKEN, HubProcess
+from tests.ws_client import next_message
 
 TOPIC = "notes.added"  # hub-notes' topic: what the real hubs below are fed
 WAIT = 15.0  # seconds anything a real hub does here may take on a busy machine
@@ -360,15 +361,6 @@ def _notes_hub(data_dir: Path, *args: str, **env: str) -> HubProcess:
     return HubProcess(data_dir, env={"HUB_PLUGINS": "notes", **env}, args=list(args)).start()
 
 
-async def _next(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    while True:
-        message = await asyncio.wait_for(ws.receive_json(), WAIT)
-        if message["type"] == "ping":
-            await ws.send_json({"type": "pong"})
-            continue
-        return message  # type: ignore[no-any-return]
-
-
 async def _subscribers(session: aiohttp.ClientSession, hub: HubProcess) -> str:
     async with session.get(hub.url + "/readyz", headers=_bearer(ADMIN_TOKEN)) as resp:
         ready = await resp.json()  # probe details are the admin's
@@ -389,7 +381,7 @@ async def _fed_refused_events(
         session.ws_connect(hub.url + "/graphql", protocols=["graphql-transport-ws"]) as ws,
     ):
         await ws.send_json({"type": "connection_init", "payload": _bearer(reader)})
-        assert (await _next(ws))["type"] == "connection_ack"
+        assert (await next_message(ws, WAIT))["type"] == "connection_ack"
         query = "subscription { notesNoteAdded { id title } }"
         await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
         deadline = time.monotonic() + WAIT
@@ -405,7 +397,7 @@ async def _fed_refused_events(
         ) as resp:
             assert resp.status == 201, await resp.text()
             note = await resp.json()
-        message = await _next(ws)
+        message = await next_message(ws, WAIT)
         assert message["type"] == "next", message
         assert message["payload"]["data"]["notesNoteAdded"] == {"id": note["id"], "title": "after"}
 
