@@ -189,10 +189,14 @@ def front_env(proxy: VendorProxy, key: str, **settings: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def pair(tmp_path: Path, **vendor_env: str) -> AsyncIterator[Pair]:
+async def pair(
+    tmp_path: Path, front: dict[str, str] | None = None, **vendor_env: str
+) -> AsyncIterator[Pair]:
+    """The vendor (a local-mode hub behind a counting proxy) and a hub fronting it (``front``:
+    its upstream settings on top of :func:`front_env`'s)."""
     async with (
         vendor(tmp_path, **vendor_env) as (a, proxy, vendor_key),
-        running_hub(tmp_path / "b", front_env(proxy, vendor_key)) as b,
+        running_hub(tmp_path / "b", front_env(proxy, vendor_key, **(front or {}))) as b,
     ):
         key = str(b.creds("monitorozas", user="client", scopes="read,write")["key"])
         yield Pair(a, proxy, vendor_key, b, key)
@@ -275,7 +279,9 @@ async def settled(hub: Hub, write_id: str, key: str) -> dict[str, Any]:
 
 # -- 1. reads, writes and refusals over the three protocols ------------------------------------
 async def test_reads_through_the_hub_equal_the_vendors(tmp_path: Path) -> None:
-    async with pair(tmp_path) as p:
+    # answers stay fresh for the whole test: with the default window (one budget interval,
+    # 20 ms here) a slow machine could see one of these reads marked stale
+    async with pair(tmp_path, front={"fresh": "60"}) as p:
         for i in range(3):
             device = {
                 "target_type": "ip",
