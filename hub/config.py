@@ -29,6 +29,7 @@ HTTP_LIMITS = (
     "http_websocket_heartbeat",
     "http_max_connections",
 )
+STATEMENT_TIMEOUT = 10.0  # seconds: database_statement_timeout's default (hub.storage.postgres)
 STATEMENT_TIMEOUT_LIMIT = 2_147_483  # seconds: PostgreSQL's largest statement_timeout
 HOST_VARIABLES = {"HUB_CONFIG", "HUB_PLUGINS", "HUB_EVENT_LOOP"}
 # set by the supervisor of `hub serve --workers N` in each worker (hub.workers)
@@ -73,7 +74,7 @@ class Settings:
     database_url: str = ""
     # PostgreSQL: seconds a statement may run (and hold the event loop) before it is cancelled
     # and its request answered 503; above the 5 s a writer waits for another; 0: no limit
-    database_statement_timeout: float = 10.0
+    database_statement_timeout: float = STATEMENT_TIMEOUT
     admin_token: str = ""
     max_body: int = 1024 * 1024
     shutdown_timeout: float = 10.0

@@ -93,26 +93,29 @@ def rows_held(server: PostgresServer, layout: Layout) -> list[str]:
     ``schema_prefix``) holding more rows than its migrations write."""
     try:
         conn = server.connect()
-    except server.psycopg.Error as exc:
+        with closing(conn):
+            return _held(conn, server.schema_prefix, layout)
+    except server.psycopg.Error as exc:  # unreachable, or a table locked past the timeouts
         raise CopyError(f"{server.location}: {_first_line(exc)}") from None
-    prefix = server.schema_prefix
-    with closing(conn):
-        tables = conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables"
-            " WHERE table_type = 'BASE TABLE' AND table_schema = ANY(%s) ORDER BY 1, 2",
-            ([prefix + name for name in layout],),
-        ).fetchall()
-        held = []
-        for schema, table in tables:
-            name = schema[len(prefix) :]
-            if table in HUB_BOOKKEEPING:
-                continue
-            made = layout[name].get(table)
-            found = f"{quoted(schema)}.{quoted(table)}"
-            count = conn.execute(f"SELECT count(*) FROM {found}").fetchone()[0]
-            if count > (made.rows if made else 0):
-                held.append(f"{name}.{table}")
-        return held
+
+
+def _held(conn: Any, prefix: str, layout: Layout) -> list[str]:
+    tables = conn.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables"
+        " WHERE table_type = 'BASE TABLE' AND table_schema = ANY(%s) ORDER BY 1, 2",
+        ([prefix + name for name in layout],),
+    ).fetchall()
+    held = []
+    for schema, table in tables:
+        name = schema[len(prefix) :]
+        if table in HUB_BOOKKEEPING:
+            continue
+        made = layout[name].get(table)
+        found = f"{quoted(schema)}.{quoted(table)}"
+        count = conn.execute(f"SELECT count(*) FROM {found}").fetchone()[0]
+        if count > (made.rows if made else 0):
+            held.append(f"{name}.{table}")
+    return held
 
 
 def _first_line(exc: Exception) -> str:
@@ -295,7 +298,7 @@ def copy_data_dir(
         )
     data_dir = Path(settings.data_dir)
     source_files(data_dir)
-    server = PostgresServer(url)
+    server = PostgresServer(url, settings.database_statement_timeout)
     # the copy's own hubs neither make nor check an admin token: that comes last
     quiet = dataclasses.replace(settings, admin_token=secrets.token_hex())
     with _hub(dataclasses.replace(quiet, database_url="")) as source_hub:

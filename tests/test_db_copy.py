@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
+from hub.storage.postgres import split_url
 from hub.testing.plugin import PostgresDatabases
 from tests.hubproc import ADMIN_TOKEN, HubProcess
 
@@ -302,3 +304,21 @@ def test_bad_inputs_get_one_line(
     # look at the target: the rows its migrations write (unspot's user_sync) are not data
     assert info(filled.data_dir, url)["databases"]["unspot"]["user_sync"] == 1
     assert "hub.credentials:" in db(filled.data_dir, "copy", "--to", url).stdout
+
+
+def test_the_copy_keeps_to_the_statement_timeout_setting(
+    filled: Filled, hub_database: PostgresDatabases
+) -> None:
+    """A table of the target locked by someone else: the copy's statement waiting on it is
+    cancelled after ``database_statement_timeout``, not after the 5 s a writer waits."""
+    url = hub_database.new()
+    db(filled.data_dir, "copy", "--to", url, admin_token_setting=False)
+    copying = hub_at(filled.data_dir, "", admin_token_setting=False)
+    copying.env["HUB_DATABASE_STATEMENT_TIMEOUT"] = "0.5"
+    plain, prefix = split_url(url)
+    with psycopg.connect(plain, autocommit=True) as other:
+        other.execute("BEGIN")
+        other.execute(f'LOCK TABLE "{prefix}era".integration_points IN ACCESS EXCLUSIVE MODE')
+        refused = copying.cli("db", "copy", "--to", url, "--replace", check=False)
+        other.execute("ROLLBACK")
+    one_line_failure(refused, "statement timeout")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hub.config import STATEMENT_TIMEOUT
 from hub.storage.base import (
     Cursor,
     Database,
@@ -39,10 +40,10 @@ __all__ = [
 
 class Engine:
     """Opens each plugin's database: ``<data-dir>/<name>.db``, or schema ``name`` of the
-    PostgreSQL database at ``url`` (``statement_timeout``: its setting; None: the default)."""
+    PostgreSQL database at ``url`` (``statement_timeout``: database_statement_timeout)."""
 
     def __init__(
-        self, data_dir: Path, url: str = "", statement_timeout: float | None = None
+        self, data_dir: Path, url: str = "", statement_timeout: float = STATEMENT_TIMEOUT
     ) -> None:
         self.data_dir = data_dir
         self.url = url

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from hub.config import STATEMENT_TIMEOUT
 from hub.errors import StartupError
 from hub.storage import dialect
 from hub.storage.base import (
@@ -39,7 +40,6 @@ log = logging.getLogger("hub.storage")
 
 BUSY_TIMEOUT_MS = 5000  # as SQLite's (hub.storage.sqlite)
 CONNECT_TIMEOUT = 3  # seconds; the event loop waits on it, so it is short
-STATEMENT_TIMEOUT = 10.0  # seconds: the default of the setting database_statement_timeout
 RETRY_AFTER_FAILURE = 0.5  # a failed connect is not tried again sooner: requests fail fast
 # every connection to PostgreSQL, the data ones and the event bus's (hub.pgbus): a server or
 # network path that vanishes without a reset is given up after about 11 s, not the kernel's
@@ -134,14 +134,12 @@ def _loose_typing(adapters: Any) -> None:
 class PostgresServer:
     """One PostgreSQL database the hub keeps its schemas in: its URL, the shared functions,
     and the adapters every connection uses. ``statement_timeout``: seconds a statement on a
-    data connection may run (0: no limit; None: the setting's default)."""
+    data connection may run (0: no limit), the setting ``database_statement_timeout``."""
 
-    def __init__(self, url: str, statement_timeout: float | None = None) -> None:
+    def __init__(self, url: str, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.url, self.schema_prefix = split_url(url)
         self.psycopg = _import_psycopg()
-        self.statement_timeout = (
-            STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
-        )
+        self.statement_timeout = statement_timeout
         self._prepared: set[str] = set()
 
     @property
@@ -157,8 +155,13 @@ class PostgresServer:
         return redacted(self.url) + prefix
 
     def connect(self) -> Any:
+        """A connection of the hub's (a plugin's schema, ``hub db copy``'s checks): a lock
+        waited for as long as SQLite would (then "locked", a 503), and no statement holding the
+        event loop past ``statement_timeout`` (cancelled, a 503)."""
         conn = self.psycopg.connect(self.url, autocommit=True, prepare_threshold=None, **CONNECT)
         _loose_typing(conn.adapters)
+        conn.execute(f"SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'")
+        conn.execute(f"SET statement_timeout = '{self.statement_timeout_ms}ms'")
         return conn
 
     def prepare(self, conn: Any, schema: str) -> None:
@@ -231,10 +234,6 @@ class PostgresDatabase(Database):
             else:
                 self.server.prepare(conn, self.schema)
             conn.execute(f'SET search_path TO "{self.schema}", {dialect.SCHEMA}')
-            # a writer waits for another as long as SQLite would, then is told it is busy
-            conn.execute(f"SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'")
-            # nothing holds the event loop longer: a statement past it is cancelled (a 503)
-            conn.execute(f"SET statement_timeout = '{self.server.statement_timeout_ms}ms'")
         except psycopg.Error as exc:
             self._failed_at = time.monotonic()
             raise self._unavailable(_first_line(exc)) from None
