@@ -74,6 +74,7 @@ class PostgresLink(BusLink[tuple[str, Any]]):  # ("notify", payload) | ("row", (
 
         assert isinstance(database, PostgresDatabase)
         self._psycopg = psycopg
+        self.server = database.server
         self.url = database.server.url
         self.table = f'"{database.schema}".bus_events'
         self.channel = database.server.schema_prefix + CHANNEL
@@ -132,7 +133,15 @@ class PostgresLink(BusLink[tuple[str, Any]]):  # ("notify", payload) | ("row", (
             self._reconnect_later()
 
     def _connect(self) -> Any:
-        return self._psycopg.connect(self.url, autocommit=True, **CONNECT)
+        """The publishing connection: a publish blocked on a lock (another session's on
+        ``bus_events``) gives up as the data connections do, and waits queued for the next."""
+        conn = self._psycopg.connect(self.url, autocommit=True, **CONNECT)
+        try:
+            self.server.bound(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _flushed(self) -> bool:
         """Send what is queued, in order, in one transaction: its notifications reach every

@@ -8,6 +8,7 @@ on both engines."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -16,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +28,8 @@ import psycopg
 import pytest
 
 from hub.config import ConfigError, Settings, load_settings
-from hub.pgbus import PostgresLink
+from hub.events import EventBus
+from hub.pgbus import PostgresLink, m001_bus_events
 from hub.storage import Database, DatabaseUnavailable
 from hub.storage.postgres import (
     BUSY_TIMEOUT_MS,
@@ -192,6 +195,44 @@ def test_data_and_bus_connections_give_up_a_silent_network(url: str) -> None:
                 assert _probes(bus) == (1, 5, 10_000)
         finally:
             link.close()
+
+
+async def test_a_publish_blocked_on_a_lock_gives_up_and_goes_once_it_is_free(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The event bus publishes on the event loop too: a large event's row waits for a lock on
+    ``bus_events`` no longer than the statement timeout, stays queued, and reaches the
+    subscriber once the lock is gone."""
+    with opened(url, TIMEOUT) as db:
+        db.migrate("bus", [m001_bus_events])
+        bus = EventBus(database=db)
+        try:
+            events = bus.subscribe("test.large")
+            link = bus._link
+            assert isinstance(link, PostgresLink)
+            async with asyncio.timeout(10):
+                while link._sender is None:  # connected off the event loop
+                    await asyncio.sleep(0.01)
+            large = os.urandom(6000).hex().encode()  # past a notification's payload: a row
+            with psycopg.connect(split_url(url)[0], autocommit=True) as blocker:
+                blocker.execute("BEGIN")
+                blocker.execute(f"LOCK TABLE {link.table} IN ACCESS EXCLUSIVE MODE")  # type: ignore[arg-type]
+                unlock = threading.Timer(8, blocker.execute, ("ROLLBACK",))  # a hang ends
+                unlock.start()
+                started = time.monotonic()
+                bus.publish("test.large", large)
+                took = time.monotonic() - started
+                unlock.cancel()
+                unlock.join()
+                if blocker.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    blocker.execute("ROLLBACK")
+            assert took < 3, took  # the statement timeout (0.5 s), not the lock's holder
+            async with asyncio.timeout(10):
+                assert await anext(events) == large
+        finally:
+            bus.close()
+    refused = [r.getMessage() for r in caplog.records if "cannot publish" in r.getMessage()]
+    assert len(refused) == 1 and "statement timeout" in refused[0], refused
 
 
 def _unshare_works() -> bool:

@@ -160,9 +160,14 @@ class PostgresServer:
         event loop past ``statement_timeout`` (cancelled, a 503)."""
         conn = self.psycopg.connect(self.url, autocommit=True, prepare_threshold=None, **CONNECT)
         _loose_typing(conn.adapters)
+        self.bound(conn)
+        return conn
+
+    def bound(self, conn: Any) -> None:
+        """The lock and statement timeouts of every hub connection, the event bus's too: a lock
+        waited for as long as SQLite would, no statement past ``statement_timeout``."""
         conn.execute(f"SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'")
         conn.execute(f"SET statement_timeout = '{self.statement_timeout_ms}ms'")
-        return conn
 
     def prepare(self, conn: Any, schema: str) -> None:
         """The schema and its version row, and the dialect's functions, made once, under a
