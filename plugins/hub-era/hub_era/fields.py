@@ -45,6 +45,21 @@ SERVER_KEYS = frozenset((*SERVER_SET, *(a for a, f in ALIASES.items() if f == "t
 STRING_LIMITS = tuple((k, MAX_CODE if k == "code" else MAX_STRING) for k in STRING_FIELDS)
 
 
+def holds_nul(value: str) -> bool:
+    """PostgreSQL text cannot hold NUL (and SQLite's JSON functions end a string at one), so no
+    stored string may have one and a value searched for that has one matches nothing."""
+    return "\x00" in value
+
+
+def _check_string(name: str, value: Any, limit: int) -> None:
+    if not isinstance(value, str):
+        raise bad_request(f"{name}: expected a string")
+    if len(value) > limit:
+        raise bad_request(f"{name}: longer than {limit} characters")
+    if holds_nul(value):
+        raise bad_request(f"{name}: must not contain NUL (\\u0000)")
+
+
 def field_path(name: str, *, what: str) -> str:
     """A known leaf or group field (``opts``, ``opts.title``, ``tokenlocal``) or a 400."""
     head, dot, rest = name.partition(".")
@@ -73,11 +88,7 @@ def validate_changes(changes: Any, *, creating: bool) -> dict[str, Any]:
                 raise bad_request(f"{key}: unknown field")
     for key, limit in STRING_LIMITS:
         if key in changes:
-            value = changes[key]
-            if not isinstance(value, str):
-                raise bad_request(f"{key}: expected a string")
-            if len(value) > limit:
-                raise bad_request(f"{key}: longer than {limit} characters")
+            _check_string(key, changes[key], limit)
     for key in ("code", "type"):
         if (creating or key in changes) and not (changes.get(key) or "").strip():
             raise bad_request(f"{key}: required, must be a non-empty string")
@@ -89,12 +100,10 @@ def validate_changes(changes: Any, *, creating: bool) -> dict[str, Any]:
             kind = OPTS.get(key)
             if kind is None:
                 raise bad_request(f"opts.{key}: unknown field")
-            if type(value) is not kind:
-                raise bad_request(
-                    f"opts.{key}: expected a {'boolean' if kind is bool else 'string'}"
-                )
-            if isinstance(value, str) and len(value) > MAX_STRING:
-                raise bad_request(f"opts.{key}: longer than {MAX_STRING} characters")
+            if kind is str:
+                _check_string(f"opts.{key}", value, MAX_STRING)
+            elif type(value) is not bool:
+                raise bad_request(f"opts.{key}: expected a boolean")
     elif "opts" in changes:
         raise bad_request("opts: expected an object")
     return changes

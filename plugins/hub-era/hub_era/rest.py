@@ -14,7 +14,7 @@ from hub.errors import HubError
 from hub.http.body import read_json
 from hub.http.params import bad_param, bool_param, int_param, json_param, reject_unknown
 from hub.openapi import Param, operation
-from hub.paging import Page
+from hub.paging import MAX_LIMIT, MAX_OFFSET, Page
 from hub.records import to_json
 from hub.registrations import RestApi
 from hub_era.errors import PLUGIN, bad_request
@@ -109,13 +109,15 @@ FLAT = Param(  # what bool_param reads: true/1 or false/0 (any case), empty is f
     {"type": "string", "pattern": "^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)?$"},
     description="true: nested fields as dotted keys",
 )
-STRING = {"type": "string", "maxLength": 2048}
+NO_NUL = r"^[^\u0000]*$"  # PostgreSQL text cannot hold NUL: no stored string has one
+FILLED = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"  # and something that is not white space
+STRING = {"type": "string", "maxLength": 2048, "pattern": NO_NUL}
 CHANGES = {
     "type": "object",
     "properties": {
         **{name: STRING for name in STRING_FIELDS},
-        "code": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
-        "type": {**STRING, "minLength": 1, "pattern": r"\S"},
+        "code": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": FILLED},
+        "type": {**STRING, "minLength": 1, "pattern": FILLED},
         "opts": {
             "type": "object",
             "properties": {
@@ -191,8 +193,8 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
     @operation(
         "List integration points",
         params=[
-            Param("offset", {"type": "integer", "minimum": 0}),
-            Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            Param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
+            Param("limit", {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}),
             MASK,
             Param("filter", description='JSON object of field to value: {"type":"telegram"}'),
             Param("order", description='JSON array of fields or {"field": "asc"|"desc"}'),

@@ -26,6 +26,7 @@ from hub_era.fields import (
     KEY_FIELDS,
     Order,
     apply_mask,
+    holds_nul,
     new_entity,
     validate_changes,
 )
@@ -101,6 +102,8 @@ class EraService:
         return orjson.dumps(apply_mask(to_json(point), mask, flat))
 
     def _stored(self, ident: str) -> bytes:
+        if holds_nul(ident):
+            raise error(404, "Not found")
         row = self.database.execute(
             f"SELECT CAST(data AS BLOB) FROM {TABLE} WHERE id = ?", (ident,)
         ).fetchone()
@@ -196,6 +199,8 @@ class EraService:
             )
         if self.upstream is not None:
             return await self.upstream.lookup(caller, key)
+        if holds_nul(value):
+            raise error(404, "Lookup failed")
         where = " OR ".join(f"{f} = ?" for f in fields)
         rows = self.database.execute(
             f"SELECT id FROM {TABLE} WHERE {where} ORDER BY seq", [value] * len(fields)
@@ -208,6 +213,8 @@ class EraService:
         self.authorize(caller)
         if self.upstream is not None:
             return await self.upstream.by_token(caller, token)
+        if holds_nul(token):
+            raise error(404, "Token not found")
         row = self.database.execute(
             f"SELECT id FROM {TABLE} WHERE token_local = ?", (token,)
         ).fetchone()
@@ -254,6 +261,8 @@ class EraService:
         changes = validate_changes(changes, creating=False)
         if self.upstream is not None:
             return await self.upstream.update(caller, ident, changes)
+        if holds_nul(ident):
+            raise error(404, "Not found")
         try:
             with self.database.write() as db:
                 row = db.execute(f"SELECT data FROM {TABLE} WHERE id = ?", (ident,)).fetchone()
@@ -278,6 +287,8 @@ class EraService:
         if self.upstream is not None:
             await self.upstream.delete(caller, ident)
             return
+        if holds_nul(ident):
+            raise error(404, "Not found")
         with self.database.write() as db:
             if db.execute(f"DELETE FROM {TABLE} WHERE id = ?", (ident,)).rowcount == 0:
                 raise error(404, "Not found")

@@ -12,7 +12,7 @@ import orjson
 
 from hub import paging
 from hub_era.errors import bad_request
-from hub_era.fields import OPTS, Order, field_path
+from hub_era.fields import OPTS, Order, field_path, holds_nul
 from hub_era.records import IntegrationPoint
 
 TABLE = "integration_points"
@@ -100,9 +100,11 @@ def where(filter: Any) -> tuple[list[str], list[Any]]:
             if not isinstance(v, str | bool):  # every field is one of these
                 raise bad_request(f"filter.{name}: expected a string, boolean or a list of them")
         # a value of the other type matches nothing (PostgreSQL reads every value as text:
-        # true and "true" would be one there)
+        # true and "true" would be one there), nor does a string with a NUL (none is stored)
         kind = OPTS.get(path.removeprefix("opts."), str) if path.startswith("opts.") else str
-        values = [v for v in values if type(v) is kind]
+        values = [
+            v for v in values if type(v) is kind and not (isinstance(v, str) and holds_nul(v))
+        ]
         if not values:
             clauses.append("1 = 0")
             continue
