@@ -33,10 +33,19 @@ def _text(data: dict[str, Any], key: str, limit: int) -> str:
 
 
 def _url(data: dict[str, Any]) -> str:
+    """An absolute http(s) URL that parses: a host, a port in range, no whitespace or control
+    characters (``urlsplit`` would raise on some and silently drop others)."""
     value = _text(data, "url", MAX_URL)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise bad_request(f"url: expected an http:// or https:// URL, got {value!r}")
+    refused = bad_request(f"url: expected an http:// or https:// URL, got {value!r}")
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise refused
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0-65535
+    except ValueError:
+        raise refused from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise refused
     return value
 
 

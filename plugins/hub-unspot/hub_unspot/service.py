@@ -5,6 +5,7 @@ the :class:`~hub.caller.Caller` first and checks it before anything else; the wo
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 def parse_instant(value: Any) -> int:
     if not isinstance(value, str):
         raise bad_request("at: expected an ISO 8601 date-time string")
-    try:
-        return int(parse_iso8601(value).timestamp())
+    try:  # floor: the second it happened in, also before 1970 (int() would round up there)
+        return math.floor(parse_iso8601(value).timestamp())
     except ValueError as exc:
         raise bad_request(f"at: {exc}") from None
 
