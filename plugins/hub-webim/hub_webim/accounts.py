@@ -3,7 +3,7 @@ objects their collectors hold), the aggregates Zabbix reads, and the admin's wri
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,23 @@ COLUMNS = ", ".join(("name", "domain", *FLAGS, *COUNTERS))
 CREATION_ORDER = Keyset((SortKey("seq", "seq"),))
 MAX_NUM = 10_000
 MAX_CLASSES = 10_000
+# zabbix/tornado's sums over every account, each of these counters
+TORNADO_SUMS = {
+    "sessions_cnt": ("sessions_cnt",),
+    "working_operators_cnt": ("working_operators_cnt",),
+    "chats_cnt": ("chats_cnt", "offline_chats_cnt"),
+    "failed_to_store_objects_cnt": ("failed_to_store_objects_cnt", "failed_to_store_objects_cnt_1"),
+    "collected_to_store_objects_cnt": (
+        "collected_to_store_objects_cnt",
+        "collected_to_store_objects_cnt_1",
+    ),
+}
+# every sum an endpoint reports: (where, its key, the counters it adds); an account's storager
+# counters are sums too, never above TOTAL's
+REPORTED_SUMS = (
+    *(("TOTAL", counter, (counter,)) for counter in ALL_COUNTERS),
+    *(("zabbix/tornado", key, counters) for key, counters in TORNADO_SUMS.items()),
+)
 
 
 # -- reads -----------------------------------------------------------------------------------
@@ -106,20 +123,16 @@ def stat(database: Database) -> AccountsStat:
     return AccountsStat(total=total(accounts), accounts=tuple(accounts))
 
 
+def _sum(accounts: Sequence[Account], counters: Sequence[str]) -> int:
+    return sum(getattr(a, counter) for a in accounts for counter in counters)
+
+
 def tornado(accounts: Sequence[Account]) -> ZabbixTornado:
     """Chats add offline chats, the storage counters add storager 1 to storager 0, and only
     the accounts that are not blocked count."""
     return ZabbixTornado(
-        sessions_cnt=sum(a.sessions_cnt for a in accounts),
-        working_operators_cnt=sum(a.working_operators_cnt for a in accounts),
-        chats_cnt=sum(a.chats_cnt + a.offline_chats_cnt for a in accounts),
+        **{key: _sum(accounts, counters) for key, counters in TORNADO_SUMS.items()},
         accounts_cnt=sum(1 for a in accounts if not a.blocked),
-        failed_to_store_objects_cnt=sum(
-            a.failed_to_store_objects_cnt + a.failed_to_store_objects_cnt_1 for a in accounts
-        ),
-        collected_to_store_objects_cnt=sum(
-            a.collected_to_store_objects_cnt + a.collected_to_store_objects_cnt_1 for a in accounts
-        ),
     )
 
 
@@ -135,19 +148,35 @@ def is_blocked(database: Database, name: str) -> bool:
 
 
 def resolve(database: Database, account: str | None, host: str | None, default: str) -> str | None:
-    """The ``account`` parameter, else the Host name's first label if it is an account,
-    else the configured default, else the only account when there is exactly one (a hosted
-    install has one, and the seed's requests name none)."""
+    """The ``account`` parameter, else the Host name's first label if it names an account
+    (whatever its case), else the configured default, else the only account when there is
+    exactly one (a hosted install has one, and the seed's requests name none)."""
     if account:
         return account
     name = (host or "").rsplit(":", 1)[0] if not (host or "").startswith("[") else ""
     label = name.split(".")[0] if "." in name else ""
-    if label and exists(database, label):
-        return label
+    named = _named_by_host_label(database, label) if label else None
+    if named is not None:
+        return named
     if default:
         return default
     only = read(database, "SELECT name FROM accounts LIMIT 2")
     return str(only[0][0]) if len(only) == 1 else None
+
+
+def _named_by_host_label(database: Database, label: str) -> str | None:
+    """The account a Host name's first label names. Host names are case-insensitive (a client
+    may send ``ACME.webim.ru`` or lower-case every name): the account of exactly that name,
+    else the only one whose name differs from it in case alone."""
+    names = [
+        row[0]
+        for row in read(
+            database, "SELECT name FROM accounts WHERE lower(name) = lower(?)", (label,)
+        )
+    ]
+    if label in names:
+        return label
+    return str(names[0]) if len(names) == 1 else None
 
 
 def collected_to_store_objects(
@@ -223,6 +252,7 @@ def delete(database: Database, name: str) -> None:
 
 def set_counters(database: Database, name: str, counters: Any) -> Account:
     """Set the counters sent; the storagers' are sums of objects, never set directly."""
+    counters = inputs.mapping(counters, "counters")
     if isinstance(counters, Mapping):
         for key in counters:
             if key in STORAGER_COUNTERS:
@@ -240,6 +270,7 @@ def set_counters(database: Database, name: str, counters: Any) -> Account:
             db.execute(
                 f"UPDATE accounts SET {assignments} WHERE name = ?", [*values.values(), name]
             )
+            _refuse_sums_out_of_range(db, values)
     return one(database, name)
 
 
@@ -249,6 +280,7 @@ def set_store_objects(
     """Replace what one collector of one account holds: object class -> count (0 drops it)."""
     if collector not in COLLECTORS:
         raise bad_request(f"collector: expected one of {', '.join(COLLECTORS)}, got {collector!r}")
+    objects = inputs.mapping(objects, "objects")
     if not isinstance(objects, Mapping):
         raise bad_request("objects: expected an object of class name -> count")
     if len(objects) > MAX_CLASSES:
@@ -269,4 +301,21 @@ def set_store_objects(
             "INSERT INTO store_objects (account, collector, class_name, count) VALUES (?, ?, ?, ?)",
             [(account, collector, o.class_name, o.count) for o in kept],
         )
+        _refuse_sums_out_of_range(db, (COLLECTORS[collector],), "objects")
     return kept
+
+
+def _refuse_sums_out_of_range(
+    database: Database, changed: Collection[str], field: str | None = None
+) -> None:
+    """Within a write: refuse it (all of it) if a sum that accounts-stat or zabbix/tornado
+    reports of the ``changed`` counters would pass :data:`inputs.MAX_COUNT`, the bound of every
+    count on every protocol (GraphQL's ``Int`` could not carry it). The message names ``field``,
+    else the changed counter."""
+    accounts = every(database)
+    for where, key, counters in REPORTED_SUMS:
+        touched = [counter for counter in counters if counter in changed]
+        if touched and (value := _sum(accounts, counters)) > inputs.MAX_COUNT:
+            raise bad_request(
+                f"{field or touched[0]}: {where} {key} would be {value}, above {inputs.MAX_COUNT}"
+            )

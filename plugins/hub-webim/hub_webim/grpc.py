@@ -106,12 +106,12 @@ class WebimServicer(webim_pb2_grpc.WebimServicer):
         return pb.Empty()
 
     async def SetAccountCounters(self, request: Any, context: Context) -> Any:
-        counters = {c.counter: c.value for c in request.counters}
+        counters = tuple((c.counter, c.value) for c in request.counters)  # inputs.Pairs
         account = self.service.set_counters(caller_of(context), request.name, counters)
         return to_message(pb.Account, account)
 
     async def SetStoreObjects(self, request: Any, context: Context) -> Any:
-        objects = {o.class_name: o.count for o in request.objects}
+        objects = tuple((o.class_name, o.count) for o in request.objects)  # inputs.Pairs
         stored = self.service.set_store_objects(
             caller_of(context), request.account, request.collector, objects
         )

@@ -40,6 +40,23 @@ def count(value: Any, key: str) -> int:
     return value
 
 
+Pairs = tuple[tuple[str, Any], ...]  # a map as gRPC carries it: a repeated field of pairs
+
+
+def mapping(data: Any, what: str) -> Any:
+    """``data`` as a map if it is :data:`Pairs` (else as it is, for the caller's checks): a
+    key given twice is a 400, as GraphQL refuses a field given twice, not the last value
+    silently winning."""
+    if not isinstance(data, tuple):
+        return data
+    out: dict[str, Any] = {}
+    for key, value in data:
+        if key in out:
+            raise bad_request(f"{what}: {key!r} is given more than once")
+        out[key] = value
+    return out
+
+
 def only(data: Any, allowed: tuple[str, ...], what: str) -> Mapping[str, Any]:
     """``data`` as an object holding none but the ``allowed`` fields."""
     if not isinstance(data, Mapping):

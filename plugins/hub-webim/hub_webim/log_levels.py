@@ -17,6 +17,8 @@ log = logging.getLogger("hub_webim")
 def loggers(hub: HubApi, name: str) -> tuple[str, ...]:
     """The loggers ``name`` means: every logger of a plugin (its package and
     ``hub.<plugin>``), else one logger of the hub process."""
+    if not name:
+        raise bad_request("name: required")
     plugin = hub.plugins.get(name)
     if plugin is not None:
         return tuple(plugin.loggers)
