@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from hub.api import HubApi
+from hub.errors import HubError
 from hub.records import instant, to_json
 from hub.storage import IntegrityError
 from hub_rop import inputs
@@ -167,5 +168,15 @@ class Analysis:
                 if isinstance(answer, dict):
                     answer = {**answer, "call_id": call_id}
                 self.submit(answer)
+            except HubError as refused:
+                if refused.status >= 500:  # the hub's own trouble (its database), not the answer
+                    log.exception("call %s: storing the analyser's result failed", call_id)
+                else:  # a bad answer of the analyser: one line naming what is wrong with it
+                    log.warning(
+                        "call %s: the analyser's result was refused (%s); the call waits for"
+                        " a result",
+                        call_id,
+                        refused.message,
+                    )
             except Exception:
                 log.exception("call %s: the analyser failed; the call waits for a result", call_id)

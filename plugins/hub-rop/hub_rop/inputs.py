@@ -12,6 +12,7 @@ MAX_ID = 255
 MAX_TEXT = 4096
 MAX_URL = 2048
 MAX_ITEMS = 10_000
+MAX_DEPTH = 16  # objects and arrays inside one another in extracted_data (gRPC's Struct: ~30)
 UPLOAD_REQUIRED = ("manager_id", "call_id", "deal_id", "deal_stage_id", "audio_url")
 UPLOAD_FIELDS = (*UPLOAD_REQUIRED, "duration")
 STAGE_STATUSES = ("completed", "failed")
@@ -73,6 +74,25 @@ def obj(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_request(f"{name}: expected an object")
     return value
+
+
+def document(value: Any, name: str) -> dict[str, Any]:
+    """A JSON object of an analyser or of ROP (``extracted_data``), as every protocol can give
+    it back: nested at most :data:`MAX_DEPTH` deep (a gRPC ``Struct`` cannot hold much more,
+    nor a JSON encoder), its numbers finite (a ``Struct`` can carry NaN, JSON cannot)."""
+    data = obj(value, name)
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise bad_request(f"{name}: {item!r} is not a JSON number")
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_DEPTH:
+            raise bad_request(f"{name}: objects and arrays nested deeper than {MAX_DEPTH}")
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children)
+    return data
 
 
 def no_unknown(data: dict[str, Any], known: tuple[str, ...], where: str) -> None:
@@ -245,10 +265,16 @@ def analysis(data: Any) -> dict[str, Any]:
     data = obj(data, "analysis")
     no_unknown(data, ("call_id", "checklists", "tables"), "")
     checklists, tables = [], []
+    seen_checklists: set[str] = set()
+    seen_tables: set[str] = set()
     for i, raw in enumerate(items(data.get("checklists", []), "checklists")):
         where = f"checklists[{i}]"
         entry = obj(raw, where)
         no_unknown(entry, ("checklist_id", "stages"), where)
+        checklist_id = ident(entry.get("checklist_id"), f"{where}.checklist_id")
+        if checklist_id in seen_checklists:
+            raise bad_request(f"{where}.checklist_id: {checklist_id!r} is listed twice")
+        seen_checklists.add(checklist_id)
         stages = []
         for j, raw_stage in enumerate(items(entry.get("stages"), f"{where}.stages")):
             at = f"{where}.stages[{j}]"
@@ -265,20 +291,19 @@ def analysis(data: Any) -> dict[str, Any]:
                     "quote": text(stage.get("quote"), f"{at}.quote", required=False),
                 }
             )
-        checklists.append(
-            {
-                "checklist_id": ident(entry.get("checklist_id"), f"{where}.checklist_id"),
-                "stages": stages,
-            }
-        )
+        checklists.append({"checklist_id": checklist_id, "stages": stages})
     for i, raw in enumerate(items(data.get("tables", []), "tables")):
         where = f"tables[{i}]"
         entry = obj(raw, where)
         no_unknown(entry, ("table_id", "extracted_data"), where)
+        table_id = ident(entry.get("table_id"), f"{where}.table_id")
+        if table_id in seen_tables:
+            raise bad_request(f"{where}.table_id: {table_id!r} is listed twice")
+        seen_tables.add(table_id)
         tables.append(
             {
-                "table_id": ident(entry.get("table_id"), f"{where}.table_id"),
-                "extracted_data": obj(entry.get("extracted_data"), f"{where}.extracted_data"),
+                "table_id": table_id,
+                "extracted_data": document(entry.get("extracted_data"), f"{where}.extracted_data"),
             }
         )
     if not checklists and not tables:

@@ -28,6 +28,7 @@ from hub_rop.settings import RopSettings
 from hub_rop.webhooks import Outbox
 
 COLUMNS = "kind, target_id, created_at, received, last_received_at"
+MAX_INT = 2**31 - 1  # GraphQL's Int: a score past it could not be shown over GraphQL
 
 
 def kind_of(value: Any) -> Kind:
@@ -162,6 +163,8 @@ def _field(doc: dict[str, Any], name: str, where: str, kind: type, default: Any)
         value = float(value)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise bad_request(f"{where}{name}: expected {kind.__name__}, got {value!r}")
+    if isinstance(value, int) and not -MAX_INT - 1 <= value <= MAX_INT:
+        raise bad_request(f"{where}{name}: expected an integer from {-MAX_INT - 1} to {MAX_INT}")
     return value
 
 
@@ -172,9 +175,11 @@ def _instant(doc: dict[str, Any], name: str, where: str, default: datetime) -> d
         return default
     try:
         moment = datetime.fromisoformat(str(value))
+        return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
     except ValueError:
         raise bad_request(f"{where}{name}: not an ISO 8601 date-time: {value!r}") from None
-    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first instant Python has
+        raise bad_request(f"{where}{name}: out of range: {value!r}") from None
 
 
 def checklist_result(doc: dict[str, Any], now: float) -> ChecklistResult:
@@ -216,7 +221,9 @@ def table_result(doc: dict[str, Any], target: str, now: float) -> TableResult:
         call_id=inputs.ident(doc.get("call_id"), "call_id"),
         table_id=target,
         table_name=_field(doc, "table_name", "", str, ""),
-        extracted_data=_field(doc, "extracted_data", "", dict, {}),
+        extracted_data=inputs.document(
+            _field(doc, "extracted_data", "", dict, {}), "extracted_data"
+        ),
         processing_time=_field(doc, "processing_time", "", float, 0.0),
         timestamp=_instant(doc, "timestamp", "", instant(now)),
     )
