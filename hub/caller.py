@@ -13,10 +13,10 @@ the call's metadata). A form other than the ``Authorization`` header holds a bar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
@@ -25,6 +25,7 @@ from hub.errors import HubError, StartupError
 from hub.peer import Address, Network, Peer, invocation_metadata, parse_networks
 
 Protocol = Literal["rest", "graphql", "grpc"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,10 @@ class Caller:
         # plugin -> (oldest fetched_at, any stale) of the upstream answers this request read
         self.upstream: dict[str, tuple[float, bool]] = {}
 
+    def fresh(self) -> Caller:
+        """The same presentation, looked up anew (a credential revoked since is ``None``)."""
+        return Caller(self.policy, self.protocol, self._presented.values(), self.peer)
+
     def __repr__(self) -> str:
         forms = ", ".join(map(repr, self._presented))
         return f"<Caller {self.plugin} {self.protocol} from {self.address} presenting [{forms}]>"
@@ -188,6 +193,23 @@ class Caller:
         ``X-Forwarded-For`` hop that is not one; ``None`` when unknown (a Unix socket, a hop
         that is not an address)."""
         return self.peer.client(self.policy.trusted_proxies)
+
+
+async def while_admitted(
+    caller: Caller, check: Callable[[Caller], object], items: AsyncIterator[T]
+) -> AsyncIterator[T]:
+    """``items`` (a subscription's events), each passed on only once ``check`` (the plugin's
+    own check, as the subscription started) admits ``caller`` looked up anew: a credential
+    revoked, or a user removed, while a GraphQL subscription or a gRPC stream runs ends it at
+    its next item with the check's error, as the next request would be refused."""
+    try:
+        async for item in items:
+            check(caller.fresh())
+            yield item
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def trusted_proxies(plugin: str, settings: Any) -> tuple[Network, ...]:

@@ -436,6 +436,36 @@ async def test_graphql_subscription_over_websocket(
             await asyncio.sleep(0.05)
 
 
+async def test_a_subscription_ends_at_its_next_note_once_its_token_is_revoked(
+    hub: HubProcess, writer: str
+) -> None:
+    listed = {c["id"] for c in json.loads(hub.cli("creds", "list", "notes").stdout)}
+    issued = hub.creds("notes", scope="read")
+    (credential_id,) = {
+        c["id"] for c in json.loads(hub.cli("creds", "list", "notes").stdout)
+    } - listed
+    async with acknowledged(hub.url, bearer(str(issued["token"]))) as ws:
+        await subscribe(ws, "subscription { notesNoteAdded { title } }")
+        deadline = time.monotonic() + 10
+        while await _subscribers(hub) != "1":
+            assert time.monotonic() < deadline, "the subscription never started"
+            await asyncio.sleep(0.05)
+        await create(hub, writer, title="while valid")
+        message = await next_message(ws)
+        assert message["payload"]["data"]["notesNoteAdded"] == {"title": "while valid"}
+        hub.cli("creds", "revoke", "notes", credential_id)
+        await create(hub, writer, title="after the revocation")
+        message = await next_message(ws)
+        print(message)
+        assert "after the revocation" not in json.dumps(message)
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+        deadline = time.monotonic() + 10
+        while await _subscribers(hub) != "0":
+            assert time.monotonic() < deadline, "the revoked subscription still runs"
+            await asyncio.sleep(0.05)
+
+
 async def test_graphql_subscription_needs_a_token(hub: HubProcess) -> None:
     message = await first_answer(hub.url, {}, "subscription { notesNoteAdded { id } }")
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]

@@ -266,3 +266,49 @@ async def test_a_received_result_the_hub_could_not_store_or_show_is_400(
     calls = await fronting.rpc("ListCalls", rop_pb2.ListCallsRequest(), ADMIN_TOKEN)
     assert [c.call_id for c in calls.calls] == [good["call_id"]]
     assert not [line for line in fronting.hub.output if "Traceback" in line]
+
+
+async def _credential_ids(rop: Rop) -> set[str]:
+    data = await rop.gql_data(
+        '{ hub { credentials(plugin: "rop", first: 1000) { nodes { id } } } }', token=ADMIN_TOKEN
+    )
+    return {node["id"] for node in data["hub"]["credentials"]["nodes"]}
+
+
+async def test_a_grpc_watch_ends_at_its_next_call_once_its_key_is_revoked(
+    rop: Rop, audio: AudioServer
+) -> None:
+    checklist, _ = await definitions(rop)
+    answer = {"checklistId": checklist, "stages": [{"stageId": "g", "status": "completed"}]}
+    before = await _credential_ids(rop)
+    watcher = await rop.new_key()
+    (watcher_id,) = await _credential_ids(rop) - before
+    stream = rop.stub.WatchCallAnalyzed(
+        rop_pb2.WatchCallAnalyzedRequest(), metadata=(("authorization", f"Bearer {watcher}"),)
+    )
+
+    async def subscribed() -> bool:
+        data = await rop.gql_data("{ hub { health { plugin detail } } }", token=ADMIN_TOKEN)
+        detail = next(p["detail"] for p in data["hub"]["health"] if p["plugin"] == "rop")
+        return "ropCallAnalyzed subscribers: 1" in detail
+
+    await until(subscribed)
+    _, first = await waiting_call(rop, audio)
+    await rop.gql_data(SUBMIT, {"i": {"callId": first, "checklists": [answer]}}, ADMIN_TOKEN)
+    async with asyncio.timeout(15):
+        seen = await stream.read()
+    assert seen.call_id == first
+    revoke = 'mutation($id: ID!) { hubRevokeCredential(plugin: "rop", id: $id) { id } }'
+    await rop.gql_data(revoke, {"id": watcher_id}, token=ADMIN_TOKEN)
+    _, second = await waiting_call(rop, audio)
+    await rop.gql_data(SUBMIT, {"i": {"callId": second, "checklists": [answer]}}, ADMIN_TOKEN)
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        async with asyncio.timeout(15):
+            while True:  # anything but the revoked key's error fails the test
+                assert (await stream.read()).call_id != second
+    assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED, ended.value
+
+    async def unsubscribed() -> bool:
+        return not await subscribed()
+
+    await until(unsubscribed)

@@ -442,6 +442,31 @@ async def test_display_status_subscription_over_websocket(hub: HubProcess) -> No
         await ws.send_json({"id": "1", "type": "complete"})
 
 
+async def test_a_subscription_ends_at_its_next_change_once_its_user_is_deleted(
+    hub: HubProcess,
+) -> None:
+    issued = grpc_call(hub, "CreateUser", pb.CreateUserRequest(role="owner"))
+    async with acknowledged(hub.url, bearer(issued.token)) as ws:
+        await subscribe(ws, "subscription { unspotDisplayStatusChanged { id status } }")
+        deadline = time.monotonic() + 10
+        while await _subscribers(hub) != "1":
+            assert time.monotonic() < deadline, "the subscription never started"
+            await asyncio.sleep(0.05)
+        appeared = pb.UpsertDisplayRequest(id="gone-1", name="Hall", status="online")
+        grpc_call(hub, "UpsertDisplay", appeared)
+        change = (await next_message(ws))["payload"]["data"]["unspotDisplayStatusChanged"]
+        assert change == {"id": "gone-1", "status": "online"}
+        grpc_call(hub, "DeleteUser", pb.DeleteUserRequest(user_id=issued.user_id))
+        grpc_call(hub, "SetDisplayStatus", pb.SetStatusRequest(id="gone-1", status="offline"))
+        message = await next_message(ws)
+        assert message["type"] == "next" and message["payload"]["data"] is None, message
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        deadline = time.monotonic() + 10
+        while await _subscribers(hub) != "0":
+            assert time.monotonic() < deadline, "the subscription outlived its user"
+            await asyncio.sleep(0.05)
+
+
 async def test_subscription_needs_a_reading_role(hub: HubProcess) -> None:
     message = await first_answer(
         hub.url,

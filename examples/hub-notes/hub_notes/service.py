@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from hub.api import HubApi
-from hub.caller import Caller
+from hub.caller import Caller, while_admitted
 from hub.paging import Page
 from hub_notes.auth import authorize
 from hub_notes.errors import bad_request, error
@@ -111,9 +111,10 @@ class NotesService:
     # -- the subscription ----------------------------------------------------------------
     def added(self, caller: Caller) -> AsyncIterator[Note]:
         """Each note created from now on, as it is created, until the hub shuts down (the
-        host's event bus ends the stream then, or when the subscriber lags too far)."""
+        host's event bus ends the stream then, or when the subscriber lags too far), or the
+        token is revoked (the check runs again before each note)."""
         authorize(caller)
-        return self.hub.events.subscribe(TOPIC)
+        return while_admitted(caller, authorize, self.hub.events.subscribe(TOPIC))
 
     @property
     def subscribers(self) -> int:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from hub.api import HubApi
-from hub.caller import Caller
+from hub.caller import Caller, while_admitted
 from hub.paging import Page
 from hub_rop import inputs
 from hub_rop.analysis import ANALYZED_TOPIC, Analysis
@@ -192,7 +192,8 @@ class RopService:
 
     def analyzed(self, caller: Caller) -> AsyncIterator[Call]:
         self.access.reader(caller)
-        return self.hub.events.subscribe(ANALYZED_TOPIC)  # type: ignore[no-any-return]
+        calls = self.hub.events.subscribe(ANALYZED_TOPIC)
+        return while_admitted(caller, self.access.reader, calls)
 
     # -- webhooks ------------------------------------------------------------------------
     def deliveries(

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hub.api import HubApi
-from hub.caller import Caller
+from hub.caller import Caller, while_admitted
 from hub.credentials import Credential, CredentialType
 from hub.paging import Page
 from hub.records import parse_iso8601
@@ -108,7 +108,8 @@ class UnspotService:
 
     def display_status_changes(self, caller: Caller) -> AsyncIterator[DisplayStatusChange]:
         self.authorize(caller)
-        return self.hub.events.subscribe(DISPLAY_TOPIC)  # type: ignore[no-any-return]
+        changes = self.hub.events.subscribe(DISPLAY_TOPIC)
+        return while_admitted(caller, self.authorize, changes)
 
     # -- users (admin) -------------------------------------------------------------------
     def create_user(self, caller: Caller, role: Any, name: Any = "") -> IssuedToken:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from hub.api import HubApi
-from hub.caller import Caller
+from hub.caller import Caller, while_admitted
 from hub.errors import HubError
 from hub.paging import Page
 from hub_webim import (
@@ -254,7 +254,8 @@ class WebimService:
         """Each restart of the fronted Webim (a new instance-id), seen while subscribed; in
         local mode the hub is the instance, and its restart ends the subscription itself."""
         auth.require_service(caller)
-        return self.hub.events.subscribe(RESTART_TOPIC)  # type: ignore[no-any-return]
+        restarts = self.hub.events.subscribe(RESTART_TOPIC)
+        return while_admitted(caller, auth.require_service, restarts)
 
     # -- log levels ----------------------------------------------------------------------------
     async def set_log_level(
