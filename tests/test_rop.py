@@ -342,10 +342,11 @@ def snake_to_camel(name: str) -> str:
             f"audio_url: bad host name in 'http://{'a' * 64}.com/x'",
         ),
         ({"audio_url": "http://[::1/x"}, "audio_url: not a URL: 'http://[::1/x'"),
-        # a host the HTTP client refuses to put in a request: not the file host failing (502)
+        # an invisible character (the HTTP client would refuse the host): not the file host
+        # failing (502)
         (
             {"audio_url": "http://a\u200db.com/x"},
-            "audio_url: not a URL the hub can fetch: 'http://a\\u200db.com/x'",  # repr
+            "audio_url: a control or invisible character in 'http://a\\u200db.com/x'",  # repr
         ),
         (
             {"colour": "red"},

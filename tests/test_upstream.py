@@ -593,8 +593,19 @@ async def test_the_vendors_401_comes_back_as_its_own(tmp_path: Path) -> None:
             {"HUB_UNSPOT_MODE": "upstream", "HUB_UNSPOT_UPSTREAM_URL": "http://127.0.0.1:9"},
             "plugins.unspot.upstream.token",
         ),
+        *(
+            (
+                {
+                    "HUB_UNSPOT_MODE": "upstream",
+                    "HUB_UNSPOT_UPSTREAM_URL": url,
+                    "HUB_UNSPOT_UPSTREAM_TOKEN": "t",
+                },
+                "plugins.unspot.upstream.url",
+            )
+            for url in ("http://[::1", "http://127.0.0.1:99999", "http://exa mple.org")
+        ),
     ],
-    ids=["bogus-mode", "no-url", "bad-budget", "no-token"],
+    ids=["bogus-mode", "no-url", "bad-budget", "no-token", "no-ipv6-end", "big-port", "space"],
 )
 def test_a_bad_upstream_setting_stops_the_start_naming_it(
     tmp_path: Path, settings: dict[str, str], key: str

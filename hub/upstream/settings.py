@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hub.config import ConfigError
+from hub.urls import http_url_fault
 
 MODES = ("local", "upstream")
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|h)?\s*$")
@@ -72,9 +73,10 @@ class UpstreamSettings:
     def check(self, plugin: str) -> None:
         """Every value, naming its key; called by the host when the plugin starts upstream."""
         key = f"plugins.{plugin}.upstream"
+        fault = http_url_fault(self.url)
+        if fault is not None:
+            raise ConfigError(f"{key}.url: {fault}")
         split = urlsplit(self.url)
-        if split.scheme not in ("http", "https") or not split.hostname:
-            raise ConfigError(f"{key}.url: expected an http:// or https:// URL, got {self.url!r}")
         if split.username or split.password:
             raise ConfigError(f"{key}.url: put the vendor's credential in its own setting")
         if split.query or split.fragment:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import urlsplit
 
+from hub.urls import http_url_fault
 from hub_rop.errors import bad_request
 
 MAX_ID = 255
@@ -42,23 +42,11 @@ def text(value: Any, name: str, *, required: bool = True, limit: int = MAX_TEXT)
 
 
 def http_url(value: Any, name: str) -> str:
-    """An http(s) URL the hub can fetch: its host must be a name a resolver takes (the IDNA
-    codec's labels of 1 to 63 characters), else the fetch fails before any answer."""
+    """An http(s) URL the hub can fetch or post to (:func:`hub.urls.http_url_fault`)."""
     url = text(value, name, limit=MAX_URL)
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # an unclosed IPv6 literal
-        raise bad_request(f"{name}: not a URL: {url!r}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise bad_request(f"{name}: expected an http or https URL, got {url!r}")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise bad_request(f"{name}: bad port in {url!r}") from None
-    try:
-        parts.hostname.encode("idna")
-    except UnicodeError:
-        raise bad_request(f"{name}: bad host name in {url!r}") from None
+    fault = http_url_fault(url)
+    if fault is not None:
+        raise bad_request(f"{name}: {fault}")
     return url
 
 

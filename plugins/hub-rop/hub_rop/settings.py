@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from hub.config import ConfigError
 from hub.peer import parse_networks
 from hub.upstream import UpstreamSettings, check_mode
+from hub.urls import http_url_fault
 
 PLUGIN = "rop"
 
@@ -61,9 +62,9 @@ class RopSettings:
                 f"{upstream}.api_key: the vendor's API key is required in upstream mode"
                 " (or HUB_ROP_UPSTREAM_API_KEY)"
             )
-        public = self.upstream.public_url
-        if public and not public.startswith(("http://", "https://")):
-            raise ConfigError(f"{upstream}.public_url: expected an http:// or https:// URL")
+        fault = http_url_fault(self.upstream.public_url) if self.upstream.public_url else None
+        if fault is not None:
+            raise ConfigError(f"{upstream}.public_url: {fault}")
         for index, entry in enumerate(self.upstream.receiver_allow):
             try:
                 parse_networks([entry])

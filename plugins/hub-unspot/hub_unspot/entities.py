@@ -8,10 +8,10 @@ import re
 import secrets
 import string
 from typing import Any
-from urllib.parse import urlsplit
 
 from hub.errors import HubError
 from hub.storage import Database
+from hub.urls import http_url_fault
 from hub_unspot.errors import bad_request, error
 from hub_unspot.records import Entity
 from hub_unspot.storage import MAX_NAME, Kind, first_row
@@ -33,19 +33,10 @@ def _text(data: dict[str, Any], key: str, limit: int) -> str:
 
 
 def _url(data: dict[str, Any]) -> str:
-    """An absolute http(s) URL that parses: a host, a port in range, no whitespace or control
-    characters (``urlsplit`` would raise on some and silently drop others)."""
     value = _text(data, "url", MAX_URL)
-    refused = bad_request(f"url: expected an http:// or https:// URL, got {value!r}")
-    if any(c.isspace() or not c.isprintable() for c in value):
-        raise refused
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a port that is not a number in 0-65535
-    except ValueError:
-        raise refused from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise refused
+    fault = http_url_fault(value)
+    if fault is not None:
+        raise bad_request(f"url: {fault}")
     return value
 
 
