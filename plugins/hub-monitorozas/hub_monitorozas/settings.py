@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from dataclasses import dataclass, field
 
 from hub.config import ConfigError
 from hub.upstream import UpstreamSettings, check_mode
+from hub_monitorozas.checks import trust_store
 
 PLUGIN = "monitorozas"
 
@@ -59,6 +61,19 @@ class MonitorozasSettings:
             except ValueError:
                 raise ConfigError(
                     f"plugins.{PLUGIN}.resolver: expected an IP address, got {self.resolver!r}"
+                ) from None
+        if not all(" " <= char <= "~" for char in self.user_agent):
+            raise ConfigError(
+                f"plugins.{PLUGIN}.user_agent: printable ASCII only (an HTTP header value),"
+                f" got {self.user_agent!r}"
+            )
+        if self.ca_file:
+            try:  # every HTTPS and TLS check would fail on it
+                trust_store(self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"plugins.{PLUGIN}.ca_file: cannot load {self.ca_file!r} as a PEM trust"
+                    f" store: {exc}"
                 ) from None
         for i, cidr in enumerate(self.trusted_proxies):
             try:

@@ -129,22 +129,34 @@ def hostname(name: str, value: Any) -> str:
     return ascii_name
 
 
-def ip_text(name: str, value: Any) -> str:
+def address_target(name: str, value: Any) -> str | None:
+    """``value`` as a target address, compressed; None when it is no IP address at all. An
+    IPv4-mapped address (``::ffff:192.0.2.1``) is its IPv4 host, checked and looked up as one;
+    an address with a zone index (``fe80::1%eth0``) names an interface of the hub's machine,
+    not a target, and its zone is free text that would reach Host headers and DNS names."""
     if not isinstance(value, str):
-        raise invalid(name, f"expected an IPv4 or IPv6 address, got {value!r}")
+        return None
     try:
-        return ipaddress.ip_address(value.strip().strip("[]")).compressed
+        address = ipaddress.ip_address(value.strip().strip("[]"))
     except ValueError:
-        raise invalid(name, f"not an IPv4 or IPv6 address: {value!r}") from None
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id is not None:
+            raise invalid(name, f"an address with a zone index is not a target: {value!r}")
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped.compressed
+    return address.compressed
+
+
+def ip_text(name: str, value: Any) -> str:
+    found = address_target(name, value)
+    if found is None:
+        raise invalid(name, f"not an IPv4 or IPv6 address: {value!r}")
+    return found
 
 
 def host_or_ip(name: str, value: Any) -> str:
-    if isinstance(value, str):
-        try:
-            return ipaddress.ip_address(value.strip().strip("[]")).compressed
-        except ValueError:
-            pass
-    return hostname(name, value)
+    return address_target(name, value) or hostname(name, value)
 
 
 def target(target_type: str, value: Any) -> str:
@@ -260,6 +272,8 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
         raise invalid("location", f"expected a string, got {location!r}")
     if len(location) > MAX_LOCATION:
         raise invalid("location", f"longer than {MAX_LOCATION} characters")
+    if "\0" in location:  # PostgreSQL's text cannot hold one: refused alike on every engine
+        raise invalid("location", "must not contain NUL characters")
     out["location"] = location.strip()
     out["is_enabled"] = as_bool("is_enabled", data["is_enabled"]) if given("is_enabled") else True
     return out
