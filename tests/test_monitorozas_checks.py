@@ -538,6 +538,35 @@ def test_status_change_stream_over_grpc(hub: HubProcess, key: str, targets: Targ
     assert change.device.last_error == "public_http: HTTP 503, expected 200"
 
 
+def _credential_ids(hub: HubProcess) -> set[str]:
+    return {c["id"] for c in json.loads(hub.cli("creds", "list", "monitorozas").stdout)}
+
+
+def test_a_stream_ends_at_its_next_change_once_its_key_is_revoked(
+    hub: HubProcess, targets: Targets
+) -> None:
+    api = Api(hub.http)
+    before = _credential_ids(hub)
+    watcher = hub.creds("monitorozas", user="watcher", scopes="read")["key"]
+    (watcher_id,) = _credential_ids(hub) - before
+    writer = hub.creds("monitorozas", user="watcher", scopes="read,write")["key"]  # same user
+    with grpc.insecure_channel(hub.grpc) as channel:
+        stub = monitorozas_pb2_grpc.MonitorozasStub(channel)
+        stream = stub.WatchDeviceStatus(
+            pb.WatchRequest(), metadata=(("authorization", f"Bearer {watcher}"),), timeout=30
+        )
+        wait_for(lambda: "status subscribers: 1" in _readiness(hub), 10, "never subscribed")
+        first = create(api, writer, web(targets, "http", location="while the key is live"))
+        assert next(stream).device.id == first["id"]
+        hub.cli("creds", "revoke", "monitorozas", watcher_id)
+        second = create(api, writer, web(targets, "http", location="after the revocation"))
+        with pytest.raises(grpc.RpcError) as ended:
+            for change in stream:  # anything but the revoked key's error fails the test
+                assert change.device.id != second["id"]
+    assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED, ended.value
+    wait_for(lambda: "status subscribers: 0" in _readiness(hub), 10, "the stream outlived its key")
+
+
 def _readiness(hub: HubProcess) -> str:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # the subscriber count is a probe detail
     asked = urllib.request.Request(hub.url + "/readyz", headers=admin)

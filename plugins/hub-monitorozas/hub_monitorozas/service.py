@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from hub.api import HubApi
-from hub.caller import Caller
+from hub.caller import Caller, while_admitted
 from hub.paging import Page
 from hub.records import ISO_Z
 from hub_monitorozas import storage, validation
@@ -134,8 +134,12 @@ class MonitorozasService:
     def status_changes(self, caller: Caller) -> AsyncIterator[StatusChange]:
         """Each change of a device's status from now on: the caller's devices (all for the
         admin, and for everyone in upstream mode, where every key sees the vendor account's)."""
-        holder = self.authorize(caller).require("read")
-        return self.events.seen_by(None if self.upstream is not None else holder.owner)
+        holder = self._reader(caller)
+        changes = self.events.seen_by(None if self.upstream is not None else holder.owner)
+        return while_admitted(caller, self._reader, changes)
+
+    def _reader(self, caller: Caller) -> KeyHolder:
+        return self.authorize(caller).require("read")
 
     @property
     def subscribers(self) -> int:
