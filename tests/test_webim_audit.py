@@ -3,16 +3,22 @@ given twice over gRPC, an empty logger name on the read-back, and Host names in 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from hub_webim.records import RESTART_TOPIC, InstanceRestart
 from hub_webim.v1 import webim_pb2 as pb
 
+from hub.testing.inprocess import running_hub
 from tests.hubproc import HubProcess
 from tests.webim_client import (
     PREFIX,
+    basic,
     gql_error,
     graphql,
     parse_var_dump,
@@ -21,6 +27,7 @@ from tests.webim_client import (
     rpc_error,
     service_login,
 )
+from tests.ws_client import acknowledged, next_message, subscribe
 
 MAX = 2**31 - 1  # GraphQL's Int, the bound of every count
 
@@ -225,3 +232,35 @@ async def test_the_host_name_names_an_account_in_any_case(hub: HubProcess, auth:
     finally:
         for name in ("acme", "Beta", "beta"):
             await graphql(hub, f'mutation {{ webimDeleteAccount(name: "{name}") }}')
+
+
+async def test_a_restart_subscription_ends_at_its_next_event_once_its_login_is_revoked(
+    tmp_path: Path,
+) -> None:
+    """Restarts reach local mode's subscribers only through the event bus (the fronted Webim's
+    restarts in upstream mode): published on the hub's own bus here."""
+    async with running_hub(tmp_path, {"HUB_PLUGINS": "webim"}) as running:
+        login = running.creds("webim", kind="service")
+        (credential,) = [
+            c
+            for c in running.hub.credentials.listing("webim").items
+            if c["login"] == login["login"]
+        ]
+        query = "subscription { webimInstanceRestarted { instanceId } }"
+        async with acknowledged(running.url, {"Authorization": basic(**login)}) as ws:
+            await subscribe(ws, query)
+            async with asyncio.timeout(10):
+                while not running.hub.events.subscribers(RESTART_TOPIC):
+                    await asyncio.sleep(0.05)
+            seen = datetime.now(UTC)
+            running.hub.events.publish(RESTART_TOPIC, InstanceRestart("b" * 32, "a" * 32, seen))
+            message = await next_message(ws)
+            assert message["payload"]["data"]["webimInstanceRestarted"] == {"instanceId": "b" * 32}
+            running.hub.credentials.revoke("webim", credential["id"])
+            running.hub.events.publish(RESTART_TOPIC, InstanceRestart("c" * 32, "b" * 32, seen))
+            message = await next_message(ws)
+            assert message["type"] == "next" and message["payload"]["data"] is None, message
+            assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+            async with asyncio.timeout(10):
+                while running.hub.events.subscribers(RESTART_TOPIC):
+                    await asyncio.sleep(0.05)
