@@ -37,6 +37,8 @@ BREACHES = [
     "REST POST /items without a credential: answered 400 as application/json {'detail': 'str'},"
     " not in the plugin's error shape",
     "GraphQL query broken.boom without a credential: INTERNAL",
+    "GraphQL query broken.tooBig without a credential: INTERNAL",
+    "GraphQL query broken.missing without a credential: INTERNAL",
     "GraphQL subscription brokenTicks without a credential: INTERNAL",
     "GraphQL subscription brokenTicks with a wrong credential: INTERNAL",
     f"gRPC /{SERVICE}/Fail without a credential: INTERNAL without a hub-status trailer",
@@ -114,3 +116,26 @@ def test_the_kit_imports_no_pytest() -> None:
     code = "import sys, hub.cli, hub.testing.conformance; print('pytest' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "hub_env", [{"HUB_PLUGINS": "broken", "HUB_PLUGINS_DIR": str(BROKEN)}], ids=["broken"]
+)
+@pytest.mark.parametrize("field", ["tooBig", "missing"])
+async def test_an_answer_graphql_cannot_carry_is_the_hubs_fault_not_the_clients(
+    hub_client: HubClient, field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resolver's value its type cannot carry (an int past GraphQL's Int, null for a non-null
+    field) is an internal error, logged, as a resolver's exception is: not a request error that
+    blames the client's document (over HTTP and over the websocket alike)."""
+    internal = {"code": "INTERNAL", "plugin": None, "status": 500, "reason": "internal"}
+    answer = await hub_client.graphql(f"{{ broken {{ {field} }} }}")
+    (error,) = answer["errors"]
+    assert (error["message"], error["extensions"]) == ("internal error", internal), answer
+    assert error["path"] == ["broken", field]
+    async with hub_client.subscription(f"query {{ broken {{ {field} }} }}") as answers:
+        message = await anext(answers)
+    (error,) = message["payload"]["errors"]
+    assert (error["message"], error["extensions"]) == ("internal error", internal), message
+    logged = [r for r in caplog.records if r.levelname == "ERROR" and field in r.getMessage()]
+    assert len(logged) == 2, [r.getMessage() for r in caplog.records]

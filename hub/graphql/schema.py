@@ -23,6 +23,7 @@ from hub.config import GraphQLLimits
 from hub.errors import HubError, StartupError
 from hub.graphql.documents import CachedDocuments, DocumentCache
 from hub.graphql.fast import PlainSubtreeExecutor
+from hub.graphql.faults import is_internal, log_internal
 from hub.graphql.limits import INTERNAL, request_error_extensions
 from hub.graphql.resolvers import lighten
 from hub.graphql.types import SHARED_TYPES
@@ -90,13 +91,12 @@ class HubSchema(strawberry.Schema):
                 )
         for error in errors:
             self.attribute(error, operation)
-            original = error.original_error
-            if original is not None and not isinstance(original, HubError | GraphQLError):
-                log.error("resolver failed at %s", error.path, exc_info=original)
+            if is_internal(error):
+                log_internal(error)
                 error.message = "internal error"
                 error.extensions = dict(INTERNAL)
-            elif original is None and "code" not in (error.extensions or {}):
-                invalid = error.path is not None or any(error is e for e in refused)
+            elif error.original_error is None and "code" not in (error.extensions or {}):
+                invalid = any(error is e for e in refused)
                 reason = "graphql_invalid" if invalid else "bad_variables"
                 error.extensions = request_error_extensions(reason)
 

@@ -22,6 +22,7 @@ from hub.errors import HubError
 from hub.graphql import graphiql
 from hub.graphql.context import HubContext
 from hub.graphql.fast import PlainSubtreeExecutor
+from hub.graphql.faults import is_internal, log_internal
 from hub.graphql.limits import INTERNAL, request_error_extensions
 from hub.graphql.persisted import (
     PersistedQueries,
@@ -65,8 +66,8 @@ def format_error(error: GraphQLError, reason: str = "graphql_invalid") -> dict[s
     original = error.original_error
     if isinstance(original, HubError):
         formatted["extensions"] = original.extensions
-    elif original is not None and not isinstance(original, GraphQLError):
-        log.error("resolver failed at %s", error.path, exc_info=original)
+    elif is_internal(error):
+        log_internal(error)
         formatted["message"] = "internal error"
         formatted["extensions"] = dict(INTERNAL)
     elif "code" not in (formatted.get("extensions") or {}):

@@ -37,6 +37,14 @@ class BrokenQuery:
     def boom(self) -> int:
         raise ValueError("a bug")  # INTERNAL
 
+    @strawberry.field
+    def too_big(self) -> int:
+        return 2**31  # no GraphQL Int: the hub's own fault, INTERNAL, not the client's
+
+    @strawberry.field
+    def missing(self) -> int:
+        return None  # type: ignore[return-value]  # null for a non-null field: INTERNAL
+
 
 @strawberry.type
 class BrokenSubscription:
