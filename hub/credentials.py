@@ -475,6 +475,20 @@ class CredentialStore:
         used = self.last_used.of([credential_id]).get(credential_id)
         return self._describe((*row[:5], now), used)
 
+    def revoke_matching(self, plugin: str, attr: str, value: str | int) -> int:
+        """Revoke every live credential of ``plugin`` whose attribute ``attr`` is ``value`` (a
+        plugin's own record is gone: its user, its account), at once, everywhere, so listings
+        no longer show them live; how many were."""
+        self._type(plugin)
+        with self.database.write() as db:
+            revoked = db.execute(
+                "UPDATE credentials SET revoked_at = ? WHERE plugin = ? AND revoked_at IS NULL"
+                " AND json_extract(attrs, '$.' || ?) = ?",
+                (time.time(), plugin, attr, value),
+            ).rowcount
+        self._clear_caches()
+        return int(revoked)
+
     def rotate(self, plugin: str, credential_id: str) -> tuple[str, dict[str, Any]]:
         """A new secret, under a new id, with the same login and attributes; the old one is
         revoked in the same transaction. A new id because that is what the plugin's own way of

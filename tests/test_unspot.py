@@ -5,6 +5,7 @@ that follow the admin API, and the same data and errors over REST, GraphQL and g
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -100,11 +101,18 @@ async def test_new_token_revokes_the_old_one_cli_and_admin_api(hub: HubProcess) 
     assert (await get(hub, "/calendars", fourth.token))[0] == 200
 
 
+def _live_credentials_of(hub: HubProcess, user_id: str) -> list[str]:
+    listed = json.loads(hub.cli("creds", "list", "unspot").stdout)
+    return [c["id"] for c in listed if c["attrs"].get("user_id") == user_id]
+
+
 async def test_deleting_a_user_kills_its_token(hub: HubProcess) -> None:
     issued = grpc_call(hub, "CreateUser", pb.CreateUserRequest(role="owner", name="Leaver"))
     assert (await get(hub, "/displays", issued.token))[0] == 200
+    assert len(_live_credentials_of(hub, issued.user_id)) == 1
     grpc_call(hub, "DeleteUser", pb.DeleteUserRequest(user_id=issued.user_id))
     assert (await get(hub, "/webhooks", issued.token))[2] == SEED_401
+    assert _live_credentials_of(hub, issued.user_id) == []  # not listed as live any more
     missing = grpc_error(hub, "DeleteUser", pb.DeleteUserRequest(user_id=issued.user_id), ADMIN)
     assert missing.code().name == "NOT_FOUND"
 

@@ -127,9 +127,11 @@ class UnspotService:
         return IssuedToken(**self.hub.credentials.issue(PLUGIN, {"user_id": str(user_id)}))
 
     def delete_user(self, caller: Caller, user_id: Any) -> str:
+        """The user and its token: refused from now on, and no longer listed as live."""
         self.auth.admin(caller)
         if not storage.delete_user(self.database, user_id):
             raise user_not_found(user_id)
+        self.hub.credentials.revoke_matching(PLUGIN, "user_id", str(user_id))
         return str(user_id)
 
     def list_users(self, caller: Caller, page: Page) -> UserPage:
