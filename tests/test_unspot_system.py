@@ -152,3 +152,16 @@ async def test_a_data_directory_that_is_gone_is_offline(fragile: HubProcess) -> 
     assert await eventually(lambda: status_is(fragile, filesystem="online", database="online"))
     assert not list(data_dir.glob(".unspot-probe-*"))  # the probe cleans up after itself
     shutil.rmtree(moved, ignore_errors=True)
+
+
+def test_the_filesystem_probe_never_removes_another_hubs(tmp_path: Path) -> None:
+    """Hubs in containers of their own, each process 1, may share the data directory: a probe
+    named by the process id would be the other's, truncated and removed under it."""
+    from hub_unspot.probes import filesystem_status
+
+    others = [tmp_path / f".unspot-probe-{os.getpid()}", tmp_path / ".unspot-probe-1"]
+    for other in others:
+        other.write_bytes(b"another hub's probe, mid-write\n")
+    assert filesystem_status(tmp_path) == "online"
+    assert [o.read_bytes() for o in others] == [b"another hub's probe, mid-write\n"] * 2
+    assert sorted(tmp_path.iterdir()) == sorted(others)  # its own is gone

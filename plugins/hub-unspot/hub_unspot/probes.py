@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -37,10 +38,12 @@ def _fresh_tables(database: Database) -> set[str]:
 
 
 def filesystem_status(data_dir: Path) -> str:
-    """Online when a file in the data directory can be created, written, fsynced and removed."""
-    probe = data_dir / f".unspot-probe-{os.getpid()}"
+    """Online when a file in the data directory can be created, written, fsynced and removed.
+    Its name is random, not the process id: hubs in containers of their own may share the
+    directory and each be process 1, and one must never remove the other's probe."""
+    probe = data_dir / f".unspot-probe-{secrets.token_hex(8)}"
     try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, b"unspot filesystem probe\n")
             os.fsync(fd)
