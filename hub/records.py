@@ -32,6 +32,9 @@ T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 Timespec = Literal["seconds", "centiseconds", "milliseconds", "microseconds"]
 SPEC_KEY = "hub.records"  # where a field's rendering rules live in dataclass field metadata
+INT_MAX = 2**31 - 1
+"""The largest integer every protocol carries as a number: GraphQL's ``Int`` is 32-bit. A value
+a plugin stores past it could be given over REST and gRPC but never over GraphQL."""
 
 
 # -- names ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -312,3 +313,30 @@ async def test_a_grpc_watch_ends_at_its_next_call_once_its_key_is_revoked(
         return not await subscribed()
 
     await until(unsubscribed)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("MAX_AUDIO_BYTES", str(2**31), "plugins.rop.max_audio_bytes: at most 2147483647"),
+        ("UPSTREAM_PUBLIC_URL", "http://hub.example:99999/", "plugins.rop.upstream.public_url"),
+    ],
+)
+def test_a_setting_no_protocol_could_carry_stops_the_start(
+    tmp_path: Path, setting: str, value: str, named: str
+) -> None:
+    """A recording's size is a GraphQL Int (so no download may pass it); the public URL is
+    where the vendor posts results (so it must be one a request could go to)."""
+    env = {
+        "HUB_PLUGINS": "rop",
+        f"HUB_ROP_{setting}": value,
+        **(
+            {"HUB_ROP_MODE": "upstream", "HUB_ROP_UPSTREAM_URL": "http://127.0.0.1:9"}
+            | {"HUB_ROP_UPSTREAM_API_KEY": "k"}
+            if setting.startswith("UPSTREAM")
+            else {}
+        ),
+    }
+    with pytest.raises(RuntimeError) as failed:
+        HubProcess(tmp_path / "data", env=env).start()
+    assert named in str(failed.value) and "Traceback" not in str(failed.value)

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from hub.peer import Address, parse_networks
-from hub.records import instant, to_json
+from hub.records import INT_MAX, instant, to_json
 from hub_rop import inputs
 from hub_rop.calls import Calls
 from hub_rop.definitions import CHECKLISTS, KINDS, Kind
@@ -28,7 +28,6 @@ from hub_rop.settings import RopSettings
 from hub_rop.webhooks import Outbox
 
 COLUMNS = "kind, target_id, created_at, received, last_received_at"
-MAX_INT = 2**31 - 1  # GraphQL's Int: a score past it could not be shown over GraphQL
 
 
 def kind_of(value: Any) -> Kind:
@@ -163,8 +162,8 @@ def _field(doc: dict[str, Any], name: str, where: str, kind: type, default: Any)
         value = float(value)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise bad_request(f"{where}{name}: expected {kind.__name__}, got {value!r}")
-    if isinstance(value, int) and not -MAX_INT - 1 <= value <= MAX_INT:
-        raise bad_request(f"{where}{name}: expected an integer from {-MAX_INT - 1} to {MAX_INT}")
+    if isinstance(value, int) and not -INT_MAX - 1 <= value <= INT_MAX:
+        raise bad_request(f"{where}{name}: expected an integer from {-INT_MAX - 1} to {INT_MAX}")
     return value
 
 

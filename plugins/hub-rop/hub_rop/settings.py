@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 
 from hub.config import ConfigError
 from hub.peer import parse_networks
+from hub.records import INT_MAX
 from hub.upstream import UpstreamSettings, check_mode
 from hub.urls import http_url_fault
 
@@ -56,6 +57,8 @@ class RopSettings:
                 raise ConfigError(f"plugins.{PLUGIN}.{f.name}: must be positive")
         if self.webhook_lease <= self.webhook_timeout:
             raise ConfigError(f"plugins.{PLUGIN}.webhook_lease: must exceed webhook_timeout")
+        if self.max_audio_bytes > INT_MAX:  # a call's sizeBytes is a GraphQL Int
+            raise ConfigError(f"plugins.{PLUGIN}.max_audio_bytes: at most {INT_MAX} bytes")
         upstream = f"plugins.{PLUGIN}.upstream"
         if check_mode(PLUGIN, self.mode, self.upstream) and not self.upstream.api_key:
             raise ConfigError(

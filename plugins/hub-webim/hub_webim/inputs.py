@@ -6,12 +6,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from hub.records import INT_MAX
 from hub_webim.errors import bad_request
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 INTEGER = re.compile(r"[0-9]{1,18}")
 NUMBER = re.compile(r"[0-9]{1,18}(\.[0-9]{1,9})?")
-MAX_COUNT = 2**31 - 1  # GraphQL Int is 32-bit: the same bound on every protocol
+MAX_COUNT = INT_MAX  # the same bound on every protocol
 MAX_TEXT = 255
 
 
