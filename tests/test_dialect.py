@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from hub.errors import StartupError
-from hub.storage import Database, DatabaseBusy, Engine, IntegrityError, StorageError
+from hub.storage import (
+    Database,
+    DatabaseBusy,
+    Engine,
+    IntegrityError,
+    StorageError,
+    UnstorableValue,
+)
 from hub.storage.dialect import UnsupportedSQL, translate
 
 
@@ -109,6 +116,20 @@ def test_a_duplicate_is_an_integrity_error_and_rolls_back(database: Database) ->
     assert names == ["only"]  # all or nothing
     with pytest.raises(StorageError):
         database.execute("SELECT nope FROM items")
+
+
+def test_an_integer_past_64_bits_is_unstorable_on_both_engines(database: Database) -> None:
+    """The caller's input, answered 400 in the plugin's shape: never a 500 (SQLite's driver
+    raised OverflowError, which no handler took), and nothing of the write is kept."""
+    database.migrate("test", [m001_items])
+    with pytest.raises(UnstorableValue), database.write() as db:
+        db.execute("INSERT INTO items (name) VALUES (?)", ("kept only if all is",))
+        db.execute("UPDATE items SET done = ? WHERE name = ?", (2**64, "kept only if all is"))
+    with pytest.raises(UnstorableValue):
+        database.execute("SELECT name FROM items WHERE id = ?", (-(2**70),))
+    with pytest.raises(UnstorableValue):
+        database.executemany("INSERT INTO items (name, done) VALUES (?, ?)", [("big", 2**64)])
+    assert database.execute("SELECT count(*) FROM items").fetchone()[0] == 0
 
 
 def test_migrations_run_once_and_are_recorded(database: Database) -> None:

@@ -282,8 +282,9 @@ class PostgresDatabase(Database):
             except psycopg.IntegrityError as exc:
                 raise IntegrityError(str(exc).strip()) from exc
             except psycopg.DataError as exc:
-                # a value SQLite stores and PostgreSQL cannot (a NUL in text, an integer past
-                # 64 bits): the caller's input, so a 400 in the plugin's shape, not a 500
+                # a value PostgreSQL cannot store or compare (a NUL in text, an integer past
+                # 64 bits, which SQLite refuses too): the caller's input, a 400 in the plugin's
+                # shape, not a 500
                 raise UnstorableValue(_first_line(exc)) from exc
             except psycopg.Error as exc:
                 alive = not (conn.broken or conn.closed)

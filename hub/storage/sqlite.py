@@ -22,6 +22,7 @@ from hub.storage.base import (
     MissingTable,
     Params,
     StorageError,
+    UnstorableValue,
     busy,
 )
 from hub.storage.walindex import WalIndex
@@ -125,12 +126,16 @@ class SQLiteDatabase(Database):
             return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise _translated(exc, str(self.path)) from exc
+        except OverflowError as exc:  # an integer past 64 bits, as PostgreSQL refuses it
+            raise UnstorableValue(str(exc)) from exc
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         try:
             self.conn.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise _translated(exc, str(self.path)) from exc
+        except OverflowError as exc:
+            raise UnstorableValue(str(exc)) from exc
 
     def data_version(self) -> int:
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
