@@ -132,6 +132,25 @@ def test_an_integer_past_64_bits_is_unstorable_on_both_engines(database: Databas
     assert database.execute("SELECT count(*) FROM items").fetchone()[0] == 0
 
 
+def test_text_with_a_nul_is_unstorable_on_both_engines(database: Database) -> None:
+    """PostgreSQL's text cannot hold NUL: SQLite refuses it too, so a plugin's data is the same
+    on both engines and every SQLite directory copies to PostgreSQL (``hub db copy``); bytes
+    may hold any value."""
+    database.migrate("test", [m001_items])
+    with pytest.raises(UnstorableValue), database.write() as db:
+        db.execute("INSERT INTO items (name) VALUES (?)", ("kept only if all is",))
+        db.execute("INSERT INTO items (name) VALUES (?)", ("nul\x00inside",))
+    with pytest.raises(UnstorableValue):
+        database.execute("SELECT id FROM items WHERE name = ?", ("nul\x00inside",))
+    with pytest.raises(UnstorableValue), database.write() as db:
+        db.executemany("INSERT INTO items (name) VALUES (?)", [("a",), ("b\x00",)])
+    assert database.execute("SELECT count(*) FROM items").fetchone()[0] == 0
+    with database.write() as db:
+        db.execute("INSERT INTO items (name, raw) VALUES (?, ?)", ("bytes", b"\x00\x01"))
+    raw = database.execute("SELECT raw FROM items WHERE name = ?", ("bytes",)).fetchone()[0]
+    assert bytes(raw) == b"\x00\x01"
+
+
 def test_migrations_run_once_and_are_recorded(database: Database) -> None:
     assert database.migrate("test", [m001_items]) == ["m001_items"]
     assert database.migrate("test", [m001_items]) == []

@@ -7,7 +7,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
@@ -72,6 +72,16 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
+NUL_TEXT = "text with a NUL character (PostgreSQL cannot hold one: neither engine takes it)"
+
+
+def _holds_nul(params: Params) -> bool:
+    """Whether a text parameter holds NUL: refused as PostgreSQL refuses it, so a plugin's data
+    is the same on both engines and a SQLite directory always copies to PostgreSQL."""
+    values = params.values() if isinstance(params, Mapping) else params
+    return any(type(value) is str and "\x00" in value for value in values)
+
+
 def _translated(exc: sqlite3.Error, where: str) -> StorageError:
     if isinstance(exc, sqlite3.IntegrityError):
         return IntegrityError(str(exc))
@@ -122,6 +132,8 @@ class SQLiteDatabase(Database):
         return str(self.path)
 
     def execute(self, sql: str, params: Params = ()) -> Cursor:
+        if _holds_nul(params):
+            raise UnstorableValue(NUL_TEXT)
         try:
             return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
@@ -130,6 +142,9 @@ class SQLiteDatabase(Database):
             raise UnstorableValue(str(exc)) from exc
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        rows = list(rows)
+        if any(_holds_nul(row) for row in rows):
+            raise UnstorableValue(NUL_TEXT)
         try:
             self.conn.executemany(sql, rows)
         except sqlite3.Error as exc:
