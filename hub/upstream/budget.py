@@ -48,6 +48,14 @@ class Budget:
         """Seconds until ``take`` would succeed (0: now); spends nothing."""
         return self._state(self.database, key, rate, self.clock())[0]
 
+    def last_sent(self, key: str) -> float | None:
+        """When the latest request of ``key`` on record went out (None: none is)."""
+        row = self.database.execute(
+            "SELECT sent FROM upstream_budget WHERE key = ?", (key,)
+        ).fetchone()
+        sent = orjson.loads(row[0]) if row is not None else []
+        return max(sent, default=None)
+
     def push_back(self, key: str, seconds: float) -> None:
         """The vendor said "not before ``seconds`` from now" (a 429's ``Retry-After``)."""
         with self.database.write() as db:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,10 +65,13 @@ class VendorFailure(Exception):
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds, or an HTTP date; ``None`` for what is neither (``nan`` included). ``inf`` stays:
+    the source bounds every pause it takes from a vendor (``Upstream._held_back``)."""
     if value is None:
         return None
     try:
-        return max(0.0, float(value.strip()))
+        seconds = float(value.strip())
+        return None if math.isnan(seconds) else max(0.0, seconds)
     except ValueError:
         import time
         from email.utils import parsedate_to_datetime
@@ -76,6 +80,21 @@ def _retry_after(value: str | None) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
+
+
+def _text(value: str | None) -> str | None:
+    """A header's value as text the database and a later request can hold: aiohttp keeps the
+    bytes of a header that are not UTF-8 as surrogates, which become U+FFFD here."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _validator(value: str | None) -> str | None:
+    """An ``ETag`` or ``Last-Modified`` sent back as it came, or none when it is not text (it
+    could not be sent back byte for byte, and a mangled one never matches)."""
+    text = _text(value)
+    return value if text == value else None
 
 
 async def _read_body(content: aiohttp.StreamReader, limit: int) -> bytes | None:
@@ -156,6 +175,8 @@ class VendorClient:
                     allow_redirects=False,
                 ) as response:
                     call.answered(response.status)
+                    if response.status < 200:  # 101 Switching Protocols: no answer to read
+                        raise VendorFailure(502, f"{self.where(target)} answered {response.status}")
                     body = await _read_body(response.content, self.settings.max_body)
                     if body is None:
                         raise VendorFailure(
@@ -165,10 +186,10 @@ class VendorClient:
                         )
                     return Reply(
                         response.status,
-                        response.headers.get("Content-Type", ""),
+                        _text(response.headers.get("Content-Type")) or "",
                         body,
-                        response.headers.get("ETag"),
-                        response.headers.get("Last-Modified"),
+                        _validator(response.headers.get("ETag")),
+                        _validator(response.headers.get("Last-Modified")),
                         _retry_after(response.headers.get("Retry-After")),
                     )
         except TimeoutError:

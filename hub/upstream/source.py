@@ -36,6 +36,7 @@ T = TypeVar("T")
 PRUNE_EVERY = 60.0  # seconds between bounding the cache and histories (Cache.prune)
 HISTORY_KEPT = 86_400.0  # seconds the history of a key no longer cached is kept
 DECODED_KEPT = 1024  # decoded answers kept, least recently used dropped first
+MAX_HELD_BACK = 3600.0  # seconds a vendor's Retry-After may hold a category back at most
 
 
 class Upstream:
@@ -196,12 +197,22 @@ class Upstream:
             if wait == 0:
                 return await self._fetch(target, entry, category)
             self._not_before[category] = now + wait
-            if now + wait > deadline:
+            if now + wait > deadline and not self._answer_coming(budget_key, now, deadline):
                 raise self._budget_spent(category, wait)
             if not waited:
                 self.metrics.upstream_budget_waits.labels(self.plugin).inc()
                 waited = True
             await asyncio.sleep(min(wait, self.settings.poll))
+
+    def _answer_coming(self, budget_key: str, now: float, deadline: float) -> bool:
+        """Whether a request of the category may still be on its way from another process of
+        the hub (this one's own are coalesced): its answer may be this key's, so a reader
+        with nothing to serve waits for the shared cache, up to its deadline, rather than
+        hear at once that the budget is spent."""
+        if now >= deadline:
+            return False
+        sent = self.budget.last_sent(budget_key)
+        return sent is not None and now - sent < self.settings.timeout
 
     def _budget_spent(self, category: str, wait: float) -> HubError:
         return HubError(
@@ -232,9 +243,7 @@ class Upstream:
         self._requests(str(reply.status))
         where = self.client.where(target)
         if reply.status == 429:
-            pushed = reply.retry_after if reply.retry_after is not None else self.rate.window
-            self.budget.push_back(self.budget_key(category), pushed)
-            self._not_before[category] = time.time() + pushed
+            pushed = self._held_back(category, reply)
             raise self._failed(
                 target, 503, f"{where} answered 429: budget pushed back {pushed:g}s", pushed
             )
@@ -262,6 +271,18 @@ class Upstream:
         self._store(entry)
         self._store_parts(entry)
         return entry
+
+    def _held_back(self, category: str, reply: Reply) -> float:
+        """A 429: the category's next slot pushed back by the vendor's ``Retry-After`` (one
+        window when it sends none), and the seconds it was. At most ``MAX_HELD_BACK`` or one
+        window, whichever is longer: the pause is kept in the shared database across
+        restarts, and a vendor's nonsense (``inf``, a date in the year 9999) must not stop
+        the hub asking it for good."""
+        asked = reply.retry_after if reply.retry_after is not None else self.rate.window
+        pushed = min(asked, max(MAX_HELD_BACK, self.rate.window))
+        self.budget.push_back(self.budget_key(category), pushed)
+        self._not_before[category] = time.time() + pushed
+        return pushed
 
     def _store_parts(self, whole: Entry) -> None:
         """A whole answer (a :class:`Split`'s) also answers the paths it covers."""
@@ -400,10 +421,7 @@ class Upstream:
             raise self._unavailable(exc.status, exc.message) from None
         self._requests(str(reply.status))
         if reply.status == 429:
-            category = self.category(target)
-            pushed = reply.retry_after if reply.retry_after is not None else self.rate.window
-            self.budget.push_back(self.budget_key(category), pushed)
-            self._not_before[category] = time.time() + pushed
+            pushed = self._held_back(self.category(target), reply)
             message = f"{self.client.where(target)} answered 429: budget pushed back {pushed:g}s"
             raise self._unavailable(503, message, pushed)
         if reply.status >= 500:

@@ -10,6 +10,7 @@ its lease runs out, and because it may have reached the vendor it goes to the pl
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from hub.upstream.source import Upstream
 
 DONE = "done"
+WRITE_ID = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16)
 
 
 def m002_writes(db) -> None:  # type: ignore[no-untyped-def]
@@ -162,6 +164,8 @@ class Writes:
         return state.reply
 
     def state(self, write_id: str) -> WriteState | None:
+        if not WRITE_ID.fullmatch(write_id):
+            return None  # no write has that id (and a NUL in it is no value to look up)
         row = self.database.execute(
             "SELECT id, source, status, attempts, last_error, created_at, replied_at,"
             " reply_status, reply_type, reply_body, credential_id FROM upstream_writes"
@@ -210,10 +214,14 @@ class Writes:
             if wait > 0:
                 return later(time.time() + wait)
             with self.database.write() as db:
-                db.execute(
-                    "UPDATE upstream_writes SET sent_at = ? WHERE id = ? AND claimed_by = ?",
-                    (time.time(), claim.key, claim.token),
-                )
+                now = time.time()
+                marked = db.execute(
+                    "UPDATE upstream_writes SET sent_at = ?"
+                    " WHERE id = ? AND claimed_by = ? AND claimed_until >= ?",
+                    (now, claim.key, claim.token, now),
+                ).rowcount
+            if not marked:  # the lease ran out (this process stalled): whoever holds it sends
+                return retry("the lease ran out before the write was sent")
             reply = await upstream.send(write)
             if uncertain and reconciler is not None:
                 reply = await reconciler(upstream, write, reply) or reply
