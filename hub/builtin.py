@@ -254,6 +254,17 @@ class ParamInput:
 _service, _caller = plugin_resolvers(CORE, HubService)
 
 
+def _pairs(argument: str, params: list[ParamInput] | None) -> dict[str, str]:
+    """Key/value inputs as the map the service takes: a key given twice is refused rather than
+    the last one silently kept (``hub creds add`` refuses it too; gRPC's map cannot hold it)."""
+    pairs: dict[str, str] = {}
+    for param in params or []:
+        if param.key in pairs:
+            raise bad_argument(f"{argument}: key {param.key!r} is given twice")
+        pairs[param.key] = param.value
+    return pairs
+
+
 @strawberry.type(name="HubQuery")
 class HubQuery:
     @strawberry.field(description="Loaded plugins, their versions and the hooks they implement.")
@@ -299,7 +310,7 @@ class HubQuery:
         after: str | None = None,
     ) -> Connection[UpstreamVersionType]:
         page = page_window(first, after, bad_argument)
-        pairs = {p.key: p.value for p in query or []}
+        pairs = _pairs("query", query)
         versions, total = _service(info).upstream_history(_caller(info), plugin, path, pairs, page)
         return connection([UpstreamVersionType(**v) for v in versions], total, page)
 
@@ -318,7 +329,7 @@ class HubMutation:
     def hub_add_credential(
         self, info: strawberry.Info, plugin: str, params: list[ParamInput] | None = None
     ) -> JSON:
-        pairs = {p.key: p.value for p in params or []}
+        pairs = _pairs("params", params)
         return JSON(_service(info).add_credential(_caller(info), plugin, pairs))
 
     @strawberry.mutation(description="Admin only: revoke a credential at once, everywhere.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import re
 import types
 import typing
@@ -220,7 +221,7 @@ def document(plugin: str, version: str, api: Any, server: str) -> Schema:
             continue  # "*": a catch-all answering unknown paths and methods, not an operation
         method = route.method.lower()
         described = getattr(route.handler, OPERATION_ATTR, None) or Operation(
-            (route.handler.__doc__ or route.handler.__name__).strip().splitlines()[0]
+            _summary(route.handler)
         )
         path = PATH_PARAM.sub(r"{\1}", route.path)
         item = paths.setdefault(path, {})
@@ -237,6 +238,15 @@ def document(plugin: str, version: str, api: Any, server: str) -> Schema:
         "components": {"schemas": schemas.components, "securitySchemes": schemes},
         "security": [{name: []} for name in schemes],
     }
+
+
+def _summary(handler: Any) -> str:
+    """The first line of an undescribed handler's docstring, else its name. A handler may be
+    any callable aiohttp takes: a ``functools.partial`` (whose own docstring is partial's), an
+    object with ``__call__`` (no ``__name__``), a docstring of white space only."""
+    target = handler.func if isinstance(handler, functools.partial) else handler
+    lines = (getattr(target, "__doc__", None) or "").strip().splitlines()
+    return lines[0] if lines else getattr(target, "__name__", type(target).__name__)
 
 
 def _operation(

@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from hub.health import plugin_status
 from hub.outage import is_outage, log_failure
 from hub.queue import WorkQueue
@@ -91,7 +93,9 @@ class StatusService:
             data = panel.collect()
             if inspect.isawaitable(data):
                 data = await data
-            return {"data": data, "error": None}
+            # as plain JSON: a value JSON cannot carry (a set, a key that is not a string) is
+            # this panel's error, not a failure of the whole snapshot (a 500 for the page)
+            return {"data": orjson.loads(orjson.dumps(data)), "error": None}
         except Exception as exc:
             log.warning("status panel %s failed: %s", panel.name, exc, exc_info=not is_outage(exc))
             return {"data": None, "error": f"{type(exc).__name__}: {exc}"}

@@ -14,11 +14,20 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules, validate
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    parse,
+    specified_rules,
+    validate,
+)
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
 
 from hub.config import GraphQLLimits
 from hub.graphql.limits import cost_rules, request_error_extensions
@@ -124,6 +133,22 @@ class CachedDocuments(SchemaExtension):
         yield
 
     def on_validate(self) -> Iterator[None]:
-        if self.errors is not None and self.execution_context.graphql_document is not None:
-            self.execution_context.pre_execution_errors = self.errors
+        context = self.execution_context
+        if self.errors is not None and context.graphql_document is not None:
+            context.pre_execution_errors = self.errors or _ambiguity(context)
         yield
+
+
+AMBIGUOUS = "operationName is required: the document has more than one operation"
+
+
+def _ambiguity(context: ExecutionContext) -> list[GraphQLError]:
+    """A request error when no operationName picks one of several operations, as GraphQL
+    says (strawberry would run the first)."""
+    if getattr(context, "_provided_operation_name", None) is not None:
+        return []
+    assert context.graphql_document is not None
+    definitions = context.graphql_document.definitions
+    if sum(isinstance(d, OperationDefinitionNode) for d in definitions) < 2:
+        return []
+    return [GraphQLError(AMBIGUOUS, extensions=request_error_extensions("bad_operation"))]

@@ -36,7 +36,7 @@ DATABASE = "_graphql"
 VERSION = 1  # the only version of Apollo's persistedQuery extension
 # what a row costs besides its text: the hash, twice with the index, and SQLite's own bookkeeping
 ROW_OVERHEAD = 200
-HASH = re.compile(r"^[0-9a-f]{64}$")
+HASH = re.compile(r"[0-9a-f]{64}")  # fullmatch: "$" would let a trailing newline in
 NOT_ALLOWED_HINT = (
     "only registered operations run on this hub ([graphql] persisted_only); "
     "an admin registers them with `hub persisted add FILE`"
@@ -113,17 +113,18 @@ def requested_hash(params: dict[str, Any]) -> str | None:
     if apq is not None:
         if not isinstance(apq, dict):
             raise _bad("extensions.persistedQuery: expected a JSON object")
-        if apq.get("version") != VERSION:
+        version = apq.get("version")
+        if isinstance(version, bool) or version != VERSION:  # true == 1 in Python
             message = f"extensions.persistedQuery.version: only version {VERSION} is supported"
             raise _bad(message, "persisted_query_version")
         found = apq.get("sha256Hash")
-        if not isinstance(found, str) or not HASH.match(found.lower()):
+        if not isinstance(found, str) or not HASH.fullmatch(found.lower()):
             raise _bad("extensions.persistedQuery.sha256Hash: expected 64 hexadecimal digits")
         found = found.lower()
     document_id = params.get("documentId")
     if document_id is not None:
         digits = document_id.removeprefix("sha256:") if isinstance(document_id, str) else ""
-        if not HASH.match(digits.lower()):
+        if not HASH.fullmatch(digits.lower()):
             raise _bad("documentId: expected sha256:<64 hexadecimal digits>")
         if found is not None and found != digits.lower():
             raise _bad("documentId and extensions.persistedQuery.sha256Hash differ")

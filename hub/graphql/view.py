@@ -21,6 +21,7 @@ from hub.config import GraphQLLimits
 from hub.errors import HubError
 from hub.graphql import graphiql
 from hub.graphql.context import HubContext
+from hub.graphql.documents import AMBIGUOUS
 from hub.graphql.fast import PlainSubtreeExecutor
 from hub.graphql.faults import is_internal, log_internal
 from hub.graphql.limits import INTERNAL, request_error_extensions
@@ -39,6 +40,10 @@ log = logging.getLogger("hub.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+BAD_HANDSHAKE = (
+    "Upgrade: websocket without a valid websocket handshake (Connection: Upgrade,"
+    " Sec-WebSocket-Version: 13, a Sec-WebSocket-Key of 16 bytes in base64)"
+)
 
 
 class RequestError(Exception):
@@ -116,6 +121,9 @@ def _media_type(accept: str | None) -> str:
 Params = tuple[str | None, dict[str, Any] | None, str | None, str | None]
 
 
+GET_PARAMS = ("query", "variables", "operationName", "extensions", "documentId")
+
+
 def _params_from(data: Any) -> Params:
     if not isinstance(data, dict):
         raise RequestError(400, "the request body must be a JSON object", "bad_params")
@@ -158,10 +166,12 @@ class HubStrawberryView(StrawberryView):
     async def create_websocket_response(
         self, request: web.Request, subprotocol: str | None
     ) -> web.WebSocketResponse:
-        # strawberry's, plus a heartbeat: a peer that stops answering pings is disconnected
+        # strawberry's, plus a heartbeat (a peer that stops answering pings is disconnected) and
+        # GraphQL's max_body for each message (aiohttp closes with 1009 past it)
         socket = web.WebSocketResponse(
             protocols=[subprotocol] if subprotocol else [],
             heartbeat=self.hub.settings.http_websocket_heartbeat,
+            max_msg_size=self.hub.settings.graphql.max_body,
         )
         await socket.prepare(request)
         self.sockets.add(socket)
@@ -193,7 +203,14 @@ class GraphQLEndpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         requestid.describe(protocol="graphql")
         if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
-            return await self.strawberry_view(request)
+            if self.strawberry_view.is_websocket_request(request):
+                return await self.strawberry_view(request)
+            # strawberry's view would answer it as a plain GET of its own: its GraphiQL page,
+            # or the query run past the hub's view (persisted_only included)
+            extensions = request_error_extensions("bad_websocket_handshake")
+            return self._respond(
+                {"errors": [{"message": BAD_HANDSHAKE, "extensions": extensions}]}, 400, JSON
+            )
         if (
             request.method == "GET"
             and "text/html" in request.headers.get("Accept", "")
@@ -221,6 +238,10 @@ class GraphQLEndpoint:
     async def _read_params(self, request: web.Request) -> Params:
         if request.method == "GET":
             data: dict[str, Any] = dict(request.query)
+            if len(data) != len(request.query):  # which one counts would be anyone's guess
+                for name in GET_PARAMS:
+                    if len(request.query.getall(name, ())) > 1:
+                        raise RequestError(400, f"{name}: given more than once", "bad_params")
             _json_param(data, "variables")
             _json_param(data, "extensions")
             return _params_from(data)
@@ -278,11 +299,7 @@ class GraphQLEndpoint:
             self.persisted.admit(query)
         op = get_operation_ast(document, operation)
         if op is None:
-            message = (
-                f"unknown operation {operation!r}"
-                if operation
-                else "operationName is required: the document has more than one operation"
-            )
+            message = f"unknown operation {operation!r}" if operation else AMBIGUOUS
             extensions = request_error_extensions("bad_operation")
             return self._respond(
                 {"errors": [{"message": message, "extensions": extensions}]}, failure_status, media
@@ -319,7 +336,13 @@ class GraphQLEndpoint:
         upstream = graphql_extension(context.callers())
         if upstream is not None:
             body["extensions"] = {"upstream": upstream}
-        return self._respond(body, 200, media)
+        try:
+            return self._respond(body, 200, media)
+        except orjson.JSONEncodeError as exc:  # a resolver's JSON scalar holding a set, say
+            named = op.name.value if op.name else op.operation.value
+            log.error("the answer to %s cannot be serialized: %s", named, exc)
+            internal = {"message": "internal error", "extensions": dict(INTERNAL)}
+            return self._respond({"errors": [internal]}, 500, media)
 
     @staticmethod
     def _respond(

@@ -33,6 +33,14 @@ def policy(*, inline_styles: bool = True, connect: Sequence[str] = ()) -> str:
     )
 
 
+def _files(directory: Path) -> frozenset[str]:
+    """The names of the files a directory holds (none when it is missing: a broken install,
+    which :meth:`Assets.url` reports at start-up); hidden ones are not served."""
+    if not directory.is_dir():
+        return frozenset()
+    return frozenset(p.name for p in directory.iterdir() if p.is_file() and p.name[0] != ".")
+
+
 @dataclass(frozen=True)
 class Asset:
     body: bytes
@@ -47,13 +55,18 @@ class Assets:
         self.directory = directory
         self.prefix = prefix
         self.what = what  # names the page in the error of a broken install
-        self.get = functools.cache(self._read)
+        # the names are listed once: a requested name is looked up, never made into a path
+        # (one too long for the file system was a 500) nor cached (every name a client
+        # made up was kept for the life of the process)
+        self.names = _files(directory)
+        self._read = functools.cache(self._load)
 
-    def _read(self, name: str) -> Asset | None:
+    def get(self, name: str) -> Asset | None:
+        return self._read(name) if name in self.names else None
+
+    def _load(self, name: str) -> Asset:
         """A file of the directory; LICENSE, NOTICE and VERSIONS files are plain text."""
         path = self.directory / name
-        if "/" in name or name.startswith(".") or not path.is_file():
-            return None
         body = path.read_bytes()
         content_type = TYPES.get(path.suffix, "text/plain")
         return Asset(body, content_type, hashlib.sha256(body).hexdigest()[:16])

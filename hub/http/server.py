@@ -17,7 +17,7 @@ from hub import openapi, openapi_ui, requestid
 from hub.app import Hub
 from hub.caller import CALLER_KEY, Callers
 from hub.credentials import ArrivedRequest
-from hub.errors import HubError
+from hub.errors import HubError, StartupError
 from hub.http import statuspage
 from hub.http.body import MAX_BODY_KEY, PLUGIN_KEY, too_large
 from hub.http.protocol import HubRequestHandler
@@ -243,8 +243,14 @@ def build_apps(
     )
     main[HUB_KEY] = hub
     name_worker(main, hub.worker)
-    main.add_routes(hub_routes(hub, metrics))
-    main.add_routes(graphql_routes)
+    own_routes = [
+        *hub_routes(hub, metrics),
+        *graphql_routes,
+        openapi.index_route(lambda: _openapi_index(hub)),
+        *openapi_ui.routes(lambda: _openapi_index(hub)),
+    ]
+    _refuse_shadowing(hub, own_routes)
+    main.add_routes(own_routes)
     separate: dict[str, web.Application] = {}
     for name, api in hub.rest.items():
         if own_listener(name, hub):
@@ -263,9 +269,23 @@ def build_apps(
             sub.add_routes(api.routes)
             sub.add_routes(openapi.plugin_routes(hub, name, api, f"/{name}"))
             main.add_subapp(f"/{name}", sub)
-    main.add_routes([openapi.index_route(lambda: _openapi_index(hub))])
-    main.add_routes(openapi_ui.routes(lambda: _openapi_index(hub)))
     return main, separate
+
+
+def _refuse_shadowing(hub: Hub, own_routes: list[web.RouteDef]) -> None:
+    """A plugin named as the first segment of one of the hub's own paths (``openapi``,
+    ``graphql``, ``static``) would take part of it over, or have its error shape and body limit
+    applied to it (the main listener reads whose a path is from its first segment, whatever
+    listener the plugin serves on): the start stops, naming both."""
+    taken: dict[str, str] = {}
+    for route in own_routes:
+        taken.setdefault(_first_segment(route.path), route.path)
+    for name in hub.rest:
+        if name in taken:
+            raise StartupError(
+                f"plugin {name}: its name is taken by the hub's own {taken[name]};"
+                " a plugin with a REST surface needs another name"
+            )
 
 
 def _openapi_index(hub: Hub) -> list[dict[str, str]]:
