@@ -17,7 +17,7 @@ import strawberry
 from hub.api import HubApi
 from hub.caller import Caller, caller_of
 from hub.credentials import CredentialPage
-from hub.errors import HubError
+from hub.errors import HubError, quoted
 from hub.graphql.context import plugin_resolvers
 from hub.graphql.types import JSON, Connection, connection, page_window
 from hub.health import plugin_status
@@ -147,7 +147,9 @@ class HubService:
             state = source.writes.state(write_id)
             if state is not None and self._may_see(caller, plugin, state.credential_id):
                 return _write_state(state)
-        raise HubError(404, f"id: no write {write_id!r}", reason="write_not_found", plugin="hub")
+        raise HubError(
+            404, f"id: no write {quoted(write_id)}", reason="write_not_found", plugin="hub"
+        )
 
     def _may_see(self, caller: Caller, plugin: str, credential_id: str | None) -> bool:
         if caller.is_admin:

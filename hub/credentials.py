@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from hub.errors import HubError, StartupError
+from hub.errors import HubError, StartupError, quoted
 from hub.paging import Keyset, Page, SortKey
 from hub.storage import Database
 
@@ -47,7 +47,8 @@ def m001_credential_last_used(db) -> None:  # type: ignore[no-untyped-def]
 
 def _no_params(params: dict[str, str]) -> dict[str, Any]:
     if params:
-        raise HubError(400, f"unknown parameter: {sorted(params)[0]}")
+        name = quoted(sorted(params)[0])
+        raise HubError(400, f"unknown parameter: {name}", reason="bad_argument")
     return {}
 
 

@@ -99,6 +99,15 @@ class HubError(Exception):
 Reason = str | int | None
 
 
+def quoted(value: str | bytes, limit: int = 40) -> str:
+    """``value`` as an error message shows what a client sent: its ``repr`` (escapes visible),
+    cut after ``limit`` characters with the full length said (an input may be kilobytes)."""
+    if len(value) <= limit:
+        return repr(value)
+    unit = "bytes" if isinstance(value, bytes) else "characters"
+    return f"{value[:limit]!r}... ({len(value)} {unit})"
+
+
 class ErrorFactory:
     """A plugin's ``error(status, message, reason=None, *, retry_after=None, body=None)``: one
     argument order for every plugin. Each HubError it makes names the plugin; a reason left out

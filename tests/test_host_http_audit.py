@@ -482,3 +482,18 @@ async def test_an_answer_json_cannot_carry_is_an_internal_error_in_graphql_shape
             ]
         }
     assert "the answer to Odd cannot be serialized" in caplog.text
+
+
+async def test_an_unknown_credential_parameter_is_a_bad_argument() -> None:
+    """The host's default credential type (a bearer token, no parameters) names the parameter,
+    cut short, with the error table's reason."""
+    from hub.credentials import CredentialType
+    from hub.errors import HubError
+
+    with pytest.raises(HubError) as refused:
+        CredentialType().validate({"x" * 300: "y"})
+    assert refused.value.reason == "bad_argument" and refused.value.status == 400
+    assert (
+        refused.value.message.startswith("unknown parameter: 'xxx")
+        and len(refused.value.message) < 100
+    )

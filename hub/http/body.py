@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDict
 
-from hub.errors import HubError
+from hub.errors import HubError, quoted
 from hub.http.protocol import HubRequestHandler
 
 MAX_BODY_KEY = web.RequestKey("hub_max_body", int)
@@ -124,15 +124,11 @@ async def read_form(request: web.Request) -> MultiDict[str | FormFile]:
     raise bad_form(f"Content-Type: expected {MULTIPART} or {URLENCODED}")
 
 
-def _shown(raw: str | bytes) -> str:
-    return repr(raw) if len(raw) <= 40 else f"{raw[:40]!r}..."
-
-
 def _decoded(raw: bytes, charset: str, what: str) -> str:
     try:
         return raw.decode(charset)
     except LookupError:
-        raise bad_form(f"{what}: unknown charset {_shown(charset)}") from None
+        raise bad_form(f"{what}: unknown charset {quoted(charset)}") from None
     except ValueError:
         raise bad_form(f"{what}: not valid {charset} text") from None
 
@@ -178,7 +174,7 @@ def _multipart(raw: bytes, content_type: str) -> MultiDict[str | FormFile]:
             raise bad_form(f"body: part {number}: the boundary line must end with CRLF")
         fields.add(*_part(part, number))
     if len(sections) == 1:
-        raise bad_form(f"body: no part starts with the boundary {_shown(boundary)}")
+        raise bad_form(f"body: no part starts with the boundary {quoted(boundary)}")
     raise bad_form(f"body: the closing boundary --{boundary}-- is missing")
 
 
@@ -194,7 +190,7 @@ def _part(part: bytes, number: int) -> tuple[str, str | FormFile]:
     for line in _decoded(head, "utf-8", f"{where} headers").split("\r\n") if head else ():
         match = HEADER.fullmatch(line)
         if match is None:
-            raise bad_form(f"{where}: header line {_shown(line)} is not 'Name: value'")
+            raise bad_form(f"{where}: header line {quoted(line)} is not 'Name: value'")
         name = match[1].lower()
         if name in headers:
             raise bad_form(f"{where}: header {match[1]} is given twice")

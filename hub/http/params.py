@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from hub.errors import HubError
+from hub.errors import HubError, quoted
 
 INTEGER = re.compile(r"-?[0-9]+")  # no "+5", " 5", "1_000"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite (and a gRPC int64) can hold
@@ -38,16 +38,12 @@ def int_param(
     if raw is None:
         return None
     if not INTEGER.fullmatch(raw):
-        raise bad_param(f"{name}: expected an integer, got {_shown(raw)}")
+        raise bad_param(f"{name}: expected an integer, got {quoted(raw)}")
     # more than 19 significant digits is out of range: int() of thousands is slow, and refused
     value = int(raw) if len(raw.lstrip("-").lstrip("0")) <= 19 else None
     if value is None or not low <= value <= high:
-        raise bad_param(f"{name}: expected an integer from {low} to {high}, got {_shown(raw)}")
+        raise bad_param(f"{name}: expected an integer from {low} to {high}, got {quoted(raw)}")
     return value
-
-
-def _shown(raw: str) -> str:
-    return repr(raw) if len(raw) <= 40 else f"{raw[:40]!r}... ({len(raw)} characters)"
 
 
 def bool_param(query: Mapping[str, str], name: str) -> bool:
