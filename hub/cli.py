@@ -62,7 +62,7 @@ def open_hub(ctx: click.Context, plugin: str | None = None) -> Iterator[Any]:
     try:
         check = None if plugin is None else partial(_require_plugin, plugin)
         hub = Hub(settings, before_open=check)
-    except (ConfigError, StartupError) as exc:
+    except (ConfigError, StartupError, OSError) as exc:  # OSError: a data_dir it cannot make
         raise failure(exc) from None
     if hub.admin_token_created:  # whichever command makes it shows it, once (stdout stays data)
         click.echo(hub.admin_token_notice(), err=True)
@@ -185,6 +185,8 @@ def creds_add(ctx: click.Context, plugin: str, params: tuple[str, ...]) -> None:
         key, sep, value = param.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {param!r}", param_hint="--param")
+        if key in pairs:  # the other protocols take a map: one value a key
+            raise click.BadParameter(f"{key} is given twice", param_hint="--param")
         pairs[key] = value
     with open_hub(ctx, plugin) as hub:
         try:

@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from hub import tracing
 
@@ -31,6 +32,23 @@ HTTP_LIMITS = (
 )
 STATEMENT_TIMEOUT = 10.0  # seconds: database_statement_timeout's default (hub.storage.postgres)
 STATEMENT_TIMEOUT_LIMIT = 2_147_483  # seconds: PostgreSQL's largest statement_timeout
+# the least each number may be: a limit of 0 (or less) would refuse everything, a negative budget
+# breaks what it sizes; 0 is allowed where it means "none" (no aliases, no cache)
+AT_LEAST = {
+    "max_body": 1,
+    "shutdown_timeout": 0,
+    "rendered_rows_bytes": 0,
+    "graphql.max_depth": 1,
+    "graphql.max_aliases": 0,
+    "graphql.max_tokens": 1,
+    "graphql.document_cache_size": 0,
+    "graphql.max_fields": 1,
+    "graphql.max_resolved_fields": 1,
+    "graphql.max_body": 1,
+    "graphql.document_cache_bytes": 0,
+    "graphql.persisted_apq_bytes": 0,
+}
+POSTGRES_URL = "postgresql://user:password@host:5432/db"
 HOST_VARIABLES = {"HUB_CONFIG", "HUB_PLUGINS", "HUB_EVENT_LOOP"}
 # set by the supervisor of `hub serve --workers N` in each worker (hub.workers)
 WORKER_VARIABLES = {"HUB_WORKER_INDEX", "HUB_INSTANCE", "HUB_STARTED", "HUB_BUS"}
@@ -102,7 +120,8 @@ class Settings:
 
 def parse_address(value: str, key: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    digits = port.isascii() and port.isdigit()  # str.isdigit takes "²", which int() does not
+    if not sep or not host or not digits or not 0 <= int(port) <= 65535:
         raise ConfigError(f"{key}: expected HOST:PORT, got {value!r}")
     return host.strip("[]"), int(port)
 
@@ -130,8 +149,10 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{key}: expected a boolean, got {value!r}")
     if kind in (int, float):
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if isinstance(value, bool) or (
+            kind is int and isinstance(value, float) and not value.is_integer()
+        ):
+            raise ConfigError(f"{key}: expected {kind.__name__}, got {value!r}")
         try:
             number = kind(value)
         except (TypeError, ValueError, OverflowError):
@@ -187,6 +208,35 @@ def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def read_config_file(path: str) -> dict[str, Any]:
+    """The TOML file's table; a file that cannot be read or parsed is one line naming it."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path}: is a directory") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path}: not UTF-8 (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+
+
+def postgres_url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being a PostgreSQL address (scheme, an unclosed IPv6 host, a
+    port that is no port), or ``None``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port out of range or not a number)
+    except ValueError as exc:
+        return f"expected {POSTGRES_URL}: {exc}"
+    if parts.scheme not in ("postgresql", "postgres"):
+        return f"expected {POSTGRES_URL}, not a {parts.scheme or 'bare'} address"
+    return None
+
+
 def load_settings(
     config_file: str | None = None,
     overrides: dict[str, Any] | None = None,
@@ -196,15 +246,13 @@ def load_settings(
     values: dict[str, Any] = {}
     path = config_file or env.get("HUB_CONFIG")
     if path:
-        try:
-            values = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path}: not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path}: {exc}") from None
+        values = read_config_file(path)
     for key, value in _env_overrides(env).items():
         if key == "graphql":
-            values.setdefault("graphql", {}).update(value)
+            table = values.setdefault("graphql", {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"graphql: expected a table, got {table!r}")
+            table.update(value)
         else:
             values[key] = value
     for key, value in (overrides or {}).items():
@@ -213,12 +261,16 @@ def load_settings(
     settings = build(Settings, values)
     for key in ("http", "grpc"):
         parse_address(getattr(settings, key), key)
-    if settings.database_url and not settings.database_url.startswith(
-        ("postgresql://", "postgres://")
-    ):
-        raise ConfigError(
-            "database_url: expected postgresql://user:password@host:5432/db (or empty for SQLite)"
-        )
+    for plugin, table in settings.plugins.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"plugins.{plugin}: expected a table, got {table!r}")
+    if not settings.data_dir.strip():
+        raise ConfigError("data_dir: must not be empty (./hub-data is the default)")
+    if settings.plugins_dir and not Path(settings.plugins_dir).is_dir():
+        raise ConfigError(f"plugins_dir: {settings.plugins_dir}: no such directory")
+    problem = settings.database_url and postgres_url_problem(settings.database_url)
+    if problem:
+        raise ConfigError(f"database_url: {problem}")
     if settings.log_level.upper() not in LOG_LEVELS:
         raise ConfigError(
             f"log_level: expected one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}"
@@ -242,10 +294,11 @@ def load_settings(
             "database_statement_timeout: must be 0 (no limit) or seconds up to"
             f" {STATEMENT_TIMEOUT_LIMIT}, got {settings.database_statement_timeout:g}"
         )
-    if settings.rendered_rows_bytes < 0:
-        raise ConfigError(
-            f"rendered_rows_bytes: must be 0 or more, got {settings.rendered_rows_bytes}"
-        )
+    for key, least in AT_LEAST.items():
+        table, _, name = key.rpartition(".")
+        value = getattr(getattr(settings, table) if table else settings, name)
+        if value < least:
+            raise ConfigError(f"{key}: must be {least} or more, got {value:g}")
     return settings
 
 

@@ -22,7 +22,6 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -34,7 +33,7 @@ from hub.app import (
     UPSTREAM_MIGRATIONS,
     Hub,
 )
-from hub.config import Settings
+from hub.config import Settings, postgres_url_problem
 from hub.graphql import persisted
 from hub.plugins import CORE
 from hub.storage import SIDE_FILES, Database, Migration, SQLiteDatabase
@@ -290,12 +289,9 @@ def copy_data_dir(
     """Copy the data directory of ``settings`` into the PostgreSQL database at ``url``; then
     the data directory's admin token becomes the one the hubs on the database share (unless
     ``admin_token`` is set). ``notice`` shows a token generated for want of one, once."""
-    scheme = urlsplit(url).scheme
-    if scheme not in ("postgresql", "postgres"):
-        raise CopyError(
-            f"the target must be postgresql://user:password@host:5432/db, not a {scheme or 'bare'}"
-            " address"
-        )
+    problem = postgres_url_problem(url)
+    if problem:
+        raise CopyError(f"--to: {problem}")
     data_dir = Path(settings.data_dir)
     source_files(data_dir)
     server = PostgresServer(url, settings.database_statement_timeout)

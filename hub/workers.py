@@ -60,7 +60,7 @@ def worker_count(value: str, key: str = "workers") -> int:
     text = str(value).strip().lower()
     if text == "auto":
         return max(1, len(os.sched_getaffinity(0)))
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ConfigError(
             f"{key}: expected a number of processes (1 or more) or auto, got {value!r}"
         )

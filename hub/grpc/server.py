@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import SimpleNamespace
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import grpc
 from google.protobuf import descriptor_pool
@@ -42,21 +44,31 @@ class Oversized:
 
 
 REFUSED = (Undecodable, Oversized)  # what a unary method never gets: the Guard answers first
+MAX_RECEIVE = 2**31 - 1  # bytes: the most grpc.max_receive_message_length takes (a C int)
 
 
 def trailers(exc: HubError) -> tuple[tuple[str, str], ...]:
     """The ``hub-*`` (and ``retry-after``) trailers that carry a :class:`HubError`."""
     found = [("hub-status", str(exc.status))]
     if exc.reason is not None:
-        found.append(("hub-reason", str(exc.reason)))
+        found.append(("hub-reason", metadata_value(str(exc.reason))))
     if exc.plugin:
-        found.append(("hub-plugin", exc.plugin))
+        found.append(("hub-plugin", metadata_value(exc.plugin)))
     if exc.retry_after is not None:
         found.append(("retry-after", str(exc.retry_after)))
     write_id = getattr(exc, "write_id", None)
     if write_id is not None:  # a write kept for later delivery: what to poll
-        found.append(("hub-write-id", write_id))
+        found.append(("hub-write-id", metadata_value(write_id)))
     return tuple(found)
+
+
+def metadata_value(text: str) -> str:
+    """``text`` as a metadata value: printable ASCII as it is, any other character (and ``%``)
+    percent-encoded as UTF-8, as grpc encodes ``grpc-message``. grpc refuses any other value,
+    and the call would end INTERNAL without its status or a single trailer."""
+    if text.isascii() and text.isprintable() and "%" not in text:
+        return text
+    return "".join(c if " " <= c <= "~" and c != "%" else quote(c, safe="") for c in text)
 
 
 def add_trailers(context: grpc.aio.ServicerContext, pairs: Iterable[tuple[str, str]]) -> None:
@@ -104,11 +116,15 @@ class Guard:
             except Exception as exc:
                 return Undecodable(exc)
 
-        check = self._messages if handler.request_streaming else self._request
+        plugin = self.plugin or "hub"
+        if handler.request_streaming:
+            checked = _checked_stream(behavior, self._messages, method, plugin)
+        else:
+            checked = _checked(behavior, self._request, method, plugin)
         return handler._replace(
             request_deserializer=deserialize,
             response_serializer=_passing_serialized(handler.response_serializer),
-            **{kind: _checked(behavior, check, method, self.plugin or "hub")},
+            **{kind: checked},
         )
 
     async def refuse(self, method: str, request: Undecodable, context: Any) -> NoReturn:
@@ -209,18 +225,35 @@ class ServedCall:
                 self.scope.__exit__(type(failed), failed, failed.__traceback__)
 
 
-def _checked(behavior: Any, check: Any, method: str, plugin: str) -> Any:
-    """``behavior`` of the same kind (grpc.aio tells coroutines from async generators) with
-    ``check`` applied to its request first (awaited only for a request that fails it), the
-    whole call :class:`ServedCall`."""
+def _checked_stream(behavior: Any, check: Any, method: str, plugin: str) -> Any:
+    """``behavior`` of a request stream, whatever it answers (grpc.aio tells coroutines from
+    async generators), given the stream with ``check`` applied to each message, the whole call
+    :class:`ServedCall`."""
     if inspect.isasyncgenfunction(behavior):
+        return _streaming(behavior, check, method, plugin)
 
-        async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
-            async with ServedCall(plugin, method, context, streaming=True):
-                async for item in behavior(await check(method, request, context), context):
-                    yield item
+    async def unary(requests: Any, context: Any) -> Any:
+        async with ServedCall(plugin, method, context):
+            return await behavior(await check(method, requests, context), context)
 
-        return streaming
+    return unary
+
+
+def _streaming(behavior: Any, check: Any, method: str, plugin: str) -> Any:
+    async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+        async with ServedCall(plugin, method, context, streaming=True):
+            async for item in behavior(await check(method, request, context), context):
+                yield item
+
+    return streaming
+
+
+def _checked(behavior: Any, check: Any, method: str, plugin: str) -> Any:
+    """``behavior`` of a single request, of the same kind (grpc.aio tells coroutines from async
+    generators), with ``check`` applied to its request first (awaited only for a request that
+    fails it), the whole call :class:`ServedCall`."""
+    if inspect.isasyncgenfunction(behavior):
+        return _streaming(behavior, check, method, plugin)
 
     async def unary(request: Any, context: Any) -> Any:
         served = ServedCall(plugin, method, context)
@@ -286,11 +319,17 @@ class ErrorMapping:
             descriptor = descriptor_pool.Default().FindServiceByName(service.name)
         except KeyError:
             raise StartupError(
-                f"gRPC service {service.name}: no such service in the loaded protos"
+                f"plugin {plugin}: gRPC service {service.name}: no such service in the loaded"
+                " protos"
             ) from None
         methods: dict[str, Any] = {}
         for method in descriptor.methods:
-            impl = getattr(service.servicer, method.name)
+            impl = getattr(service.servicer, method.name, None)
+            if not callable(impl):
+                raise StartupError(
+                    f"plugin {plugin}: gRPC service {service.name}: the servicer has no method"
+                    f" {method.name}"
+                )
             full_name = f"/{service.name}/{method.name}"
             if method.server_streaming:  # a request stream passes through as the request
                 methods[method.name] = self._streaming(plugin, full_name, impl)
@@ -355,10 +394,11 @@ class GrpcServer:
         biggest = max([hub.settings.max_body, *limits.values()])
         # gRPC itself refuses (RESOURCE_EXHAUSTED, no trailers) only past 4x the largest body
         # limit; up to there the Guard answers 413 in the table's shape, like REST
+        receive = min(max(4 * biggest, 4 * 1024 * 1024), MAX_RECEIVE)
         self.server = grpc.aio.server(
             options=[
                 ("grpc.so_reuseport", int(reuse_port)),
-                ("grpc.max_receive_message_length", max(4 * biggest, 4 * 1024 * 1024)),
+                ("grpc.max_receive_message_length", receive),
             ]
         )
         errors = ErrorMapping(hub.metrics, hub.service(Callers))
@@ -379,6 +419,14 @@ class GrpcServer:
 
     def bind(self, host: str, port: int) -> int:
         address = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+        if port == 0:  # else checked at start (hub.serve); grpc would log a line of its own
+            try:
+                family, kind, _, _, where = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+                with socket.socket(family, kind) as probe:
+                    probe.bind(where)
+            except OSError as exc:
+                problem = exc.strerror or exc
+                raise OSError(f"cannot listen for gRPC on {address}: {problem}") from None
         try:
             bound = self.server.add_insecure_port(address)
         except RuntimeError:
