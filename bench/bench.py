@@ -1,7 +1,7 @@
 """The hub against bare baselines and peers that serve the same answers, every figure of a row
 measured in the same run.
 
-Run ``python bench/bench.py`` (``--help`` for the options; the defaults take about eight
+Run ``python bench/bench.py`` (``--help`` for the options; the defaults take about five
 minutes, ``--no-node`` leaves out the Node peers). One run:
 
 1. starts a real hub in a subprocess on a temporary data dir, issues an ``era`` token and
