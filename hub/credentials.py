@@ -88,9 +88,29 @@ class Credential:
 ADMIN = Credential(id="admin", plugin="*", is_admin=True)
 
 
+def _utf8(text: str) -> bytes:
+    """``text`` as bytes, whatever it holds: a header value that is not UTF-8 reaches us with its
+    bytes escaped (surrogateescape); a lone surrogate from JSON (a websocket's
+    ``connection_init``) is kept as it is (surrogatepass), so it matches nothing rather than
+    failing."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
 def sha256(secret: str) -> str:
-    # surrogateescape: a header value that is not UTF-8 reaches us with its bytes escaped
-    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256(_utf8(secret)).hexdigest()
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is UTF-8 text (a command-line argument that is not decodes to lone
+    surrogates, which can be neither stored nor presented)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _scrypt(password: str, salt: bytes) -> bytes:
@@ -158,6 +178,7 @@ def load_admin_token(
     """The admin token: the setting, else ``<data-dir>/admin-token``, generated there once.
     ``shared`` (the ``hub`` schema on PostgreSQL) makes it one token for every hub on the
     database: see :func:`_shared_admin_token`."""
+    from_env = (from_env or "").strip()  # a client's "Bearer <token>" is read stripped, too
     if from_env:
         return AdminToken(sha256(from_env))
     path = data_dir / "admin-token"
@@ -381,6 +402,11 @@ class CredentialStore:
 
     def issue(self, plugin: str, params: dict[str, str]) -> dict[str, Any]:
         ctype = self._type(plugin)
+        for name, value in params.items():
+            if not (_is_text(name) and _is_text(value)):
+                shown = quoted(name) if _is_text(name) else "a parameter name"
+                message = f"{shown}: not UTF-8 text"
+                raise HubError(400, message, plugin=plugin, reason="bad_argument")
         params = dict(params)
         login = None
         password = None
@@ -452,10 +478,15 @@ class CredentialStore:
         return CredentialPage(described, read.total or 0, list(read.cursors()), read.has_next)
 
     def _live_row(self, db: Any, plugin: str, credential_id: str) -> tuple[Any, ...]:
-        row = db.execute(
-            f"SELECT {LISTED} FROM credentials WHERE id = ? AND plugin = ? AND revoked_at IS NULL",
-            (credential_id, plugin),
-        ).fetchone()
+        row = (
+            db.execute(
+                f"SELECT {LISTED} FROM credentials"
+                " WHERE id = ? AND plugin = ? AND revoked_at IS NULL",
+                (credential_id, plugin),
+            ).fetchone()
+            if _is_text(credential_id)
+            else None  # no stored id is anything else
+        )
         if row is None:
             raise HubError(
                 404,

@@ -63,8 +63,21 @@ def parse_grpc_peer(peer: str | None) -> Address | None:
 
 
 def parse_networks(items: Iterable[str]) -> list[Network]:
-    """CIDRs or single addresses (a trusted-proxy list); raises ``ValueError`` on a bad one."""
-    return [ipaddress.ip_network(item.strip(), strict=False) for item in items]
+    """CIDRs or single addresses (a trusted-proxy list); raises ``ValueError`` on a bad one. An
+    IPv4-mapped one (``::ffff:10.0.0.0/104``, as a dual-stack socket shows IPv4 peers) is its
+    IPv4 network, as peers are read as their IPv4 address."""
+    return [_unmapped(ipaddress.ip_network(item.strip(), strict=False)) for item in items]
+
+
+def _unmapped(network: Network) -> Network:
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        first = network.network_address.ipv4_mapped
+        assert first is not None  # every address of ::ffff:0:0/96 is a mapped one
+        return ipaddress.IPv4Network((first, network.prefixlen - 96))
+    return network
+
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 class Peer:
