@@ -497,3 +497,32 @@ async def test_an_unknown_credential_parameter_is_a_bad_argument() -> None:
         refused.value.message.startswith("unknown parameter: 'xxx")
         and len(refused.value.message) < 100
     )
+
+
+async def test_a_websocket_message_with_a_lone_surrogate_is_refused_as_over_http(
+    tmp_path: Path,
+) -> None:
+    """JSON allows ``\\ud800``; the HTTP view's reader refuses it, and so does the websocket's:
+    before, it reached the plugin, whose store failed (a 500 and a traceback)."""
+    mutation = 'mutation($t: String!) { notesCreateNote(input: {title: $t, body: "b"}) { id } }'
+    async with running_hub(tmp_path, {"HUB_PLUGINS": "notes"}) as hub:
+        token = hub.creds("notes")["token"]
+        raw = '{"id":"1","type":"subscribe","payload":{"query":%s,"variables":{"t":"x\\ud800"}}}'
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{hub.url}/graphql", protocols=["graphql-transport-ws"]) as ws,
+        ):
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+            await ws.send_json(init)
+            assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+            await ws.send_str(raw % json.dumps(mutation))
+            closed = await ws.receive(timeout=10)
+        assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4400, closed
+        async with aiohttp.ClientSession() as session:
+            listed = await session.post(
+                f"{hub.url}/graphql",
+                json={"query": "{ notes { notes { totalCount } } }"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            body = await listed.json()
+        assert body["data"]["notes"]["notes"]["totalCount"] == 0, body
