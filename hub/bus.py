@@ -30,6 +30,7 @@ COUNT = 0x43  # C: this worker's subscribers of a topic, worker -> broker
 OTHERS = 0x4F  # O: the other workers' subscribers of a topic, broker -> worker
 
 MAX_FRAME = 64 * 1024 * 1024  # a longer length prefix is a broken stream, not an event
+TOPIC_LIMIT = 0xFFFF  # bytes of a topic's name: its length is 2 bytes of a frame
 WRITE_LIMIT = 16 * 1024 * 1024  # bytes queued on one connection before it counts as stuck
 PENDING = 1000  # events a worker keeps while it has no broker connection
 
@@ -249,7 +250,7 @@ class BrokerLink(BusLink[bytes]):
     def counted(self, topic: str) -> None:
         """The number of local subscribers of ``topic`` changed: tell the broker."""
         self._start()
-        if not self._closed and self._live() is not None:
+        if not self._closed and self._live() is not None and self._refused(topic, None) is None:
             self._write(count_frame(COUNT, topic, len(self._topics.get(topic, ()))))
 
     def others(self, topic: str) -> int:
@@ -271,6 +272,16 @@ class BrokerLink(BusLink[bytes]):
     # -- the connection ------------------------------------------------------------------
     def _run(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
         return [loop.create_task(self._keep_connected(), name="hub event bus")]
+
+    def _refused(self, topic: str, body: bytes | None) -> str | None:
+        """A frame names its topic in at most 65,535 bytes, and the broker takes no frame past
+        ``MAX_FRAME`` (it would drop this worker's connection)."""
+        name = len(topic.encode())
+        if name > TOPIC_LIMIT:
+            return f"its topic is {name} bytes long, past the broker's {TOPIC_LIMIT}"
+        if body is not None and 3 + name + len(body) > MAX_FRAME:
+            return f"it is {len(body)} bytes pickled, past the broker's {MAX_FRAME}"
+        return None
 
     def _live(self) -> asyncio.Transport | None:
         connection = self._connection

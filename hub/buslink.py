@@ -51,12 +51,15 @@ class BusLink(ABC, Generic[Waiting]):
             return
         try:
             body = eventcodec.encode(event)
+            refused = self._refused(topic, body)
         except Exception as exc:
+            refused = f"it cannot be pickled: {exc}"
+        if refused is not None:
             log.error(
-                "event bus: an event of %s cannot be pickled for the other processes (%s): "
+                "event bus: an event of %.100s cannot reach the other processes (%s): "
                 "only this process's subscribers get it",
                 topic,
-                exc,
+                refused,
             )
             self._deliver(topic, event)
             return
@@ -79,6 +82,12 @@ class BusLink(ABC, Generic[Waiting]):
         for task in self._tasks:
             task.cancel()
         self._pending.clear()
+
+    def _refused(self, topic: str, body: bytes | None) -> str | None:
+        """Why an event (``body``), or a count of subscribers (``None``), of ``topic`` cannot
+        cross to the other processes (a topic or event past what the link carries); None if
+        it can. Refused, it stays in this process rather than breaking the link for all."""
+        return None
 
     @abstractmethod
     def _publish(self, topic: str, body: bytes) -> None:

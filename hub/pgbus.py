@@ -121,8 +121,18 @@ class PostgresLink(BusLink[tuple[str, Any]]):  # ("notify", payload) | ("row", (
             self._send("row", (topic, body))
 
     def _announce(self, topic: str) -> None:
-        count = len(self._topics.get(topic, ()))
-        self._send("notify", json.dumps(["C", self.process, topic, count]))
+        if self._refused(topic, None) is None:
+            count = len(self._topics.get(topic, ()))
+            self._send("notify", json.dumps(["C", self.process, topic, count]))
+
+    def _refused(self, topic: str, body: bytes | None) -> str | None:
+        """Every notification names its topic ("C", "R"): one whose name alone would take a
+        payload past PostgreSQL's limit is kept in this process, or it would fail every
+        publish queued with it, whatever their topics."""
+        longest = json.dumps(["C", self.process, topic, 2**31 - 1])
+        if len(longest.encode()) >= PAYLOAD_LIMIT:
+            return f"its topic is too long for a notification ({len(topic.encode())} bytes)"
+        return None
 
     def _send(self, kind: str, item: Any) -> None:
         if self._closed:

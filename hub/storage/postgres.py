@@ -341,8 +341,12 @@ class PostgresDatabase(Database):
                 lambda conn: conn.execute("UPDATE _hub_data_version SET n = n + 1; COMMIT"),
                 retry=False,
             )
-        finally:
-            self._lock.release()
+        except BaseException:
+            # refused on a live connection (cancelled, busy), the transaction is still open,
+            # aborted: every later statement here would fail until it is ended
+            self._rollback()
+            raise
+        self._lock.release()
 
     def _rollback(self) -> None:
         try:
@@ -355,18 +359,26 @@ class PostgresDatabase(Database):
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
-        """Hubs take turns; migrations run without the statement timeout: one cut short (an
-        index built over a large table) would fail every start of the hub in the same place."""
+        """Hubs take turns; migrations run, and wait for their turn, without the statement
+        and lock timeouts: one cut short (an index built over a large table) would fail every
+        start of the hub in the same place, and a hub starting meanwhile waits for it rather
+        than failing as busy after the lock timeout."""
         key = lock_key(f"hub:migrate:{self.schema}")
-        self.execute("SELECT pg_advisory_lock(?)", (key,))
+        self.execute("SET statement_timeout = 0")
+        self.execute("SET lock_timeout = 0")
         try:
-            self.execute("SET statement_timeout = 0")
-            yield
+            if not self.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+                log.info("%s: waiting for another hub's migrations", self.location)
+                self.execute("SELECT pg_advisory_lock(?)", (key,))
+            try:
+                yield
+            finally:
+                with contextlib.suppress(StorageError, DatabaseUnavailable):
+                    self.execute("SELECT pg_advisory_unlock(?)", (key,))
         finally:
             with contextlib.suppress(StorageError, DatabaseUnavailable):
+                self.execute(f"SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'")
                 self.execute(f"SET statement_timeout = '{self.server.statement_timeout_ms}ms'")
-            with contextlib.suppress(StorageError, DatabaseUnavailable):
-                self.execute("SELECT pg_advisory_unlock(?)", (key,))
 
     def tables(self) -> list[str]:
         rows = self.execute(

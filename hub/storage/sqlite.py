@@ -181,7 +181,13 @@ class SQLiteDatabase(Database):
         self.execute("BEGIN IMMEDIATE")
 
     def _commit(self) -> None:
-        self.execute("COMMIT")
+        try:
+            self.execute("COMMIT")
+        except StorageError:
+            # refused (a deferred constraint, a full disk), the transaction stays open and
+            # keeps the file's write lock: every writer, in every process, would be refused
+            self._rollback()
+            raise
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
