@@ -129,6 +129,8 @@ def test_an_integer_past_64_bits_is_unstorable_on_both_engines(database: Databas
         database.execute("SELECT name FROM items WHERE id = ?", (-(2**70),))
     with pytest.raises(UnstorableValue):
         database.executemany("INSERT INTO items (name, done) VALUES (?, ?)", [("big", 2**64)])
+    with pytest.raises(UnstorableValue), database.write() as db:  # no UTF-8 text
+        db.execute("INSERT INTO items (name) VALUES (?)", ("lone \ud800 surrogate",))
     assert database.execute("SELECT count(*) FROM items").fetchone()[0] == 0
 
 

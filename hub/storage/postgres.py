@@ -281,6 +281,8 @@ class PostgresDatabase(Database):
                 return call(conn)
             except psycopg.IntegrityError as exc:
                 raise IntegrityError(str(exc).strip()) from exc
+            except UnicodeEncodeError as exc:  # text that is not UTF-8 (a lone surrogate)
+                raise UnstorableValue(str(exc)) from exc
             except psycopg.DataError as exc:
                 # a value PostgreSQL cannot store or compare (a NUL in text, an integer past
                 # 64 bits, which SQLite refuses too): the caller's input, a 400 in the plugin's

@@ -142,7 +142,7 @@ class SQLiteDatabase(Database):
             return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise _translated(exc, str(self.path)) from exc
-        except OverflowError as exc:  # an integer past 64 bits, as PostgreSQL refuses it
+        except (OverflowError, UnicodeEncodeError) as exc:  # past 64 bits, or not UTF-8 text
             raise UnstorableValue(str(exc)) from exc
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
@@ -153,7 +153,7 @@ class SQLiteDatabase(Database):
             self.conn.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise _translated(exc, str(self.path)) from exc
-        except OverflowError as exc:
+        except (OverflowError, UnicodeEncodeError) as exc:
             raise UnstorableValue(str(exc)) from exc
 
     def data_version(self) -> int:
