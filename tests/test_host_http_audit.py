@@ -18,6 +18,7 @@ from hub.http import statuspage
 from hub.openapi_ui import ASSETS as SWAGGER_ASSETS
 from hub.testing.inprocess import RunningHub, running_hub
 from hub.testing.process import ADMIN_TOKEN, HubProcess
+from tests.test_cli import plugins_dir
 
 PLUGINS = {"HUB_PLUGINS": "unspot"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -36,6 +37,11 @@ async def fetch(
         if response.content_type.endswith("json"):
             return response.status, response.content_type, await response.json()
         return response.status, response.content_type, body
+
+
+def one_plugin(tmp_path: Path, name: str, source: str) -> dict[str, str]:
+    """The environment of a hub that loads only ``source``, as the plugin ``name``."""
+    return {"HUB_PLUGINS_DIR": str(plugins_dir(tmp_path, **{name: source})), "HUB_PLUGINS": name}
 
 
 def extensions(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -234,10 +240,7 @@ def test_a_plugin_named_as_a_path_of_the_hub_stops_the_start(
     """``openapi`` took the index of the hub's OpenAPI documents over (Swagger UI lost its
     list); ``graphql`` had the GraphQL endpoint's oversized bodies refused in its error shape
     and counted as its requests. One line naming both, at start."""
-    folder = tmp_path / "plugins"
-    folder.mkdir()
-    (folder / f"{name}.py").write_text(GREETING)
-    env = {"HUB_PLUGINS_DIR": str(folder), "HUB_PLUGINS": name}
+    env = one_plugin(tmp_path, name, GREETING)
     with pytest.raises(RuntimeError) as refused:
         HubProcess(tmp_path / "data", env).start()
     assert f"Error: cannot start: plugin {name}: its name is taken by the hub's own {path}" in str(
@@ -247,10 +250,7 @@ def test_a_plugin_named_as_a_path_of_the_hub_stops_the_start(
 
 
 def test_a_plugin_with_another_name_is_served_under_it(tmp_path: Path) -> None:
-    folder = tmp_path / "plugins"
-    folder.mkdir()
-    (folder / "greeting.py").write_text(GREETING)
-    hub = HubProcess(tmp_path / "data", {"HUB_PLUGINS_DIR": str(folder), "HUB_PLUGINS": "greeting"})
+    hub = HubProcess(tmp_path / "data", one_plugin(tmp_path, "greeting", GREETING))
     try:
         hub.start()
         with urllib.request.urlopen(f"{hub.url}/greeting/hello", timeout=10) as response:
@@ -276,10 +276,7 @@ async def test_a_panel_whose_data_is_not_json_shows_its_error_not_a_500(tmp_path
     """A set in one plugin's panel made ``{ hub { status } }`` (the status page) a 500 in the
     REST error shape: the answer could not be serialized. The panel shows its error, as one
     whose ``collect`` raises does, and the others still show."""
-    folder = tmp_path / "plugins"
-    folder.mkdir()
-    (folder / "oddpanel.py").write_text(ODD_PANEL)
-    env = {"HUB_PLUGINS_DIR": str(folder), "HUB_PLUGINS": "oddpanel"}
+    env = one_plugin(tmp_path, "oddpanel", ODD_PANEL)
     async with running_hub(tmp_path / "data", env) as hub:
         status, body = await post(hub, {"query": "{ hub { status } }"})
         assert status == 200 and "errors" not in body, body
@@ -329,10 +326,7 @@ async def test_the_openapi_document_of_handlers_aiohttp_takes(tmp_path: Path) ->
     """An object with ``__call__`` (no ``__name__``) or a docstring of white space only made
     the plugin's ``openapi.json`` a 500; a ``functools.partial`` was summed up by partial's own
     docstring."""
-    folder = tmp_path / "plugins"
-    folder.mkdir()
-    (folder / "odd.py").write_text(ODD_HANDLERS)
-    env = {"HUB_PLUGINS_DIR": str(folder), "HUB_PLUGINS": "odd"}
+    env = one_plugin(tmp_path, "odd", ODD_HANDLERS)
     async with running_hub(tmp_path / "data", env) as hub:
         for path, answer in (("/partial", "partial"), ("/object", "object"), ("/blank", "blank")):
             status, _, body = await fetch(hub, f"/odd{path}")
@@ -461,10 +455,7 @@ async def test_an_answer_json_cannot_carry_is_an_internal_error_in_graphql_shape
     """A resolver's JSON scalar holding a set could not be serialized: the 500 came in the hub's
     REST shape (``{"error": ...}``) with a traceback. It is GraphQL's ``errors`` with the
     table's INTERNAL, and one log line naming the operation."""
-    folder = tmp_path / "plugins"
-    folder.mkdir()
-    (folder / "oddfield.py").write_text(ODD_FIELD)
-    env = {"HUB_PLUGINS_DIR": str(folder), "HUB_PLUGINS": "oddfield"}
+    env = one_plugin(tmp_path, "oddfield", ODD_FIELD)
     async with running_hub(tmp_path / "data", env) as hub:
         status, body = await post(hub, {"query": "query Odd { oddfield { odd } }"})
         assert status == 500, body

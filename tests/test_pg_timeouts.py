@@ -38,6 +38,7 @@ from hub.storage.postgres import (
     split_url,
 )
 from hub.testing import ADMIN_TOKEN, HubProcess
+from tests.postgres_fixtures import postgres_url_fixture
 
 TIMEOUT = 0.5  # seconds: the statement timeout of the Database API tests
 HUNG = 40  # seconds: a query on a dead network still blocked then is not ended at all
@@ -45,13 +46,7 @@ HUB_TIMEOUT = 1  # seconds: the hub's, well below lock_timeout (5 s), so it is w
 UNAVAILABLE = {"code": "UPSTREAM_UNAVAILABLE", "status": 503, "reason": "database_unavailable"}
 
 
-@pytest.fixture
-def url() -> str:
-    """The suite's PostgreSQL (this test's own namespace), or a skip on SQLite."""
-    found = os.environ.get("HUB_DATABASE_URL", "")
-    if not found:
-        pytest.skip("PostgreSQL only: run with HUB_TEST_POSTGRES=temporary")
-    return found
+url = postgres_url_fixture()
 
 
 @contextlib.contextmanager
@@ -286,7 +281,8 @@ def _blocked_on_a_dead_network(outside: str) -> None:
 @pytest.mark.skipif(not _unshare_works(), reason="needs unshare -n (a network namespace)")
 def test_a_query_on_a_silently_dead_network_ends_within_seconds(url: str) -> None:
     done = subprocess.run(
-        ["unshare", "-n", sys.executable, __file__, _namespace()],
+        ["unshare", "-n", sys.executable, "-m", "tests.test_pg_timeouts", _namespace()],
+        cwd=Path(__file__).parents[1],  # where the ``tests`` package is
         capture_output=True,
         text=True,
         timeout=HUNG + 60,

@@ -23,6 +23,7 @@ from hub.storage import Database, Engine, IntegrityError
 from hub.storage.postgres import PostgresDatabase, PostgresServer, split_url
 from hub.testing import ADMIN_TOKEN, HubProcess
 from hub.testing.postgres import run_sql
+from tests.postgres_fixtures import postgres_url_fixture
 
 QUIET = {"HUB_MONITOROZAS_INTERVAL": "3600", "HUB_MONITOROZAS_BLACKLIST_INTERVAL": "3600"}
 
@@ -44,12 +45,7 @@ def register_migrations(register):
 """
 
 
-@pytest.fixture
-def url() -> str:
-    found = os.environ.get("HUB_DATABASE_URL", "")
-    if not found:
-        pytest.skip("PostgreSQL only: run with HUB_TEST_POSTGRES=temporary")
-    return found
+url = postgres_url_fixture()
 
 
 def test_a_hub_starting_while_another_runs_a_slow_migration_waits_for_it(
