@@ -88,19 +88,15 @@ class Credential:
 ADMIN = Credential(id="admin", plugin="*", is_admin=True)
 
 
-def _utf8(text: str) -> bytes:
-    """``text`` as bytes, whatever it holds: a header value that is not UTF-8 reaches us with its
-    bytes escaped (surrogateescape); a lone surrogate from JSON (a websocket's
-    ``connection_init``) is kept as it is (surrogatepass), so it matches nothing rather than
-    failing."""
-    try:
-        return text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")
-
-
 def sha256(secret: str) -> str:
-    return hashlib.sha256(_utf8(secret)).hexdigest()
+    """Whatever ``secret`` holds: a header value that is not UTF-8 reaches us with its bytes
+    escaped (surrogateescape); a lone surrogate is kept as it is (surrogatepass), so it matches
+    nothing rather than failing. (Every request hashes its token: no call more than needed.)"""
+    try:
+        data = secret.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = secret.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()
 
 
 def _is_text(value: str) -> bool:

@@ -379,8 +379,7 @@ class PostgresDatabase(Database):
                     self.execute("SELECT pg_advisory_unlock(?)", (key,))
         finally:
             with contextlib.suppress(StorageError, DatabaseUnavailable):
-                self.execute(f"SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'")
-                self.execute(f"SET statement_timeout = '{self.server.statement_timeout_ms}ms'")
+                self._run(self.server.bound)  # every hub connection's timeouts, back
 
     def tables(self) -> list[str]:
         rows = self.execute(
