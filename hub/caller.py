@@ -111,6 +111,13 @@ class Caller:
         # plugin -> (oldest fetched_at, any stale) of the upstream answers this request read
         self.upstream: dict[str, tuple[float, bool]] = {}
 
+    async def check_logins(self) -> None:
+        """Check each login and password presented off the event loop (scrypt is slow on
+        purpose: :meth:`~hub.credentials.CredentialStore.check_login`); every entry point
+        awaits this before the plugin's synchronous checks read the outcome."""
+        for sent in self._presented.values():
+            await self.policy.credentials.check_login(self.plugin, sent.authorization)
+
     def fresh(self) -> Caller:
         """The same presentation, looked up anew (a credential revoked since is ``None``)."""
         return Caller(self.policy, self.protocol, self._presented.values(), self.peer)

@@ -4,6 +4,7 @@ the admin lists (never a secret), revokes and rotates them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -99,6 +100,20 @@ def sha256(secret: str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def basic_pair(authorization: str | None) -> tuple[str, str] | None:
+    """The login and password of an ``Authorization: Basic`` value; ``None`` for any other
+    value, or one that is not base64 of UTF-8 text."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        login, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 inside
+        return None
+    return login, password
+
+
 def _is_text(value: str) -> bool:
     """Whether ``value`` is UTF-8 text (a command-line argument that is not decodes to lone
     surrogates, which can be neither stored nor presented)."""
@@ -116,6 +131,13 @@ def _scrypt(password: str, salt: bytes) -> bytes:
 def hash_password(password: str) -> str:
     salt = os.urandom(16)
     return "scrypt$" + salt.hex() + "$" + _scrypt(password, salt).hex()
+
+
+# Every login's check of a password against no stored hash, so that an unknown login costs what a
+# wrong password costs: how long a refusal takes must not tell which logins exist.
+NO_SUCH_LOGIN = "scrypt$" + "00" * 16 + "$"
+PASSWORD_CHECKS_AT_ONCE = 2  # per process: each scrypt takes 16 MiB and a core for tens of ms
+REFUSED_REMEMBERED = 10_000  # wrong passwords remembered, so a repeated one costs nothing
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -336,7 +358,11 @@ class CredentialStore:
         self.database = database
         self._admin_hash = admin_hash or sha256(admin_token or "")
         self.types: dict[str, CredentialType] = {}
+        # (plugin, login, SHA-256 of the password): what scrypt found, until credentials change
         self._basic_cache: dict[tuple[str, str, str], Credential] = {}
+        self._basic_refused: set[tuple[str, str, str]] = set()
+        self._generation = 0  # moves whenever the caches are cleared
+        self._password_checks: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._token_cache: dict[tuple[str, str], Credential | None] = {}
         self._seen_version = -1
         self._seen_at = -1  # ARRIVALS.count when the data version was last read
@@ -365,8 +391,7 @@ class CredentialStore:
             return
         version = self.database.data_version()
         if version != self._seen_version or len(self._token_cache) > 10_000:
-            self._token_cache.clear()
-            self._basic_cache.clear()
+            self._clear_caches()
             self._seen_version = version
         self._seen_at = arrivals
         self._seen_marker = marker
@@ -394,7 +419,9 @@ class CredentialStore:
 
     def _clear_caches(self) -> None:
         self._basic_cache.clear()
+        self._basic_refused.clear()
         self._token_cache.clear()
+        self._generation += 1
 
     def issue(self, plugin: str, params: dict[str, str]) -> dict[str, Any]:
         ctype = self._type(plugin)
@@ -566,6 +593,8 @@ class CredentialStore:
         if key in self._basic_cache:  # scrypt is slow on purpose; pay it once per password
             self.last_used.touch(self._basic_cache[key].id)
             return self._basic_cache[key]
+        if key in self._basic_refused:
+            return None
         row = self.database.execute(
             "SELECT id, attrs, secret_hash FROM credentials WHERE plugin = ? AND login = ?"
             " AND revoked_at IS NULL",
@@ -578,6 +607,50 @@ class CredentialStore:
         self.last_used.touch(cred.id)
         return cred
 
+    async def check_login(self, plugin: str | None, authorization: str | None) -> None:
+        """Check an HTTP Basic login and password off the event loop, so that the synchronous
+        look-up which follows (:meth:`by_login`) finds the outcome cached: scrypt takes tens of
+        milliseconds on purpose, and on the loop a client sending wrong passwords would stall
+        every other request. ``None`` checks the login for every plugin that has it (a GraphQL
+        request may call any). An unknown login is checked against :data:`NO_SUCH_LOGIN`, so
+        it costs what a wrong password costs; a password already checked costs nothing."""
+        pair = basic_pair(authorization)
+        if pair is None:
+            return
+        login, password = pair
+        self._cache_is_current()
+        digest = sha256(password)
+        sql = (
+            "SELECT plugin, id, attrs, secret_hash FROM credentials"
+            " WHERE login = ? AND revoked_at IS NULL"
+        )
+        params = [login]
+        if plugin is not None:
+            sql, params = sql + " AND plugin = ?", [login, plugin]
+        rows = self.database.execute(sql, params).fetchall()
+        for owner, ident, attrs, stored in rows or [(plugin or "*", "", "{}", NO_SUCH_LOGIN)]:
+            key = (owner, login, digest)
+            if key in self._basic_cache or key in self._basic_refused:
+                continue
+            generation = self._generation
+            async with self._password_slots():
+                accepted = await asyncio.to_thread(verify_password, password, stored)
+            if generation != self._generation:  # credentials changed meanwhile: check again later
+                continue
+            if accepted:
+                self._basic_cache[key] = Credential(ident, owner, orjson.loads(attrs), login=login)
+            else:
+                if len(self._basic_refused) >= REFUSED_REMEMBERED:
+                    self._basic_refused.clear()
+                self._basic_refused.add(key)
+
+    def _password_slots(self) -> asyncio.Semaphore:
+        """:data:`PASSWORD_CHECKS_AT_ONCE` for the running loop (a store may outlive a loop)."""
+        loop = asyncio.get_running_loop()
+        if self._password_checks is None or self._password_checks[0] is not loop:
+            self._password_checks = (loop, asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE))
+        return self._password_checks[1]
+
     def authenticate(self, plugin: str, authorization: str | None) -> Credential | None:
         """The credential an ``Authorization`` value carries for ``plugin``; ``None`` if none."""
         if not authorization:
@@ -586,12 +659,9 @@ class CredentialStore:
         value = value.strip()
         if scheme.lower() == "bearer" and value:
             return self.by_token(plugin, value)
-        if scheme.lower() == "basic" and value:
-            try:
-                login, _, password = base64.b64decode(value, validate=True).decode().partition(":")
-            except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 inside
-                return None
-            return self.by_login(plugin, login, password)
+        pair = basic_pair(authorization)
+        if pair is not None:
+            return self.by_login(plugin, *pair)
         return None
 
     def require(self, plugin: str, authorization: str | None) -> Credential:

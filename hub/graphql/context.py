@@ -33,6 +33,11 @@ class HubContext:
         value = params.get("Authorization") or params.get("authorization")
         return str(value) if value else None
 
+    async def check_logins(self) -> None:
+        """A login and password presented, checked off the event loop for every plugin that
+        has the login (:meth:`hub.caller.Caller.check_logins`), before the operation runs."""
+        await self.hub.credentials.check_login(None, self._presented)
+
     def caller(self, plugin: str) -> Caller:
         """Who is calling ``plugin``: one :class:`~hub.caller.Caller` per HTTP request. A
         websocket's context lasts as long as the connection, so there each call makes a new

@@ -325,6 +325,7 @@ class GraphQLEndpoint:
             )
         requestid.describe(operation=op.name.value if op.name else op.operation.value)
         context = HubContext(self.hub, request.headers.get("Authorization"), request)
+        await context.check_logins()
         result = self.executor.run(self.schema._schema, document, context, variables, operation)
         if inspect.isawaitable(result):
             result = await result

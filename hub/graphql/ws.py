@@ -17,6 +17,7 @@ from hub.errors import HubError
 from hub.graphql.persisted import PersistedQueryError, names_a_document, requested_hash
 
 if TYPE_CHECKING:
+    from hub.graphql.context import HubContext
     from hub.graphql.schema import HubSchema
     from hub.graphql.view import HubStrawberryView
 
@@ -65,6 +66,7 @@ class HubTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         ):
             try:
                 message["payload"]["query"] = self._persisted_text(message["payload"])
+                await cast("HubContext", self.context).check_logins()
             except PersistedQueryError as exc:
                 await self._refuse(message["id"], exc.formatted())
                 return

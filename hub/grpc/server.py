@@ -343,6 +343,7 @@ class ErrorMapping:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 caller = self.callers.of_grpc(plugin, context)
+                await caller.check_logins()
                 bind_grpc(context, caller)
                 response = impl(request, context)
                 if inspect.isawaitable(response):
@@ -361,7 +362,9 @@ class ErrorMapping:
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                bind_grpc(context, self.callers.of_grpc(plugin, context))
+                caller = self.callers.of_grpc(plugin, context)
+                await caller.check_logins()
+                bind_grpc(context, caller)
                 async for item in impl(request, context):
                     yield item
             except Exception as exc:

@@ -108,6 +108,7 @@ def error_middleware(
         started = time.perf_counter()
         try:
             request[CALLER_KEY] = callers.of_request(plugin, request)
+            await request[CALLER_KEY].check_logins()
             _refuse_unroutable(request)
             if (
                 plugin != "hub"
