@@ -617,6 +617,9 @@ class CredentialStore:
         pair = basic_pair(authorization)
         if pair is None:
             return
+        with_logins = [name for name, t in self.types.items() if t.login_param or t.login_for]
+        if plugin not in with_logins if plugin else not with_logins:
+            return  # no plugin asked has logins: nothing a password could open
         login, password = pair
         self._cache_is_current()
         digest = sha256(password)
