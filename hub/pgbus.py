@@ -270,19 +270,27 @@ class PostgresLink(BusLink[tuple[str, Any]]):  # ("notify", payload) | ("row", (
             log.warning("event bus: dropped a notification: %s", exc)
 
     def _row(self, row: int) -> bytes:
-        """A large event's body, read on the publishing connection."""
+        """A large event's body, read on the publishing connection, or on a connection of its
+        own while that one is down or reconnecting (the row is there for ``KEEP`` seconds)."""
+        query = f"SELECT body FROM {self.table} WHERE id = %s"
         conn = self._sender
-        found = None
-        if conn is not None and not conn.closed and not conn.broken:
-            try:
-                found = conn.execute(
-                    f"SELECT body FROM {self.table} WHERE id = %s", (row,)
-                ).fetchone()
-            except self._psycopg.Error as exc:
-                raise LookupError(f"event row {row} could not be read: {_line(exc)}") from None
+        try:
+            if conn is not None and not conn.closed and not conn.broken:
+                try:
+                    found = conn.execute(query, (row,)).fetchone()
+                except self._psycopg.OperationalError:  # the connection went: try a new one
+                    found = self._read_alone(query, row)
+            else:
+                found = self._read_alone(query, row)
+        except (self._psycopg.Error, OSError) as exc:
+            raise LookupError(f"event row {row} could not be read: {_line(exc)}") from None
         if found is None:
             raise LookupError(f"event row {row} is gone (rows are kept {KEEP:g} s)")
         return bytes(found[0])
+
+    def _read_alone(self, query: str, row: int) -> Any:
+        with self._connect() as conn:
+            return conn.execute(query, (row,)).fetchone()
 
     def _counted_by(self, process: str, topic: str, count: int) -> None:
         if process == self.process:

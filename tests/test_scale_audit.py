@@ -189,6 +189,33 @@ async def test_a_topic_too_long_to_notify_does_not_stop_the_postgresql_bus(
         db.close()
 
 
+async def test_a_large_event_is_read_while_the_subscribers_publisher_reconnects(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A large event travels as a row, read by each subscribing process on its publishing
+    connection. That connection cut (a restarted pooler, an idle timeout) made the event
+    dropped with "row is gone"; the row is now read on a connection of its own."""
+    db = PostgresDatabase(PostgresServer(url), "bus")
+    db.migrate("bus", [m001_bus_events])
+    publisher, other = EventBus(database=db), EventBus(database=db)
+    try:
+        theirs = other.subscribe("test.large")
+        await until(lambda: publisher.subscribers("test.large") == 1)
+        link: Any = other._link
+        await until(lambda: link._sender is not None)
+        pid = link._sender.info.backend_pid
+        run_sql(split_url(url)[0], f"SELECT pg_terminate_backend({pid})")
+        body = "x" * 20_000  # past NOTIFY's payload: sent as a row
+        with caplog.at_level(logging.WARNING, "hub.bus"):
+            publisher.publish("test.large", body)
+            assert await take(theirs) == body
+        assert "dropped a notification" not in caplog.text
+    finally:
+        publisher.close()
+        other.close()
+        db.close()
+
+
 # -- a COMMIT refused on a live connection ----------------------------------------------------
 async def test_a_write_whose_commit_is_cut_leaves_the_plugins_connection_usable(
     url: str, tmp_path: Path
