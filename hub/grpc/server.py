@@ -17,7 +17,7 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from hub import requestid
-from hub.caller import Callers, bind_grpc
+from hub.caller import Caller, Callers, bind_grpc
 from hub.errors import HubError, StartupError
 from hub.grpc.reflection import add_reflection
 from hub.grpc.wire import Serialized
@@ -337,14 +337,20 @@ class ErrorMapping:
                 methods[method.name] = self._unary(plugin, full_name, impl)
         return SimpleNamespace(**methods)
 
+    async def _bound_caller(self, plugin: str, context: grpc.aio.ServicerContext) -> Caller:
+        """The call's caller, what ``caller_of(context)`` returns, its password (if it sent
+        one) checked off the event loop."""
+        caller = self.callers.of_grpc(plugin, context)
+        await caller.check_logins()
+        bind_grpc(context, caller)
+        return caller
+
     def _unary(self, plugin: str, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
         ok = self.calls.labels(name, "OK")
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                caller = self.callers.of_grpc(plugin, context)
-                await caller.check_logins()
-                bind_grpc(context, caller)
+                caller = await self._bound_caller(plugin, context)
                 response = impl(request, context)
                 if inspect.isawaitable(response):
                     response = await response
@@ -362,9 +368,7 @@ class ErrorMapping:
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                caller = self.callers.of_grpc(plugin, context)
-                await caller.check_logins()
-                bind_grpc(context, caller)
+                await self._bound_caller(plugin, context)
                 async for item in impl(request, context):
                     yield item
             except Exception as exc:
