@@ -52,6 +52,7 @@ log = logging.getLogger("hub.workers")
 METRICS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 READY_TIMEOUT = 120.0  # seconds a worker has to build its hub and accept
 CRASH_LOOP = (5, 60.0)  # this many unexpected exits within this many seconds stop the hub
+RESTART_BACKOFF = (1.0, 30.0)  # a replacement that cannot start is tried again: first, longest wait
 STOP_MARGIN = 3.0
 
 
@@ -173,6 +174,12 @@ class Worker:
     process: Any  # multiprocessing.process.BaseProcess
     conn: Connection
     ready: bool = False
+    retry_at: float = 0.0  # a replacement that could not start: when to try again (monotonic)
+    retry_delay: float = 0.0  # ... and how long it waited last
+
+
+class Stopping(Exception):
+    """SIGINT or SIGTERM came while the supervisor waited for a worker to start."""
 
 
 class Supervisor:
@@ -222,6 +229,8 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + READY_TIMEOUT
         while loop.time() < deadline:
+            if self.stopping.is_set():
+                raise Stopping
             if worker.conn.poll():
                 try:
                     kind, value = worker.conn.recv()
@@ -255,6 +264,8 @@ class Supervisor:
             await self._supervise()
         except StartupError as exc:
             self.failure = str(exc)
+        except Stopping:
+            pass
         finally:
             await self._stop_all()
             await broker.stop()
@@ -274,21 +285,41 @@ class Supervisor:
             if self.stopping.is_set():
                 return
             for index, worker in list(self.workers.items()):
-                if worker.process.is_alive():
+                if worker.process.is_alive() or time.monotonic() < worker.retry_at:
                     continue
-                code = worker.process.exitcode
-                now = time.monotonic()
-                self.exits.append(now)
-                while self.exits and self.exits[0] < now - window:
-                    self.exits.popleft()
-                if len(self.exits) >= limit:
-                    raise StartupError(
-                        f"workers exited {len(self.exits)} times within {window:g}s"
-                        f" (worker {index} last, exit code {code}): stopping"
-                    )
-                log.warning("worker %d exited (code %s): starting another", index, code)
-                self._metrics_of_dead(worker.process.pid)
-                await self._ready(self._spawn(index))
+                if worker.ready:  # it ran, then exited: a crash (a failed start is no exit)
+                    code = worker.process.exitcode
+                    now = time.monotonic()
+                    self.exits.append(now)
+                    while self.exits and self.exits[0] < now - window:
+                        self.exits.popleft()
+                    if len(self.exits) >= limit:
+                        raise StartupError(
+                            f"workers exited {len(self.exits)} times within {window:g}s"
+                            f" (worker {index} last, exit code {code}): stopping"
+                        )
+                    log.warning("worker %d exited (code %s): starting another", index, code)
+                    self._metrics_of_dead(worker.process.pid)
+                await self._replace(worker)
+
+    async def _replace(self, dead: Worker) -> None:
+        """Start a worker in ``dead``'s place. One that cannot start (its database down, say)
+        is tried again later, waiting longer each time, while the others serve; with no other
+        worker running the hub stops, saying why."""
+        replacement = self._spawn(dead.index)
+        try:
+            await self._ready(replacement)
+        except StartupError as exc:
+            if replacement.process.is_alive():
+                replacement.process.kill()
+            replacement.process.join(1)
+            replacement.conn.close()
+            if not any(w.process.is_alive() for w in self.workers.values()):
+                raise
+            first, longest = RESTART_BACKOFF
+            delay = min(dead.retry_delay * 2, longest) if dead.retry_delay else first
+            replacement.retry_at, replacement.retry_delay = time.monotonic() + delay, delay
+            log.warning("%s: trying again in %gs", exc, delay)
 
     def _metrics_of_dead(self, pid: int | None) -> None:
         if pid is None:

@@ -39,6 +39,7 @@ from tests.unspot_helpers import BASE, SEED_401, SEED_429, grpc_call
 from tests.webim_client import service_login
 from tests.workers_support import (
     CRASHER,
+    REFUSER,
     TICK_INTERVAL,
     TICKER,
     Answer,
@@ -632,6 +633,61 @@ def test_a_crash_loop_stops_the_hub_with_one_line(tmp_path: Path) -> None:
     assert len(restarts) == int(stopped[1]) - 1, err
     for line in restarts:
         assert re.search(r" WARNING .* worker \d exited \(code 3\): starting another$", line), err
+
+
+@pytest.fixture
+def refuser(tmp_path: Path) -> Iterator[tuple[HubProcess, Path]]:
+    """Two workers of a hub whose one plugin can be told not to start (:data:`REFUSER`)."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "refuser.py").write_text(REFUSER)
+    env = {"HUB_PLUGINS": "refuser", "HUB_PLUGINS_DIR": str(plugins)}
+    process = HubProcess(tmp_path / "data", env=env, args=["--workers", "2"]).start(timeout=120)
+    yield process, plugins
+    process.stop(signal.SIGKILL)
+
+
+async def test_a_replacement_that_cannot_start_is_tried_again_while_the_other_serves(
+    refuser: tuple[HubProcess, Path],
+) -> None:
+    """Before, one failed start of a replacement (its database down, say) stopped the whole
+    hub, although the other worker was serving."""
+    process, plugins = refuser
+    pids = await worker_pids(process.url)
+    (plugins / "refuse-start").touch()
+    os.kill(pids[1], signal.SIGKILL)
+    await asyncio.sleep(4)  # the first start and two tries again have failed by now
+    assert process.proc is not None and process.proc.poll() is None, "".join(process.output)
+    async with new_connections() as session:
+        for _ in range(5):
+            answer = await fetch(session, "GET", process.url + "/healthz")
+            assert (answer.status, answer.worker) == (200, 0)
+    (plugins / "refuse-start").unlink()
+    now = await replaced(process.url, 1, pids[1])
+    assert now[0] == pids[0]
+    assert process.stop() == 0
+    output = "".join(process.output)
+    assert "Traceback" not in output, output
+    for delay in ("1s", "2s"):
+        tried = rf"WARNING .* worker 1: .*refuser: told not to start: trying again in {delay}\n"
+        assert re.search(tried, output), output
+
+
+async def test_sigterm_while_a_replacement_starts_stops_the_hub_at_once(
+    refuser: tuple[HubProcess, Path],
+) -> None:
+    """Before, the supervisor waited for the starting worker, up to two minutes."""
+    process, plugins = refuser
+    pids = await worker_pids(process.url)
+    (plugins / "hang-start").touch()
+    os.kill(pids[1], signal.SIGKILL)
+    await asyncio.sleep(2)  # the replacement is inside its plugin's start
+    assert process.proc is not None
+    started = time.monotonic()
+    process.proc.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(process.proc.wait, 30)
+    assert code == 0, "".join(process.output)
+    assert time.monotonic() - started < 20  # the drain's deadline, not the start's 120 s
 
 
 async def test_one_worker_polls_the_upstream_for_the_readers_of_both(tmp_path: Path) -> None:

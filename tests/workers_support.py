@@ -81,6 +81,27 @@ def register_jobs(hub, register):
 """
 
 
+# A plugin that will not start while ``refuse-start`` is beside it, nor for 100 s while
+# ``hang-start`` is: what a replacement worker meets when its database is down or slow.
+REFUSER = """
+import time
+from pathlib import Path
+
+from hub.errors import StartupError
+from hub.hookspecs import hookimpl
+
+HERE = Path(__file__).parent
+
+
+@hookimpl
+def register_rest(hub, register):
+    if (HERE / "refuse-start").exists():
+        raise StartupError("refuser: told not to start")
+    if (HERE / "hang-start").exists():
+        time.sleep(100)
+"""
+
+
 def ticks(plugins_dir: Path) -> list[tuple[float, int]]:
     """Every run of the ticker so far: (time, pid), in the order they were written."""
     path = plugins_dir / "ticks.log"
