@@ -35,17 +35,23 @@ CONTENT_TYPE = "application/json; charset=utf-8"
 LIST_PARAMS = {"offset", "limit", "mask", "filter", "order", "flat"}
 ONE_PARAMS = {"mask", "flat"}
 POINT = "integration_point"  # the route of one channel, named for the links that point to it
+CHALLENGE = f'Bearer realm="{PLUGIN}"'  # WWW-Authenticate of the hub's own 401
 
 
 def render_error(exc: HubError) -> web.Response:
-    """ERA's error shape; in upstream mode the vendor's own error body, as it sent it."""
+    """ERA's error shape; in upstream mode the vendor's own error body, as it sent it. The
+    hub's own 401 names the scheme it wants (RFC 9110 requires the challenge); a vendor's 401
+    refused the hub's token, not the client's, so it gets none."""
     status = exc.status
     body = exc.body
     if not isinstance(body, bytes):
         body = orjson.dumps({"error_code": 1000 + status, "error_message": exc.message})
+    vendors = str(exc.reason).startswith("upstream_")  # upstream_unauthorized: the hub's token
+    headers = {"WWW-Authenticate": CHALLENGE} if status == 401 and not vendors else {}
     return web.Response(
         body=body,
         status=status,
+        headers=headers,
         content_type="application/json",
         charset="utf-8",
     )

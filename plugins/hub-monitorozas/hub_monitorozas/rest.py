@@ -21,6 +21,7 @@ from hub_monitorozas.errors import error, invalid_field
 from hub_monitorozas.inventory import Records
 from hub_monitorozas.records import BlacklistMonitor, CheckResult, Deleted, Device, Identity
 from hub_monitorozas.service import MonitorozasService, page
+from hub_monitorozas.settings import PLUGIN
 from hub_monitorozas.validation import (
     MAX_ID,
     MAX_LOCATION,
@@ -106,8 +107,9 @@ DEVICE_INPUT = {
     "required": ["target_type", "target_value", "service_type"],
     "additionalProperties": False,
     "anyOf": BY_TARGET_TYPE,
-    "description": "scheme, host_header, proxy_enabled, the origin's fields, expect_status and"
-    " the checks are for service_type web only; port is required for tcp",
+    "description": "scheme, host_header and the origin's fields are for service_type web only;"
+    " other services take proxy_enabled false, expect_status 200 and the checks false or null"
+    " (a device's own answer is a create body); port is required for tcp",
 }
 MONITOR_INPUT = {
     "type": "object",
@@ -136,16 +138,28 @@ def error_code(exc: HubError) -> str:
     return STATUS_CODES.get(exc.status, "server_error")
 
 
+def challenge(code: str) -> str:
+    """The ``WWW-Authenticate`` of the hub's own 401 (RFC 9110 requires one; RFC 6750 says
+    how a wrong bearer token is told from a missing one)."""
+    wrong = ', error="invalid_token"' if code == "invalid_api_key" else ""
+    return f'Bearer realm="{PLUGIN}"{wrong}'
+
+
 def render_error(exc: HubError) -> web.Response:
-    """The seed's error body; in upstream mode a refusal of the vendor's is its body as it is."""
+    """The seed's error body; in upstream mode a refusal of the vendor's is its body as it is
+    (without a challenge: the vendor refused the hub's key, not the client's)."""
+    code = error_code(exc)
     body = (
         exc.body
         if isinstance(exc.body, bytes)
-        else orjson.dumps({"success": False, "error": error_code(exc), "message": exc.message})
+        else orjson.dumps({"success": False, "error": code, "message": exc.message})
     )
+    vendors = isinstance(exc.body, bytes) or code.startswith("upstream_")
+    headers = {"WWW-Authenticate": challenge(code)} if exc.status == 401 and not vendors else {}
     return web.Response(
         body=body,
         status=exc.status,
+        headers=headers,
         content_type="application/json",
         charset="utf-8",
     )
@@ -188,10 +202,14 @@ def window(request: web.Request) -> Page | None:
 def routes(hub: HubApi) -> list[web.RouteDef]:
     service = hub.service(MonitorozasService)
 
-    def caller(request: web.Request) -> Caller:
-        """The caller, checked before anything of the request is read (a 401 comes first)."""
+    def caller(request: web.Request, scope: str | None = None) -> Caller:
+        """The caller, checked before anything of the request is read (a 401 comes first), with
+        the ``scope`` a request with a body needs (a read-only key's create is a 403 whatever
+        it sends, as over GraphQL and gRPC)."""
         who = caller_of(request)
-        service.authorize(who)
+        holder = service.authorize(who)
+        if scope is not None:
+            holder.require(scope)
         return who
 
     def ident(request: web.Request) -> str | None:
@@ -222,7 +240,7 @@ def routes(hub: HubApi) -> list[web.RouteDef]:
             errors=(*KEYED, 409, 413),
         )
         async def create(request: web.Request) -> web.Response:
-            who = caller(request)
+            who = caller(request, "write")
             return ok(await records.create(who, await read_json(request)), 201)
 
         @operation(

@@ -54,6 +54,7 @@ DEVICE_FIELDS = (
 MONITOR_FIELDS = ("target_type", "target_value", "is_enabled")
 ADMIN_FIELDS = ("user_id",)  # the owner, named by the admin token only
 MAX_LOCATION = 255
+DEFAULT_STATUS = 200  # expect_status of a device that names none, and of every non-web one
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -205,7 +206,9 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
         if not web and given(name):
             raise invalid(name, "only for service_type web")
 
-    for name in ("scheme", "host_header", "proxy_enabled", *ORIGIN_FIELDS, "expect_status"):
+    # a non-web device's own answer (proxy_enabled 0, expect_status 200, null web fields) is
+    # taken back as a create body: only a value asking for web behaviour is refused
+    for name in ("scheme", "host_header", *ORIGIN_FIELDS):
         web_only(name)
     out["scheme"] = (
         as_choice("scheme", data["scheme"], SCHEMES)
@@ -228,6 +231,8 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
     out["proxy_enabled"] = (
         as_bool("proxy_enabled", data["proxy_enabled"]) if given("proxy_enabled") else False
     )
+    if out["proxy_enabled"] and not web:
+        raise invalid("proxy_enabled", "only for service_type web")
     for name in (*WEB_CHECKS, *ORIGIN_CHECKS):
         value = as_bool(name, data[name]) if given(name) else None
         if value and not web:
@@ -263,8 +268,12 @@ def device(data: Any, *, is_admin: bool = False) -> dict[str, Any]:
             out["origin_scheme"] = out["origin_scheme"] or out["scheme"]
             out["origin_port"] = out["origin_port"] or SCHEME_PORTS[out["origin_scheme"]]
     out["expect_status"] = (
-        as_int("expect_status", data["expect_status"], 100, 599) if given("expect_status") else 200
+        as_int("expect_status", data["expect_status"], 100, 599)
+        if given("expect_status")
+        else DEFAULT_STATUS
     )
+    if out["expect_status"] != DEFAULT_STATUS and not web:
+        raise invalid("expect_status", f"only for service_type web (others keep {DEFAULT_STATUS})")
     location = data.get("location")
     if location is None:
         location = ""
