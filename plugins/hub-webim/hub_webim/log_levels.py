@@ -1,17 +1,27 @@
-"""set-log-level and its read-back: a Webim component name means loggers of this hub process
-(every logger of a plugin, or one of the host's), changed at once."""
+"""set-log-level and its read-back: a Webim component name means loggers of the hub (every
+logger of a plugin, or one of the host's), changed at once in the process that answers and,
+through the event bus, in every other process of the hub (:class:`LevelSync`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from hub import logs
 from hub.api import HubApi
+from hub.errors import HubError
 from hub_webim import system
 from hub_webim.errors import bad_request
 from hub_webim.records import LogLevel, LogLevelChange
 
 log = logging.getLogger("hub_webim")
+
+LEVEL_TOPIC = "webim.log_level"
+ORDERS_BACKLOG = 1000  # orders a process may fall behind by; each is applied in microseconds
 
 
 def loggers(hub: HubApi, name: str) -> tuple[str, ...]:
@@ -60,3 +70,55 @@ def level_of(hub: HubApi, name: str) -> LogLevel:
         level=system.level_name(target.level) if target.level else "NOTSET",
         effective_level=system.level_name(target.getEffectiveLevel()),
     )
+
+
+@dataclass(frozen=True)
+class LevelOrder:
+    """A set-log-level made in process ``origin`` (which has applied it already), for the
+    others: ``node`` is the hub it is limited to (``current_node_only``), else ``None``."""
+
+    name: str
+    level: str
+    node: str | None
+    origin: str
+
+
+class LevelSync:
+    """Carries each set-log-level to every process of the hub: the workers of ``hub serve
+    --workers N`` are one Webim node, so a level set through one of them holds in all; without
+    ``current_node_only`` it also reaches every hub of a cluster on PostgreSQL (each hub being
+    a node). A single-process hub has no one to tell."""
+
+    def __init__(self, hub: HubApi) -> None:
+        self.hub = hub
+        self.origin = uuid.uuid4().hex
+        self._task: asyncio.Task[None] | None = None
+
+    def announce(self, change: LogLevelChange, current_node_only: bool | None) -> None:
+        if self.hub.events.shared:
+            node = self.hub.instance_id if current_node_only else None
+            order = LevelOrder(change.name, change.level, node, self.origin)
+            self.hub.events.publish(LEVEL_TOPIC, order)
+
+    def start(self) -> None:
+        """Follow the other processes' orders from now on (before the hub serves)."""
+        if self.hub.events.shared and self._task is None:
+            orders = self.hub.events.subscribe(LEVEL_TOPIC, ORDERS_BACKLOG)
+            self._task = asyncio.get_running_loop().create_task(self._follow(orders))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _follow(self, orders: AsyncIterator[LevelOrder]) -> None:
+        """Until the stream ends (at shutdown)."""
+        async for order in orders:
+            if order.origin == self.origin or order.node not in (None, self.hub.instance_id):
+                continue
+            try:
+                set_level(self.hub, order.name, order.level)
+            except HubError as exc:  # another hub of a cluster may run other plugins
+                log.warning("set-log-level from another process not applied: %s", exc.message)

@@ -86,3 +86,11 @@ def startup(hub: HubApi) -> None:
     from hub_webim.metrics import WebimCollector
 
     hub.metrics.registry.register(WebimCollector(hub))  # at the hub's /metrics and /webim/metrics
+    webim = hub.service(WebimService)
+    if webim.upstream is None:  # upstream: set-log-level is the vendor's business
+        webim.log_levels.start()
+
+
+@hookimpl
+async def shutdown(hub: HubApi) -> None:
+    await hub.service(WebimService).log_levels.stop()

@@ -65,6 +65,7 @@ class WebimService:
         self.settings: WebimSettings = hub.settings_for(PLUGIN) or WebimSettings()
         self.database = hub.database(PLUGIN)
         self.instance = monitor.Instance.starting(hub, self.settings)
+        self.log_levels = log_levels.LevelSync(hub)
         self.upstream: UpstreamWebim | None = None
         if self.settings.mode == "upstream":
             from hub_webim.upstream import UpstreamWebim
@@ -265,12 +266,14 @@ class WebimService:
         level: str | None,
         current_node_only: bool | None = None,
     ) -> LogLevelChange:
-        """One node: ``current_node_only`` is accepted and changes nothing (upstream: it is
-        forwarded with the rest)."""
+        """Here at once, then in the hub's other processes; ``current_node_only`` keeps it to
+        this hub (upstream: it is forwarded with the rest)."""
         auth.require_service(caller)
         if self.upstream is not None:
             return await self.upstream.set_log_level(caller, name, level, current_node_only)
-        return log_levels.set_level(self.hub, name, level)
+        change = log_levels.set_level(self.hub, name, level)
+        self.log_levels.announce(change, current_node_only)
+        return change
 
     async def set_log_level_and_read(
         self, caller: Caller, name: str, level: str, current_node_only: bool | None = None

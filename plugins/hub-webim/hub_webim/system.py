@@ -45,7 +45,15 @@ def short_hostname() -> str:
 
 
 def fqdn() -> str:
-    return socket.getfqdn()
+    """The machine's fully qualified name as ``hostname -f`` prints it: the canonical name of
+    the host name. Not ``socket.getfqdn()``, which answers ``localhost`` wherever /etc/hosts
+    maps the machine's name to 127.0.0.1 (the first name of that address), as most do."""
+    name = socket.gethostname()
+    try:
+        found = socket.getaddrinfo(name, None, flags=socket.AI_CANONNAME)
+    except OSError:
+        return name
+    return next((canonical for *_, canonical, _ in found if canonical), name)
 
 
 def uptime_line(now: float | None = None) -> str:
