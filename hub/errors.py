@@ -99,9 +99,13 @@ class HubError(Exception):
 Reason = str | int | None
 
 
-def quoted(value: str | bytes, limit: int = 40) -> str:
+def quoted(value: object, limit: int = 40) -> str:
     """``value`` as an error message shows what a client sent: its ``repr`` (escapes visible),
-    cut after ``limit`` characters with the full length said (an input may be kilobytes)."""
+    cut after ``limit`` characters with the full length said (an input may be kilobytes). A
+    value that is neither text nor bytes (JSON's numbers, lists) is cut as its ``repr``."""
+    if not isinstance(value, str | bytes):
+        shown = repr(value)
+        return shown if len(shown) <= limit else f"{shown[:limit]}... ({len(shown)} characters)"
     if len(value) <= limit:
         return repr(value)
     unit = "bytes" if isinstance(value, bytes) else "characters"

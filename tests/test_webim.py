@@ -343,6 +343,15 @@ async def test_collected_to_store_objects(hub: HubProcess, auth: str) -> None:
         auth,
     )
     assert (status, body) == (404, {"result": "error", "e": "account_name: no account 'ghost'"})
+    long_name = "g" * 5000  # an error echoes what was sent cut, not kilobytes of it
+    status, body, _ = await rest(
+        url(hub, base.replace("wmtest107", long_name) + "&collector_name=collected_to_store&num=1"),
+        auth,
+    )
+    assert (status, body["e"]) == (
+        404,
+        f"account_name: no account {'g' * 40!r}... (5000 characters)",
+    )
 
 
 async def test_object_stats_are_the_hub_process_objects(hub: HubProcess, auth: str) -> None:

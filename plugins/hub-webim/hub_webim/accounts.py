@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hub.errors import quoted
 from hub.paging import Keyset, Page, SortKey
 from hub.records import as_flag
 from hub.storage import Database
@@ -188,14 +189,14 @@ def collected_to_store_objects(
 ) -> list[ObjectCount]:
     """What one collector of one account holds, most first, at most ``num`` classes."""
     if mode != "stats":
-        raise bad_request(f"mode: expected stats, got {mode!r}" if mode else "mode: required")
+        raise bad_request(f"mode: expected stats, got {quoted(mode)}" if mode else "mode: required")
     if not account:
         raise bad_request("account_name: required")
     if not collector:
         raise bad_request("collector_name: required")
     if collector not in COLLECTORS:
         raise bad_request(
-            f"collector_name: expected one of {', '.join(COLLECTORS)}, got {collector!r}"
+            f"collector_name: expected one of {', '.join(COLLECTORS)}, got {quoted(collector)}"
         )
     limit = inputs.integer(num, "num", low=1, high=MAX_NUM)
     if not exists(database, account):
@@ -279,7 +280,8 @@ def set_store_objects(
 ) -> list[ObjectCount]:
     """Replace what one collector of one account holds: object class -> count (0 drops it)."""
     if collector not in COLLECTORS:
-        raise bad_request(f"collector: expected one of {', '.join(COLLECTORS)}, got {collector!r}")
+        expected = ", ".join(COLLECTORS)
+        raise bad_request(f"collector: expected one of {expected}, got {quoted(collector)}")
     objects = inputs.mapping(objects, "objects")
     if not isinstance(objects, Mapping):
         raise bad_request("objects: expected an object of class name -> count")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from hub.errors import quoted
 from hub.storage import Database
 from hub_webim import inputs
 from hub_webim.errors import bad_request, error
@@ -26,7 +27,7 @@ def upsert(database: Database, data: Any) -> Environment:
     try:
         ip = str(ipaddress.ip_address(ip))
     except ValueError:
-        raise bad_request(f"ip: not an IP address: {ip!r}") from None
+        raise bad_request(f"ip: not an IP address: {quoted(ip)}") from None
     with database.write() as db:
         db.execute(
             "INSERT INTO environments (host, env, ip) VALUES (?, ?, ?)"
@@ -42,4 +43,5 @@ def delete(database: Database, host: str, env: str) -> None:
             "DELETE FROM environments WHERE host = ? AND env = ?", (host, env)
         ).rowcount
         if deleted == 0:
-            raise error(404, f"host/env: no environment {env!r} on {host!r}", "env_not_found")
+            missing = f"host/env: no environment {quoted(env)} on {quoted(host)}"
+            raise error(404, missing, "env_not_found")

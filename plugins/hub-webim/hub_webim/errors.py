@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.errors import ErrorFactory, HubError
+from hub.errors import ErrorFactory, HubError, quoted
 
 PLUGIN = "webim"
 
@@ -14,4 +14,4 @@ def bad_request(message: str) -> HubError:
 
 
 def account_not_found(field: str, name: str) -> HubError:
-    return error(404, f"{field}: no account {name!r}", "account_not_found")
+    return error(404, f"{field}: no account {quoted(name)}", "account_not_found")

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from hub.errors import quoted
 from hub.records import INT_MAX
 from hub_webim.errors import bad_request
 
@@ -73,7 +74,7 @@ def integer(raw: str | None, key: str, *, low: int, high: int) -> int:
     if raw is None or raw == "":
         raise bad_request(f"{key}: required")
     if not INTEGER.fullmatch(raw) or not low <= int(raw) <= high:
-        raise bad_request(f"{key}: expected an integer between {low} and {high}, got {raw!r}")
+        raise bad_request(f"{key}: expected an integer between {low} and {high}, got {quoted(raw)}")
     return int(raw)
 
 
@@ -82,8 +83,8 @@ def ping(pinger_id: str | None, ts: str | None) -> None:
     if not pinger_id:
         raise bad_request("pinger-id: required")
     if not INTEGER.fullmatch(pinger_id):
-        raise bad_request(f"pinger-id: expected an integer, got {pinger_id!r}")
+        raise bad_request(f"pinger-id: expected an integer, got {quoted(pinger_id)}")
     if not ts:
         raise bad_request("ts: required")
     if not NUMBER.fullmatch(ts):
-        raise bad_request(f"ts: expected a number, got {ts!r}")
+        raise bad_request(f"ts: expected a number, got {quoted(ts)}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hub import logs
 from hub.api import HubApi
-from hub.errors import HubError
+from hub.errors import HubError, quoted
 from hub_webim import system
 from hub_webim.errors import bad_request
 from hub_webim.records import LogLevel, LogLevelChange
@@ -34,7 +34,7 @@ def loggers(hub: HubApi, name: str) -> tuple[str, ...]:
         return tuple(plugin.loggers)
     logger = system.logger_name(name)
     if logger is None:
-        raise bad_request(f"name: no component {name!r} in this hub")
+        raise bad_request(f"name: no component {quoted(name)} in this hub")
     return (logger,)
 
 
@@ -47,7 +47,7 @@ def set_level(hub: HubApi, name: str | None, level: str | None) -> LogLevelChang
         raise bad_request("level: required")
     python_level = system.LEVELS.get(level.upper())
     if python_level is None:
-        raise bad_request(f"level: expected one of {', '.join(system.LEVELS)}, got {level!r}")
+        raise bad_request(f"level: expected one of {', '.join(system.LEVELS)}, got {quoted(level)}")
     names = loggers(hub, name)
     plugin = hub.plugins.get(name)
     if plugin is not None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.api import HubApi
 from hub.caller import Caller, while_admitted
-from hub.errors import HubError
+from hub.errors import HubError, quoted
 from hub.paging import Page
 from hub_webim import (
     accounts,
@@ -218,7 +218,7 @@ class WebimService:
         the vendor's answer for ``account``, else for its own host name."""
         auth.require_service(caller)
         if action and action != "get_state":
-            raise bad_request(f"action: expected get_state, got {action!r}")
+            raise bad_request(f"action: expected get_state, got {quoted(action)}")
         if self.upstream is not None:
             return await self.upstream.account_state(caller, account)
         name = accounts.resolve(self.database, account, host, self.settings.default_account)
