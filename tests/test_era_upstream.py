@@ -77,7 +77,8 @@ class Proxy:
     (aiohttp's own server refuses ``LOOKUP``). It counts what reached the vendor (``hits``),
     and plays a network that loses answers: ``hold_before``/``hold_after`` seconds around a
     POST's forwarding, ``drop`` (method -> how many answers to lose after the vendor gave
-    them). ``stop()`` and ``start()`` take the vendor away and bring it back on the same port."""
+    them). ``stop()`` and ``start()`` take the vendor away and bring it back on the same port;
+    ``page`` answers every GET with an HTML page, as a proxy in maintenance does."""
 
     def __init__(self, target: str) -> None:
         self.target = target.rstrip("/")
@@ -87,6 +88,7 @@ class Proxy:
         self.hold_before = 0.0
         self.hold_after = 0.0
         self.drop: dict[str, int] = {}
+        self.page: bytes | None = None  # set: every GET is answered with this HTML page
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._session: aiohttp.ClientSession | None = None
@@ -151,7 +153,12 @@ class Proxy:
                 if method == "POST":
                     self.arrived.append(body)
                     await asyncio.sleep(self.hold_before)
-                status, content_type, answer = await self._forward(method, target, headers, body)
+                if method == "GET" and self.page is not None:  # a proxy's maintenance page
+                    status, content_type, answer = 200, "text/html", self.page
+                else:
+                    status, content_type, answer = await self._forward(
+                        method, target, headers, body
+                    )
                 self.hits.append(Hit(method, target.partition("?")[0], status, body))
                 if method == "POST":
                     await asyncio.sleep(self.hold_after)
@@ -601,6 +608,36 @@ def write_rows(hub: HubProcess) -> list[tuple[str, int, bytes]]:
 async def all_done(hub: HubProcess) -> bool:
     rows = write_rows(hub)
     return bool(rows) and all(status == "done" for status, _, _ in rows)
+
+
+async def test_a_proxys_html_page_is_no_answer_and_the_cached_one_is_served_stale(
+    tmp_path: Path,
+) -> None:
+    """A page of HTML (a proxy's login or maintenance page, sent as ``text/html`` with a 200)
+    was cached as the vendor's list and every read of it failed; ERA answers JSON only, so
+    it is the table's 502, and the list cached before is served marked stale."""
+    async with (
+        vendor(tmp_path) as (a, proxy, token),
+        front(tmp_path, proxy, token, fresh="0.1", max_stale="60") as b,
+    ):
+        await a.create(code=code())
+        listed = await b.rest("GET")
+        assert listed.status == 200
+        proxy.page = b"<html><body>Down for maintenance</body></html>"
+
+        async def stale() -> Answer | None:
+            answer = await b.rest("GET")
+            assert answer.status == 200, answer.body
+            return answer if answer.headers.get("Hub-Upstream-Stale") == "1" else None
+
+        assert (await until(stale, "the list served stale")).body == listed.body
+        proxy.page = None
+
+        async def fresh() -> Answer | None:
+            answer = await b.rest("GET")
+            return answer if answer.headers.get("Hub-Upstream-Stale") != "1" else None
+
+        assert (await until(fresh, "the list fresh again")).body == listed.body
 
 
 # -- 4. the vendor away ------------------------------------------------------------------------

@@ -508,6 +508,34 @@ async def test_a_status_changed_upstream_reaches_a_subscriber(tmp_path: Path) ->
             assert_within_budget(proxy, 1, 1.0)
 
 
+async def test_an_answer_without_displays_fires_no_burst_of_events(tmp_path: Path) -> None:
+    """A 200 of JSON that lists no displays (a vendor's bug) between two good answers: against
+    it, every display of the next good answer looked new, one event each with no previous
+    status. Now such an answer tells no change, and the next event is a real one."""
+    async with vendor(tmp_path) as (a, proxy, token):
+        hall = await add_display(a, "Hall", "online")
+        env = upstream_env(proxy, token, budget="1/1s")
+        async with running_hub(tmp_path / "b", env) as b, subscribe(b) as ws:
+
+            async def polled(after: int) -> bool:
+                return len(proxy.times("/displays", 200)) > after
+
+            await until(lambda: polled(0), "B polls displays for its subscriber")
+            proxy.instead["/displays"] = b'{"body": {}}'
+            odd = len(proxy.times("/displays", 200))
+            await until(lambda: polled(odd), "B reads the answer without displays")
+            proxy.instead.clear()
+            good = len(proxy.times("/displays", 200))
+            await until(lambda: polled(good + 1), "B reads good answers again")
+            await set_display_status(a, hall, "offline")
+            assert await next_message(ws) == {
+                "id": hall,
+                "name": "Hall",
+                "status": "offline",
+                "previousStatus": "online",
+            }
+
+
 async def test_a_subscriber_sees_changes_another_process_fetched(tmp_path: Path) -> None:
     """B1 and B2 share one data directory and so one cache: when B1's readers keep displays
     fresh, B2 never fetches them itself, yet B2's subscriber hears of each change."""

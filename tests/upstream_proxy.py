@@ -2,7 +2,8 @@
 the hub that is its vendor: it forwards every request to ``target``, records when each one came
 (so a test can check the budget from the vendor's side), and can be told to misbehave as a real
 vendor does: answer 429 with ``Retry-After``, stop listening and come back on the same port,
-answer slowly, or send ``ETag`` validators and answer ``If-None-Match`` with 304."""
+answer slowly, send ``ETag`` validators and answer ``If-None-Match`` with 304, or answer a path
+with JSON of its own (``instead``)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class VendorProxy:
         self.delay = 0.0  # seconds to wait before forwarding
         self.etags = False  # send an ETag (the body's digest) and honour If-None-Match
         self.pieces = 0  # > 0: send a 200's body in this many pieces, a moment apart
+        self.instead: dict[str, bytes] = {}  # path end -> a JSON 200 sent instead of the vendor's
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -105,6 +107,10 @@ class VendorProxy:
             )
         if self.delay:
             await asyncio.sleep(self.delay)
+        odd = next((body for end, body in self.instead.items() if request.path.endswith(end)), None)
+        if odd is not None:
+            self._record(arrived, request, 200, inm, auth)
+            return web.Response(body=odd, content_type="application/json")
         assert self._session is not None
         headers = {k: request.headers[k] for k in FORWARDED if k in request.headers}
         async with self._session.request(

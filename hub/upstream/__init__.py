@@ -7,7 +7,16 @@ from hub.upstream.cache import Change, Entry, Target
 from hub.upstream.client import Reply, VendorAuth
 from hub.upstream.settings import Rate, UpstreamSettings, check_mode, parse_rate
 from hub.upstream.source import Upstream
-from hub.upstream.vendor import REASONS, REFUSALS, Reading, Split, Vendor, refusal_reason
+from hub.upstream.vendor import (
+    REASONS,
+    REFUSALS,
+    Reading,
+    Split,
+    Vendor,
+    json_if_it_says_so,
+    json_only,
+    refusal_reason,
+)
 from hub.upstream.writes import Reconciler, Write, WritePending, WriteState
 
 __all__ = [
@@ -29,6 +38,8 @@ __all__ = [
     "WritePending",
     "WriteState",
     "check_mode",
+    "json_if_it_says_so",
+    "json_only",
     "parse_rate",
     "refusal_reason",
 ]

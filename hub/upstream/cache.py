@@ -5,6 +5,7 @@ source's last success and failure."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -12,6 +13,10 @@ from urllib.parse import urlencode
 import orjson
 
 from hub.storage import Database
+
+FORGOTTEN = 0  # the status of a key a write made stale (Cache.invalidate)
+CLOCK_STEP = 1.0  # seconds: an answer fetched later than now by more was fetched before the
+# clock was set back, and its age is not known
 
 
 def m001_cache(db) -> None:  # type: ignore[no-untyped-def]
@@ -135,6 +140,11 @@ def _entry(row: tuple) -> Entry:  # type: ignore[type-arg]
     )
 
 
+def _clock_set_back() -> float:
+    """Answers fetched after this were fetched before the clock was set back."""
+    return time.time() + CLOCK_STEP
+
+
 class Cache:
     def __init__(self, database: Database, source: str) -> None:
         self.database = database
@@ -142,17 +152,21 @@ class Cache:
 
     def get(self, target: Target) -> Entry | None:
         row = self.database.execute(
-            f"SELECT {COLUMNS} FROM upstream_cache WHERE source = ? AND key = ?",
-            (self.source, target.key),
+            f"SELECT {COLUMNS} FROM upstream_cache WHERE source = ? AND key = ? AND status != ?",
+            (self.source, target.key, FORGOTTEN),
         ).fetchone()
         return _entry(row) if row else None
 
-    def store(self, entry: Entry, read_at: float) -> Change | None:
-        """Keep ``entry`` (clearing any failure); a success whose content differs from the last
-        one in the history is appended to it and returned as a :class:`Change`."""
+    def store(self, entry: Entry, read_at: float) -> tuple[bool, Change | None]:
+        """Keep ``entry`` (clearing any failure) unless the key holds a later answer or a later
+        write made it stale: answers arrive out of order (a slow request, two processes, a
+        whole answer and one of its parts), and an older one must neither replace what is
+        newer nor enter the history as a change back. Whether it was kept, and, for a success
+        whose content differs from the last one in the history (appended to it), the
+        :class:`Change`."""
         key = entry.target.key
         with self.database.write() as db:
-            db.execute(
+            kept = db.execute(
                 f"INSERT INTO upstream_cache (source, key, {COLUMNS}, read_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)"
                 " ON CONFLICT(source, key) DO UPDATE SET"
@@ -160,7 +174,9 @@ class Cache:
                 " content_type = excluded.content_type, body = excluded.body,"
                 " digest = excluded.digest, etag = excluded.etag,"
                 " last_modified = excluded.last_modified, fetched_at = excluded.fetched_at,"
-                " failed_at = NULL, error = NULL",
+                " failed_at = NULL, error = NULL"
+                " WHERE upstream_cache.fetched_at <= excluded.fetched_at"
+                " OR upstream_cache.fetched_at > ?",
                 (
                     self.source,
                     key,
@@ -178,33 +194,36 @@ class Cache:
                     entry.last_modified,
                     entry.fetched_at,
                     read_at,
+                    _clock_set_back(),
                 ),
-            )
+            ).rowcount
             self._succeeded(db, entry.fetched_at)
-            if not 200 <= entry.status < 300:
-                return None
+            if not kept or not 200 <= entry.status < 300:
+                return bool(kept), None
             last = db.execute(
                 "SELECT digest, body FROM upstream_history WHERE source = ? AND key = ?"
                 " ORDER BY id DESC LIMIT 1",
                 (self.source, key),
             ).fetchone()
             if last is not None and last[0] == entry.digest:
-                return None
+                return True, None
             db.execute(
                 "INSERT INTO upstream_history (source, key, fetched_at, content_type, body, digest)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (self.source, key, entry.fetched_at, entry.content_type, entry.body, entry.digest),
             )
         before = bytes(last[1]) if last is not None else None
-        return Change(entry.target, before, entry.body, entry.fetched_at)
+        return True, Change(entry.target, before, entry.body, entry.fetched_at)
 
     def confirm(self, target: Target, at: float) -> None:
-        """A 304: the content is still the vendor's as of ``at``."""
+        """A 304: the content is still the vendor's as of ``at`` (unless a later answer or a
+        write's invalidation came meanwhile)."""
         with self.database.write() as db:
             db.execute(
                 "UPDATE upstream_cache SET fetched_at = ?, failed_at = NULL, error = NULL"
-                " WHERE source = ? AND key = ?",
-                (at, self.source, target.key),
+                " WHERE source = ? AND key = ? AND status != ?"
+                " AND (fetched_at <= ? OR fetched_at > ?)",
+                (at, self.source, target.key, FORGOTTEN, at, _clock_set_back()),
             )
             self._succeeded(db, at)
 
@@ -230,18 +249,48 @@ class Cache:
             (self.source, at),
         )
 
-    def invalidate(self, paths: Iterable[str]) -> None:
+    def invalidate(self, paths: Iterable[str], marked: Iterable[tuple[Target, str]] = ()) -> None:
         """A write made these paths' answers stale, with any query and every path under them:
         forgotten (their history stays), so the next read waits for the vendor's new answer as
-        a first read does."""
-        paths = list(paths)
+        a first read does. A forgotten key keeps its row as a marker (status ``FORGOTTEN``,
+        ``fetched_at`` now) so that an answer to a request sent before the write was answered,
+        landing after it in whichever process sent it, is not kept (:meth:`store`). Keys not
+        cached are marked too when ``marked`` names them (target, category): the paths
+        themselves and the keys being fetched now."""
+        paths, marked = list(paths), list(marked)
         if not paths:
             return
+        now = time.time()
         with self.database.write() as db:
             db.executemany(
-                "DELETE FROM upstream_cache WHERE source = ? AND (path = ? OR"
+                "UPDATE upstream_cache SET status = ?, fetched_at = ?, failed_at = NULL,"
+                " error = NULL WHERE source = ? AND (path = ? OR"
                 " substr(path, 1, length(?) + 1) = ? || '/')",
-                [(self.source, path, path, path) for path in paths],
+                [(FORGOTTEN, now, self.source, path, path, path) for path in paths],
+            )
+            if not marked:
+                return
+            db.executemany(
+                f"INSERT INTO upstream_cache (source, key, {COLUMNS}, read_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, '', NULL, NULL, ?, NULL, NULL, 0)"
+                " ON CONFLICT(source, key) DO UPDATE SET status = excluded.status,"
+                " fetched_at = excluded.fetched_at, failed_at = NULL, error = NULL",
+                [
+                    (
+                        self.source,
+                        target.key,
+                        target.path,
+                        orjson.dumps(target.query).decode(),
+                        target.method,
+                        target.content_type,
+                        target.body,
+                        category,
+                        FORGOTTEN,
+                        b"",
+                        now,
+                    )
+                    for target, category in marked
+                ],
             )
 
     def touch(self, read_at: dict[str, float]) -> None:
@@ -273,8 +322,8 @@ class Cache:
             )
             db.execute(
                 "DELETE FROM upstream_history WHERE source = ? AND fetched_at < ? AND key NOT IN"
-                " (SELECT key FROM upstream_cache WHERE source = ?)",
-                (self.source, forgotten_before, self.source),
+                " (SELECT key FROM upstream_cache WHERE source = ? AND status != ?)",
+                (self.source, forgotten_before, self.source, FORGOTTEN),
             )
 
     def hot_paths(self, read_since: float) -> set[str]:
@@ -287,11 +336,11 @@ class Cache:
 
     def due(self, read_since: float, fetched_before: float) -> list[Entry]:
         """Keys read since ``read_since`` whose answer is older than ``fetched_before``, the
-        oldest first."""
+        oldest first, then those fetched before the clock was set back."""
         rows = self.database.execute(
             f"SELECT {COLUMNS} FROM upstream_cache WHERE source = ? AND read_at >= ?"
-            " AND fetched_at < ? ORDER BY fetched_at",
-            (self.source, read_since, fetched_before),
+            " AND (fetched_at < ? OR fetched_at > ?) ORDER BY fetched_at",
+            (self.source, read_since, fetched_before, _clock_set_back()),
         ).fetchall()
         return [_entry(row) for row in rows]
 

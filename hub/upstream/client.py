@@ -118,6 +118,7 @@ class VendorClient:
         split = urlsplit(settings.url)
         self.origin = f"{split.scheme}://{split.netloc}"
         self._session: aiohttp.ClientSession | None = None
+        self._ssl = self._tls()  # once, at the start: the check has just read ca_file
 
     def _tls(self) -> ssl.SSLContext | bool:
         if not self.base.startswith("https:"):
@@ -130,7 +131,7 @@ class VendorClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self.settings.connections, ssl=self._tls())
+            connector = aiohttp.TCPConnector(limit=self.settings.connections, ssl=self._ssl)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -45,6 +46,21 @@ def parse_rate(text: str, key: str) -> Rate:
     return Rate(limit, window)
 
 
+def ca_file_fault(path: str) -> str | None:
+    """Why ``path`` cannot add to the trust of the vendor's TLS, or None: it is loaded as the
+    client will load it, so a file that is not PEM certificates (or cannot be read) stops the
+    start instead of failing every request to the vendor."""
+    if not Path(path).is_file():
+        return f"no such file: {path}"
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except ssl.SSLError as exc:
+        return f"{path} holds no PEM certificate that can be read ({exc.reason or exc})"
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    return None
+
+
 @dataclass
 class UpstreamSettings:
     """The vendor deployment a plugin fronts in ``mode = "upstream"``. Durations in seconds;
@@ -82,8 +98,10 @@ class UpstreamSettings:
         if split.query or split.fragment:
             raise ConfigError(f"{key}.url: a base URL takes no query or fragment")
         self.rate(plugin)
-        if self.ca_file and not Path(self.ca_file).is_file():
-            raise ConfigError(f"{key}.ca_file: no such file: {self.ca_file}")
+        if self.ca_file:
+            fault = ca_file_fault(self.ca_file)
+            if fault is not None:
+                raise ConfigError(f"{key}.ca_file: {fault}")
         positive = ("timeout", "poll", "hot", "max_wait", "write_wait", "write_lease")
         for name in positive:
             if not getattr(self, name) > 0:

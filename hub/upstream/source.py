@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hub.errors import HubError
 from hub.storage import Database
-from hub.upstream.budget import Budget
-from hub.upstream.cache import Cache, Change, Entry, Target, digest
+from hub.upstream.budget import Budget, held_back_at_most
+from hub.upstream.cache import CLOCK_STEP, Cache, Change, Entry, Target, digest
 from hub.upstream.client import Reply, VendorClient, VendorFailure
 from hub.upstream.vendor import REASONS, Reading, Vendor
 from hub.upstream.writes import Write, Writes
@@ -36,7 +36,11 @@ T = TypeVar("T")
 PRUNE_EVERY = 60.0  # seconds between bounding the cache and histories (Cache.prune)
 HISTORY_KEPT = 86_400.0  # seconds the history of a key no longer cached is kept
 DECODED_KEPT = 1024  # decoded answers kept, least recently used dropped first
-MAX_HELD_BACK = 3600.0  # seconds a vendor's Retry-After may hold a category back at most
+
+
+def _under(path: str, paths: Iterable[str]) -> bool:
+    """``path`` is one of ``paths`` or below one, as ``Cache.invalidate`` matches them."""
+    return any(path == p or path.startswith(p + "/") for p in paths)
 
 
 class Upstream:
@@ -65,6 +69,7 @@ class Upstream:
         self.budget = Budget(database)
         self.metrics = metrics
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
+        self._fetching: dict[str, Target] = {}  # the targets of the fetches in flight
         self._reads: dict[str, float] = {}  # key -> last read, written to the cache each poll
         self._heard: dict[str, bytes] = {}  # watched key -> the content its listeners know
         self._shared_events = shared_events
@@ -97,7 +102,7 @@ class Upstream:
         if entry is None:
             self._count("miss")
             entry = await self._refresh(target, now + self.settings.max_wait)
-        elif now - entry.fetched_at > self.fresh:
+        elif self._age(entry, now) > self.fresh:
             entry = await self._past_fresh(target, entry, now)
         else:
             self._count("hit")
@@ -123,8 +128,16 @@ class Upstream:
             self._decoded.popitem(last=False)
         return value
 
-    async def _past_fresh(self, target: Target, entry: Entry, now: float) -> Entry:
+    def _age(self, entry: Entry, now: float) -> float:
+        """How old ``entry`` is. One fetched "in the future" was fetched before the clock was
+        set back, by however much: it is taken as at the end of its revalidation window, so it
+        is refreshed now and served meanwhile, never as fresh (it would be until the clock
+        caught up)."""
         age = now - entry.fetched_at
+        return age if age >= -CLOCK_STEP else self.fresh + self.revalidate
+
+    async def _past_fresh(self, target: Target, entry: Entry, now: float) -> Entry:
+        age = self._age(entry, now)
         if age <= self.fresh + self.revalidate and not entry.failing:
             self._count("revalidate")
             if target.path not in self._covered:  # else the poller may answer several at once
@@ -162,12 +175,14 @@ class Upstream:
         else:
             task = asyncio.get_running_loop().create_task(self._within_budget(target, deadline))
             self._inflight[target.key] = task
+            self._fetching[target.key] = target
             task.add_done_callback(lambda done: self._settled(target.key, done))
         return await asyncio.shield(task)
 
     def _settled(self, key: str, task: asyncio.Task[Entry]) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
+            del self._fetching[key]
         if not task.cancelled():
             task.exception()  # retrieved: a background refresh's failure is on record already
 
@@ -225,7 +240,7 @@ class Upstream:
         )
 
     def _is_fresh(self, entry: Entry) -> bool:
-        return not entry.failing and time.time() - entry.fetched_at <= self.fresh
+        return not entry.failing and self._age(entry, time.time()) <= self.fresh
 
     async def _fetch(self, target: Target, previous: Entry | None, category: str) -> Entry:
         validators = {}
@@ -257,6 +272,9 @@ class Upstream:
         vendor_failed = reply.status >= 500 and not self.vendor.answers(target, reply.status)
         if vendor_failed or 300 <= reply.status < 400:
             raise self._failed(target, 502, f"{where} answered {reply.status}")
+        unreadable = self._unreadable(target, reply)
+        if unreadable is not None:
+            raise self._failed(target, 502, f"{where} answered {reply.status}: {unreadable}")
         entry = Entry(
             target,
             category,
@@ -272,14 +290,18 @@ class Upstream:
         self._store_parts(entry)
         return entry
 
+    def _unreadable(self, target: Target, reply: Reply) -> str | None:
+        try:
+            return self.vendor.unreadable(target, reply)
+        except Exception as exc:  # the plugin's check failing is no reason to keep the answer
+            log.exception("upstream %s: unreadable() failed for %s", self.plugin, target.path)
+            return f"it could not be checked ({type(exc).__name__})"
+
     def _held_back(self, category: str, reply: Reply) -> float:
         """A 429: the category's next slot pushed back by the vendor's ``Retry-After`` (one
-        window when it sends none), and the seconds it was. At most ``MAX_HELD_BACK`` or one
-        window, whichever is longer: the pause is kept in the shared database across
-        restarts, and a vendor's nonsense (``inf``, a date in the year 9999) must not stop
-        the hub asking it for good."""
+        window when it sends none), and the seconds it was, at most ``held_back_at_most``."""
         asked = reply.retry_after if reply.retry_after is not None else self.rate.window
-        pushed = min(asked, max(MAX_HELD_BACK, self.rate.window))
+        pushed = min(asked, held_back_at_most(self.rate))
         self.budget.push_back(self.budget_key(category), pushed)
         self._not_before[category] = time.time() + pushed
         return pushed
@@ -311,7 +333,9 @@ class Upstream:
             )
 
     def _store(self, entry: Entry) -> None:
-        change = self.cache.store(entry, self._reads.get(entry.target.key, 0.0))
+        kept, change = self.cache.store(entry, self._reads.get(entry.target.key, 0.0))
+        if not kept:  # a later answer, or a write's invalidation, came first
+            return
         if entry.target.key in self._heard:
             self._tell(entry)
         elif change is not None:
@@ -373,7 +397,7 @@ class Upstream:
             raise self._budget_spent(self.category(target), wait)
         write = Write(method, target.path, target.query, invalidates=tuple(invalidates))
         reply = await self.send(write, headers=headers, data=data)
-        self.cache.invalidate(write.invalidates)
+        self.forget(write.invalidates)
         if caller is not None:
             caller.saw_upstream(self.plugin, time.time(), False)
         return reply
@@ -387,6 +411,23 @@ class Upstream:
         if caller is not None:
             caller.saw_upstream(self.plugin, time.time(), False)
         return reply
+
+    def forget(self, paths: Iterable[str]) -> None:
+        """A write the vendor answered made these paths' cached answers stale (with any query
+        and every path under them). A fetch of one still on its way was sent before that
+        answer: its answer is not kept, and readers from now on do not share it, they wait
+        for a fetch of their own."""
+        paths = tuple(paths)
+        if not paths:
+            return
+        under = [t for t in self._fetching.values() if _under(t.path, paths)]
+        marked = [Target.of(path) for path in paths] + under
+        self.cache.invalidate(paths, [(t, self.category(t)) for t in marked])
+        for target in under:  # left to finish for the readers that asked before the write
+            task = self._inflight.pop(target.key)
+            del self._fetching[target.key]
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def wait_for_slot(self, target: Target) -> float:
         """Take a budget slot for ``target``'s category, waiting up to ``max_wait`` for one:

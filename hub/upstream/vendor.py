@@ -11,7 +11,7 @@ import orjson
 
 from hub.errors import HubError
 from hub.upstream.cache import Change, Entry, Target
-from hub.upstream.client import VendorAuth
+from hub.upstream.client import Reply, VendorAuth
 from hub.upstream.settings import UpstreamSettings
 from hub.upstream.writes import Reconciler
 
@@ -23,6 +23,36 @@ def refusal_reason(status: int) -> str:
     """The ``reason`` of a vendor's own refusal passed on (its status kept): it says the
     upstream refused, not the hub."""
     return REFUSALS.get(status, f"upstream_{status}")
+
+
+def says_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("application/json", "text/json") or media.endswith("+json")
+
+
+def json_if_it_says_so(target: Target, reply: Reply) -> str | None:
+    """The default ``Vendor.unreadable``: a success whose ``Content-Type`` says JSON must be
+    JSON (a proxy's HTML page sent as the vendor's JSON is not an answer to keep)."""
+    if not 200 <= reply.status < 300 or not reply.body or not says_json(reply.content_type):
+        return None
+    try:
+        orjson.loads(reply.body)
+    except orjson.JSONDecodeError:
+        return f"{reply.content_type} that is not JSON"
+    return None
+
+
+def json_only(target: Target, reply: Reply) -> str | None:
+    """``Vendor.unreadable`` for a vendor whose every success is JSON (UnSpot, ERA,
+    Monitorozás.hu, ROP): an HTML page (a login or maintenance page of a proxy in front of
+    it) is unreadable whatever its ``Content-Type``."""
+    if not 200 <= reply.status < 300 or reply.status == 204:
+        return None
+    try:
+        orjson.loads(reply.body)
+    except orjson.JSONDecodeError:
+        return f"{reply.content_type or 'no content type'} that is not JSON"
+    return None
 
 
 @dataclass(frozen=True)
@@ -44,7 +74,9 @@ class Vendor:
     events), the targets to keep fresh while someone listens (``watched``), how to find a
     write that may have landed before it is sent again (``reconcilers``, by name), and which
     5xx statuses are the vendor's real answer rather than its failure (``answers``: Webim's
-    connect-to-db says "database down" with a 500), cached and served as such."""
+    connect-to-db says "database down" with a 500), cached and served as such, and why an
+    answer cannot be read (``unreadable``: ``None`` when it can): an unreadable one is the
+    table's 502, never cached, and what is cached is served (stale) over it."""
 
     settings: UpstreamSettings
     auth: VendorAuth
@@ -54,6 +86,7 @@ class Vendor:
     watched: Callable[[], Iterable[Target]] = field(default=lambda: ())
     reconcilers: Mapping[str, Reconciler] = field(default_factory=dict)
     answers: Callable[[Target, int], bool] = lambda target, status: False
+    unreadable: Callable[[Target, Reply], str | None] = json_if_it_says_so
 
 
 @dataclass(frozen=True)

@@ -231,7 +231,7 @@ class Writes:
         return self._answered(write, reply)
 
     def _answered(self, write: Write, reply: Reply) -> Outcome:
-        self.upstream.cache.invalidate(write.invalidates)
+        self.upstream.forget(write.invalidates)
         return done(
             {
                 "reply_status": reply.status,

@@ -22,7 +22,17 @@ from hub.api import HubApi
 from hub.caller import Caller
 from hub.errors import HubError
 from hub.records import parse_iso8601
-from hub.upstream import REFUSALS, Reading, Reply, Target, Upstream, Vendor, VendorAuth, Write
+from hub.upstream import (
+    REFUSALS,
+    Reading,
+    Reply,
+    Target,
+    Upstream,
+    Vendor,
+    VendorAuth,
+    Write,
+    json_only,
+)
 from hub_era.errors import PLUGIN, error
 from hub_era.fields import FIELDS, OPTS, Order
 from hub_era.records import Ext, IntegrationPoint, Opts
@@ -257,6 +267,7 @@ class UpstreamPoints:
             auth=VendorAuth(headers={"Authorization": f"Bearer {token}"}),
             category=category_of,
             reconcilers={"create": find_created, "delete": already_gone},
+            unreadable=json_only,  # ERA answers JSON only: an HTML page is a proxy's
         )
         self.upstream: Upstream = hub.upstream(PLUGIN, vendor)
 

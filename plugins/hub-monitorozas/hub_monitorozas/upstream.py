@@ -34,6 +34,7 @@ from hub.upstream import (
     Vendor,
     VendorAuth,
     Write,
+    json_only,
 )
 from hub_monitorozas import validation
 from hub_monitorozas.errors import error
@@ -247,6 +248,7 @@ class VendorAccount:
             on_change=self._changed,
             watched=self._watched,
             reconcilers={**reconcilers(DEVICE_RESOURCE), **reconcilers(MONITOR_RESOURCE)},
+            unreadable=json_only,  # the API answers JSON only: an HTML page is a proxy's
         )
         self.upstream: Upstream = hub.upstream(PLUGIN, vendor)
 

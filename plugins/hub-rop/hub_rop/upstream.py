@@ -18,7 +18,17 @@ import orjson
 from hub.api import HubApi
 from hub.caller import Caller
 from hub.errors import HubError
-from hub.upstream import REASONS, Reading, Reply, Target, Upstream, Vendor, VendorAuth, Write
+from hub.upstream import (
+    REASONS,
+    Reading,
+    Reply,
+    Target,
+    Upstream,
+    Vendor,
+    VendorAuth,
+    Write,
+    json_only,
+)
 from hub_rop.errors import PLUGIN, error
 from hub_rop.inputs import UPLOAD_FIELDS
 from hub_rop.records import CallReady, ManagersUpdate, OfficesUpdate, Queued
@@ -60,6 +70,7 @@ class UpstreamRop:
             auth=VendorAuth(params={"apiKey": settings.upstream.api_key}),
             category=category_of,
             reconcilers={"audio_upload": reconcile_upload},
+            unreadable=json_only,  # ROP answers JSON only: an HTML page is a proxy's
         )
         self.upstream: Upstream = hub.upstream(PLUGIN, vendor)
 

@@ -15,7 +15,16 @@ from hub.api import HubApi
 from hub.caller import Caller
 from hub.events import EventBus
 from hub.records import parse_iso8601
-from hub.upstream import Change, Reading, Split, Target, Upstream, Vendor, VendorAuth
+from hub.upstream import (
+    Change,
+    Reading,
+    Split,
+    Target,
+    Upstream,
+    Vendor,
+    VendorAuth,
+    json_only,
+)
 from hub_unspot.errors import not_found
 from hub_unspot.monitoring import CATEGORIES
 from hub_unspot.records import (
@@ -71,6 +80,7 @@ class UpstreamMonitor:
             splits=[Split(BASE, frozenset(f"{BASE}/{c}" for c in BODY_KEYS), parts_of)],
             on_change=self._changed,
             watched=self._watched,
+            unreadable=json_only,  # UnSpot answers JSON only: an HTML page is a proxy's
         )
         self.upstream: Upstream = hub.upstream(PLUGIN, vendor)
 
@@ -100,8 +110,11 @@ class UpstreamMonitor:
         change is; the first answer ever seen is the baseline, not a burst of events."""
         if change.target.path != DISPLAYS or change.before is None:
             return
-        before = {d.id: d for d in _displays_in(change.before)}
-        for display in _displays_in(change.after):
+        earlier, now = _displays_in(change.before), _displays_in(change.after)
+        if earlier is None or now is None:  # an answer without displays tells no change
+            return
+        before = {d.id: d for d in earlier}
+        for display in now:
             previous = before.get(display.id)
             if previous is None or previous.status != display.status:
                 status = previous.status if previous is not None else None
@@ -132,11 +145,13 @@ def _monitoring(reading: Reading, names: Sequence[str] | None) -> Monitoring:
     return Monitoring(**values)
 
 
-def _displays_in(answer: bytes) -> tuple[Display, ...]:
+def _displays_in(answer: bytes) -> tuple[Display, ...] | None:
+    """The displays an answer lists; ``None`` for one that lists none readably (against it,
+    the next good answer's every display would look new)."""
     try:
         return _displays(orjson.loads(answer)["body"]["displays"])
     except (KeyError, TypeError, ValueError):
-        return ()
+        return None
 
 
 def _text(value: Any, name: str) -> str:

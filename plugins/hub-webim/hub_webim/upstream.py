@@ -34,6 +34,7 @@ from hub.upstream import (
     Upstream,
     Vendor,
     VendorAuth,
+    json_only,
     refusal_reason,
 )
 from hub_webim.accounts import AccountPage
@@ -101,6 +102,7 @@ class UpstreamWebim:
             on_change=self._changed,
             watched=self._watched,
             answers=_health_answer,
+            unreadable=_unreadable,
         )
         self.upstream: Upstream = hub.upstream(PLUGIN, vendor)
 
@@ -240,6 +242,15 @@ def _refused(status: int, body: bytes) -> HubError:
     if isinstance(document, dict) and isinstance(document.get("e"), str):
         message += f": {document['e']}"
     return error(status, message, refusal_reason(status))
+
+
+TEXT_PATHS = (INSTANCE_ID, INFO, METRICS)  # answered as text; every other path is JSON
+
+
+def _unreadable(target: Target, reply: Reply) -> str | None:
+    """An answer the hub cannot read: Webim's JSON endpoints answer JSON only (an HTML page
+    is a proxy's), its text ones are read as text."""
+    return None if target.path in TEXT_PATHS else json_only(target, reply)
 
 
 def _health_answer(target: Target, status: int) -> bool:
