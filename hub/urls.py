@@ -4,7 +4,7 @@ go to is refused then, naming the field or setting, not found out at every deliv
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 
 def http_url_fault(url: str) -> str | None:
@@ -35,3 +35,18 @@ def http_url_fault(url: str) -> str | None:
     except UnicodeError:
         return f"bad host name in {url!r}"
     return None
+
+
+def without_password(url: str) -> str:
+    """``url`` as the hub shows it to whoever may read it: a password in it replaced by
+    ``***``, the user name kept (so a reader sees that one is sent). The hub keeps the URL
+    whole and sends requests with it; a URL that does not parse is shown as it is."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -76,6 +76,7 @@ class AudioServer(ThreadedServer):
         self.gate = threading.Event()
         self.gate.set()
         self.requests: list[tuple[str, str | None]] = []
+        self.authorizations: list[str | None] = []  # each request's Authorization, in order
         app = web.Application()
         app.router.add_get("/hang.mp3", self.hang)
         app.router.add_get("/big-chunked.wav", self.chunked)
@@ -84,6 +85,7 @@ class AudioServer(ThreadedServer):
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((request.path, request.headers.get("Range")))
+        self.authorizations.append(request.headers.get("Authorization"))
         if request.path not in self.files:
             raise web.HTTPNotFound()
         data, kind = self.files[request.path]

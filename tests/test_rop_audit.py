@@ -6,6 +6,7 @@ the hub could not store or show. Each against a real hub, over REST, GraphQL and
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -340,3 +341,29 @@ def test_a_setting_no_protocol_could_carry_stops_the_start(
     with pytest.raises(RuntimeError) as failed:
         HubProcess(tmp_path / "data", env=env).start()
     assert named in str(failed.value) and "Traceback" not in str(failed.value)
+
+
+async def test_a_password_in_audio_url_is_sent_to_the_file_host_and_shown_to_no_one(
+    rop: Rop, audio: AudioServer
+) -> None:
+    """A CRM's file host may want a login in the URL. The hub fetches with it, but a call is
+    read by every key that reads calls: it was shown whole over GraphQL and gRPC."""
+    key = await rop.new_key()
+    secret_url = audio.url("/call.wav").replace("http://", "http://crm:s3cret@")
+    shown_url = audio.url("/call.wav").replace("http://", "http://crm:***@")
+    call_id = await upload_call(rop, key, secret_url)
+    await rop.call_in(call_id, key, ("awaiting_analysis",))
+    sent = "Basic " + base64.b64encode(b"crm:s3cret").decode()
+    assert audio.authorizations.count(sent) >= 2  # the probe and the download
+    query = "query($id: String!) { rop { call(callId: $id) { audioUrl } } }"
+    data = await rop.gql_data(query, {"id": call_id}, token=key)
+    assert data["rop"]["call"]["audioUrl"] == shown_url
+    listed = await rop.gql_data(
+        "{ rop { calls(first: 100) { edges { node { audioUrl } } } } }", token=key
+    )
+    assert shown_url in [e["node"]["audioUrl"] for e in listed["rop"]["calls"]["edges"]]
+    one = await rop.rpc("GetCall", rop_pb2.GetCallRequest(call_id=call_id), key)
+    assert one.audio_url == shown_url
+    page = await rop.rpc("ListCalls", rop_pb2.ListCallsRequest(limit=100), key)
+    assert shown_url in [c.audio_url for c in page.calls]
+    assert not any("s3cret" in c.audio_url for c in page.calls)

@@ -14,6 +14,7 @@ import orjson
 from hub.paging import Page
 from hub.records import instant
 from hub.storage import Database
+from hub.urls import without_password
 from hub_rop import inputs
 from hub_rop.audio import IntakeFailure, fetch_head, sniff
 from hub_rop.errors import bad_request, error
@@ -180,6 +181,7 @@ def call_of(row: tuple[Any, ...]) -> Call:
     stored = dict(zip(NAMES, columns, strict=True))
     for name in ("created_at", "updated_at", "analyzed_at"):
         stored[name] = None if stored[name] is None else instant(stored[name])
+    stored["audio_url"] = without_password(stored["audio_url"])  # fetched whole, shown without
     return Call(
         **stored,
         checklist_results=tuple(ChecklistResult.of(orjson.loads(r)) for r in checklists),
