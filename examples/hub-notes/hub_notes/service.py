@@ -91,6 +91,9 @@ class NotesService:
             raise bad_request("body: expected a string")
         if len(body) > self.settings.max_body:
             raise bad_request(f"body: longer than {self.settings.max_body} characters")
+        for name, text in (("title", title), ("body", body)):
+            if "\x00" in text:  # PostgreSQL's text cannot hold one: refused on every engine
+                raise bad_request(f"{name}: must not contain NUL (\\u0000)")
         ttl = data.get("ttl_seconds")
         if ttl is None:
             return title, body, self.settings.default_ttl

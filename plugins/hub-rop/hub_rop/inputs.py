@@ -26,7 +26,7 @@ def ident(value: Any, name: str) -> str:
         raise bad_request(f"{name}: required, a non-empty string")
     if len(value) > MAX_ID:
         raise bad_request(f"{name}: longer than {MAX_ID} characters")
-    return value
+    return no_nul(value, name)
 
 
 def text(value: Any, name: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
@@ -38,6 +38,13 @@ def text(value: Any, name: str, *, required: bool = True, limit: int = MAX_TEXT)
         )
     if len(value) > limit:
         raise bad_request(f"{name}: longer than {limit} characters")
+    return no_nul(value, name)
+
+
+def no_nul(value: str, name: str) -> str:
+    """PostgreSQL's text cannot hold NUL: refused alike on every engine, naming the field."""
+    if "\x00" in value:
+        raise bad_request(f"{name}: must not contain NUL (\\u0000)")
     return value
 
 

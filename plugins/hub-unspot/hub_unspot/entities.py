@@ -29,6 +29,8 @@ def _text(data: dict[str, Any], key: str, limit: int) -> str:
         raise bad_request(f"{key}: expected a non-empty string")
     if len(value) > limit:
         raise bad_request(f"{key}: longer than {limit} characters")
+    if "\x00" in value:  # PostgreSQL's text cannot hold one: refused alike on every engine
+        raise bad_request(f"{key}: must not contain NUL (\\u0000)")
     return value
 
 

@@ -33,6 +33,8 @@ def text(data: Mapping[str, Any], key: str, *, required: bool = False, name: boo
         )
     if len(value) > MAX_TEXT:
         raise bad_request(f"{key}: longer than {MAX_TEXT} characters")
+    if "\x00" in value:  # PostgreSQL's text cannot hold one: refused alike on every engine
+        raise bad_request(f"{key}: must not contain NUL (\\u0000)")
     return value
 
 
