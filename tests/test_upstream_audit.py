@@ -21,7 +21,7 @@ from hub.testing.process import ADMIN_TOKEN
 
 PROBE = '''
 """Reads ``/read/<path>`` through hub.upstream and answers the vendor's bytes; POST
-``/write/<path>`` is a write delivered once."""
+``/write/<path>`` is a write delivered once that makes ``<path>``'s cached answers stale."""
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -78,9 +78,10 @@ def register_rest(hub, register):
     async def write(request):
         caller = caller_of(request)
         caller.require()
+        path = "/" + request.match_info["tail"]
         reply = await upstream.write(
-            caller, Write("POST", "/" + request.match_info["tail"], body=await request.read(),
-                          content_type="application/json"))
+            caller, Write("POST", path, body=await request.read(),
+                          content_type="application/json", invalidates=(path,)))
         return web.Response(body=reply.body, status=reply.status,
                             content_type="application/octet-stream")
 

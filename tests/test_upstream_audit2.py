@@ -22,78 +22,8 @@ import pytest
 from hub.testing.inprocess import RunningHub, running_hub
 from hub.testing.process import ADMIN_TOKEN
 from tests.hubproc import HubProcess
-from tests.test_upstream_audit import Request, WildVendor, http
+from tests.test_upstream_audit import PROBE, Request, WildVendor, http
 from tests.upstream_support import until
-
-PROBE = '''
-"""Reads ``/read/<path>`` through hub.upstream and answers the vendor's bytes; POST
-``/write/<path>`` is a write delivered once that makes ``<path>``'s cached answers stale."""
-from dataclasses import dataclass, field
-
-from aiohttp import web
-
-from hub.caller import caller_of
-from hub.credentials import CredentialType
-from hub.hookspecs import hookimpl
-from hub.registrations import RestApi
-from hub.upstream import UpstreamSettings, Vendor, VendorAuth, Write, check_mode
-
-
-@dataclass
-class ProbeUpstream(UpstreamSettings):
-    budget: str = "100/s"
-
-
-@dataclass
-class ProbeSettings:
-    mode: str = "local"
-    upstream: ProbeUpstream = field(default_factory=ProbeUpstream)
-
-    def __post_init__(self):
-        check_mode("probe", self.mode, self.upstream)
-
-
-@hookimpl
-def register_settings(register):
-    register(ProbeSettings)
-
-
-@hookimpl
-def register_credential_types(hub, register):
-    register(CredentialType())
-
-
-@hookimpl
-def register_rest(hub, register):
-    upstream = hub.upstream(
-        "probe",
-        Vendor(
-            settings=hub.settings_for("probe").upstream,
-            auth=VendorAuth(headers={"Authorization": "Bearer vendor-secret"}),
-        ),
-    )
-
-    async def read(request):
-        caller = caller_of(request)
-        caller.require()
-        reading = await upstream.read(caller, "/" + request.match_info["tail"],
-                                      request.query.items())
-        return web.Response(body=reading.body, status=reading.status,
-                            content_type="application/octet-stream")
-
-    async def write(request):
-        caller = caller_of(request)
-        caller.require()
-        path = "/" + request.match_info["tail"]
-        reply = await upstream.write(
-            caller, Write("POST", path, body=await request.read(),
-                          content_type="application/json", invalidates=(path,)))
-        return web.Response(body=reply.body, status=reply.status,
-                            content_type="application/octet-stream")
-
-    register(RestApi(routes=[web.get("/read/{tail:.*}", read),
-                             web.post("/write/{tail:.*}", write)]))
-'''
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 JSON = b"Content-Type: application/json"
