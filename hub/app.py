@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aiohttp import web
+
 from hub import ratelimit
 from hub.api import HubApi
 from hub.config import (
@@ -25,7 +27,7 @@ from hub.config import (
     unknown_env,
 )
 from hub.credentials import CredentialStore, CredentialType, load_admin_token, m001_credentials
-from hub.errors import StartupError
+from hub.errors import HubError, StartupError
 from hub.events import EventBus
 from hub.leases import Leases, m001_leases
 from hub.metrics import HubMetrics
@@ -79,6 +81,44 @@ def attributed(plugin: str, what: str) -> Iterator[None]:
     except Exception as exc:
         log.debug("plugin %s: %s failed", plugin, what, exc_info=True)
         raise StartupError(f"plugin {plugin}: {what}: {one_line(exc)}") from exc
+
+
+def _migration(migration: Any, registered: list[Any]) -> Any:
+    """A migration as ``register_migrations`` may give it: a function with a name of its own
+    (it is recorded by that name, so a lambda or a second one of the same name would be
+    skipped or run again unseen). A ValueError: ``attributed`` names the plugin and hook."""
+    name = getattr(migration, "__name__", None)
+    if not callable(migration) or not name or name == "<lambda>":
+        what = "a lambda" if name == "<lambda>" else repr(migration)[:60]
+        raise ValueError(
+            f"{what}: a migration is a function with a name of its own (its name is"
+            " recorded: never rename one that has shipped)"
+        )
+    if any(m.__name__ == name for m in registered):
+        raise ValueError(f"two migrations are named {name}")
+    return migration
+
+
+def _check_rest(plugin: str, api: RestApi) -> None:
+    """What a plugin's REST surface must be, found at registration (a ValueError, which
+    ``attributed`` names): each route an aiohttp route definition (a bare handler was found
+    only when the server was built, naming no plugin), and an error renderer that answers a
+    response (one that did not made every error under the prefix a 500)."""
+    for route in api.routes:
+        if not isinstance(route, web.AbstractRouteDef):
+            raise ValueError(
+                f"routes: {repr(route)[:60]} is no aiohttp route definition"
+                " (web.get(path, handler), web.post(...), ...)"
+            )
+    probe = HubError(404, "not found", reason="not_found", plugin=plugin)
+    try:
+        answer = api.render_error(probe)
+    except Exception as exc:
+        raise ValueError(f"render_error failed on a 404: {exc}") from exc
+    if not isinstance(answer, web.StreamResponse):
+        raise ValueError(
+            f"render_error returned {type(answer).__name__}, expected an aiohttp web.Response"
+        )
 
 
 # the host's databases migrated when a hub first uses them rather than at every start
@@ -223,8 +263,9 @@ class Hub:
     def _migrate(self) -> None:
         per_plugin: dict[str, list[Any]] = {}
         for impl in in_call_order(self.pm, "register_migrations"):
+            migrations = per_plugin.setdefault(impl.plugin_name, [])
             with attributed(impl.plugin_name, "register_migrations"):
-                invoke(impl, register=per_plugin.setdefault(impl.plugin_name, []).append)
+                invoke(impl, register=lambda m, into=migrations: into.append(_migration(m, into)))
         for plugin, migrations in per_plugin.items():
             with attributed(plugin, "migration"):
                 applied = self.database(plugin).migrate(plugin, migrations)
@@ -234,6 +275,7 @@ class Hub:
     def _add_rest(self, plugin: str, api: RestApi) -> None:
         if plugin in self.rest:
             raise StartupError(f"plugin {plugin} registers two REST surfaces")
+        _check_rest(plugin, api)
         self.rest[plugin] = api
 
     def _add_graphql(self, plugin: str, part: GraphQLPart) -> None:

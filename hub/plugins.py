@@ -74,13 +74,14 @@ def load_plugins(
     def add(name: str, module: ModuleType, version: str, source: str) -> None:
         if name in infos:
             raise StartupError(f"two plugins are named {name!r}: {infos[name].source} and {source}")
+        _check_arguments(pm, name, module)
         try:
             pm.register(module, name=name)
             specs = getattr(module, "hub_hookspecs", None)
             if specs is not None:  # hooks this plugin defines for other plugins to implement
                 pm.add_hookspecs(specs)
-        except pluggy.PluginValidationError as exc:  # arguments the hook does not have
-            raise StartupError(f"plugin {pm.get_name(exc.plugin)}: {one_line(exc)}") from None
+        except pluggy.PluginValidationError as exc:  # anything else pluggy refuses
+            raise StartupError(f"plugin {name}: {one_line(exc)}") from None
         loggers = logs.plugin_loggers(name, module)
         logs.claim(name, loggers)
         eventcodec.trust(module.__name__.partition(".")[0])  # its records may be events
@@ -118,6 +119,31 @@ def load_plugins(
             and any(i.plugin_name == name for i in caller.get_hookimpls())
         )
     return pm, infos
+
+
+def _check_arguments(pm: pluggy.PluginManager, plugin: str, module: ModuleType) -> None:
+    """An implementation declaring an argument its hook does not pass stops the start with one
+    line naming the plugin, the hook and what it takes (pluggy's own message spans lines and
+    names no plugin). Hooks defined by plugins loaded later are checked by pluggy then."""
+    for attr in dir(module):
+        if pm.parse_hookimpl_opts(module, attr) is None:
+            continue
+        caller = getattr(pm.hook, attr, None)
+        if caller is None or caller.spec is None:
+            continue
+        takes = caller.spec.argnames
+        try:
+            declared = list(inspect.signature(getattr(module, attr)).parameters)
+        except (TypeError, ValueError):
+            continue
+        for argument in declared:
+            if argument not in takes:
+                close = difflib.get_close_matches(argument, takes, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise StartupError(
+                    f"plugin {plugin}: {attr}({', '.join(declared)}): {argument} is not an"
+                    f" argument of {attr} (it takes {', '.join(takes)}{hint})"
+                )
 
 
 def _check_hook_names(pm: pluggy.PluginManager) -> None:

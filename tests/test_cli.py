@@ -66,6 +66,53 @@ from hub.hookspecs import hookimpl
 def startup(hub):
     raise RuntimeError("the upstream is not configured")
 """
+MISSPELT_ARGUMENT = """
+from hub.hookspecs import hookimpl
+
+@hookimpl
+def register_rest(hub, registr):
+    pass
+"""
+LAMBDA_MIGRATION = """
+from hub.hookspecs import hookimpl
+
+@hookimpl
+def register_migrations(register):
+    register(lambda db: db.execute("CREATE TABLE t (a INTEGER)"))
+"""
+FAILING_MIGRATION = """
+from hub.hookspecs import hookimpl
+
+def m001_fine(db):
+    db.execute("CREATE TABLE fine (a INTEGER)")
+
+def m002_broken(db):
+    db.execute("CREAT TABLE broken (a INTEGER)")
+
+@hookimpl
+def register_migrations(register):
+    register(m001_fine)
+    register(m002_broken)
+"""
+BARE_ROUTE = """
+from hub.hookspecs import hookimpl
+from hub.registrations import RestApi
+
+async def hello(request):
+    pass
+
+@hookimpl
+def register_rest(hub, register):
+    register(RestApi(routes=[hello]))
+"""
+DICT_RENDERER = """
+from hub.hookspecs import hookimpl
+from hub.registrations import RestApi
+
+@hookimpl
+def register_rest(hub, register):
+    register(RestApi(routes=[], render_error=lambda exc: {"error": exc.message}))
+"""
 # a plugin command that works on the hub's data: it shows which data directory it was given
 WHERE = """
 import click
@@ -263,8 +310,30 @@ def test_a_negative_rendered_rows_budget_is_one_line_naming_it(tmp_path: Path) -
         (UNANNOTATED_ARGUMENT, ["plugins", "serve"], ["register_graphql", 'argument "text"']),
         (UNRESOLVABLE_TYPE, ["serve", "schema export"], ["GraphQL schema", "NoSuchType"]),
         (FAILING_STARTUP, ["serve"], ["startup", "the upstream is not configured"]),
+        (
+            MISSPELT_ARGUMENT,
+            ["plugins", "serve"],
+            [
+                "register_rest(hub, registr): registr is not an argument of register_rest",
+                "(it takes hub, register; did you mean register?)",
+            ],
+        ),
+        (LAMBDA_MIGRATION, ["serve"], ["register_migrations: a lambda: a migration is a function"]),
+        (FAILING_MIGRATION, ["serve"], ["migration: m002_broken: ", "syntax error"]),
+        (BARE_ROUTE, ["serve"], ["register_rest: routes: <function hello", "no aiohttp route"]),
+        (DICT_RENDERER, ["serve"], ["register_rest: render_error returned dict, expected"]),
     ],
-    ids=["misspelt-hook", "unannotated-argument", "unresolvable-type", "failing-startup"],
+    ids=[
+        "misspelt-hook",
+        "unannotated-argument",
+        "unresolvable-type",
+        "failing-startup",
+        "misspelt-argument",
+        "lambda-migration",
+        "failing-migration",
+        "bare-route",
+        "dict-renderer",
+    ],
 )
 def test_a_broken_plugin_stops_the_start_in_one_line_naming_it(
     tmp_path: Path, source: str, commands: list[str], expected: list[str]

@@ -320,5 +320,94 @@ def test_a_servicer_lacking_a_method_of_its_proto_names_the_plugin(tmp_path: Pat
     assert code == 1 and "listening" not in out
     assert one_error_line(err) == (
         "Error: cannot start: plugin tally: gRPC service tally.v1.Tally: the servicer has no"
-        " method Sum"
+        " method Sum (it has Summ: a misspelling?)"
     )
+
+
+# a servicer on the generated base class of hub-notes' service: every method is there, the
+# base's raising NotImplementedError where the plugin's own is missing
+NOTES_SERVICER = """
+from hub.hookspecs import hookimpl
+from hub.registrations import GrpcService
+from hub_notes.v1 import notes_pb2, notes_pb2_grpc
+
+
+class Notes(notes_pb2_grpc.NotesServicer):
+    async def CreateNote(self, request, context):
+        return notes_pb2.ListNotesResponse()  # not the Note its proto declares
+
+    async def ListNotes(self, request, context):
+        return {"notes": []}  # no message at all
+
+    async def GetNote(self, request, context):
+        return notes_pb2.Note(id=request.id)
+
+
+@hookimpl
+def register_grpc(hub, register):
+    register(GrpcService("hub.notes.v1.Notes", Notes(), notes_pb2_grpc.add_NotesServicer_to_server))
+"""
+
+
+async def test_a_method_left_to_the_generated_base_class_answers_unimplemented(
+    tmp_path: Path,
+) -> None:
+    """The generated base class has every method, so one misspelt (or left out) was the base's:
+    every call INTERNAL, with a NotImplementedError traceback. It answers UNIMPLEMENTED, as gRPC
+    means it to, and the start warns once naming it and the near miss."""
+    from hub_notes.v1 import notes_pb2, notes_pb2_grpc
+
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    misspelt = NOTES_SERVICER.replace("async def GetNote(", "async def GetNotes(")
+    (folder / "mynotes.py").write_text(misspelt)
+    env = {"HUB_PLUGINS_DIR": str(folder), "HUB_PLUGINS": "mynotes"}
+    server = HubProcess(tmp_path / "data", env=env).start()
+    try:
+        async with grpc.aio.insecure_channel(server.grpc) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await notes_pb2_grpc.NotesStub(channel).GetNote(notes_pb2.GetNoteRequest(id="n"))
+        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        server.stop()
+    output = "".join(server.output)
+    assert (
+        "plugin mynotes: gRPC service hub.notes.v1.Notes: GetNote is not implemented, it answers"
+        " UNIMPLEMENTED (it has GetNotes: a misspelling?)" in output
+    ), output
+    assert "Traceback" not in output, output
+
+
+async def test_an_answer_of_another_type_is_internal_with_the_reason_logged(
+    tmp_path: Path,
+) -> None:
+    """Another message was sent as it was (the client failed to decode it, nothing logged);
+    a dict ended the call UNKNOWN with Python's error text for the client."""
+    from hub_notes.v1 import notes_pb2, notes_pb2_grpc
+
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "mynotes.py").write_text(NOTES_SERVICER)
+    env = {"HUB_PLUGINS_DIR": str(folder), "HUB_PLUGINS": "mynotes"}
+    server = HubProcess(tmp_path / "data", env=env).start()
+    try:
+        async with grpc.aio.insecure_channel(server.grpc) as channel:
+            stub = notes_pb2_grpc.NotesStub(channel)
+            assert (await stub.GetNote(notes_pb2.GetNoteRequest(id="n1"))).id == "n1"
+            for call, request in (
+                (stub.CreateNote, notes_pb2.CreateNoteRequest(title="t")),
+                (stub.ListNotes, notes_pb2.ListNotesRequest()),
+            ):
+                with pytest.raises(grpc.aio.AioRpcError) as failed:
+                    await call(request)
+                assert failed.value.code() == grpc.StatusCode.INTERNAL
+                assert failed.value.details() == "internal error"
+    finally:
+        server.stop()
+    output = "".join(server.output)
+    for method, answered, expected in (
+        ("CreateNote", "ListNotesResponse", "Note"),
+        ("ListNotes", "dict", "ListNotesResponse"),
+    ):
+        line = f"/hub.notes.v1.Notes/{method} answered {answered}, expected hub.notes.v1.{expected}"
+        assert line in output, output

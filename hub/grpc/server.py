@@ -4,6 +4,7 @@ entry per plugin service, server reflection, and the error table applied to ever
 from __future__ import annotations
 
 import asyncio
+import difflib
 import inspect
 import logging
 import socket
@@ -328,13 +329,23 @@ class ErrorMapping:
             if not callable(impl):
                 raise StartupError(
                     f"plugin {plugin}: gRPC service {service.name}: the servicer has no method"
-                    f" {method.name}"
+                    f" {method.name}{_near_miss(method.name, service.servicer)}"
                 )
             full_name = f"/{service.name}/{method.name}"
+            answers = method.output_type.full_name
+            if _generated(impl):  # left to the generated base class: on purpose, or misspelt
+                log.warning(
+                    "plugin %s: gRPC service %s: %s is not implemented, it answers UNIMPLEMENTED%s",
+                    plugin,
+                    service.name,
+                    method.name,
+                    _near_miss(method.name, service.servicer),
+                )
+                impl = _unimplemented(method.server_streaming)
             if method.server_streaming:  # a request stream passes through as the request
-                methods[method.name] = self._streaming(plugin, full_name, impl)
+                methods[method.name] = self._streaming(plugin, full_name, impl, answers)
             else:
-                methods[method.name] = self._unary(plugin, full_name, impl)
+                methods[method.name] = self._unary(plugin, full_name, impl, answers)
         return SimpleNamespace(**methods)
 
     async def _bound_caller(self, plugin: str, context: grpc.aio.ServicerContext) -> Caller:
@@ -345,7 +356,9 @@ class ErrorMapping:
         bind_grpc(context, caller)
         return caller
 
-    def _unary(self, plugin: str, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    def _unary(
+        self, plugin: str, name: str, impl: Callable[..., Any], answers: str
+    ) -> Callable[..., Any]:
         ok = self.calls.labels(name, "OK")
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -354,6 +367,8 @@ class ErrorMapping:
                 response = impl(request, context)
                 if inspect.isawaitable(response):
                     response = await response
+                if type(response) is not Serialized:
+                    _check_answer(name, response, answers)
             except Exception as exc:
                 await self._abort(plugin, name, exc, context)
             if caller.upstream:
@@ -363,13 +378,17 @@ class ErrorMapping:
 
         return call
 
-    def _streaming(self, plugin: str, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    def _streaming(
+        self, plugin: str, name: str, impl: Callable[..., Any], answers: str
+    ) -> Callable[..., Any]:
         ok = self.calls.labels(name, "OK")
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 await self._bound_caller(plugin, context)
                 async for item in impl(request, context):
+                    if type(item) is not Serialized:
+                        _check_answer(name, item, answers)
                     yield item
             except Exception as exc:
                 await self._abort(plugin, name, exc, context)
@@ -390,6 +409,43 @@ class ErrorMapping:
         self.calls.labels(name, exc.grpc_code.name).inc()
         exc.plugin = exc.plugin or plugin  # the host's own (the database unavailable) name none
         await abort(context, exc)
+
+
+def _generated(impl: Any) -> bool:
+    """Whether ``impl`` is the generated servicer base class's stand-in (it raises
+    ``NotImplementedError``): a method the plugin left out or misspelt."""
+    return str(getattr(impl, "__module__", "")).endswith("_pb2_grpc")
+
+
+def _unimplemented(streaming: bool) -> Callable[..., Any]:
+    """What a method left to the generated base class does, as gRPC means it to: answer
+    UNIMPLEMENTED (the base's own raises NotImplementedError, an INTERNAL here)."""
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "method not implemented")
+
+    async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "method not implemented")
+        yield None  # never reached: makes this an async generator
+
+    return stream if streaming else unary
+
+
+def _near_miss(method: str, servicer: Any) -> str:
+    """A hint naming the servicer's own method that looks like ``method``, if one does."""
+    own = [n for n in dir(servicer) if not n.startswith("_")]
+    own = [n for n in own if not _generated(getattr(servicer, n))]
+    close = difflib.get_close_matches(method, own, n=1)
+    return f" (it has {close[0]}: a misspelling?)" if close else ""
+
+
+def _check_answer(name: str, answer: Any, answers: str) -> None:
+    """A method's answer must be the message its proto declares: another message would be sent
+    as it is (the client decoding the wrong fields), a dict would end the call UNKNOWN with
+    Python's error text for the client. A TypeError: INTERNAL, with the reason in the log."""
+    descriptor = getattr(answer, "DESCRIPTOR", None)
+    if getattr(descriptor, "full_name", None) != answers:
+        raise TypeError(f"{name} answered {type(answer).__name__}, expected {answers}")
 
 
 class GrpcServer:

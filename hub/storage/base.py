@@ -98,6 +98,10 @@ class UnstorableValue(HubError):
 Migration = Callable[["Database"], None]
 
 
+class MigrationFailed(Exception):
+    """A migration raised: its name and what it raised (the ones before it stay applied)."""
+
+
 class Database:
     """One plugin's state: a SQLite file, or a schema in PostgreSQL. Queries are written once in
     SQLite's dialect with ``?`` parameters (docs/plugin-authoring.md lists what PostgreSQL is
@@ -211,7 +215,10 @@ class Database:
                     ).fetchone()
                     if recorded is not None:
                         continue  # another process applied it after ``done`` was read
-                    migration(db)
+                    try:
+                        migration(db)
+                    except Exception as exc:  # rolled back; the start names which one failed
+                        raise MigrationFailed(f"{migration.__name__}: {exc}") from exc
                     db.execute(
                         "INSERT INTO _hub_migrations (plugin, name, applied_at) VALUES (?, ?, ?)",
                         (plugin, migration.__name__, time.time()),
