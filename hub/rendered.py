@@ -37,6 +37,15 @@ class Memo:
         return found if found is not None and found[0] == row else None
 
 
+def _hashable(row: Any) -> bool:
+    """Whether ``row`` hashes (once per rendering kept, never per answer)."""
+    try:
+        hash(row)
+    except TypeError:
+        return False
+    return True
+
+
 class Renderings:
     def __init__(self, budget: int = DEFAULT_BUDGET) -> None:
         self.budget = budget  # bytes; 0 keeps nothing
@@ -50,7 +59,12 @@ class Renderings:
 
     def keep(self, memo: Memo, key: Hashable, entry: Any, length: int, by_id: bool = False) -> None:
         """Keep ``entry`` (a rendering of ``length`` bytes) for ``key`` in ``memo``: a row's
-        content, or with ``by_id`` its id (the entry then holds the content, to compare)."""
+        content, or with ``by_id`` its id (the entry then holds the content, to compare). A
+        row that cannot be hashed (a list, a dict, a record holding one) may be changed in
+        place, and then still equals the kept entry's row, which is the same object: it is
+        not kept, and renders each time."""
+        if by_id and not _hashable(entry[0]):
+            return
         size = 2 * length + 200  # the rendering, a key of about its size, the entry
         if self.used + size > self.budget:
             for each in list(self.memos):

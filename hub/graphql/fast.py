@@ -192,8 +192,8 @@ def _edge_list(
         ids: list[Any] = []
         for row in rows:
             stored = type(row) is Stored
-            keys.append(row.key if stored else _NO_ROW)
-            ids.append(row.ident if stored else None)
+            keys.append(row._stored_key if stored else _NO_ROW)
+            ids.append(row._stored_ident if stored else None)
         return answered(keys, ids, value.__getitem__, len(value))
 
     def answered(
@@ -335,7 +335,7 @@ def _object_completer(
             reads.append(f"if v{i} is None: raise Fallback")
         items.append(f"k{i}: v{i}")
     wrapper = _wrapped_row(fields) if splice else None
-    stored = "return render(value)" if splice else "value = value.built()"
+    stored = "return render(value)" if splice else "value = value._stored_built()"
     lines = [
         "def complete(value):",
         "    if value is None: return None",
@@ -409,16 +409,16 @@ def _renderer(complete: Completer, built: bool = True) -> Completer:
     memo = renderings.new()
 
     def render(value: Stored) -> Any:
-        key, ident = value.key, value.ident
+        key, ident = value._stored_key, value._stored_ident
         try:
             found = memo.entry(key, ident)
         except TypeError:  # a row that cannot be hashed: rendered each time
-            return complete(value.built() if built else value)
+            return complete(value._stored_built() if built else value)
         if found is not None:
             _completed[0] += found[2]
             return found[1]
         before = _completed[0]
-        data = orjson.dumps(complete(value.built() if built else value))
+        data = orjson.dumps(complete(value._stored_built() if built else value))
         rendered = orjson.Fragment(data)
         entry = (key, rendered, _completed[0] - before)
         renderings.keep(memo, key if ident is None else ident, entry, len(data), ident is not None)

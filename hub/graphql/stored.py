@@ -29,29 +29,33 @@ _UNBUILT: Any = object()
 
 
 class Stored:
-    """A row's bytes and how to build its strawberry object; reads as that object."""
+    """A row's bytes and how to build its strawberry object; reads as that object. Its own
+    attributes are named ``_stored_*``, so that no field of the object (``key``, ``ident``,
+    ``built``...) is shadowed for graphql-core, a resolver's ``self`` or anything else that
+    reads the row as the object."""
 
-    __slots__ = ("_build", "_object", "ident", "key")
+    __slots__ = ("_stored_build", "_stored_ident", "_stored_key", "_stored_object")
 
     def __init__(
         self, key: Hashable, build: Callable[[Any], Any], ident: Hashable | None = None
     ) -> None:
-        self.key = key
-        self._build = build
-        self._object = _UNBUILT
-        self.ident = ident
+        self._stored_key = key
+        self._stored_build = build
+        self._stored_object = _UNBUILT
+        self._stored_ident = ident
 
-    def built(self) -> Any:
-        if self._object is _UNBUILT:
-            self._object = self._build(self.key)
-        return self._object
+    def _stored_built(self) -> Any:
+        """The object built from the row, once."""
+        if self._stored_object is _UNBUILT:
+            self._stored_object = self._stored_build(self._stored_key)
+        return self._stored_object
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.built(), name)
+        return getattr(self._stored_built(), name)
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # isinstance() of the built object's type holds too
-        return type(self.built())
+        return type(self._stored_built())
 
 
 class StoredRows(Sequence[Any]):
