@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -25,6 +26,7 @@ from hub.config import (
     listen_from_env,
     plugin_settings,
     unknown_env,
+    unsupported_field,
 )
 from hub.credentials import CredentialStore, CredentialType, load_admin_token, m001_credentials
 from hub.errors import HubError, StartupError
@@ -251,6 +253,11 @@ class Hub:
         for impl in in_call_order(self.pm, "register_settings"):
 
             def add(cls: type, plugin: str = impl.plugin_name) -> None:
+                if not dataclasses.is_dataclass(cls):
+                    raise ValueError(f"{cls!r}: the settings are a dataclass")
+                problem = unsupported_field(cls)
+                if problem is not None:
+                    raise ValueError(f"{cls.__name__}.{problem}")
                 self.options[plugin] = plugin_settings(self.settings, plugin, cls, env)
 
             with attributed(impl.plugin_name, "register_settings"):

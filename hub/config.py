@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
 import math
 import os
 import tomllib
@@ -174,12 +175,68 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table, got {value!r}")
-        return value
+        _, item = typing.get_args(kind) or (str, Any)
+        return {k: _coerce(v, item, f"{key}.{k}") for k, v in value.items()}
+    if origin is typing.Literal:
+        return _choice(value, typing.get_args(kind), key)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        members = {**{m.name: m for m in kind}, **{str(m.value): m for m in kind}}
+        found = members.get(value.name if isinstance(value, kind) else str(value))
+        if found is None:
+            raise ConfigError(f"{key}: expected one of {', '.join(members)}, got {value!r}")
+        return found
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table, got {value!r}")
         return build(typing.cast(type, kind), value, prefix=key + ".")
-    return value
+    return value  # Any: as written
+
+
+def _choice(value: Any, choices: tuple[Any, ...], key: str) -> Any:
+    """``value`` as one of a ``Literal``'s choices (an environment variable's text matching a
+    choice that is a number or a boolean counts)."""
+    for choice in choices:
+        if type(value) is type(choice) and value == choice:
+            return choice
+        spelt = str(choice).lower() if isinstance(choice, bool) else str(choice)
+        if isinstance(value, str) and value == spelt:
+            return choice
+    shown = ", ".join(str(c) for c in choices)
+    raise ConfigError(f"{key}: expected one of {shown}, got {value!r}")
+
+
+SUPPORTED = "bool, int, float, str, list, dict[str, ...], X | None, Literal, an Enum, a dataclass"
+
+
+def unsupported_field(cls: type, seen: tuple[type, ...] = ()) -> str | None:
+    """The first field of the settings dataclass ``cls`` (or of one nested in it) whose type the
+    config cannot give, with that type; ``None`` when every one can. Any other type would
+    receive the config's text or TOML value unconverted and unchecked."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        problem = _unsupported(hints.get(f.name, Any), (*seen, cls))
+        if problem is not None:
+            return f"{f.name}: {problem}"
+    return None
+
+
+def _unsupported(kind: Any, seen: tuple[type, ...]) -> str | None:
+    origin = typing.get_origin(kind)
+    if kind is Any or kind in (bool, int, float, str) or origin is typing.Literal:
+        return None
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return None
+    if origin in (typing.Union, types.UnionType, list, dict):
+        args = typing.get_args(kind)
+        if origin is dict and args and args[0] is not str:
+            return f"{kind}: a table's keys are strings"
+        for arg in args[1:] if origin is dict else args:
+            if arg is not type(None) and (problem := _unsupported(arg, seen)) is not None:
+                return problem
+        return None
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        return None if kind in seen else unsupported_field(kind, seen)
+    return f"{getattr(kind, '__name__', kind)} is no type the config can give ({SUPPORTED})"
 
 
 def build(cls: type[T], values: dict[str, Any], prefix: str = "") -> T:

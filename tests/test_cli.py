@@ -113,6 +113,20 @@ from hub.registrations import RestApi
 def register_rest(hub, register):
     register(RestApi(routes=[], render_error=lambda exc: {"error": exc.message}))
 """
+UNSUPPORTED_SETTING = """
+from dataclasses import dataclass
+from datetime import timedelta
+
+from hub.hookspecs import hookimpl
+
+@dataclass
+class BrokenSettings:
+    every: timedelta = timedelta(seconds=5)
+
+@hookimpl
+def register_settings(register):
+    register(BrokenSettings)
+"""
 # a plugin command that works on the hub's data: it shows which data directory it was given
 WHERE = """
 import click
@@ -322,6 +336,11 @@ def test_a_negative_rendered_rows_budget_is_one_line_naming_it(tmp_path: Path) -
         (FAILING_MIGRATION, ["serve"], ["migration: m002_broken: ", "syntax error"]),
         (BARE_ROUTE, ["serve"], ["register_rest: routes: <function hello", "no aiohttp route"]),
         (DICT_RENDERER, ["serve"], ["register_rest: render_error returned dict, expected"]),
+        (
+            UNSUPPORTED_SETTING,
+            ["plugins", "serve"],
+            ["register_settings: BrokenSettings.every: timedelta is no type the config can give"],
+        ),
     ],
     ids=[
         "misspelt-hook",
@@ -333,6 +352,7 @@ def test_a_negative_rendered_rows_budget_is_one_line_naming_it(tmp_path: Path) -
         "failing-migration",
         "bare-route",
         "dict-renderer",
+        "unsupported-setting",
     ],
 )
 def test_a_broken_plugin_stops_the_start_in_one_line_naming_it(
