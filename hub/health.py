@@ -18,7 +18,7 @@ async def _run(plugin: str, probe: HealthProbe) -> dict[str, Any]:
         result = probe.probe()
         if inspect.isawaitable(result):
             result = await asyncio.wait_for(result, PROBE_TIMEOUT)
-        status, detail = result  # type: ignore[misc]
+        status, detail = _checked(result)
     except TimeoutError:
         status, detail = "down", f"probe timed out after {PROBE_TIMEOUT:g}s"
     except Exception as exc:
@@ -31,6 +31,28 @@ async def _run(plugin: str, probe: HealthProbe) -> dict[str, Any]:
         "detail": detail,
         "critical": probe.critical,
     }
+
+
+STATUSES = ("ok", "degraded", "down")
+
+
+def _checked(result: Any) -> tuple[str, str]:
+    """A probe's answer as its contract says, ``(status, detail)`` with ``status`` one of
+    :data:`STATUSES`; anything else is the probe failing, said in those words (not Python's
+    "too many values to unpack")."""
+    if (
+        not isinstance(result, tuple | list)
+        or len(result) != 2
+        or result[0] not in STATUSES
+        or not isinstance(result[1], str)
+    ):
+        shown = repr(result)
+        shown = shown if len(shown) <= 60 else shown[:60] + "..."
+        raise TypeError(
+            f"the probe returned {shown}, expected (status, detail) with status ok, degraded"
+            " or down"
+        )
+    return result[0], result[1]
 
 
 async def run_probes(probes: list[tuple[str, HealthProbe]]) -> list[dict[str, Any]]:
