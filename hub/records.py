@@ -281,8 +281,24 @@ def to_message(cls: type[M], record: Any) -> M:
     ``None`` and missing fields stay unset, numbers become booleans for ``bool`` fields (0/1
     flags), nested records become nested messages, a mapping becomes a ``Struct``, instants
     become ``Timestamp`` or, for a ``string`` field, ISO 8601. What to do per field is worked
-    out once per (message, record type): rendering is on every list's hot path."""
-    return cls(**_message_fields(cls, record))
+    out once per (message, record type): rendering is on every list's hot path. A value the
+    field cannot take is a ``TypeError`` naming the message and the field (protobuf's own
+    names neither)."""
+    fields = _message_fields(cls, record)
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(_misfit(cls, fields, exc)) from exc
+
+
+def _misfit(cls: Any, fields: dict[str, Any], exc: Exception) -> str:
+    """Which of ``fields`` the message ``cls`` refused, found by trying them one at a time."""
+    for name, value in fields.items():
+        try:
+            cls(**{name: value})
+        except (TypeError, ValueError) as one:
+            return f"{cls.DESCRIPTOR.full_name}.{name}: {one} (got {type(value).__name__})"
+    return f"{cls.DESCRIPTOR.full_name}: {exc}"
 
 
 def _message_fields(cls: Any, record: Any) -> dict[str, Any]:

@@ -192,6 +192,16 @@ def test_a_record_renders_as_a_plugin_message() -> None:
     assert not message.HasField("last_error")
 
 
+def test_a_value_a_message_field_cannot_take_is_named() -> None:
+    """protobuf's own error names neither the message nor the field: a plugin author had to
+    guess which of a record's fields was wrong."""
+    device = {"id": 3, "location": 12}  # location is a string field
+    with pytest.raises(TypeError) as refused:
+        to_message(monitorozas_pb2.Device, device)
+    assert str(refused.value).startswith("hub.monitorozas.v1.Device.location: "), refused.value
+    assert str(refused.value).endswith("(got int)"), refused.value
+
+
 @strawberry.type
 class ItemType:
     name: str
