@@ -37,6 +37,11 @@ def _targets(project: Path) -> dict[str, str]:
 
 def _generate(project: Path, proto: str, out: Path) -> dict[str, str]:
     """Generated files for one proto, by file name, with imports made relative."""
+    if not (project / "protos" / proto).is_file():  # protoc's own words name no directory
+        raise ProtogenError(
+            f"[tool.hub.protos] names {proto}, but there is no {project / 'protos' / proto}"
+            " (the names are paths under protos/)"
+        )
     include = str(Path(protoc.__file__).parent / "_proto")
     args = [
         "protoc",

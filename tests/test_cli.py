@@ -510,3 +510,12 @@ def test_protogen_says_what_it_wrote(tmp_path: Path) -> None:
     code, out, err = finish(hub("protogen", str(tmp_path / "nothing-here"), cwd=tmp_path))
     assert code == 1 and not out
     assert "pyproject.toml: not found" in one_error_line(err)
+    (project / "pyproject.toml").write_text(  # a path not under protos/: protoc named none
+        '[tool.hub.protos]\n"protos/demo/v1/demo.proto" = "demo_pkg/v1"\n'
+    )
+    code, out, err = finish(hub("protogen", str(project), cwd=tmp_path))
+    assert code == 1 and not out
+    assert one_error_line(err).endswith(
+        f"[tool.hub.protos] names protos/demo/v1/demo.proto, but there is no"
+        f" {project / 'protos' / 'protos/demo/v1/demo.proto'} (the names are paths under protos/)"
+    ), err
