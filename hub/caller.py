@@ -114,9 +114,12 @@ class Caller:
     async def check_logins(self) -> None:
         """Check each login and password presented off the event loop (scrypt is slow on
         purpose: :meth:`~hub.credentials.CredentialStore.check_login`); every entry point
-        awaits this before the plugin's synchronous checks read the outcome."""
+        awaits this before the plugin's synchronous checks read the outcome. The hub's own
+        endpoints check for every plugin that has the login: one may show what a plugin's
+        login made (an upstream write's state), asking that plugin's credentials."""
+        plugin = None if self.plugin == "hub" else self.plugin
         for sent in self._presented.values():
-            await self.policy.credentials.check_login(self.plugin, sent.authorization)
+            await self.policy.credentials.check_login(plugin, sent.authorization)
 
     def fresh(self) -> Caller:
         """The same presentation, looked up anew (a credential revoked since is ``None``)."""

@@ -314,6 +314,7 @@ class Supervisor:
                 replacement.process.kill()
             replacement.process.join(1)
             replacement.conn.close()
+            self._metrics_of_dead(replacement.process.pid)  # its live mark, else one per try
             if not any(w.process.is_alive() for w in self.workers.values()):
                 raise
             first, longest = RESTART_BACKOFF

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import grpc
@@ -18,6 +20,7 @@ import pytest
 from hub_webim.v1 import webim_pb2 as pb
 
 from hub.testing.process import HubProcess
+from tests.test_upstream_audit import PROBE, Request, WildVendor, http
 from tests.webim_client import basic, graphql, rpc, rpc_error
 
 MONITOR = "/webim/l/a/monitor"
@@ -140,3 +143,92 @@ async def test_a_revoked_login_is_refused_at_once(hub: HubProcess) -> None:
         ident = next(c["id"] for c in listed if c.get("login") == "revoked")
         hub.cli("creds", "revoke", "webim", ident)
         assert await status_of(http, hub.url + MONITOR, right) == 401
+
+
+# -- the hub's own endpoints: a write's state, asked with a plugin's login and password ------
+LOGIN_PROBE = PROBE.replace(
+    "register(CredentialType())",
+    'register(CredentialType(login_param="login", validate=dict,'
+    ' present=lambda secret, c: {"login": c.login, "password": secret}))',
+)
+
+
+@pytest.fixture
+async def slow_vendor() -> AsyncIterator[WildVendor]:
+    """A vendor whose writes are answered after the hub's ``write_wait``: each stays pending."""
+    vendor = WildVendor()
+
+    async def answer(request: Request, writer: asyncio.StreamWriter) -> None:
+        if request.method == "POST":
+            await asyncio.sleep(0.5)
+        await http(201, b'{"id": 1}', b"Content-Type: application/json")(request, writer)
+
+    vendor.answer = answer
+    await vendor.start()
+    yield vendor
+    await vendor.stop()
+
+
+async def test_wrong_passwords_for_a_writes_state_do_not_stall_other_requests(
+    tmp_path: Path, slow_vendor: WildVendor
+) -> None:
+    """``/hub/upstream/writes/<id>`` shows a write to the login that made it: the hub's own
+    endpoint, whose password was checked on the event loop (only a plugin's endpoints were
+    checked off it), so wrong passwords stalled every request, as before for the plugins'."""
+    assert LOGIN_PROBE.count('login_param="login"') == 1
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "probe.py").write_text(LOGIN_PROBE)
+    env = {
+        "HUB_PLUGINS": "probe",
+        "HUB_PLUGINS_DIR": str(plugins),
+        "HUB_PROBE_MODE": "upstream",
+        "HUB_PROBE_UPSTREAM_URL": f"http://127.0.0.1:{slow_vendor.port}",
+        "HUB_PROBE_UPSTREAM_WRITE_WAIT": "0.2",
+    }
+    hub = HubProcess(tmp_path / "data", env=env).start()
+    try:
+        cred = hub.creds("probe", login="writer")
+        right = basic(cred["login"], cred["password"])
+        async with aiohttp.ClientSession() as http_session:
+            url = hub.url + "/probe/write/x"
+            async with http_session.post(url, data=b"{}", headers={"Authorization": right}) as r:
+                assert r.status == 202, await r.text()
+                write_id = re.search(r"poll write ([\w-]+)", await r.text())
+            assert write_id is not None
+            state = f"/hub/upstream/writes/{write_id[1]}"
+            assert await status_of(http_session, hub.url + state, right) == 200
+        answered = await storm_then_probe(
+            hub, state, [basic("writer", f"wrong-{i}") for i in range(STORM)]
+        )
+        assert sorted(answered) == sorted(["wrong 404"] * STORM + ["probe 200"]), answered
+        assert answered.index("probe 200") < STORM // 2, answered
+    finally:
+        hub.stop()
+
+
+async def storm_then_probe(hub: HubProcess, path: str, authorizations: list[str]) -> list[str]:
+    """Send ``path`` with each of ``authorizations`` at once, then ``/healthz``: each one's
+    name and status in the order they were answered."""
+    host, port = hub.url.removeprefix("http://").rsplit(":", 1)
+    answered: list[str] = []
+
+    async def exchange(name: str, path: str, authorization: str = "") -> None:
+        reader, writer = connections.pop()
+        head = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        if authorization:
+            head += f"Authorization: {authorization}\r\n"
+        writer.write((head + "\r\n").encode())
+        status = (await reader.readline()).split()[1]
+        await reader.read()
+        writer.close()
+        answered.append(f"{name} {status.decode()}")
+
+    connections = [
+        await asyncio.open_connection(host, int(port)) for _ in range(len(authorizations) + 1)
+    ]
+    storm = [asyncio.create_task(exchange("wrong", path, a)) for a in authorizations]
+    await asyncio.sleep(0.02)  # every wrong password has been read
+    await exchange("probe", "/healthz")
+    await asyncio.gather(*storm)
+    return answered

@@ -86,6 +86,53 @@ async def test_set_log_level_holds_in_every_worker_of_the_hub(
     assert seen == {"0": level, "1": level}
 
 
+async def pinned_to_each_worker(hub: HubProcess) -> list[aiohttp.ClientSession]:
+    """One session per worker, each on one kept-alive connection that worker accepted."""
+    pinned: dict[str, aiohttp.ClientSession] = {}
+    for _ in range(200):
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1))
+        async with session.get(f"{hub.url}/healthz") as response:
+            await response.read()
+            worker = response.headers["Hub-Worker"]
+        if worker in pinned:
+            await session.close()
+        else:
+            pinned[worker] = session
+        if len(pinned) == 2:
+            return [pinned["0"], pinned["1"]]
+    raise AssertionError(f"the kernel never picked both workers: {sorted(pinned)}")
+
+
+async def test_set_log_levels_made_at_once_through_two_workers_end_the_same_in_both(
+    workers_hub: HubProcess,
+) -> None:
+    """Two set-log-levels made at the same moment through two workers: both workers must end
+    at one level. Before, each applied its own at once and then only the other's from the bus,
+    so the two swapped levels and kept them until the next change."""
+    auth = service_auth(workers_hub)
+    url = f"{workers_hub.url}/webim/l/a/monitor/set-log-level"
+    sessions = await pinned_to_each_worker(workers_hub)
+    try:
+        for round_ in range(10):
+
+            async def set_level(session: aiohttp.ClientSession, level: str) -> None:
+                params = {"name": "rop", "level": level}
+                async with session.get(url, params=params, headers=auth) as response:
+                    assert response.status == 200, await response.text()
+
+            await asyncio.gather(set_level(sessions[0], "DEBUG"), set_level(sessions[1], "ERROR"))
+            deadline = time.monotonic() + 10  # the bus carries both orders within moments
+            while True:
+                levels = [await level_of(s, workers_hub, auth, "rop") for s in sessions]
+                if levels[0] == levels[1]:
+                    break
+                assert time.monotonic() < deadline, f"round {round_}: workers kept {levels}"
+                await asyncio.sleep(0.05)
+    finally:
+        for session in sessions:
+            await session.close()
+
+
 # -- ... and, on a cluster, in every hub unless current_node_only keeps it to one -------------
 @pytest.fixture(scope="module")
 def two_hubs(

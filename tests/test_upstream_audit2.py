@@ -163,6 +163,39 @@ async def test_a_read_on_its_way_when_a_write_lands_is_not_served_after_it(
         assert (await get(hub, "/x"))[2] == b'{"items": [1]}'
 
 
+async def test_a_first_read_on_its_way_in_another_process_when_a_write_lands_is_not_kept(
+    tmp_path: Path, wild: WildVendor
+) -> None:
+    """Two processes: one reads a key never cached (a query under the path), the other writes
+    the path while that read is on its way. The read's pre-write answer was cached (no row of
+    the key was there to mark, and only this process's own fetches were marked), so every
+    later read of the key was served the state before the write until it aged past fresh."""
+    written = False
+
+    async def vendor(request: Request, writer: asyncio.StreamWriter) -> None:
+        nonlocal written
+        if request.method == "POST":
+            written = True
+            await http(201, b'{"id": 1}', JSON)(request, writer)
+        elif written:
+            await http(200, b'{"items": [1]}', JSON)(request, writer)
+        else:
+            await asyncio.sleep(1.5)
+            await http(200, b'{"items": []}', JSON)(request, writer)
+
+    wild.answer = vendor
+    async with (
+        probe_hub(tmp_path / "data", wild, fresh="60") as a,
+        probe_hub(tmp_path / "data", wild, fresh="60") as b,
+    ):
+        before = asyncio.ensure_future(get(a, "/x?page=2"))
+        await until(lambda: _sent(wild, 1), "the read reached the vendor")
+        assert (await post(b, "/x"))[0] == 201
+        assert (await before)[2] == b'{"items": []}'  # asked before the write was answered
+        for hub in (a, b):
+            assert (await get(hub, "/x?page=2"))[2] == b'{"items": [1]}'
+
+
 # -- the clock set back ----------------------------------------------------------------------
 async def test_answers_fetched_before_the_clock_was_set_back_are_refreshed(
     tmp_path: Path, wild: WildVendor

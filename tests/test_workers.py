@@ -673,6 +673,35 @@ async def test_a_replacement_that_cannot_start_is_tried_again_while_the_other_se
         assert re.search(tried, output), output
 
 
+def metrics_directory(pid: int) -> Path:
+    """The ``PROMETHEUS_MULTIPROC_DIR`` the supervisor gave the worker ``pid``."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    found = [
+        v for k, _, v in (e.partition(b"=") for e in environ) if k == b"PROMETHEUS_MULTIPROC_DIR"
+    ]
+    return Path(found[0].decode())
+
+
+async def test_a_replacement_that_cannot_start_leaves_no_live_mark_behind(
+    refuser: tuple[HubProcess, Path],
+) -> None:
+    """Each failed start left the worker's live mark (``gauge_liveall_<pid>.db``) in the
+    metrics directory, never marked dead: one more file for every scrape to merge at each try
+    (every 30 s while a database stays down), and a foreign process that later took the pid
+    reported as that worker."""
+    process, plugins = refuser
+    pids = await worker_pids(process.url)
+    directory = metrics_directory(pids[0])
+    (plugins / "refuse-start").touch()
+    os.kill(pids[1], signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while not any("trying again in 2s" in line for line in process.output):
+        assert time.monotonic() < deadline, "".join(process.output)
+        await asyncio.sleep(0.1)
+    marks = sorted(path.name for path in directory.glob("gauge_liveall_*.db"))
+    assert marks == [f"gauge_liveall_{pids[0]}.db"], marks
+
+
 async def test_sigterm_while_a_replacement_starts_stops_the_hub_at_once(
     refuser: tuple[HubProcess, Path],
 ) -> None:

@@ -145,6 +145,13 @@ def _clock_set_back() -> float:
     return time.time() + CLOCK_STEP
 
 
+def _marker_keys(path: str) -> list[str]:
+    """The keys of the markers a write on ``path`` or on a path above it leaves
+    (:meth:`Cache.invalidate` marks each path written as ``Target.of(path)``)."""
+    parts = path.split("/")
+    return [Target.of("/".join(parts[:n])).key for n in range(len(parts), 1, -1)] or [path]
+
+
 class Cache:
     def __init__(self, database: Database, source: str) -> None:
         self.database = database
@@ -166,6 +173,9 @@ class Cache:
         :class:`Change`."""
         key = entry.target.key
         with self.database.write() as db:
+            if self._forgotten_since(db, entry):
+                self._succeeded(db, entry.fetched_at)
+                return False, None
             kept = db.execute(
                 f"INSERT INTO upstream_cache (source, key, {COLUMNS}, read_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)"
@@ -214,6 +224,19 @@ class Cache:
             )
         before = bytes(last[1]) if last is not None else None
         return True, Change(entry.target, before, entry.body, entry.fetched_at)
+
+    def _forgotten_since(self, db: Database, entry: Entry) -> bool:
+        """Whether a write made ``entry``'s path stale after its request was sent: the marker
+        :meth:`invalidate` leaves on the path written (or one above ``entry``'s) is newer. A
+        key never cached has no row of its own to mark, and another process's fetch of it
+        cannot be marked by the process that wrote."""
+        keys = _marker_keys(entry.target.path)
+        found = db.execute(
+            "SELECT 1 FROM upstream_cache WHERE source = ? AND status = ? AND fetched_at > ?"
+            f" AND fetched_at <= ? AND key IN ({', '.join('?' * len(keys))}) LIMIT 1",
+            (self.source, FORGOTTEN, entry.fetched_at, _clock_set_back(), *keys),
+        ).fetchone()
+        return found is not None
 
     def confirm(self, target: Target, at: float) -> None:
         """A 304: the content is still the vendor's as of ``at`` (unless a later answer or a

@@ -38,9 +38,12 @@ def loggers(hub: HubApi, name: str) -> tuple[str, ...]:
     return (logger,)
 
 
-def set_level(hub: HubApi, name: str | None, level: str | None) -> LogLevelChange:
+def set_level(
+    hub: HubApi, name: str | None, level: str | None, told: bool = True
+) -> LogLevelChange:
     """Change the level of the named component (for a plugin, every line it writes); the
-    change is logged at WARNING so the log shows it."""
+    change is logged at WARNING so the log shows it (``told=False``: a process applying again
+    its own change, logged when it was made)."""
     if not name:
         raise bad_request("name: required")
     if not level:
@@ -54,7 +57,8 @@ def set_level(hub: HubApi, name: str | None, level: str | None) -> LogLevelChang
         logs.set_plugin_level(plugin, python_level)
     else:
         logging.getLogger(names[0]).setLevel(python_level)
-    log.warning("set-log-level: %s (%s) -> %s", name, ", ".join(names), level.upper())
+    if told:
+        log.warning("set-log-level: %s (%s) -> %s", name, ", ".join(names), level.upper())
     return LogLevelChange(
         result="ok", name=name, logger=names[0], loggers=names, level=level.upper()
     )
@@ -114,11 +118,14 @@ class LevelSync:
             self._task = None
 
     async def _follow(self, orders: AsyncIterator[LevelOrder]) -> None:
-        """Until the stream ends (at shutdown)."""
+        """Until the stream ends (at shutdown). Every order is applied in the bus's order, this
+        process's own too (applied at once already, and again here): two set-log-levels made
+        at the same time through two workers then end at the same level in every process,
+        the one the bus carried last (each applying only the other's, they swapped levels)."""
         async for order in orders:
-            if order.origin == self.origin or order.node not in (None, self.hub.instance_id):
+            if order.node not in (None, self.hub.instance_id):
                 continue
             try:
-                set_level(self.hub, order.name, order.level)
+                set_level(self.hub, order.name, order.level, told=order.origin != self.origin)
             except HubError as exc:  # another hub of a cluster may run other plugins
                 log.warning("set-log-level from another process not applied: %s", exc.message)
