@@ -237,7 +237,7 @@ class PostgresLink(BusLink[tuple[str, Any]]):  # ("notify", payload) | ("row", (
                     for topic in list(self._topics):
                         self._announce(topic)
                     async for notify in conn.notifies():
-                        self._received(notify.payload)
+                        await self._received(notify.payload)
             except (self._psycopg.Error, OSError) as exc:
                 self._others.clear()
                 await backoff.failed(
@@ -246,7 +246,7 @@ class PostgresLink(BusLink[tuple[str, Any]]):  # ("notify", payload) | ("row", (
                     _line(exc),
                 )
 
-    def _received(self, payload: str) -> None:
+    async def _received(self, payload: str) -> None:
         try:
             message = json.loads(payload)
             kind = message[0]
@@ -257,7 +257,8 @@ class PostgresLink(BusLink[tuple[str, Any]]):  # ("notify", payload) | ("row", (
             elif kind == "R":
                 _, topic, row = message
                 if topic in self._topics:  # the row is read only for a subscriber here
-                    self.received(topic, self._row(int(row)))
+                    # off the loop (a query, or a connection of its own), events kept in order
+                    self.received(topic, await asyncio.to_thread(self._row, int(row)))
             elif kind == "C":
                 _, process, topic, count = message
                 self._counted_by(str(process), str(topic), int(count))
