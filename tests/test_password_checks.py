@@ -52,39 +52,10 @@ async def test_wrong_passwords_do_not_stall_other_requests(
     """Many wrong passwords arrive at once, then a health probe: the probe is answered before
     most of them. (Checked on the loop, the hub read the probe only after every one of them
     was refused, each scrypt in turn.)"""
-    host, port = hub.url.removeprefix("http://").rsplit(":", 1)
-    connections = [await asyncio.open_connection(host, int(port)) for _ in range(STORM + 1)]
-    answered: list[str] = []
-
-    async def exchange(
-        name: str,
-        writer: asyncio.StreamWriter,
-        reader: asyncio.StreamReader,
-        path: str,
-        authorization: str = "",
-    ) -> None:
-        head = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
-        if authorization:
-            head += f"Authorization: {authorization}\r\n"
-        writer.write((head + "\r\n").encode())
-        status = (await reader.readline()).split()[1]
-        await reader.read()
-        writer.close()
-        answered.append(f"{name} {status.decode()}")
-
-    storm = [
-        asyncio.create_task(
-            exchange(f"wrong-{i}", writer, reader, MONITOR, basic(login[0], f"wrong-{i}"))
-        )
-        for i, (reader, writer) in enumerate(connections[:STORM])
-    ]
-    await asyncio.sleep(0.02)  # every wrong password has been read
-    reader, writer = connections[STORM]
-    await exchange("probe", writer, reader, "/healthz")
-    await asyncio.gather(*storm)
-    assert sorted(answered) == sorted([f"wrong-{i} 401" for i in range(STORM)] + ["probe 200"])
-    refused_before = answered.index("probe 200")
-    assert refused_before < STORM // 2, answered
+    wrong = [basic(login[0], f"wrong-{i}") for i in range(STORM)]
+    answered = await storm_then_probe(hub, MONITOR, wrong)
+    assert sorted(answered) == sorted(["wrong 401"] * STORM + ["probe 200"]), answered
+    assert answered.index("probe 200") < STORM // 2, answered
 
 
 async def _median_refusal(url: str, authorizations: list[str]) -> float:

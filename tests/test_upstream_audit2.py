@@ -133,12 +133,9 @@ async def _sent(vendor: WildVendor, count: int) -> bool:
     return len(vendor.requests) >= count
 
 
-async def test_a_read_on_its_way_when_a_write_lands_is_not_served_after_it(
-    tmp_path: Path, wild: WildVendor
-) -> None:
-    """A read sent before a write was answered came back after it: readers who came after the
-    write shared that fetch, and its pre-write answer was cached as fresh over the write's
-    invalidation, so a read after the write did not see it."""
+def slow_until_written() -> Any:
+    """A vendor whose reads take 1.5 s and list nothing until a POST, then at once list one
+    item: a read on its way across a write."""
     written = False
 
     async def vendor(request: Request, writer: asyncio.StreamWriter) -> None:
@@ -152,7 +149,16 @@ async def test_a_read_on_its_way_when_a_write_lands_is_not_served_after_it(
             await asyncio.sleep(1.5)
             await http(200, b'{"items": []}', JSON)(request, writer)
 
-    wild.answer = vendor
+    return vendor
+
+
+async def test_a_read_on_its_way_when_a_write_lands_is_not_served_after_it(
+    tmp_path: Path, wild: WildVendor
+) -> None:
+    """A read sent before a write was answered came back after it: readers who came after the
+    write shared that fetch, and its pre-write answer was cached as fresh over the write's
+    invalidation, so a read after the write did not see it."""
+    wild.answer = slow_until_written()
     async with probe_hub(tmp_path / "data", wild, fresh="60") as hub:
         before = asyncio.ensure_future(get(hub, "/x"))
         await until(lambda: _sent(wild, 1), "the read reached the vendor")
@@ -170,20 +176,7 @@ async def test_a_first_read_on_its_way_in_another_process_when_a_write_lands_is_
     the path while that read is on its way. The read's pre-write answer was cached (no row of
     the key was there to mark, and only this process's own fetches were marked), so every
     later read of the key was served the state before the write until it aged past fresh."""
-    written = False
-
-    async def vendor(request: Request, writer: asyncio.StreamWriter) -> None:
-        nonlocal written
-        if request.method == "POST":
-            written = True
-            await http(201, b'{"id": 1}', JSON)(request, writer)
-        elif written:
-            await http(200, b'{"items": [1]}', JSON)(request, writer)
-        else:
-            await asyncio.sleep(1.5)
-            await http(200, b'{"items": []}', JSON)(request, writer)
-
-    wild.answer = vendor
+    wild.answer = slow_until_written()
     async with (
         probe_hub(tmp_path / "data", wild, fresh="60") as a,
         probe_hub(tmp_path / "data", wild, fresh="60") as b,
